@@ -1,0 +1,1 @@
+"""FoldDeck service layer: plain Python, no Dash, no Flask request state."""

@@ -1,0 +1,110 @@
+"""SQLite access: WAL mode, a busy timeout, one connection per thread, numbered migrations.
+
+Migrations are the files `services/migrations/NNNN_name.sql`, applied in order at start-up;
+each one runs once (its number is recorded in `schema_migrations`), so re-running is safe.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from services import defaults
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_local = threading.local()
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Return this thread's connection to the database at `path`, opening it on first use."""
+    key = str(Path(path).resolve())
+    conns: dict[str, sqlite3.Connection] = getattr(_local, "conns", None) or {}
+    _local.conns = conns
+    conn = conns.get(key)
+    if conn is None:
+        conn = _open(key)
+        conns[key] = conn
+    return conn
+
+
+def _open(path: str) -> sqlite3.Connection:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # isolation_level=None: we issue BEGIN ourselves, so a read never holds a write lock.
+    conn = sqlite3.connect(path, timeout=defaults.DB_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=True)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {defaults.DB_BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")  # durable across app crashes in WAL mode
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def close_all() -> None:
+    """Close this thread's connections (tests and forked workers call this)."""
+    for conn in (getattr(_local, "conns", None) or {}).values():
+        conn.close()
+    _local.conns = {}
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+    """Run the block in one transaction; IMMEDIATE takes the write lock up front (no upgrade deadlock)."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """Return (number, file name, SQL) for every migration file, in order."""
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        m = _MIGRATION_NAME.match(path.name)
+        if not m:
+            raise RuntimeError(f"migration file {path.name} is not named NNNN_name.sql")
+        found.append((int(m.group(1)), path.name, path.read_text()))
+    numbers = [n for n, _, _ in found]
+    if len(set(numbers)) != len(numbers):
+        raise RuntimeError(f"two migrations share a number: {numbers}")
+    return found
+
+
+def migrate(path: Path | str) -> list[str]:
+    """Apply the migrations not yet applied to the database at `path`; return their names."""
+    conn = connect(path)
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                 "name TEXT NOT NULL, applied_at REAL NOT NULL)")
+    applied = []
+    for number, name, sql in migrations():
+        with transaction(conn):
+            # Checked inside the write lock: two processes starting together apply each file once.
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (number,)).fetchone():
+                continue
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (number, name, time.time()))
+        applied.append(name)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration into statements (executescript would COMMIT our transaction)."""
+    out, buf = [], ""
+    for line in sql.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip() and not buf.strip().startswith("--"):
+        raise RuntimeError(f"incomplete SQL statement in migration: {buf[:80]!r}")
+    return out

@@ -1,0 +1,41 @@
+"""Tunables with the reason for each value. User-facing settings live in `settings.py`."""
+from __future__ import annotations
+
+# -- web ------------------------------------------------------------------------------------
+DEFAULT_HOST = "127.0.0.1"  # loopback unless the admin opts in to exposure
+DEFAULT_PORT = 8050  # Dash's customary port, what users expect from `make run`
+SECRET_KEY_FILE = "secret_key"  # in the data dir; shared by every worker and restart
+SECRET_KEY_BYTES = 32  # 256 bits, plenty for signing cookies
+
+# -- login --------------------------------------------------------------------------------------
+LOGIN_MAX_FAILURES = 5  # failures allowed inside the window before the door closes
+LOGIN_FAILURE_WINDOW_S = 300  # five minutes: long enough to stop guessing, short for a typo-prone human
+ADMIN_PASSWORD_BYTES = 12  # token_urlsafe(12) -> 16 chars printed once on first start
+
+# -- database -----------------------------------------------------------------------------------
+DB_FILE = "folddeck.db"
+DB_BUSY_TIMEOUT_MS = 10_000  # writers wait this long for the WAL lock instead of failing at once
+
+# -- jobs ---------------------------------------------------------------------------------------
+LEASE_SECONDS = 30  # a claimed job is re-queued this long after its worker's last heartbeat
+HEARTBEAT_SECONDS = 5  # renew well inside the lease so one slow tick never loses a job
+MAX_ATTEMPTS = 3  # then the job fails with "worker lost" instead of looping forever
+CANCEL_GRACE_SECONDS = 10  # SIGTERM -> SIGKILL after this; AF3 writes nothing worth waiting longer for
+MAX_LOG_LINE_CHARS = 8192  # longer lines are truncated with a marker; a runaway line must not fill the DB
+WORKER_POLL_SECONDS = 0.5  # idle worker looks for a job this often: the < 1 s submit-to-running target
+
+# -- pages --------------------------------------------------------------------------------------
+CONSOLE_MAX_LINES = 5000  # lines kept in the browser; more makes scrolling janky on laptops
+CONSOLE_POLL_MS = 1500  # 1-2 s feels live without hammering the server
+DASHBOARD_POLL_MS = 3000  # job states change on the scale of seconds
+UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # AF3 inputs with inline MSAs reach a few MB; 10 MB is generous
+
+# -- metrics ------------------------------------------------------------------------------------
+SAMPLE_INTERVAL_S = 5.0  # one tick every 5 s: live enough, cheap enough for SSH hosts
+RAW_RETENTION_HOURS = 24  # raw ticks for a day
+MINUTE_RETENTION_DAYS = 30  # 1-minute averages for a month
+HOUR_RETENTION_DAYS = 365  # 1-hour averages for a year
+CHART_MAX_POINTS = 1000  # per series; more points than pixels wastes bandwidth
+
+# -- application log ------------------------------------------------------------------------
+APP_LOG_RETENTION_DAYS = 90  # a quarter is enough to answer "what happened?"

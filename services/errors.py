@@ -1,0 +1,54 @@
+"""Error types of the service layer. The UI turns these into user-facing alerts in one place."""
+from __future__ import annotations
+
+
+class FoldDeckError(Exception):
+    """Base class: the message is written for the person who will read it."""
+
+
+class SettingsError(FoldDeckError):
+    """A setting has a value FoldDeck cannot use."""
+
+
+class UserError(FoldDeckError):
+    """A user operation was refused (unknown user, duplicate name, last admin...)."""
+
+
+class UserNotFound(UserError):
+    """No user with that name or id."""
+
+
+class LoginThrottled(FoldDeckError):
+    """Too many failed logins; `retry_after` seconds until the next try is allowed."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermissionDenied(FoldDeckError):
+    """The caller may not do this."""
+
+
+class InvalidInput(FoldDeckError):
+    """An input document or value was rejected; `problems` lists what and where."""
+
+    def __init__(self, message: str, problems: list | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class JobNotFound(FoldDeckError):
+    """No such job, or not one the caller may see (the two are indistinguishable on purpose)."""
+
+
+class JobStateError(FoldDeckError):
+    """The job is not in a state that allows this operation."""
+
+
+class LimitExceeded(FoldDeckError):
+    """A per-user limit refuses the submission."""
+
+
+class HostUnreachable(FoldDeckError):
+    """An SSH host could not be reached or refused authentication."""

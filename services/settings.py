@@ -1,0 +1,237 @@
+"""Settings from the environment and an optional `.env`, every name prefixed `FOLDDECK_`.
+
+`load_settings()` reads, checks and returns one frozen `Settings`. A bad value raises
+`SettingsError` naming the variable and the values it accepts, so start-up stops with a
+message a person can act on.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from services import defaults
+from services.errors import SettingsError
+
+PREFIX = "FOLDDECK_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SHUTDOWN_MODES = ("wait", "requeue")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _default_af3_command() -> str:
+    # The bundled simulator, run by the same interpreter as FoldDeck, so a fresh install runs jobs.
+    return f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=50"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a FoldDeck process may be configured with. Field docs = README table."""
+
+    data_dir: Path = Path("data")
+    host: str = defaults.DEFAULT_HOST
+    port: int = defaults.DEFAULT_PORT
+    secret_key: str = ""  # filled by load_settings from the env or <data_dir>/secret_key
+    cookie_secure: bool = False
+    log_level: str = "INFO"
+    af3_command: str = field(default_factory=_default_af3_command)
+    af3_model_dir: str = ""
+    af3_db_dir: str = ""
+    local_slots: int = 1
+    hosts_file: Path | None = None  # None -> <data_dir>/hosts.toml
+    known_hosts: Path = Path("~/.ssh/known_hosts")
+    max_attempts: int = defaults.MAX_ATTEMPTS
+    lease_seconds: int = defaults.LEASE_SECONDS
+    worker_shutdown: str = "requeue"
+    sample_interval: float = defaults.SAMPLE_INTERVAL_S
+    disk_mounts: tuple[str, ...] = ("/",)
+    raw_retention_hours: int = defaults.RAW_RETENTION_HOURS
+    minute_retention_days: int = defaults.MINUTE_RETENTION_DAYS
+    hour_retention_days: int = defaults.HOUR_RETENTION_DAYS
+    metrics_token: str = ""
+    upload_max_bytes: int = defaults.UPLOAD_MAX_BYTES
+    console_max_lines: int = defaults.CONSOLE_MAX_LINES
+    app_log_retention_days: int = defaults.APP_LOG_RETENTION_DAYS
+
+    @property
+    def db_path(self) -> Path:
+        """Return the SQLite database file."""
+        return self.data_dir / defaults.DB_FILE
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Return the folder holding one sub-folder per job."""
+        return self.data_dir / "jobs"
+
+    @property
+    def hosts_path(self) -> Path:
+        """Return the hosts configuration file (it need not exist)."""
+        return self.hosts_file or self.data_dir / "hosts.toml"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """Return a copy with some fields replaced (tests use this)."""
+        return replace(self, **changes)
+
+
+def _bool(name: str, raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean; use one of: true, false (or 1/0, yes/no, on/off).")
+
+
+def _int(lo: int, hi: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a whole number; use an integer from {lo} to {hi}.") from None
+        if not lo <= value <= hi:
+            raise SettingsError(f"{name}={value} is out of range; use an integer from {lo} to {hi}.")
+        return value
+
+    return parse
+
+
+def _float(lo: float, hi: float) -> Callable[[str, str], float]:
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a number; use a number from {lo} to {hi}.") from None
+        if not lo <= value <= hi:
+            raise SettingsError(f"{name}={value} is out of range; use a number from {lo} to {hi}.")
+        return value
+
+    return parse
+
+
+def _choice(options: tuple[str, ...], upper: bool = False) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().upper() if upper else raw.strip().lower()
+        if value not in options:
+            raise SettingsError(f"{name}={raw!r} is not accepted; use one of: {', '.join(options)}.")
+        return value
+
+    return parse
+
+
+def _path(name: str, raw: str) -> Path:
+    if not raw.strip():
+        raise SettingsError(f"{name} is empty; give a folder or file path.")
+    return Path(raw.strip()).expanduser()
+
+
+def _str(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _command(name: str, raw: str) -> str:
+    value = raw.strip()
+    missing = [p for p in ("{input}", "{output}") if p not in value]
+    if missing:
+        raise SettingsError(
+            f"{name} must contain the placeholders {{input}} and {{output}} (missing: {', '.join(missing)}); "
+            "optional ones are {model_dir} and {db_dir}."
+        )
+    return value
+
+
+def _mounts(name: str, raw: str) -> tuple[str, ...]:
+    mounts = tuple(m.strip() for m in raw.split(",") if m.strip())
+    if not mounts or any(not m.startswith("/") for m in mounts):
+        raise SettingsError(f"{name}={raw!r} must be a comma-separated list of absolute paths, e.g. /,/data.")
+    return mounts
+
+
+def _port(name: str, raw: str) -> int:
+    return _int(1, 65535)(name, raw)
+
+
+# field name -> parser(name, raw) for the variable FOLDDECK_<FIELD NAME UPPER>
+PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "data_dir": _path,
+    "host": _str,
+    "port": _port,
+    "secret_key": _str,
+    "cookie_secure": _bool,
+    "log_level": _choice(LOG_LEVELS, upper=True),
+    "af3_command": _command,
+    "af3_model_dir": _str,
+    "af3_db_dir": _str,
+    "local_slots": _int(0, 64),
+    "hosts_file": _path,
+    "known_hosts": _path,
+    "max_attempts": _int(1, 100),
+    "lease_seconds": _int(5, 86_400),
+    "worker_shutdown": _choice(SHUTDOWN_MODES),
+    "sample_interval": _float(0.5, 3600),
+    "disk_mounts": _mounts,
+    "raw_retention_hours": _int(1, 24 * 365),
+    "minute_retention_days": _int(1, 3650),
+    "hour_retention_days": _int(1, 36_500),
+    "metrics_token": _str,
+    "upload_max_bytes": _int(1024, 1024**3),
+    "console_max_lines": _int(100, 1_000_000),
+    "app_log_retention_days": _int(1, 36_500),
+}
+assert set(PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a parser"
+
+
+def env_name(field_name: str) -> str:
+    """Return the environment variable for a settings field."""
+    return PREFIX + field_name.upper()
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env"),
+                  **overrides: Any) -> Settings:
+    """Return settings from `.env`, then the environment, then `overrides` (strongest).
+
+    Raises:
+        SettingsError: a variable has a value FoldDeck cannot use.
+    """
+    env: dict[str, str] = {}
+    if dotenv is not None and dotenv.is_file():
+        from dotenv import dotenv_values
+
+        env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for name, parse in PARSERS.items():
+        raw = env.get(env_name(name))
+        if raw is not None:
+            values[name] = parse(env_name(name), raw)
+    values.update(overrides)
+    settings = Settings(**values)
+    if not settings.secret_key:
+        settings = replace(settings, secret_key=ensure_secret_key(settings.data_dir))
+    return settings
+
+
+def ensure_secret_key(data_dir: Path) -> str:
+    """Return the secret key stored in the data dir, creating it (mode 0600) on first use."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / defaults.SECRET_KEY_FILE
+    if not path.exists():
+        # Write a private temp file, then link it into place: the link is atomic and fails if a
+        # concurrent worker won the race, so every process ends up reading the same key.
+        tmp = data_dir / f".{defaults.SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(defaults.SECRET_KEY_BYTES))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if not key:
+        raise SettingsError(f"{path} is empty; delete it and FoldDeck will create a new key.")
+    return key

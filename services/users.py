@@ -1,0 +1,270 @@
+"""User accounts: create, authenticate (with throttling), change role/state/password.
+
+Every function takes an open connection (`services.db.connect(settings.db_path)`).
+Passwords are stored as werkzeug hashes and never logged. CLI:
+
+    python -m services.users add NAME [--admin] | passwd NAME | list | disable NAME | enable NAME
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import secrets
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from services import defaults
+from services.db import transaction
+from services.errors import LoginThrottled, UserError, UserNotFound
+
+log = logging.getLogger("folddeck.users")
+MIN_PASSWORD_LENGTH = 8
+_NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
+# Checked against when the username is unknown, so a miss costs as long as a hit (no user probing).
+_DUMMY_HASH = generate_password_hash("folddeck-timing-equaliser")
+
+
+class Role(str, Enum):
+    ADMIN = "admin"
+    USER = "user"
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: Role
+    active: bool
+    session_token: str
+    created_at: float
+    last_login_at: float | None
+    accepted_terms_at: float | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+def _row_to_user(row: sqlite3.Row) -> User:
+    return User(id=row["id"], username=row["username"], role=Role(row["role"]), active=bool(row["active"]),
+                session_token=row["session_token"], created_at=row["created_at"],
+                last_login_at=row["last_login_at"], accepted_terms_at=row["accepted_terms_at"])
+
+
+def check_username(username: str) -> str:
+    """Return the username stripped, or raise UserError saying what is wrong with it."""
+    name = (username or "").strip()
+    if not 1 <= len(name) <= 64:
+        raise UserError("A username needs 1 to 64 characters.")
+    bad = sorted(set(name) - _NAME_OK)
+    if bad:
+        raise UserError(f"A username may use letters, digits and . _ - @ only; found {''.join(bad)!r}.")
+    return name
+
+
+def check_password(password: str) -> None:
+    """Raise UserError if the password is too weak to accept."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise UserError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def create_user(conn: sqlite3.Connection, username: str, password: str, role: Role | str = Role.USER) -> User:
+    """Create and return a user.
+
+    Raises:
+        UserError: bad name, weak password, or the name is taken.
+    """
+    name = check_username(username)
+    check_password(password)
+    try:
+        cur = conn.execute(
+            "INSERT INTO users (username, password_hash, role, active, session_token, created_at) "
+            "VALUES (?, ?, ?, 1, ?, ?)",
+            (name, generate_password_hash(password), Role(role).value, secrets.token_hex(16), time.time()))
+    except sqlite3.IntegrityError:
+        raise UserError(f"A user named {name!r} already exists.") from None
+    return get_user(conn, cur.lastrowid)
+
+
+def get_user(conn: sqlite3.Connection, user_id: int) -> User:
+    """Return the user with this id, or raise UserNotFound."""
+    row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+    if row is None:
+        raise UserNotFound(f"No user with id {user_id}.")
+    return _row_to_user(row)
+
+
+def get_by_name(conn: sqlite3.Connection, username: str) -> User:
+    """Return the user with this name (case-insensitive), or raise UserNotFound."""
+    row = conn.execute("SELECT * FROM users WHERE username = ?", ((username or "").strip(),)).fetchone()
+    if row is None:
+        raise UserNotFound(f"No user named {username!r}.")
+    return _row_to_user(row)
+
+
+def list_users(conn: sqlite3.Connection) -> list[User]:
+    """Return all users, by name."""
+    return [_row_to_user(r) for r in conn.execute("SELECT * FROM users ORDER BY username COLLATE NOCASE")]
+
+
+def count_users(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+
+
+def set_password(conn: sqlite3.Connection, user_id: int, password: str) -> None:
+    """Set a new password and end the user's other sessions."""
+    check_password(password)
+    get_user(conn, user_id)
+    conn.execute("UPDATE users SET password_hash = ?, session_token = ? WHERE id = ?",
+                 (generate_password_hash(password), secrets.token_hex(16), user_id))
+
+
+def _other_active_admins(conn: sqlite3.Connection, user_id: int) -> int:
+    return conn.execute("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1 AND id != ?",
+                        (user_id,)).fetchone()[0]
+
+
+def set_active(conn: sqlite3.Connection, user_id: int, active: bool) -> User:
+    """Enable or disable a user; disabling ends their sessions at their next request.
+
+    Raises:
+        UserError: it would disable the last active admin.
+    """
+    with transaction(conn):
+        user = get_user(conn, user_id)
+        if not active and user.is_admin and user.active and _other_active_admins(conn, user_id) == 0:
+            raise UserError(f"{user.username} is the last active admin and cannot be disabled.")
+        conn.execute("UPDATE users SET active = ?, session_token = ? WHERE id = ?",
+                     (int(active), secrets.token_hex(16) if not active else user.session_token, user_id))
+    return get_user(conn, user_id)
+
+
+def set_role(conn: sqlite3.Connection, user_id: int, role: Role | str) -> User:
+    """Change a user's role.
+
+    Raises:
+        UserError: it would demote the last active admin.
+    """
+    role = Role(role)
+    with transaction(conn):
+        user = get_user(conn, user_id)
+        if role is Role.USER and user.is_admin and user.active and _other_active_admins(conn, user_id) == 0:
+            raise UserError(f"{user.username} is the last active admin and cannot be demoted.")
+        conn.execute("UPDATE users SET role = ? WHERE id = ?", (role.value, user_id))
+    return get_user(conn, user_id)
+
+
+def accept_terms(conn: sqlite3.Connection, user_id: int) -> None:
+    """Record that the user accepted the AlphaFold 3 model-parameter terms."""
+    conn.execute("UPDATE users SET accepted_terms_at = ? WHERE id = ? AND accepted_terms_at IS NULL",
+                 (time.time(), user_id))
+
+
+def _throttle_check(conn: sqlite3.Connection, username: str, address: str, now: float) -> None:
+    since = now - defaults.LOGIN_FAILURE_WINDOW_S
+    for column, value in (("username", username), ("address", address)):
+        rows = conn.execute(f"SELECT at FROM login_failures WHERE {column} = ? AND at > ? ORDER BY at",
+                            (value, since)).fetchall()
+        if len(rows) >= defaults.LOGIN_MAX_FAILURES:
+            oldest = rows[-defaults.LOGIN_MAX_FAILURES]["at"]
+            wait = max(1, int(oldest + defaults.LOGIN_FAILURE_WINDOW_S - now) + 1)
+            raise LoginThrottled(f"Too many failed logins. Please wait {wait} seconds and try again.", wait)
+
+
+def authenticate(conn: sqlite3.Connection, username: str, password: str, address: str,
+                 now: float | None = None) -> User | None:
+    """Return the user if the credentials are right and the account active, else None.
+
+    Raises:
+        LoginThrottled: too many recent failures for this username or address.
+    """
+    now = time.time() if now is None else now
+    name = (username or "").strip()
+    _throttle_check(conn, name, address, now)
+    row = conn.execute("SELECT * FROM users WHERE username = ?", (name,)).fetchone()
+    ok = check_password_hash(row["password_hash"] if row else _DUMMY_HASH, password or "")
+    if not (row and ok and row["active"]):
+        conn.execute("INSERT INTO login_failures (username, address, at) VALUES (?, ?, ?)", (name, address, now))
+        conn.execute("DELETE FROM login_failures WHERE at < ?", (now - 24 * 3600,))
+        reason = "unknown user" if row is None else ("account disabled" if ok else "wrong password")
+        log.warning("login failed for %s from %s: %s", name, address, reason,
+                    extra={"source": "auth", "username": name})
+        return None
+    conn.execute("UPDATE users SET last_login_at = ? WHERE id = ?", (now, row["id"]))
+    conn.execute("DELETE FROM login_failures WHERE username = ?", (name,))
+    log.info("login succeeded for %s from %s", name, address, extra={"source": "auth", "username": name})
+    return get_user(conn, row["id"])
+
+
+def ensure_admin(conn: sqlite3.Connection) -> str | None:
+    """Create the first `admin` account when there are no users; return its password (else None)."""
+    if count_users(conn):
+        return None
+    password = secrets.token_urlsafe(defaults.ADMIN_PASSWORD_BYTES)
+    create_user(conn, "admin", password, Role.ADMIN)
+    return password
+
+
+# -- CLI --------------------------------------------------------------------------------------------
+
+
+def _ask_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("New password: ")
+    if first != getpass.getpass("Repeat it: "):
+        raise UserError("The two passwords differ.")
+    return first
+
+
+def main(argv: list[str] | None = None) -> int:
+    from services.db import connect, migrate
+    from services.settings import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m services.users", description="Manage FoldDeck users.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    add = sub.add_parser("add", help="create a user (asks for the password)")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="give the admin role")
+    pw = sub.add_parser("passwd", help="set a user's password")
+    pw.add_argument("name")
+    for p in (add, pw):
+        p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    sub.add_parser("list", help="list users")
+    for verb in ("disable", "enable"):
+        sub.add_parser(verb, help=f"{verb} a user").add_argument("name")
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    migrate(settings.db_path)
+    conn = connect(settings.db_path)
+    try:
+        if args.cmd == "add":
+            user = create_user(conn, args.name, _ask_password(args), Role.ADMIN if args.admin else Role.USER)
+            print(f"created {user.username} ({user.role.value})")
+        elif args.cmd == "passwd":
+            user = get_by_name(conn, args.name)
+            set_password(conn, user.id, _ask_password(args))
+            print(f"password changed for {user.username}")
+        elif args.cmd == "list":
+            print(f"{'USERNAME':<24} {'ROLE':<6} {'STATE':<9} LAST LOGIN")
+            for u in list_users(conn):
+                last = time.strftime("%Y-%m-%d %H:%M", time.localtime(u.last_login_at)) if u.last_login_at else "never"
+                print(f"{u.username:<24} {u.role.value:<6} {'active' if u.active else 'disabled':<9} {last}")
+        else:
+            user = set_active(conn, get_by_name(conn, args.name).id, args.cmd == "enable")
+            print(f"{user.username} is now {'active' if user.active else 'disabled'}")
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

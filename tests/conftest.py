@@ -1,0 +1,137 @@
+"""Shared fixtures: settings on a temp data dir, the app and a logged-in client, a real sshd on
+loopback, and headless Debian Chromium for dash_duo (offline flag set from the team recipe)."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from services import db, users
+from services.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_PASSWORD = "admin-password-1"
+USER_PASSWORD = "user-password-1"
+
+
+def free_port() -> int:
+    """Return a free loopback port (dash's runner counts up from 58050 and collides across runs)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Settings on a fresh data dir, migrated, with `admin` and `alice` accounts."""
+    s = load_settings(environ={}, dotenv=None, data_dir=tmp_path / "data")
+    db.migrate(s.db_path)
+    conn = db.connect(s.db_path)
+    users.create_user(conn, "admin", ADMIN_PASSWORD, users.Role.ADMIN)
+    users.create_user(conn, "alice", USER_PASSWORD, users.Role.USER)
+    yield s
+    db.close_all()
+
+
+@pytest.fixture
+def conn(settings):
+    return db.connect(settings.db_path)
+
+
+@pytest.fixture
+def app(settings):
+    from dash_app import create_app
+
+    dash_app = create_app(settings)
+    dash_app.server.config.update(TESTING=True)
+    return dash_app
+
+
+@pytest.fixture
+def client(app):
+    return app.server.test_client()
+
+
+def csrf_token(html: str) -> str:
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert m, "login form has no CSRF token"
+    return m.group(1)
+
+
+def login(client, username: str, password: str, next_url: str | None = None):
+    """Log in through the real form (CSRF token included); return the POST response."""
+    page = client.get("/login" + (f"?next={next_url}" if next_url else ""))
+    token = csrf_token(page.get_data(as_text=True))
+    return client.post("/login" + (f"?next={next_url}" if next_url else ""),
+                       data={"username": username, "password": password, "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": "127.0.0.1"})
+
+
+@pytest.fixture
+def admin_client(client):
+    assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
+    return client
+
+
+@pytest.fixture
+def user_client(client):
+    assert login(client, "alice", USER_PASSWORD).status_code == 302
+    return client
+
+
+# -- a real OpenSSH server on loopback -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """Start a throw-away sshd (tests/support/sshd_ci.sh) on a free loopback port.
+
+    Yields a dict with host, port, user, key, known_hosts, root (the server's folder; its bin/
+    holds the fake nvidia-smi that is first on the remote PATH).
+    """
+    if not (Path("/usr/sbin/sshd").exists() or os.geteuid() == 0):
+        pytest.skip("openssh-server is not installed and cannot be installed without root")
+    root = tmp_path_factory.mktemp("sshd")
+    env = dict(os.environ, SSHD_ROOT=str(root), SSHD_PORT=str(free_port()))
+    script = ROOT / "tests" / "support" / "sshd_ci.sh"
+    out = subprocess.run(["bash", str(script), "start"], env=env, check=True, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL).stdout
+    facts = dict(line.split("=", 1) for line in out.split())
+    yield {"host": facts["SSH_TEST_HOST"], "port": int(facts["SSH_TEST_PORT"]), "user": facts["SSH_TEST_USER"],
+           "key": facts["SSH_TEST_KEY"], "known_hosts": facts["SSH_TEST_KNOWN_HOSTS"], "root": str(root),
+           "env": env}
+    subprocess.run(["bash", str(script), "stop"], env=env, check=False, stdin=subprocess.DEVNULL)
+
+
+# -- headless Chromium for dash_duo ---------------------------------------------------------
+
+CHROMIUM_BINARY = os.environ.get("CHROMIUM_BINARY", "/usr/lib/chromium/chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1366,900",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-default-browser-check", "--disable-default-apps", "--disable-extensions",
+    "--disable-domain-reliability", "--disable-client-side-phishing-detection", "--disable-breakpad",
+    "--metrics-recording-only", "--password-store=basic", "--use-mock-keychain",
+    # Each of these stops a request Chromium 156 otherwise sends off the machine (team recipe, netlog-checked).
+    "--disable-features=NetworkTimeServiceQuerying,Translate,OptimizationHints,MediaRouter,"
+    "DialMediaRouteProvider,AutofillServerCommunication,CertificateTransparencyComponentUpdater,"
+    "InterestFeedContentSuggestions",
+    "--component-updater=url-source=http://127.0.0.1:9/",
+    "--gaia-url=http://127.0.0.1:9/",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+]
+
+
+def pytest_setup_options():
+    """dash.testing hook: the Chrome options dash_duo starts from."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = CHROMIUM_BINARY
+    for flag in CHROMIUM_FLAGS + os.environ.get("CHROMIUM_EXTRA_FLAGS", "").split():
+        options.add_argument(flag)
+    return options
