@@ -39,3 +39,15 @@ CHART_MAX_POINTS = 1000  # per series; more points than pixels wastes bandwidth
 
 # -- application log ------------------------------------------------------------------------
 APP_LOG_RETENTION_DAYS = 90  # a quarter is enough to answer "what happened?"
+
+# -- metrics collection (services/metrics) ----------------------------------------------------
+SSH_CONNECT_TIMEOUT_S = 5.0  # a healthy LAN host answers in well under a second; longer means down
+SSH_COMMAND_TIMEOUT_S = 4.0  # inside one 5 s tick, so a hung host is down before the next one
+SSH_KEEPALIVE_S = 15  # a dead peer surfaces as an error within a few ticks instead of a hang
+SSH_RETRY_MIN_S = 5.0  # first retry after one tick: a restarted sshd is back quickly
+SSH_RETRY_MAX_S = 60.0  # cap: a host that comes back shows up within a minute, yet a dead one costs little
+SAMPLER_HOST_WAIT_S = 1.5  # a tick waits this long for SSH hosts, then shows the laggards' last state
+METRICS_CACHE_DIR = "cache"  # diskcache folder in the data dir: latest snapshots for every web worker
+STATUS_POLL_MS = 5000  # the status page refreshes once per sampler tick
+HISTORY_MAX_ROWS = 5000  # a chart reads the finest tier with at most this many rows in range (fast JSON decode)
+HISTORY_GAP_STEPS = 3  # a hole longer than this many steps is drawn as a gap, not a straight line

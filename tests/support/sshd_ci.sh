@@ -35,24 +35,58 @@ write_fake_nvidia_smi() {
   cat >"$SSHD_ROOT/bin/nvidia-smi" <<'EOF'
 #!/bin/sh
 # Fake nvidia-smi for tests: answers --query-gpu=...,--format=csv[,noheader][,nounits]
-# like the real one (values are deterministic per GPU, load moves with the clock).
-# FAKE_NVIDIA_SMI_FAIL=1 -> behave like a node whose driver is gone.
-if [ "${FAKE_NVIDIA_SMI_FAIL:-0}" = 1 ]; then
+# like the real one (values are deterministic per GPU, load moves with the clock), and
+# --query-compute-apps=pid,used_memory,gpu_uuid,process_name (any subset, same format options)
+# from @SSHD_ROOT@/compute_apps.csv (lines "pid,used_mib,gpu_uuid,process_name"; none when absent).
+# FAKE_NVIDIA_SMI_FAIL=1 (env or file @SSHD_ROOT@/nvidia_smi_fail) -> a node whose driver is gone.
+# GPU count: env FAKE_GPUS, else file @SSHD_ROOT@/fake_gpus, else FAKE_GPUS given to `start`.
+if [ "${FAKE_NVIDIA_SMI_FAIL:-0}" = 1 ] || [ -e "@SSHD_ROOT@/nvidia_smi_fail" ]; then
   echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running." >&2
   exit 9
 fi
-query= fmt=
+n=${FAKE_GPUS:-$(cat "@SSHD_ROOT@/fake_gpus" 2>/dev/null || echo @FAKE_GPUS@)}
+query= fmt= apps=
 for a in "$@"; do
   case $a in
     --query-gpu=*) query=${a#--query-gpu=} ;;
+    --query-compute-apps=*) apps=${a#--query-compute-apps=} ;;
     --format=*) fmt=${a#--format=} ;;
   esac
 done
+if [ -n "$apps" ]; then
+  exec awk -v q="$apps" -v fmt="$fmt" 'BEGIN {
+    noheader = fmt ~ /noheader/; nounits = fmt ~ /nounits/
+    nf = split(q, f, ",")
+    col["pid"] = 1; col["used_memory"] = 2; col["used_gpu_memory"] = 2; col["gpu_uuid"] = 3; col["process_name"] = 4
+    for (j = 1; j <= nf; j++)
+      if (!(f[j] in col)) { print "Field \"" f[j] "\" is not a valid field to query." > "/dev/stderr"; exit 2 }
+    if (!noheader) {
+      line = ""
+      for (j = 1; j <= nf; j++) {
+        h = f[j]; if (h == "used_memory") h = "used_gpu_memory"
+        if (!nounits && col[f[j]] == 2) h = h " [MiB]"
+        line = line (j > 1 ? ", " : "") h
+      }
+      print line
+    }
+    file = "@SSHD_ROOT@/compute_apps.csv"
+    while ((getline row < file) > 0) {
+      if (row == "") continue
+      split(row, v, ",")
+      line = ""
+      for (j = 1; j <= nf; j++) {
+        val = v[col[f[j]]]; if (!nounits && col[f[j]] == 2) val = val " MiB"
+        line = line (j > 1 ? ", " : "") val
+      }
+      print line
+    }
+  }'
+fi
 if [ -z "$query" ]; then
-  echo "fake nvidia-smi: only --query-gpu=... --format=csv[,noheader][,nounits] is implemented" >&2
+  echo "fake nvidia-smi: only --query-gpu=... / --query-compute-apps=... --format=csv[,noheader][,nounits] are implemented" >&2
   exit 2
 fi
-exec awk -v q="$query" -v fmt="$fmt" -v n="@FAKE_GPUS@" -v t="$(date +%s)" 'BEGIN {
+exec awk -v q="$query" -v fmt="$fmt" -v n="$n" -v t="$(date +%s)" 'BEGIN {
   noheader = fmt ~ /noheader/; nounits = fmt ~ /nounits/
   nf = split(q, f, ",")
   split("index name uuid pci.bus_id utilization.gpu utilization.memory memory.used memory.total memory.free temperature.gpu power.draw power.limit clocks.sm driver_version", known, " ")
@@ -89,7 +123,7 @@ exec awk -v q="$query" -v fmt="$fmt" -v n="@FAKE_GPUS@" -v t="$(date +%s)" 'BEGI
   }
 }'
 EOF
-  sed -i "s/@FAKE_GPUS@/$FAKE_GPUS/" "$SSHD_ROOT/bin/nvidia-smi"
+  sed -i -e "s/@FAKE_GPUS@/$FAKE_GPUS/" -e "s|@SSHD_ROOT@|$SSHD_ROOT|g" "$SSHD_ROOT/bin/nvidia-smi"
   chmod 0755 "$SSHD_ROOT/bin/nvidia-smi"
 }
 

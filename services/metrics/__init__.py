@@ -1,0 +1,1 @@
+"""Host metrics: collectors (local psutil + NVML, SSH), the latest-snapshot store and tiered history."""
