@@ -1,0 +1,116 @@
+"""Estimate an AF3 job's size as AF3 tokenises it, its padding bucket, run time and GPU fit."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.af3.ccd import ESTIMATED_CODES, HEAVY_ATOMS, heavy_atoms_in_smiles, in_chain_heavy_atoms
+
+# run_alphafold.py --buckets default at HEAD (128 and 384 added after v3.0.4).
+BUCKETS = (128, 256, 384, 512, 768, 1024, 1280, 1536, 2048, 2560, 3072, 3584, 4096, 4608, 5120)
+# AF3 docs/performance: seconds per seed on one A100 80 GB, by token count.
+A100_SECONDS = ((1024, 62.0), (2048, 275.0), (3072, 703.0), (4096, 1434.0), (5120, 2547.0))
+# Largest token count each GPU holds (AF3 docs: 80 GB cards to 5120; A100 40 GB ~4352 with unified memory).
+GPU_MAX_TOKENS = {"A100 80GB": 5120, "H100 80GB": 5120, "A100 40GB": 4352}
+# Placeholder for a component we have no count for: a mid-sized ligand. Flagged as approximate.
+UNKNOWN_COMPONENT_ATOMS = 25
+
+
+@dataclass
+class SizeEstimate:
+    """Tokens, padding bucket, expected time per seed and in total, and which GPUs it fits."""
+
+    tokens: int
+    approximate: bool
+    unknown_codes: list[str]
+    bucket: int
+    seconds_per_seed: float
+    seconds_total: float
+    fits: dict[str, bool] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def count_tokens(af3: dict[str, Any]) -> tuple[int, bool]:
+    """Return (tokens, approximate) for a valid AF3-dialect job."""
+    tokens, unknown = _count(af3)
+    return tokens, bool(unknown)
+
+
+def _count(af3: dict[str, Any]) -> tuple[int, list[str]]:
+    """Count tokens and collect codes whose atom count is not known exactly."""
+    total, unknown = 0, []
+    for item in af3.get("sequences") or []:
+        (kind, body), = item.items()
+        copies = 1 if isinstance(body.get("id"), str) else len(body.get("id") or [1])
+        if kind == "ligand":
+            n = _ligand_tokens(body, unknown)
+        else:
+            n = _polymer_tokens(kind, body, unknown)
+        total += n * copies
+    return total, sorted(set(unknown))
+
+
+def _polymer_tokens(kind: str, body: dict[str, Any], unknown: list[str]) -> int:
+    """One token per standard residue; a modified residue gives one token per heavy atom."""
+    n = len(body.get("sequence") or "")
+    code_key = "ptmType" if kind == "protein" else "modificationType"
+    for mod in body.get("modifications") or []:
+        atoms = in_chain_heavy_atoms(mod[code_key])
+        if atoms is None or mod[code_key] in ESTIMATED_CODES:
+            unknown.append(mod[code_key])
+        n += (atoms or UNKNOWN_COMPONENT_ATOMS) - 1
+    return n
+
+
+def _ligand_tokens(body: dict[str, Any], unknown: list[str]) -> int:
+    """One token per heavy atom of every component (CCD table or SMILES)."""
+    if body.get("smiles"):
+        return heavy_atoms_in_smiles(body["smiles"])
+    n = 0
+    for code in body.get("ccdCodes") or []:
+        if code not in HEAVY_ATOMS or code in ESTIMATED_CODES:
+            unknown.append(code)
+        n += HEAVY_ATOMS.get(code, UNKNOWN_COMPONENT_ATOMS)
+    return n
+
+
+def bucket_for(tokens: int) -> int:
+    """Return the padded size AF3 runs a job of `tokens` at (itself above the largest bucket)."""
+    for bucket in BUCKETS:
+        if tokens <= bucket:
+            return bucket
+    return tokens
+
+
+def seconds_per_seed(bucket: int) -> float:
+    """Interpolate A100 80 GB inference seconds per seed on a log-log scale from AF3's published figures."""
+    pts = A100_SECONDS
+    if bucket <= pts[0][0]:
+        # Below 1024 fixed overheads dominate; the power law would promise sub-second runs. Scale linearly.
+        return pts[0][1] * bucket / pts[0][0]
+    if bucket >= pts[-1][0]:
+        lo, hi = pts[-2], pts[-1]
+    else:
+        lo, hi = next((a, b) for a, b in zip(pts, pts[1:]) if a[0] <= bucket <= b[0])
+    slope = math.log(hi[1] / lo[1]) / math.log(hi[0] / lo[0])
+    return lo[1] * (bucket / lo[0]) ** slope
+
+
+def estimate_size(af3: dict[str, Any]) -> SizeEstimate:
+    """Estimate tokens, bucket, time and GPU fit for a valid AF3-dialect job."""
+    tokens, unknown = _count(af3)
+    bucket = bucket_for(tokens)
+    per_seed = round(seconds_per_seed(bucket), 1)
+    seeds = max(1, len(af3.get("modelSeeds") or []))
+    fits = {gpu: tokens <= limit for gpu, limit in GPU_MAX_TOKENS.items()}
+    warnings = []
+    if unknown:
+        warnings.append(f"Token count is approximate: no atom count for {', '.join(unknown)}.")
+    if tokens > BUCKETS[-1]:
+        warnings.append(f"{tokens} tokens exceed the largest bucket ({BUCKETS[-1]}); AlphaFold 3 will compile a "
+                        "new bucket and may run out of GPU memory.")
+    for gpu, ok in fits.items():
+        if not ok:
+            warnings.append(f"{tokens} tokens do not fit on one {gpu} (about {GPU_MAX_TOKENS[gpu]} at most).")
+    return SizeEstimate(tokens, bool(unknown), unknown, bucket, per_seed, round(per_seed * seeds, 1), fits, warnings)
