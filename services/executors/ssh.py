@@ -1,0 +1,140 @@
+"""Run the AF3 command on an SSH host: upload the input, stream output, kill the remote group, fetch results."""
+from __future__ import annotations
+
+import posixpath
+import queue
+import shlex
+import stat
+import threading
+import time
+from pathlib import Path
+
+import paramiko
+
+from services import defaults
+from services.errors import HostUnreachable
+from services.executors.base import Executor, ExecutorError, LineSplitter, RunSpec, drain, render_command
+from services.hosts import Host
+from services.ssh import open_client
+
+PID_MARKER = "__FOLDDECK_PGID__"  # first line the remote wrapper prints: its process group id
+# The viewer needs structures, confidences and the ranking; embeddings/distograms stay remote.
+FETCH_SUFFIXES = (".cif", ".json", ".csv", ".md")
+
+
+class SSHExecutor(Executor):
+    kind = "ssh"
+
+    def __init__(self, host: Host, known_hosts: Path):
+        self.host, self.known_hosts = host, known_hosts
+        self.client: paramiko.SSHClient | None = None
+        self.channel: paramiko.Channel | None = None
+        self.lines: queue.Queue = queue.Queue()
+        self.eof = threading.Event()
+        self.got_pid = threading.Event()
+        self.reader: threading.Thread | None = None
+        self.spec: RunSpec | None = None
+
+    def start(self, spec: RunSpec) -> None:
+        """Upload the input over SFTP and start the command in a new remote session."""
+        self.spec = spec
+        try:
+            self.client = open_client(self.host, self.known_hosts)
+        except HostUnreachable as exc:
+            raise ExecutorError(str(exc)) from None
+        base = self.host.work_dir or "folddeck"
+        run_dir = posixpath.join(base, f"job-{spec.job_id}", f"attempt-{spec.attempt}")
+        remote_input = posixpath.join(run_dir, "input.json")
+        self.remote_output = posixpath.join(run_dir, "output")
+        try:
+            self._exec_checked(f"mkdir -p {shlex.quote(self.remote_output)}")
+            with self.client.open_sftp() as sftp:
+                sftp.put(str(spec.input_path), remote_input)
+        except (OSError, paramiko.SSHException) as exc:
+            raise ExecutorError(f"{self.host.name}: cannot upload the input: {exc}") from None
+        cmd = render_command(self.host.af3_command or spec.command, remote_input, self.remote_output,
+                             spec.model_dir, spec.db_dir)
+        # setsid -w: the command leads its own process group (killed as one) and we still get its status.
+        inner = f"echo {PID_MARKER} $$; cd {shlex.quote(run_dir)} && exec /bin/sh -c {shlex.quote(cmd)}"
+        wrapper = f"exec setsid -w /bin/sh -c {shlex.quote(inner)} 2>&1"
+        self.channel = self.client.get_transport().open_session()
+        self.channel.exec_command(wrapper)
+        self.reader = threading.Thread(target=self._read, name=f"job-{spec.job_id}-ssh-reader", daemon=True)
+        self.reader.start()
+        self.got_pid.wait(10)
+
+    def _exec_checked(self, command: str) -> str:
+        _, out, err = self.client.exec_command(command, timeout=30)
+        text, status = out.read().decode(errors="replace"), out.channel.recv_exit_status()
+        if status != 0:
+            raise OSError(f"`{command}` failed ({status}): {err.read().decode(errors='replace').strip()}")
+        return text
+
+    def _read(self) -> None:
+        splitter = LineSplitter()
+        try:
+            while data := self.channel.recv(1 << 16):
+                lines = splitter.feed(data)
+                if lines and self.remote_pid is None and lines[0].startswith(PID_MARKER):
+                    self.remote_pid = int(lines.pop(0).split()[1])
+                    self.got_pid.set()
+                if lines:
+                    self.lines.put(lines)
+            if rest := splitter.flush():
+                self.lines.put(rest)
+        except (OSError, paramiko.SSHException) as exc:
+            self.lines.put([f"FoldDeck: lost the SSH connection to {self.host.name}: {exc}"])
+        finally:
+            self.got_pid.set()
+            self.eof.set()
+
+    def read_lines(self, timeout: float) -> list[str]:
+        """Return output lines available within `timeout` seconds."""
+        return drain(self.lines, timeout)
+
+    def poll(self) -> int | None:
+        """Return the remote exit status once the output is drained."""
+        if not self.eof.is_set() or not self.lines.empty() or not self.channel.exit_status_ready():
+            return None
+        return self.channel.recv_exit_status()
+
+    def cancel(self, grace: float = defaults.CANCEL_GRACE_SECONDS) -> None:
+        """Kill the remote process group: TERM, then KILL after `grace` seconds."""
+        if self.remote_pid is None or self.client is None:
+            return
+        group = f"-{self.remote_pid}"
+        script = (f"kill -TERM -- {group} 2>/dev/null; i=0; while kill -0 -- {group} 2>/dev/null "
+                  f"&& [ $i -lt {int(grace * 10)} ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -- {group} 2>/dev/null; true")
+        try:
+            self._exec_checked(script)
+        except (OSError, paramiko.SSHException):
+            pass
+        deadline = time.monotonic() + 10
+        while not self.eof.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def collect(self) -> None:
+        """Download the viewer's files from the remote output folder into `spec.output_dir`."""
+        try:
+            with self.client.open_sftp() as sftp:
+                self._fetch(sftp, self.remote_output, self.spec.output_dir)
+        except (OSError, paramiko.SSHException) as exc:
+            raise ExecutorError(f"{self.host.name}: cannot fetch the results: {exc}") from None
+
+    def _fetch(self, sftp: paramiko.SFTPClient, remote: str, local: Path) -> None:
+        local.mkdir(parents=True, exist_ok=True)
+        for entry in sftp.listdir_attr(remote):
+            src = posixpath.join(remote, entry.filename)
+            if stat.S_ISDIR(entry.st_mode):
+                self._fetch(sftp, src, local / entry.filename)
+            elif entry.filename.endswith(FETCH_SUFFIXES):
+                sftp.get(src, str(local / entry.filename))
+
+    def close(self) -> None:
+        """Close the channel and connection."""
+        if self.reader is not None and self.channel is not None and not self.eof.is_set():
+            self.cancel(grace=0)
+        if self.client is not None:
+            self.client.close()
+        if self.reader is not None:
+            self.reader.join(5)

@@ -1,0 +1,753 @@
+"""Jobs: a durable queue in SQLite with fair claiming, leases, limits and queue control.
+
+A job's input is kept as `<data dir>/jobs/<id>/input.json`; each attempt writes its results to
+`<data dir>/jobs/<id>/attempt-<n>/`. Every read takes the caller: a user sees only their own
+jobs, an admin sees all; a job the caller may not see is reported exactly like a missing one.
+
+CLI: python -m services.jobs submit FILE [--user U] | list | show ID | log ID [--follow] | cancel ID | retry ID
+"""
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import logging
+import os
+import sqlite3
+import sys
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterable
+
+from services import joblog
+from services.db import transaction
+from services.errors import InvalidInput, JobNotFound, JobStateError, LimitExceeded
+from services.hosts import Host, load_hosts
+from services.progress import Progress, progress  # noqa: F401  (re-exported for pages)
+from services.settings import Settings
+from services.users import User
+
+log = logging.getLogger("folddeck.jobs")
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+WORKER_LOST = "worker lost"
+SORTS = {
+    "submitted_desc": "j.submitted_at DESC, j.id DESC",
+    "submitted_asc": "j.submitted_at ASC, j.id ASC",
+    "updated_desc": "j.updated_at DESC, j.id DESC",
+    "name_asc": "j.name COLLATE NOCASE ASC, j.id ASC",
+    "name_desc": "j.name COLLATE NOCASE DESC, j.id DESC",
+    "state": "j.state ASC, j.submitted_at DESC",
+    "tokens_desc": "j.tokens DESC, j.id DESC",
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    owner_id: int
+    owner: str
+    name: str
+    state: JobState
+    input_path: str
+    tokens: int
+    cloned_from: int | None
+    submitted_at: float
+    queued_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+    attempts: int
+    attempts_base: int
+    cancel_requested: bool
+    worker_id: str | None
+    lease_expires: float | None
+    executor: str | None
+    host: str | None
+    pid: int | None
+    remote_pid: int | None
+    exit_code: int | None
+    error: str | None
+    output_path: str | None
+    remote_output: str | None
+    stage: str
+    progress: float
+    progress_detail: str
+    peak_mem_mib: float | None
+    mean_util: float | None
+    idempotency_key: str | None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED
+
+    def read_input(self) -> dict:
+        """Return the job's AF3 input document."""
+        return json.loads(Path(self.input_path).read_text())
+
+
+_JOB_FIELDS = [f.name for f in fields(Job)]
+_SELECT = "SELECT j.*, u.username AS owner FROM jobs j JOIN users u ON u.id = j.owner_id"
+
+
+def _to_job(row: sqlite3.Row) -> Job:
+    data = {k: row[k] for k in _JOB_FIELDS}
+    data["state"] = JobState(data["state"])
+    data["cancel_requested"] = bool(data["cancel_requested"])
+    return Job(**data)
+
+
+def _event(level: int, msg: str, job: Job, *args: Any) -> None:
+    log.log(level, msg, *args, extra={"source": "jobs", "username": job.owner, "job_id": job.id})
+
+
+def _load(conn: sqlite3.Connection, job_id: int) -> Job:
+    row = conn.execute(_SELECT + " WHERE j.id = ?", (job_id,)).fetchone()
+    if row is None:
+        raise JobNotFound(f"Job {job_id} was not found.")
+    return _to_job(row)
+
+
+# -- limits -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserLimits:
+    max_running: int | None = None  # None = unlimited
+    max_queued: int | None = None
+    max_tokens: int | None = None
+
+
+def get_limits(conn: sqlite3.Connection, user_id: int) -> UserLimits:
+    """Return a user's limits (all None when none are set)."""
+    row = conn.execute("SELECT max_running, max_queued, max_tokens FROM user_limits WHERE user_id = ?",
+                       (user_id,)).fetchone()
+    return UserLimits(*row) if row else UserLimits()
+
+
+def set_limits(conn: sqlite3.Connection, user_id: int, limits: UserLimits) -> UserLimits:
+    """Replace a user's limits; None means unlimited.
+
+    Raises:
+        InvalidInput: a limit is negative.
+    """
+    for name in ("max_running", "max_queued", "max_tokens"):
+        value = getattr(limits, name)
+        if value is not None and value < 0:
+            raise InvalidInput(f"{name.replace('_', ' ')} must be 0 or more (leave it empty for no limit).")
+    conn.execute("INSERT INTO user_limits (user_id, max_running, max_queued, max_tokens) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT (user_id) DO UPDATE SET max_running = excluded.max_running, "
+                 "max_queued = excluded.max_queued, max_tokens = excluded.max_tokens",
+                 (user_id, limits.max_running, limits.max_queued, limits.max_tokens))
+    return get_limits(conn, user_id)
+
+
+def _check_limits(conn: sqlite3.Connection, owner_id: int, tokens: int, extra_queued: int = 1) -> None:
+    limits = get_limits(conn, owner_id)
+    if limits.max_tokens is not None and tokens > limits.max_tokens:
+        raise LimitExceeded(f"This job has {tokens} tokens; your limit is {limits.max_tokens} tokens per job.")
+    if limits.max_queued is not None:
+        queued = conn.execute("SELECT COUNT(*) FROM jobs WHERE owner_id = ? AND state = 'queued'",
+                              (owner_id,)).fetchone()[0]
+        if queued + extra_queued > limits.max_queued:
+            noun = "job" if queued == 1 else "jobs"
+            raise LimitExceeded(f"You already have {queued} queued {noun}; the limit is {limits.max_queued}.")
+
+
+# -- submit -----------------------------------------------------------------------------------
+
+
+def count_tokens(af3: dict) -> int:
+    """Return the token count of an AF3 input (via the AF3 library when present)."""
+    try:
+        from services.af3 import estimate_size
+    except ImportError:
+        estimate_size = None
+    if estimate_size is not None:
+        return int(estimate_size(af3).tokens)
+    total = 0  # fallback: one token per residue / ligand entry, times copies
+    for entity in af3.get("sequences", []):
+        for kind, body in entity.items():
+            ids = body.get("id", "A")
+            copies = len(ids) if isinstance(ids, list) else 1
+            total += copies * (len(body.get("sequence", "")) or 1)
+    return total
+
+
+def _write_input(settings: Settings, job_id: int, af3: dict) -> Path:
+    folder = settings.jobs_dir / str(job_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "input.json"
+    tmp = folder / ".input.json.tmp"
+    tmp.write_text(json.dumps(af3, indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict, *,
+           idempotency_key: str | None = None, name: str | None = None, cloned_from: int | None = None) -> Job:
+    """Queue one job from an AF3-dialect input that is already validated.
+
+    A second submit with the same `idempotency_key` by the same owner returns the first job.
+
+    Raises:
+        LimitExceeded: the owner's queued-jobs or tokens-per-job limit refuses it.
+    """
+    name = (name or af3.get("name") or "job").strip() or "job"
+    tokens = count_tokens(af3)
+    with transaction(conn):
+        if idempotency_key:
+            row = conn.execute("SELECT id FROM jobs WHERE owner_id = ? AND idempotency_key = ?",
+                               (owner.id, idempotency_key)).fetchone()
+            if row:
+                return _load(conn, row[0])
+        _check_limits(conn, owner.id, tokens)
+        now = time.time()
+        job_id = conn.execute(
+            "INSERT INTO jobs (owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
+            "submitted_at, queued_at, updated_at) VALUES (?, ?, 'queued', ?, '', ?, ?, ?, ?, ?)",
+            (owner.id, name, idempotency_key, tokens, cloned_from, now, now, now)).lastrowid
+        path = _write_input(settings, job_id, af3)  # inside the transaction: a failed write leaves no row
+        conn.execute("UPDATE jobs SET input_path = ? WHERE id = ?", (str(path), job_id))
+        job = _load(conn, job_id)
+    _event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username, tokens)
+    return job
+
+
+def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, doc: Any,
+                    idempotency_key: str | None = None) -> list[Job]:
+    """Validate a parsed input document (either dialect) and queue one job per fold job in it.
+
+    Raises:
+        InvalidInput: any job in the document is invalid (`problems` lists them all).
+        LimitExceeded: the owner's limits refuse the jobs.
+    """
+    from services.af3 import load_jobs
+
+    docs = load_jobs(doc)
+    problems = [p for d in docs for p in d.problems] if any(not d.valid for d in docs) else []
+    if problems or not docs:
+        raise InvalidInput("The input has problems; nothing was submitted.", problems or ["no jobs in the input"])
+    limits = get_limits(conn, owner.id)
+    if limits.max_queued is not None and len(docs) > 1:
+        _check_limits(conn, owner.id, 0, extra_queued=len(docs))
+    return [submit(conn, settings, owner, d.af3, name=d.name,
+                   idempotency_key=f"{idempotency_key}#{d.index}" if idempotency_key else None) for d in docs]
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+def _scope(caller: User, all_users: bool) -> tuple[str, list]:
+    if caller.is_admin and all_users:
+        return "1 = 1", []
+    return "j.owner_id = ?", [caller.id]
+
+
+def get_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
+    """Return a job the caller may see.
+
+    Raises:
+        JobNotFound: no such job, or it belongs to someone else and the caller is not an admin.
+    """
+    job = _load(conn, int(job_id))
+    if job.owner_id != caller.id and not caller.is_admin:
+        raise JobNotFound(f"Job {job_id} was not found.")
+    return job
+
+
+def list_jobs(conn: sqlite3.Connection, caller: User, *, state: str | Iterable[str] | None = None,
+              search: str | None = None, all_users: bool = False, offset: int = 0, limit: int = 50,
+              sort: str = "submitted_desc") -> tuple[list[Job], int]:
+    """Return one page of the caller's jobs (all users' for an admin with all_users) and the total.
+
+    Raises:
+        InvalidInput: unknown sort or state.
+    """
+    where, args = _scope(caller, all_users)
+    if state:
+        states = [JobState(state).value] if isinstance(state, (str, JobState)) else [JobState(s).value for s in state]
+        where += f" AND j.state IN ({','.join('?' * len(states))})"
+        args += states
+    if search and search.strip():
+        term = search.strip()
+        where += " AND (j.name LIKE ? ESCAPE '\\' OR u.username LIKE ? ESCAPE '\\' OR j.id = ?)"
+        like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        args += [like, like, int(term.lstrip("#")) if term.lstrip("#").isdigit() else -1]
+    if sort not in SORTS:
+        raise InvalidInput(f"Unknown sort {sort!r}; use one of: {', '.join(SORTS)}.")
+    total = conn.execute(f"SELECT COUNT(*) FROM jobs j JOIN users u ON u.id = j.owner_id WHERE {where}",
+                         args).fetchone()[0]
+    rows = conn.execute(f"{_SELECT} WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
+                        args + [max(0, int(limit)), max(0, int(offset))]).fetchall()
+    return [_to_job(r) for r in rows], total
+
+
+def state_counts(conn: sqlite3.Connection, caller: User, all_users: bool = False) -> dict[str, int]:
+    """Return the number of jobs in each state (every state present)."""
+    where, args = _scope(caller, all_users)
+    counts = {s.value: 0 for s in JobState}
+    for state, n in conn.execute(f"SELECT j.state, COUNT(*) FROM jobs j WHERE {where} GROUP BY j.state", args):
+        counts[state] = n
+    return counts
+
+
+def last_change(conn: sqlite3.Connection, caller: User, all_users: bool = False) -> float:
+    """Return the latest updated_at among the visible jobs (0.0 when there are none)."""
+    where, args = _scope(caller, all_users)
+    row = conn.execute(f"SELECT MAX(j.updated_at) FROM jobs j WHERE {where}", args).fetchone()
+    return row[0] or 0.0
+
+
+def _running_by_owner(conn: sqlite3.Connection) -> dict[int, int]:
+    return dict(conn.execute("SELECT owner_id, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY owner_id"))
+
+
+def queue_positions(conn: sqlite3.Connection) -> dict[int, int]:
+    """Return job id -> 1-based place in the fair order in which workers will claim queued jobs."""
+    per_user: dict[int, deque] = defaultdict(deque)
+    for job_id, owner_id, queued_at in conn.execute(
+            "SELECT id, owner_id, queued_at FROM jobs WHERE state = 'queued' ORDER BY queued_at, id"):
+        per_user[owner_id].append((queued_at, job_id))
+    running = _running_by_owner(conn)
+    # Same rule as claim_job: fewest running first, then oldest; each pick counts as running.
+    heap = [(running.get(o, 0), q[0][0], q[0][1], o) for o, q in per_user.items()]
+    heapq.heapify(heap)
+    positions: dict[int, int] = {}
+    while heap:
+        count, _, job_id, owner = heapq.heappop(heap)
+        per_user[owner].popleft()
+        positions[job_id] = len(positions) + 1
+        if per_user[owner]:
+            nxt = per_user[owner][0]
+            heapq.heappush(heap, (count + 1, nxt[0], nxt[1], owner))
+    return positions
+
+
+def running_jobs(conn: sqlite3.Connection) -> list[Job]:
+    """Return every running job (for the GPU-usage sampler)."""
+    return [_to_job(r) for r in conn.execute(_SELECT + " WHERE j.state = 'running' ORDER BY j.started_at")]
+
+
+def record_gpu_usage(conn: sqlite3.Connection, job_id: int, peak_mem_mib: float, mean_util: float) -> None:
+    """Store a job's GPU usage (the sampler calls this while and after it runs)."""
+    conn.execute("UPDATE jobs SET peak_mem_mib = ?, mean_util = ? WHERE id = ?", (peak_mem_mib, mean_util, job_id))
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempt: int
+    worker_id: str | None
+    host: str | None
+    executor: str | None
+    started_at: float
+    finished_at: float | None
+    outcome: str | None
+    exit_code: int | None
+    error: str | None
+
+
+def attempts(conn: sqlite3.Connection, caller: User, job_id: int) -> list[Attempt]:
+    """Return the attempt history of a visible job, first attempt first."""
+    get_job(conn, caller, job_id)
+    return [Attempt(*r) for r in conn.execute(
+        "SELECT attempt, worker_id, host, executor, started_at, finished_at, outcome, exit_code, error "
+        "FROM job_attempts WHERE job_id = ? ORDER BY attempt", (job_id,))]
+
+
+# -- user actions -----------------------------------------------------------------------------
+
+
+def cancel_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
+    """Cancel a job: a queued one at once, a running one once its worker has stopped it.
+
+    Raises:
+        JobNotFound: not visible to the caller.
+        JobStateError: the job already finished.
+    """
+    with transaction(conn):
+        job = get_job(conn, caller, job_id)
+        now = time.time()
+        if job.state is JobState.QUEUED:
+            conn.execute("UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ?, stage = 'cancelled' "
+                         "WHERE id = ?", (now, now, job.id))
+        elif job.state is JobState.RUNNING:
+            conn.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", (now, job.id))
+        else:
+            raise JobStateError(f"Job {job.id} already {job.state.value}; there is nothing to cancel.")
+    joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Cancel requested by {caller.username}.")])
+    _event(logging.INFO, "job %s cancel requested by %s (was %s)", job, job.id, caller.username, job.state.value)
+    return _load(conn, job.id)
+
+
+def retry_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
+    """Queue a failed or cancelled job again as a new attempt; earlier attempts stay in its history.
+
+    Raises:
+        JobNotFound: not visible to the caller.
+        JobStateError: the job is not failed or cancelled.
+        LimitExceeded: the owner's queued-jobs limit refuses it.
+    """
+    with transaction(conn):
+        job = get_job(conn, caller, job_id)
+        if job.state not in (JobState.FAILED, JobState.CANCELLED):
+            raise JobStateError(f"Job {job.id} is {job.state.value}; only failed or cancelled jobs can be retried.")
+        _check_limits(conn, job.owner_id, job.tokens)
+        now = time.time()
+        conn.execute("UPDATE jobs SET state = 'queued', queued_at = ?, updated_at = ?, started_at = NULL, "
+                     "finished_at = NULL, cancel_requested = 0, exit_code = NULL, error = NULL, worker_id = NULL, "
+                     "lease_expires = NULL, pid = NULL, remote_pid = NULL, stage = '', progress = 0, "
+                     "progress_detail = '', progress_state = '{}', attempts_base = attempts WHERE id = ?",
+                     (now, now, job.id))
+    joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Retry requested by {caller.username}.")])
+    _event(logging.INFO, "job %s retried by %s", job, job.id, caller.username)
+    return _load(conn, job.id)
+
+
+def clone_job(conn: sqlite3.Connection, settings: Settings, caller: User, job_id: int,
+              idempotency_key: str | None = None) -> Job:
+    """Submit a new job, owned by the caller, from the same input as a visible job.
+
+    Raises:
+        JobNotFound: not visible to the caller.
+        LimitExceeded: the caller's limits refuse it.
+    """
+    job = get_job(conn, caller, job_id)
+    return submit(conn, settings, caller, job.read_input(), name=job.name, cloned_from=job.id,
+                  idempotency_key=idempotency_key)
+
+
+# -- queue control and workers ----------------------------------------------------------------
+
+
+def pause_queue(conn: sqlite3.Connection, by_user: User) -> None:
+    """Stop workers from starting new jobs (running ones continue)."""
+    conn.execute("UPDATE queue_control SET paused = 1, changed_by = ?, changed_at = ? WHERE id = 1",
+                 (by_user.username, time.time()))
+    log.warning("queue paused by %s", by_user.username, extra={"source": "jobs", "username": by_user.username})
+
+
+def resume_queue(conn: sqlite3.Connection, by_user: User) -> None:
+    """Let workers start queued jobs again."""
+    conn.execute("UPDATE queue_control SET paused = 0, changed_by = ?, changed_at = ? WHERE id = 1",
+                 (by_user.username, time.time()))
+    log.info("queue resumed by %s", by_user.username, extra={"source": "jobs", "username": by_user.username})
+
+
+def queue_paused(conn: sqlite3.Connection) -> bool:
+    """Return True while the queue is paused."""
+    return bool(conn.execute("SELECT paused FROM queue_control WHERE id = 1").fetchone()[0])
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    id: str
+    host_name: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    current_job: int | None
+    stopped_at: float | None
+    running_jobs: tuple[int, ...]
+
+
+def list_workers(conn: sqlite3.Connection, include_stopped: bool = False) -> list[WorkerInfo]:
+    """Return the workers (live ones unless include_stopped), newest first."""
+    running: dict[str, list[int]] = defaultdict(list)
+    for wid, jid in conn.execute("SELECT worker_id, id FROM jobs WHERE state = 'running' ORDER BY id"):
+        running[wid].append(jid)
+    where = "" if include_stopped else " WHERE stopped_at IS NULL"
+    rows = conn.execute("SELECT id, host_name, pid, started_at, heartbeat_at, current_job, stopped_at FROM workers"
+                        + where + " ORDER BY started_at DESC").fetchall()
+    return [WorkerInfo(*r, running_jobs=tuple(running.get(r[0], ()))) for r in rows]
+
+
+@dataclass(frozen=True)
+class HostSlots:
+    name: str
+    slots: int
+    running: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.slots - self.running)
+
+
+def slots_per_host(settings: Settings, conn: sqlite3.Connection) -> dict[str, HostSlots]:
+    """Return, per host that runs jobs, its slots and how many jobs run there now."""
+    running = dict(conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host"))
+    return {h.name: HostSlots(h.name, h.slots, running.get(h.name, 0)) for h in load_hosts(settings) if h.run_jobs}
+
+
+# -- worker side ------------------------------------------------------------------------------
+
+
+def register_worker(conn: sqlite3.Connection, worker_id: str, host_name: str, pid: int) -> None:
+    """Record a worker as started."""
+    now = time.time()
+    conn.execute("INSERT OR REPLACE INTO workers (id, host_name, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)",
+                 (worker_id, host_name, pid, now, now))
+
+
+def stop_worker(conn: sqlite3.Connection, worker_id: str) -> None:
+    """Record a worker as stopped."""
+    conn.execute("UPDATE workers SET stopped_at = ?, current_job = NULL WHERE id = ?", (time.time(), worker_id))
+
+
+def heartbeat(conn: sqlite3.Connection, worker_id: str, lease_seconds: float) -> None:
+    """Renew the leases of this worker's running jobs and its own heartbeat."""
+    now = time.time()
+    with transaction(conn):
+        conn.execute("UPDATE jobs SET lease_expires = ? WHERE worker_id = ? AND state = 'running'",
+                     (now + lease_seconds, worker_id))
+        conn.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker_id))
+
+
+def _pick_host(conn: sqlite3.Connection, hosts: list[Host]) -> Host | None:
+    running = dict(conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host"))
+    free = [(h.slots - running.get(h.name, 0), -i, h) for i, h in enumerate(hosts) if h.run_jobs]
+    free = [f for f in free if f[0] > 0]
+    return max(free, key=lambda f: f[:2])[2] if free else None
+
+
+_FAIR_NEXT = """
+WITH r AS (SELECT owner_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner_id)
+SELECT j.id FROM jobs j
+LEFT JOIN r ON r.owner_id = j.owner_id
+LEFT JOIN user_limits l ON l.user_id = j.owner_id
+WHERE j.state = 'queued' AND (l.max_running IS NULL OR COALESCE(r.n, 0) < l.max_running)
+ORDER BY COALESCE(r.n, 0), j.queued_at, j.id
+LIMIT 1
+"""
+
+
+def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, hosts: list[Host]) -> Job | None:
+    """Atomically take the next job in fair order for a host with a free slot; None if nothing to do."""
+    with transaction(conn):
+        if queue_paused(conn):
+            return None
+        host = _pick_host(conn, hosts)
+        if host is None:
+            return None
+        row = conn.execute(_FAIR_NEXT).fetchone()
+        if row is None:
+            return None
+        now = time.time()
+        executor = "local" if host.is_local else "ssh"
+        conn.execute("UPDATE jobs SET state = 'running', worker_id = ?, host = ?, executor = ?, attempts = attempts + 1, "
+                     "started_at = ?, lease_expires = ?, updated_at = ?, stage = 'starting', pid = NULL, "
+                     "remote_pid = NULL WHERE id = ?",
+                     (worker_id, host.name, executor, now, now + settings.lease_seconds, now, row[0]))
+        job = _load(conn, row[0])
+        conn.execute("INSERT INTO job_attempts (job_id, attempt, worker_id, host, executor, started_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", (job.id, job.attempts, worker_id, host.name, executor, now))
+        conn.execute("UPDATE workers SET current_job = ? WHERE id = ?", (job.id, worker_id))
+    _event(logging.INFO, "job %s started on %s by worker %s (attempt %s)", job, job.id, host.name, worker_id,
+           job.attempts)
+    return job
+
+
+def _owns(conn: sqlite3.Connection, job_id: int, worker_id: str, attempt: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT cancel_requested FROM jobs WHERE id = ? AND state = 'running' AND worker_id = ? "
+                        "AND attempts = ?", (job_id, worker_id, attempt)).fetchone()
+
+
+def check_running(conn: sqlite3.Connection, job: Job) -> str:
+    """Return "" to go on, "cancel" when cancelled by a user, "lost" when the lease went to someone else."""
+    row = _owns(conn, job.id, job.worker_id, job.attempts)
+    if row is None:
+        return "lost"
+    return "cancel" if row[0] else ""
+
+
+def record_process(conn: sqlite3.Connection, job: Job, *, pid: int | None = None, remote_pid: int | None = None,
+                   output_path: str | None = None, remote_output: str | None = None) -> None:
+    """Store where an attempt runs (process group ids, output folders) on the job row."""
+    conn.execute("UPDATE jobs SET pid = ?, remote_pid = ?, output_path = ?, remote_output = ?, updated_at = ? "
+                 "WHERE id = ? AND worker_id = ? AND attempts = ?",
+                 (pid, remote_pid, output_path, remote_output, time.time(), job.id, job.worker_id, job.attempts))
+
+
+def start_attempt(conn: sqlite3.Connection, job: Job, tracker_json: str) -> bool:
+    """Reset the job's progress for a new attempt; False if this worker no longer holds it."""
+    cur = conn.execute("UPDATE jobs SET progress_state = ?, progress = 0, progress_detail = '', log_in_traceback = 0 "
+                       "WHERE id = ? AND state = 'running' AND worker_id = ? AND attempts = ?",
+                       (tracker_json, job.id, job.worker_id, job.attempts))
+    if cur.rowcount:
+        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value,
+                                            f"Attempt {job.attempts} started on {job.host} by worker {job.worker_id}.",
+                                            joblog.Level.INFO.value)])
+    return bool(cur.rowcount)
+
+
+def finish_attempt(conn: sqlite3.Connection, job: Job, state: JobState, *, exit_code: int | None = None,
+                   error: str | None = None) -> bool:
+    """Record the end of the attempt `job` describes; False if this worker no longer held the job."""
+    now = time.time()
+    stage = {"succeeded": "done", "failed": "failed", "cancelled": "cancelled"}.get(state.value, "")
+    with transaction(conn):
+        if _owns(conn, job.id, job.worker_id, job.attempts) is None:
+            return False
+        if state is JobState.QUEUED:  # handed back at shutdown: does not count against max_attempts
+            conn.execute("UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires = NULL, pid = NULL, "
+                         "remote_pid = NULL, attempts_base = attempts_base + 1, updated_at = ?, stage = '' "
+                         "WHERE id = ?", (now, job.id))
+        else:
+            conn.execute("UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, exit_code = ?, error = ?, "
+                         "lease_expires = NULL, pid = NULL, remote_pid = NULL, stage = ?, "
+                         "progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE progress END WHERE id = ?",
+                         (state.value, now, now, exit_code, error, stage, state.value, job.id))
+        conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ?, exit_code = ?, error = ? "
+                     "WHERE job_id = ? AND attempt = ?",
+                     (now, "requeued" if state is JobState.QUEUED else state.value, exit_code, error, job.id,
+                      job.attempts))
+        conn.execute("UPDATE workers SET current_job = NULL WHERE id = ? AND current_job = ?", (job.worker_id, job.id))
+    _event(logging.WARNING if state is JobState.FAILED else logging.INFO, "job %s %s%s", job, job.id, state.value,
+           f": {error}" if error else "")
+    return True
+
+
+def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None = None) -> list[Job]:
+    """Queue again (or fail after max_attempts, or cancel) running jobs whose lease expired; return them."""
+    now = time.time() if now is None else now
+    reaped = []
+    with transaction(conn):
+        rows = conn.execute(_SELECT + " WHERE j.state = 'running' AND j.lease_expires < ?", (now,)).fetchall()
+        for job in map(_to_job, rows):
+            if job.cancel_requested:
+                new, error = JobState.CANCELLED, None
+            elif job.attempts - job.attempts_base >= settings.max_attempts:
+                new, error = JobState.FAILED, WORKER_LOST
+            else:
+                new, error = JobState.QUEUED, None
+            finished = None if new is JobState.QUEUED else now
+            conn.execute("UPDATE jobs SET state = ?, error = ?, finished_at = ?, updated_at = ?, worker_id = NULL, "
+                         "lease_expires = NULL, pid = NULL, remote_pid = NULL, stage = ? WHERE id = ?",
+                         (new.value, error, finished, now, "" if new is JobState.QUEUED else new.value, job.id))
+            conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ? WHERE job_id = ? AND attempt = ?",
+                         (now, WORKER_LOST, job.id, job.attempts))
+            reaped.append((job, new))
+    for job, new in reaped:
+        _kill_local_leftovers(job)
+        text = f"Worker {job.worker_id} stopped answering; job {new.value}" + (
+            f" after {job.attempts - job.attempts_base} attempts." if new is JobState.FAILED else ".")
+        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, text)])
+        _event(logging.WARNING, "job %s: %s", job, job.id, text)
+    return [job for job, _ in reaped]
+
+
+def _kill_local_leftovers(job: Job) -> None:
+    """Kill what a dead worker left running on this machine (its process group, marker-checked)."""
+    if job.executor == "local" and job.pid:
+        from services.executors.local import kill_leftovers
+
+        kill_leftovers(job.pid, job.id, job.attempts)
+
+
+# -- CLI --------------------------------------------------------------------------------------
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _print_job(job: Job) -> None:
+    for key in ("id", "name", "owner", "state", "tokens", "attempts", "host", "executor", "exit_code", "error",
+                "output_path", "remote_output", "stage", "progress", "progress_detail"):
+        print(f"{key:<16} {getattr(job, key) if getattr(job, key) is not None else '-'}")
+    for key in ("submitted_at", "started_at", "finished_at"):
+        print(f"{key:<16} {_fmt_time(getattr(job, key))}")
+
+
+def _follow(conn: sqlite3.Connection, caller: User, job_id: int, follow: bool) -> None:
+    since = 0
+    while True:
+        lines = joblog.read_log(conn, job_id, since, 5000)
+        for line in lines:
+            print(line.text, flush=False)
+        sys.stdout.flush()
+        since = lines[-1].seq if lines else since
+        if lines:
+            continue
+        if not follow or get_job(conn, caller, job_id).is_finished:
+            if not joblog.read_log(conn, job_id, since, 1):
+                return
+        time.sleep(0.3)
+
+
+def _cli_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m services.jobs", description="Submit and inspect FoldDeck jobs.")
+    parser.add_argument("--user", default="admin", help="act as this user (default: admin)")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("submit", help="submit an input JSON file (either dialect)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--user", dest="sub_user", help="owner of the new jobs")
+    p = sub.add_parser("list", help="list jobs")
+    p.add_argument("--state", choices=[s.value for s in JobState])
+    p.add_argument("--limit", type=int, default=50)
+    for verb in ("show", "cancel", "retry"):
+        sub.add_parser(verb, help=f"{verb} a job").add_argument("id", type=int)
+    p = sub.add_parser("log", help="print a job's log")
+    p.add_argument("id", type=int)
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job finishes")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from services.db import connect, migrate
+    from services.errors import FoldDeckError
+    from services.settings import load_settings
+    from services.users import get_by_name
+
+    args = _cli_parser().parse_args(argv)
+    settings = load_settings()
+    migrate(settings.db_path)
+    conn = connect(settings.db_path)
+    try:
+        caller = get_by_name(conn, getattr(args, "sub_user", None) or args.user)
+        if args.cmd == "submit":
+            from services.af3 import load_json_text
+
+            for job in submit_document(conn, settings, caller, load_json_text(args.file.read_text())):
+                print(f"submitted job {job.id} ({job.name}, {job.tokens} tokens)")
+        elif args.cmd == "list":
+            jobs, total = list_jobs(conn, caller, state=args.state, all_users=True, limit=args.limit)
+            print(f"{'ID':>6} {'STATE':<10} {'OWNER':<12} {'SUBMITTED':<19} NAME")
+            for j in jobs:
+                print(f"{j.id:>6} {j.state.value:<10} {j.owner:<12} {_fmt_time(j.submitted_at):<19} {j.name}")
+            print(f"({len(jobs)} of {total})")
+        elif args.cmd == "show":
+            _print_job(get_job(conn, caller, args.id))
+        elif args.cmd == "log":
+            get_job(conn, caller, args.id)
+            _follow(conn, caller, args.id, args.follow)
+        elif args.cmd == "cancel":
+            print(f"job {args.id} is {cancel_job(conn, caller, args.id).state.value}"
+                  + (" (stopping)" if get_job(conn, caller, args.id).state is JobState.RUNNING else ""))
+        elif args.cmd == "retry":
+            print(f"job {args.id} is {retry_job(conn, caller, args.id).state.value}")
+    except InvalidInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    except (FoldDeckError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""The job worker: claims queued jobs for free host slots and runs them with an executor.
+
+    python -m services.worker [--once] [--concurrency N] [--hosts local,gpu1]
+
+One thread per slot claims and runs jobs; one thread renews the leases. On SIGTERM the worker
+stops claiming and, by FOLDDECK_WORKER_SHUTDOWN, waits for its running jobs (`wait`) or stops
+them and hands them back to the queue (`requeue`).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from pathlib import Path
+
+from services import db, defaults, jobs, joblog
+from services.executors import Executor, ExecutorError, RunSpec, make_executor
+from services.hosts import Host, load_hosts
+from services.jobs import Job, JobState
+from services.progress import Tracker
+from services.settings import Settings
+
+log = logging.getLogger("folddeck.worker")
+CHECK_SECONDS = 0.3  # how often a running job looks for a cancel request: a click feels immediate
+READ_SECONDS = 0.1  # longest wait for output before checking anything else
+
+
+def expected_samples(af3: dict, command: str) -> list[tuple[int, int]]:
+    """Return the (seed, sample) pairs a successful run writes, from the input and the command's flags."""
+    seeds = [int(s) for s in af3.get("modelSeeds") or [1]]
+    m = re.search(r"--num_seeds[= ](\d+)", command)
+    if m:  # AF3 expands the first seed into consecutive seeds
+        seeds = list(range(seeds[0], seeds[0] + int(m.group(1))))
+    m = re.search(r"--num_diffusion_samples[= ](\d+)", command)
+    samples = int(m.group(1)) if m else 5
+    return [(s, i) for s in seeds for i in range(samples)]
+
+
+def check_outputs(output_dir: Path, af3: dict, command: str) -> str:
+    """Return "" when every expected sample has its summary confidences, else what is missing."""
+    if not output_dir.is_dir():
+        return "no output folder was written"
+    job_dirs = [d for d in output_dir.iterdir() if d.is_dir()]
+    if not job_dirs:
+        return "no results were written"
+    expected = expected_samples(af3, command)
+    best_missing: list[tuple[int, int]] = expected
+    for d in job_dirs:
+        missing = [(s, i) for s, i in expected if not any((d / f"seed-{s}_sample-{i}").glob("*summary_confidences.json"))]
+        if not missing:
+            return ""
+        best_missing = min(best_missing, missing, key=len)
+    s, i = best_missing[0]
+    more = f" (and {len(best_missing) - 1} more)" if len(best_missing) > 1 else ""
+    return f"results incomplete: no summary confidences for seed {s} sample {i}{more}"
+
+
+def _tracker_for(job: Job) -> Tracker:
+    """Return a fresh progress tracker that knows how many chains and seeds to expect."""
+    try:
+        af3 = job.read_input()
+    except (OSError, ValueError):
+        return Tracker()
+    chains = 0
+    for entity in af3.get("sequences", []):
+        for body in entity.values():
+            ids = body.get("id", []) if isinstance(body, dict) else []
+            chains += len(ids) if isinstance(ids, list) else 1
+    return Tracker(n_chains=chains, n_seeds=len(af3.get("modelSeeds") or [1]))
+
+
+class Worker:
+    """Runs jobs until stopped. `run()` blocks; `stop()` (or SIGTERM) ends it."""
+
+    def __init__(self, settings: Settings, *, hosts: list[Host] | None = None, concurrency: int | None = None,
+                 worker_id: str | None = None, shutdown: str | None = None,
+                 poll: float = defaults.WORKER_POLL_SECONDS):
+        self.settings = settings
+        self.hosts = [h for h in (hosts or load_hosts(settings)) if h.run_jobs and h.slots > 0]
+        self.concurrency = concurrency or max(1, sum(h.slots for h in self.hosts))
+        self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+        self.shutdown = shutdown or settings.worker_shutdown
+        self.poll = poll
+        self.stopping = threading.Event()
+        self.jobs_done = 0
+        self._slots: list[threading.Thread] = []
+
+    def _conn(self) -> sqlite3.Connection:
+        return db.connect(self.settings.db_path)
+
+    def stop(self) -> None:
+        """Stop claiming; running jobs finish or are handed back, by the shutdown setting."""
+        self.stopping.set()
+
+    def run(self, once: bool = False) -> int:
+        """Run until stopped (or, with once, until one job ran); return the number of jobs run."""
+        conn = self._conn()
+        jobs.register_worker(conn, self.id, socket.gethostname(), os.getpid())
+        log.info("worker %s started: hosts %s, %s slot threads, shutdown=%s", self.id,
+                 ", ".join(f"{h.name}({h.slots})" for h in self.hosts), self.concurrency, self.shutdown,
+                 extra={"source": "jobs", "username": None, "job_id": None})
+        beat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
+        beat.start()
+        slots = self._slots = [threading.Thread(target=self._slot, args=(once,), name=f"{self.id}-slot-{i}")
+                               for i in range(1 if once else self.concurrency)]
+        for t in slots:
+            t.start()
+        for t in slots:
+            while t.is_alive():
+                t.join(0.2)  # short joins keep the main thread responsive to signals
+        self.stopping.set()
+        beat.join(5)
+        jobs.stop_worker(conn, self.id)
+        log.info("worker %s stopped after %s jobs", self.id, self.jobs_done,
+                 extra={"source": "jobs", "username": None, "job_id": None})
+        return self.jobs_done
+
+    def _heartbeat(self) -> None:
+        conn = self._conn()
+        every = min(defaults.HEARTBEAT_SECONDS, self.settings.lease_seconds / 3)
+        while True:
+            try:
+                jobs.heartbeat(conn, self.id, self.settings.lease_seconds)
+            except sqlite3.Error:
+                log.exception("heartbeat failed")
+            # Keep beating while the slot threads wind down (wait mode runs jobs to the end).
+            if self.stopping.wait(every) and not any(t.is_alive() for t in self._slots):
+                return
+
+    def _slot(self, once: bool) -> None:
+        conn = self._conn()
+        try:
+            while not self.stopping.is_set():
+                jobs.reap_expired(conn, self.settings)
+                job = jobs.claim_job(conn, self.settings, self.id, self.hosts)
+                if job is None:
+                    if once:
+                        return
+                    self.stopping.wait(self.poll)
+                    continue
+                self.run_job(conn, job)
+                self.jobs_done += 1
+                if once:
+                    return
+        finally:
+            db.close_all()
+
+    def run_job(self, conn: sqlite3.Connection, job: Job) -> None:
+        """Run one claimed attempt to its end and record the outcome."""
+        host = next(h for h in self.hosts if h.name == job.host)
+        command = host.af3_command or self.settings.af3_command
+        spec = RunSpec(job.id, job.attempts, Path(job.input_path),
+                       self.settings.jobs_dir / str(job.id) / f"attempt-{job.attempts}", command,
+                       self.settings.af3_model_dir, self.settings.af3_db_dir)
+        if not jobs.start_attempt(conn, job, _tracker_for(job).to_json()):
+            return
+        executor = make_executor(host, self.settings)
+        try:
+            executor.start(spec)
+            jobs.record_process(conn, job, pid=executor.pid, remote_pid=executor.remote_pid,
+                                output_path=str(spec.output_dir),
+                                remote_output=f"{host.name}:{executor.remote_output}" if executor.remote_output else None)
+            verdict, code = self._follow(conn, job, executor)
+            self._conclude(conn, job, executor, spec, verdict, code)
+        except ExecutorError as exc:
+            self._end(conn, job, JobState.FAILED, None, str(exc))
+        except Exception as exc:  # a bug must fail the job visibly, not kill the slot thread
+            log.exception("job %s: internal error", job.id, extra={"source": "jobs", "username": job.owner,
+                                                                  "job_id": job.id})
+            self._end(conn, job, JobState.FAILED, None, f"internal error: {exc}")
+        finally:
+            executor.close()
+
+    def _follow(self, conn: sqlite3.Connection, job: Job, executor: Executor) -> tuple[str, int | None]:
+        """Stream output into the log until the process ends, a cancel arrives or the lease is lost."""
+        next_check = 0.0
+        while True:
+            lines = executor.read_lines(READ_SECONDS)
+            if lines:
+                joblog.append_lines(conn, job.id, lines)
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + CHECK_SECONDS
+                verdict = jobs.check_running(conn, job)
+                if not verdict and self.stopping.is_set() and self.shutdown == "requeue":
+                    verdict = "requeue"
+                if verdict:
+                    executor.cancel(0 if verdict == "lost" else defaults.CANCEL_GRACE_SECONDS)
+                    self._drain(conn, job, executor)
+                    return verdict, executor.poll()
+            code = executor.poll()
+            if code is not None:
+                self._drain(conn, job, executor)
+                return "", code
+
+    def _drain(self, conn: sqlite3.Connection, job: Job, executor: Executor) -> None:
+        while lines := executor.read_lines(0):
+            joblog.append_lines(conn, job.id, lines)
+
+    def _conclude(self, conn: sqlite3.Connection, job: Job, executor: Executor, spec: RunSpec, verdict: str,
+                  code: int | None) -> None:
+        if verdict == "lost":
+            return  # another worker owns the job now; record nothing
+        if verdict == "cancel":
+            return self._end(conn, job, JobState.CANCELLED, code, None)
+        if verdict == "requeue":
+            return self._end(conn, job, JobState.QUEUED, code, None)
+        if code != 0:
+            summary = joblog.error_summary(conn, job.id)
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
+            return self._end(conn, job, JobState.FAILED, code, summary or f"AlphaFold {how}")
+        executor.collect()
+        problem = check_outputs(spec.output_dir, job.read_input(), spec.command)
+        self._end(conn, job, JobState.FAILED if problem else JobState.SUCCEEDED, code, problem or None)
+
+    def _end(self, conn: sqlite3.Connection, job: Job, state: JobState, code: int | None, error: str | None) -> None:
+        text = {JobState.SUCCEEDED: "Job succeeded.", JobState.CANCELLED: "Job cancelled.",
+                JobState.QUEUED: "Worker shutting down; job handed back to the queue.",
+                JobState.FAILED: f"Job failed: {error}"}[state]
+        level = {JobState.SUCCEEDED: "success", JobState.FAILED: "error"}.get(state, "info")
+        if jobs.check_running(conn, job) != "lost":
+            joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, text, level)])
+        jobs.finish_attempt(conn, job, state, exit_code=code, error=error)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from services.settings import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m services.worker", description="Run FoldDeck jobs.")
+    parser.add_argument("--once", action="store_true", help="run one queued job (if any) and exit")
+    parser.add_argument("--concurrency", type=int, help="slot threads (default: total slots of the hosts)")
+    parser.add_argument("--hosts", help="comma-separated host names to run jobs on (default: all)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = load_settings()
+    db.migrate(settings.db_path)
+    hosts = load_hosts(settings)
+    if args.hosts:
+        wanted = {n.strip() for n in args.hosts.split(",")}
+        hosts = [h for h in hosts if h.name in wanted]
+    worker = Worker(settings, hosts=hosts, concurrency=args.concurrency)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop())
+    print(f"FoldDeck worker {worker.id} started (pid {os.getpid()}; hosts: "
+          f"{', '.join(f'{h.name}={h.slots}' for h in worker.hosts) or 'none'}; data dir {settings.data_dir})",
+          flush=True)
+    worker.run(once=args.once)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
