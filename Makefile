@@ -1,0 +1,57 @@
+# FoldDeck: `make run` sets everything up and starts it; `make test` runs the whole test suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip -q --disable-pip-version-check
+APT_PKGS := chromium chromium-driver openssh-server
+PYTEST_ARGS ?=
+
+.PHONY: run test test-fast test-browser test-service system-deps bench clean help
+
+help:
+	@echo "make run          set up .venv, migrate, ensure the admin account, start web + worker + sampler"
+	@echo "make test         install test dependencies (pip + apt when root) and run every test"
+	@echo "make test-fast    only the tests that need no browser and no real service"
+	@echo "make test-browser / test-service   only those"
+	@echo "make bench        run the benchmarks in bench/ and print their figures"
+
+$(VENV)/.runtime: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements.txt
+	@touch $@
+
+$(VENV)/.testing: $(VENV)/.runtime requirements-test.txt
+	$(PIP) install -r requirements-test.txt
+	@touch $@
+
+run: $(VENV)/.runtime
+	$(PY) -m dash_app
+
+# Debian packages the real-service and browser tests need; installed only when missing and root.
+system-deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "apt-get install$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "not root: cannot install$$missing (those tests will be skipped)"; fi; \
+	fi
+
+test: $(VENV)/.testing system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.testing
+	$(PY) -m pytest -m "not browser and not service" $(PYTEST_ARGS)
+
+test-browser: $(VENV)/.testing system-deps
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+
+test-service: $(VENV)/.testing system-deps
+	$(PY) -m pytest -m service $(PYTEST_ARGS)
+
+bench: $(VENV)/.testing
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

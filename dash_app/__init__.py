@@ -1,0 +1,98 @@
+"""The app factory: `create_app(settings=None)` builds Flask + Dash and wires every part.
+
+Order (as flaskr does it): settings (defaults < .env < environment < the argument), logging,
+database migrations, Flask config, auth (gate, login, CSRF), Dash pages, extra routes.
+Nothing does work at import time.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, dcc, html
+from flask import Flask
+
+from dash_app import ids
+from dash_app.auth import init_auth
+from dash_app.components.navbar import navbar
+from dash_app.context import account
+from services import db
+from services.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("folddeck.web")
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    """Return a configured FoldDeck Dash app (its Flask server is `app.server`)."""
+    settings = settings or load_settings()
+    configure_logging(settings)
+    db.migrate(settings.db_path)
+
+    server = Flask("folddeck")
+    server.config.update(
+        SECRET_KEY=settings.secret_key,
+        FOLDDECK_SETTINGS=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.cookie_secure,
+        MAX_CONTENT_LENGTH=settings.upload_max_bytes * 2 + 1024 * 1024,  # uploads arrive base64-encoded
+    )
+    init_auth(server)
+
+    app = dash.Dash(
+        "folddeck",
+        server=server,
+        use_pages=True,
+        pages_folder=str(ROOT / "dash_app" / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        title="FoldDeck",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        external_stylesheets=[],  # everything is vendored under assets/: no CDN
+        serve_locally=True,
+    )
+    app.layout = shell_layout
+    app.clientside_callback(
+        "function(n, open) { return n ? !open : open; }",
+        Output("nav-collapse", "is_open"), Input("nav-toggler", "n_clicks"), State("nav-collapse", "is_open"),
+        prevent_initial_call=True,
+    )
+    _init_extras(server, settings)
+    app._setup_server()  # take this app's page callbacks now, so several apps can coexist (tests)
+    return app
+
+
+def _init_extras(server: Flask, settings: Settings) -> None:
+    """Register the optional routes other parts provide (metrics endpoint...)."""
+    try:
+        from dash_app.metrics_endpoint import init_metrics_endpoint
+    except ImportError:
+        return
+    init_metrics_endpoint(server, settings)
+
+
+def shell_layout() -> html.Div:
+    """Return the page frame: navbar, alerts area and the current page."""
+    return html.Div([
+        dcc.Location(id=ids.URL, refresh="callback-nav"),
+        navbar(account()),
+        dbc.Container(html.Div(id=ids.ALERTS), fluid=True),
+        dbc.Container(dash.page_container, fluid=True, className="fd-page pb-4"),
+    ])
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send FoldDeck's loggers to stderr at the configured level (and to the application log)."""
+    root = logging.getLogger("folddeck")
+    root.setLevel(settings.log_level)
+    if not any(getattr(h, "_folddeck", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._folddeck = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
