@@ -71,6 +71,18 @@ def login(client, username: str, password: str, next_url: str | None = None):
                        environ_base={"REMOTE_ADDR": "127.0.0.1"})
 
 
+def dash_post(client, payload: dict):
+    """POST a callback request the way dash-renderer does: the CSRF cookie's token as X-CSRFToken.
+
+    `payload` is the JSON body of /_dash-update-component (output, outputs, inputs, state,
+    changedPropIds). The client must be logged in.
+    """
+    client.get("/")  # a page load sets the _csrf_token cookie
+    cookie = client.get_cookie("_csrf_token")
+    headers = {"X-CSRFToken": cookie.value} if cookie else {}
+    return client.post("/_dash-update-component", json=payload, headers=headers)
+
+
 @pytest.fixture
 def admin_client(client):
     assert login(client, "admin", ADMIN_PASSWORD).status_code == 302

@@ -5,7 +5,7 @@ import dash
 import pytest
 
 from services import users
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login
+from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login
 
 
 def page_paths():
@@ -67,15 +67,6 @@ def test_public_endpoints(app, client, role):
     assert login_page.status_code == (200 if role == "anonymous" else 302)
 
 
-def dash_post(client, outputs):
-    """POST a callback request the way dash-renderer does (CSRF token from the cookie as a header)."""
-    client.get("/")
-    cookie = client.get_cookie("_csrf_token")
-    headers = {"X-CSRFToken": cookie.value} if cookie else {}
-    return client.post("/_dash-update-component", json={"output": "x.children", "outputs": outputs,
-                                                       "inputs": [], "changedPropIds": []}, headers=headers)
-
-
 def test_unauthenticated_dash_update_is_401(client):
     r = client.post("/_dash-update-component", json={"output": "nav-collapse.is_open"})
     assert r.status_code == 401 and r.is_json
@@ -88,11 +79,11 @@ def test_admin_callbacks_refused_to_non_admins(app, client, role, admin_output, 
     app.server.config.update(TESTING=False, PROPAGATE_EXCEPTIONS=False)  # unknown callback -> 500, not raise
     as_role(client, role)
     out = {"id": "admin-users-grid" if admin_output else "nav-collapse", "property": "children"}
-    r = dash_post(client, out)
+    r = dash_post(client, {"output": "x.children", "outputs": out, "inputs": [], "changedPropIds": []})
     assert (r.status_code == 403) == expected_403, r.status_code
     wildcard = {"id": {"type": "admin-user-row", "index": 1}, "property": "children"}
     if admin_output:
-        assert (dash_post(client, [wildcard]).status_code == 403) == expected_403
+        assert (dash_post(client, {"output": "x", "outputs": [wildcard], "inputs": []}).status_code == 403) == expected_403
 
 
 def test_dash_post_without_csrf_header_is_400(admin_client):
