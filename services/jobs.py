@@ -170,20 +170,10 @@ def _check_limits(conn: sqlite3.Connection, owner_id: int, tokens: int, extra_qu
 
 
 def count_tokens(af3: dict) -> int:
-    """Return the token count of an AF3 input (via the AF3 library when present)."""
-    try:
-        from services.af3 import estimate_size
-    except ImportError:
-        estimate_size = None
-    if estimate_size is not None:
-        return int(estimate_size(af3).tokens)
-    total = 0  # fallback: one token per residue / ligand entry, times copies
-    for entity in af3.get("sequences", []):
-        for kind, body in entity.items():
-            ids = body.get("id", "A")
-            copies = len(ids) if isinstance(ids, list) else 1
-            total += copies * (len(body.get("sequence", "")) or 1)
-    return total
+    """Return the token count of a valid AF3-dialect input."""
+    from services.af3 import estimate_size
+
+    return int(estimate_size(af3).tokens)
 
 
 def _write_input(settings: Settings, job_id: int, af3: dict) -> Path:
@@ -243,7 +233,7 @@ def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, d
     limits = get_limits(conn, owner.id)
     if limits.max_queued is not None and len(docs) > 1:
         _check_limits(conn, owner.id, 0, extra_queued=len(docs))
-    return [submit(conn, settings, owner, d.af3, name=d.name,
+    return [submit(conn, settings, owner, d.af3, name=d.name or None,
                    idempotency_key=f"{idempotency_key}#{d.index}" if idempotency_key else None) for d in docs]
 
 
