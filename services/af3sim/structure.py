@@ -1,0 +1,237 @@
+"""AF3 tokenisation of a loaded input and a synthetic (helix/coil) structure with matching atoms.
+
+One token per standard residue; one token per heavy atom for ligands, ions and modified residues
+(reference §5.4). Atom counts come from `services.af3.ccd` (in-chain residues lose their leaving
+atom), so the simulator's sizes agree with FoldDeck's size estimate. Pure stdlib on purpose: the
+simulator may run under a bare Python on a GPU host.
+"""
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass
+
+from services.af3.ccd import HEAVY_ATOMS, PROTEIN_ONE_TO_THREE, in_chain_heavy_atoms
+from services.af3sim.loader import Chain, DnaChain, Input, Ligand, ProteinChain, RnaChain
+
+_BACKBONE = ("N", "CA", "C", "O")
+_SIDE_CHAINS = {
+    "ALA": "CB", "ARG": "CB CG CD NE CZ NH1 NH2", "ASN": "CB CG OD1 ND2", "ASP": "CB CG OD1 OD2",
+    "CYS": "CB SG", "GLN": "CB CG CD OE1 NE2", "GLU": "CB CG CD OE1 OE2", "GLY": "",
+    "HIS": "CB CG ND1 CD2 CE1 NE2", "ILE": "CB CG1 CG2 CD1", "LEU": "CB CG CD1 CD2", "LYS": "CB CG CD CE NZ",
+    "MET": "CB CG SD CE", "PHE": "CB CG CD1 CD2 CE1 CE2 CZ", "PRO": "CB CG CD", "SER": "CB OG",
+    "THR": "CB OG1 CG2", "TRP": "CB CG CD1 CD2 NE1 CE2 CE3 CZ2 CZ3 CH2", "TYR": "CB CG CD1 CD2 CE1 CE2 CZ OH",
+    "VAL": "CB CG1 CG2", "UNK": "CB",
+}
+_SUGAR_PHOSPHATE = ("P", "OP1", "OP2", "O5'", "C5'", "C4'", "O4'", "C3'", "O3'", "C2'", "C1'")
+_BASES = {
+    "A": "N9 C8 N7 C5 C6 N6 N1 C2 N3 C4", "G": "N9 C8 N7 C5 C6 O6 N1 C2 N2 N3 C4",
+    "C": "N1 C2 O2 N3 C4 N4 C5 C6", "U": "N1 C2 O2 N3 C4 O4 C5 C6", "T": "N1 C2 O2 N3 C4 O4 C5 C7 C6",
+}
+# Element pattern for generated ligand atom names: mostly carbon, as in typical small molecules.
+_LIGAND_ELEMENTS = "CCCNCOCCCOCNCCP"
+_SMILES_ATOM = re.compile(r"\[([^\]]*)\]|(Cl|Br)|([BCNOPSFIbcnops])")
+
+
+@dataclass
+class Residue:
+    """One residue (or ligand component) with its heavy atoms as (name, element)."""
+
+    chain_id: str
+    res_id: int
+    name: str
+    atoms: list[tuple[str, str]]
+    kind: str  # protein / rna / dna / ligand
+    per_atom_tokens: bool
+
+
+@dataclass
+class Token:
+    """One AF3 token: its residue, and the atom index inside it for per-atom tokens."""
+
+    residue: int
+    atom: int | None
+
+
+@dataclass
+class Layout:
+    """Residues and tokens of a whole input, in input chain order."""
+
+    residues: list[Residue]
+    tokens: list[Token]
+    chain_ids: list[str]
+
+    @property
+    def num_atoms(self) -> int:
+        """Return the heavy-atom count (rows of _atom_site, length of atom_plddts)."""
+        return sum(len(r.atoms) for r in self.residues)
+
+
+def user_ccd_atoms(user_ccd: str | None) -> dict[str, list[tuple[str, str]]]:
+    """Return {component: [(atom name, element)]} of the heavy atoms defined in a user CCD."""
+    comps: dict[str, list[tuple[str, str]]] = {}
+    for block in re.split(r"(?m)^data_", user_ccd or "")[1:]:
+        comp = block.split(None, 1)[0]
+        loop = re.search(r"loop_\s*((?:_chem_comp_atom\.\S+\s+)+)(.*?)(?:\n#|\nloop_|\Z)", block, re.S)
+        if not loop:
+            continue
+        cols = loop.group(1).split()
+        tokens = re.findall(r"'[^']*'(?=\s)|\"[^\"]*\"|\S+", loop.group(2))
+        rows = [tokens[i:i + len(cols)] for i in range(0, len(tokens) - len(cols) + 1, len(cols))]
+        name_i, elem_i = cols.index("_chem_comp_atom.atom_id"), cols.index("_chem_comp_atom.type_symbol")
+        comps[comp] = [(r[name_i].strip("'\""), r[elem_i].upper()) for r in rows if r[elem_i].upper() != "H"]
+    return comps
+
+
+def _generated_atoms(n: int, start: int = 0) -> list[tuple[str, str]]:
+    """Return `n` generated heavy atoms named element+index (C1, C2, N3, ...)."""
+    out = []
+    for i in range(start, start + n):
+        elem = _LIGAND_ELEMENTS[i % len(_LIGAND_ELEMENTS)]
+        out.append((f"{elem}{i + 1}", elem))
+    return out
+
+
+def smiles_atoms(smiles: str) -> list[tuple[str, str]]:
+    """Return generated (name, element) pairs for the heavy atoms written in a SMILES string."""
+    elems = []
+    for bracket, two, one in _SMILES_ATOM.findall(smiles):
+        if bracket:
+            sym = re.match(r"\d*([A-Za-z][a-z]?)", bracket)
+            elem = sym.group(1).upper() if sym else "C"
+            if elem != "H":
+                elems.append(elem)
+        else:
+            elems.append((two or one).upper())
+    return [(f"{e}{i + 1}", e) for i, e in enumerate(elems)]
+
+
+def _component_atoms(code: str, in_chain: bool, user: dict) -> list[tuple[str, str]]:
+    """Return the heavy atoms of a CCD/userCCD component; raise AF3's error for unknown codes."""
+    if code in user:
+        atoms = user[code]
+        return atoms[:-1] if in_chain and len(atoms) > 1 else atoms
+    count = in_chain_heavy_atoms(code) if in_chain else HEAVY_ATOMS.get(code)
+    if count is None:
+        raise ValueError(f"{code} not found in CCD and no SMILES string")
+    if count == 1 and not in_chain:
+        return [(code, code)]  # an ion: the atom is named after its element
+    return _generated_atoms(count)
+
+
+def _polymer_residues(chain: Chain, user: dict) -> list[Residue]:
+    """Return the residues of a protein/RNA/DNA chain with PTMs substituted (last one wins)."""
+    mods = dict((pos, code) for code, pos in getattr(chain, "ptms", None) or getattr(chain, "modifications", []))
+    kind = {ProteinChain: "protein", RnaChain: "rna", DnaChain: "dna"}[type(chain)]
+    out = []
+    for i, letter in enumerate(chain.sequence, start=1):
+        if i in mods:
+            atoms = _component_atoms(mods[i], True, user)
+            out.append(Residue(chain.id, i, mods[i], atoms, kind, True))
+            continue
+        if kind == "protein":
+            name = PROTEIN_ONE_TO_THREE.get(letter, "UNK")
+            atoms = [(a, a[0]) for a in _BACKBONE + tuple(_SIDE_CHAINS[name].split())]
+        else:
+            base = letter if letter in ("ACGU" if kind == "rna" else "ACGT") else ""
+            name = (base or "N") if kind == "rna" else "D" + (base or "N")
+            sugar = _SUGAR_PHOSPHATE + (("O2'",) if kind == "rna" else ())
+            atoms = [(a, a[0]) for a in sugar + tuple(_BASES.get(base, "").split())]
+        out.append(Residue(chain.id, i, name, atoms, kind, False))
+    return out
+
+
+def _ligand_residues(chain: Ligand, user: dict) -> list[Residue]:
+    """Return one residue per CCD code (or one LIG_<id> residue for a SMILES ligand)."""
+    if chain.smiles is not None:
+        return [Residue(chain.id, 1, f"LIG_{chain.id}", smiles_atoms(chain.smiles), "ligand", True)]
+    return [Residue(chain.id, i, code, _component_atoms(code, False, user), "ligand", True)
+            for i, code in enumerate(chain.ccd_ids, start=1)]
+
+
+def tokenise(fold_input: Input) -> Layout:
+    """Return residues and tokens for `fold_input`; raise ValueError for unknown CCD codes (featurisation)."""
+    user = user_ccd_atoms(fold_input.user_ccd)
+    residues: list[Residue] = []
+    for chain in fold_input.chains:
+        residues += _ligand_residues(chain, user) if isinstance(chain, Ligand) else _polymer_residues(chain, user)
+    tokens = []
+    for ri, res in enumerate(residues):
+        tokens += [Token(ri, ai) for ai in range(len(res.atoms))] if res.per_atom_tokens else [Token(ri, None)]
+    return Layout(residues, tokens, [c.id for c in fold_input.chains])
+
+
+# -- synthetic coordinates ----------------------------------------------------------------------
+
+Vec = tuple[float, float, float]
+_HELIX_SEGMENT = 16  # residues per helix before the trace turns back: a compact bundle, not a rod
+
+
+def _trace_point(kind: str, i: int, origin: Vec) -> tuple[Vec, Vec]:
+    """Return (backbone point, outward unit vector) of residue i on a helix-bundle trace."""
+    radius, rise, turn = {"protein": (2.3, 1.5, 100.0), "rna": (8.7, 2.8, 32.7), "dna": (8.9, 3.4, 36.0)}[kind]
+    seg, pos = divmod(i, _HELIX_SEGMENT)
+    z = (pos if seg % 2 == 0 else _HELIX_SEGMENT - 1 - pos) * rise
+    spacing = 10.0 if kind == "protein" else 24.0
+    cx, cy = origin[0] + spacing * (seg % 4), origin[1] + spacing * (seg // 4)
+    ang = math.radians(turn * i)
+    out = (math.cos(ang), math.sin(ang), 0.0)
+    return (cx + radius * out[0], cy + radius * out[1], origin[2] + z), out
+
+
+def _residue_atoms(anchor: Vec, out: Vec, n: int, rng: random.Random) -> list[Vec]:
+    """Place `n` atoms around `anchor`, pointing away from the helix axis with ~1.4 A steps."""
+    pts = [anchor]
+    for j in range(1, n):
+        step = 1.4 * (j // 2 + 1) / 2
+        pts.append((anchor[0] + out[0] * step + rng.uniform(-0.7, 0.7),
+                    anchor[1] + out[1] * step + rng.uniform(-0.7, 0.7),
+                    anchor[2] + (0.9 if j % 2 else -0.9) + rng.uniform(-0.3, 0.3)))
+    return pts
+
+
+def _centroid(points: list[Vec]) -> Vec:
+    """Return the mean point (origin when empty)."""
+    if not points:
+        return (0.0, 0.0, 0.0)
+    return tuple(sum(p[k] for p in points) / len(points) for k in range(3))
+
+
+def build_coordinates(layout: Layout, rng: random.Random) -> list[list[Vec]]:
+    """Return per-residue atom coordinates: polymer chains as helix bundles, ligands beside them."""
+    coords: list[list[Vec]] = []
+    polymer_points: list[Vec] = []
+    chain_index = {cid: k for k, cid in enumerate(layout.chain_ids)}
+    ligand_count = 0
+    for res in layout.residues:
+        if res.kind == "ligand":
+            continue
+        origin = (32.0 * chain_index[res.chain_id], 0.0, 0.0)
+        anchor, out = _trace_point(res.kind, res.res_id - 1, origin)
+        coords.append(_residue_atoms(anchor, out, len(res.atoms), rng))
+        polymer_points.append(anchor)
+    centre = _centroid(polymer_points)
+    placed: list[list[Vec]] = []
+    it = iter(coords)
+    for res in layout.residues:
+        if res.kind != "ligand":
+            placed.append(next(it))
+            continue
+        if res.res_id == 1:
+            ligand_count += 1
+            ang = 2.4 * ligand_count
+            start = (centre[0] + 9.0 * math.cos(ang), centre[1] + 9.0 * math.sin(ang), centre[2] + 3.0 * ligand_count)
+        walk = [start]
+        for _ in range(len(res.atoms) - 1):
+            p = walk[-1]
+            walk.append((p[0] + rng.uniform(-1.4, 1.4), p[1] + rng.uniform(-1.4, 1.4), p[2] + rng.uniform(-1.4, 1.4)))
+        start = walk[-1]
+        placed.append(walk)
+    return placed
+
+
+def representative_points(layout: Layout, coords: list[list[Vec]]) -> list[Vec]:
+    """Return one point per token: CA/C1'-like first atom of a residue, or the token's own atom."""
+    return [coords[t.residue][t.atom if t.atom is not None else min(1, len(coords[t.residue]) - 1)]
+            for t in layout.tokens]
