@@ -59,7 +59,7 @@ class History:
 
 def append(conn: sqlite3.Connection, snaps: list[HostSnapshot]) -> int:
     """Store one raw row per host that is up; return how many rows were written."""
-    rows = [(int(s.ts), s.host, json.dumps(series(s), separators=(",", ":"))) for s in snaps if s.up]
+    rows = [(s.host, int(s.ts), json.dumps(series(s), separators=(",", ":"))) for s in snaps if s.up]
     with transaction(conn):
         conn.executemany("INSERT OR REPLACE INTO metric_samples (tier, host, ts, data) VALUES (0, ?, ?, ?)", rows)
     return len(rows)
@@ -148,8 +148,10 @@ def downsample(rows: list[tuple[float, dict[str, float]]], start: float, end: fl
     """Average rows into at most `max_points` equal time buckets per series; mark long holes with None."""
     width = max(step_s, math.ceil((end - start) / max_points)) if rows else step_s
     buckets: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    first_ts: dict[int, float] = {}  # a bucket is drawn at its first row's time: exact when nothing merged
     for ts, data in rows:
         b = int((ts - start) // width)
+        first_ts.setdefault(b, ts)
         for key, value in data.items():
             if keys is None or key in keys:
                 buckets[key][b].append(value)
@@ -159,7 +161,7 @@ def downsample(rows: list[tuple[float, dict[str, float]]], start: float, end: fl
         xs: list[float] = []
         ys: list[float | None] = []
         for b in sorted(by_bucket):
-            x = start + b * width
+            x = first_ts[b]
             if xs and x - xs[-1] > gap:  # the host was down or the sampler stopped: break the line
                 xs.append(xs[-1] + width)
                 ys.append(None)
