@@ -6,6 +6,8 @@ Nothing does work at import time.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -68,13 +70,19 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     return app
 
 
+EXTRA_ROUTES = (
+    ("dash_app.metrics_endpoint", "init_metrics_endpoint"),  # /metrics (OpenMetrics)
+    ("dash_app.job_routes", "init_job_routes"),  # /api/jobs/<id>/log and /input downloads
+)
+
+
 def _init_extras(server: Flask, settings: Settings) -> None:
-    """Register the optional routes other parts provide (metrics endpoint...)."""
-    try:
-        from dash_app.metrics_endpoint import init_metrics_endpoint
-    except ImportError:
-        return
-    init_metrics_endpoint(server, settings)
+    """Register the plain Flask routes that live beside the Dash pages."""
+    for module_name, func_name in EXTRA_ROUTES:
+        if importlib.util.find_spec(module_name) is None:
+            continue  # part not installed in this tree
+        init = getattr(importlib.import_module(module_name), func_name)
+        init(server, settings) if func_name == "init_metrics_endpoint" else init(server)
 
 
 def shell_layout() -> html.Div:
