@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import os
 import pathlib
 import random
@@ -43,8 +44,8 @@ _NOTICE = (
     "Running AlphaFold 3. Please note that standard AlphaFold 3 model parameters are released only under "
     "the weights terms of use published at "
     "https://github.com/google-deepmind/alphafold3/blob/main/WEIGHTS_TERMS_OF_USE.md (this is the "
-    f"{SIM_LABEL}, which loads no parameters at all). Anyone who does not accept those terms should stop "
-    "now with CTRL-C and must not use the model parameters."
+    f"{SIM_LABEL}, which loads no parameters). If you do not accept those terms, stop with CTRL-C and "
+    "do not use the model parameters."
 )
 _JACKHMMER_SEQ_LIMIT = {"uniref90_2022_05.fa": 10000, "mgy_clusters_2022_05.fa": 5000,
                         "uniprot_all_2021_04.fa": 50000}
@@ -198,7 +199,6 @@ def _synthetic_template(sequence: str, k: int) -> Template:
     rows = [f"data_SIM{k}", f"# {SIM_LABEL}: synthetic template", f"_entry.id SIM{k}", "loop_"]
     rows += [f"_atom_site.{col}" for col in ("group_PDB", "id", "type_symbol", "label_atom_id", "label_comp_id",
                                              "label_asym_id", "label_seq_id", "Cartn_x", "Cartn_y", "Cartn_z")]
-    import math
     for i, _ in enumerate(sequence):
         a = math.radians(100.0 * i)
         rows.append(f"ATOM {i + 1} C CA UNK A {i + 1} {2.3 * math.cos(a):.3f} {2.3 * math.sin(a):.3f} {1.5 * i:.3f}")
@@ -222,7 +222,9 @@ def _parallel_searches(run: Run, tool: str, seq: str, durations: dict[str, float
         raise RuntimeError(f"{tool} failed\nstdout:\n\n\nstderr:\nFatal exception (source file esl_alloc.c, "
                            "line 49):\nMemory allocation failed.\n")
     elapsed = 0.0
-    for k, (db, seconds) in enumerate(sorted(durations.items(), key=lambda kv: kv[1]), start=1):
+    thread_of = {db: k for k, db in enumerate(durations, start=1)}
+    for db, seconds in sorted(durations.items(), key=lambda kv: kv[1]):
+        k = thread_of[db]
         run.pacer.spend(seconds - elapsed)
         elapsed = seconds
         c.info("subprocess_utils.py", 125, f"Finished {tool} ({db}) in {run.pacer.scaled(seconds):.3f} seconds", k)
