@@ -13,6 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+import numpy as np
+
 from services import defaults
 from services.db import transaction
 from services.metrics.model import HostSnapshot, series
@@ -145,28 +147,34 @@ def query(conn: sqlite3.Connection, host: str, span_s: float, now: float, retent
 
 def downsample(rows: list[tuple[float, dict[str, float]]], start: float, end: float, max_points: int,
                step_s: float, keys: set[str] | None = None) -> dict[str, tuple[list[float], list[float | None]]]:
-    """Average rows into at most `max_points` equal time buckets per series; mark long holes with None."""
-    width = max(step_s, math.ceil((end - start) / max_points)) if rows else step_s
-    buckets: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    first_ts: dict[int, float] = {}  # a bucket is drawn at its first row's time: exact when nothing merged
-    for ts, data in rows:
-        b = int((ts - start) // width)
-        first_ts.setdefault(b, ts)
-        for key, value in data.items():
-            if keys is None or key in keys:
-                buckets[key][b].append(value)
-    out = {}
+    """Average rows (sorted by time) into at most `max_points` equal time buckets per series.
+
+    A bucket is drawn at its first row's time (exact when nothing merged); a hole longer than
+    HISTORY_GAP_STEPS buckets gets a None so the line breaks where the host was down.
+    """
+    if not rows:
+        return {}
+    names = sorted({k for _, d in rows for k in d if keys is None or k in keys})
+    width = max(step_s, math.ceil((end - start) / max_points))
+    # numpy does the per-bucket means: a Python loop over rows x series cost ~40 ms for 24 h of 8 GPUs
+    ts = np.fromiter((r[0] for r in rows), dtype=float, count=len(rows))
+    values = np.array([[d.get(k, np.nan) for k in names] for _, d in rows], dtype=float).reshape(len(rows), len(names))
+    bucket = ((ts - start) // width).astype(np.int64)
+    firsts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    present = ~np.isnan(values)
+    sums = np.add.reduceat(np.where(present, values, 0.0), firsts, axis=0)
+    counts = np.add.reduceat(present, firsts, axis=0)
+    means = np.round(sums / np.maximum(counts, 1), 2)
+    xs_all = ts[firsts]
     gap = max(width, step_s) * defaults.HISTORY_GAP_STEPS
-    for key, by_bucket in buckets.items():
-        xs: list[float] = []
-        ys: list[float | None] = []
-        for b in sorted(by_bucket):
-            x = first_ts[b]
-            if xs and x - xs[-1] > gap:  # the host was down or the sampler stopped: break the line
-                xs.append(xs[-1] + width)
-                ys.append(None)
-            vals = by_bucket[b]
-            xs.append(x)
-            ys.append(round(sum(vals) / len(vals), 2))
-        out[key] = (xs, ys)
+    out = {}
+    for j, name in enumerate(names):
+        has = counts[:, j] > 0
+        kx, ky = xs_all[has], means[has, j]
+        xs: list[float] = kx.tolist()
+        ys: list[float | None] = ky.tolist()
+        for g in reversed(np.flatnonzero(np.diff(kx) > gap).tolist()):  # from the end: indexes stay valid
+            xs.insert(g + 1, xs[g] + width)
+            ys.insert(g + 1, None)
+        out[name] = (xs, ys)
     return out
