@@ -13,6 +13,7 @@ from pathlib import Path
 from services import defaults
 from services.executors.base import Executor, ExecutorError, LineSplitter, RunSpec, drain, render_command
 
+_FOLDDECK_ROOT = Path(__file__).resolve().parents[2]
 JOB_ENV = "FOLDDECK_JOB"  # marks every process of a job, so a reaper can find leftovers by group
 _PR_SET_PDEATHSIG = 1
 try:
@@ -42,9 +43,11 @@ class LocalExecutor(Executor):
         spec.output_dir.mkdir(parents=True, exist_ok=True)
         cmd = render_command(spec.command, str(spec.input_path), str(spec.output_dir), spec.model_dir, spec.db_dir)
         env = dict(os.environ, PYTHONUNBUFFERED="1", **{JOB_ENV: job_tag(spec.job_id, spec.attempt)})
+        # Last on the path: the bundled simulator (`-m services.af3sim`) resolves from any working dir.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(_FOLDDECK_ROOT)) if p)
         try:
             self.proc = subprocess.Popen(["/bin/sh", "-c", cmd], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, cwd=spec.output_dir.parent, env=env,
+                                         stderr=subprocess.STDOUT, cwd=spec.output_dir, env=env,
                                          start_new_session=True, preexec_fn=_die_with_parent)
         except OSError as exc:
             raise ExecutorError(f"cannot start the AF3 command: {exc}") from None

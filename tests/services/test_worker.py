@@ -1,0 +1,229 @@
+"""Worker end to end with the bundled AF3 simulator: success rules, failures, cancel, SSH, shutdown."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from services import db, jobs, joblog, users
+from services.hosts import Host
+from services.jobs import JobState
+from services.worker import Worker, check_outputs, expected_samples
+
+ROOT = Path(__file__).resolve().parents[2]
+SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"
+INPUT = {"name": "Worker test", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
+         "sequences": [{"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA"}}]}
+
+
+def wait_for(pred, timeout: float = 15, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not (value := pred()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+    return value
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def alice(conn):
+    return users.get_by_name(conn, "alice")
+
+
+def run_one(settings, conn, alice, command: str, doc: dict = INPUT) -> jobs.Job:
+    s = settings.with_overrides(af3_command=command)
+    job = jobs.submit(conn, s, alice, doc)
+    assert Worker(s, concurrency=1).run(once=True) == 1
+    return jobs.get_job(conn, alice, job.id)
+
+
+def test_simulated_job_succeeds_with_results_and_progress(settings, conn, alice):
+    job = run_one(settings, conn, alice, SIM)
+    assert job.state is JobState.SUCCEEDED and job.exit_code == 0 and job.error is None
+    assert (job.stage, job.progress) == ("done", 1.0)
+    out = Path(job.output_path)
+    assert out == settings.jobs_dir / str(job.id) / "attempt-1"
+    assert len(list(out.glob("Worker_test/seed-1_sample-*/*_summary_confidences.json"))) == 5
+    counts = joblog.level_counts(conn, job.id)
+    assert counts["progress"] >= 5 and counts["warning"] >= 1 and counts["error"] == 0 and counts["success"] >= 2
+    assert joblog.read_log(conn, job.id, joblog.last_seq(conn, job.id) - 1)[0].text == "Job succeeded."
+    assert job.pid is None and job.lease_expires is None  # cleared once the attempt ended
+
+
+def test_out_of_memory_fails_with_the_exception_as_summary(settings, conn, alice):
+    job = run_one(settings, conn, alice, SIM + " --fail-at=inference")
+    assert job.state is JobState.FAILED and job.exit_code == 1
+    assert job.error.startswith("jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory")
+    assert job.stage == "failed" and 0.5 <= job.progress < 1
+
+
+def test_exit_zero_without_every_sample_is_a_failure(settings, conn, alice):
+    # A non-empty output folder is not success: a summary per seed and sample is.
+    command = ("mkdir -p {output}/Worker_test/seed-1_sample-0 && "
+               "echo '{{}}' > {output}/Worker_test/seed-1_sample-0/x_summary_confidences.json")
+    job = run_one(settings, conn, alice, command)
+    assert job.state is JobState.FAILED and job.exit_code == 0
+    assert job.error == "results incomplete: no summary confidences for seed 1 sample 1 (and 3 more)"
+    job = run_one(settings, conn, alice, SIM + " --num_diffusion_samples=2")
+    assert job.state is JobState.SUCCEEDED
+
+
+def test_expected_samples_follow_the_command_flags():
+    assert expected_samples({"modelSeeds": [3, 9]}, "af3 --num_diffusion_samples=2") == [(3, 0), (3, 1), (9, 0), (9, 1)]
+    assert expected_samples({"modelSeeds": [5]}, "af3 --num_seeds 2 --num_diffusion_samples 1") == [(5, 0), (6, 0)]
+
+
+def test_check_outputs_reports_missing_folder(tmp_path):
+    assert check_outputs(tmp_path / "nothing", {}, "") == "no output folder was written"
+
+
+@pytest.fixture
+def running_worker(settings):
+    """Start a worker thread for the given settings; stop it at the end."""
+    started: list[Worker] = []
+
+    def start(s, **kwargs) -> Worker:
+        w = Worker(s, poll=0.05, **kwargs)
+        t = threading.Thread(target=w.run, daemon=True)
+        t.start()
+        started.append((w, t))
+        return w
+
+    yield start
+    for w, t in started:
+        w.stop()
+        t.join(30)
+
+
+def test_cancelling_a_running_job_kills_its_process_tree(settings, conn, alice, running_worker):
+    marks = settings.data_dir / "pids"
+    s = settings.with_overrides(af3_command=f"sleep 300 & echo $! > {marks}; echo started; wait")
+    job = jobs.submit(conn, s, alice, INPUT)
+    running_worker(s)
+    wait_for(lambda: any(line.text == "started" for line in joblog.read_log(conn, job.id)), what="job start")
+    pgid = jobs.get_job(conn, alice, job.id).pid
+    child = int(marks.read_text())
+    assert alive(pgid) and alive(child)
+    jobs.cancel_job(conn, alice, job.id)
+    done = wait_for(lambda: (j := jobs.get_job(conn, alice, job.id)).is_finished and j, what="cancelled")
+    assert done.state is JobState.CANCELLED and not alive(child) and not alive(pgid)
+    assert joblog.read_log(conn, job.id)[-1].text == "Job cancelled."
+
+
+@pytest.mark.service
+def test_job_runs_on_an_ssh_host_and_results_come_back(settings, conn, alice, sshd, tmp_path, running_worker):
+    remote_sim = (f"cd {ROOT} && {ROOT}/.venv/bin/python -m services.af3sim --json_path={{input}} "
+                  "--output_dir={output} --speed=0")
+    host = Host(name="sshbox", address=sshd["host"], port=sshd["port"], user=sshd["user"], key_file=sshd["key"],
+                work_dir=str(tmp_path / "remote"), slots=1, af3_command=remote_sim)
+    s = settings.with_overrides(known_hosts=Path(sshd["known_hosts"]))
+    job = jobs.submit(conn, s, alice, INPUT)
+    Worker(s, hosts=[host], concurrency=1).run(once=True)
+    job = jobs.get_job(conn, alice, job.id)
+    assert job.state is JobState.SUCCEEDED, job.error
+    assert (job.host, job.executor) == ("sshbox", "ssh")
+    assert job.remote_output == f"sshbox:{tmp_path}/remote/job-{job.id}/attempt-1/output"
+    local = Path(job.output_path)
+    assert len(list(local.glob("Worker_test/seed-1_sample-*/*_summary_confidences.json"))) == 5
+    assert list(local.glob("Worker_test/Worker_test_model.cif"))
+    assert any("Running model inference with seed 1" in line.text for line in joblog.read_log(conn, job.id))
+
+
+def worker_env(settings, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDDECK_")}
+    env.update(FOLDDECK_DATA_DIR=str(settings.data_dir), FOLDDECK_SECRET_KEY="test", PYTHONPATH=str(ROOT))
+    env.update({f"FOLDDECK_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+def start_worker_process(settings, *args: str, **extra) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "services.worker", *args], cwd=ROOT,
+                            env=worker_env(settings, **extra),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout.readline().startswith("FoldDeck worker ")
+    return proc
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_job_is_replaced_after_the_lease(settings, conn, alice, running_worker):
+    first_try = settings.data_dir / "first-try"
+    # The first attempt hangs (the worker is killed under it); any later attempt runs the simulator.
+    command = f"if mkdir {first_try} 2>/dev/null; then echo hanging; sleep 300; else {SIM}; fi"
+    job = jobs.submit(conn, settings, alice, INPUT)
+    proc = start_worker_process(settings, af3_command=command, lease_seconds=5)
+    running = wait_for(lambda: (j := jobs.get_job(conn, alice, job.id)).pid and j, what="job running")
+    wait_for(lambda: any(line.text == "hanging" for line in joblog.read_log(conn, job.id)), what="output")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert jobs.get_job(conn, alice, job.id).state is JobState.RUNNING  # nobody knows yet
+    running_worker(settings.with_overrides(af3_command=command))
+    done = wait_for(lambda: (j := jobs.get_job(conn, alice, job.id)).is_finished and j, timeout=30, what="finish")
+    assert done.state is JobState.SUCCEEDED and done.attempts == 2
+    history = jobs.attempts(conn, alice, job.id)
+    assert [(a.attempt, a.outcome) for a in history] == [(1, "worker lost"), (2, "succeeded")]
+    assert history[0].worker_id != history[1].worker_id
+    assert not alive(running.pid)
+    tag = f"FOLDDECK_JOB={job.id}:1".encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            assert tag not in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"), "attempt 1 left a process"
+        except OSError:
+            pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["requeue", "wait"])
+def test_sigterm_hands_back_or_waits_by_setting(settings, conn, alice, mode):
+    command = "echo started; sleep 2; " + SIM
+    job = jobs.submit(conn, settings, alice, INPUT)
+    proc = start_worker_process(settings, af3_command=command, worker_shutdown=mode)
+    wait_for(lambda: any(line.text == "started" for line in joblog.read_log(conn, job.id)), what="job start")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    proc.stdout.close()
+    after = jobs.get_job(conn, alice, job.id)
+    if mode == "requeue":
+        assert after.state is JobState.QUEUED and after.attempts - after.attempts_base == 0
+        assert jobs.attempts(conn, alice, job.id)[0].outcome == "requeued"
+    else:
+        assert after.state is JobState.SUCCEEDED
+    assert jobs.list_workers(conn) == []
+
+
+@pytest.mark.slow
+def test_four_workers_run_200_jobs_exactly_once(settings, conn, alice):
+    ledger = settings.data_dir / "ledger"
+    command = f"echo {{input}} >> {ledger} && {SIM} --num_diffusion_samples=1"
+    bob = users.create_user(conn, "bob", "bob-password-1")
+    ids = [jobs.submit(conn, settings, alice if i % 2 else bob, INPUT).id for i in range(200)]
+    # One slot thread each, four slots in all: every claim races the other processes.
+    procs = [start_worker_process(settings, "--concurrency=1", af3_command=command, local_slots=4) for _ in range(4)]
+    try:
+        wait_for(lambda: jobs.state_counts(conn, alice, all_users=False)["succeeded"] == 100
+                 and jobs.state_counts(conn, bob)["succeeded"] == 100, timeout=240, what="200 jobs")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(30)
+            p.stdout.close()
+    runs = ledger.read_text().split()
+    assert sorted(runs) == sorted(str(settings.jobs_dir / str(i) / "input.json") for i in ids)  # once each
+    rows = conn.execute("SELECT job_id, COUNT(*), MAX(attempt) FROM job_attempts GROUP BY job_id").fetchall()
+    assert len(rows) == 200 and all(r[1] == 1 and r[2] == 1 for r in rows)
+    workers = {r[0] for r in conn.execute("SELECT DISTINCT worker_id FROM job_attempts")}
+    assert len(workers) == 4  # every worker took part
