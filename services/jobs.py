@@ -656,7 +656,9 @@ def _fmt_time(ts: float | None) -> str:
 def _print_job(job: Job) -> None:
     for key in ("id", "name", "owner", "state", "tokens", "attempts", "host", "executor", "exit_code", "error",
                 "output_path", "remote_output", "stage", "progress", "progress_detail"):
-        print(f"{key:<16} {getattr(job, key) if getattr(job, key) is not None else '-'}")
+        value = getattr(job, key)
+        value = value.value if isinstance(value, Enum) else value
+        print(f"{key:<16} {'-' if value in (None, '') else value}")
     for key in ("submitted_at", "started_at", "finished_at"):
         print(f"{key:<16} {_fmt_time(getattr(job, key))}")
 
