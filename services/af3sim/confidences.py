@@ -70,33 +70,38 @@ def _pae(layout: Layout, tok_plddt: list[float], rng: random.Random) -> list[lis
                 pair_offset[(a, b)] = rng.uniform(1.5, 12.0)
     n = len(layout.tokens)
     pae = []
+    uniform = rng.random
     for i in range(n):
+        row_base = 0.3 + (100.0 - tok_plddt[i]) / 20.0  # 0.6 base minus the 0.3 jitter offset
         row = []
         for j in range(n):
             if i == j:
-                row.append(0.2 + rng.random() * 0.4)
+                row.append(0.2 + uniform() * 0.4)
                 continue
-            base = 0.6 + (100.0 - tok_plddt[j]) / 7.0 + (100.0 - tok_plddt[i]) / 20.0
+            base = row_base + (100.0 - tok_plddt[j]) / 7.0
             if chain_of[i] == chain_of[j]:
                 base += min(6.0, 0.04 * abs(pos[i] - pos[j]))
             else:
                 base += pair_offset.get((chain_of[i], chain_of[j])) or pair_offset[(chain_of[j], chain_of[i])]
-            row.append(min(_PAE_MAX, base + rng.uniform(-0.3, 0.3)))
+            row.append(min(_PAE_MAX, base + 0.6 * uniform()))
         pae.append(row)
     return pae
 
 
 def _contacts(points: list[Vec]) -> list[list[float]]:
     """Return contact probabilities from representative-atom distances (logistic around 8 A)."""
+    far = (_CONTACT_CUTOFF_A + 12.0) ** 2  # beyond this the logistic is < 1e-4: skip the exp
     out = []
-    for i, p in enumerate(points):
+    for i, (px, py, pz) in enumerate(points):
         row = []
-        for j, q in enumerate(points):
+        for j, (qx, qy, qz) in enumerate(points):
+            d2 = (px - qx) ** 2 + (py - qy) ** 2 + (pz - qz) ** 2
             if i == j:
                 row.append(1.0)
-                continue
-            d = math.dist(p, q)
-            row.append(1.0 / (1.0 + math.exp(min(50.0, (d - _CONTACT_CUTOFF_A) / 1.2))))
+            elif d2 > far:
+                row.append(0.0)
+            else:
+                row.append(1.0 / (1.0 + math.exp((math.sqrt(d2) - _CONTACT_CUTOFF_A) / 1.2)))
         out.append(row)
     return out
 

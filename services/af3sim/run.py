@@ -467,13 +467,18 @@ def write_outputs(run: Run, fold_input: Input, layout: Layout, samples: dict[tup
         run.console.warning("run_alphafold.py", 701, f"{SIM_LABEL} writes uncompressed files")
     best_key = None
     for (seed, i), sample in samples.items():
-        _write_sample(run, fold_input, layout, sample, out / f"seed-{seed}_sample-{i}", f"{name}_seed-{seed}_sample-{i}")
+        tag = f"seed-{seed}_sample-{i}"
+        _write_sample(run, fold_input, layout, sample, out / tag, f"{name}_{tag}")
         if best_key is None or sample.ranking_score > samples[best_key].ranking_score:
             best_key = (seed, i)  # strictly greater: the earlier sample wins a tie, as in AF3
         run.pacer.spend(timing.WRITE_PER_SAMPLE_S)
     for seed in fold_input.rng_seeds:
         _write_arrays(run, layout, seed, out, name)
-    _write_sample(run, fold_input, layout, samples[best_key], out, name)
-    write_text(out / f"{name}_ranking_scores.csv", ranking_csv([(s, i, x.ranking_score) for (s, i), x in samples.items()]))
+    tag = f"seed-{best_key[0]}_sample-{best_key[1]}"
+    for suffix in ("model.cif", "confidences.json", "summary_confidences.json"):
+        # AF3's top-level files are the best sample's files, byte for byte.
+        shutil.copyfile(out / tag / f"{name}_{tag}_{suffix}", out / f"{name}_{suffix}")
+    scores = [(s, i, x.ranking_score) for (s, i), x in samples.items()]
+    write_text(out / f"{name}_ranking_scores.csv", ranking_csv(scores))
     if run.flags["save_terms_of_use"]:
         write_text(out / "TERMS_OF_USE.md", TERMS_OF_USE)

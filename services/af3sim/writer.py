@@ -36,15 +36,25 @@ def _fmt_plddt(x: float) -> str:
     return s[:-1] if s.endswith("0") else s
 
 
+def _trim_zero(s: str) -> str:
+    """Drop one trailing zero, as AF3's JSON writer does ('0.50' -> '0.5', '1.00' -> '1.0')."""
+    return s[:-1] if s.endswith("0") else s
+
+
+# Lookup tables: confidences.json holds ~2 x tokens^2 numbers, and formatting each one with an
+# f-string dominated the run time of large jobs.
+_FRACTIONS = [_trim_zero(f"{i / 100:.2f}") for i in range(101)]
+_PAES = [f"{i / 10:.1f}" for i in range(1000)]
+
+
 def _fmt_fraction(x: float) -> str:
     """Format a probability: 2 decimals, clamped to [0, 1], one trailing zero dropped."""
-    s = f"{round(min(1.0, max(0.0, x)) * 100) / 100:.2f}"
-    return s[:-1] if s.endswith("0") else s
+    return _FRACTIONS[int(min(1.0, max(0.0, x)) * 100 + 0.5)]
 
 
 def _fmt_pae(x: float) -> str:
     """Format a PAE value: 1 decimal, clamped to [0, 99.9]."""
-    return f"{round(min(99.9, max(0.0, x)) * 10) / 10:.1f}"
+    return _PAES[int(min(99.9, max(0.0, x)) * 10 + 0.5)]
 
 
 def _cif(value: str) -> str:

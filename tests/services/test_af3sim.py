@@ -333,3 +333,26 @@ def test_flag_forms_like_absl():
     assert parse_flags(["--output_dir=o", "--force_output_dir=false"])["force_output_dir"] is False
     with pytest.raises(FlagsError, match="value should be one of <gpu|cpu|mps>"):
         parse_flags(["--output_dir=o", "--jax_backend=tpu"])
+
+
+def test_input_dir_runs_every_json_sorted_including_server_lists(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "b.json").write_text((FIXTURES / "protein_only.json").read_text())
+    (inputs / "a.json").write_text(json.dumps([{"name": "srv", "modelSeeds": [], "sequences": [
+        {"proteinChain": {"sequence": "MKVL", "count": 2}}, {"ion": {"ion": "ZN", "count": 1}}]}]))
+    proc = run_sim(f"--input_dir={inputs}", f"--output_dir={tmp_path / 'out'}", "--speed=0",
+                   "--num_diffusion_samples=1", "--save_embeddings", "--save_distogram")
+    assert proc.returncode == 0, proc.stderr
+    assert f"Loading 1 fold jobs from {inputs / 'a.json'}" in proc.stderr
+    assert proc.stdout.index("Running fold job srv...") < proc.stdout.index("Running fold job Single protein")
+    assert "Done running 2 fold jobs." in proc.stdout
+    srv = tmp_path / "out" / "srv"
+    (seed,) = json.loads((srv / "srv_data.json").read_text())["modelSeeds"]  # one random seed, as AF3 draws
+    conf = check_job(srv, [seed], 1, ["A", "B", "C"], tokens=4 + 4 + 1)
+    assert conf["atom_chain_ids"][-1] == "C"
+    numpy = pytest.importorskip("numpy")
+    emb = numpy.load(srv / f"seed-{seed}_embeddings" / f"srv_seed-{seed}_embeddings.npz")
+    assert emb["single_embeddings"].shape == (9, 384) and emb["pair_embeddings"].shape == (9, 9, 128)
+    dist = numpy.load(srv / f"seed-{seed}_distogram" / f"srv_seed-{seed}_distogram.npz")
+    assert dist["distogram"].shape == (9, 9, 64) and dist["distogram"].dtype == numpy.float16
