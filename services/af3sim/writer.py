@@ -7,7 +7,7 @@ import pathlib
 import re
 
 from services.af3sim.confidences import Sample
-from services.af3sim.loader import Chain, DnaChain, Input, Ligand, ProteinChain, RnaChain
+from services.af3sim.loader import Chain, DnaChain, Input, ProteinChain, RnaChain
 from services.af3sim.structure import Layout
 
 SIM_LABEL = "FoldDeck AF3 SIMULATOR"

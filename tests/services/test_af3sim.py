@@ -356,3 +356,17 @@ def test_input_dir_runs_every_json_sorted_including_server_lists(tmp_path):
     assert emb["single_embeddings"].shape == (9, 384) and emb["pair_embeddings"].shape == (9, 9, 128)
     dist = numpy.load(srv / f"seed-{seed}_distogram" / f"srv_seed-{seed}_distogram.npz")
     assert dist["distogram"].shape == (9, 9, 64) and dist["distogram"].dtype == numpy.float16
+
+
+def test_data_json_reruns_without_the_data_pipeline(tmp_path):
+    (tmp_path / "first").mkdir()
+    job, _ = fold(tmp_path / "first", "protein_only.json", "--norun_inference")
+    data = job / f"{job.name}_data.json"
+    proc = run_sim(f"--json_path={data}", f"--output_dir={tmp_path / 'second'}", "--speed=0", "--norun_data_pipeline",
+                   "--num_diffusion_samples=1")
+    assert proc.returncode == 0, proc.stderr
+    assert "Skipping data pipeline..." in proc.stdout
+    check_job(tmp_path / "second" / job.name, [1], 1, ["A"], tokens=32)
+    bare = run_sim(f"--json_path={FIXTURES / 'protein_only.json'}", f"--output_dir={tmp_path / 'third'}",
+                   "--speed=0", "--norun_data_pipeline")
+    assert bare.returncode == 1 and bare.stderr.strip().endswith("ValueError: Protein chain 1 is missing unpaired MSA.")
