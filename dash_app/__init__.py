@@ -14,13 +14,13 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
-from flask import Flask
+from flask import Flask, got_request_exception, request
 
 from dash_app import ids
 from dash_app.auth import init_auth
 from dash_app.components.navbar import navbar
 from dash_app.context import account
-from services import db
+from services import applog, db
 from services.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ def shell_layout() -> html.Div:
 
 
 def configure_logging(settings: Settings) -> None:
-    """Send FoldDeck's loggers to stderr at the configured level (and to the application log)."""
+    """Send FoldDeck's loggers to stderr at the configured level and to the application log."""
     root = logging.getLogger("folddeck")
     root.setLevel(settings.log_level)
     if not any(getattr(h, "_folddeck", False) for h in root.handlers):
@@ -104,3 +104,13 @@ def configure_logging(settings: Settings) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._folddeck = True  # type: ignore[attr-defined]
         root.addHandler(handler)
+    applog.install(settings)
+    # Connected to every Flask app (no sender) and deduplicated by blinker, so calling this again is harmless.
+    got_request_exception.connect(_log_request_exception, weak=False)
+
+
+def _log_request_exception(sender: Flask, exception: BaseException, **_extra) -> None:
+    """Record an unhandled error (a callback that raised) in the application log."""
+    user = account()
+    applog.log_unhandled(exception, path=request.path, username=user.username if user else None,
+                         address=request.remote_addr)

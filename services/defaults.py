@@ -51,3 +51,15 @@ METRICS_CACHE_DIR = "cache"  # diskcache folder in the data dir: latest snapshot
 STATUS_POLL_MS = 5000  # the status page refreshes once per sampler tick
 HISTORY_MAX_ROWS = 5000  # a chart reads the finest tier with at most this many rows in range (fast JSON decode)
 HISTORY_GAP_STEPS = 3  # a hole longer than this many steps is drawn as a gap, not a straight line
+
+# -- application log writer and pages (services/applog.py, admin pages) ----------------------
+APP_LOG_QUEUE_MAX = 50_000  # records waiting for the writer; beyond this they are dropped, never block a request
+APP_LOG_BATCH_MAX = 1000  # rows per write transaction: one fsync covers a burst
+APP_LOG_PRUNE_EVERY_S = 3600  # retention is in days; hourly pruning keeps each delete small
+APP_LOG_MAX_MESSAGE_CHARS = 16_000  # a traceback fits; a runaway message must not fill the DB
+APP_LOG_COUNT_CAP = 10_000  # totals stop counting here ("10,000+"): an exact count of 1M rows costs ~100 ms
+APP_LOG_PAGE_SIZE = 100  # rows per page on /admin/logs: a screenful or two
+APP_LOG_TAIL_POLL_MS = 2000  # live tail: fresh enough to watch a login, cheap for the server
+APP_LOG_EXPORT_MAX_ROWS = 100_000  # CSV export cap: ~15 MB, what a browser download handles comfortably
+ADMIN_QUEUE_POLL_MS = 3000  # the queue page follows job states, which change on the scale of seconds
+ADMIN_QUEUE_PAGE_SIZE = 200  # jobs listed on /admin/queue; filter by state to see others
