@@ -1,0 +1,190 @@
+"""One builder card per entity (protein, RNA, DNA, ligand, ion), with pattern-matching ids keyed by the card uid.
+
+Every field's id is `{"type": <one of the constants below>, "index": uid}` (modification rows add `"row"`),
+so the builder's callbacks read them all with ALL and a card's own widgets talk to each other with MATCH.
+"""
+from __future__ import annotations
+
+import json
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from dash_app.builder_state import ION_CHOICES, KIND_LABEL, LIGAND_CHOICES, MAX_COPIES
+
+# pattern-matching id types, written once
+CARD = "builder-card"
+SEQ = "builder-seq"
+SEQ_INFO = "builder-seq-info"
+COPIES = "builder-copies"
+CHAINS = "builder-chains"
+MOD_CODE = "builder-mod-code"
+MOD_POS = "builder-mod-pos"
+MOD_ADD = "builder-mod-add"
+MOD_DEL = "builder-mod-del"
+MSA_MODE = "builder-msa-mode"
+MSA_BOX = "builder-msa-box"
+MSA_TEXT = "builder-msa-text"
+MSA_UPLOAD = "builder-msa-upload"
+TPL_MODE = "builder-tpl-mode"
+LIG_MODE = "builder-lig-mode"
+LIG_PICK = "builder-lig-pick"
+CCD = "builder-ccd"
+CCD_BOX = "builder-ccd-box"
+SMILES = "builder-smiles"
+SMILES_BOX = "builder-smiles-box"
+DUP = "builder-dup"
+DEL = "builder-del"
+CARD_PROBLEMS = "builder-card-problems"
+
+KIND_ICON = {"protein": "bi-link-45deg", "rna": "bi-bezier2", "dna": "bi-bezier", "ligand": "bi-hexagon",
+             "ion": "bi-circle-fill"}
+KIND_HINT = {
+    "protein": "One-letter amino-acid codes, e.g. MKTAYIAKQR… Spaces and line breaks are ignored.",
+    "rna": "RNA bases A, C, G, U. Spaces and line breaks are ignored.",
+    "dna": "DNA bases A, C, G, T (one strand; add a second DNA card for the other strand).",
+}
+
+
+def pid(kind: str, uid: int, **extra: int) -> dict:
+    """Return the pattern-matching id of a card field."""
+    return {"type": kind, "index": uid, **extra}
+
+
+def dom_id(component_id: dict | str) -> str:
+    """Return the DOM id Dash renders for a component id (dict ids: JSON with sorted keys, no spaces)."""
+    if isinstance(component_id, str):
+        return component_id
+    return json.dumps(component_id, sort_keys=True, separators=(",", ":"))
+
+
+def entity_card(entity: dict, position: int) -> dbc.Card:
+    """Return the card for one entity of the form state."""
+    uid, kind = entity["uid"], entity["kind"]
+    body = _polymer_body(entity) if kind in ("protein", "rna", "dna") else _ligand_body(entity)
+    header = dbc.CardHeader(html.Div([
+        html.I(className=f"bi {KIND_ICON[kind]} me-2", **{"aria-hidden": "true"}),
+        html.Strong(f"{KIND_LABEL[kind]} {position + 1}", className="me-2"),
+        dbc.Badge("", id=pid(CHAINS, uid), color="secondary", className="fd-chains me-auto",
+                  title="Chain ids this entity gets"),
+        dbc.Button(html.I(className="bi bi-copy"), id=pid(DUP, uid), color="link", size="sm",
+                   title="Duplicate this entity", **{"aria-label": f"Duplicate {KIND_LABEL[kind]} {position + 1}"}),
+        dbc.Button(html.I(className="bi bi-trash"), id=pid(DEL, uid), color="link", size="sm",
+                   className="text-danger", title="Remove this entity",
+                   **{"aria-label": f"Remove {KIND_LABEL[kind]} {position + 1}"}),
+    ], className="d-flex align-items-center"))
+    return dbc.Card([header, dbc.CardBody(body + [html.Div(id=pid(CARD_PROBLEMS, uid))])],
+                    id=pid(CARD, uid), className=f"fd-entity-card fd-kind-{kind} mb-3 shadow-sm")
+
+
+def _label(text: str, target: dict) -> dbc.Label:
+    """Return a label bound to a pattern-matching input (screen readers and click-to-focus)."""
+    return dbc.Label(text, html_for=dom_id(target), className="fw-semibold small mb-1")
+
+
+def _copies_row(entity: dict) -> dbc.Row:
+    """Return the copies input and the chain ids it turns into."""
+    uid = entity["uid"]
+    return dbc.Row([
+        dbc.Col([_label("Copies", pid(COPIES, uid)),
+                 dbc.Input(id=pid(COPIES, uid), type="number", min=1, max=MAX_COPIES, step=1,
+                           value=entity.get("copies"), size="sm")], width=4, md=3),
+        dbc.Col(html.Small("Each copy is its own chain; chain ids are given in card order.",
+                           className="text-muted"), className="d-flex align-items-end"),
+    ], className="mb-2 g-2")
+
+
+def _polymer_body(entity: dict) -> list:
+    """Return the fields of a protein, RNA or DNA card."""
+    uid, kind = entity["uid"], entity["kind"]
+    parts = [
+        _label("Sequence", pid(SEQ, uid)),
+        dbc.Textarea(id=pid(SEQ, uid), value=entity.get("sequence", ""), rows=3, spellCheck=False,
+                     placeholder=KIND_HINT[kind], className="font-monospace fd-seq", debounce=False),
+        html.Div(id=pid(SEQ_INFO, uid), className="small mt-1 mb-2", **{"aria-live": "polite"}),
+        _copies_row(entity),
+        _mods_block(entity),
+    ]
+    if kind in ("protein", "rna"):
+        parts.append(_msa_block(entity))
+    return parts
+
+
+def _mods_block(entity: dict) -> html.Div:
+    """Return the modification rows (CCD code + 1-based position) and the add button."""
+    uid = entity["uid"]
+    noun = "PTM" if entity["kind"] == "protein" else "modified base"
+    rows = [dbc.Row([
+        dbc.Col(dbc.Input(id=pid(MOD_CODE, uid, row=r), value=m.get("code", ""), placeholder="CCD code, e.g. SEP",
+                          size="sm", maxLength=5, **{"aria-label": f"Modification {r + 1} CCD code"}), width=5),
+        dbc.Col(dbc.Input(id=pid(MOD_POS, uid, row=r), value=m.get("position"), type="number", min=1, step=1,
+                          placeholder="position", size="sm", **{"aria-label": f"Modification {r + 1} position"}),
+                width=4),
+        dbc.Col(dbc.Button(html.I(className="bi bi-x-lg"), id=pid(MOD_DEL, uid, row=r), color="link", size="sm",
+                           **{"aria-label": f"Remove modification {r + 1}"}), width=3),
+    ], className="g-2 mb-1") for r, m in enumerate(entity.get("mods") or [])]
+    return html.Div([
+        html.Div([html.Span("Modifications", className="fw-semibold small me-2"),
+                  dbc.Button([html.I(className="bi bi-plus-lg me-1"), f"Add {noun}"], id=pid(MOD_ADD, uid),
+                             color="secondary", outline=True, size="sm")], className="d-flex align-items-center mb-1"),
+        *rows,
+    ], className="mb-2")
+
+
+def _msa_block(entity: dict) -> html.Div:
+    """Return MSA mode (search / none / custom A3M) and, for proteins, template mode."""
+    uid = entity["uid"]
+    custom_hidden = entity.get("msa_mode") != "custom"
+    parts = [
+        _label("MSA", pid(MSA_MODE, uid)),
+        dbc.RadioItems(id=pid(MSA_MODE, uid), value=entity.get("msa_mode", "auto"), inline=True, className="small",
+                       options=[{"label": "Automatic search", "value": "auto"},
+                                {"label": "None (single sequence)", "value": "none"},
+                                {"label": "Custom A3M", "value": "custom"}]),
+        html.Div([
+            dbc.Textarea(id=pid(MSA_TEXT, uid), value=entity.get("msa_text", ""), rows=3, spellCheck=False,
+                         placeholder=">query\nMKTAYIAKQR…", className="font-monospace small",
+                         **{"aria-label": "Custom MSA in A3M format"}),
+            dcc.Upload(id=pid(MSA_UPLOAD, uid), accept=".a3m,.txt,text/plain", className="fd-drop small mt-1",
+                       children=html.Span([html.I(className="bi bi-upload me-1"), "or drop / choose an .a3m file"])),
+        ], id=pid(MSA_BOX, uid), className="mb-2", hidden=custom_hidden),
+    ]
+    if entity["kind"] == "protein":
+        parts += [
+            _label("Templates", pid(TPL_MODE, uid)),
+            dbc.RadioItems(id=pid(TPL_MODE, uid), value=entity.get("template_mode", "auto"), inline=True,
+                           className="small", options=[{"label": "Automatic search", "value": "auto"},
+                                                       {"label": "None", "value": "none"}]),
+        ]
+    return html.Div(parts, className="fd-msa")
+
+
+def _ligand_body(entity: dict) -> list:
+    """Return the fields of a ligand or ion card: picker, CCD code(s) or SMILES, copies."""
+    uid, kind = entity["uid"], entity["kind"]
+    choices = ION_CHOICES if kind == "ion" else LIGAND_CHOICES
+    smiles_mode = entity.get("ligand_mode") == "smiles"
+    parts = []
+    if kind == "ligand":
+        parts.append(dbc.RadioItems(
+            id=pid(LIG_MODE, uid), value=entity.get("ligand_mode", "ccd"), inline=True, className="small mb-1",
+            options=[{"label": "CCD code(s)", "value": "ccd"}, {"label": "SMILES", "value": "smiles"}]))
+    else:
+        parts.append(dcc.Store(id=pid(LIG_MODE, uid), data="ccd"))  # ions are always a CCD code
+    parts += [
+        html.Div([
+            _label("Common " + ("ions" if kind == "ion" else "ligands"), pid(LIG_PICK, uid)),
+            dcc.Dropdown(id=pid(LIG_PICK, uid), options=[{"label": f"{c} — {t}", "value": c} for c, t in choices],
+                         placeholder="Pick one…", clearable=True, className="mb-2 fd-pick"),
+            _label("CCD code(s)", pid(CCD, uid)),
+            dbc.Input(id=pid(CCD, uid), value=entity.get("ccd", ""), placeholder="e.g. ATP  (glycans: NAG, NAG)",
+                      size="sm", className="font-monospace mb-2"),
+        ], id=pid(CCD_BOX, uid), hidden=smiles_mode),
+        html.Div([
+            _label("SMILES", pid(SMILES, uid)),
+            dbc.Input(id=pid(SMILES, uid), value=entity.get("smiles", ""), placeholder="e.g. CC(=O)Oc1ccccc1C(=O)O",
+                      size="sm", className="font-monospace mb-2"),
+        ], id=pid(SMILES_BOX, uid), hidden=not smiles_mode),
+        _copies_row(entity),
+    ]
+    return parts
