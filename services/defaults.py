@@ -48,7 +48,6 @@ SSH_RETRY_MIN_S = 5.0  # first retry after one tick: a restarted sshd is back qu
 SSH_RETRY_MAX_S = 60.0  # cap: a host that comes back shows up within a minute, yet a dead one costs little
 SAMPLER_HOST_WAIT_S = 1.5  # a tick waits this long for SSH hosts, then shows the laggards' last state
 METRICS_CACHE_DIR = "cache"  # diskcache folder in the data dir: latest snapshots for every web worker
-STATUS_POLL_MS = 5000  # the status page refreshes once per sampler tick
 HISTORY_MAX_ROWS = 5000  # a chart reads the finest tier with at most this many rows in range (fast JSON decode)
 HISTORY_GAP_STEPS = 3  # a hole longer than this many steps is drawn as a gap, not a straight line
 
@@ -63,3 +62,14 @@ APP_LOG_TAIL_POLL_MS = 2000  # live tail: fresh enough to watch a login, cheap f
 APP_LOG_EXPORT_MAX_ROWS = 100_000  # CSV export cap: ~15 MB, what a browser download handles comfortably
 ADMIN_QUEUE_POLL_MS = 3000  # the queue page follows job states, which change on the scale of seconds
 ADMIN_QUEUE_PAGE_SIZE = 200  # jobs listed on /admin/queue; filter by state to see others
+
+# -- dashboard and job page (issue 6) ----------------------------------------------------------
+DASHBOARD_PAGE_SIZE = 50  # rows per grid page: one screen at 1920 px; the server never sends more
+CONSOLE_CHUNK_LINES = 500  # console lines per DOM block: trimming the head drops whole blocks, not lines
+CONSOLE_EARLIER_LINES = 1000  # "load earlier" fetches this many: a few screens, still one quick response
+CONSOLE_POLL_MAX_LINES = 2000  # one poll sends at most this many lines; a burst catches up over a few ticks
+RESULTS_MAX_FILES = 200  # a job writes ~30 files per seed; more is an odd folder, not worth listing
+
+# -- worker loop (jobs) -------------------------------------------------------------------------
+CANCEL_CHECK_SECONDS = 0.3  # a running job looks for a cancel request this often: a click feels immediate
+OUTPUT_WAIT_SECONDS = 0.1  # longest wait for job output before the loop checks anything else

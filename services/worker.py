@@ -29,8 +29,6 @@ from services.progress import Tracker
 from services.settings import Settings
 
 log = logging.getLogger("folddeck.worker")
-CHECK_SECONDS = 0.3  # how often a running job looks for a cancel request: a click feels immediate
-READ_SECONDS = 0.1  # longest wait for output before checking anything else
 
 
 def expected_samples(af3: dict, command: str) -> list[tuple[int, int]]:
@@ -183,11 +181,11 @@ class Worker:
         """Stream output into the log until the process ends, a cancel arrives or the lease is lost."""
         next_check = 0.0
         while True:
-            lines = executor.read_lines(READ_SECONDS)
+            lines = executor.read_lines(defaults.OUTPUT_WAIT_SECONDS)
             if lines:
                 joblog.append_lines(conn, job.id, lines)
             if time.monotonic() >= next_check:
-                next_check = time.monotonic() + CHECK_SECONDS
+                next_check = time.monotonic() + defaults.CANCEL_CHECK_SECONDS
                 verdict = jobs.check_running(conn, job)
                 if not verdict and self.stopping.is_set() and self.shutdown == "requeue":
                     verdict = "requeue"

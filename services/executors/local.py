@@ -89,7 +89,12 @@ class LocalExecutor(Executor):
         try:
             os.killpg(self.pid, sig)
         except (ProcessLookupError, PermissionError):
-            pass
+            return
+        if sig == signal.SIGKILL:
+            # Delivery is asynchronous: wait until the group is empty so callers see a clean machine.
+            deadline = time.monotonic() + 2
+            while _group_alive(self.pid) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     def cancel(self, grace: float = defaults.CANCEL_GRACE_SECONDS) -> None:
         """SIGTERM the process group, SIGKILL it after `grace`, and reap the shell."""

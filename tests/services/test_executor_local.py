@@ -5,8 +5,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from services.executors.base import TRUNCATED, LineSplitter, RunSpec, render_command
 from services.executors.local import LocalExecutor, _group_members, kill_leftovers
 

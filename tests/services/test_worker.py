@@ -1,7 +1,6 @@
 """Worker end to end with the bundled AF3 simulator: success rules, failures, cancel, SSH, shutdown."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services import db, jobs, joblog, users
+from services import jobs, joblog, users
 from services.hosts import Host
 from services.jobs import JobState
 from services.worker import Worker, check_outputs, expected_samples
