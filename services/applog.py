@@ -11,6 +11,7 @@ Reads (`query`, `level_counts`, `tail`, `export_csv`) take a `LogFilters`; total
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import queue
@@ -31,7 +32,7 @@ from services.settings import Settings
 
 ROOT_LOGGER = "folddeck"
 _ADDRESS_IN_MESSAGE = re.compile(r"\bfrom (\S+?)(?::|$|\s)")
-_FTS_MIN_CHARS = 3  # the trigram index cannot answer shorter terms
+MIN_TEXT_CHARS = 3  # the trigram index cannot answer shorter terms, and a scan of 1M rows takes ~250 ms
 _install_lock = threading.Lock()
 
 
@@ -297,6 +298,8 @@ def _check(filters: LogFilters) -> None:
     bad = [lv for lv in filters.levels if lv not in Level.__members__]
     if bad:
         raise InvalidInput(f"Unknown level {bad[0]!r}; use {', '.join(Level.__members__)}.")
+    if filters.text and len(filters.text.strip()) < MIN_TEXT_CHARS:
+        raise InvalidInput(f"Search for at least {MIN_TEXT_CHARS} characters.")
     if filters.since is not None and filters.until is not None and filters.since > filters.until:
         raise InvalidInput("The start of the time range is after its end.")
 
@@ -332,23 +335,28 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _few_fts_hits(conn: sqlite3.Connection, text: str) -> bool:
-    """True if the trigram index can answer `text` with at most COUNT_CAP hits (else LIKE stops sooner)."""
-    if len(text) < _FTS_MIN_CHARS:
-        return False
-    n = conn.execute("SELECT COUNT(*) FROM (SELECT 1 FROM app_log_fts WHERE app_log_fts MATCH ? LIMIT ?)",
-                     (_phrase(text), defaults.APP_LOG_COUNT_CAP + 1)).fetchone()[0]
-    return n <= defaults.APP_LOG_COUNT_CAP
+def _fts_hits(conn: sqlite3.Connection, text: str) -> list[int] | None:
+    """Return the ids whose message contains `text` if there are at most COUNT_CAP, else None.
+
+    A rare term is answered from the trigram index; a common one returns None because a LIKE scan
+    newest-first then finds a page of matches almost at once.
+    """
+    ids = [r[0] for r in conn.execute("SELECT rowid FROM app_log_fts WHERE app_log_fts MATCH ? LIMIT ?",
+                                      (_phrase(text), defaults.APP_LOG_COUNT_CAP + 1))]
+    return ids if len(ids) <= defaults.APP_LOG_COUNT_CAP else None
 
 
-def _plan(conn: sqlite3.Connection, filters: LogFilters) -> tuple[str, list]:
-    """Return the WHERE clause for `filters`, answering a rare search term from the trigram index."""
+def _plan(conn: sqlite3.Connection, filters: LogFilters) -> tuple[str, list, bool]:
+    """Return the WHERE clause for `filters` and whether it matches at most COUNT_CAP rows for sure."""
+    _check(filters)
     text = (filters.text or "").strip()
-    if not text or not _few_fts_hits(conn, text):
-        return _where(filters)
+    ids = _fts_hits(conn, text) if text else None
+    if ids is None:
+        where, args = _where(filters)
+        return where, args, False
     where, args = _where(filters, text_via_like=False)
-    # Trigram matching is case-insensitive like LIKE, and the hit list is small, so IN is cheap and exact.
-    return where + " AND id IN (SELECT rowid FROM app_log_fts WHERE app_log_fts MATCH ?)", args + [_phrase(text)]
+    # Trigram matching is case-insensitive like LIKE, and the id list is complete because it was not capped.
+    return where + " AND id IN (SELECT value FROM json_each(?))", args + [json.dumps(ids)], True
 
 
 def _entry(row: tuple) -> LogEntry:
@@ -365,7 +373,7 @@ def query(conn: sqlite3.Connection, filters: LogFilters, offset: int = 0,
     Raises:
         InvalidInput: an unknown level or a time range that ends before it starts.
     """
-    where, args = _plan(conn, filters)
+    where, args, _ = _plan(conn, filters)
     rows = conn.execute(f"SELECT {_COLUMNS} FROM app_log WHERE {where} ORDER BY ts DESC, id DESC LIMIT ? OFFSET ?",
                         args + [max(0, int(limit)), max(0, int(offset))]).fetchall()
     total = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM app_log WHERE {where} LIMIT ?)",
@@ -381,16 +389,20 @@ def total_label(total: int) -> str:
 
 def level_counts(conn: sqlite3.Connection, filters: LogFilters) -> dict[str, int]:
     """Return level -> number of matching entries (capped like `query`'s total), for every level."""
-    base = replace(filters, levels=())
-    where, args = _plan(conn, base)
-    counts = {}
-    for level in Level:
-        if filters.levels and level.value not in filters.levels:
-            counts[level.value] = 0
-            continue
-        counts[level.value] = conn.execute(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM app_log WHERE level = ? AND {where} LIMIT ?)",
-            [level.value] + args + [defaults.APP_LOG_COUNT_CAP + 1]).fetchone()[0]
+    where, args, _ = _plan(conn, replace(filters, levels=()))
+    cap = defaults.APP_LOG_COUNT_CAP
+    counts = {level.value: 0 for level in Level}
+    probe = conn.execute(f"SELECT level, COUNT(*) FROM (SELECT level FROM app_log WHERE {where} LIMIT ?) "
+                         "GROUP BY level", args + [cap + 1]).fetchall()
+    if sum(n for _, n in probe) <= cap:  # the whole filtered set in one pass: exact
+        counts.update({level: n for level, n in probe})
+    else:  # a big set: one capped count per level, each an index range
+        for level in counts:
+            counts[level] = conn.execute(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM app_log WHERE level = ? AND {where} LIMIT ?)",
+                [level] + args + [cap + 1]).fetchone()[0]
+    if filters.levels:
+        counts = {level: (n if level in filters.levels else 0) for level, n in counts.items()}
     return counts
 
 
@@ -433,7 +445,7 @@ def format_ts(ts: float) -> str:
 def export_csv(conn: sqlite3.Connection, filters: LogFilters, out: TextIO,
                max_rows: int = defaults.APP_LOG_EXPORT_MAX_ROWS) -> int:
     """Write matching entries (newest first, at most max_rows) as CSV to `out`; return the row count."""
-    where, args = _plan(conn, filters)
+    where, args, _ = _plan(conn, filters)
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     n = 0

@@ -197,9 +197,9 @@ def test_query_filters_pages_newest_first(conn, sample):
     ("hay", 294),  # common: LIKE scan
     ("mixed", 300),
     ("nt 1", 111),  # spans a space: 1, 10-19, 100-199
-    ("e", 300),  # shorter than a trigram
     ("50%", 0),  # LIKE wildcards are literal
-    ('"', 0),  # FTS syntax is literal
+    ('"x"', 0),  # FTS syntax is literal
+    ("needle OR hay", 0),
 ])
 def test_text_search_is_a_case_insensitive_substring(conn, sample, text, expected, monkeypatch):
     monkeypatch.setattr(defaults, "APP_LOG_COUNT_CAP", 200)  # so "hay" and "mixed" take the LIKE path
@@ -221,6 +221,8 @@ def test_totals_and_counts_are_capped(conn, sample, monkeypatch):
 def test_bad_filters_are_refused(conn, sample):
     with pytest.raises(InvalidInput, match="Unknown level"):
         applog.query(conn, LogFilters(levels=("LOUD",)))
+    with pytest.raises(InvalidInput, match="at least 3 characters"):
+        applog.query(conn, LogFilters(text=" e "))
     with pytest.raises(InvalidInput, match="after its end"):
         applog.query(conn, LogFilters(since=10, until=5))
 
