@@ -1,0 +1,51 @@
+"""A time-series metric chart: drawn once from history, then extended live with extendData."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from dash import dcc
+
+from services import defaults
+
+Series = dict[str, tuple[list[float], list[float | None]]]  # key -> (unix seconds, values)
+
+
+def metric_chart(chart_id: str, height: int = 220) -> dcc.Graph:
+    """Return an empty chart placeholder; `history_figure` fills it."""
+    return dcc.Graph(id=chart_id, figure=empty_figure("", "loading..."), style={"height": f"{height}px"},
+                     config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
+
+
+def empty_figure(title: str, note: str) -> dict:
+    """Return a blank chart with a centred note."""
+    return {"data": [], "layout": {"title": {"text": title, "font": {"size": 14}}, "margin": dict(l=50, r=10, t=30, b=30),
+                                   "xaxis": {"visible": False}, "yaxis": {"visible": False},
+                                   "annotations": [{"text": note, "showarrow": False, "xref": "paper", "yref": "paper",
+                                                    "x": 0.5, "y": 0.5}]}}
+
+
+def history_figure(series: Series, traces: Sequence[tuple[str, str]], title: str, unit: str, uirevision: str,
+                   y_range: tuple[float, float] | None = None) -> dict:
+    """Return a figure with one line per (key, label); x is epoch ms on a date axis.
+
+    `uirevision` keeps the user's zoom across extendData updates; it changes with host and range.
+    """
+    data = []
+    for key, label in traces:
+        xs, ys = series.get(key, ([], []))
+        data.append({"type": "scattergl" if len(xs) > defaults.CHART_MAX_POINTS else "scatter", "mode": "lines",
+                     "name": label, "x": [x * 1000 for x in xs], "y": ys, "connectgaps": False,
+                     "hovertemplate": f"%{{y:.1f}} {unit}<extra>{label}</extra>"})
+    yaxis: dict = {"title": {"text": unit}, "rangemode": "tozero", "fixedrange": True}
+    if y_range:
+        yaxis.update(range=list(y_range), autorange=False)
+    return {"data": data, "layout": {"title": {"text": title, "font": {"size": 14}}, "uirevision": uirevision,
+                                     "margin": dict(l=50, r=10, t=30, b=30), "xaxis": {"type": "date"},
+                                     "yaxis": yaxis, "showlegend": len(traces) > 1,
+                                     "legend": {"orientation": "h", "y": -0.2}, "hovermode": "x unified"}}
+
+
+def extend_data(points: Sequence[tuple[float, float | None]], max_points: int) -> tuple[dict, list[int], int]:
+    """Return the extendData value appending one (unix seconds, value) point to each trace in order."""
+    return ({"x": [[ts * 1000] for ts, _ in points], "y": [[v] for _, v in points]}, list(range(len(points))),
+            max_points)

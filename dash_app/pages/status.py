@@ -1,0 +1,215 @@
+"""Status (`/status`): a card per host and time-series charts with a range selector.
+
+Reads only the snapshot store and the history DB (the sampler writes both); one dcc.Interval
+drives `refresh_status`, which extends the live charts with extendData and answers no_update
+when the sampler has not ticked since the last poll.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dash_app import context
+from dash_app.components.metric_chart import empty_figure, extend_data, history_figure, metric_chart
+from services import defaults
+from services import jobs as jobs_service
+from services.metrics import history
+from services.metrics.jobgpu import job_target, owns
+from services.metrics.model import HostSnapshot, series
+from services.metrics.store import SnapshotStore, cache_dir
+
+dash.register_page(__name__, path="/status", name="Status", order=30, icon="bi-activity")
+
+INTERVAL = "status-interval"
+CURSOR = "status-cursor"
+CARDS = "status-cards"
+ALERT = "status-alert"
+RANGE = "status-range"
+HOST = "status-host"
+GPU_SECTION = "status-gpu-section"
+RANGES = {"15 min": 900, "1 h": 3600, "6 h": 6 * 3600, "24 h": 86400, "7 d": 7 * 86400, "30 d": 30 * 86400}
+DEFAULT_RANGE = "1 h"
+# chart id -> (title, unit, key suffix for GPUs or the host key, fixed y range)
+CHARTS = {
+    "status-chart-cpu": ("CPU", "%", "c", (0, 100)),
+    "status-chart-mem": ("Memory used", "%", "m", (0, 100)),
+    "status-chart-gpu-util": ("GPU utilisation", "%", "u", (0, 100)),
+    "status-chart-gpu-mem": ("GPU memory used", "MiB", "m", None),
+    "status-chart-gpu-temp": ("GPU temperature", "°C", "t", None),
+    "status-chart-gpu-power": ("GPU power", "W", "p", None),
+}
+GPU_CHARTS = [c for c in CHARTS if c.startswith("status-chart-gpu")]
+_stores: dict[tuple[int, str], SnapshotStore] = {}
+
+
+def _store() -> SnapshotStore:
+    """Return this process's handle on the snapshot store."""
+    s = context.settings()
+    key = (os.getpid(), str(s.data_dir))
+    if key not in _stores:
+        _stores[key] = SnapshotStore(cache_dir(s.data_dir))
+    return _stores[key]
+
+
+def layout(**_query) -> html.Div:
+    latest = _store().latest()
+    names = [h.host for h in latest.hosts]
+    return html.Div([
+        html.H1("Status", className="h3"),
+        html.Div(_alert(latest.seq, latest.ts), id=ALERT),
+        dbc.Row(_cards(latest.hosts), id=CARDS, className="g-3 mb-4"),
+        dbc.Row([
+            dbc.Col(dcc.Dropdown(id=HOST, options=names, value=names[0] if names else None, clearable=False,
+                                 placeholder="host"), md=3),
+            dbc.Col(dbc.RadioItems(id=RANGE, options=list(RANGES), value=DEFAULT_RANGE, inline=True,
+                                   inputClassName="btn-check", labelClassName="btn btn-outline-primary btn-sm",
+                                   labelCheckedClassName="active", className="btn-group"), md=9),
+        ], className="mb-2 align-items-center"),
+        dbc.Row([dbc.Col(metric_chart(c), lg=6) for c in CHARTS if c not in GPU_CHARTS]),
+        dbc.Row([dbc.Col(metric_chart(c), lg=6) for c in GPU_CHARTS], id=GPU_SECTION),
+        # one poll per sampler tick: polling faster only returns no_update
+        dcc.Interval(id=INTERVAL, interval=max(1000, int(context.settings().sample_interval * 1000))),
+        dcc.Store(id=CURSOR),
+    ])
+
+
+def _alert(seq: int, ts: float) -> dbc.Alert | None:
+    """Return a warning when the sampler has never run or has stopped."""
+    interval = context.settings().sample_interval
+    if seq == 0:
+        return dbc.Alert("No metrics yet: the sampler is not running. Start it with `make run` or "
+                         "`python -m services.sampler`.", color="warning", id="status-sampler-alert")
+    age = time.time() - ts
+    if age > 3 * interval:
+        return dbc.Alert(f"These metrics are {age:.0f} s old: is the sampler running?", color="warning",
+                         id="status-sampler-alert")
+    return None
+
+
+def _bar(label: str, pct: float | None, text: str, color: str = "primary") -> html.Div:
+    """Return a labelled progress bar."""
+    value = max(0.0, min(100.0, pct or 0.0))
+    color = "danger" if value >= 90 else "warning" if value >= 75 else color
+    return html.Div([html.Div([html.Span(label), html.Span(text, className="text-muted")],
+                              className="d-flex justify-content-between small"),
+                     dbc.Progress(value=value, color=color, style={"height": "6px"})], className="mb-1")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def _gpu_block(gpu, procs, job_of: dict[int, int], admin: bool) -> html.Div:
+    """Return one GPU's bars (and its processes for admins)."""
+    used, total = gpu.mem_used_mib or 0.0, gpu.mem_total_mib or 0.0
+    power = f"{gpu.power_w:.0f} / {gpu.power_limit_w:.0f} W" if gpu.power_w is not None and gpu.power_limit_w else "- W"
+    temp = f"{gpu.temp_c:.0f} °C" if gpu.temp_c is not None else "- °C"
+    rows = [html.Div([html.Strong(f"GPU {gpu.index}"), html.Span(f" {gpu.name}", className="text-muted small"),
+                      html.Span(f"{temp} · {power}", className="float-end small fd-gpu-temp-power")]),
+            _bar("util", gpu.util, f"{gpu.util:.0f} %" if gpu.util is not None else "n/a", "success"),
+            _bar("memory", 100 * used / total if total else None, f"{used / 1024:.1f} / {total / 1024:.0f} GiB", "info")]
+    if admin and procs:
+        rows.append(html.Ul([html.Li(f"pid {p.pid} {p.name or ''} {p.used_mib or 0:.0f} MiB"
+                                     + (f" · job {job_of[p.pid]}" if p.pid in job_of else ""))
+                             for p in procs], className="small mb-1 fd-gpu-procs"))
+    return html.Div(rows, className="border-top pt-1 mt-1 fd-gpu", **{"data-gpu": str(gpu.index)})
+
+
+def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool) -> dbc.Col:
+    """Return the card of one host."""
+    state = dbc.Badge("up" if h.up else "down", color="success" if h.up else "danger", className="fd-host-state")
+    body: list = []
+    if not h.up:
+        body.append(html.P(h.reason, className="text-danger small fd-host-reason"))
+    else:
+        body.append(_bar("CPU", h.cpu_percent, f"{h.cpu_percent:.0f} %" if h.cpu_percent is not None else "…"))
+        mem_pct = 100 * h.mem_used_bytes / h.mem_total_bytes if h.mem_total_bytes else None
+        body.append(_bar("memory", mem_pct, f"{_gib(h.mem_used_bytes)} / {_gib(h.mem_total_bytes)}"))
+        body += [_bar(f"disk {d.mount}", d.percent, f"{_gib(d.used_bytes)} / {_gib(d.total_bytes)}") for d in h.disks]
+        job_of = {p.pid: j.id for j in running for p in h.gpu_processes if owns(job_target(j), p)}
+        for gpu in h.gpus:
+            procs = [p for p in h.gpu_processes if p.gpu_uuid == gpu.uuid]
+            body.append(_gpu_block(gpu, procs, job_of, admin))
+        if h.gpu_note:
+            body.append(html.P(h.gpu_note, className="text-muted small mb-1 fd-gpu-note"))
+    jobs_line = f"{len(running)} running" + (f" ({', '.join(f'#{j.id} {j.owner}' for j in running)})"
+                                             if admin and running else "") + f" · {queued} queued"
+    body.append(html.P(jobs_line, className="small mb-0 mt-2 fd-host-jobs"))
+    card = dbc.Card([dbc.CardHeader([html.Strong(h.host, className="me-2"), state]), dbc.CardBody(body)],
+                    className="h-100 fd-host-card")
+    return dbc.Col(html.Div(card, className="h-100", **{"data-host": h.host}), md=6, xl=4)
+
+
+def _cards(hosts: list[HostSnapshot]) -> list:
+    """Return every host's card with its running jobs and the queue length."""
+    conn = context.conn()
+    user = context.account()
+    running = jobs_service.running_jobs(conn)
+    queued = len(jobs_service.queue_positions(conn))
+    admin = bool(user and user.is_admin)
+    return [_host_card(h, [j for j in running if (j.host or "local") == h.host], queued, admin) for h in hosts]
+
+
+def _traces(chart: str, gpus: list[int]) -> list[tuple[str, str]]:
+    """Return (series key, label) of the lines a chart draws for a host with these GPUs."""
+    key = CHARTS[chart][2]
+    if chart in GPU_CHARTS:
+        return [(f"g{i}{key}", f"GPU {i}") for i in gpus]
+    return [(key, CHARTS[chart][0])]
+
+
+def _live(span: int) -> bool:
+    """Return True when the range reads raw ticks, so live points match its resolution."""
+    s = context.settings()
+    now = time.time()
+    return history.choose_tier(span, now - span, history.Retention.from_settings(s), now) == history.Tier.RAW
+
+
+@callback([Output(c, "figure") for c in CHARTS] + [Output(GPU_SECTION, "style"), Output(CURSOR, "data")],
+          Input(HOST, "value"), Input(RANGE, "value"))
+def draw_charts(host: str | None, range_label: str):
+    """Draw every chart of `host` over the chosen range from the right history tier."""
+    if not host:
+        return [empty_figure(CHARTS[c][0], "no data yet") for c in CHARTS] + [{"display": "none"}, None]
+    s = context.settings()
+    span = RANGES.get(range_label, RANGES[DEFAULT_RANGE])
+    now = time.time()
+    hist = history.query(context.conn(), host, span, now, history.Retention.from_settings(s))
+    snap = _store().latest().host(host)
+    gpus = sorted({int(k[1:-1]) for k in hist.series if k.startswith("g") and k[1:-1].isdigit()}
+                  | {g.index for g in (snap.gpus if snap else [])})
+    figures = []
+    for chart, (title, unit, _, y_range) in CHARTS.items():
+        traces = _traces(chart, gpus)
+        figures.append(history_figure(hist.series, traces, title, unit, f"{host}|{range_label}", y_range)
+                       if traces else empty_figure(title, "no GPU"))
+    last = max((xs[-1] for xs, _ in hist.series.values() if xs), default=0.0)
+    cursor = {"seq": _store().seq(), "host": host, "range": range_label, "gpus": gpus, "last_ts": last,
+              "points": max((len(xs) for xs, _ in hist.series.values()), default=0)}
+    return figures + [{} if gpus else {"display": "none"}, cursor]
+
+
+@callback([Output(CARDS, "children"), Output(ALERT, "children")]
+          + [Output(c, "extendData") for c in CHARTS] + [Output(CURSOR, "data", allow_duplicate=True)],
+          Input(INTERVAL, "n_intervals"), State(CURSOR, "data"), prevent_initial_call=True)
+def refresh_status(_n: int, cursor: dict | None):
+    """Redraw the cards and extend the live charts with the newest tick; no_update if none."""
+    latest = _store().latest()
+    if cursor is not None and latest.seq == cursor.get("seq"):
+        return [no_update] * (3 + len(CHARTS))
+    extends = [no_update] * len(CHARTS)
+    snap = latest.host(cursor["host"]) if cursor else None
+    if cursor and snap and snap.up and snap.ts > cursor["last_ts"] and _live(RANGES[cursor["range"]]) \
+            and [g.index for g in snap.gpus] == cursor["gpus"]:
+        values = series(snap)
+        # the window slides: about one range's worth of ticks, never more than the chart point cap
+        cap = min(defaults.CHART_MAX_POINTS, int(RANGES[cursor["range"]] / context.settings().sample_interval))
+        extends = [extend_data([(snap.ts, values.get(k)) for k, _ in _traces(c, cursor["gpus"])], cap)
+                   if _traces(c, cursor["gpus"]) else no_update for c in CHARTS]
+        cursor = {**cursor, "last_ts": snap.ts}
+    new_cursor = {**cursor, "seq": latest.seq} if cursor else no_update
+    return [_cards(latest.hosts), _alert(latest.seq, latest.ts)] + extends + [new_cursor]
