@@ -1,15 +1,190 @@
-"""Dashboard (`/`): greets the user; the jobs grid lands here."""
+"""Dashboard (`/`): the user's jobs in a server-paged grid with state filters, search and row actions.
+
+One Interval (3 s) drives `refresh_grid`; a tick whose page signature is unchanged sends nothing.
+"""
 from __future__ import annotations
 
 import dash
-from dash import html
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
-from dash_app.context import account
+from dash_app.components.job_grid import STATES, GridPage, job_grid, load_page
+from dash_app.context import account, conn, require_account
+from dash_app.ids import page_id
+from services import defaults, jobs
+from services.errors import FoldDeckError
 
 dash.register_page(__name__, path="/", name="Dashboard", order=0, icon="bi-speedometer2")
+
+GREETING = "dashboard-greeting"  # a login browser test looks for it
+GRID = page_id(__name__, "grid")
+INTERVAL = page_id(__name__, "interval")
+CURSOR = page_id(__name__, "cursor")
+STATE_FILTER = page_id(__name__, "state")
+SEARCH = page_id(__name__, "search")
+PAGER = page_id(__name__, "pager")
+ALL_USERS = page_id(__name__, "all-users")
+SUMMARY = page_id(__name__, "summary")
+EMPTY = page_id(__name__, "empty")
+ALERT = page_id(__name__, "alert")
+NAV = page_id(__name__, "nav")
+OPEN, CANCEL, RETRY, CLONE = (page_id(__name__, x) for x in ("open", "cancel", "retry", "clone"))
+CANCEL_MODAL, CANCEL_CONFIRM, CANCEL_KEEP = (page_id(__name__, x) for x in ("cancel-modal", "cancel-confirm",
+                                                                           "cancel-keep"))
+STATE_LABELS = {"all": "All", "queued": "Queued", "running": "Running", "succeeded": "Succeeded",
+                "failed": "Failed", "cancelled": "Cancelled"}
+
+
+def state_options(counts: dict[str, int]) -> list[dict]:
+    """Return the state filter choices, each with its count."""
+    total = sum(counts.values())
+    return [{"label": f"{STATE_LABELS[s]} {total if s == 'all' else counts.get(s, 0):,}", "value": s}
+            for s in ["all", *STATES]]
+
+
+def summary_text(page: GridPage, page_size: int = defaults.DASHBOARD_PAGE_SIZE) -> str:
+    """Return 'Jobs 51–100 of 1,234' for the current page."""
+    if not page.total:
+        return ""
+    first = (page.page - 1) * page_size + 1
+    return f"Jobs {first:,}–{first + len(page.rows) - 1:,} of {page.total:,}"
+
+
+def _actions() -> html.Div:
+    def btn(id_, icon, label, color="secondary"):
+        return dbc.Button([html.I(className=f"bi {icon} me-1"), label], id=id_, color=color, outline=True,
+                          size="sm", disabled=True)
+    return html.Div([btn(OPEN, "bi-box-arrow-up-right", "Open", "primary"), btn(CANCEL, "bi-stop-circle", "Cancel",
+                                                                              "danger"),
+                     btn(RETRY, "bi-arrow-repeat", "Retry"), btn(CLONE, "bi-files", "Clone")],
+                    className="d-flex gap-2", role="toolbar", **{"aria-label": "Actions on the selected job"})
+
+
+def _empty_state(total_all: int) -> list:
+    """Return what to show when no job matches."""
+    if total_all:
+        return [html.I(className="bi bi-funnel me-2"), "No jobs match these filters. Clear the search or pick ",
+                html.Strong("All"), "."]
+    return [html.I(className="bi bi-inbox me-2"), "You have no jobs yet. ",
+            html.A("Submit your first job", href="/submit"), " and it will show up here within seconds."]
 
 
 def layout(**_query) -> html.Div:
     user = account()
     name = user.username if user else "there"
-    return html.Div([html.H1(f"Welcome, {name}", className="h3", id="dashboard-greeting")])
+    page = load_page(conn(), user) if user else GridPage([], 0, 1, 1, {s: 0 for s in STATES})
+    modal = dbc.Modal([
+        dbc.ModalHeader(dbc.ModalTitle("Cancel this job?")),
+        dbc.ModalBody("A running job is stopped and its partial results are kept; a queued job never starts."),
+        dbc.ModalFooter([dbc.Button("Keep it running", id=CANCEL_KEEP, color="secondary"),
+                         dbc.Button("Cancel job", id=CANCEL_CONFIRM, color="danger")]),
+    ], id=CANCEL_MODAL, is_open=False)
+    filters = dbc.Row([
+        dbc.Col(dbc.RadioItems(id=STATE_FILTER, options=state_options(page.counts), value="all", inline=True,
+                               className="btn-group flex-wrap", inputClassName="btn-check",
+                               labelClassName="btn btn-sm btn-outline-primary",
+                               labelCheckedClassName="active"), md="auto"),
+        dbc.Col([dbc.Label("Search jobs by name", html_for=SEARCH, className="visually-hidden"),
+                 dbc.Input(id=SEARCH, type="search", placeholder="Search by name or #id", debounce=0.4, size="sm")],
+                md=3),
+        dbc.Col(dbc.Switch(id=ALL_USERS, label="All users' jobs", value=False), md="auto",
+                style={} if user and user.is_admin else {"display": "none"}),
+    ], className="g-2 align-items-center mb-2")
+    return html.Div([
+        html.Div([html.H1(f"Welcome, {name}", className="h3 mb-0", id=GREETING),
+                  dbc.Button([html.I(className="bi bi-plus-lg me-1"), "New job"], href="/submit", color="primary",
+                             size="sm")], className="d-flex justify-content-between align-items-center mb-3"),
+        filters,
+        html.Div([_actions(), html.Small(summary_text(page), id=SUMMARY, className="text-muted ms-auto")],
+                 className="d-flex align-items-center mb-2"),
+        html.Div(id=ALERT),
+        job_grid(GRID, page.rows, False),
+        html.Div(_empty_state(sum(page.counts.values())), id=EMPTY, className="fd-empty text-muted p-4 text-center",
+                 hidden=bool(page.total)),
+        dbc.Pagination(id=PAGER, max_value=page.pages, active_page=1, fully_expanded=False, first_last=True,
+                       previous_next=True, size="sm", className="mt-2 justify-content-end"),
+        modal,
+        dcc.Location(id=NAV, refresh="callback-nav"),
+        dcc.Store(id=CURSOR, data=page.signature),
+        dcc.Interval(id=INTERVAL, interval=defaults.DASHBOARD_POLL_MS),
+    ], className="fd-dashboard")
+
+
+@callback(Output(GRID, "rowData"), Output(GRID, "columnDefs"), Output(STATE_FILTER, "options"),
+          Output(PAGER, "max_value"), Output(PAGER, "active_page"), Output(SUMMARY, "children"),
+          Output(EMPTY, "children"), Output(EMPTY, "hidden"), Output(CURSOR, "data"),
+          Input(INTERVAL, "n_intervals"), Input(STATE_FILTER, "value"), Input(SEARCH, "value"),
+          Input(PAGER, "active_page"), Input(ALL_USERS, "value"), State(CURSOR, "data"),
+          prevent_initial_call=True)
+def refresh_grid(_n, state, search, active_page, all_users, cursor):
+    """Reload the visible page of jobs; send nothing when it did not change."""
+    from dash_app.components.job_grid import column_defs
+
+    filters_changed = ctx.triggered_id in (STATE_FILTER, SEARCH, ALL_USERS)
+    page = load_page(conn(), require_account(), state=state, search=search, all_users=bool(all_users),
+                     page=1 if filters_changed else active_page)
+    if ctx.triggered_id == INTERVAL and page.signature == cursor:
+        raise PreventUpdate  # nothing changed: the response is an empty 204
+    show_owner = bool(all_users) and require_account().is_admin
+    return (page.rows, column_defs(show_owner), state_options(page.counts), page.pages,
+            page.page if page.page != active_page else no_update, summary_text(page),
+            _empty_state(sum(page.counts.values())), bool(page.total), page.signature)
+
+
+@callback(Output(OPEN, "disabled"), Output(CANCEL, "disabled"), Output(RETRY, "disabled"),
+          Output(CLONE, "disabled"), Input(GRID, "selectedRows"))
+def enable_actions(selected):
+    """Enable only the actions that fit the selected job's state."""
+    if not selected:
+        return True, True, True, True
+    state = selected[0]["state"]
+    return False, state not in ("queued", "running"), state not in ("failed", "cancelled"), False
+
+
+@callback(Output(CANCEL_MODAL, "is_open"), Input(CANCEL, "n_clicks"), Input(CANCEL_KEEP, "n_clicks"),
+          Input(CANCEL_CONFIRM, "n_clicks"), prevent_initial_call=True)
+def toggle_cancel(*_clicks):
+    """Ask before cancelling; close on either answer."""
+    return ctx.triggered_id == CANCEL
+
+
+@callback(Output(NAV, "pathname"), Input(GRID, "cellClicked"), Input(OPEN, "n_clicks"),
+          State(GRID, "selectedRows"), prevent_initial_call=True)
+def open_job(cell, _open, selected):
+    """Go to the job page of a clicked name or of the selected row."""
+    if ctx.triggered_id == GRID:
+        if not cell or cell.get("colId") not in ("name", "id"):
+            raise PreventUpdate
+        return f"/jobs/{int(cell['rowId'])}"
+    if not selected:
+        raise PreventUpdate
+    return f"/jobs/{int(selected[0]['id'])}"
+
+
+def act(user, job_id: int, action: str) -> str:
+    """Run one row action for `user`; return what to tell them."""
+    if action == "cancel":
+        job = jobs.cancel_job(conn(), user, job_id)
+        return f"Job #{job.id} " + ("is stopping." if job.state.value == "running" else "was cancelled.")
+    if action == "retry":
+        return f"Job #{jobs.retry_job(conn(), user, job_id).id} is queued again."
+    from dash_app.context import settings
+
+    new = jobs.clone_job(conn(), settings(), user, job_id)
+    return f"Cloned job #{job_id} as #{new.id}."
+
+
+@callback(Output(ALERT, "children"), Output(INTERVAL, "n_intervals"),
+          Input(CANCEL_CONFIRM, "n_clicks"), Input(RETRY, "n_clicks"), Input(CLONE, "n_clicks"),
+          State(GRID, "selectedRows"), State(INTERVAL, "n_intervals"), prevent_initial_call=True)
+def act_on_selected(_cancel, _retry, _clone, selected, n):
+    """Cancel, retry or clone the selected job, then refresh the grid at once."""
+    if not selected:
+        raise PreventUpdate
+    action = {CANCEL_CONFIRM: "cancel", RETRY: "retry", CLONE: "clone"}[ctx.triggered_id]
+    try:
+        message, color = act(require_account(), int(selected[0]["id"]), action), "success"
+    except FoldDeckError as exc:
+        message, color = str(exc), "danger"
+    return dbc.Alert(message, color=color, dismissable=True, duration=6000, className="py-2"), (n or 0) + 1

@@ -1,0 +1,71 @@
+/* Log console behaviour that belongs in the browser (dash_app/components/console.py):
+ * follow the tail until the user scrolls up, "jump to end", the filter box and the level toggles.
+ * Event delegation on document, so consoles rendered later by Dash work without setup. */
+(function () {
+  "use strict";
+  var NEAR_BOTTOM_PX = 24; // within this of the end counts as "at the end": follow again
+
+  function wrapOf(el) { return el && el.closest ? el.closest(".fd-console-wrap") : null; }
+  function boxOf(wrap) { return wrap.querySelector(".fd-console"); }
+  function atEnd(box) { return box.scrollHeight - box.scrollTop - box.clientHeight <= NEAR_BOTTOM_PX; }
+  function setFollow(wrap, on) { wrap.setAttribute("data-follow", on ? "1" : "0"); }
+  function following(wrap) { return wrap.getAttribute("data-follow") !== "0"; }
+  function toEnd(wrap) { var box = boxOf(wrap); box.scrollTop = box.scrollHeight; setFollow(wrap, true); }
+
+  function matches(line, q) { return !q || line.textContent.toLowerCase().indexOf(q) !== -1; }
+  function applyFilter(wrap, nodes) {
+    var input = wrap.querySelector(".fd-console-filter");
+    var q = input ? input.value.trim().toLowerCase() : "";
+    (nodes || wrap.querySelectorAll(".fd-l")).forEach(function (line) {
+      line.classList.toggle("fd-hidden-by-filter", !matches(line, q));
+    });
+  }
+
+  // Scroll events do not bubble: listen in the capture phase.
+  document.addEventListener("scroll", function (ev) {
+    var box = ev.target;
+    if (!box.classList || !box.classList.contains("fd-console")) return;
+    var wrap = wrapOf(box);
+    if (wrap && !wrap._fdAuto) setFollow(wrap, atEnd(box));
+    if (wrap) wrap._fdAuto = false;
+  }, true);
+
+  document.addEventListener("click", function (ev) {
+    var jump = ev.target.closest && ev.target.closest(".fd-console-jump");
+    if (jump) { toEnd(wrapOf(jump)); return; }
+    var toggle = ev.target.closest && ev.target.closest(".fd-level-toggle");
+    if (toggle) {
+      var wrap = wrapOf(toggle), level = toggle.getAttribute("data-level");
+      var on = !toggle.classList.contains("active");
+      toggle.classList.toggle("active", on);
+      toggle.setAttribute("aria-pressed", on ? "true" : "false");
+      boxOf(wrap).classList.toggle("fd-hide-" + level, !on);
+    }
+  });
+
+  document.addEventListener("input", function (ev) {
+    if (ev.target.classList && ev.target.classList.contains("fd-console-filter")) applyFilter(wrapOf(ev.target));
+  });
+
+  // New lines: filter them, and keep the end in view while following.
+  function watch(wrap) {
+    if (wrap._fdWatched) return;
+    wrap._fdWatched = true;
+    var lines = wrap.querySelector(".fd-console-lines");
+    new MutationObserver(function (records) {
+      var added = [];
+      records.forEach(function (r) {
+        r.addedNodes.forEach(function (n) {
+          if (n.nodeType !== 1) return;
+          if (n.classList.contains("fd-l")) added.push(n); else n.querySelectorAll(".fd-l").forEach(function (l) { added.push(l); });
+        });
+      });
+      if (added.length) applyFilter(wrap, added);
+      if (following(wrap)) { wrap._fdAuto = true; boxOf(wrap).scrollTop = boxOf(wrap).scrollHeight; }
+    }).observe(lines, {childList: true, subtree: true});
+    toEnd(wrap);
+  }
+  new MutationObserver(function () {
+    document.querySelectorAll(".fd-console-wrap").forEach(watch);
+  }).observe(document.documentElement, {childList: true, subtree: true});
+})();

@@ -1,0 +1,132 @@
+"""The jobs grid (dash-ag-grid) and the server-side page behind it.
+
+`load_page` is the whole read a dashboard tick makes: one page of rows (never more than
+page_size), the per-state counts and queue positions. `signature` lets a tick that changed
+nothing send nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+import time
+from dataclasses import dataclass
+
+import dash_ag_grid as dag
+
+from services import defaults, jobs
+from services.jobs import Job, JobState
+from services.users import User
+
+STATES = [s.value for s in JobState]
+
+
+@dataclass(frozen=True)
+class GridPage:
+    rows: list[dict]
+    total: int  # jobs matching the filters
+    page: int  # 1-based, clamped to the pages that exist
+    pages: int
+    counts: dict[str, int]  # per state, ignoring the state filter and search
+
+    @property
+    def signature(self) -> str:
+        """Return a short hash of everything the page shows."""
+        blob = json.dumps([self.rows, self.total, self.page, self.counts], sort_keys=True, default=str)
+        return hashlib.blake2b(blob.encode(), digest_size=12).hexdigest()
+
+
+def _fmt_time(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """Return a duration as `1 h 02 m`, `3 m 07 s` or `12 s`."""
+    if seconds is None:
+        return ""
+    s = int(max(0, seconds))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} m"
+    return f"{s // 60} m {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+def stage_text(job: Job, position: int | None) -> str:
+    """Return what the job is doing now, in words."""
+    if job.state is JobState.QUEUED:
+        return f"#{position} in queue" if position else "queued"
+    if job.state is JobState.RUNNING and job.cancel_requested:
+        return "cancelling…"
+    if job.state is JobState.FAILED:
+        return job.error or "failed"
+    detail = f" · {job.progress_detail}" if job.progress_detail and job.state is JobState.RUNNING else ""
+    return f"{job.stage or job.state.value}{detail}"
+
+
+def to_row(job: Job, position: int | None) -> dict:
+    """Return the grid row of one job (plain values; the browser formats nothing heavy)."""
+    run_s = (job.finished_at - job.started_at) if job.started_at and job.finished_at else None
+    if job.state is JobState.RUNNING and job.started_at:
+        run_s = (time.time() - job.started_at) // 60 * 60  # whole minutes: a tick sends a change once a minute
+    return {"id": job.id, "name": job.name, "owner": job.owner, "state": job.state.value,
+            "stage": stage_text(job, position), "progress": round(job.progress * 100),
+            "tokens": job.tokens, "submitted": _fmt_time(job.submitted_at), "started": _fmt_time(job.started_at),
+            "run_time": "< 1 m" if job.state is JobState.RUNNING and run_s == 0 else fmt_duration(run_s), "host": job.host or "", "queue_position": position,
+            "finished": job.is_finished}
+
+
+def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = None, search: str | None = None,
+              all_users: bool = False, page: int = 1, page_size: int = defaults.DASHBOARD_PAGE_SIZE,
+              sort: str = "submitted_desc") -> GridPage:
+    """Return one page of the caller's jobs (all users' for an admin with all_users).
+
+    Raises:
+        InvalidInput: unknown state or sort.
+    """
+    all_users = bool(all_users and caller.is_admin)
+    state = state if state and state != "all" else None
+    counts = jobs.state_counts(conn, caller, all_users)
+    page = max(1, int(page or 1))
+    found, total = jobs.list_jobs(conn, caller, state=state, search=search, all_users=all_users,
+                                  offset=(page - 1) * page_size, limit=page_size, sort=sort)
+    pages = max(1, math.ceil(total / page_size))
+    if page > pages:  # the filters shrank the result: show the last page that exists
+        return load_page(conn, caller, state=state, search=search, all_users=all_users, page=pages,
+                         page_size=page_size, sort=sort)
+    positions = jobs.queue_positions(conn) if any(j.state is JobState.QUEUED for j in found) else {}
+    return GridPage([to_row(j, positions.get(j.id)) for j in found], total, page, pages, counts)
+
+
+# -- the grid component -------------------------------------------------------------------------
+
+def column_defs(show_owner: bool) -> list[dict]:
+    """Return the grid columns (owner only when showing every user's jobs)."""
+    cols = [
+        {"field": "id", "headerName": "#", "width": 80, "sortable": False},
+        {"field": "name", "headerName": "Name", "flex": 2, "minWidth": 160, "cellClass": "fd-link",
+         "tooltipField": "name"},
+        {"field": "state", "headerName": "State", "width": 120,
+         "cellClassRules": {f"fd-st fd-st-{s}": f"params.value === '{s}'" for s in STATES}},
+        {"field": "stage", "headerName": "Stage", "flex": 2, "minWidth": 160, "tooltipField": "stage"},
+        {"field": "progress", "headerName": "Progress", "width": 110, "valueFormatter": {"function": "params.value + '%'"}},
+        {"field": "tokens", "headerName": "Tokens", "width": 95, "type": "numericColumn"},
+        {"field": "submitted", "headerName": "Submitted", "width": 150},
+        {"field": "started", "headerName": "Started", "width": 150},
+        {"field": "run_time", "headerName": "Run time", "width": 110},
+        {"field": "host", "headerName": "Host", "width": 110},
+    ]
+    if show_owner:
+        cols.insert(2, {"field": "owner", "headerName": "Owner", "width": 110})
+    return cols
+
+
+def job_grid(grid_id: str, rows: list[dict], show_owner: bool) -> dag.AgGrid:
+    """Return the jobs grid; paging, sorting and filtering happen on the server."""
+    return dag.AgGrid(
+        id=grid_id, rowData=rows, columnDefs=column_defs(show_owner), getRowId="params.data.id",
+        defaultColDef={"sortable": False, "resizable": True, "suppressHeaderMenuButton": True},
+        dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True, "checkboxes": False},
+                         "domLayout": "autoHeight", "suppressCellFocus": False, "tooltipShowDelay": 400,
+                         "animateRows": False, "overlayNoRowsTemplate": "No jobs match."},
+        className="fd-job-grid", style={"width": "100%"},
+    )

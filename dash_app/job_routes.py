@@ -1,0 +1,63 @@
+"""Plain Flask downloads beside the job page: the full log, the input and the output files.
+
+The gate already requires a session for /api/*; each route checks the caller may see the job
+(services.jobs.get_job) and answers 404 otherwise, exactly as for a job that does not exist.
+"""
+from __future__ import annotations
+
+from flask import Flask, Response, abort, current_app, send_file, stream_with_context
+from flask_login import current_user
+
+from services import db, jobs, joblog, results
+from services.af3.names import safe_filename
+from services.errors import JobNotFound
+
+
+def _visible_job(job_id: int) -> jobs.Job:
+    """Return the job if the logged-in user may see it, else answer 404."""
+    conn = db.connect(current_app.config["FOLDDECK_SETTINGS"].db_path)
+    try:
+        return jobs.get_job(conn, current_user.account, job_id)
+    except JobNotFound:
+        abort(404)
+
+
+def _stem(job: jobs.Job) -> str:
+    return f"job-{job.id}-{safe_filename(job.name)}"
+
+
+def download_log(job_id: int) -> Response:
+    """Stream the whole log as text, in bounded chunks (a million lines never sit in memory)."""
+    job = _visible_job(job_id)
+    db_path = current_app.config["FOLDDECK_SETTINGS"].db_path
+
+    def generate():
+        yield from joblog.iter_log_text(db.connect(db_path), job.id)
+
+    response = Response(stream_with_context(generate()), mimetype="text/plain")
+    response.headers["Content-Disposition"] = f'attachment; filename="{_stem(job)}.log"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def download_input(job_id: int) -> Response:
+    """Send the job's AF3 input JSON."""
+    job = _visible_job(job_id)
+    return send_file(job.input_path, mimetype="application/json", as_attachment=True,
+                     download_name=f"{_stem(job)}-input.json", max_age=0)
+
+
+def download_output(job_id: int, relative: str) -> Response:
+    """Send one file of the job's output folder (nothing outside it)."""
+    job = _visible_job(job_id)
+    path = results.resolve_file(job.output_path, relative)
+    if path is None:
+        abort(404)
+    return send_file(path, as_attachment=True, download_name=path.name, max_age=0)
+
+
+def init_job_routes(server: Flask) -> None:
+    """Register /api/jobs/<id>/log, /input and /files/<path>."""
+    server.add_url_rule("/api/jobs/<int:job_id>/log", "job_log", download_log)
+    server.add_url_rule("/api/jobs/<int:job_id>/input", "job_input", download_input)
+    server.add_url_rule("/api/jobs/<int:job_id>/files/<path:relative>", "job_file", download_output)
