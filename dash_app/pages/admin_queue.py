@@ -1,0 +1,170 @@
+"""Queue (`/admin/queue`): every user's jobs, pause/resume, cancel, workers and host slots."""
+from __future__ import annotations
+
+import time
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dash_app.components.admin_common import error_alert, fmt_age, fmt_time, ok_alert, page_header
+from dash_app.context import conn, require_account, settings
+from dash_app.ids import page_id
+from services import admin, defaults, jobs
+from services.admin import QueueOverview
+from services.errors import FoldDeckError, JobNotFound
+from services.jobs import JobState
+
+dash.register_page(__name__, path="/admin/queue", name="Queue", order=52, icon="bi-list-task", admin=True)
+
+ALERT = page_id(__name__, "alert")
+STATUS = page_id(__name__, "status")
+TOGGLE = page_id(__name__, "toggle")
+COUNTS = page_id(__name__, "counts")
+STATE = page_id(__name__, "state")
+GRID = page_id(__name__, "grid")
+CANCEL = page_id(__name__, "cancel")
+WORKERS = page_id(__name__, "workers")
+SLOTS = page_id(__name__, "slots")
+TICK = page_id(__name__, "tick")
+REFRESH = page_id(__name__, "refresh")
+
+STATE_OPTIONS = [{"label": "Waiting and running", "value": ""}] + [
+    {"label": s.value.title(), "value": s.value} for s in JobState]
+COLUMNS = [
+    {"field": "id", "headerName": "Job", "width": 90},
+    {"field": "name", "headerName": "Name", "flex": 1, "minWidth": 160},
+    {"field": "owner", "headerName": "Owner", "width": 120},
+    {"field": "state", "headerName": "State", "width": 120,
+     "cellClassRules": {"text-primary fw-bold": "params.value === 'running'",
+                        "text-danger fw-bold": "params.value === 'failed'"}},
+    {"field": "host", "headerName": "Host", "width": 120},
+    {"field": "submitted", "headerName": "Submitted", "width": 180},
+    {"field": "started", "headerName": "Started", "width": 180},
+    {"field": "tokens", "headerName": "Tokens", "width": 100, "type": "numericColumn"},
+    {"field": "attempts", "headerName": "Attempts", "width": 110, "type": "numericColumn"},
+]
+
+
+def layout(**_query) -> html.Div:
+    return html.Div([
+        page_header("Queue", "bi-list-task", "Every user's jobs, the workers that run them and the free GPU slots."),
+        html.Div(id=ALERT),
+        dbc.Card(dbc.CardBody(dbc.Row([
+            dbc.Col(html.Div(id=STATUS, **{"aria-live": "polite"}), md=8, className="d-flex align-items-center"),
+            dbc.Col(dbc.Button("Pause queue", id=TOGGLE, color="warning"), md=4,
+                    className="d-flex justify-content-md-end mt-2 mt-md-0"),
+        ])), className="mb-3 shadow-sm"),
+        html.Div(id=COUNTS, className="d-flex flex-wrap gap-2 mb-3"),
+        dbc.Row([
+            dbc.Col(dbc.Card([
+                dbc.CardHeader(dbc.Row([
+                    dbc.Col([html.I(className="bi bi-collection me-2"), "Jobs"], className="d-flex align-items-center"),
+                    dbc.Col(dbc.Select(id=STATE, options=STATE_OPTIONS, value="", size="sm",
+                                       **{"aria-label": "Show jobs in state"}), width="auto"),
+                    dbc.Col(dbc.Button([html.I(className="bi bi-x-octagon me-1"), "Cancel selected job"], id=CANCEL,
+                                       color="danger", outline=True, size="sm"), width="auto"),
+                ], className="g-2")),
+                dbc.CardBody(dag.AgGrid(
+                    id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="params.data.id",
+                    defaultColDef={"sortable": True, "resizable": True},
+                    dashGridOptions={"rowSelection": "single", "animateRows": False,
+                                     "overlayNoRowsTemplate": "No jobs in this state. Submitted jobs appear here."},
+                    className="ag-theme-alpine", style={"height": "55vh", "width": "100%"}), className="p-2"),
+            ], className="shadow-sm mb-3"), xs=12, xl=8),
+            dbc.Col([
+                dbc.Card([dbc.CardHeader([html.I(className="bi bi-gpu-card me-2"), "Slots per host"]),
+                          dbc.CardBody(id=SLOTS)], className="shadow-sm mb-3"),
+                dbc.Card([dbc.CardHeader([html.I(className="bi bi-cpu me-2"), "Workers"]),
+                          dbc.CardBody(id=WORKERS, className="p-0")], className="shadow-sm mb-3"),
+            ], xs=12, xl=4),
+        ]),
+        dcc.Interval(id=TICK, interval=defaults.ADMIN_QUEUE_POLL_MS),
+        dcc.Store(id=REFRESH, data=0),
+    ])
+
+
+def job_rows(view: QueueOverview) -> list[dict]:
+    """Return the grid rows for the listed jobs."""
+    return [{"id": j.id, "name": j.name, "owner": j.owner, "state": j.state.value, "host": j.host or "",
+             "submitted": fmt_time(j.submitted_at), "started": fmt_time(j.started_at, ""), "tokens": j.tokens,
+             "attempts": j.attempts} for j in view.jobs]
+
+
+def status_line(view: QueueOverview) -> list:
+    """Return the queue's state as a badge and a sentence."""
+    if view.paused:
+        since = f" by {view.changed_by} at {fmt_time(view.changed_at)}" if view.changed_by else ""
+        return [dbc.Badge([html.I(className="bi bi-pause-fill me-1"), "Paused"], color="warning", className="me-2 fs-6",
+                          id=page_id(__name__, "paused-badge")),
+                f"Paused{since}. Running jobs continue; queued jobs wait until you resume."]
+    return [dbc.Badge([html.I(className="bi bi-play-fill me-1"), "Running"], color="success", className="me-2 fs-6",
+                      id=page_id(__name__, "running-badge")), "Workers start queued jobs as slots free up."]
+
+
+def workers_table(view: QueueOverview, now: float) -> html.Div | dbc.Table:
+    """Return the live workers with their heartbeat and current job."""
+    if not view.workers:
+        return html.P("No worker is running. Start one with `python -m services.worker`.", className="fd-empty mb-0")
+    rows = [html.Tr([html.Td(w.id, className="fd-mono small"), html.Td(w.host_name), html.Td(fmt_age(w.heartbeat_at, now)),
+                     html.Td(", ".join(f"#{j}" for j in w.running_jobs) or "idle")]) for w in view.workers]
+    return dbc.Table([html.Thead(html.Tr([html.Th("Worker"), html.Th("Host"), html.Th("Heartbeat"), html.Th("Jobs")])),
+                      html.Tbody(rows)], size="sm", hover=True, responsive=True, className="mb-0")
+
+
+def slots_list(view: QueueOverview) -> list:
+    """Return one progress bar per host: running jobs out of slots."""
+    if not view.slots:
+        return [html.P("No host runs jobs. Add hosts in hosts.toml or set FOLDDECK_LOCAL_SLOTS.", className="fd-empty")]
+    return [html.Div([html.Div([html.Span(h.name, className="fw-semibold"),
+                                html.Span(f"{h.running} of {h.slots} busy", className="text-muted small")],
+                               className="d-flex justify-content-between"),
+                      dbc.Progress(value=h.running, max=max(h.slots, 1), className="mb-2",
+                                   color="primary" if h.free else "warning")])
+            for h in view.slots.values()]
+
+
+@callback(
+    Output(STATUS, "children"), Output(TOGGLE, "children"), Output(TOGGLE, "color"), Output(COUNTS, "children"),
+    Output(GRID, "rowData"), Output(WORKERS, "children"), Output(SLOTS, "children"),
+    Input(TICK, "n_intervals"), Input(REFRESH, "data"), Input(STATE, "value"),
+)
+def refresh_queue(_n, _refresh, state):
+    """Show the queue's control state, jobs, workers and slots."""
+    view = admin.queue_overview(conn(), settings(), require_account(), state=state or None,
+                                limit=defaults.ADMIN_QUEUE_PAGE_SIZE)
+    counts = [dbc.Badge(f"{name.title()} {n}", className=f"fd-state-{name} fs-6") for name, n in view.counts.items()]
+    button = [html.I(className=f"bi {'bi-play-fill' if view.paused else 'bi-pause-fill'} me-1"),
+              "Resume queue" if view.paused else "Pause queue"]
+    return (status_line(view), button, "success" if view.paused else "warning", counts, job_rows(view),
+            workers_table(view, time.time()), slots_list(view))
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Input(TOGGLE, "n_clicks"), State(REFRESH, "data"), prevent_initial_call=True,
+)
+def toggle_queue(_n, n):
+    """Pause a running queue or resume a paused one (the database says which it is now)."""
+    c, actor = conn(), require_account()
+    paused = jobs.queue_paused(c)
+    (admin.resume_queue if paused else admin.pause_queue)(c, actor)
+    return ok_alert("Queue resumed." if paused else "Queue paused: running jobs continue, no new job starts."), \
+        (n or 0) + 1
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Input(CANCEL, "n_clicks"), State(GRID, "selectedRows"), State(REFRESH, "data"), prevent_initial_call=True,
+)
+def cancel_selected(_n, rows, n):
+    """Cancel the selected job, whoever owns it."""
+    try:
+        if not rows:
+            raise JobNotFound("Select a job in the list first.")
+        job = admin.cancel_job(conn(), require_account(), int(rows[0]["id"]))
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update
+    what = "cancelled" if job.state is JobState.CANCELLED else "stopping (cancel requested)"
+    return ok_alert(f"Job {job.id} ({job.name}, {job.owner}) is {what}."), (n or 0) + 1

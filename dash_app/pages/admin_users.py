@@ -1,0 +1,230 @@
+"""Users (`/admin/users`): who may use the GPUs and how much; create, disable, reset, promote, limit."""
+from __future__ import annotations
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dash_app.components.admin_common import error_alert, fmt_time, ok_alert, page_header
+from dash_app.context import conn, require_account
+from dash_app.ids import page_id
+from services import admin, users
+from services.admin import UserSummary
+from services.errors import FoldDeckError, UserError
+from services.jobs import UserLimits
+
+dash.register_page(__name__, path="/admin/users", name="Users", order=51, icon="bi-people", admin=True)
+
+GRID = page_id(__name__, "grid")
+ALERT = page_id(__name__, "alert")
+REFRESH = page_id(__name__, "refresh")
+NEW_NAME = page_id(__name__, "new-name")
+NEW_PASSWORD = page_id(__name__, "new-password")
+NEW_ROLE = page_id(__name__, "new-role")
+CREATE = page_id(__name__, "create")
+MANAGE = page_id(__name__, "manage")
+MANAGE_TITLE = page_id(__name__, "manage-title")
+STATE_BADGE = page_id(__name__, "state-badge")
+TOGGLE = page_id(__name__, "toggle")
+ROLE = page_id(__name__, "role")
+SET_ROLE = page_id(__name__, "set-role")
+PASSWORD = page_id(__name__, "password")
+RESET = page_id(__name__, "reset")
+MAX_RUNNING = page_id(__name__, "max-running")
+MAX_QUEUED = page_id(__name__, "max-queued")
+MAX_TOKENS = page_id(__name__, "max-tokens")
+SAVE_LIMITS = page_id(__name__, "save-limits")
+
+ROLE_OPTIONS = [{"label": "User", "value": "user"}, {"label": "Admin", "value": "admin"}]
+COLUMNS = [
+    {"field": "username", "headerName": "User", "checkboxSelection": False, "minWidth": 140, "flex": 1},
+    {"field": "role", "headerName": "Role", "width": 100},
+    {"field": "state", "headerName": "State", "width": 110,
+     "cellClassRules": {"text-danger fw-bold": "params.value === 'disabled'"}},
+    {"field": "last_login", "headerName": "Last login", "width": 180},
+    {"field": "jobs_run", "headerName": "Jobs run", "width": 110, "type": "numericColumn"},
+    {"field": "gpu_hours", "headerName": "GPU hours", "width": 120, "type": "numericColumn"},
+    {"field": "running", "headerName": "Running", "width": 110, "type": "numericColumn"},
+    {"field": "queued", "headerName": "Queued", "width": 105, "type": "numericColumn"},
+    {"field": "max_running", "headerName": "Max running", "width": 130},
+    {"field": "max_queued", "headerName": "Max queued", "width": 130},
+    {"field": "max_tokens", "headerName": "Max tokens/job", "width": 145},
+]
+
+
+def user_row(s: UserSummary) -> dict:
+    """Return the grid row for one user."""
+    def limit(v: int | None) -> str:
+        return "unlimited" if v is None else str(v)
+
+    return {"id": s.id, "username": s.username, "role": s.role.value, "state": "active" if s.active else "disabled",
+            "last_login": fmt_time(s.last_login_at), "jobs_run": s.jobs_run, "gpu_hours": round(s.gpu_hours, 2),
+            "running": s.running, "queued": s.queued, "max_running": limit(s.limits.max_running),
+            "max_queued": limit(s.limits.max_queued), "max_tokens": limit(s.limits.max_tokens)}
+
+
+def _labelled(label: str, control, help_text: str | None = None) -> html.Div:
+    return html.Div([dbc.Label(label, html_for=control.id, className="small fw-semibold mb-1"), control,
+                     dbc.FormText(help_text) if help_text else None], className="mb-2")
+
+
+def _create_card() -> dbc.Card:
+    return dbc.Card([
+        dbc.CardHeader([html.I(className="bi bi-person-plus me-2"), "Create a user"]),
+        dbc.CardBody([
+            _labelled("Username", dbc.Input(id=NEW_NAME, autoComplete="off")),
+            _labelled("Password", dbc.Input(id=NEW_PASSWORD, type="password", autoComplete="new-password"),
+                      f"At least {users.MIN_PASSWORD_LENGTH} characters; tell the person in person."),
+            _labelled("Role", dbc.Select(id=NEW_ROLE, options=ROLE_OPTIONS, value="user")),
+            dbc.Button([html.I(className="bi bi-plus-lg me-1"), "Create user"], id=CREATE, color="primary"),
+        ]),
+    ], className="mb-3 shadow-sm")
+
+
+def _manage_card() -> dbc.Card:
+    limit_input = {"type": "number", "min": 0, "step": 1, "placeholder": "unlimited"}
+    return dbc.Card([
+        dbc.CardHeader([html.I(className="bi bi-person-gear me-2"), html.Span("Select a user", id=MANAGE_TITLE),
+                        dbc.Badge("", id=STATE_BADGE, className="ms-2")]),
+        dbc.CardBody(html.Fieldset([
+            dbc.Button("Disable", id=TOGGLE, color="danger", outline=True, className="mb-3 w-100"),
+            dbc.InputGroup([dbc.Select(id=ROLE, options=ROLE_OPTIONS, **{"aria-label": "Role"}),
+                            dbc.Button("Change role", id=SET_ROLE, color="secondary")], className="mb-3"),
+            dbc.InputGroup([dbc.Input(id=PASSWORD, type="password", placeholder="New password",
+                                      autoComplete="new-password", **{"aria-label": "New password"}),
+                            dbc.Button("Reset password", id=RESET, color="secondary")], className="mb-1"),
+            dbc.FormText("Disabling or resetting the password ends the user's sessions.", className="d-block mb-3"),
+            html.H2("Limits", className="h6"),
+            _labelled("Max running jobs", dbc.Input(id=MAX_RUNNING, **limit_input)),
+            _labelled("Max queued jobs", dbc.Input(id=MAX_QUEUED, **limit_input)),
+            _labelled("Max tokens per job", dbc.Input(id=MAX_TOKENS, **limit_input), "Empty means no limit."),
+            dbc.Button([html.I(className="bi bi-save me-1"), "Save limits"], id=SAVE_LIMITS, color="primary"),
+        ], id=MANAGE, disabled=True)),
+    ], className="mb-3 shadow-sm")
+
+
+def layout(**_query) -> html.Div:
+    return html.Div([
+        page_header("Users", "bi-people", "Who can use the GPUs and how much. Select a row to manage that user."),
+        html.Div(id=ALERT),
+        dbc.Row([
+            dbc.Col(dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="params.data.id",
+                               defaultColDef={"sortable": True, "resizable": True, "filter": True},
+                               dashGridOptions={"rowSelection": "single", "animateRows": False,
+                                                "overlayNoRowsTemplate": "No users yet: create one on the right."},
+                               className="ag-theme-alpine", style={"height": "70vh", "width": "100%"}),
+                    xs=12, xl=8, className="mb-3"),
+            dbc.Col([_manage_card(), _create_card()], xs=12, xl=4),
+        ]),
+        dcc.Store(id=REFRESH, data=0),
+    ])
+
+
+def _selected_id(rows) -> int | None:
+    return rows[0]["id"] if rows else None
+
+
+@callback(Output(GRID, "rowData"), Input(REFRESH, "data"))
+def refresh_users(_n):
+    """List every user with usage and limits."""
+    return [user_row(s) for s in admin.user_summaries(conn(), require_account())]
+
+
+@callback(
+    Output(MANAGE_TITLE, "children"), Output(STATE_BADGE, "children"), Output(STATE_BADGE, "color"),
+    Output(TOGGLE, "children"), Output(TOGGLE, "color"), Output(ROLE, "value"), Output(MAX_RUNNING, "value"),
+    Output(MAX_QUEUED, "value"), Output(MAX_TOKENS, "value"), Output(MANAGE, "disabled"),
+    Input(GRID, "selectedRows"), Input(REFRESH, "data"),
+)
+def show_selected_user(rows, _n):
+    """Fill the manage card with the selected user's current state, read fresh from the database."""
+    user_id = _selected_id(rows)
+    summary = next((s for s in admin.user_summaries(conn(), require_account()) if s.id == user_id), None)
+    if summary is None:
+        return "Select a user", "", "secondary", "Disable", "danger", None, None, None, None, True
+    lim = summary.limits
+    return (summary.username, "active" if summary.active else "disabled",
+            "success" if summary.active else "danger", "Disable" if summary.active else "Enable",
+            "danger" if summary.active else "success", summary.role.value, lim.max_running, lim.max_queued,
+            lim.max_tokens, False)
+
+
+def _done(message: str, n: int):
+    return ok_alert(message), (n or 0) + 1
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Output(NEW_NAME, "value"), Output(NEW_PASSWORD, "value"),
+    Input(CREATE, "n_clicks"), State(NEW_NAME, "value"), State(NEW_PASSWORD, "value"), State(NEW_ROLE, "value"),
+    State(REFRESH, "data"), prevent_initial_call=True,
+)
+def create_user(_n, name, password, role, n):
+    """Create the account described in the form."""
+    try:
+        user = admin.create_user(conn(), require_account(), name or "", password or "", role or "user")
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update, no_update, no_update
+    return *_done(f"Created {user.username} ({user.role.value}).", n), "", ""
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Input(TOGGLE, "n_clicks"), State(GRID, "selectedRows"), State(REFRESH, "data"), prevent_initial_call=True,
+)
+def toggle_user(_n, rows, n):
+    """Disable an active user (ending their sessions) or enable a disabled one."""
+    try:
+        target = users.get_user(conn(), _selected_id(rows) or 0)
+        user = admin.set_active(conn(), require_account(), target.id, not target.active)
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update
+    return _done(f"{user.username} is now {'active' if user.active else 'disabled; their sessions ended'}.", n)
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Input(SET_ROLE, "n_clicks"), State(GRID, "selectedRows"), State(ROLE, "value"), State(REFRESH, "data"),
+    prevent_initial_call=True,
+)
+def change_role(_n, rows, role, n):
+    """Make the selected user an admin or a plain user."""
+    try:
+        user = admin.set_role(conn(), require_account(), _selected_id(rows) or 0, role or "user")
+    except (FoldDeckError, ValueError) as exc:
+        return error_alert(exc if isinstance(exc, FoldDeckError) else UserError("Choose a role.")), no_update
+    return _done(f"{user.username} is now {'an admin' if user.is_admin else 'a user'}.", n)
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Output(PASSWORD, "value"),
+    Input(RESET, "n_clicks"), State(GRID, "selectedRows"), State(PASSWORD, "value"), State(REFRESH, "data"),
+    prevent_initial_call=True,
+)
+def reset_password(_n, rows, password, n):
+    """Give the selected user a new password (their sessions end)."""
+    try:
+        user = admin.reset_password(conn(), require_account(), _selected_id(rows) or 0, password or "")
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update, no_update
+    return *_done(f"New password set for {user.username}; their sessions ended.", n), ""
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Input(SAVE_LIMITS, "n_clicks"), State(GRID, "selectedRows"), State(MAX_RUNNING, "value"),
+    State(MAX_QUEUED, "value"), State(MAX_TOKENS, "value"), State(REFRESH, "data"), prevent_initial_call=True,
+)
+def save_limits(_n, rows, max_running, max_queued, max_tokens, n):
+    """Store the selected user's limits; the queue enforces them at the next submission."""
+    try:
+        limits = UserLimits(admin.parse_limit("Max running jobs", max_running),
+                            admin.parse_limit("Max queued jobs", max_queued),
+                            admin.parse_limit("Max tokens per job", max_tokens))
+        target = users.get_user(conn(), _selected_id(rows) or 0)
+        admin.set_limits(conn(), require_account(), target.id, limits)
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update
+    return _done(f"Limits saved for {target.username}.", n)
