@@ -73,14 +73,3 @@ RESULTS_MAX_FILES = 200  # a job writes ~30 files per seed; more is an odd folde
 # -- worker loop (jobs) -------------------------------------------------------------------------
 CANCEL_CHECK_SECONDS = 0.3  # a running job looks for a cancel request this often: a click feels immediate
 OUTPUT_WAIT_SECONDS = 0.1  # longest wait for job output before the loop checks anything else
-
-# -- dashboard and job page (issue 6) ----------------------------------------------------------
-DASHBOARD_PAGE_SIZE = 50  # rows per grid page: one screen at 1920 px; the server never sends more
-CONSOLE_CHUNK_LINES = 500  # console lines per DOM block: trimming the head drops whole blocks, not lines
-CONSOLE_EARLIER_LINES = 1000  # "load earlier" fetches this many: a few screens, still one quick response
-CONSOLE_POLL_MAX_LINES = 2000  # one poll sends at most this many lines; a burst catches up over a few ticks
-RESULTS_MAX_FILES = 200  # a job writes ~30 files per seed; more is an odd folder, not worth listing
-
-# -- worker loop (jobs) -------------------------------------------------------------------------
-CANCEL_CHECK_SECONDS = 0.3  # a running job looks for a cancel request this often: a click feels immediate
-OUTPUT_WAIT_SECONDS = 0.1  # longest wait for job output before the loop checks anything else
