@@ -25,7 +25,7 @@ LEVELS = [lv.value for lv in Level]
 LEVEL_LABELS = {"info": "Info", "warning": "Warnings", "error": "Errors", "progress": "Progress",
                 "success": "Success"}
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")
-_OTHER_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]")
+_OTHER_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-ln-z]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]")
 
 
 def cid(kind: str, key: str) -> dict:

@@ -1,0 +1,94 @@
+"""The dashboard grid's server-side paging and filters on a real database."""
+from __future__ import annotations
+
+import pytest
+
+from dash_app.components.job_grid import load_page
+from services import jobs, users
+from services.errors import InvalidInput
+from tests.conftest import dash_post
+
+AF3 = {"name": "x", "modelSeeds": [1], "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}],
+       "dialect": "alphafold3", "version": 1}
+
+
+@pytest.fixture
+def people(conn, settings):
+    alice, admin = users.get_by_name(conn, "alice"), users.get_by_name(conn, "admin")
+    for i in range(120):
+        jobs.submit(conn, settings, alice, AF3, name=f"alice-{i:03d}" + ("-apo" if i % 10 == 0 else ""))
+    for i in range(7):
+        jobs.submit(conn, settings, admin, AF3, name=f"admin-{i}")
+    return alice, admin
+
+
+def test_pages_are_bounded_and_newest_first(conn, people):
+    alice, _ = people
+    first = load_page(conn, alice, page=1, page_size=50)
+    third = load_page(conn, alice, page=3, page_size=50)
+    assert (first.total, first.pages, len(first.rows), len(third.rows)) == (120, 3, 50, 20)
+    ids = [r["id"] for r in first.rows + load_page(conn, alice, page=2, page_size=50).rows + third.rows]
+    assert ids == list(range(120, 0, -1)) and first.rows[0]["name"] == "alice-119"  # newest first, no gaps
+    assert {r["owner"] for r in first.rows + third.rows} == {"alice"}  # never another user's job
+    assert load_page(conn, alice, page=99, page_size=50).page == 3  # past the end: the last page
+
+
+def test_state_filter_search_counts_and_queue_positions(conn, settings, people):
+    alice, admin = people
+    jobs.cancel_job(conn, alice, 1)
+    page = load_page(conn, alice, state="cancelled")
+    assert [r["id"] for r in page.rows] == [1] and page.counts["cancelled"] == 1 and page.counts["queued"] == 119
+    apo = load_page(conn, alice, search="apo")
+    assert apo.total == 12 and all("apo" in r["name"] for r in apo.rows)
+    queued = load_page(conn, alice, state="queued", page_size=500).rows
+    assert all(r["stage"].startswith("#") and "in queue" in r["stage"] for r in queued)
+    assert sorted(r["queue_position"] for r in queued) == sorted(set(r["queue_position"] for r in queued))
+    with pytest.raises(InvalidInput):
+        load_page(conn, alice, sort="nope")
+
+
+def test_all_users_only_for_admins(conn, people):
+    alice, admin = people
+    assert load_page(conn, alice, all_users=True).total == 120  # ignored for a non-admin
+    everyone = load_page(conn, admin, all_users=True, page_size=200)
+    assert everyone.total == 127 and {r["owner"] for r in everyone.rows} == {"alice", "admin"}
+    assert load_page(conn, admin).total == 7
+
+
+def test_signature_changes_only_when_the_page_does(conn, people):
+    alice, _ = people
+    before = load_page(conn, alice).signature
+    assert load_page(conn, alice).signature == before
+    jobs.cancel_job(conn, alice, 120)
+    assert load_page(conn, alice).signature != before
+
+
+def _refresh_payload(app, **values) -> dict:
+    import sys
+
+    page = sys.modules["dash_app.pages.dashboard"]
+    key = next(k for k in app.callback_map if f"{page.GRID}.rowData" in k)
+    outs = [(page.GRID, "rowData"), (page.GRID, "columnDefs"), (page.STATE_FILTER, "options"),
+            (page.PAGER, "max_value"), (page.PAGER, "active_page"), (page.SUMMARY, "children"),
+            (page.EMPTY, "children"), (page.EMPTY, "hidden"), (page.CURSOR, "data")]
+    ins = [(page.INTERVAL, "n_intervals"), (page.STATE_FILTER, "value"), (page.SEARCH, "value"),
+           (page.PAGER, "active_page"), (page.ALL_USERS, "value")]
+    vals = {"n_intervals": 1, "value": None, "active_page": 1, **values}
+    return {"output": key, "outputs": [{"id": i, "property": p} for i, p in outs],
+            "inputs": [{"id": i, "property": p, "value": values.get(i, vals.get(p))} for i, p in ins],
+            "state": [{"id": page.CURSOR, "property": "data", "value": values.get("cursor")}],
+            "changedPropIds": [values.get("changed", f"{page.INTERVAL}.n_intervals")]}
+
+
+def test_refresh_through_the_server_sends_nothing_when_unchanged(app, user_client, conn, people):
+    r = dash_post(user_client, _refresh_payload(app))
+    assert r.status_code == 200
+    out = r.get_json()["response"]
+    cursor = out["dashboard-cursor"]["data"]
+    assert len(out["dashboard-grid"]["rowData"]) == 50
+    assert "owner" not in [c["field"] for c in out["dashboard-grid"]["columnDefs"]]
+    r = dash_post(user_client, _refresh_payload(app, cursor=cursor))
+    assert r.status_code == 204 and not r.data
+    alice = users.get_by_name(conn, "alice")
+    jobs.cancel_job(conn, alice, 120)
+    assert dash_post(user_client, _refresh_payload(app, cursor=cursor)).status_code == 200
