@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from services import db, defaults, jobs, joblog
+from services import applog, db, defaults, jobs, joblog
 from services.executors import Executor, ExecutorError, RunSpec, make_executor
 from services.hosts import Host, load_hosts
 from services.jobs import Job, JobState
@@ -236,9 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, help="slot threads (default: total slots of the hosts)")
     parser.add_argument("--hosts", help="comma-separated host names to run jobs on (default: all)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = load_settings()
     db.migrate(settings.db_path)
+    _configure_logging(settings)
     hosts = load_hosts(settings)
     if args.hosts:
         wanted = {n.strip() for n in args.hosts.split(",")}
@@ -250,7 +250,18 @@ def main(argv: list[str] | None = None) -> int:
           f"{', '.join(f'{h.name}={h.slots}' for h in worker.hosts) or 'none'}; data dir {settings.data_dir})",
           flush=True)
     worker.run(once=args.once)
+    applog.flush()
     return 0
+
+
+def _configure_logging(settings: Settings) -> None:
+    """Log to stderr and, like the web app, to the application log (job starts, finishes, worker stop)."""
+    root = logging.getLogger("folddeck")
+    root.setLevel(settings.log_level)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    applog.install(settings)
 
 
 if __name__ == "__main__":

@@ -256,3 +256,13 @@ def test_dashboard_queries_use_indexes(conn, settings, alice):
         plans.append(" | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args)))
     for plan in plans:
         assert "SCAN j" not in plan and "USING" in plan, plan
+
+
+def test_job_events_reach_the_application_log_with_user_and_job(conn, settings, alice, caplog):
+    caplog.set_level("INFO", logger="folddeck.jobs")
+    job = jobs.submit(conn, settings, alice, af3())
+    jobs.cancel_job(conn, alice, job.id)
+    events = [(r.getMessage().split(" ", 2)[2], r.source, r.username, r.job_id) for r in caplog.records
+              if r.name == "folddeck.jobs"]
+    assert [e[1:] for e in events] == [("jobs", "alice", job.id)] * 2
+    assert events[0][0].startswith("(job) submitted by alice") and "cancel requested by alice" in events[1][0]

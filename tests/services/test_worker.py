@@ -149,10 +149,12 @@ def worker_env(settings, **extra) -> dict:
 
 
 def start_worker_process(settings, *args: str, **extra) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "services.worker", *args], cwd=ROOT,
-                            env=worker_env(settings, **extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout.readline().startswith("FoldDeck worker ")
+    # Output goes to a file: an unread pipe would fill up and stall a chatty worker.
+    out = settings.data_dir / f"worker-{time.monotonic_ns()}.out"
+    with open(out, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "services.worker", *args], cwd=ROOT,
+                                env=worker_env(settings, **extra), stdout=fh, stderr=subprocess.STDOUT, text=True)
+    wait_for(lambda: out.read_text().startswith("FoldDeck worker "), what="worker start line")
     return proc
 
 
@@ -167,7 +169,6 @@ def test_worker_killed_mid_job_is_replaced_after_the_lease(settings, conn, alice
     wait_for(lambda: any(line.text == "hanging" for line in joblog.read_log(conn, job.id)), what="output")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    proc.stdout.close()
     assert jobs.get_job(conn, alice, job.id).state is JobState.RUNNING  # nobody knows yet
     running_worker(settings.with_overrides(af3_command=command))
     done = wait_for(lambda: (j := jobs.get_job(conn, alice, job.id)).is_finished and j, timeout=30, what="finish")
@@ -193,7 +194,6 @@ def test_sigterm_hands_back_or_waits_by_setting(settings, conn, alice, mode):
     wait_for(lambda: any(line.text == "started" for line in joblog.read_log(conn, job.id)), what="job start")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
-    proc.stdout.close()
     after = jobs.get_job(conn, alice, job.id)
     if mode == "requeue":
         assert after.state is JobState.QUEUED and after.attempts - after.attempts_base == 0
@@ -219,7 +219,6 @@ def test_four_workers_run_200_jobs_exactly_once(settings, conn, alice):
             p.send_signal(signal.SIGTERM)
         for p in procs:
             p.wait(30)
-            p.stdout.close()
     runs = ledger.read_text().split()
     assert sorted(runs) == sorted(str(settings.jobs_dir / str(i) / "input.json") for i in ids)  # once each
     rows = conn.execute("SELECT job_id, COUNT(*), MAX(attempt) FROM job_attempts GROUP BY job_id").fetchall()
