@@ -1,6 +1,8 @@
 """Browser fixtures: a live FoldDeck on a free loopback port, and a login helper."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from selenium.webdriver.common.by import By
 
@@ -8,7 +10,27 @@ from tests.conftest import free_port
 
 
 @pytest.fixture
-def live(dash_duo, app):
+def tolerate_runner_kill():
+    """Ignore the SystemExit dash's ThreadedRunner raises in every thread started while its server ran.
+
+    Its stop() kills all threads newer than the server (ours included, e.g. the application-log
+    writer or an in-process worker) with an async SystemExit; that is the runner's shutdown, not
+    a bug. Any other exception in a thread is still reported. Set up before dash_duo so it is
+    torn down after dash_duo's stop().
+    """
+    previous = threading.excepthook
+
+    def hook(args):
+        if args.exc_type is not SystemExit:
+            previous(args)
+
+    threading.excepthook = hook
+    yield
+    threading.excepthook = previous
+
+
+@pytest.fixture
+def live(tolerate_runner_kill, dash_duo, app):
     """Start the app for dash_duo and return the runner (base URL: `dash_duo.server.url`)."""
     dash_duo.start_server(app, navigate=False, host="127.0.0.1", port=free_port())
     return dash_duo
