@@ -111,7 +111,7 @@ def grid_row(entry: LogEntry) -> dict:
 
 def counter_badges(counts: dict[str, int]) -> list:
     """Return one badge per level with its (capped) count."""
-    return [dbc.Badge([level.title(), html.Span(applog.total_label(counts[level]), className="ms-1 fw-normal")],
+    return [dbc.Badge([level.title(), " ", html.Span(applog.total_label(counts[level]), className="fw-normal")],
                       color=LEVEL_COLORS[level], className="me-2 fs-6", id=page_id(__name__, f"count-{level.lower()}"))
             for level in counts]
 

@@ -61,8 +61,8 @@ def layout(**_query) -> html.Div:
             dbc.Col(dbc.Card([
                 dbc.CardHeader(dbc.Row([
                     dbc.Col([html.I(className="bi bi-collection me-2"), "Jobs"], className="d-flex align-items-center"),
-                    dbc.Col(dbc.Select(id=STATE, options=STATE_OPTIONS, value="", size="sm",
-                                       **{"aria-label": "Show jobs in state"}), width="auto"),
+                    dbc.Col([dbc.Label("Show jobs in state", html_for=STATE, className="visually-hidden"),
+                             dbc.Select(id=STATE, options=STATE_OPTIONS, value="", size="sm")], width="auto"),
                     dbc.Col(dbc.Button([html.I(className="bi bi-x-octagon me-1"), "Cancel selected job"], id=CANCEL,
                                        color="danger", outline=True, size="sm"), width="auto"),
                 ], className="g-2")),

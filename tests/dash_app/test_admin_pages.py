@@ -127,3 +127,22 @@ def test_unhandled_callback_error_is_logged(app, admin_client, settings, monkeyp
     entries, _ = applog.query(db.connect(settings.db_path), LogFilters(source="web"), 0, 5)
     assert entries and entries[0].level == "ERROR" and entries[0].username == "admin"
     assert "kaboom in a callback" in entries[0].message and "Traceback" in entries[0].message
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_admin_page_layouts_render(app, path):
+    with app.server.test_request_context(path):
+        tree = page_module(path).layout()
+    assert tree.to_plotly_json()  # a bad component argument raises while building, before this
+    ids = []
+
+    def walk(node):
+        if hasattr(node, "id") and isinstance(getattr(node, "id", None), str):
+            ids.append(node.id)
+        for child in getattr(node, "children", None) if isinstance(getattr(node, "children", None), list) else \
+                [getattr(node, "children", None)]:
+            if hasattr(child, "to_plotly_json"):
+                walk(child)
+
+    walk(tree)
+    assert ids and all(i.startswith("admin-") for i in ids), [i for i in ids if not i.startswith("admin-")]
