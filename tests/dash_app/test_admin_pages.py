@@ -146,3 +146,23 @@ def test_admin_page_layouts_render(app, path):
 
     walk(tree)
     assert ids and all(i.startswith("admin-") for i in ids), [i for i in ids if not i.startswith("admin-")]
+
+
+def test_live_tail_patches_new_entries_on_top(app, admin_client, settings):
+    conn = db.connect(settings.db_path)
+    assert applog.flush()
+    cursor = applog.last_id(conn)
+    users.authenticate(conn, "alice", "wrong-password", "10.1.1.1")
+    assert applog.flush()
+    body = callback_body(app, "admin-logs-grid.rowData@", {"admin-logs-range": "all", "admin-logs-user": "alice",
+                                                             "admin-logs-cursor": {"last": cursor, "shown": 3},
+                                                             "admin-logs-offset": 0, "admin-logs-tick": 1})
+    resp = dash_post(admin_client, body).json["response"]
+    ops = resp["admin-logs-grid"]["rowData"]["operations"]
+    assert [op["operation"] for op in ops] == ["Prepend"]
+    assert ops[0]["params"]["value"]["message"] == "login failed for alice from 10.1.1.1: wrong password"
+    assert resp["admin-logs-cursor"]["data"] == {"last": cursor + 1, "shown": 4}
+    again = dash_post(admin_client, {**body, "state": [
+        {**s, "value": {"last": cursor + 1, "shown": 4}} if s["id"] == "admin-logs-cursor" else s
+        for s in body["state"]]})
+    assert again.status_code in (200, 204) and not (again.get_json(silent=True) or {}).get("response")  # no_update
