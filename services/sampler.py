@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO
 
-from services import db, defaults
+from services import applog, db, defaults
 from services.errors import FoldDeckError, SettingsError
 from services.hosts import Host, load_hosts
 from services.metrics import history
@@ -31,6 +31,7 @@ from services.metrics.store import SnapshotStore, cache_dir
 from services.settings import Settings, load_settings
 
 log = logging.getLogger("folddeck.sampler")
+events = logging.getLogger("folddeck.metrics")  # host up/down, for the application log
 MAINTENANCE_EVERY_S = 60  # rollup + prune once a minute: the finest rollup bucket
 
 
@@ -57,6 +58,7 @@ class Sampler:
         self.pollers: dict[str, HostPoller] = {}
         self._hosts_stamp: float | None = None
         self._last_maintenance = 0.0
+        self._up: dict[str, bool] = {}  # last known state per host, to log only transitions
         self._set_hosts(hosts if hosts is not None else self._load_hosts())
         self._fixed_hosts = hosts is not None
 
@@ -115,12 +117,25 @@ class Sampler:
             if snap.host in fresh:
                 snap.ts = ts  # one timestamp per tick keeps every host's rows aligned
         self.store.put(snaps, ts)
+        self._log_transitions(snaps)
         conn = db.connect(self.settings.db_path)
         history.append(conn, [s for s in snaps if s.host in fresh])
         if ts - self._last_maintenance >= MAINTENANCE_EVERY_S:
             self._maintain(conn, ts)
         self._record_jobs(conn, snaps)
         return TickResult(ts=ts, wall_ms=(time.perf_counter() - t0) * 1000, snaps=snaps, fresh=fresh)
+
+    def _log_transitions(self, snaps: list[HostSnapshot]) -> None:
+        """Write 'host down' / 'host up again' to the application log when a host changes state."""
+        for snap in snaps:
+            was = self._up.get(snap.host)
+            self._up[snap.host] = snap.up
+            if was is None and snap.up or was == snap.up:
+                continue
+            if snap.up:
+                events.info("host %s is up again", snap.host, extra={"source": "metrics"})
+            else:
+                events.warning("host %s is down: %s", snap.host, snap.reason, extra={"source": "metrics"})
 
     def _laggard(self, poller: HostPoller, ts: float) -> HostSnapshot:
         """Return the last state of a host that did not answer in time (down once it is too old)."""
@@ -203,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("another sampler already runs for %s; exiting", settings.data_dir)
         return 1
     db.migrate(settings.db_path)
+    applog.install(settings)
     sampler = Sampler(settings)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

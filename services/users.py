@@ -194,11 +194,12 @@ def authenticate(conn: sqlite3.Connection, username: str, password: str, address
         conn.execute("DELETE FROM login_failures WHERE at < ?", (now - 24 * 3600,))
         reason = "unknown user" if row is None else ("account disabled" if ok else "wrong password")
         log.warning("login failed for %s from %s: %s", name, address, reason,
-                    extra={"source": "auth", "username": name})
+                    extra={"source": "auth", "username": name, "address": address})
         return None
     conn.execute("UPDATE users SET last_login_at = ? WHERE id = ?", (now, row["id"]))
     conn.execute("DELETE FROM login_failures WHERE username = ?", (name,))
-    log.info("login succeeded for %s from %s", name, address, extra={"source": "auth", "username": name})
+    log.info("login succeeded for %s from %s", name, address,
+             extra={"source": "auth", "username": name, "address": address})
     return get_user(conn, row["id"])
 
 

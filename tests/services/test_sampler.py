@@ -175,3 +175,21 @@ def test_history_query_after_ticks(settings, sampler_for):
         sampler.tick(now=t0 + 5 * i)
     h = history.query(sampler_db(settings), LOCAL, 900, t0 + 60, sampler.retention)
     assert h.tier == history.Tier.RAW and len(h.series["c"][0]) == 12 and "d0" in h.series
+
+
+def test_host_down_and_up_are_written_to_the_application_log(settings, caplog):
+    """Only transitions are logged: a host going down once, then coming back."""
+    import logging
+
+    from services.metrics.model import HostSnapshot, HostState
+    from services.sampler import Sampler
+
+    sampler = Sampler(settings, hosts=[])
+    up = HostSnapshot(host="gpu9", ts=1.0)
+    gone = HostSnapshot(host="gpu9", ts=2.0, state=HostState.DOWN, reason="gpu9: connection refused")
+    with caplog.at_level(logging.INFO, logger="folddeck.metrics"):
+        for snap in (up, up, gone, gone, up):
+            sampler._log_transitions([snap])
+    messages = [r.getMessage() for r in caplog.records if r.name == "folddeck.metrics"]
+    assert messages == ["host gpu9 is down: gpu9: connection refused", "host gpu9 is up again"]
+    assert all(r.source == "metrics" for r in caplog.records if r.name == "folddeck.metrics")
