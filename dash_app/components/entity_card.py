@@ -68,12 +68,12 @@ def entity_card(entity: dict, position: int) -> dbc.Card:
         dbc.Badge("", id=pid(CHAINS, uid), color="secondary", className="fd-chains me-auto",
                   title="Chain ids this entity gets"),
         dbc.Button(html.I(className="bi bi-copy"), id=pid(DUP, uid), color="link", size="sm",
-                   title="Duplicate this entity", **{"aria-label": f"Duplicate {KIND_LABEL[kind]} {position + 1}"}),
+                   title=f"Duplicate {KIND_LABEL[kind]} {position + 1}"),
         dbc.Button(html.I(className="bi bi-trash"), id=pid(DEL, uid), color="link", size="sm",
-                   className="text-danger", title="Remove this entity",
-                   **{"aria-label": f"Remove {KIND_LABEL[kind]} {position + 1}"}),
+                   className="text-danger", title=f"Remove {KIND_LABEL[kind]} {position + 1}"),
     ], className="d-flex align-items-center"))
-    return dbc.Card([header, dbc.CardBody(body + [html.Div(id=pid(CARD_PROBLEMS, uid))])],
+    feedback = html.Div(id=pid(CARD_PROBLEMS, uid), className="small mt-1", **{"aria-live": "polite"})
+    return dbc.Card([header, dbc.CardBody(body[:2] + [feedback] + body[2:])],
                     id=pid(CARD, uid), className=f"fd-entity-card fd-kind-{kind} mb-3 shadow-sm")
 
 
@@ -101,7 +101,6 @@ def _polymer_body(entity: dict) -> list:
         _label("Sequence", pid(SEQ, uid)),
         dbc.Textarea(id=pid(SEQ, uid), value=entity.get("sequence", ""), rows=3, spellCheck=False,
                      placeholder=KIND_HINT[kind], className="font-monospace fd-seq", debounce=False),
-        html.Div(id=pid(SEQ_INFO, uid), className="small mt-1 mb-2", **{"aria-live": "polite"}),
         _copies_row(entity),
         _mods_block(entity),
     ]
@@ -116,12 +115,12 @@ def _mods_block(entity: dict) -> html.Div:
     noun = "PTM" if entity["kind"] == "protein" else "modified base"
     rows = [dbc.Row([
         dbc.Col(dbc.Input(id=pid(MOD_CODE, uid, row=r), value=m.get("code", ""), placeholder="CCD code, e.g. SEP",
-                          size="sm", maxLength=5, **{"aria-label": f"Modification {r + 1} CCD code"}), width=5),
+                          size="sm", maxLength=5, title=f"Modification {r + 1} CCD code"), width=5),
         dbc.Col(dbc.Input(id=pid(MOD_POS, uid, row=r), value=m.get("position"), type="number", min=1, step=1,
-                          placeholder="position", size="sm", **{"aria-label": f"Modification {r + 1} position"}),
+                          placeholder="position", size="sm", title=f"Modification {r + 1} position"),
                 width=4),
         dbc.Col(dbc.Button(html.I(className="bi bi-x-lg"), id=pid(MOD_DEL, uid, row=r), color="link", size="sm",
-                           **{"aria-label": f"Remove modification {r + 1}"}), width=3),
+                           title=f"Remove modification {r + 1}"), width=3),
     ], className="g-2 mb-1") for r, m in enumerate(entity.get("mods") or [])]
     return html.Div([
         html.Div([html.Span("Modifications", className="fw-semibold small me-2"),
@@ -144,7 +143,7 @@ def _msa_block(entity: dict) -> html.Div:
         html.Div([
             dbc.Textarea(id=pid(MSA_TEXT, uid), value=entity.get("msa_text", ""), rows=3, spellCheck=False,
                          placeholder=">query\nMKTAYIAKQR…", className="font-monospace small",
-                         **{"aria-label": "Custom MSA in A3M format"}),
+                         title="Custom MSA in A3M format"),
             dcc.Upload(id=pid(MSA_UPLOAD, uid), accept=".a3m,.txt,text/plain", className="fd-drop small mt-1",
                        children=html.Span([html.I(className="bi bi-upload me-1"), "or drop / choose an .a3m file"])),
         ], id=pid(MSA_BOX, uid), className="mb-2", hidden=custom_hidden),
@@ -169,8 +168,6 @@ def _ligand_body(entity: dict) -> list:
         parts.append(dbc.RadioItems(
             id=pid(LIG_MODE, uid), value=entity.get("ligand_mode", "ccd"), inline=True, className="small mb-1",
             options=[{"label": "CCD code(s)", "value": "ccd"}, {"label": "SMILES", "value": "smiles"}]))
-    else:
-        parts.append(dcc.Store(id=pid(LIG_MODE, uid), data="ccd"))  # ions are always a CCD code
     parts += [
         html.Div([
             _label("Common " + ("ions" if kind == "ion" else "ligands"), pid(LIG_PICK, uid)),

@@ -40,7 +40,10 @@ ADD = {kind: P(__name__, f"add-{kind}") for kind in B.KINDS}
 BONDS = P(__name__, "bonds")
 BOND_ADD = P(__name__, "bond-add")
 BOND_DEL = "builder-bond-del"
-BOND = {f: f"builder-bond-{f.replace('_', '-')}" for f in B.BOND_FIELDS}
+BOND_CHAIN = "builder-bond-chain"
+BOND_RES = "builder-bond-res"
+BOND_ATOM = "builder-bond-atom"
+BOND_PART = {"chain": BOND_CHAIN, "res": BOND_RES, "atom": BOND_ATOM}
 FASTA_TEXT = P(__name__, "fasta-text")
 FASTA_UPLOAD = P(__name__, "fasta-upload")
 FASTA_APPLY = P(__name__, "fasta-apply")
@@ -125,7 +128,7 @@ def _seed_chips(seeds: list) -> list:
         return [html.Span("No seeds yet: add one.", className="small text-danger")]
     return [dbc.Badge([str(s), html.Button(html.I(className="bi bi-x"), id={"type": SEED_DEL, "index": k},
                                            className="btn btn-link btn-sm p-0 ms-1 text-white",
-                                           **{"aria-label": f"Remove seed {s}"})],
+                                           title=f"Remove seed {s}")],
                       color="primary", className="me-1 fd-seed") for k, s in enumerate(seeds)]
 
 
@@ -191,19 +194,19 @@ def _bond_rows(state: dict) -> list:
     for k, b in enumerate(state.get("bonds") or []):
         side = []
         for s in ("a", "b"):
-            side.append(dbc.Col(dcc.Dropdown(id={"type": BOND[f"{s}_chain"], "index": k}, options=chains,
+            side.append(dbc.Col(dcc.Dropdown(id={"type": BOND_CHAIN, "index": k, "side": s}, options=chains,
                                              value=b[f"{s}_chain"] or None, placeholder="chain", clearable=False),
                                 width=4))
-            side.append(dbc.Col(dcc.Dropdown(id={"type": BOND[f"{s}_res"], "index": k},
+            side.append(dbc.Col(dcc.Dropdown(id={"type": BOND_RES, "index": k, "side": s},
                                              options=B.residue_options(state, b[f"{s}_chain"]), value=b[f"{s}_res"],
                                              placeholder="residue", clearable=False), width=4))
-            side.append(dbc.Col(dbc.Input(id={"type": BOND[f"{s}_atom"], "index": k}, value=b[f"{s}_atom"],
+            side.append(dbc.Col(dbc.Input(id={"type": BOND_ATOM, "index": k, "side": s}, value=b[f"{s}_atom"],
                                           placeholder="atom, e.g. SG", size="sm",
-                                          **{"aria-label": f"Bond {k + 1} atom {s.upper()}"}), width=4))
+                                          title=f"Bond {k + 1} atom {s.upper()}"), width=4))
         rows.append(html.Div([
             html.Div([html.Strong(f"Bond {k + 1}", className="small me-auto"),
                       dbc.Button(html.I(className="bi bi-x-lg"), id={"type": BOND_DEL, "index": k}, color="link",
-                                 size="sm", **{"aria-label": f"Remove bond {k + 1}"})], className="d-flex"),
+                                 size="sm", title=f"Remove bond {k + 1}")], className="d-flex"),
             dbc.Row(side[:3], className="g-1 mb-1"), dbc.Row(side[3:], className="g-1"),
         ], className="fd-bond border rounded p-2 mb-2"))
     if not rows:
@@ -260,7 +263,7 @@ _FIELD_IDS = {"sequence": EC.SEQ, "copies": EC.COPIES, "msa_mode": EC.MSA_MODE, 
 
 def _by_index(items: list[dict]) -> dict:
     """Return {id index: value} for one ALL input/state list."""
-    return {item["id"]["index"]: item.get("value", item.get("data")) for item in items}
+    return {item["id"]["index"]: item.get("value") for item in items}
 
 
 # -- callbacks ----------------------------------------------------------------------------------------------
@@ -271,10 +274,9 @@ def _by_index(items: list[dict]) -> dict:
     Input(NAME, "value"),
     *[Input({"type": t, "index": ALL}, "value") for t in _FIELD_IDS.values()],
     Input({"type": EC.LIG_MODE, "index": ALL}, "value"),
-    Input({"type": EC.LIG_MODE, "index": ALL}, "data"),
     Input({"type": EC.MOD_CODE, "index": ALL, "row": ALL}, "value"),
     Input({"type": EC.MOD_POS, "index": ALL, "row": ALL}, "value"),
-    *[Input({"type": BOND[f], "index": ALL}, "value") for f in B.BOND_FIELDS],
+    *[Input({"type": t, "index": ALL, "side": ALL}, "value") for t in BOND_PART.values()],
     State(STATE, "data"),
 )
 def collect_form(name, *_values):
@@ -282,11 +284,14 @@ def collect_form(name, *_values):
     lists = ctx.inputs_list
     fields = {f: _by_index(lists[1 + k]) for k, f in enumerate(_FIELD_IDS)}
     n = 1 + len(_FIELD_IDS)
-    fields["ligand_mode"] = {**_by_index(lists[n]), **_by_index(lists[n + 1])}
-    codes = {(i["id"]["index"], i["id"]["row"]): i.get("value") for i in lists[n + 2]}
-    positions = {(i["id"]["index"], i["id"]["row"]): i.get("value") for i in lists[n + 3]}
+    fields["ligand_mode"] = _by_index(lists[n])  # ions have no choice: always a CCD code
+    codes = {(i["id"]["index"], i["id"]["row"]): i.get("value") for i in lists[n + 1]}
+    positions = {(i["id"]["index"], i["id"]["row"]): i.get("value") for i in lists[n + 2]}
     mods = {key: (codes.get(key), positions.get(key)) for key in codes.keys() | positions.keys()}
-    bonds = {f: _by_index(lists[n + 4 + k]) for k, f in enumerate(B.BOND_FIELDS)}
+    bonds: dict[str, dict[int, object]] = {}
+    for k, part in enumerate(BOND_PART):
+        for item in lists[n + 3 + k]:
+            bonds.setdefault(f"{item['id']['side']}_{part}", {})[item["id"]["index"]] = item.get("value")
     return B.apply_form(_values[-1], name, fields, mods, bonds)
 
 
@@ -437,55 +442,64 @@ def _alert(message: str, problems: list) -> dbc.Alert:
     Output(SUBMIT, "disabled"),
     Output(SUBMIT_HINT, "children"),
     Output(FOLDER, "children"),
-    Output({"type": EC.CHAINS, "index": ALL}, "children"),
-    Output({"type": EC.SEQ_INFO, "index": ALL}, "children"),
-    Output({"type": EC.SEQ, "index": ALL}, "invalid"),
-    Output({"type": EC.CARD_PROBLEMS, "index": ALL}, "children"),
-    Output({"type": BOND["a_chain"], "index": ALL}, "options"),
-    Output({"type": BOND["b_chain"], "index": ALL}, "options"),
-    Output({"type": BOND["a_res"], "index": ALL}, "options"),
-    Output({"type": BOND["b_res"], "index": ALL}, "options"),
     Input(STATE, "data"),
     Input(DIALECT, "value"),
 )
 def refresh_live_panel(state, dialect):
-    """Validate the form and update the JSON, problems, size, submit button and per-card feedback."""
+    """Validate the form and update the JSON, problems, size and submit button."""
     limits = jobs.get_limits(conn(), require_account().id)
-    ev = B.evaluate(state, dialect or R.AF3_DIALECT, limits.max_tokens)
-    return live_outputs(state, ev, ctx.outputs_list)
+    return live_outputs(state, B.evaluate(state, dialect or R.AF3_DIALECT, limits.max_tokens))
 
 
-def live_outputs(state: dict, ev: B.Evaluation, outputs_list: list) -> tuple:
-    """Return every output of `refresh_live_panel` for an evaluation (pure: testable without a browser)."""
-    by_uid = {e["uid"]: e for e in state["entities"]}
-    position = {e["uid"]: i for i, e in enumerate(state["entities"])}
-    grouped = ev.problems_by_card()
+# dash-renderer 4.x mangles the request of a callback with several ALL outputs, so each per-card and
+# per-bond output has a callback of its own (one ALL output each; skipped while nothing matches).
+@callback(Output({"type": EC.CHAINS, "index": ALL}, "children"), Input(STATE, "data"))
+def refresh_chains(state):
+    """Show each card's chain ids."""
+    chains = B.chain_ids(state)
+    return [("Chains " + ", ".join(chains[o["id"]["index"]])) if chains.get(o["id"]["index"]) else ""
+            for o in ctx.outputs_list]
+
+
+@callback(Output({"type": EC.CARD_PROBLEMS, "index": ALL}, "children"), Input(STATE, "data"))
+def refresh_card_feedback(state):
+    """Show each card's sequence length, bad characters and its own problems."""
+    return card_feedback(state, B.evaluate(state), [o["id"]["index"] for o in ctx.outputs_list])
+
+
+@callback(Output({"type": BOND_CHAIN, "index": ALL, "side": ALL}, "options"), Input(STATE, "data"))
+def refresh_bond_chains(state):
+    """Offer only existing chains (not SMILES ligands) in the bond editor."""
+    return [B.chain_options(state) for _ in ctx.outputs_list]
+
+
+@callback(Output({"type": BOND_RES, "index": ALL, "side": ALL}, "options"), Input(STATE, "data"))
+def refresh_bond_residues(state):
+    """Offer only the residues of the chosen chain in the bond editor."""
+    bonds = state.get("bonds") or []
+    return [B.residue_options(state, bonds[o["id"]["index"]][f"{o['id']['side']}_chain"])
+            if o["id"]["index"] < len(bonds) else [] for o in ctx.outputs_list]
+
+
+def live_outputs(state: dict, ev: B.Evaluation) -> tuple:
+    """Return the live panel's outputs for an evaluation."""
     problems, targets = _problem_list(state, ev)
     shown = ev.export if ev.export is not None else ev.af3
     if ev.export is None and ev.export_blockers:
         shown = {"cannot be written as AlphaFold Server JSON": ev.export_blockers}
     errors = sum(p.is_error for p in ev.problems)
     hint = "Ready to submit." if ev.valid else f"Fix {errors} problem{'s' * (errors != 1)} to submit."
+    return (json.dumps(shown, indent=2), problems, targets, size_badge(ev.size, ev.size_warnings), not ev.valid,
+            hint, ev.folder or "(none yet: type a name)")
 
-    def each(k: int, fn):
-        return [fn(o["id"]["index"]) for o in outputs_list[k]]
 
-    chains = B.chain_ids(state)
-    bond_chain = B.chain_options(state)
-    bonds = state.get("bonds") or []
-    return (
-        json.dumps(shown, indent=2),
-        problems, targets,
-        size_badge(ev.size, ev.size_warnings),
-        not ev.valid, hint, ev.folder or "(none yet: type a name)",
-        each(7, lambda uid: ", ".join(chains.get(uid, [])) and "Chains " + ", ".join(chains.get(uid, []))),
-        each(8, lambda uid: _seq_info(by_uid.get(uid))),
-        each(9, lambda uid: bool(by_uid.get(uid) and B.sequence_issues(by_uid[uid]["kind"], by_uid[uid]["sequence"]))),
-        each(10, lambda uid: _card_problems(grouped.get(position.get(uid), []))),
-        each(11, lambda k: bond_chain), each(12, lambda k: bond_chain),
-        each(13, lambda k: B.residue_options(state, bonds[k]["a_chain"]) if k < len(bonds) else []),
-        each(14, lambda k: B.residue_options(state, bonds[k]["b_chain"]) if k < len(bonds) else []),
-    )
+def card_feedback(state: dict, ev: B.Evaluation, uids: list[int]) -> list:
+    """Return, for each card uid, its sequence line and its own problems."""
+    by_uid = {e["uid"]: e for e in state["entities"]}
+    position = {e["uid"]: i for i, e in enumerate(state["entities"])}
+    grouped = ev.problems_by_card()
+    return [[html.Div(_seq_info(by_uid.get(uid))), _card_problems(grouped.get(position.get(uid), []))]
+            for uid in uids]
 
 
 def _seq_info(entity: dict | None):
@@ -506,7 +520,7 @@ def _card_problems(items: list) -> list:
     rows = [html.Li([html.Span(loc.field, className="badge bg-light text-dark me-1"), p.message],
                     className="text-danger" if p.is_error else "text-warning")
             for loc, p in items]
-    return html.Ul(rows, className="small mb-0 ps-3 fd-card-problems") if rows else []
+    return html.Ul(rows, className="small mb-0 ps-3 fd-card-problems") if rows else None
 
 
 def _problem_list(state: dict, ev: B.Evaluation) -> tuple[object, list[str]]:
@@ -543,7 +557,7 @@ def target_id(state: dict, loc: B.Location, path: str) -> dict | str:
     """Return the component id a problem's click should focus."""
     if loc.card is None:
         if loc.field == "bonds" and loc.row is not None:
-            return {"type": BOND["a_atom"], "index": loc.row}
+            return {"type": BOND_ATOM, "index": loc.row, "side": "a"}
         return {"name": NAME, "seeds": SEED_INPUT}.get(loc.field, NAME)
     if loc.card >= len(state["entities"]):
         return NAME
@@ -640,6 +654,8 @@ def download_json(_clicks, state, dialect):
 )
 def submit_job(_submit, _accept, _cancel, state, key):
     """Queue the job (asking once for the AF3 terms) and go to its page."""
+    if not _clicked():  # the page's buttons are new to a shell whose URL output already exists: Dash calls once
+        return no_update, no_update, no_update
     if ctx.triggered_id == TERMS_CANCEL:
         return no_update, False, no_update
     user = require_account()

@@ -1,0 +1,111 @@
+"""The builder as a person uses it: fill cards, see JSON and size, fix a flagged error, submit."""
+import json
+
+import pytest
+from selenium.common.exceptions import ElementClickInterceptedException
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from dash_app.components import entity_card as EC
+from services import db, jobs, users
+from tests.browser.conftest import browser_login
+from tests.conftest import USER_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def wait_until(dash_duo, condition, timeout=10):
+    """Wait until `condition()` is truthy."""
+    WebDriverWait(dash_duo.driver, timeout).until(lambda _driver: condition())
+
+
+def field(dash_duo, kind, uid, **extra):
+    """Return the element of a card field by its pattern-matching id, waiting for it to appear."""
+    dom = EC.dom_id(EC.pid(kind, uid, **extra))
+    find = lambda: dash_duo.driver.execute_script("return document.getElementById(arguments[0])", dom)  # noqa: E731
+    wait_until(dash_duo, find, timeout=10)  # By.ID cannot take the quotes of a JSON id in selenium 4.2
+    return find()
+
+
+def wait_text(dash_duo, kind, uid, text):
+    """Wait until a card element's text equals `text`."""
+    wait_until(dash_duo, lambda: field(dash_duo, kind, uid).text == text, timeout=10)
+
+
+def click(dash_duo, element):
+    """Scroll an element to the middle of the window and click it (the 900 px window hides the lower form)."""
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    try:
+        element.click()
+    except ElementClickInterceptedException:  # the sticky live panel can sit over a scrolled element
+        dash_duo.driver.execute_script("arguments[0].click();", element)
+
+
+def replace_text(element, text):
+    """Select everything in a field and type `text` (React sees real key events)."""
+    element.send_keys(Keys.CONTROL, "a")
+    element.send_keys(Keys.BACKSPACE)
+    element.send_keys(text)
+
+
+def test_builder001_protein_ligand_fix_error_submit(live, settings):
+    from dash_app.pages import builder as page  # importable only once the app has registered its pages
+
+    dash_duo = live
+    browser_login(dash_duo, "alice", USER_PASSWORD, "/builder")
+    dash_duo.wait_for_element(f"#{page.NAME}", timeout=10).send_keys("kinase with ATP")
+    dash_duo.wait_for_text_to_equal(f"#{page.FOLDER}", "kinase_with_ATP", timeout=10)
+
+    seq = field(dash_duo, EC.SEQ, 0)
+    seq.send_keys("MKTAYIAK1QRQISFVKSHFSRQ")  # a deliberate typo: the digit 1
+    dash_duo.wait_for_contains_text(".fd-seq-bad", "'1' at 9", timeout=10)
+    assert dash_duo.find_element(f"#{page.SUBMIT}").get_attribute("disabled")
+    dash_duo.wait_for_contains_text(f"#{page.PROBLEMS}", "Protein 1 · sequence", timeout=10)
+
+    click(dash_duo, dash_duo.find_element(f"#{page.ADD['ligand']}"))
+    field(dash_duo, EC.CCD, 1).send_keys("ATP")
+    dash_duo.wait_for_contains_text(f"#{page.PREVIEW}", '"ATP"', timeout=10)
+
+    # clicking the problem puts the cursor in the sequence field
+    click(dash_duo, dash_duo.find_element(f"#{page.PROBLEMS} button"))
+    wait_until(dash_duo, lambda: dash_duo.driver.switch_to.active_element == field(dash_duo, EC.SEQ, 0), timeout=5)
+    replace_text(field(dash_duo, EC.SEQ, 0), "MKTAYIAKQRQISFVKSHFSRQ")
+    dash_duo.wait_for_contains_text(f"#{page.PROBLEMS}", "No problems", timeout=10)
+    dash_duo.wait_for_contains_text("#builder-size-text", "53 tokens", timeout=10)  # 22 residues + 31 ATP atoms
+    dash_duo.wait_for_contains_text("#builder-size-text", "bucket 128", timeout=10)
+    preview = json.loads(dash_duo.find_element(f"#{page.PREVIEW}").text)
+    assert preview["sequences"] == [{"protein": {"id": "A", "sequence": "MKTAYIAKQRQISFVKSHFSRQ"}},
+                                    {"ligand": {"id": "B", "ccdCodes": ["ATP"]}}]
+
+    wait_until(dash_duo, lambda: not dash_duo.find_element(f"#{page.SUBMIT}").get_attribute("disabled"), timeout=10)
+    click(dash_duo, dash_duo.find_element(f"#{page.SUBMIT}"))
+    dash_duo.wait_for_element(f"#{page.TERMS_ACCEPT}", timeout=10).click()  # first submit asks for the terms
+    wait_until(dash_duo, lambda: "/jobs/" in dash_duo.driver.current_url, timeout=10)
+
+    conn = db.connect(settings.db_path)
+    alice = users.get_by_name(conn, "alice")
+    found, total = jobs.list_jobs(conn, alice)
+    assert total == 1 and dash_duo.driver.current_url.endswith(f"/jobs/{found[0].id}")
+    assert found[0].read_input()["sequences"] == preview["sequences"]
+    assert alice.accepted_terms_at is not None
+
+
+def test_builder002_fasta_paste_creates_cards(live):
+    from dash_app.pages import builder as page
+
+    dash_duo = live
+    browser_login(dash_duo, "alice", USER_PASSWORD, "/builder")
+    dash_duo.wait_for_element("#builder-start .accordion-button", timeout=10).click()
+    dash_duo.wait_for_element(f"#{page.FASTA_TEXT}", timeout=10).send_keys(
+        ">heavy\nMKTAYIAKQR\n>heavy copy\nMKTAYIAKQR\n>site\nACGTACGT\n")
+    click(dash_duo, dash_duo.find_element(f"#{page.FASTA_APPLY}"))
+    dash_duo.wait_for_contains_text(f"#{page.CARDS}", "DNA 2", timeout=10)
+    cards = dash_duo.find_elements(".fd-entity-card")
+    assert len(cards) == 2
+    # the blank protein card was replaced; the identical records became two copies (chains A, B)
+    assert field(dash_duo, EC.SEQ, 1).get_attribute("value") == "MKTAYIAKQR"
+    assert field(dash_duo, EC.COPIES, 1).get_attribute("value") == "2"
+    wait_text(dash_duo, EC.CHAINS, 1, "Chains A, B")
+    wait_text(dash_duo, EC.CHAINS, 2, "Chains C")
+    preview = json.loads(dash_duo.find_element(f"#{page.PREVIEW}").text)
+    assert preview["sequences"][1] == {"dna": {"id": "C", "sequence": "ACGTACGT"}}
