@@ -1,0 +1,140 @@
+"""Upload (`/upload`): drop AF3 / AlphaFold Server JSON files, review every job found, queue the valid ones."""
+from __future__ import annotations
+
+import uuid
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from dash_app import ids
+from dash_app import upload_state as U
+from dash_app.context import conn, require_account, settings
+from services import jobs
+from services.errors import FoldDeckError
+
+dash.register_page(__name__, path="/upload", name="Upload", order=2, icon="bi-cloud-upload")
+
+P = ids.page_id
+DROP = P(__name__, "drop")
+FILES = P(__name__, "files")
+GRID = P(__name__, "grid")
+SUBMIT_ALL = P(__name__, "submit-all")
+SUBMIT_SELECTED = P(__name__, "submit-selected")
+RESULT = P(__name__, "result")
+KEY = P(__name__, "key")
+COLUMNS = [
+    {"field": "name", "headerName": "Job", "checkboxSelection": True, "flex": 2, "minWidth": 180},
+    {"field": "file", "headerName": "File", "flex": 1, "minWidth": 120},
+    {"field": "entities", "headerName": "Entities", "width": 100},
+    {"field": "tokens", "headerName": "Tokens", "width": 100},
+    {"field": "status", "headerName": "Status", "flex": 3, "wrapText": True, "autoHeight": True,
+     "cellClassRules": {"text-success fw-semibold": "params.value === 'valid'", "text-danger": "params.value !== 'valid'"}},
+]
+
+
+def layout(**_query) -> html.Div:
+    """Return the drop zone, the review table and the submit buttons."""
+    return html.Div([
+        dcc.Store(id=KEY, data=uuid.uuid4().hex),  # one key per page load: a double click queues nothing twice
+        html.H1("Upload input files", className="h3 mb-3"),
+        dcc.Upload(id=DROP, multiple=True, accept=".json,application/json", className="fd-drop fd-drop-lg mb-3",
+                   children=html.Div([
+                       html.I(className="bi bi-cloud-arrow-up fs-2 d-block"),
+                       html.Span("Drop AlphaFold 3 or AlphaFold Server .json files here, or "),
+                       html.Span("click to choose", className="text-decoration-underline"),
+                       html.Div(f"Up to {settings().upload_max_bytes // (1024 * 1024)} MB per file. Nothing is "
+                                "queued until you submit.", className="small text-muted"),
+                   ])),
+        html.Div(id=FILES, **{"aria-live": "polite"}),
+        dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="params.data.key",
+                   dashGridOptions={"rowSelection": "multiple", "suppressRowClickSelection": True,
+                                    "isRowSelectable": {"function": "params.data.status === 'valid'"},
+                                    "overlayNoRowsTemplate": "No jobs yet: drop a file above.",
+                                    "domLayout": "autoHeight"},
+                   columnSize="responsiveSizeToFit", className="ag-theme-alpine mb-3", style={"height": None}),
+        html.Div([
+            dbc.Button([html.I(className="bi bi-send me-1"), "Submit all valid"], id=SUBMIT_ALL, color="success",
+                       className="me-2", disabled=True),
+            dbc.Button("Submit selected", id=SUBMIT_SELECTED, color="success", outline=True, disabled=True),
+        ], className="mb-3"),
+        html.Div(id=RESULT),
+    ], className="fd-upload")
+
+
+@callback(
+    Output(FILES, "children"),
+    Output(GRID, "rowData"),
+    Output(SUBMIT_ALL, "disabled"),
+    Output(SUBMIT_ALL, "children"),
+    Output(RESULT, "children", allow_duplicate=True),
+    Input(DROP, "contents"),
+    State(DROP, "filename"),
+    prevent_initial_call=True,
+)
+def review_files(contents, names):
+    """Parse the dropped files and list every job found, valid or not."""
+    results = U.read_uploads(names, contents, settings().upload_max_bytes)
+    rows = [r.table_row() for f in results for r in f.rows]
+    n_valid = len(U.valid_rows(results))
+    return (file_messages(results), rows, n_valid == 0,
+            [html.I(className="bi bi-send me-1"), f"Submit all valid ({n_valid})"], None)
+
+
+def file_messages(results: list[U.FileResult]) -> list:
+    """Return one line per file: how many jobs it holds, or why it cannot be read."""
+    out = []
+    for f in results:
+        if f.error:
+            out.append(dbc.Alert([html.I(className="bi bi-x-octagon me-1"), html.Strong(f.name + ": "), f.error],
+                                 color="danger", className="py-2 mb-2 fd-file-error"))
+        else:
+            valid = sum(r.valid for r in f.rows)
+            out.append(html.Div([html.I(className="bi bi-file-earmark-check me-1 text-success"), html.Strong(f.name),
+                                 f": {len(f.rows)} job(s), {valid} valid"], className="small mb-1 fd-file-ok"))
+    return out
+
+
+@callback(
+    Output(SUBMIT_SELECTED, "disabled"),
+    Input(GRID, "selectedRows"),
+)
+def enable_selected(selected):
+    """Allow "Submit selected" only when valid rows are selected."""
+    return not selected
+
+
+@callback(
+    Output(RESULT, "children"),
+    Output(SUBMIT_ALL, "disabled", allow_duplicate=True),
+    Input(SUBMIT_ALL, "n_clicks"),
+    Input(SUBMIT_SELECTED, "n_clicks"),
+    State(DROP, "contents"),
+    State(DROP, "filename"),
+    State(GRID, "selectedRows"),
+    State(KEY, "data"),
+    prevent_initial_call=True,
+)
+def submit_uploads(_all, _selected, contents, names, selected, key):
+    """Re-read the files on the server and queue the valid jobs (all, or the selected ones)."""
+    if not any(t.get("value") for t in ctx.triggered):
+        return no_update, no_update
+    keys = [r["key"] for r in selected or []] if ctx.triggered_id == SUBMIT_SELECTED else None
+    try:
+        queued = submit_rows(names, contents, keys, key)
+    except FoldDeckError as exc:
+        return dbc.Alert(str(exc), color="danger", className="py-2"), no_update
+    if not queued:
+        return dbc.Alert("Nothing to submit: no valid job is selected.", color="warning", className="py-2"), no_update
+    links = [html.Li(dcc.Link(f"#{j.id} {j.name}", href=f"/jobs/{j.id}")) for j in queued]
+    return dbc.Alert([html.I(className="bi bi-check-circle me-1"), f"{len(queued)} job(s) queued.",
+                      html.Ul(links, className="mb-0")], color="success", className="py-2", id=P(__name__, "queued")), True
+
+
+def submit_rows(names, contents, keys: list[str] | None, key: str | None) -> list:
+    """Validate the uploaded files again (never trust the browser's table) and queue the chosen valid jobs."""
+    rows = U.valid_rows(U.read_uploads(names, contents, settings().upload_max_bytes), keys)
+    user = require_account()
+    return [jobs.submit(conn(), settings(), user, r.af3, name=r.name or None,
+                        idempotency_key=f"upload-{key}-{r.key}" if key else None) for r in rows]
