@@ -14,7 +14,8 @@
 
   function matches(line, q) { return !q || line.textContent.toLowerCase().indexOf(q) !== -1; }
   function applyFilter(wrap, nodes) {
-    var input = wrap.querySelector(".fd-console-filter");
+    // dcc.Input may put the class on a wrapper around the <input>.
+    var input = wrap.querySelector("input.fd-console-filter") || wrap.querySelector(".fd-console-filter input");
     var q = input ? input.value.trim().toLowerCase() : "";
     (nodes || wrap.querySelectorAll(".fd-l")).forEach(function (line) {
       line.classList.toggle("fd-hidden-by-filter", !matches(line, q));
@@ -44,7 +45,7 @@
   });
 
   document.addEventListener("input", function (ev) {
-    if (ev.target.classList && ev.target.classList.contains("fd-console-filter")) applyFilter(wrapOf(ev.target));
+    if (ev.target.closest && ev.target.closest(".fd-console-filter")) applyFilter(wrapOf(ev.target));
   });
 
   // New lines: filter them, and keep the end in view while following.

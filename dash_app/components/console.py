@@ -188,7 +188,7 @@ def console(conn: sqlite3.Connection, key: str, job_id: int, cap: int, download_
     toolbar = html.Div([
         html.Label("Filter log lines", htmlFor=f"console-filter-{key}", className="visually-hidden"),
         dcc.Input(type="search", placeholder="Filter lines…", className="form-control form-control-sm fd-console-filter",
-                  id=f"console-filter-{key}", debounce=True, style={"maxWidth": "16rem"}),
+                  id=f"console-filter-{key}", debounce=True, style={"maxWidth": "16rem"}),  # console.js filters
         html.Div(counter_badges(key, counts), className="btn-group flex-wrap", role="group",
                  **{"aria-label": "Show levels"}),
         html.Div([
