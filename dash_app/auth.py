@@ -78,10 +78,12 @@ def _is_admin_callback() -> bool:
     """True if this Dash callback request updates any admin component."""
     body = request.get_json(silent=True) or {}
     outputs = body.get("outputs")
-    outputs = outputs if isinstance(outputs, list) else [outputs]
-    for out in outputs:
-        if isinstance(out, list):  # multi-output items can themselves be lists (wildcards)
-            outputs.extend(out)
+    # Walk a private stack: the parsed body is cached and Dash reads it after the gate.
+    pending = list(outputs) if isinstance(outputs, list) else [outputs]
+    while pending:
+        out = pending.pop()
+        if isinstance(out, list):  # wildcard outputs arrive as nested lists
+            pending.extend(out)
             continue
         cid = out.get("id") if isinstance(out, dict) else None
         if isinstance(cid, dict):

@@ -162,3 +162,17 @@ def test_navbar_shows_name_role_and_only_allowed_pages(app, client):
     layout = client.get("/_dash-layout").get_data(as_text=True)
     assert "alice" in layout and '"user"' in layout
     assert "/admin" not in layout
+
+
+def test_gate_leaves_the_callback_body_intact_for_wildcard_outputs(app, user_client):
+    """The gate inspects outputs of every non-admin callback; Dash must still see them unchanged."""
+    from flask import request
+
+    from dash_app.auth import _is_admin_callback
+
+    nested = [[{"id": {"type": "x", "index": 1}, "property": "children"},
+               {"id": {"type": "x", "index": 2}, "property": "children"}], {"id": "y", "property": "value"}]
+    with app.server.test_request_context("/_dash-update-component", method="POST",
+                                         json={"output": "..x..", "outputs": nested}):
+        assert _is_admin_callback() is False
+        assert request.get_json()["outputs"] == nested
