@@ -150,13 +150,14 @@ class AppLogHandler(logging.Handler):
             self.handleError(record)
 
     def _ensure_writer(self) -> None:
-        """Start the writer thread in this process (again after a fork: threads do not survive it)."""
-        if self._pid == os.getpid() and self._thread is not None:
+        """Start the writer thread in this process, again after a fork or if it died."""
+        if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
             return
         with self._start_lock:
-            if self._pid == os.getpid() and self._thread is not None:
+            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
                 return
-            self._queue = queue.Queue(maxsize=self.queue_max)
+            if self._pid != os.getpid():  # after a fork the queue holds the parent's records
+                self._queue = queue.Queue(maxsize=self.queue_max)
             self._thread = threading.Thread(target=self._run, name="applog-writer", daemon=True)
             self._pid = os.getpid()
             self._thread.start()
@@ -268,6 +269,7 @@ def install(settings: Settings) -> AppLogHandler:
                 logger.removeHandler(handler)
                 handler.close()
         handler = AppLogHandler(path, settings.app_log_retention_days)
+        handler._ensure_writer()  # start now, not inside the first request that logs
         logger.addHandler(handler)
     return handler
 

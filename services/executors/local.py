@@ -142,6 +142,9 @@ def _group_alive(pgid: int) -> bool:
     return bool(_group_members(pgid))
 
 
+LEFTOVER_KILL_ROUNDS = 5  # rescans after a kill; a fork in flight shows up within one
+
+
 def kill_leftovers(pgid: int, job_id: int, attempt: int) -> int:
     """SIGKILL the processes of a lost attempt (its worker died); return how many were found.
 
@@ -150,11 +153,18 @@ def kill_leftovers(pgid: int, job_id: int, attempt: int) -> int:
     """
     tag = f"{JOB_ENV}={job_tag(job_id, attempt)}".encode()
     killed = 0
-    for pid in _group_members(pgid):
-        try:
-            if tag in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-        except OSError:
-            continue
+    # Several rounds: a shell caught between fork and our scan can still spawn one more child.
+    for _ in range(LEFTOVER_KILL_ROUNDS):
+        found = 0
+        for pid in _group_members(pgid):
+            try:
+                if tag in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                    os.kill(pid, signal.SIGKILL)
+                    found += 1
+            except OSError:
+                continue
+        if not found:
+            break
+        killed += found
+        time.sleep(0.05)
     return killed

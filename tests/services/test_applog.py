@@ -265,3 +265,24 @@ def test_export_csv_writes_the_filtered_view(conn, sample):
     assert formula[7] == "'=HYPERLINK(\"x\")\nsecond line" and formula[6] == "1.2.3.4"
     assert all(row[2] == "ERROR" and row[4] == "alice" for row in table[1:])
     assert applog.export_csv(conn, LogFilters(), io.StringIO(), max_rows=5) == 5
+
+
+def test_a_dead_writer_thread_is_replaced_and_nothing_queued_is_lost(settings, conn):
+    """If something kills the writer (a test runner's thread killer, an async exception), the next
+    record starts a new one and the records still queued are written."""
+    handler = applog.AppLogHandler(settings.db_path)
+    handler._ensure_writer()
+    first = handler._thread
+    handler._queue.put(applog._STOP)  # the writer exits as on close(), without closing the handler
+    first.join(5)
+    assert not first.is_alive()
+    logger = logging.getLogger("folddeck.test-dead-writer")
+    logger.addHandler(handler)
+    try:
+        logger.warning("after the writer died", extra={"source": "test"})
+        assert handler.flush(5) and handler._thread is not first
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    rows = conn.execute("SELECT message FROM app_log WHERE message = 'after the writer died'").fetchall()
+    assert len(rows) == 1
