@@ -123,10 +123,10 @@ def column_defs(show_owner: bool) -> list[dict]:
 def job_grid(grid_id: str, rows: list[dict], show_owner: bool) -> dag.AgGrid:
     """Return the jobs grid; paging, sorting and filtering happen on the server."""
     return dag.AgGrid(
-        id=grid_id, rowData=rows, columnDefs=column_defs(show_owner), getRowId="params.data.id",
+        id=grid_id, rowData=rows, columnDefs=column_defs(show_owner), getRowId="'' + params.data.id",
         defaultColDef={"sortable": False, "resizable": True, "suppressHeaderMenuButton": True},
         dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True, "checkboxes": False},
                          "domLayout": "autoHeight", "suppressCellFocus": False, "tooltipShowDelay": 400,
-                         "animateRows": False, "overlayNoRowsTemplate": "No jobs match."},
+                         "animateRows": False, "localeText": {"noRowsToShow": "No jobs match."}},
         className="fd-job-grid", style={"width": "100%"},
     )

@@ -171,11 +171,12 @@ def layout(**_query) -> html.Div:
                 ]),
             ], className="d-flex align-items-center ms-auto"),
         ], className="d-flex flex-wrap align-items-center mb-2 gap-2"),
-        dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="params.data.id",
+        dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="'' + params.data.id",
                    defaultColDef={"sortable": False, "resizable": True}, className="ag-theme-alpine",
                    style={"height": "62vh", "width": "100%"},
-                   dashGridOptions={"overlayNoRowsTemplate": "No log entries match these filters. Clear a filter or "
-                                                             "widen the time range.", "animateRows": False}),
+                   dashGridOptions={"localeText": {"noRowsToShow": "No log entries match these filters. Clear a "
+                                                                              "filter or widen the time range."},
+                                    "animateRows": False}),
         dcc.Store(id=OFFSET, data=0),
         dcc.Store(id=CURSOR, data={"last": 0, "shown": 0}),
         dcc.Interval(id=TICK, interval=defaults.APP_LOG_TAIL_POLL_MS, disabled=True),

@@ -67,10 +67,10 @@ def layout(**_query) -> html.Div:
                                        color="danger", outline=True, size="sm"), width="auto"),
                 ], className="g-2")),
                 dbc.CardBody(dag.AgGrid(
-                    id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="params.data.id",
+                    id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="'' + params.data.id",
                     defaultColDef={"sortable": True, "resizable": True},
-                    dashGridOptions={"rowSelection": "single", "animateRows": False,
-                                     "overlayNoRowsTemplate": "No jobs in this state. Submitted jobs appear here."},
+                    dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}, "animateRows": False,
+                                     "localeText": {"noRowsToShow": "No jobs in this state. Submitted jobs appear here."}},
                     className="ag-theme-alpine", style={"height": "55vh", "width": "100%"}), className="p-2"),
             ], className="shadow-sm mb-3"), xs=12, xl=8),
             dbc.Col([

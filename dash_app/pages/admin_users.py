@@ -38,7 +38,7 @@ SAVE_LIMITS = page_id(__name__, "save-limits")
 
 ROLE_OPTIONS = [{"label": "User", "value": "user"}, {"label": "Admin", "value": "admin"}]
 COLUMNS = [
-    {"field": "username", "headerName": "User", "checkboxSelection": False, "minWidth": 140, "flex": 1},
+    {"field": "username", "headerName": "User", "minWidth": 140, "flex": 1},
     {"field": "role", "headerName": "Role", "width": 100},
     {"field": "state", "headerName": "State", "width": 110,
      "cellClassRules": {"text-danger fw-bold": "params.value === 'disabled'"}},
@@ -111,10 +111,10 @@ def layout(**_query) -> html.Div:
         page_header("Users", "bi-people", "Who can use the GPUs and how much. Select a row to manage that user."),
         html.Div(id=ALERT),
         dbc.Row([
-            dbc.Col(dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="params.data.id",
+            dbc.Col(dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="'' + params.data.id",
                                defaultColDef={"sortable": True, "resizable": True, "filter": True},
-                               dashGridOptions={"rowSelection": "single", "animateRows": False,
-                                                "overlayNoRowsTemplate": "No users yet: create one on the right."},
+                               dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}, "animateRows": False,
+                                                "localeText": {"noRowsToShow": "No users yet: create one on the right."}},
                                className="ag-theme-alpine", style={"height": "70vh", "width": "100%"}),
                     xs=12, xl=8, className="mb-3"),
             dbc.Col([_manage_card(), _create_card()], xs=12, xl=4),

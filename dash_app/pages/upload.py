@@ -25,7 +25,7 @@ SUBMIT_SELECTED = P(__name__, "submit-selected")
 RESULT = P(__name__, "result")
 KEY = P(__name__, "key")
 COLUMNS = [
-    {"field": "name", "headerName": "Job", "checkboxSelection": True, "flex": 2, "minWidth": 180},
+    {"field": "name", "headerName": "Job", "flex": 2, "minWidth": 180},
     {"field": "file", "headerName": "File", "flex": 1, "minWidth": 120},
     {"field": "entities", "headerName": "Entities", "width": 100},
     {"field": "tokens", "headerName": "Tokens", "width": 100},
@@ -49,9 +49,10 @@ def layout(**_query) -> html.Div:
                    ])),
         html.Div(id=FILES, **{"aria-live": "polite"}),
         dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="params.data.key",
-                   dashGridOptions={"rowSelection": "multiple", "suppressRowClickSelection": True,
-                                    "isRowSelectable": {"function": "params.data.status === 'valid'"},
-                                    "overlayNoRowsTemplate": "No jobs yet: drop a file above.",
+                   dashGridOptions={"rowSelection": {"mode": "multiRow", "enableClickSelection": False, "checkboxes": True,
+                                                     "headerCheckbox": True,
+                                                     "isRowSelectable": {"function": "params.data.status === 'valid'"}},
+                                    "localeText": {"noRowsToShow": "No jobs yet: drop a file above."},
                                     "domLayout": "autoHeight"},
                    columnSize="responsiveSizeToFit", className="ag-theme-alpine mb-3", style={"height": None}),
         html.Div([
