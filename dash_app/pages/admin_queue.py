@@ -30,7 +30,8 @@ SLOTS = page_id(__name__, "slots")
 TICK = page_id(__name__, "tick")
 REFRESH = page_id(__name__, "refresh")
 
-STATE_OPTIONS = [{"label": "Waiting and running", "value": ""}] + [
+ACTIVE = "active"  # queued + running; an empty value would render as a blank select
+STATE_OPTIONS = [{"label": "Waiting and running", "value": ACTIVE}] + [
     {"label": s.value.title(), "value": s.value} for s in JobState]
 COLUMNS = [
     {"field": "id", "headerName": "Job", "width": 90},
@@ -62,7 +63,7 @@ def layout(**_query) -> html.Div:
                 dbc.CardHeader(dbc.Row([
                     dbc.Col([html.I(className="bi bi-collection me-2"), "Jobs"], className="d-flex align-items-center"),
                     dbc.Col([dbc.Label("Show jobs in state", html_for=STATE, className="visually-hidden"),
-                             dbc.Select(id=STATE, options=STATE_OPTIONS, value="", size="sm")], width="auto"),
+                             dbc.Select(id=STATE, options=STATE_OPTIONS, value=ACTIVE, size="sm")], width="auto"),
                     dbc.Col(dbc.Button([html.I(className="bi bi-x-octagon me-1"), "Cancel selected job"], id=CANCEL,
                                        color="danger", outline=True, size="sm"), width="auto"),
                 ], className="g-2")),
@@ -132,7 +133,7 @@ def slots_list(view: QueueOverview) -> list:
 )
 def refresh_queue(_n, _refresh, state):
     """Show the queue's control state, jobs, workers and slots."""
-    view = admin.queue_overview(conn(), settings(), require_account(), state=state or None,
+    view = admin.queue_overview(conn(), settings(), require_account(), state=None if state in (None, "", ACTIVE) else state,
                                 limit=defaults.ADMIN_QUEUE_PAGE_SIZE)
     counts = [dbc.Badge(f"{name.title()} {n}", className=f"fd-state-{name} fs-6") for name, n in view.counts.items()]
     button = [html.I(className=f"bi {'bi-play-fill' if view.paused else 'bi-pause-fill'} me-1"),
