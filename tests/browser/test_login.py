@@ -15,6 +15,7 @@ def test_login001_admin_logs_in_sees_name_logs_out(live):
     dash_duo.wait_for_text_to_equal("#nav-username", "admin", timeout=10)
     dash_duo.wait_for_text_to_equal("#nav-role", "admin", timeout=10)
     dash_duo.wait_for_contains_text("#dashboard-greeting", "admin", timeout=10)
+    assert dash_duo.get_logs() == [], "the dashboard must load without browser console errors"
     dash_duo.find_element("#nav-logout").click()
     dash_duo.wait_for_element("#login-submit", timeout=10)
     dash_duo.driver.get(dash_duo.server.url + "/")
