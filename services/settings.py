@@ -171,7 +171,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "max_attempts": _int(1, 100),
     "lease_seconds": _int(5, 86_400),
     "worker_shutdown": _choice(SHUTDOWN_MODES),
-    "sample_interval": _float(0.5, 3600),
+    "sample_interval": _float(1, 3600),  # history keeps one row per host per second
     "disk_mounts": _mounts,
     "raw_retention_hours": _int(1, 24 * 365),
     "minute_retention_days": _int(1, 3650),
