@@ -37,6 +37,17 @@ class JobGpuTracker:
     def __init__(self) -> None:
         self._uses: dict[int, JobUse] = {}
 
+    def _resume(self, job: Any) -> JobUse:
+        """Start tracking a job, carrying over what a previous sampler run recorded on its row.
+
+        The earlier mean counts as one tick: the row does not keep the tick count, and a restart
+        should neither forget the peak nor let a few new ticks erase the job's history.
+        """
+        peak, mean = getattr(job, "peak_mem_mib", None), getattr(job, "mean_util", None)
+        use = JobUse(peak_mem_mib=peak or 0.0, util_sum=mean or 0.0, ticks=1 if mean else 0)
+        self._uses[job.id] = use
+        return use
+
     def update(self, jobs: Iterable[Any], snaps: list[HostSnapshot]) -> dict[int, JobUse]:
         """Fold one tick into the running jobs' use; return the jobs that held a GPU so far."""
         by_host = {s.host: s for s in snaps if s.up}
@@ -52,7 +63,7 @@ class JobGpuTracker:
                 continue
             uuids = {p.gpu_uuid for p in procs}
             utils = [g.util for g in snap.gpus if g.uuid in uuids and g.util is not None]
-            use = self._uses.setdefault(job.id, JobUse())
+            use = self._uses.get(job.id) or self._resume(job)
             use.peak_mem_mib = max(use.peak_mem_mib, sum(p.used_mib or 0.0 for p in procs))
             if utils:
                 use.util_sum += sum(utils) / len(utils)

@@ -63,3 +63,22 @@ def test_local_snapshot_without_gpu_still_has_cpu_memory_disk(tmp_path):
     if not _nvml_works():
         assert snap.gpus == [] and snap.gpu_note.startswith("no GPU")
     assert HostSnapshot.from_dict(snap.to_dict()) == snap  # survives the store's round trip
+
+
+def test_job_gpu_tracker_keeps_a_jobs_peak_across_sampler_restarts():
+    """A new sampler (empty memory) resumes from the job row: the earlier peak is not lost."""
+    from types import SimpleNamespace
+
+    from services.metrics.jobgpu import JobGpuTracker
+    from services.metrics.model import Gpu, GpuProcess, HostSnapshot
+
+    gpu = Gpu(0, "A100", "GPU-1", util=40.0, mem_used_mib=1000, mem_total_mib=81920, temp_c=50, power_w=200,
+              power_limit_w=400)
+    snap = HostSnapshot(host="local", ts=1.0, gpus=[gpu], gpu_processes=[GpuProcess(pid=77, gpu_uuid="GPU-1",
+                                                                                      used_mib=1000.0)])
+    job = SimpleNamespace(id=5, host="local", pid=77, remote_pid=None, peak_mem_mib=30000.0, mean_util=80.0)
+    use = JobGpuTracker().update([job], [snap])[5]
+    assert use.peak_mem_mib == 30000.0  # the recorded peak survives a smaller reading
+    assert use.mean_util == 60.0  # the earlier mean (one tick's weight) and this tick's 40 %
+    fresh = SimpleNamespace(id=6, host="local", pid=77, remote_pid=None, peak_mem_mib=None, mean_util=None)
+    assert JobGpuTracker().update([fresh], [snap])[6].peak_mem_mib == 1000.0
