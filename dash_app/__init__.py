@@ -6,8 +6,6 @@ Nothing does work at import time.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from pathlib import Path
 
@@ -20,6 +18,8 @@ from dash_app import ids
 from dash_app.auth import init_auth
 from dash_app.components.navbar import navbar
 from dash_app.context import account
+from dash_app.job_routes import init_job_routes
+from dash_app.metrics_endpoint import init_metrics_endpoint
 from services import applog, db
 from services.settings import Settings, load_settings
 
@@ -70,19 +70,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     return app
 
 
-EXTRA_ROUTES = (
-    ("dash_app.metrics_endpoint", "init_metrics_endpoint"),  # /metrics (OpenMetrics)
-    ("dash_app.job_routes", "init_job_routes"),  # /api/jobs/<id>/log and /input downloads
-)
-
-
 def _init_extras(server: Flask, settings: Settings) -> None:
     """Register the plain Flask routes that live beside the Dash pages."""
-    for module_name, func_name in EXTRA_ROUTES:
-        if importlib.util.find_spec(module_name) is None:
-            continue  # part not installed in this tree
-        init = getattr(importlib.import_module(module_name), func_name)
-        init(server, settings) if func_name == "init_metrics_endpoint" else init(server)
+    init_metrics_endpoint(server, settings)  # /metrics (OpenMetrics)
+    init_job_routes(server)  # /api/jobs/<id>/log, /input and /files/<path> downloads
 
 
 def shell_layout() -> html.Div:
