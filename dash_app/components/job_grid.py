@@ -20,6 +20,11 @@ from services.jobs import Job, JobState
 from services.users import User
 
 STATES = [s.value for s in JobState]
+# (column, direction) -> the jobs.list_jobs sort key; only what the service supports is clickable.
+SORT_KEYS = {("name", "asc"): "name_asc", ("name", "desc"): "name_desc", ("state", "asc"): "state",
+             ("tokens", "desc"): "tokens_desc", ("submitted", "desc"): "submitted_desc",
+             ("submitted", "asc"): "submitted_asc"}
+DEFAULT_SORT = "submitted_desc"
 
 
 @dataclass(frozen=True)
@@ -71,13 +76,14 @@ def to_row(job: Job, position: int | None) -> dict:
     return {"id": job.id, "name": job.name, "owner": job.owner, "state": job.state.value,
             "stage": stage_text(job, position), "progress": round(job.progress * 100),
             "tokens": job.tokens, "submitted": _fmt_time(job.submitted_at), "started": _fmt_time(job.started_at),
-            "run_time": "< 1 m" if job.state is JobState.RUNNING and run_s == 0 else fmt_duration(run_s), "host": job.host or "", "queue_position": position,
+            "run_time": "< 1 m" if job.state is JobState.RUNNING and run_s == 0 else fmt_duration(run_s),
+            "host": job.host or "", "queue_position": position,
             "finished": job.is_finished}
 
 
 def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = None, search: str | None = None,
               all_users: bool = False, page: int = 1, page_size: int = defaults.DASHBOARD_PAGE_SIZE,
-              sort: str = "submitted_desc") -> GridPage:
+              sort: str = DEFAULT_SORT) -> GridPage:
     """Return one page of the caller's jobs (all users' for an admin with all_users).
 
     Raises:
@@ -99,34 +105,63 @@ def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = Non
 
 # -- the grid component -------------------------------------------------------------------------
 
+# The order a header click cycles through (None: back to the default, newest first).
+_SORTING_ORDER = {"name": ["asc", "desc", None], "state": ["asc", None], "tokens": ["desc", None],
+                  "submitted": ["desc", "asc", None]}
+# The rows arrive sorted by the server: the browser keeps their order (AG Grid breaks ties by position).
+_KEEP_SERVER_ORDER = {"function": "0"}
+
+
+def _sortable(field: str) -> dict:
+    """Return the column options that make a header click ask the server for that sort."""
+    if field not in _SORTING_ORDER:
+        return {"sortable": False}
+    opts = {"sortable": True, "sortingOrder": _SORTING_ORDER[field], "comparator": _KEEP_SERVER_ORDER}
+    if field == "submitted":
+        opts["initialSort"] = "desc"  # shows DEFAULT_SORT; initial only, so re-sent defs keep a click
+    return opts
+
+
+def sort_key(column_state: list[dict] | None) -> str:
+    """Return the list_jobs sort key for the grid's column state (the default when none is sorted)."""
+    for col in column_state or []:
+        key = SORT_KEYS.get((col.get("colId"), col.get("sort")))
+        if key:
+            return key
+    return DEFAULT_SORT
+
+
 def column_defs(show_owner: bool) -> list[dict]:
     """Return the grid columns (owner only when showing every user's jobs)."""
     cols = [
-        {"field": "id", "headerName": "#", "width": 80, "sortable": False},
+        {"field": "id", "headerName": "#", "width": 80},
         {"field": "name", "headerName": "Name", "flex": 2, "minWidth": 160, "cellClass": "fd-link",
          "tooltipField": "name"},
-        {"field": "state", "headerName": "State", "width": 120,
+        # Sized for "● succeeded" in bold plus the sort arrow (120 px cut it off at 1366 px).
+        {"field": "state", "headerName": "State", "width": 140, "minWidth": 140,
          "cellClassRules": {f"fd-st fd-st-{s}": f"params.value === '{s}'" for s in STATES}},
         {"field": "stage", "headerName": "Stage", "flex": 2, "minWidth": 160, "tooltipField": "stage"},
-        {"field": "progress", "headerName": "Progress", "width": 110, "valueFormatter": {"function": "params.value + '%'"}},
-        {"field": "tokens", "headerName": "Tokens", "width": 95, "type": "numericColumn"},
+        {"field": "progress", "headerName": "Progress", "width": 105,
+         "valueFormatter": {"function": "params.value + '%'"}},
+        {"field": "tokens", "headerName": "Tokens", "width": 105, "type": "numericColumn"},
         {"field": "submitted", "headerName": "Submitted", "width": 150},
-        {"field": "started", "headerName": "Started", "width": 150},
-        {"field": "run_time", "headerName": "Run time", "width": 110},
-        {"field": "host", "headerName": "Host", "width": 110},
+        {"field": "started", "headerName": "Started", "width": 145},
+        {"field": "run_time", "headerName": "Run time", "width": 100},
+        {"field": "host", "headerName": "Host", "width": 100},
     ]
     if show_owner:
         cols.insert(2, {"field": "owner", "headerName": "Owner", "width": 110})
-    return cols
+    return [{**c, **_sortable(c["field"])} for c in cols]
 
 
 def job_grid(grid_id: str, rows: list[dict], show_owner: bool) -> dag.AgGrid:
     """Return the jobs grid; paging, sorting and filtering happen on the server."""
+    # A header click changes `columnState`; the page turns that into a list_jobs sort key.
     return dag.AgGrid(
         id=grid_id, rowData=rows, columnDefs=column_defs(show_owner), getRowId="'' + params.data.id",
         defaultColDef={"sortable": False, "resizable": True, "suppressHeaderMenuButton": True},
         dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True, "checkboxes": False},
                          "domLayout": "autoHeight", "suppressCellFocus": False, "tooltipShowDelay": 400,
-                         "animateRows": False, "localeText": {"noRowsToShow": "No jobs match."}},
+                         "animateRows": False, "suppressMultiSort": True, "localeText": {"noRowsToShow": "No jobs match."}},
         className="fd-job-grid", style={"width": "100%"},
     )

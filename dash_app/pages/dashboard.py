@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dash_app.components.job_grid import STATES, GridPage, job_grid, load_page
+from dash_app.components.job_grid import DEFAULT_SORT, STATES, GridPage, column_defs, job_grid, load_page, sort_key
 from dash_app.context import account, conn, require_account
 from dash_app.ids import page_id
 from services import defaults, jobs
@@ -21,6 +21,7 @@ GREETING = "dashboard-greeting"  # a login browser test looks for it
 GRID = page_id(__name__, "grid")
 INTERVAL = page_id(__name__, "interval")
 CURSOR = page_id(__name__, "cursor")
+SORT = page_id(__name__, "sort")  # the list_jobs sort key the headers chose
 STATE_FILTER = page_id(__name__, "state")
 SEARCH = page_id(__name__, "search")
 PAGER = page_id(__name__, "pager")
@@ -107,27 +108,37 @@ def layout(**_query) -> html.Div:
         modal,
         dcc.Location(id=NAV, refresh="callback-nav"),
         dcc.Store(id=CURSOR, data=page.signature),
+        dcc.Store(id=SORT, data=DEFAULT_SORT),
         dcc.Interval(id=INTERVAL, interval=defaults.DASHBOARD_POLL_MS),
     ], className="fd-dashboard")
+
+
+@callback(Output(SORT, "data"), Input(GRID, "columnState"), State(SORT, "data"), prevent_initial_call=True)
+def pick_sort(column_state, current):
+    """Turn a header click into a sort key; column resizes and moves change nothing."""
+    key = sort_key(column_state)
+    if key == current:
+        raise PreventUpdate
+    return key
 
 
 @callback(Output(GRID, "rowData"), Output(GRID, "columnDefs"), Output(STATE_FILTER, "options"),
           Output(PAGER, "max_value"), Output(PAGER, "active_page"), Output(SUMMARY, "children"),
           Output(EMPTY, "children"), Output(EMPTY, "hidden"), Output(CURSOR, "data"),
           Input(INTERVAL, "n_intervals"), Input(STATE_FILTER, "value"), Input(SEARCH, "value"),
-          Input(PAGER, "active_page"), Input(ALL_USERS, "value"), State(CURSOR, "data"),
+          Input(PAGER, "active_page"), Input(ALL_USERS, "value"), Input(SORT, "data"), State(CURSOR, "data"),
           prevent_initial_call=True)
-def refresh_grid(_n, state, search, active_page, all_users, cursor):
+def refresh_grid(_n, state, search, active_page, all_users, sort, cursor):
     """Reload the visible page of jobs; send nothing when it did not change."""
-    from dash_app.components.job_grid import column_defs
-
-    filters_changed = ctx.triggered_id in (STATE_FILTER, SEARCH, ALL_USERS)
+    filters_changed = ctx.triggered_id in (STATE_FILTER, SEARCH, ALL_USERS, SORT)
     page = load_page(conn(), require_account(), state=state, search=search, all_users=bool(all_users),
-                     page=1 if filters_changed else active_page)
+                     page=1 if filters_changed else active_page, sort=sort or DEFAULT_SORT)
     if ctx.triggered_id == INTERVAL and page.signature == cursor:
         raise PreventUpdate  # nothing changed: the response is an empty 204
-    show_owner = bool(all_users) and require_account().is_admin
-    return (page.rows, column_defs(show_owner), state_options(page.counts), page.pages,
+    # Column defs only when the owner column comes or goes: re-sending them would undo resized widths.
+    columns = column_defs(bool(all_users) and require_account().is_admin) if ctx.triggered_id == ALL_USERS \
+        else no_update
+    return (page.rows, columns, state_options(page.counts), page.pages,
             page.page if page.page != active_page else no_update, summary_text(page),
             _empty_state(sum(page.counts.values())), bool(page.total), page.signature)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dash_app.components.job_grid import load_page
+from dash_app.components.job_grid import DEFAULT_SORT, SORT_KEYS, column_defs, load_page, sort_key
 from services import jobs, users
 from services.errors import InvalidInput
 from tests.conftest import dash_post
@@ -72,8 +72,8 @@ def _refresh_payload(app, **values) -> dict:
             (page.PAGER, "max_value"), (page.PAGER, "active_page"), (page.SUMMARY, "children"),
             (page.EMPTY, "children"), (page.EMPTY, "hidden"), (page.CURSOR, "data")]
     ins = [(page.INTERVAL, "n_intervals"), (page.STATE_FILTER, "value"), (page.SEARCH, "value"),
-           (page.PAGER, "active_page"), (page.ALL_USERS, "value")]
-    vals = {"n_intervals": 1, "value": None, "active_page": 1, **values}
+           (page.PAGER, "active_page"), (page.ALL_USERS, "value"), (page.SORT, "data")]
+    vals = {"n_intervals": 1, "value": None, "active_page": 1, "data": None, **values}
     return {"output": key, "outputs": [{"id": i, "property": p} for i, p in outs],
             "inputs": [{"id": i, "property": p, "value": values.get(i, vals.get(p))} for i, p in ins],
             "state": [{"id": page.CURSOR, "property": "data", "value": values.get("cursor")}],
@@ -86,9 +86,41 @@ def test_refresh_through_the_server_sends_nothing_when_unchanged(app, user_clien
     out = r.get_json()["response"]
     cursor = out["dashboard-cursor"]["data"]
     assert len(out["dashboard-grid"]["rowData"]) == 50
-    assert "owner" not in [c["field"] for c in out["dashboard-grid"]["columnDefs"]]
+    assert "columnDefs" not in out["dashboard-grid"]  # a tick leaves the columns (and their widths) alone
     r = dash_post(user_client, _refresh_payload(app, cursor=cursor))
     assert r.status_code == 204 and not r.data
     alice = users.get_by_name(conn, "alice")
     jobs.cancel_job(conn, alice, 120)
     assert dash_post(user_client, _refresh_payload(app, cursor=cursor)).status_code == 200
+
+
+def test_header_sorts_map_to_service_sorts_only():
+    assert set(SORT_KEYS.values()) <= set(jobs.SORTS) and DEFAULT_SORT in jobs.SORTS
+    sortable = {c["field"] for c in column_defs(True) if c["sortable"]}
+    assert sortable == {col for col, _ in SORT_KEYS}  # a clickable header always has a server sort
+    assert sort_key(None) == sort_key([]) == DEFAULT_SORT
+    state = [{"colId": "submitted", "sort": None}, {"colId": "name", "sort": "desc"}]
+    assert sort_key(state) == "name_desc"
+    assert sort_key([{"colId": "started", "sort": "asc"}]) == DEFAULT_SORT  # no such service sort
+
+
+def test_sorted_pages_are_ordered_across_the_whole_result(conn, people):
+    alice, _ = people
+    names = [r["name"] for p in (1, 2, 3) for r in load_page(conn, alice, page=p, page_size=50,
+                                                             sort="name_desc").rows]
+    assert names == sorted(names, reverse=True) and len(names) == 120 and names[0] == "alice-119"
+    jobs.cancel_job(conn, alice, 120)
+    first = load_page(conn, alice, sort="state", page_size=5).rows
+    assert [r["state"] for r in first][:1] == ["cancelled"]  # alphabetical: cancelled before queued
+
+
+def test_sort_and_owner_column_through_the_server(app, admin_client, people):
+    r = dash_post(admin_client, _refresh_payload(app, **{"dashboard-sort": "name_asc",
+                                                         "changed": "dashboard-sort.data"}))
+    grid = r.get_json()["response"]["dashboard-grid"]
+    assert [x["name"] for x in grid["rowData"]] == [f"admin-{i}" for i in range(7)]
+    r = dash_post(admin_client, _refresh_payload(app, **{"dashboard-all-users": True, "dashboard-sort": "name_asc",
+                                                         "changed": "dashboard-all-users.value"}))
+    grid = r.get_json()["response"]["dashboard-grid"]
+    assert "owner" in [c["field"] for c in grid["columnDefs"]]
+    assert grid["rowData"][0]["name"] == "admin-0" and len(grid["rowData"]) == 50
