@@ -15,7 +15,6 @@ from dash_app.builder_state import ION_CHOICES, KIND_LABEL, LIGAND_CHOICES, MAX_
 # pattern-matching id types, written once
 CARD = "builder-card"
 SEQ = "builder-seq"
-SEQ_INFO = "builder-seq-info"
 COPIES = "builder-copies"
 CHAINS = "builder-chains"
 MOD_CODE = "builder-mod-code"
@@ -35,7 +34,7 @@ SMILES = "builder-smiles"
 SMILES_BOX = "builder-smiles-box"
 DUP = "builder-dup"
 DEL = "builder-del"
-CARD_PROBLEMS = "builder-card-problems"
+FIELD_PROBLEMS = "builder-field-problems"  # {"type", "index": uid, "field": a builder_state.Location field}
 
 KIND_ICON = {"protein": "bi-link-45deg", "rna": "bi-bezier2", "dna": "bi-bezier", "ligand": "bi-hexagon",
              "ion": "bi-circle-fill"}
@@ -46,7 +45,7 @@ KIND_HINT = {
 }
 
 
-def pid(kind: str, uid: int, **extra: int) -> dict:
+def pid(kind: str, uid: int, **extra: int | str) -> dict:
     """Return the pattern-matching id of a card field."""
     return {"type": kind, "index": uid, **extra}
 
@@ -72,9 +71,14 @@ def entity_card(entity: dict, position: int) -> dbc.Card:
         dbc.Button(html.I(className="bi bi-trash"), id=pid(DEL, uid), color="link", size="sm",
                    className="text-danger", title=f"Remove {KIND_LABEL[kind]} {position + 1}"),
     ], className="d-flex align-items-center"))
-    feedback = html.Div(id=pid(CARD_PROBLEMS, uid), className="small mt-1", **{"aria-live": "polite"})
-    return dbc.Card([header, dbc.CardBody(body[:2] + [feedback] + body[2:])],
+    return dbc.Card([header, dbc.CardBody([*body, field_slot(uid, "card")])],
                     id=pid(CARD, uid), className=f"fd-entity-card fd-kind-{kind} mb-3 shadow-sm")
+
+
+def field_slot(uid: int, field: str) -> html.Div:
+    """Return the place under a field where its own problems appear (each problem shows once, here)."""
+    return html.Div(id=pid(FIELD_PROBLEMS, uid, field=field), className=f"small fd-field-problems fd-for-{field}",
+                    **{"aria-live": "polite"})
 
 
 def _label(text: str, target: dict) -> dbc.Label:
@@ -82,16 +86,21 @@ def _label(text: str, target: dict) -> dbc.Label:
     return dbc.Label(text, html_for=dom_id(target), className="fw-semibold small mb-1")
 
 
-def _copies_row(entity: dict) -> dbc.Row:
+def hidden_label(text: str, target: dict | str) -> dbc.Label:
+    """Return a label only screen readers see (dbc.Input takes no title or aria-label)."""
+    return dbc.Label(text, html_for=dom_id(target), className="visually-hidden")
+
+
+def _copies_row(entity: dict) -> html.Div:
     """Return the copies input and the chain ids it turns into."""
     uid = entity["uid"]
-    return dbc.Row([
+    return html.Div([dbc.Row([
         dbc.Col([_label("Copies", pid(COPIES, uid)),
                  dbc.Input(id=pid(COPIES, uid), type="number", min=1, max=MAX_COPIES, step=1,
                            value=entity.get("copies"), size="sm")], width=4, md=3),
         dbc.Col(html.Small("Each copy is its own chain; chain ids are given in card order.",
                            className="text-muted"), className="d-flex align-items-end"),
-    ], className="mb-2 g-2")
+    ], className="g-2"), field_slot(uid, "copies")], className="mb-2")
 
 
 def _polymer_body(entity: dict) -> list:
@@ -101,6 +110,7 @@ def _polymer_body(entity: dict) -> list:
         _label("Sequence", pid(SEQ, uid)),
         dbc.Textarea(id=pid(SEQ, uid), value=entity.get("sequence", ""), rows=3, spellCheck=False,
                      placeholder=KIND_HINT[kind], className="font-monospace fd-seq", debounce=False),
+        field_slot(uid, "sequence"),
         _copies_row(entity),
         _mods_block(entity),
     ]
@@ -114,11 +124,12 @@ def _mods_block(entity: dict) -> html.Div:
     uid = entity["uid"]
     noun = "PTM" if entity["kind"] == "protein" else "modified base"
     rows = [dbc.Row([
-        dbc.Col(dbc.Input(id=pid(MOD_CODE, uid, row=r), value=m.get("code", ""), placeholder="CCD code, e.g. SEP",
-                          size="sm", maxLength=5, title=f"Modification {r + 1} CCD code"), width=5),
-        dbc.Col(dbc.Input(id=pid(MOD_POS, uid, row=r), value=m.get("position"), type="number", min=1, step=1,
-                          placeholder="position", size="sm", title=f"Modification {r + 1} position"),
-                width=4),
+        dbc.Col([hidden_label(f"Modification {r + 1} CCD code", pid(MOD_CODE, uid, row=r)),
+                 dbc.Input(id=pid(MOD_CODE, uid, row=r), value=m.get("code", ""), placeholder="CCD code, e.g. SEP",
+                           size="sm", maxLength=5)], width=5),
+        dbc.Col([hidden_label(f"Modification {r + 1} position", pid(MOD_POS, uid, row=r)),
+                 dbc.Input(id=pid(MOD_POS, uid, row=r), value=m.get("position"), type="number", min=1, step=1,
+                           placeholder="position", size="sm")], width=4),
         dbc.Col(dbc.Button(html.I(className="bi bi-x-lg"), id=pid(MOD_DEL, uid, row=r), color="link", size="sm",
                            title=f"Remove modification {r + 1}"), width=3),
     ], className="g-2 mb-1") for r, m in enumerate(entity.get("mods") or [])]
@@ -127,6 +138,7 @@ def _mods_block(entity: dict) -> html.Div:
                   dbc.Button([html.I(className="bi bi-plus-lg me-1"), f"Add {noun}"], id=pid(MOD_ADD, uid),
                              color="secondary", outline=True, size="sm")], className="d-flex align-items-center mb-1"),
         *rows,
+        field_slot(uid, "mods"),
     ], className="mb-2")
 
 
@@ -147,6 +159,7 @@ def _msa_block(entity: dict) -> html.Div:
             dcc.Upload(id=pid(MSA_UPLOAD, uid), accept=".a3m,.txt,text/plain", className="fd-drop small mt-1",
                        children=html.Span([html.I(className="bi bi-upload me-1"), "or drop / choose an .a3m file"])),
         ], id=pid(MSA_BOX, uid), className="mb-2", hidden=custom_hidden),
+        field_slot(uid, "msa"),
     ]
     if entity["kind"] == "protein":
         parts += [
@@ -154,6 +167,7 @@ def _msa_block(entity: dict) -> html.Div:
             dbc.RadioItems(id=pid(TPL_MODE, uid), value=entity.get("template_mode", "auto"), inline=True,
                            className="small", options=[{"label": "Automatic search", "value": "auto"},
                                                        {"label": "None", "value": "none"}]),
+            field_slot(uid, "templates"),
         ]
     return html.Div(parts, className="fd-msa")
 
@@ -175,13 +189,15 @@ def _ligand_body(entity: dict) -> list:
                          placeholder="Pick one…", clearable=True, className="mb-2 fd-pick"),
             _label("CCD code(s)", pid(CCD, uid)),
             dbc.Input(id=pid(CCD, uid), value=entity.get("ccd", ""), placeholder="e.g. ATP  (glycans: NAG, NAG)",
-                      size="sm", className="font-monospace mb-2"),
-        ], id=pid(CCD_BOX, uid), hidden=smiles_mode),
+                      size="sm", className="font-monospace"),
+            field_slot(uid, "ccd"),
+        ], id=pid(CCD_BOX, uid), hidden=smiles_mode, className="mb-2"),
         html.Div([
             _label("SMILES", pid(SMILES, uid)),
             dbc.Input(id=pid(SMILES, uid), value=entity.get("smiles", ""), placeholder="e.g. CC(=O)Oc1ccccc1C(=O)O",
-                      size="sm", className="font-monospace mb-2"),
-        ], id=pid(SMILES_BOX, uid), hidden=not smiles_mode),
+                      size="sm", className="font-monospace"),
+            field_slot(uid, "smiles"),
+        ], id=pid(SMILES_BOX, uid), hidden=not smiles_mode, className="mb-2"),
         _copies_row(entity),
     ]
     return parts

@@ -200,9 +200,10 @@ def _bond_rows(state: dict) -> list:
             side.append(dbc.Col(dcc.Dropdown(id={"type": BOND_RES, "index": k, "side": s},
                                              options=B.residue_options(state, b[f"{s}_chain"]), value=b[f"{s}_res"],
                                              placeholder="residue", clearable=False), width=4))
-            side.append(dbc.Col(dbc.Input(id={"type": BOND_ATOM, "index": k, "side": s}, value=b[f"{s}_atom"],
-                                          placeholder="atom, e.g. SG", size="sm",
-                                          title=f"Bond {k + 1} atom {s.upper()}"), width=4))
+            atom = {"type": BOND_ATOM, "index": k, "side": s}
+            side.append(dbc.Col([EC.hidden_label(f"Bond {k + 1} atom {s.upper()}", atom),
+                                 dbc.Input(id=atom, value=b[f"{s}_atom"], placeholder="atom, e.g. SG", size="sm")],
+                                width=4))
         rows.append(html.Div([
             html.Div([html.Strong(f"Bond {k + 1}", className="small me-auto"),
                       dbc.Button(html.I(className="bi bi-x-lg"), id={"type": BOND_DEL, "index": k}, color="link",
@@ -461,10 +462,11 @@ def refresh_chains(state):
             for o in ctx.outputs_list]
 
 
-@callback(Output({"type": EC.CARD_PROBLEMS, "index": ALL}, "children"), Input(STATE, "data"))
-def refresh_card_feedback(state):
-    """Show each card's sequence length, bad characters and its own problems."""
-    return card_feedback(state, B.evaluate(state), [o["id"]["index"] for o in ctx.outputs_list])
+@callback(Output({"type": EC.FIELD_PROBLEMS, "index": ALL, "field": ALL}, "children"), Input(STATE, "data"))
+def refresh_field_feedback(state):
+    """Show each card field's own problems under it (and a sequence's length and bad characters)."""
+    slots = [(o["id"]["index"], o["id"]["field"]) for o in ctx.outputs_list]
+    return field_feedback(state, B.evaluate(state), slots)
 
 
 @callback(Output({"type": BOND_CHAIN, "index": ALL, "side": ALL}, "options"), Input(STATE, "data"))
@@ -493,33 +495,54 @@ def live_outputs(state: dict, ev: B.Evaluation) -> tuple:
             hint, ev.folder or "(none yet: type a name)")
 
 
-def card_feedback(state: dict, ev: B.Evaluation, uids: list[int]) -> list:
-    """Return, for each card uid, its sequence line and its own problems."""
+def field_feedback(state: dict, ev: B.Evaluation, slots: list[tuple[int, str]]) -> list:
+    """Return, for each (card uid, field) slot, that field's problems; a problem whose field has no slot goes
+    to the card's "card" slot, so every problem shows exactly once on its card."""
     by_uid = {e["uid"]: e for e in state["entities"]}
     position = {e["uid"]: i for i, e in enumerate(state["entities"])}
     grouped = ev.problems_by_card()
-    return [[html.Div(_seq_info(by_uid.get(uid))), _card_problems(grouped.get(position.get(uid), []))]
-            for uid in uids]
+    present = set(slots)
+    out = []
+    for uid, fld in slots:
+        items = [(loc, p) for loc, p in grouped.get(position.get(uid), [])
+                 if (loc.field if (uid, loc.field) in present else "card") == fld]
+        if fld == "sequence":
+            out.append(_sequence_feedback(by_uid.get(uid), items))
+        else:
+            out.append(_problem_lines(items, show_field=fld == "card"))
+    return out
 
 
-def _seq_info(entity: dict | None):
-    """Return the length line under a sequence, with invalid characters and their positions."""
+def _sequence_feedback(entity: dict | None, items: list) -> list:
+    """Return the length line under a sequence and its problems; bad characters are listed with positions
+    in place of the validator's own alphabet message (same problem, said once)."""
     if not entity:
-        return ""
+        return []
     seq = B.clean_sequence(entity["sequence"])
     issues = B.sequence_issues(entity["kind"], entity["sequence"])
-    length = html.Span(f"{len(seq)} residues", className="text-muted me-2 fd-seq-length")
-    if not issues:
-        return length
-    return [length, html.Span([html.I(className="bi bi-exclamation-triangle me-1"),
-                               f"Not allowed: {B.describe_issues(issues)}"], className="text-danger fd-seq-bad")]
+    advice = R.ALPHABET_TEXT.get(entity["kind"], "")
+    lines = [html.Span(f"{len(seq)} residues", className="text-muted me-2 fd-seq-length")]
+    rest = []
+    for loc, p in items:
+        if issues and p.is_error and advice and advice in p.message:
+            advice = p.message[p.message.index(advice):]  # keep the validator's hint ("'T' belongs to DNA…")
+        else:
+            rest.append((loc, p))
+    if issues:
+        lines.append(html.Div([html.I(className="bi bi-exclamation-triangle me-1"),
+                               f"Not allowed: {B.describe_issues(issues)}. {advice[:1].upper()}{advice[1:]}"],
+                              className="text-danger fd-seq-bad"))
+    return [html.Div(lines[0]), *lines[1:], _problem_lines(rest)]
 
 
-def _card_problems(items: list) -> list:
-    """Return a card's own problems (sequence alphabet problems show under the sequence already)."""
-    rows = [html.Li([html.Span(loc.field, className="badge bg-light text-dark me-1"), p.message],
-                    className="text-danger" if p.is_error else "text-warning")
-            for loc, p in items]
+def _problem_lines(items: list, show_field: bool = False):
+    """Return problems as a short list under their field (the field named only in the card-level slot)."""
+    rows = []
+    for loc, p in items:
+        label = [html.Span(loc.field, className="badge bg-light text-dark me-1")] if show_field else []
+        if loc.field == "mods" and loc.row is not None:
+            label.append(f"Modification {loc.row + 1}: ")
+        rows.append(html.Li([*label, p.message], className="text-danger" if p.is_error else "text-warning"))
     return html.Ul(rows, className="small mb-0 ps-3 fd-card-problems") if rows else None
 
 

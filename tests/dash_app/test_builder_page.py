@@ -60,3 +60,55 @@ def test_restructure_and_submit_rules(app, settings, conn):
     assert job.id == again.id
     assert jobs.list_jobs(conn, alice)[1] == 1
     assert job.read_input()["sequences"][1] == {"ligand": {"id": "B", "ccdCodes": ["ZN"]}}
+
+
+def text_of(component) -> str:
+    """Return all the text a component tree renders, space-joined."""
+    if component is None:
+        return ""
+    if isinstance(component, (str, int, float)):
+        return str(component)
+    if isinstance(component, (list, tuple)):
+        return " ".join(text_of(c) for c in component)
+    return text_of(getattr(component, "children", None))
+
+
+def slots_of(card) -> list[tuple[int, str]]:
+    """Return the (uid, field) problem slots a rendered card holds, in page order."""
+    found = []
+
+    def walk(c):
+        cid = getattr(c, "id", None)
+        if isinstance(cid, dict) and cid.get("type") == "builder-field-problems":
+            found.append((cid["index"], cid["field"]))
+        kids = getattr(c, "children", None)
+        for k in kids if isinstance(kids, list) else [kids]:
+            if k is not None and not isinstance(k, str):
+                walk(k)
+
+    walk(card)
+    return found
+
+
+def test_each_card_problem_shows_once_under_its_field(app):
+    from dash_app.pages import builder as page
+
+    state = B.update_entity(B.empty_state(), 0, sequence="MKT1AJ", mods=[{"code": "SEP", "position": 99}])
+    state = B.add_entity(state, "rna", sequence="ACGT")
+    state = B.add_entity(state, "ligand", ccd="", copies=0)
+    slots = [s for i, e in enumerate(state["entities"]) for s in slots_of(page.EC.entity_card(e, i))]
+    assert ("protein", "sequence") not in slots and (0, "sequence") in slots and (2, "ccd") in slots
+    out = dict(zip(slots, (text_of(c) for c in page.field_feedback(state, B.evaluate(state), slots))))
+
+    seq = out[(0, "sequence")]
+    assert "6 residues" in seq and "Not allowed: '1' at 4, 'J' at 6" in seq
+    assert seq.count("'1'") == 1 and "at position" not in seq  # the validator's alphabet message is not repeated
+    assert "Remove spaces, line breaks, gaps, digits" in seq  # ...but its advice is kept
+    assert "'T' belongs to DNA" in out[(1, "sequence")]
+    assert "Modification 1:" in out[(0, "mods")] and "99" in out[(0, "mods")]
+    assert "Pick a ligand" in out[(2, "ccd")] and "Copies must be" in out[(2, "copies")]
+    every = " ".join(out.values())
+    for p in B.evaluate(state).problems:
+        if B.locate(p.path).card is not None and "alphabet" not in p.message and "has '" not in p.message:
+            assert every.count(p.message) == 1, p.message
+    assert not any(out[(uid, "card")] for uid in (0, 1, 2))
