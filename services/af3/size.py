@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.af3.ccd import ESTIMATED_CODES, HEAVY_ATOMS, heavy_atoms_in_smiles, in_chain_heavy_atoms
+from services.af3.ccd import component_atoms, heavy_atoms_in_smiles
 
 # run_alphafold.py --buckets default at HEAD (128 and 384 added after v3.0.4).
 BUCKETS = (128, 256, 384, 512, 768, 1024, 1280, 1536, 2048, 2560, 3072, 3584, 4096, 4608, 5120)
@@ -13,8 +13,6 @@ BUCKETS = (128, 256, 384, 512, 768, 1024, 1280, 1536, 2048, 2560, 3072, 3584, 40
 A100_SECONDS = ((1024, 62.0), (2048, 275.0), (3072, 703.0), (4096, 1434.0), (5120, 2547.0))
 # Largest token count each GPU holds (AF3 docs: 80 GB cards to 5120; A100 40 GB ~4352 with unified memory).
 GPU_MAX_TOKENS = {"A100 80GB": 5120, "H100 80GB": 5120, "A100 40GB": 4352}
-# Placeholder for a component we have no count for: a mid-sized ligand. Flagged as approximate.
-UNKNOWN_COMPONENT_ATOMS = 25
 
 
 @dataclass
@@ -52,14 +50,17 @@ def _count(af3: dict[str, Any]) -> tuple[int, list[str]]:
 
 
 def _polymer_tokens(kind: str, body: dict[str, Any], unknown: list[str]) -> int:
-    """One token per standard residue; a modified residue gives one token per heavy atom."""
-    n = len(body.get("sequence") or "")
-    code_key = "ptmType" if kind == "protein" else "modificationType"
-    for mod in body.get("modifications") or []:
-        atoms = in_chain_heavy_atoms(mod[code_key])
-        if atoms is None or mod[code_key] in ESTIMATED_CODES:
-            unknown.append(mod[code_key])
-        n += (atoms or UNKNOWN_COMPONENT_ATOMS) - 1
+    """One token per standard residue; a modified residue gives one token per heavy atom it keeps in the chain."""
+    length = len(body.get("sequence") or "")
+    code_key, pos_key = ("ptmType", "ptmPosition") if kind == "protein" else ("modificationType", "basePosition")
+    # AF3 applies modifications position by position, so a repeated position keeps the last code.
+    mods = {mod[pos_key]: mod[code_key] for mod in body.get("modifications") or []}
+    n = length
+    for pos, code in mods.items():
+        atoms, exact = component_atoms(code, kind, pos, length)
+        if not exact:
+            unknown.append(code)
+        n += atoms - 1
     return n
 
 
@@ -69,9 +70,10 @@ def _ligand_tokens(body: dict[str, Any], unknown: list[str]) -> int:
         return heavy_atoms_in_smiles(body["smiles"])
     n = 0
     for code in body.get("ccdCodes") or []:
-        if code not in HEAVY_ATOMS or code in ESTIMATED_CODES:
+        atoms, exact = component_atoms(code)
+        if not exact:
             unknown.append(code)
-        n += HEAVY_ATOMS.get(code, UNKNOWN_COMPONENT_ATOMS)
+        n += atoms
     return n
 
 

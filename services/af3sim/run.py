@@ -16,6 +16,7 @@ import textwrap
 import time
 from typing import Any
 
+from services.af3.ccd import UNKNOWN_COMPONENT_ATOMS
 from services.af3sim import timing
 from services.af3sim.confidences import Sample, make_sample
 from services.af3sim.console import Console, Pacer
@@ -365,6 +366,14 @@ def _bucket(run: Run, tokens: int) -> int:
     return bucket
 
 
+def _warn_estimated(run: Run, layout: Layout) -> None:
+    """Log a W line per CCD code the simulator sized by estimate: real AF3 reads it from the full CCD."""
+    for code in layout.estimated_codes:
+        run.console.warning("featurisation.py", 118, f"{SIM_LABEL}: CCD code {code} is not in the simulator's "
+                            f"table; it is simulated with about {UNKNOWN_COMPONENT_ATOMS} heavy atoms, so its atom "
+                            "and token counts are approximate.")
+
+
 def featurise(run: Run, fold_input: Input) -> tuple[Layout, int]:
     """Featurise every seed (the token layout is seed-independent); return layout and bucket."""
     c, n = run.console, len(fold_input.rng_seeds)
@@ -377,6 +386,7 @@ def featurise(run: Run, fold_input: Input) -> tuple[Layout, int]:
         c.info("pipeline.py", 185, f"Processing {fold_input.sanitised_name()}, random_seed={seed}")
         _check_features(fold_input)
         layout = tokenise(fold_input)
+        _warn_estimated(run, layout)
         if run.fail_at(Stage.FEATURISATION):
             c.error("featurisation.py", 91, "Host memory exhausted while building MSA features.")
             raise MemoryError()

@@ -2,7 +2,9 @@
 
 One token per standard residue; one token per heavy atom for ligands, ions and modified residues
 (reference §5.4). Atom counts come from `services.af3.ccd` (in-chain residues lose their leaving
-atom), so the simulator's sizes agree with FoldDeck's size estimate. Pure stdlib on purpose: the
+atom as AF3 drops it), so the simulator's sizes agree with FoldDeck's size estimate. Real AF3 knows the
+whole CCD; a code of CCD form that the bundled table lacks is simulated with an estimated size and
+reported in `Layout.estimated_codes`, while a code that cannot be a CCD id fails as in AF3. Pure stdlib on purpose: the
 simulator may run under a bare Python on a GPU host.
 """
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import math
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from services.af3.ccd import HEAVY_ATOMS, PROTEIN_ONE_TO_THREE, in_chain_heavy_atoms
+from services.af3.ccd import (
+    HEAVY_ATOMS, PROTEIN_ONE_TO_THREE, component_atoms, leaving_atom, looks_like_ccd_code,
+)
 from services.af3sim.loader import Chain, DnaChain, Input, Ligand, ProteinChain, RnaChain
 
 _BACKBONE = ("N", "CA", "C", "O")
@@ -61,6 +65,7 @@ class Layout:
     residues: list[Residue]
     tokens: list[Token]
     chain_ids: list[str]
+    estimated_codes: list[str] = field(default_factory=list)  # CCD codes sized by estimate, in input order
 
     @property
     def num_atoms(self) -> int:
@@ -107,27 +112,44 @@ def smiles_atoms(smiles: str) -> list[tuple[str, str]]:
     return [(f"{e}{i + 1}", e) for i, e in enumerate(elems)]
 
 
-def _component_atoms(code: str, in_chain: bool, user: dict) -> list[tuple[str, str]]:
-    """Return the heavy atoms of a CCD/userCCD component; raise AF3's error for unknown codes."""
-    if code in user:
-        atoms = user[code]
-        return atoms[:-1] if in_chain and len(atoms) > 1 else atoms
-    count = in_chain_heavy_atoms(code) if in_chain else HEAVY_ATOMS.get(code)
-    if count is None:
-        raise ValueError(f"{code} not found in CCD and no SMILES string")
-    if count == 1 and not in_chain:
+def user_ccd_ids(user_ccd: str | None) -> set[str]:
+    """Return the component ids (`data_<ID>` blocks) a user CCD defines, parsed or not."""
+    return set(re.findall(r"(?m)^data_(\S+)", user_ccd or ""))
+
+
+@dataclass
+class _Components:
+    """What tokenisation knows about components: user CCD atoms and ids, and the codes it had to estimate."""
+
+    user: dict[str, list[tuple[str, str]]]
+    user_ids: set[str]
+    estimated: list[str] = field(default_factory=list)
+
+
+def _component_atoms(code: str, kind: str, position: int, length: int, comps: _Components) -> list[tuple[str, str]]:
+    """Return the heavy atoms of a CCD/userCCD component as AF3 places it; raise AF3's error for impossible codes."""
+    if code in comps.user:
+        drop = leaving_atom(kind, position, length)
+        return [a for a in comps.user[code] if a[0] != drop]
+    if code not in HEAVY_ATOMS:
+        if not (looks_like_ccd_code(code) or code in comps.user_ids):
+            raise ValueError(f"{code} not found in CCD and no SMILES string")
+        if code not in comps.estimated:
+            comps.estimated.append(code)
+    count, _ = component_atoms(code, kind, position, length)
+    if count == 1 and kind == "ligand":
         return [(code, code)]  # an ion: the atom is named after its element
     return _generated_atoms(count)
 
 
-def _polymer_residues(chain: Chain, user: dict) -> list[Residue]:
+def _polymer_residues(chain: Chain, comps: _Components) -> list[Residue]:
     """Return the residues of a protein/RNA/DNA chain with PTMs substituted (last one wins)."""
     mods = dict((pos, code) for code, pos in getattr(chain, "ptms", None) or getattr(chain, "modifications", []))
     kind = {ProteinChain: "protein", RnaChain: "rna", DnaChain: "dna"}[type(chain)]
     out = []
     for i, letter in enumerate(chain.sequence, start=1):
         if i in mods:
-            atoms = _component_atoms(mods[i], True, user)
+            atoms = _component_atoms(mods[i], kind, i, len(chain.sequence), comps)
             out.append(Residue(chain.id, i, mods[i], atoms, kind, True))
             continue
         if kind == "protein":
@@ -142,24 +164,24 @@ def _polymer_residues(chain: Chain, user: dict) -> list[Residue]:
     return out
 
 
-def _ligand_residues(chain: Ligand, user: dict) -> list[Residue]:
+def _ligand_residues(chain: Ligand, comps: _Components) -> list[Residue]:
     """Return one residue per CCD code (or one LIG_<id> residue for a SMILES ligand)."""
     if chain.smiles is not None:
         return [Residue(chain.id, 1, f"LIG_{chain.id}", smiles_atoms(chain.smiles), "ligand", True)]
-    return [Residue(chain.id, i, code, _component_atoms(code, False, user), "ligand", True)
+    return [Residue(chain.id, i, code, _component_atoms(code, "ligand", i, len(chain.ccd_ids), comps), "ligand", True)
             for i, code in enumerate(chain.ccd_ids, start=1)]
 
 
 def tokenise(fold_input: Input) -> Layout:
-    """Return residues and tokens for `fold_input`; raise ValueError for unknown CCD codes (featurisation)."""
-    user = user_ccd_atoms(fold_input.user_ccd)
+    """Return residues and tokens for `fold_input`; raise ValueError for codes that cannot be CCD ids."""
+    comps = _Components(user_ccd_atoms(fold_input.user_ccd), user_ccd_ids(fold_input.user_ccd))
     residues: list[Residue] = []
     for chain in fold_input.chains:
-        residues += _ligand_residues(chain, user) if isinstance(chain, Ligand) else _polymer_residues(chain, user)
+        residues += _ligand_residues(chain, comps) if isinstance(chain, Ligand) else _polymer_residues(chain, comps)
     tokens = []
     for ri, res in enumerate(residues):
         tokens += [Token(ri, ai) for ai in range(len(res.atoms))] if res.per_atom_tokens else [Token(ri, None)]
-    return Layout(residues, tokens, [c.id for c in fold_input.chains])
+    return Layout(residues, tokens, [c.id for c in fold_input.chains], comps.estimated)
 
 
 # -- synthetic coordinates ----------------------------------------------------------------------
