@@ -74,19 +74,63 @@ def _entity_count(doc: Any, index: int) -> int:
 
 def read_uploads(names: list[str] | None, contents: list[str] | None, max_bytes: int) -> list[FileResult]:
     """Return the results for every uploaded file, in upload order."""
+    return [_read_one(i, name, body, max_bytes) for i, (name, body) in enumerate(zip(names or [], contents or []))]
+
+
+def read_batch(files: list[dict] | None, max_bytes: int, request_bytes: int) -> list[FileResult]:
+    """Return the results for the upload page's batch (see `upload.SPLIT_BATCH`), in upload order.
+
+    Args:
+        files: one {"name", "bytes", "contents", "skipped"} per file; the browser sends no contents for a file
+            over `max_bytes` ("size") or past what one request carries ("batch").
+        max_bytes: the per-file cap, checked again here on what did arrive.
+        request_bytes: the most one upload request carries, for the message.
+    """
     results = []
-    for i, (name, body) in enumerate(zip(names or [], contents or [])):
-        try:
-            data = decode_contents(body)
-        except InvalidInput as exc:
-            results.append(FileResult(name, error=str(exc)))
-            continue
-        if not name.lower().endswith(".json"):
-            results.append(FileResult(name, error=f"{name} is not a .json file; upload AlphaFold 3 or AlphaFold "
-                                                  "Server JSON (build from FASTA on the Builder page)."))
-            continue
-        results.append(read_file(i, name, data, max_bytes))
+    for i, f in enumerate(files or []):
+        name = str(f.get("name") or f"file {i + 1}")
+        if f.get("contents") is None:
+            results.append(FileResult(name, error=skipped_message(f.get("skipped"), f.get("bytes"), max_bytes,
+                                                                  request_bytes)))
+        else:
+            results.append(_read_one(i, name, f["contents"], max_bytes))
     return results
+
+
+def skipped_message(reason: str | None, size: int | None, max_bytes: int, request_bytes: int) -> str:
+    """Explain why the browser did not send a file, and what to do."""
+    if reason == "batch":
+        return (f"Not uploaded: the files dropped together pass {human_bytes(request_bytes)}, the most one upload "
+                "carries. Nothing from it is queued; submit these, then drop it again with fewer files.")
+    return too_large_message(size, max_bytes, sent=False)
+
+
+def too_large_message(size: int | None, max_bytes: int, sent: bool) -> str:
+    """Say that a file is over the per-file cap and that nothing from it is queued."""
+    size_text = f" is {human_bytes(size)}," if isinstance(size, int) else " is"
+    fate = "Nothing from it is queued." if sent else "It was not uploaded and nothing from it is queued."
+    return f"The file{size_text} more than the {human_bytes(max_bytes)} allowed per file. {fate}"
+
+
+def human_bytes(n: int) -> str:
+    """Format a byte count for people ("812 KB", "12.4 MB")."""
+    if n < 1024 * 1024:
+        return f"{max(1, round(n / 1024))} KB"
+    return f"{n / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
+
+
+def _read_one(index: int, name: str, body: str, max_bytes: int) -> FileResult:
+    """Decode one data URL and parse it, refusing non-JSON names."""
+    try:
+        data = decode_contents(body)
+    except InvalidInput as exc:
+        return FileResult(name, error=str(exc))
+    if len(data) > max_bytes:  # a browser that skipped the page's own check, or an old page
+        return FileResult(name, error=too_large_message(len(data), max_bytes, sent=True))
+    if not name.lower().endswith(".json"):
+        return FileResult(name, error=f"{name} is not a .json file; upload AlphaFold 3 or AlphaFold Server JSON "
+                                      "(build from FASTA on the Builder page).")
+    return read_file(index, name, data, max_bytes)
 
 
 def valid_rows(results: list[FileResult], keys: list[str] | None = None) -> list[JobRow]:

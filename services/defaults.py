@@ -73,3 +73,9 @@ RESULTS_MAX_FILES = 200  # a job writes ~30 files per seed; more is an odd folde
 # -- worker loop (jobs) -------------------------------------------------------------------------
 CANCEL_CHECK_SECONDS = 0.3  # a running job looks for a cancel request this often: a click feels immediate
 OUTPUT_WAIT_SECONDS = 0.1  # longest wait for job output before the loop checks anything else
+
+# -- lost attempts (jobs.reap_expired) ----------------------------------------------------------
+REAP_SSH_TIMEOUT_S = 3.0  # the reaper runs in a worker's claim loop: a down host may delay new claims only briefly
+
+# -- upload page ---------------------------------------------------------------------------------
+UPLOAD_REQUEST_HEADROOM_BYTES = 256 * 1024  # room in one upload request for Dash's envelope beside the files

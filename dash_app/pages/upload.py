@@ -6,12 +6,13 @@ import uuid
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from flask import current_app
 
 from dash_app import ids
 from dash_app import upload_state as U
 from dash_app.context import conn, require_account, settings
-from services import jobs
+from services import defaults, jobs
 from services.errors import FoldDeckError
 
 dash.register_page(__name__, path="/upload", name="Upload", order=2, icon="bi-cloud-upload")
@@ -24,6 +25,8 @@ SUBMIT_ALL = P(__name__, "submit-all")
 SUBMIT_SELECTED = P(__name__, "submit-selected")
 RESULT = P(__name__, "result")
 KEY = P(__name__, "key")
+BATCH = P(__name__, "batch")
+LIMITS = P(__name__, "limits")
 COLUMNS = [
     {"field": "name", "headerName": "Job", "flex": 2, "minWidth": 180},
     {"field": "file", "headerName": "File", "flex": 1, "minWidth": 120},
@@ -36,16 +39,20 @@ COLUMNS = [
 
 def layout(**_query) -> html.Div:
     """Return the drop zone, the review table and the submit buttons."""
+    limits = upload_limits()
     return html.Div([
         dcc.Store(id=KEY, data=uuid.uuid4().hex),  # one key per page load: a double click queues nothing twice
+        dcc.Store(id=LIMITS, data=limits),
+        dcc.Store(id=BATCH),
         html.H1("Upload input files", className="h3 mb-3"),
         dcc.Upload(id=DROP, multiple=True, accept=".json,application/json", className="fd-drop fd-drop-lg mb-3",
                    children=html.Div([
                        html.I(className="bi bi-cloud-arrow-up fs-2 d-block"),
                        html.Span("Drop AlphaFold 3 or AlphaFold Server .json files here, or "),
                        html.Span("click to choose", className="text-decoration-underline"),
-                       html.Div(f"Up to {settings().upload_max_bytes // (1024 * 1024)} MB per file. Nothing is "
-                                "queued until you submit.", className="small text-muted"),
+                       html.Div(f"Up to {U.human_bytes(limits['file'])} per file and "
+                                f"{U.human_bytes(limits['request'])} per drop. Nothing is queued until you submit.",
+                                className="small text-muted"),
                    ])),
         html.Div(id=FILES, **{"aria-live": "polite"}),
         dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="params.data.key",
@@ -64,23 +71,60 @@ def layout(**_query) -> html.Div:
     ], className="fd-upload")
 
 
+def upload_limits() -> dict[str, int]:
+    """Return the per-file cap and what one callback request may carry (Flask answers 413 beyond it)."""
+    cap = settings().upload_max_bytes
+    request = current_app.config.get("MAX_CONTENT_LENGTH") or 4 * cap
+    return {"file": cap, "request": max(cap, request - defaults.UPLOAD_REQUEST_HEADROOM_BYTES)}
+
+
+# dcc.Upload's own max_size drops an oversized file without a word (its onDrop only sees accepted files), so the
+# browser splits the drop here instead: a file over the cap, or past what one request carries, is named but not
+# sent. Only this store goes to the server; the raw `contents` never do.
+SPLIT_BATCH = """function(contents, names, limits) {
+    if (!contents) { return dash_clientside.no_update; }
+    let sent = 0;
+    // FileReader finishes in any order; name order makes which files fit in one request predictable
+    const order = names.map(function(n, i) { return i; });
+    order.sort(function(a, b) { return names[a] < names[b] ? -1 : (names[a] > names[b] ? 1 : 0); });
+    return order.map(function(i) {
+        const body = contents[i];
+        const comma = body.indexOf(',') + 1;
+        const pad = body.endsWith('==') ? 2 : (body.endsWith('=') ? 1 : 0);
+        const bytes = Math.max(0, Math.floor((body.length - comma) * 3 / 4) - pad);
+        const file = {name: names[i], bytes: bytes, contents: null, skipped: null};
+        if (bytes > limits.file) { file.skipped = 'size'; }
+        else if (sent + body.length > limits.request) { file.skipped = 'batch'; }
+        else { file.contents = body; sent += body.length; }
+        return file;
+    });
+}"""
+clientside_callback(SPLIT_BATCH, Output(BATCH, "data"), Input(DROP, "contents"), State(DROP, "filename"),
+                    State(LIMITS, "data"), prevent_initial_call=True)
+
+
 @callback(
     Output(FILES, "children"),
     Output(GRID, "rowData"),
     Output(SUBMIT_ALL, "disabled"),
     Output(SUBMIT_ALL, "children"),
     Output(RESULT, "children", allow_duplicate=True),
-    Input(DROP, "contents"),
-    State(DROP, "filename"),
+    Input(BATCH, "data"),
     prevent_initial_call=True,
 )
-def review_files(contents, names):
+def review_files(batch):
     """Parse the dropped files and list every job found, valid or not."""
-    results = U.read_uploads(names, contents, settings().upload_max_bytes)
+    results = read(batch)
     rows = [r.table_row() for f in results for r in f.rows]
     n_valid = len(U.valid_rows(results))
     return (file_messages(results), rows, n_valid == 0,
             [html.I(className="bi bi-send me-1"), f"Submit all valid ({n_valid})"], None)
+
+
+def read(batch: list[dict] | None) -> list[U.FileResult]:
+    """Read the batch with the server's own limits (the browser's figures only word the messages)."""
+    limits = upload_limits()
+    return U.read_batch(batch, limits["file"], limits["request"])
 
 
 def file_messages(results: list[U.FileResult]) -> list:
@@ -111,19 +155,18 @@ def enable_selected(selected):
     Output(SUBMIT_ALL, "disabled", allow_duplicate=True),
     Input(SUBMIT_ALL, "n_clicks"),
     Input(SUBMIT_SELECTED, "n_clicks"),
-    State(DROP, "contents"),
-    State(DROP, "filename"),
+    State(BATCH, "data"),
     State(GRID, "selectedRows"),
     State(KEY, "data"),
     prevent_initial_call=True,
 )
-def submit_uploads(_all, _selected, contents, names, selected, key):
+def submit_uploads(_all, _selected, batch, selected, key):
     """Re-read the files on the server and queue the valid jobs (all, or the selected ones)."""
     if not any(t.get("value") for t in ctx.triggered):
         return no_update, no_update
     keys = [r["key"] for r in selected or []] if ctx.triggered_id == SUBMIT_SELECTED else None
     try:
-        queued = submit_rows(names, contents, keys, key)
+        queued = submit_rows(read(batch), keys, key)
     except FoldDeckError as exc:
         return dbc.Alert(str(exc), color="danger", className="py-2"), no_update
     if not queued:
@@ -133,9 +176,9 @@ def submit_uploads(_all, _selected, contents, names, selected, key):
                       html.Ul(links, className="mb-0")], color="success", className="py-2", id=P(__name__, "queued")), True
 
 
-def submit_rows(names, contents, keys: list[str] | None, key: str | None) -> list:
-    """Validate the uploaded files again (never trust the browser's table) and queue the chosen valid jobs."""
-    rows = U.valid_rows(U.read_uploads(names, contents, settings().upload_max_bytes), keys)
+def submit_rows(results: list[U.FileResult], keys: list[str] | None, key: str | None) -> list:
+    """Queue the chosen valid jobs of files read again on the server (never trust the browser's table)."""
+    rows = U.valid_rows(results, keys)
     user = require_account()
     return [jobs.submit(conn(), settings(), user, r.af3, name=r.name or None,
                         idempotency_key=f"upload-{key}-{r.key}" if key else None) for r in rows]

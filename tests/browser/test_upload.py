@@ -33,3 +33,4 @@ def test_upload001_two_valid_rows_one_error_submit(live, settings, tmp_path):
     assert total == 2
     assert [j.name for j in found] == ["Server job 1: dimer with ATP", "Server job 2: protein-DNA"]
     assert all(j.state == jobs.JobState.QUEUED for j in found)
+    assert dash_duo.get_logs() == []  # the grid (rows, selection checkboxes) logs no warnings or errors
