@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-# _chem_comp.formula of each component (CCD, as AF3's 2022-09-28 CCD defines it).
+# _chem_comp.formula of each component, written from the component's chemistry (no CCD file is reachable
+# from here); tests check every modified residue against its parent residue's formula.
 CCD_FORMULAS: dict[str, str] = {
     # -- ions: one atom each, the charge is implied by the code --
     "MG": "Mg", "ZN": "Zn", "CL": "Cl", "CA": "Ca", "NA": "Na", "MN": "Mn", "K": "K", "FE": "Fe", "FE2": "Fe",
