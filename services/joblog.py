@@ -98,36 +98,46 @@ def append_lines(conn: sqlite3.Connection, job_id: int, lines: Iterable[str | tu
     Raises:
         JobNotFound: no job with this id.
     """
-    now = time.time() if ts is None else ts
     with transaction(conn):
-        row = conn.execute("SELECT log_seq, log_in_traceback, progress_state FROM jobs WHERE id = ?",
-                           (job_id,)).fetchone()
-        if row is None:
-            raise JobNotFound(f"No job {job_id}.")
-        seq, in_tb = row["log_seq"], bool(row["log_in_traceback"])
-        tracker = Tracker.from_json(row["progress_state"])
-        before = tracker.snapshot()
-        rows, counts = [], Counter()
-        for item in lines:
-            if isinstance(item, str):
-                stream, text, forced = Stream.OUTPUT.value, item, None
-            else:
-                stream, text, forced = item[0], item[1], (item[2] if len(item) > 2 else None)
-            text = clip(text)
-            if forced is None:
-                level, in_tb = classify(text, in_tb, tracker)
-            else:
-                level = Level(forced)
-            seq += 1
-            counts[level.value] += 1
-            rows.append((job_id, seq, now, stream, level.value, text))
-        if not rows:
-            return seq
-        conn.executemany("INSERT INTO job_log (job_id, seq, ts, stream, level, text) VALUES (?, ?, ?, ?, ?, ?)", rows)
-        conn.executemany("INSERT INTO job_log_levels (job_id, level, n) VALUES (?, ?, ?) "
-                         "ON CONFLICT (job_id, level) DO UPDATE SET n = n + excluded.n",
-                         [(job_id, lv, n) for lv, n in counts.items()])
-        _store_progress(conn, job_id, seq, in_tb, tracker, tracker.snapshot() != before, now)
+        return write_lines(conn, job_id, lines, ts)
+
+
+def write_lines(conn: sqlite3.Connection, job_id: int, lines: Iterable[str | tuple[str, ...]],
+                ts: float | None = None) -> int:
+    """Append lines like `append_lines`, inside the caller's transaction (with a state change they belong to).
+
+    Raises:
+        JobNotFound: no job with this id.
+    """
+    now = time.time() if ts is None else ts
+    row = conn.execute("SELECT log_seq, log_in_traceback, progress_state FROM jobs WHERE id = ?",
+                       (job_id,)).fetchone()
+    if row is None:
+        raise JobNotFound(f"No job {job_id}.")
+    seq, in_tb = row["log_seq"], bool(row["log_in_traceback"])
+    tracker = Tracker.from_json(row["progress_state"])
+    before = tracker.snapshot()
+    rows, counts = [], Counter()
+    for item in lines:
+        if isinstance(item, str):
+            stream, text, forced = Stream.OUTPUT.value, item, None
+        else:
+            stream, text, forced = item[0], item[1], (item[2] if len(item) > 2 else None)
+        text = clip(text)
+        if forced is None:
+            level, in_tb = classify(text, in_tb, tracker)
+        else:
+            level = Level(forced)
+        seq += 1
+        counts[level.value] += 1
+        rows.append((job_id, seq, now, stream, level.value, text))
+    if not rows:
+        return seq
+    conn.executemany("INSERT INTO job_log (job_id, seq, ts, stream, level, text) VALUES (?, ?, ?, ?, ?, ?)", rows)
+    conn.executemany("INSERT INTO job_log_levels (job_id, level, n) VALUES (?, ?, ?) "
+                     "ON CONFLICT (job_id, level) DO UPDATE SET n = n + excluded.n",
+                     [(job_id, lv, n) for lv, n in counts.items()])
+    _store_progress(conn, job_id, seq, in_tb, tracker, tracker.snapshot() != before, now)
     return seq
 
 

@@ -13,6 +13,7 @@ import heapq
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import sys
 import time
@@ -24,7 +25,7 @@ from typing import Any, Iterable
 
 from services import joblog
 from services.db import transaction
-from services.errors import InvalidInput, JobNotFound, JobStateError, LimitExceeded
+from services.errors import HostUnreachable, InvalidInput, JobNotFound, JobStateError, LimitExceeded, SettingsError
 from services.hosts import Host, load_hosts
 from services.progress import Progress, progress  # noqa: F401  (re-exported for pages)
 from services.settings import Settings
@@ -195,7 +196,7 @@ def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict,
     Raises:
         LimitExceeded: the owner's queued-jobs or tokens-per-job limit refuses it.
     """
-    name = (name or af3.get("name") or "job").strip() or "job"
+    name = _job_name(af3, name)
     tokens = count_tokens(af3)
     with transaction(conn):
         if idempotency_key:
@@ -204,25 +205,57 @@ def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict,
             if row:
                 return _load(conn, row[0])
         _check_limits(conn, owner.id, tokens)
-        now = time.time()
-        job_id = conn.execute(
-            "INSERT INTO jobs (owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
-            "submitted_at, queued_at, updated_at) VALUES (?, ?, 'queued', ?, '', ?, ?, ?, ?, ?)",
-            (owner.id, name, idempotency_key, tokens, cloned_from, now, now, now)).lastrowid
-        path = _write_input(settings, job_id, af3)  # inside the transaction: a failed write leaves no row
-        conn.execute("UPDATE jobs SET input_path = ? WHERE id = ?", (str(path), job_id))
-        job = _load(conn, job_id)
+        with _undo_inputs(settings) as written:
+            job = _load(conn, _insert(conn, settings, owner, af3, name, tokens, idempotency_key, cloned_from, written))
     _event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username, tokens)
     return job
+
+
+def _insert(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict, name: str, tokens: int,
+            idempotency_key: str | None, cloned_from: int | None, written: list[int]) -> int:
+    """Insert one queued job and write its input file (inside the caller's transaction); return its id."""
+    now = time.time()
+    job_id = conn.execute(
+        "INSERT INTO jobs (owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
+        "submitted_at, queued_at, updated_at) VALUES (?, ?, 'queued', ?, '', ?, ?, ?, ?, ?)",
+        (owner.id, name, idempotency_key, tokens, cloned_from, now, now, now)).lastrowid
+    written.append(job_id)
+    path = _write_input(settings, job_id, af3)  # inside the transaction: a failed write leaves no row
+    conn.execute("UPDATE jobs SET input_path = ? WHERE id = ?", (str(path), job_id))
+    return job_id
+
+
+class _undo_inputs:  # noqa: N801  (used like a function: `with _undo_inputs(settings) as written`)
+    """Remove the input folders of jobs whose insert is being rolled back.
+
+    Used inside the transaction, so the folders go while we still hold the write lock: the ids
+    are free again after the rollback and another submit may take them at once.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings, self.written = settings, []
+
+    def __enter__(self) -> list[int]:
+        return self.written
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            for job_id in self.written:
+                shutil.rmtree(self.settings.jobs_dir / str(job_id), ignore_errors=True)
+        return False
 
 
 def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, doc: Any,
                     idempotency_key: str | None = None) -> list[Job]:
     """Validate a parsed input document (either dialect) and queue one job per fold job in it.
 
+    All or nothing: the limits are checked for the whole document and every job is inserted in one
+    transaction, so a refused entry leaves none of the others queued. With an `idempotency_key`,
+    entries already submitted under it are returned, not queued twice.
+
     Raises:
         InvalidInput: any job in the document is invalid (`problems` lists them all).
-        LimitExceeded: the owner's limits refuse the jobs.
+        LimitExceeded: the owner's limits refuse an entry (the message names it); nothing was submitted.
     """
     from services.af3 import load_jobs
 
@@ -230,11 +263,61 @@ def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, d
     problems = [p for d in docs for p in d.problems] if any(not d.valid for d in docs) else []
     if problems or not docs:
         raise InvalidInput("The input has problems; nothing was submitted.", problems or ["no jobs in the input"])
-    limits = get_limits(conn, owner.id)
-    if limits.max_queued is not None and len(docs) > 1:
-        _check_limits(conn, owner.id, 0, extra_queued=len(docs))
-    return [submit(conn, settings, owner, d.af3, name=d.name or None,
-                   idempotency_key=f"{idempotency_key}#{d.index}" if idempotency_key else None) for d in docs]
+    entries = [(d, count_tokens(d.af3), f"{idempotency_key}#{d.index}" if idempotency_key else None) for d in docs]
+    with transaction(conn):
+        existing = _existing_keys(conn, owner.id, [key for _, _, key in entries])
+        new = [e for e in entries if e[2] not in existing]
+        _check_batch(conn, owner.id, [(d.index, d.name, tokens) for d, tokens, _ in new], many=len(docs) > 1)
+        with _undo_inputs(settings) as written:
+            ids = [existing[key] if key in existing else
+                   _insert(conn, settings, owner, d.af3, _job_name(d.af3, d.name), tokens, key, None, written)
+                   for d, tokens, key in entries]
+            made = [_load(conn, job_id) for job_id in ids]
+    for job in made:
+        if job.id in written:
+            _event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username,
+                   job.tokens)
+    return made
+
+
+def _job_name(af3: dict, name: str | None) -> str:
+    """Return the name a job is listed under: the given one, else the input's, else "job"."""
+    return (name or af3.get("name") or "job").strip() or "job"
+
+
+def _existing_keys(conn: sqlite3.Connection, owner_id: int, keys: list[str | None]) -> dict[str, int]:
+    """Return idempotency key -> job id for the keys this owner already submitted."""
+    wanted = [k for k in keys if k]
+    if not wanted:
+        return {}
+    rows = conn.execute(f"SELECT idempotency_key, id FROM jobs WHERE owner_id = ? AND idempotency_key IN "
+                        f"({','.join('?' * len(wanted))})", [owner_id, *wanted])
+    return {key: job_id for key, job_id in rows}
+
+
+def _check_batch(conn: sqlite3.Connection, owner_id: int, entries: list[tuple[int, str, int]], many: bool) -> None:
+    """Check the limits for every new entry of a document, as if all were queued together.
+
+    Raises:
+        LimitExceeded: naming the first refused entry (1-based, as a person counts) and why.
+    """
+    def refuse(entry: tuple[int, str, int], why: str) -> LimitExceeded:
+        label = f"Entry {entry[0] + 1}" + (f" ({entry[1]})" if entry[1] else "")
+        return LimitExceeded(f"{label}: {why} Nothing was submitted.")
+
+    for entry in entries:
+        try:
+            _check_limits(conn, owner_id, entry[2], extra_queued=0 if many else 1)
+        except LimitExceeded as exc:
+            raise (refuse(entry, str(exc)) if many else exc) from None
+    limit = get_limits(conn, owner_id).max_queued
+    if many and limit is not None and entries:
+        queued = conn.execute("SELECT COUNT(*) FROM jobs WHERE owner_id = ? AND state = 'queued'",
+                              (owner_id,)).fetchone()[0]
+        if queued + len(entries) > limit:
+            first = entries[max(0, limit - queued)]  # the first entry that does not fit
+            raise refuse(first, f"you already have {queued} queued and this input adds {len(entries)}; "
+                                f"the limit is {limit} queued jobs.")
 
 
 # -- reads ------------------------------------------------------------------------------------
@@ -426,14 +509,15 @@ def pause_queue(conn: sqlite3.Connection, by_user: User) -> None:
     """Stop workers from starting new jobs (running ones continue)."""
     conn.execute("UPDATE queue_control SET paused = 1, changed_by = ?, changed_at = ? WHERE id = 1",
                  (by_user.username, time.time()))
-    log.warning("queue paused by %s", by_user.username, extra={"source": "jobs", "username": by_user.username})
+    # DEBUG: services/admin.py writes the one audit line (with the acting admin) for this action.
+    log.debug("queue paused by %s", by_user.username, extra={"source": "jobs", "username": by_user.username})
 
 
 def resume_queue(conn: sqlite3.Connection, by_user: User) -> None:
     """Let workers start queued jobs again."""
     conn.execute("UPDATE queue_control SET paused = 0, changed_by = ?, changed_at = ? WHERE id = 1",
                  (by_user.username, time.time()))
-    log.info("queue resumed by %s", by_user.username, extra={"source": "jobs", "username": by_user.username})
+    log.debug("queue resumed by %s", by_user.username, extra={"source": "jobs", "username": by_user.username})
 
 
 def queue_paused(conn: sqlite3.Connection) -> bool:
@@ -496,12 +580,22 @@ def stop_worker(conn: sqlite3.Connection, worker_id: str) -> None:
     conn.execute("UPDATE workers SET stopped_at = ?, current_job = NULL WHERE id = ?", (time.time(), worker_id))
 
 
-def heartbeat(conn: sqlite3.Connection, worker_id: str, lease_seconds: float) -> None:
-    """Renew the leases of this worker's running jobs and its own heartbeat."""
+def heartbeat(conn: sqlite3.Connection, worker_id: str, lease_seconds: float,
+              job_ids: Iterable[int] | None = None) -> None:
+    """Renew the leases of this worker's running jobs (only `job_ids`, when given) and its own heartbeat.
+
+    A worker passes the jobs its slots are running: a job it lost track of (a slot that died, a
+    failed final write) then expires and is reaped instead of being renewed forever.
+    """
     now = time.time()
     with transaction(conn):
-        conn.execute("UPDATE jobs SET lease_expires = ? WHERE worker_id = ? AND state = 'running'",
-                     (now + lease_seconds, worker_id))
+        if job_ids is None:
+            conn.execute("UPDATE jobs SET lease_expires = ? WHERE worker_id = ? AND state = 'running'",
+                         (now + lease_seconds, worker_id))
+        else:
+            ids = list(job_ids)
+            conn.execute(f"UPDATE jobs SET lease_expires = ? WHERE worker_id = ? AND state = 'running' "
+                         f"AND id IN ({','.join('?' * len(ids))})", (now + lease_seconds, worker_id, *ids))
         conn.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker_id))
 
 
@@ -583,13 +677,19 @@ def start_attempt(conn: sqlite3.Connection, job: Job, tracker_json: str) -> bool
 
 
 def finish_attempt(conn: sqlite3.Connection, job: Job, state: JobState, *, exit_code: int | None = None,
-                   error: str | None = None) -> bool:
-    """Record the end of the attempt `job` describes; False if this worker no longer held the job."""
+                   error: str | None = None, log_lines: list[tuple[str, ...]] | None = None) -> bool:
+    """Record the end of the attempt `job` describes; False if this worker no longer held the job.
+
+    `log_lines` (the worker's closing line) are written in the same transaction: the log never says
+    "Job succeeded." for a job whose state did not change, and never misses the line for one that did.
+    """
     now = time.time()
     stage = {"succeeded": "done", "failed": "failed", "cancelled": "cancelled"}.get(state.value, "")
     with transaction(conn):
         if _owns(conn, job.id, job.worker_id, job.attempts) is None:
             return False
+        if log_lines:
+            joblog.write_lines(conn, job.id, log_lines)
         if state is JobState.QUEUED:  # handed back at shutdown: does not count against max_attempts
             conn.execute("UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires = NULL, pid = NULL, "
                          "remote_pid = NULL, attempts_base = attempts_base + 1, updated_at = ?, stage = '' "
@@ -609,8 +709,15 @@ def finish_attempt(conn: sqlite3.Connection, job: Job, state: JobState, *, exit_
     return True
 
 
-def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None = None) -> list[Job]:
-    """Queue again (or fail after max_attempts, or cancel) running jobs whose lease expired; return them."""
+def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None = None,
+                 hosts: list[Host] | None = None) -> list[Job]:
+    """Queue again (or fail after max_attempts, or cancel) running jobs whose lease expired; return them.
+
+    What the lost attempt left running is killed afterwards: locally by process group, on an SSH
+    host over a short-timeout connection (`hosts`, else the hosts file, says how to reach it). A
+    host that does not answer gets a warning in the application log and is not tried again in
+    this call.
+    """
     now = time.time() if now is None else now
     reaped = []
     with transaction(conn):
@@ -628,22 +735,58 @@ def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None
                          (new.value, error, finished, now, "" if new is JobState.QUEUED else new.value, job.id))
             conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ? WHERE job_id = ? AND attempt = ?",
                          (now, WORKER_LOST, job.id, job.attempts))
-            reaped.append((job, new))
-    for job, new in reaped:
-        _kill_local_leftovers(job)
-        text = f"Worker {job.worker_id} stopped answering; job {new.value}" + (
-            f" after {job.attempts - job.attempts_base} attempts." if new is JobState.FAILED else ".")
-        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, text)])
+            text = f"Worker {job.worker_id} stopped answering; job {new.value}" + (
+                f" after {job.attempts - job.attempts_base} attempts." if new is JobState.FAILED else ".")
+            joblog.write_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, text)])  # with the state change
+            reaped.append((job, text))
+    down: set[str] = set()
+    for job, text in reaped:
         _event(logging.WARNING, "job %s: %s", job, job.id, text)
+        _kill_leftovers(conn, settings, job, hosts, down)
     return [job for job, _ in reaped]
 
 
-def _kill_local_leftovers(job: Job) -> None:
-    """Kill what a dead worker left running on this machine (its process group, marker-checked)."""
-    if job.executor == "local" and job.pid:
-        from services.executors.local import kill_leftovers
+def _kill_leftovers(conn: sqlite3.Connection, settings: Settings, job: Job, hosts: list[Host] | None,
+                    down: set[str]) -> None:
+    """Kill what a dead worker's attempt left running, here or on its SSH host (marker-checked)."""
+    if job.executor == "local":
+        if job.pid:
+            from services.executors.local import kill_leftovers
 
-        kill_leftovers(job.pid, job.id, job.attempts)
+            kill_leftovers(job.pid, job.id, job.attempts)
+        return
+    if job.executor != "ssh" or not job.host:
+        return
+    host = _find_host(settings, job.host, hosts)
+    if host is None or host.name in down:
+        why = "it is not in the hosts file any more" if host is None else "it did not answer earlier"
+        _event(logging.WARNING, "job %s: attempt %s may still run on %s: %s", job, job.id, job.attempts, job.host, why)
+        return
+    from services.executors.ssh import kill_remote_leftovers
+
+    try:
+        killed = kill_remote_leftovers(host, settings.known_hosts, job.id, job.attempts)
+    except HostUnreachable as exc:
+        down.add(host.name)
+        _event(logging.WARNING, "job %s: could not stop attempt %s on %s: %s", job, job.id, job.attempts, host.name,
+               exc)
+        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Could not reach {host.name} to stop "
+                                            f"attempt {job.attempts}; it may still be running there.", "warning")])
+        return
+    if killed:
+        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Stopped {killed} processes attempt "
+                                            f"{job.attempts} left running on {host.name}.")])
+
+
+def _find_host(settings: Settings, name: str, hosts: list[Host] | None) -> Host | None:
+    """Return the host called `name` from `hosts`, else from the hosts file (None if neither has it)."""
+    for host in hosts or ():
+        if host.name == name:
+            return host
+    try:
+        return next((h for h in load_hosts(settings) if h.name == name), None)
+    except SettingsError:
+        return None
 
 
 # -- CLI --------------------------------------------------------------------------------------

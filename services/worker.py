@@ -90,6 +90,8 @@ class Worker:
         self.stopping = threading.Event()
         self.jobs_done = 0
         self._slots: list[threading.Thread] = []
+        self._active: set[int] = set()  # jobs a slot is running now: the only leases the heartbeat renews
+        self._active_lock = threading.Lock()
 
     def _conn(self) -> sqlite3.Connection:
         return db.connect(self.settings.db_path)
@@ -125,8 +127,10 @@ class Worker:
         conn = self._conn()
         every = min(defaults.HEARTBEAT_SECONDS, self.settings.lease_seconds / 3)
         while True:
+            with self._active_lock:
+                active = list(self._active)
             try:
-                jobs.heartbeat(conn, self.id, self.settings.lease_seconds)
+                jobs.heartbeat(conn, self.id, self.settings.lease_seconds, job_ids=active)
             except sqlite3.Error:
                 log.exception("heartbeat failed")
             # Keep beating while the slot threads wind down (wait mode runs jobs to the end).
@@ -137,19 +141,37 @@ class Worker:
         conn = self._conn()
         try:
             while not self.stopping.is_set():
-                jobs.reap_expired(conn, self.settings)
-                job = jobs.claim_job(conn, self.settings, self.id, self.hosts)
+                try:
+                    jobs.reap_expired(conn, self.settings, hosts=self.hosts)
+                    job = jobs.claim_job(conn, self.settings, self.id, self.hosts)
+                except sqlite3.Error:
+                    # A locked or busy database is transient: a dead slot thread would be a lost slot.
+                    log.exception("worker %s: claiming failed; trying again", self.id)
+                    job = None
                 if job is None:
                     if once:
                         return
                     self.stopping.wait(self.poll)
                     continue
-                self.run_job(conn, job)
+                self._run_tracked(conn, job)
                 self.jobs_done += 1
                 if once:
                     return
         finally:
             db.close_all()
+
+    def _run_tracked(self, conn: sqlite3.Connection, job: Job) -> None:
+        """Run a job while the heartbeat renews its lease; an escaped error leaves it to the reaper."""
+        with self._active_lock:
+            self._active.add(job.id)
+        try:
+            self.run_job(conn, job)
+        except Exception:
+            log.exception("job %s: the worker could not record its outcome; the lease will expire", job.id,
+                          extra={"source": "jobs", "username": job.owner, "job_id": job.id})
+        finally:
+            with self._active_lock:
+                self._active.discard(job.id)
 
     def run_job(self, conn: sqlite3.Connection, job: Job) -> None:
         """Run one claimed attempt to its end and record the outcome."""
@@ -180,10 +202,10 @@ class Worker:
     def _follow(self, conn: sqlite3.Connection, job: Job, executor: Executor) -> tuple[str, int | None]:
         """Stream output into the log until the process ends, a cancel arrives or the lease is lost."""
         next_check = 0.0
+        pending: list[str] = []
         while True:
-            lines = executor.read_lines(defaults.OUTPUT_WAIT_SECONDS)
-            if lines:
-                joblog.append_lines(conn, job.id, lines)
+            pending += executor.read_lines(defaults.OUTPUT_WAIT_SECONDS)
+            pending = self._store(conn, job, pending)
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + defaults.CANCEL_CHECK_SECONDS
                 verdict = jobs.check_running(conn, job)
@@ -191,14 +213,29 @@ class Worker:
                     verdict = "requeue"
                 if verdict:
                     executor.cancel(0 if verdict == "lost" else defaults.CANCEL_GRACE_SECONDS)
-                    self._drain(conn, job, executor)
+                    self._drain(conn, job, executor, pending)
                     return verdict, executor.poll()
             code = executor.poll()
             if code is not None:
-                self._drain(conn, job, executor)
+                self._drain(conn, job, executor, pending)
                 return "", code
 
-    def _drain(self, conn: sqlite3.Connection, job: Job, executor: Executor) -> None:
+    def _store(self, conn: sqlite3.Connection, job: Job, lines: list[str]) -> list[str]:
+        """Append lines to the job's log; on a busy database keep them and return them for the next try."""
+        if not lines:
+            return lines
+        try:
+            joblog.append_lines(conn, job.id, lines)
+        except sqlite3.OperationalError:
+            log.warning("job %s: log write failed; %s lines kept for the next try", job.id, len(lines),
+                        extra={"source": "jobs", "username": job.owner, "job_id": job.id})
+            return lines
+        return []
+
+    def _drain(self, conn: sqlite3.Connection, job: Job, executor: Executor, pending: list[str]) -> None:
+        """Write the lines still held back, then everything the process wrote until its end."""
+        if pending:
+            joblog.append_lines(conn, job.id, pending)
         while lines := executor.read_lines(0):
             joblog.append_lines(conn, job.id, lines)
 
@@ -223,9 +260,8 @@ class Worker:
                 JobState.QUEUED: "Worker shutting down; job handed back to the queue.",
                 JobState.FAILED: f"Job failed: {error}"}[state]
         level = {JobState.SUCCEEDED: "success", JobState.FAILED: "error"}.get(state, "info")
-        if jobs.check_running(conn, job) != "lost":
-            joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, text, level)])
-        jobs.finish_attempt(conn, job, state, exit_code=code, error=error)
+        jobs.finish_attempt(conn, job, state, exit_code=code, error=error,
+                            log_lines=[(joblog.Stream.SYSTEM.value, text, level)])
 
 
 def main(argv: list[str] | None = None) -> int:

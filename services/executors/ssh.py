@@ -14,6 +14,7 @@ import paramiko
 from services import defaults
 from services.errors import HostUnreachable
 from services.executors.base import Executor, ExecutorError, LineSplitter, RunSpec, drain, render_command
+from services.executors.local import JOB_ENV, job_tag
 from services.hosts import Host
 from services.ssh import open_client
 
@@ -42,8 +43,7 @@ class SSHExecutor(Executor):
             self.client = open_client(self.host, self.known_hosts)
         except HostUnreachable as exc:
             raise ExecutorError(str(exc)) from None
-        base = self.host.work_dir or "folddeck"
-        run_dir = posixpath.join(base, f"job-{spec.job_id}", f"attempt-{spec.attempt}")
+        run_dir = remote_run_dir(self.host, spec.job_id, spec.attempt)
         remote_input = posixpath.join(run_dir, "input.json")
         self.remote_output = posixpath.join(run_dir, "output")
         try:
@@ -56,7 +56,9 @@ class SSHExecutor(Executor):
                              spec.model_dir, spec.db_dir)
         # setsid -w: the command leads its own process group (killed as one) and we still get its status.
         inner = f"echo {PID_MARKER} $$; cd {shlex.quote(run_dir)} && exec /bin/sh -c {shlex.quote(cmd)}"
-        wrapper = f"exec setsid -w /bin/sh -c {shlex.quote(inner)} 2>&1"
+        # The marker in every process's environment lets a reaper find this attempt after its worker died.
+        tag = shlex.quote(f"{JOB_ENV}={remote_tag(self.host, spec.job_id, spec.attempt)}")
+        wrapper = f"exec env {tag} setsid -w /bin/sh -c {shlex.quote(inner)} 2>&1"
         self.channel = self.client.get_transport().open_session()
         self.channel.exec_command(wrapper)
         self.reader = threading.Thread(target=self._read, name=f"job-{spec.job_id}-ssh-reader", daemon=True)
@@ -80,10 +82,12 @@ class SSHExecutor(Executor):
                     self.got_pid.set()
                 if lines:
                     self.lines.put(lines)
+        except (OSError, paramiko.SSHException) as exc:
+            self.lines.put(splitter.flush())  # the partial line before the break is output too
+            self.lines.put([f"FoldDeck: lost the SSH connection to {self.host.name}: {exc}"])
+        else:
             if rest := splitter.flush():
                 self.lines.put(rest)
-        except (OSError, paramiko.SSHException) as exc:
-            self.lines.put([f"FoldDeck: lost the SSH connection to {self.host.name}: {exc}"])
         finally:
             self.got_pid.set()
             self.eof.set()
@@ -99,12 +103,18 @@ class SSHExecutor(Executor):
         return self.channel.recv_exit_status()
 
     def cancel(self, grace: float = defaults.CANCEL_GRACE_SECONDS) -> None:
-        """Kill the remote process group: TERM, then KILL after `grace` seconds."""
-        if self.remote_pid is None or self.client is None:
+        """Kill the remote process group: TERM, then KILL after `grace` seconds; then any process with our marker."""
+        if self.client is None or self.spec is None:
             return
-        group = f"-{self.remote_pid}"
-        script = (f"kill -TERM -- {group} 2>/dev/null; i=0; while kill -0 -- {group} 2>/dev/null "
-                  f"&& [ $i -lt {int(grace * 10)} ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -- {group} 2>/dev/null; true")
+        script = ""
+        if self.remote_pid is not None:
+            group = f"-{self.remote_pid}"
+            script = (f"kill -TERM -- {group} 2>/dev/null; i=0; while kill -0 -- {group} 2>/dev/null "
+                      f"&& [ $i -lt {int(grace * 10)} ]; do sleep 0.1; i=$((i+1)); done; "
+                      f"kill -KILL -- {group} 2>/dev/null; ")
+        # The sweep also finds children that left the group (setsid, daemons) and would hold the output open.
+        tag = shlex.quote(f"{JOB_ENV}={remote_tag(self.host, self.spec.job_id, self.spec.attempt)}")
+        script += _KILL_SCRIPT.format(tag=tag)
         try:
             self._exec_checked(script)
         except (OSError, paramiko.SSHException):
@@ -138,3 +148,51 @@ class SSHExecutor(Executor):
             self.client.close()
         if self.reader is not None:
             self.reader.join(5)
+
+
+def remote_run_dir(host: Host, job_id: int, attempt: int) -> str:
+    """Return the folder on `host` that holds one attempt's input and output."""
+    return posixpath.join(host.work_dir or "folddeck", f"job-{job_id}", f"attempt-{attempt}")
+
+
+def remote_tag(host: Host, job_id: int, attempt: int) -> str:
+    """Return the marker value of one attempt's remote processes (the run dir keeps installs apart)."""
+    return f"{job_tag(job_id, attempt)}:{remote_run_dir(host, job_id, attempt)}"
+
+
+# Every process of the remote user whose environment holds the marker, over a few rounds (a shell
+# caught mid-fork spawns one more child). Marker-checked, so a reused pid never hits another program.
+_KILL_SCRIPT = """tag={tag}; killed=0
+for round in 1 2 3 4 5; do
+  found=0
+  for p in $(ps -u "$(id -u)" -o pid=); do
+    [ "$p" = "$$" ] && continue
+    if tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qxF -- "$tag"; then
+      kill -KILL "$p" 2>/dev/null && found=$((found+1))
+    fi
+  done
+  [ "$found" -eq 0 ] && break
+  killed=$((killed+found)); sleep 0.05
+done
+echo "$killed"
+"""
+
+
+def kill_remote_leftovers(host: Host, known_hosts: Path, job_id: int, attempt: int,
+                          timeout: float | None = None) -> int:
+    """SIGKILL what a lost attempt left running on `host`; return how many processes were killed.
+
+    Raises:
+        HostUnreachable: the host did not answer within `timeout` seconds (connect or command).
+    """
+    timeout = defaults.REAP_SSH_TIMEOUT_S if timeout is None else timeout
+    client = open_client(host, known_hosts, timeout=timeout)
+    try:
+        tag = shlex.quote(f"{JOB_ENV}={remote_tag(host, job_id, attempt)}")
+        _, out, _ = client.exec_command(_KILL_SCRIPT.format(tag=tag), timeout=timeout)
+        text = out.read().decode(errors="replace").strip()
+        return int(text.splitlines()[-1]) if text else 0
+    except (OSError, paramiko.SSHException, ValueError) as exc:
+        raise HostUnreachable(f"{host.name}: cannot stop the lost attempt: {exc or 'timed out'}") from None
+    finally:
+        client.close()
