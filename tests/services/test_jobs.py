@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 
 import pytest
 
-from services import jobs, joblog, users
+from services import db, jobs, joblog, users
 from services.errors import InvalidInput, JobNotFound, JobStateError, LimitExceeded
 from services.hosts import Host
 from services.jobs import JobState, UserLimits
@@ -266,3 +269,105 @@ def test_job_events_reach_the_application_log_with_user_and_job(conn, settings, 
               if r.name == "folddeck.jobs"]
     assert [e[1:] for e in events] == [("jobs", "alice", job.id)] * 2
     assert events[0][0].startswith("(job) submitted by alice") and "cancel requested by alice" in events[1][0]
+
+
+def server_entry(name: str, seq: str = "MKVLAAGIVALLLA") -> dict:
+    return {"name": name, "modelSeeds": [], "sequences": [{"proteinChain": {"sequence": seq, "count": 1}}]}
+
+
+def test_submit_document_refusing_one_entry_submits_none(conn, settings, alice):
+    jobs.set_limits(conn, alice.id, UserLimits(max_tokens=20))
+    doc = [server_entry("small 1"), server_entry("small 2"), server_entry("big", "M" * 30), server_entry("small 3")]
+    with pytest.raises(LimitExceeded, match=r"^Entry 3 \(big\): This job has 30 tokens; your limit is 20 tokens "
+                                            r"per job\. Nothing was submitted\.$"):
+        jobs.submit_document(conn, settings, alice, doc)
+    assert jobs.list_jobs(conn, alice)[1] == 0
+    assert not settings.jobs_dir.exists() or not any(settings.jobs_dir.iterdir())  # no orphan input files
+
+
+def test_submit_document_checks_the_queued_limit_for_the_whole_batch(conn, settings, alice):
+    jobs.set_limits(conn, alice.id, UserLimits(max_queued=3))
+    jobs.submit(conn, settings, alice, af3())
+    doc = [server_entry(f"srv {i}") for i in range(3)]
+    with pytest.raises(LimitExceeded, match=r"^Entry 3 \(srv 2\): you already have 1 queued and this input adds 3; "
+                                            r"the limit is 3 queued jobs\. Nothing was submitted\.$"):
+        jobs.submit_document(conn, settings, alice, doc)
+    assert jobs.list_jobs(conn, alice)[1] == 1
+    assert len(jobs.submit_document(conn, settings, alice, doc[:2])) == 2  # what fits goes in
+
+
+def test_submit_document_failed_input_write_rolls_back_every_entry(conn, settings, alice):
+    settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+    (settings.jobs_dir / "2").write_text("in the way")  # job 2's folder cannot be made
+    with pytest.raises(OSError):
+        jobs.submit_document(conn, settings, alice, [server_entry("one"), server_entry("two")])
+    assert jobs.list_jobs(conn, alice)[1] == 0
+    assert not (settings.jobs_dir / "1").exists()  # job 1's input went with the rollback
+    (settings.jobs_dir / "2").unlink()
+    made = jobs.submit_document(conn, settings, alice, [server_entry("one"), server_entry("two")])
+    assert [j.read_input()["name"] for j in made] == ["one", "two"]
+
+
+def test_pausing_writes_one_info_event_with_the_acting_admin(conn, admin, caplog):
+    from services import admin as admin_actions
+
+    caplog.set_level(logging.DEBUG, logger="folddeck")
+    admin_actions.pause_queue(conn, admin)
+    admin_actions.resume_queue(conn, admin)
+    events = [(r.name, r.getMessage(), r.username) for r in caplog.records
+              if r.name.startswith("folddeck") and r.levelno >= logging.INFO]
+    assert events == [("folddeck.admin", "admin: pause the queue (running jobs continue)", "admin"),
+                      ("folddeck.admin", "admin: resume the queue", "admin")]
+
+
+def test_concurrent_claimers_keep_users_fair(settings, alice, bob, conn):
+    """Three workers claim at once (own connections): each claim still goes to the user running fewest."""
+    a = {jobs.submit(conn, settings, alice, af3()).id for _ in range(8)}
+    b = {jobs.submit(conn, settings, bob, af3()).id for _ in range(8)}  # all after alice's
+    claimed: list[int] = []
+    start = threading.Barrier(3)
+
+    def claimer(name: str) -> None:
+        c = db.connect(settings.db_path)
+        start.wait()
+        try:
+            while (job := jobs.claim_job(c, settings, name, BIG)) is not None:
+                claimed.append(job.id)
+                time.sleep(0.005)  # starting the job: the other workers claim meanwhile
+        finally:
+            db.close_all()
+
+    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(claimed) == sorted(a | b)  # each job once
+    # Claims commit one at a time; in commit order the two users' counts never differ by more than one.
+    order = [r[0] for r in conn.execute("SELECT job_id FROM job_attempts ORDER BY rowid")]
+    workers = {r[0] for r in conn.execute("SELECT DISTINCT worker_id FROM job_attempts")}
+    diffs = [abs(sum(j in a for j in order[:n]) - sum(j in b for j in order[:n])) for n in range(1, 17)]
+    assert max(diffs) <= 1, order
+    assert len(workers) >= 2  # the claims really interleaved across workers
+
+
+def test_heartbeat_renews_only_the_jobs_the_worker_runs(conn, settings, alice):
+    for _ in range(2):
+        jobs.submit(conn, settings, alice, af3())
+    kept, forgotten = (jobs.claim_job(conn, settings, "w", BIG) for _ in range(2))
+    jobs.heartbeat(conn, "w", 1000, job_ids=[kept.id])
+    reaped = jobs.reap_expired(conn, settings, now=forgotten.lease_expires + 1)
+    assert [j.id for j in reaped] == [forgotten.id]  # a job its worker lost track of is not renewed forever
+    assert jobs.get_job(conn, alice, kept.id).state is JobState.RUNNING
+
+
+def test_closing_line_is_written_only_with_the_state_change(conn, settings, alice):
+    job = jobs.submit(conn, settings, alice, af3())
+    stale = jobs.claim_job(conn, settings, "w1", BIG)
+    jobs.reap_expired(conn, settings, now=stale.lease_expires + 1)
+    line = [(joblog.Stream.SYSTEM.value, "Job succeeded.", "success")]
+    assert not jobs.finish_attempt(conn, stale, JobState.SUCCEEDED, exit_code=0, log_lines=line)
+    assert "Job succeeded." not in [x.text for x in joblog.read_log(conn, job.id)]
+    fresh = jobs.claim_job(conn, settings, "w2", BIG)
+    assert jobs.finish_attempt(conn, fresh, JobState.SUCCEEDED, exit_code=0, log_lines=line)
+    assert joblog.read_log(conn, job.id)[-1].text == "Job succeeded."
