@@ -56,7 +56,9 @@ def test_job_runs_remotely_streams_and_results_are_fetched(sshd, tmp_path):
 
 def test_cancel_kills_the_remote_process_group(sshd, tmp_path):
     pids = tmp_path / "remote-pids"  # same machine: the test can look the remote processes up
-    command = f"sh -c 'trap \"\" TERM; sleep 300' & echo $! > {pids}; sleep 300 & echo $! >> {pids}; echo started; wait"
+    # The last child leaves the process group (setsid): only the attempt's environment marker finds it.
+    command = (f"sh -c 'trap \"\" TERM; sleep 300' & echo $! > {pids}; sleep 300 & echo $! >> {pids}; "
+               f"setsid sleep 302 & echo $! >> {pids}; echo started; wait")
     ex = SSHExecutor(make_host(sshd, tmp_path, command), Path(sshd["known_hosts"]))
     ex.start(make_spec(tmp_path))
     deadline = time.monotonic() + 15

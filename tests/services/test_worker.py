@@ -205,7 +205,8 @@ def test_four_workers_run_200_jobs_exactly_once(settings, conn, alice):
     ledger = settings.data_dir / "ledger"
     command = f"echo {{input}} >> {ledger} && {SIM} --num_diffusion_samples=1"
     bob = users.create_user(conn, "bob", "bob-password-1")
-    ids = [jobs.submit(conn, settings, alice if i % 2 else bob, INPUT).id for i in range(200)]
+    # Alice queues all of hers first: only the fair claim order lets bob's jobs start early.
+    ids = [jobs.submit(conn, settings, alice if i < 100 else bob, INPUT).id for i in range(200)]
     # One slot thread each, four slots in all: every claim races the other processes.
     procs = [start_worker_process(settings, "--concurrency=1", af3_command=command, local_slots=4) for _ in range(4)]
     try:
@@ -222,3 +223,6 @@ def test_four_workers_run_200_jobs_exactly_once(settings, conn, alice):
     assert len(rows) == 200 and all(r[1] == 1 and r[2] == 1 for r in rows)
     workers = {r[0] for r in conn.execute("SELECT DISTINCT worker_id FROM job_attempts")}
     assert len(workers) == 4  # every worker took part
+    order = [r[0] for r in conn.execute("SELECT job_id FROM job_attempts ORDER BY rowid")]  # claim commit order
+    bobs_early = sum(j in set(ids[100:]) for j in order[:100])
+    assert 40 <= bobs_early <= 60, f"bob got {bobs_early} of the first 100 claims; four racing workers broke fairness"
