@@ -108,15 +108,15 @@ def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = Non
 # The order a header click cycles through (None: back to the default, newest first).
 _SORTING_ORDER = {"name": ["asc", "desc", None], "state": ["asc", None], "tokens": ["desc", None],
                   "submitted": ["desc", "asc", None]}
-# The rows arrive sorted by the server: the browser keeps their order (AG Grid breaks ties by position).
-_KEEP_SERVER_ORDER = {"function": "0"}
+# The rows arrive sorted by the server: after AG Grid's own sort, put them back in rowData order.
+_KEEP_SERVER_ORDER = {"function": "keepServerOrder(params)"}  # assets/dashboard.js
 
 
 def _sortable(field: str) -> dict:
     """Return the column options that make a header click ask the server for that sort."""
     if field not in _SORTING_ORDER:
         return {"sortable": False}
-    opts = {"sortable": True, "sortingOrder": _SORTING_ORDER[field], "comparator": _KEEP_SERVER_ORDER}
+    opts = {"sortable": True, "sortingOrder": _SORTING_ORDER[field]}
     if field == "submitted":
         opts["initialSort"] = "desc"  # shows DEFAULT_SORT; initial only, so re-sent defs keep a click
     return opts
@@ -134,19 +134,20 @@ def sort_key(column_state: list[dict] | None) -> str:
 def column_defs(show_owner: bool) -> list[dict]:
     """Return the grid columns (owner only when showing every user's jobs)."""
     cols = [
-        {"field": "id", "headerName": "#", "width": 80},
+        {"field": "id", "headerName": "#", "width": 72},
         {"field": "name", "headerName": "Name", "flex": 2, "minWidth": 160, "cellClass": "fd-link",
          "tooltipField": "name"},
         # Sized for "● succeeded" in bold plus the sort arrow (120 px cut it off at 1366 px).
         {"field": "state", "headerName": "State", "width": 140, "minWidth": 140,
          "cellClassRules": {f"fd-st fd-st-{s}": f"params.value === '{s}'" for s in STATES}},
         {"field": "stage", "headerName": "Stage", "flex": 2, "minWidth": 160, "tooltipField": "stage"},
-        {"field": "progress", "headerName": "Progress", "width": 105,
+        {"field": "progress", "headerName": "Progress", "width": 100,
          "valueFormatter": {"function": "params.value + '%'"}},
-        {"field": "tokens", "headerName": "Tokens", "width": 105, "type": "numericColumn"},
-        {"field": "submitted", "headerName": "Submitted", "width": 150},
-        {"field": "started", "headerName": "Started", "width": 145},
-        {"field": "run_time", "headerName": "Run time", "width": 100},
+        {"field": "tokens", "headerName": "Tokens", "width": 100, "type": "numericColumn"},
+        # "2026-11-21 21:43" needs ~150 px of text plus the cell padding and the sort arrow.
+        {"field": "submitted", "headerName": "Submitted", "width": 175, "minWidth": 175},
+        {"field": "started", "headerName": "Started", "width": 160, "minWidth": 160},
+        {"field": "run_time", "headerName": "Run time", "width": 95},
         {"field": "host", "headerName": "Host", "width": 100},
     ]
     if show_owner:
@@ -162,6 +163,7 @@ def job_grid(grid_id: str, rows: list[dict], show_owner: bool) -> dag.AgGrid:
         defaultColDef={"sortable": False, "resizable": True, "suppressHeaderMenuButton": True},
         dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True, "checkboxes": False},
                          "domLayout": "autoHeight", "suppressCellFocus": False, "tooltipShowDelay": 400,
-                         "animateRows": False, "suppressMultiSort": True, "localeText": {"noRowsToShow": "No jobs match."}},
+                         "animateRows": False, "suppressMultiSort": True,
+                         "postSortRows": _KEEP_SERVER_ORDER, "localeText": {"noRowsToShow": "No jobs match."}},
         className="fd-job-grid", style={"width": "100%"},
     )

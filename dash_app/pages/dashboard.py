@@ -144,12 +144,13 @@ def refresh_grid(_n, state, search, active_page, all_users, sort, cursor):
 
 
 @callback(Output(OPEN, "disabled"), Output(CANCEL, "disabled"), Output(RETRY, "disabled"),
-          Output(CLONE, "disabled"), Input(GRID, "selectedRows"))
-def enable_actions(selected):
+          Output(CLONE, "disabled"), Input(GRID, "selectedRows"), Input(GRID, "rowData"))
+def enable_actions(selected, rows):
     """Enable only the actions that fit the selected job's state."""
     if not selected:
         return True, True, True, True
-    state = selected[0]["state"]
+    # selectedRows keeps the state of the moment of the click; a refresh may have moved the job on.
+    state = next((r["state"] for r in rows or [] if r["id"] == selected[0]["id"]), selected[0]["state"])
     return False, state not in ("queued", "running"), state not in ("failed", "cancelled"), False
 
 
