@@ -137,19 +137,24 @@ def main() -> None:
              (dash_page.PAGER, "max_value"), (dash_page.PAGER, "active_page"), (dash_page.SUMMARY, "children"),
              (dash_page.EMPTY, "children"), (dash_page.EMPTY, "hidden"), (dash_page.CURSOR, "data")]
     dins = [(dash_page.INTERVAL, "n_intervals", 1), (dash_page.STATE_FILTER, "value", "all"),
-            (dash_page.SEARCH, "value", None), (dash_page.PAGER, "active_page", 1), (dash_page.ALL_USERS, "value", False)]
+            (dash_page.SEARCH, "value", None), (dash_page.PAGER, "active_page", 1),
+            (dash_page.ALL_USERS, "value", False), (dash_page.SORT, "data", "submitted_desc")]
 
-    def refresh(sig):
+    def refresh(sig, sort="submitted_desc", changed=f"{dash_page.INTERVAL}.n_intervals"):
+        values = [sort if i == dash_page.SORT else v for i, _, v in dins]
         return post({"output": dkey, "outputs": [{"id": i, "property": p} for i, p in douts],
-                     "inputs": [{"id": i, "property": p, "value": v} for i, p, v in dins],
+                     "inputs": [{"id": i, "property": p, "value": v} for (i, p, _), v in zip(dins, values)],
                      "state": [{"id": dash_page.CURSOR, "property": "data", "value": sig}],
-                     "changedPropIds": [f"{dash_page.INTERVAL}.n_intervals"]})
+                     "changedPropIds": [changed]})
 
     ms, size, status = timed(lambda: refresh(None), args.repeat)
     report(f"dashboard refresh, changed (user with 1,000+ of {args.jobs:,} jobs)", ms, size, status, 20)
     sig = json.loads(refresh(None).data)["response"][dash_page.CURSOR]["data"]
     ms, size, status = timed(lambda: refresh(sig), args.repeat)
     report("dashboard refresh, unchanged", ms, size, status, 20)
+    for sort in ("name_asc", "state", "tokens_desc"):  # a header click: the sort arrives as the trigger
+        ms, size, status = timed(lambda: refresh(sig, sort, f"{dash_page.SORT}.data"), args.repeat)
+        report(f"dashboard header sort {sort}", ms, size, status, 20)
     _ = html  # keep the import: components register on import
 
 
