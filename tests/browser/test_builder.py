@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from selenium.common.exceptions import ElementClickInterceptedException
+from selenium.common.exceptions import ElementClickInterceptedException, TimeoutException
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -109,3 +109,82 @@ def test_builder002_fasta_paste_creates_cards(live):
     wait_text(dash_duo, EC.CHAINS, 2, "Chains C")
     preview = json.loads(dash_duo.find_element(f"#{page.PREVIEW}").text)
     assert preview["sequences"][1] == {"dna": {"id": "C", "sequence": "ACGTACGT"}}
+
+
+def open_dropdown(dash_duo, dropdown):
+    """Open a dcc.Dropdown (dash 4: a button with a popover), clicking again if a closing popover ate the click."""
+    for _ in range(3):
+        click(dash_duo, dropdown)
+        try:
+            wait_until(dash_duo, lambda: dropdown.get_attribute("aria-expanded") == "true", timeout=2)
+            return
+        except TimeoutException:
+            continue
+    raise AssertionError(f"dropdown {dropdown.get_attribute('id')} does not open")
+
+
+def close_dropdown(dash_duo, dropdown, escape=False):
+    """Wait for a dropdown to close (pressing Escape first when asked)."""
+    if escape:
+        dash_duo.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    wait_until(dash_duo, lambda: dropdown.get_attribute("aria-expanded") == "false", timeout=5)
+
+
+def choose(dash_duo, dropdown, label_start):
+    """Open a dcc.Dropdown, search for `label_start` and click the first option whose label starts with it."""
+    open_dropdown(dash_duo, dropdown)
+    search = lambda: dash_duo.driver.switch_to.active_element  # noqa: E731  (focus moves to the popover's search)
+    wait_until(dash_duo, lambda: "dash-dropdown-search" in (search().get_attribute("class") or ""), timeout=5)
+    search().send_keys(label_start)
+
+    def option():  # read in one script: the list re-renders while the search filters it
+        return dash_duo.driver.execute_script(
+            "return [...document.querySelectorAll('[role=option]')].find(o => o.innerText.startsWith(arguments[0]))",
+            label_start)
+
+    wait_until(dash_duo, option, timeout=5)
+    click(dash_duo, option())
+    close_dropdown(dash_duo, dropdown)
+
+
+def options_of(dash_duo, dropdown) -> list[str]:
+    """Return the labels a dcc.Dropdown offers (opened, read, closed with Escape)."""
+    open_dropdown(dash_duo, dropdown)
+    wait_until(dash_duo, lambda: dash_duo.find_elements("[role=option]"), timeout=5)
+    labels = dash_duo.driver.execute_script("return [...document.querySelectorAll('[role=option]')].map(o => o.innerText)")
+    close_dropdown(dash_duo, dropdown, escape=True)
+    return labels
+
+
+def test_builder003_common_ligand_ion_and_a_covalent_bond(live):
+    from dash_app.pages import builder as page
+
+    dash_duo = live
+    browser_login(dash_duo, "alice", USER_PASSWORD, "/builder")
+    dash_duo.wait_for_element(f"#{page.NAME}", timeout=10).send_keys("kinase ATP Mg")
+    field(dash_duo, EC.SEQ, 0).send_keys("MKTAYCIAK")
+    click(dash_duo, dash_duo.find_element(f"#{page.ADD['ligand']}"))
+    choose(dash_duo, field(dash_duo, EC.LIG_PICK, 1), "ATP")
+    wait_until(dash_duo, lambda: field(dash_duo, EC.CCD, 1).get_attribute("value") == "ATP")
+    click(dash_duo, dash_duo.find_element(f"#{page.ADD['ion']}"))
+    choose(dash_duo, field(dash_duo, EC.LIG_PICK, 2), "MG")
+    dash_duo.wait_for_contains_text(f"#{page.PREVIEW}", '"MG"', timeout=10)
+
+    click(dash_duo, dash_duo.find_element(f"#{page.BOND_ADD}"))
+    part = lambda kind, side: field(dash_duo, kind, 0, side=side)  # noqa: E731
+    assert options_of(dash_duo, part(page.BOND_CHAIN, "a")) == ["A (Protein, 9)", "B (Ligand, 1)", "C (Ion, 1)"]
+    choose(dash_duo, part(page.BOND_CHAIN, "a"), "A (")
+    assert options_of(dash_duo, part(page.BOND_RES, "a"))[5] == "6 C"  # only residues of chain A, with letters
+    choose(dash_duo, part(page.BOND_RES, "a"), "6 C")
+    part(page.BOND_ATOM, "a").send_keys("SG")
+    choose(dash_duo, part(page.BOND_CHAIN, "b"), "B (")
+    assert options_of(dash_duo, part(page.BOND_RES, "b")) == ["1 ATP"]
+    choose(dash_duo, part(page.BOND_RES, "b"), "1 ATP")
+    part(page.BOND_ATOM, "b").send_keys("PG")
+
+    dash_duo.wait_for_contains_text(f"#{page.PROBLEMS}", "No problems", timeout=10)
+    preview = json.loads(dash_duo.find_element(f"#{page.PREVIEW}").text)
+    assert preview["sequences"][1:] == [{"ligand": {"id": "B", "ccdCodes": ["ATP"]}},
+                                        {"ligand": {"id": "C", "ccdCodes": ["MG"]}}]
+    assert preview["bondedAtomPairs"] == [[["A", 6, "SG"], ["B", 1, "PG"]]]
+    assert dash_duo.get_logs() == []
