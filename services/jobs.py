@@ -51,7 +51,12 @@ SORTS = {
     "name_asc": "j.name COLLATE NOCASE ASC, j.id ASC",
     "name_desc": "j.name COLLATE NOCASE DESC, j.id DESC",
     "state": "j.state ASC, j.submitted_at DESC",
+    "state_desc": "j.state DESC, j.submitted_at DESC",
     "tokens_desc": "j.tokens DESC, j.id DESC",
+    "tokens_asc": "j.tokens ASC, j.id ASC",
+    # jobs that have not started yet go last either way
+    "started_desc": "j.started_at IS NULL, j.started_at DESC, j.id DESC",
+    "started_asc": "j.started_at IS NULL, j.started_at ASC, j.id ASC",
 }
 
 

@@ -22,8 +22,9 @@ from services.users import User
 STATES = [s.value for s in JobState]
 # (column, direction) -> the jobs.list_jobs sort key; only what the service supports is clickable.
 SORT_KEYS = {("name", "asc"): "name_asc", ("name", "desc"): "name_desc", ("state", "asc"): "state",
-             ("tokens", "desc"): "tokens_desc", ("submitted", "desc"): "submitted_desc",
-             ("submitted", "asc"): "submitted_asc"}
+             ("state", "desc"): "state_desc", ("tokens", "desc"): "tokens_desc", ("tokens", "asc"): "tokens_asc",
+             ("submitted", "desc"): "submitted_desc", ("submitted", "asc"): "submitted_asc",
+             ("started", "desc"): "started_desc", ("started", "asc"): "started_asc"}
 DEFAULT_SORT = "submitted_desc"
 
 
@@ -106,8 +107,8 @@ def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = Non
 # -- the grid component -------------------------------------------------------------------------
 
 # The order a header click cycles through (None: back to the default, newest first).
-_SORTING_ORDER = {"name": ["asc", "desc", None], "state": ["asc", None], "tokens": ["desc", None],
-                  "submitted": ["desc", "asc", None]}
+_SORTING_ORDER = {"name": ["asc", "desc", None], "state": ["asc", "desc", None], "tokens": ["desc", "asc", None],
+                  "submitted": ["desc", "asc", None], "started": ["desc", "asc", None]}
 # The rows arrive sorted by the server: after AG Grid's own sort, put them back in rowData order.
 _KEEP_SERVER_ORDER = {"function": "keepServerOrder(params)"}  # assets/dashboard.js
 

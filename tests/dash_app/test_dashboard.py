@@ -101,7 +101,8 @@ def test_header_sorts_map_to_service_sorts_only():
     assert sort_key(None) == sort_key([]) == DEFAULT_SORT
     state = [{"colId": "submitted", "sort": None}, {"colId": "name", "sort": "desc"}]
     assert sort_key(state) == "name_desc"
-    assert sort_key([{"colId": "started", "sort": "asc"}]) == DEFAULT_SORT  # no such service sort
+    assert sort_key([{"colId": "started", "sort": "asc"}]) == "started_asc"
+    assert sort_key([{"colId": "host", "sort": "asc"}]) == DEFAULT_SORT  # no such service sort
 
 
 def test_sorted_pages_are_ordered_across_the_whole_result(conn, people):
@@ -112,6 +113,14 @@ def test_sorted_pages_are_ordered_across_the_whole_result(conn, people):
     jobs.cancel_job(conn, alice, 120)
     first = load_page(conn, alice, sort="state", page_size=5).rows
     assert [r["state"] for r in first][:1] == ["cancelled"]  # alphabetical: cancelled before queued
+
+
+def test_started_sort_puts_jobs_not_yet_started_last(conn, people):
+    alice, _ = people
+    conn.execute("UPDATE jobs SET started_at = id * 10.0 WHERE id IN (3, 7, 5)")
+    for sort, expected in (("started_desc", [7, 5, 3]), ("started_asc", [3, 5, 7])):
+        rows = load_page(conn, alice, sort=sort, page_size=4).rows
+        assert [r["id"] for r in rows][:3] == expected and rows[3]["started"] in ("", None, "—")
 
 
 def test_sort_and_owner_column_through_the_server(app, admin_client, people):
