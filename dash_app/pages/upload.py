@@ -136,7 +136,8 @@ def file_messages(results: list[U.FileResult]) -> list:
                                  color="danger", className="py-2 mb-2 fd-file-error"))
         else:
             valid = sum(r.valid for r in f.rows)
-            out.append(html.Div([html.I(className="bi bi-file-earmark-check me-1 text-success"), html.Strong(f.name),
+            icon = "bi-file-earmark-check text-success" if valid == len(f.rows) else "bi-exclamation-triangle text-warning"
+            out.append(html.Div([html.I(className=f"bi {icon} me-1"), html.Strong(f.name),
                                  f": {len(f.rows)} job(s), {valid} valid"], className="small mb-1 fd-file-ok"))
     return out
 
