@@ -12,7 +12,7 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
-from flask import Flask, got_request_exception, request
+from flask import Flask, Response, current_app, got_request_exception, jsonify, request
 
 from dash_app import ids
 from dash_app.auth import init_auth
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         MAX_CONTENT_LENGTH=settings.upload_max_bytes * 2 + 1024 * 1024,  # uploads arrive base64-encoded
     )
     init_auth(server)
+    server.register_error_handler(413, _too_large)
 
     app = dash.Dash(
         "folddeck",
@@ -74,6 +75,13 @@ def _init_extras(server: Flask, settings: Settings) -> None:
     """Register the plain Flask routes that live beside the Dash pages."""
     init_metrics_endpoint(server, settings)  # /metrics (OpenMetrics)
     init_job_routes(server)  # /api/jobs/<id>/log, /input and /files/<path> downloads
+
+
+def _too_large(_exc) -> tuple[Response, int]:
+    """Answer an over-sized request (a huge upload) with a message instead of a bare 413 page."""
+    limit_mb = current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+    return jsonify({"error": f"The request is larger than the {limit_mb:.1f} MB this server accepts; "
+                             "upload fewer or smaller files at once. Nothing was queued."}), 413
 
 
 def shell_layout() -> html.Div:

@@ -176,3 +176,10 @@ def test_gate_leaves_the_callback_body_intact_for_wildcard_outputs(app, user_cli
                                          json={"output": "..x..", "outputs": nested}):
         assert _is_admin_callback() is False
         assert request.get_json()["outputs"] == nested
+
+
+def test_oversized_request_gets_a_clear_413(app, admin_client):
+    limit = app.server.config["MAX_CONTENT_LENGTH"]
+    r = admin_client.post("/_dash-update-component", data=b"x" * (limit + 1),
+                          headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "larger than" in r.json["error"] and "Nothing was queued" in r.json["error"]
