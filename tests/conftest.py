@@ -95,6 +95,28 @@ def user_client(client):
     return client
 
 
+@pytest.fixture
+def running_worker():
+    """Return start(settings, **kwargs): a real Worker in a thread; every one is stopped at the end."""
+    import threading
+
+    from services.worker import Worker
+
+    started = []
+
+    def start(s: Settings, poll: float = 0.05, **kwargs) -> Worker:
+        w = Worker(s, poll=poll, **kwargs)
+        t = threading.Thread(target=w.run, daemon=True)
+        t.start()
+        started.append((w, t))
+        return w
+
+    yield start
+    for w, t in started:
+        w.stop()
+        t.join(30)
+
+
 # -- a real OpenSSH server on loopback -------------------------------------------------------
 
 

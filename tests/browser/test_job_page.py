@@ -10,7 +10,6 @@ from selenium.webdriver.common.keys import Keys
 
 from services import db, jobs, joblog, users
 from services.af3 import load_json_text
-from services.worker import Worker
 from tests.browser.conftest import browser_login
 from tests.conftest import ROOT, USER_PASSWORD
 
@@ -22,21 +21,9 @@ def _sim(speed: float, extra: str = "") -> str:
 
 
 @pytest.fixture
-def worker(settings):
-    """Return a function that starts an in-process worker with a simulator of the given speed."""
-    started = []
-
-    def start(speed: float, extra: str = "") -> Worker:
-        w = Worker(settings.with_overrides(af3_command=_sim(speed, extra)), poll=0.2)
-        t = threading.Thread(target=w.run, daemon=True)
-        t.start()
-        started.append((w, t))
-        return w
-
-    yield start
-    for w, t in started:
-        w.stop()
-        t.join(30)
+def worker(settings, running_worker):
+    """Return start(speed, extra): an in-process worker running the simulator at that speed."""
+    return lambda speed, extra="": running_worker(settings.with_overrides(af3_command=_sim(speed, extra)), poll=0.2)
 
 
 def _submit(conn, settings) -> jobs.Job:

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -88,24 +87,6 @@ def test_expected_samples_follow_the_command_flags():
 
 def test_check_outputs_reports_missing_folder(tmp_path):
     assert check_outputs(tmp_path / "nothing", {}, "") == "no output folder was written"
-
-
-@pytest.fixture
-def running_worker(settings):
-    """Start a worker thread for the given settings; stop it at the end."""
-    started: list[Worker] = []
-
-    def start(s, **kwargs) -> Worker:
-        w = Worker(s, poll=0.05, **kwargs)
-        t = threading.Thread(target=w.run, daemon=True)
-        t.start()
-        started.append((w, t))
-        return w
-
-    yield start
-    for w, t in started:
-        w.stop()
-        t.join(30)
 
 
 def test_cancelling_a_running_job_kills_its_process_tree(settings, conn, alice, running_worker):
