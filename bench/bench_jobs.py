@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import db, jobs, joblog, users  # noqa: E402
+from services import db, joblog, jobs, users  # noqa: E402
 from services.executors.base import RunSpec  # noqa: E402
 from services.executors.local import LocalExecutor  # noqa: E402
 from services.hosts import Host  # noqa: E402

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dash import Input, Output, html  # noqa: E402
 
 from dash_app.components import console as cons  # noqa: E402
-from services import db, jobs, joblog, users  # noqa: E402
+from services import db, joblog, jobs, users  # noqa: E402
 from services.settings import load_settings  # noqa: E402
 from tests.conftest import login  # noqa: E402
 

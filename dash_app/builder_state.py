@@ -21,8 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.af3 import (
-    FoldJob, Problem, SizeEstimate, af3_to_server, estimate_size, has_errors, int_id_to_str_id, parse_fasta,
-    sanitised_name, validate,
+    FoldJob,
+    Problem,
+    SizeEstimate,
+    af3_to_server,
+    estimate_size,
+    has_errors,
+    int_id_to_str_id,
+    parse_fasta,
+    sanitised_name,
+    validate,
 )
 from services.af3 import rules as R
 from services.af3.ccd import COMMON_LIGANDS, ION_CODES

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask, Response, abort, current_app, send_file, stream_with_context
 from flask_login import current_user
 
-from services import db, jobs, joblog, results
+from services import db, joblog, jobs, results
 from services.af3.names import safe_filename
 from services.errors import JobNotFound
 

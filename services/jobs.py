@@ -18,10 +18,11 @@ import sqlite3
 import sys
 import time
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from services import joblog
 from services.db import transaction

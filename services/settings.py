@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from services import defaults
 from services.errors import SettingsError

@@ -41,7 +41,7 @@ def open_client(host: Host, known_hosts: Path, timeout: float = CONNECT_TIMEOUT_
         if isinstance(exc, paramiko.AuthenticationException):
             raise HostUnreachable(f"{host.name}: authentication refused for user {host.user}.") from None
         raise HostUnreachable(f"{host.name}: SSH error: {exc}") from None
-    except (OSError, socket.timeout) as exc:
+    except (TimeoutError, OSError) as exc:
         client.close()
         reason = "timed out" if isinstance(exc, (socket.timeout, TimeoutError)) else (exc.strerror or str(exc))
         if isinstance(exc, FileNotFoundError) or "No such file" in str(exc):

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from services import applog, db, defaults, jobs, joblog
+from services import applog, db, defaults, joblog, jobs
 from services.executors import Executor, ExecutorError, RunSpec, make_executor
 from services.hosts import Host, load_hosts
 from services.jobs import Job, JobState

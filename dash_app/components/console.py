@@ -17,7 +17,7 @@ from dash import MATCH, Input, Output, Patch, State, callback, ctx, dcc, html, n
 
 from dash_app.context import conn as db_conn
 from dash_app.context import require_account
-from services import defaults, jobs, joblog
+from services import defaults, joblog, jobs
 from services.errors import JobNotFound
 from services.joblog import Level, LogLine
 

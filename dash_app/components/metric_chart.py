@@ -1,7 +1,7 @@
 """A time-series metric chart: drawn once from history, then extended live with extendData."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from dash import dcc
 

@@ -19,7 +19,7 @@ from dash_app.components.job_grid import fmt_duration, stage_text
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import defaults, jobs, joblog, results
+from services import defaults, joblog, jobs, results
 from services.errors import FoldDeckError, JobNotFound
 from services.jobs import Job, JobState
 

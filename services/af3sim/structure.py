@@ -15,7 +15,11 @@ import re
 from dataclasses import dataclass, field
 
 from services.af3.ccd import (
-    HEAVY_ATOMS, PROTEIN_ONE_TO_THREE, component_atoms, leaving_atom, looks_like_ccd_code,
+    HEAVY_ATOMS,
+    PROTEIN_ONE_TO_THREE,
+    component_atoms,
+    leaving_atom,
+    looks_like_ccd_code,
 )
 from services.af3sim.loader import Chain, DnaChain, Input, Ligand, ProteinChain, RnaChain
 

@@ -9,7 +9,6 @@ dead host never delays the others.
 from __future__ import annotations
 
 import shlex
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -268,7 +267,7 @@ class SshCollector:
         _, stdout, _ = client.exec_command(self.command, timeout=self.command_timeout)
         try:
             text = stdout.read().decode("utf-8", "replace")
-        except socket.timeout:
+        except TimeoutError:
             raise OSError(f"no answer within {self.command_timeout:g} s") from None
         if "@@END" not in text:
             raise EOFError("output cut short")

@@ -1,8 +1,9 @@
 """Attribute GPU processes to running jobs and keep each job's peak GPU memory and mean utilisation."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from services.metrics.model import GpuProcess, HostSnapshot
 

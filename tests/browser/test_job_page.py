@@ -8,7 +8,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from services import db, jobs, joblog, users
+from services import db, joblog, jobs, users
 from services.af3 import load_json_text
 from tests.browser.conftest import browser_login
 from tests.conftest import ROOT, USER_PASSWORD

@@ -20,7 +20,6 @@ def admin_callbacks(app) -> list[dict]:
     """Return a minimal request body for every callback whose outputs are admin components."""
     bodies = []
     for key, cb in app.callback_map.items():
-        outputs = cb["output"] if isinstance(cb["output"], str) else key
         if not key.lstrip(".").startswith("admin-"):
             continue
         specs = [{"id": o.split(".")[0], "property": o.split(".")[1].split("@")[0]}

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from dash_app.components import console as cons
-from services import jobs, joblog, users
+from services import joblog, jobs, users
 
 AF3 = {"name": "x", "modelSeeds": [1], "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}],
        "dialect": "alphafold3", "version": 1}

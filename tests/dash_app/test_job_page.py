@@ -7,9 +7,9 @@ import re
 import pytest
 
 from dash_app.components import console as cons
-from services import jobs, joblog, users
+from services import joblog, jobs, users
 from services.af3 import load_json_text
-from tests.conftest import ADMIN_PASSWORD, ROOT, USER_PASSWORD, dash_post, login
+from tests.conftest import ROOT, USER_PASSWORD, dash_post, login
 
 
 @pytest.fixture

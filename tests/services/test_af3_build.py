@@ -7,9 +7,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.af3 import (Bond, Dna, FoldJob, Ligand, Modification, Protein, Rna, Template, af3_to_server,
-                          bucket_for, count_tokens, estimate_size, int_id_to_str_id, load_json_text, parse_fasta,
-                          safe_filename, sanitised_name, server_to_af3, validate)
+from services.af3 import (
+    Bond,
+    Dna,
+    FoldJob,
+    Ligand,
+    Modification,
+    Protein,
+    Rna,
+    Template,
+    af3_to_server,
+    bucket_for,
+    count_tokens,
+    estimate_size,
+    int_id_to_str_id,
+    load_json_text,
+    parse_fasta,
+    safe_filename,
+    sanitised_name,
+    server_to_af3,
+    validate,
+)
 from services.errors import InvalidInput
 
 

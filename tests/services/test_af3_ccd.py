@@ -4,8 +4,15 @@ from __future__ import annotations
 import pytest
 
 from services.af3.ccd import (
-    CCD_FORMULAS, HEAVY_ATOMS, ION_CODES, PROTEIN_ONE_TO_THREE, UNKNOWN_COMPONENT_ATOMS, component_atoms,
-    heavy_atoms_in_formula, leaving_atom, looks_like_ccd_code,
+    CCD_FORMULAS,
+    HEAVY_ATOMS,
+    ION_CODES,
+    PROTEIN_ONE_TO_THREE,
+    UNKNOWN_COMPONENT_ATOMS,
+    component_atoms,
+    heavy_atoms_in_formula,
+    leaving_atom,
+    looks_like_ccd_code,
 )
 from services.af3.size import count_tokens, estimate_size
 from services.af3sim.structure import _BASES, _SIDE_CHAINS, _SUGAR_PHOSPHATE

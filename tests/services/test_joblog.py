@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import jobs, joblog, progress
+from services import joblog, jobs, progress
 from services.users import get_by_name
 
 PROTEIN = {"name": "log test", "modelSeeds": [1, 2, 3], "dialect": "alphafold3", "version": 1,

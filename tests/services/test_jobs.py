@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from services import db, jobs, joblog, users
+from services import db, joblog, jobs, users
 from services.errors import InvalidInput, JobNotFound, JobStateError, LimitExceeded
 from services.hosts import Host
 from services.jobs import JobState, UserLimits

@@ -1,7 +1,6 @@
 """Reaping a lost SSH attempt: its remote processes are killed over SSH, and a down host costs little."""
 from __future__ import annotations
 
-import json
 import logging
 import re
 import socket
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services import defaults, jobs, joblog, users
+from services import defaults, joblog, jobs, users
 from services.executors.base import RunSpec
 from services.executors.ssh import SSHExecutor
 from services.hosts import Host

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services import jobs, joblog, users
+from services import joblog, jobs, users
 from services.executors.local import _group_members
 from services.hosts import Host
 from services.jobs import JobState
