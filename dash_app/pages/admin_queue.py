@@ -13,7 +13,7 @@ from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
 from services import admin, defaults, jobs
 from services.admin import QueueOverview
-from services.errors import FoldDeckError, JobNotFound
+from services.errors import FoldDeckError, JobNotFound, JobStateError
 from services.jobs import JobState
 
 dash.register_page(__name__, path="/admin/queue", name="Queue", order=52, icon="bi-list-task", admin=True)
@@ -25,6 +25,8 @@ COUNTS = page_id(__name__, "counts")
 STATE = page_id(__name__, "state")
 GRID = page_id(__name__, "grid")
 CANCEL = page_id(__name__, "cancel")
+CONFIRM = page_id(__name__, "confirm")
+PENDING = page_id(__name__, "pending")  # the job id the open dialog asks about
 WORKERS = page_id(__name__, "workers")
 SLOTS = page_id(__name__, "slots")
 TICK = page_id(__name__, "tick")
@@ -70,8 +72,10 @@ def layout(**_query) -> html.Div:
                 dbc.CardBody(dag.AgGrid(
                     id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="'' + params.data.id",
                     defaultColDef={"sortable": True, "resizable": True},
-                    dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}, "animateRows": False,
-                                     "localeText": {"noRowsToShow": "No jobs in this state. Submitted jobs appear here."}},
+                    dashGridOptions={
+                        "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+                        "animateRows": False,
+                        "localeText": {"noRowsToShow": "No jobs in this state. Submitted jobs appear here."}},
                     className="ag-theme-alpine", style={"height": "55vh", "width": "100%"}), className="p-2"),
             ], className="shadow-sm mb-3"), xs=12, xl=8),
             dbc.Col([
@@ -83,6 +87,8 @@ def layout(**_query) -> html.Div:
         ]),
         dcc.Interval(id=TICK, interval=defaults.ADMIN_QUEUE_POLL_MS),
         dcc.Store(id=REFRESH, data=0),
+        dcc.ConfirmDialog(id=CONFIRM),
+        dcc.Store(id=PENDING),
     ])
 
 
@@ -108,7 +114,8 @@ def workers_table(view: QueueOverview, now: float) -> html.Div | dbc.Table:
     """Return the live workers with their heartbeat and current job."""
     if not view.workers:
         return html.P("No worker is running. Start one with `python -m services.worker`.", className="fd-empty mb-0")
-    rows = [html.Tr([html.Td(w.id, className="fd-mono small"), html.Td(w.host_name), html.Td(fmt_age(w.heartbeat_at, now)),
+    rows = [html.Tr([html.Td(w.id, className="fd-mono small"), html.Td(w.host_name),
+                     html.Td(fmt_age(w.heartbeat_at, now)),
                      html.Td(", ".join(f"#{j}" for j in w.running_jobs) or "idle")]) for w in view.workers]
     return dbc.Table([html.Thead(html.Tr([html.Th("Worker"), html.Th("Host"), html.Th("Heartbeat"), html.Th("Jobs")])),
                       html.Tbody(rows)], size="sm", hover=True, responsive=True, className="mb-0")
@@ -133,7 +140,8 @@ def slots_list(view: QueueOverview) -> list:
 )
 def refresh_queue(_n, _refresh, state):
     """Show the queue's control state, jobs, workers and slots."""
-    view = admin.queue_overview(conn(), settings(), require_account(), state=None if state in (None, "", ACTIVE) else state,
+    view = admin.queue_overview(conn(), settings(), require_account(),
+                                state=None if state in (None, "", ACTIVE) else state,
                                 limit=defaults.ADMIN_QUEUE_PAGE_SIZE)
     counts = [dbc.Badge(f"{name.title()} {n}", className=f"fd-state-{name} fs-6") for name, n in view.counts.items()]
     button = [html.I(className=f"bi {'bi-play-fill' if view.paused else 'bi-pause-fill'} me-1"),
@@ -155,17 +163,42 @@ def toggle_queue(_n, n):
         (n or 0) + 1
 
 
+def confirm_message(job: jobs.Job) -> str:
+    """Return the question the cancel dialog asks about this job."""
+    what = "Its worker stops it" if job.state is JobState.RUNNING else "It leaves the queue"
+    return f"Cancel job {job.id} ({job.name}), owned by {job.owner}? {what}; this cannot be undone."
+
+
 @callback(
-    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
-    Input(CANCEL, "n_clicks"), State(GRID, "selectedRows"), State(REFRESH, "data"), prevent_initial_call=True,
+    Output(CONFIRM, "displayed"), Output(CONFIRM, "message"), Output(PENDING, "data"),
+    Output(ALERT, "children", allow_duplicate=True),
+    Input(CANCEL, "n_clicks"), State(GRID, "selectedRows"), prevent_initial_call=True,
 )
-def cancel_selected(_n, rows, n):
-    """Cancel the selected job, whoever owns it."""
+def ask_cancel(_n, rows):
+    """Ask before cancelling the selected job; name it and its owner as the database has them."""
     try:
         if not rows:
             raise JobNotFound("Select a job in the list first.")
-        job = admin.cancel_job(conn(), require_account(), int(rows[0]["id"]))
+        job = jobs.get_job(conn(), require_account(), int(rows[0]["id"]))
+        if job.is_finished:
+            raise JobStateError(f"Job {job.id} already {job.state.value}; there is nothing to cancel.")
     except FoldDeckError as exc:
-        return error_alert(exc), no_update
+        return False, no_update, None, error_alert(exc)
+    return True, confirm_message(job), job.id, None
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Output(PENDING, "data", allow_duplicate=True),
+    Input(CONFIRM, "submit_n_clicks"), State(PENDING, "data"), State(REFRESH, "data"), prevent_initial_call=True,
+)
+def cancel_confirmed(_n, job_id, n):
+    """Cancel the job the dialog named, whoever owns it (the grid's selection may have moved since)."""
+    if job_id is None:
+        return no_update, no_update, no_update
+    try:
+        job = admin.cancel_job(conn(), require_account(), int(job_id))
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update, None
     what = "cancelled" if job.state is JobState.CANCELLED else "stopping (cancel requested)"
-    return ok_alert(f"Job {job.id} ({job.name}, {job.owner}) is {what}."), (n or 0) + 1
+    return ok_alert(f"Job {job.id} ({job.name}, {job.owner}) is {what}."), (n or 0) + 1, None

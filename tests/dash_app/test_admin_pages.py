@@ -8,7 +8,7 @@ from datetime import datetime
 import dash
 import pytest
 
-from services import applog, db, users
+from services import applog, db, jobs, users
 from services.applog import LogFilters
 from services.errors import InvalidInput
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login
@@ -37,7 +37,7 @@ def test_admin_pages_and_callbacks_are_refused_to_non_admins(app, client):
     for path in ADMIN_PAGES:
         assert client.get(path).status_code == 403, path
     bodies = admin_callbacks(app)
-    assert len(bodies) >= 15  # logs 5, users 7, queue 3
+    assert len(bodies) >= 16  # logs 5, users 7, queue 4
     for body in bodies:
         r = dash_post(client, body)
         assert r.status_code == 403, body["output"]
@@ -165,3 +165,59 @@ def test_live_tail_patches_new_entries_on_top(app, admin_client, settings):
         {**s, "value": {"last": cursor + 1, "shown": 4}} if s["id"] == "admin-logs-cursor" else s
         for s in body["state"]]})
     assert again.status_code in (200, 204) and not (again.get_json(silent=True) or {}).get("response")  # no_update
+
+
+def submit_for(settings, username: str, name: str) -> jobs.Job:
+    """Submit a tiny job as `username`; return it."""
+    conn = db.connect(settings.db_path)
+    owner = users.get_by_name(conn, username)
+    return jobs.submit(conn, settings, owner, {"name": name, "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
+                                               "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}]})
+
+
+def ask_cancel(app, client, rows) -> dict:
+    """Press "Cancel selected job" with these grid rows selected; return the callback's response."""
+    body = callback_body(app, "admin-queue-confirm.displayed", {"admin-queue-cancel": 1, "admin-queue-grid": rows})
+    r = dash_post(client, body)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    return r.json["response"]
+
+
+def confirm_cancel(app, client, pending):
+    """Press OK in the cancel dialog while it holds `pending`; return the HTTP response."""
+    body = callback_body(app, "admin-queue-pending.data@", {"admin-queue-confirm": 1, "admin-queue-pending": pending,
+                                                            "admin-queue-refresh": 3})
+    return dash_post(client, body)
+
+
+def test_cancel_asks_first_naming_job_and_owner_then_cancels_on_confirm(app, admin_client, settings):
+    conn = db.connect(settings.db_path)
+    alice = users.get_by_name(conn, "alice")
+    job = submit_for(settings, "alice", "keep-me-or-not")
+    other = submit_for(settings, "alice", "bystander")
+    resp = ask_cancel(app, admin_client, [{"id": job.id, "owner": "forged-in-the-browser"}])
+    assert resp["admin-queue-confirm"]["displayed"] is True
+    message = resp["admin-queue-confirm"]["message"]
+    assert f"job {job.id} (keep-me-or-not)" in message and "owned by alice" in message, message
+    assert "forged" not in message  # the owner comes from the database, not the grid row
+    assert resp["admin-queue-pending"]["data"] == job.id
+    assert jobs.get_job(conn, alice, job.id).state is jobs.JobState.QUEUED  # asking cancels nothing
+
+    done = confirm_cancel(app, admin_client, job.id).json["response"]
+    assert f"Job {job.id} (keep-me-or-not, alice) is cancelled." in str(done["admin-queue-alert"]["children"])
+    assert done["admin-queue-refresh"]["data"] == 4 and done["admin-queue-pending"]["data"] is None
+    assert jobs.get_job(conn, alice, job.id).state is jobs.JobState.CANCELLED
+    assert jobs.get_job(conn, alice, other.id).state is jobs.JobState.QUEUED
+
+
+def test_cancel_dialog_refuses_without_a_cancellable_selection(app, admin_client, settings):
+    nothing = ask_cancel(app, admin_client, [])
+    assert nothing["admin-queue-confirm"]["displayed"] is False
+    assert "Select a job in the list first." in str(nothing["admin-queue-alert"]["children"])
+    job = submit_for(settings, "alice", "already-gone")
+    assert confirm_cancel(app, admin_client, job.id).status_code == 200
+    finished = ask_cancel(app, admin_client, [{"id": job.id}])
+    assert finished["admin-queue-confirm"]["displayed"] is False
+    assert "already cancelled" in str(finished["admin-queue-alert"]["children"])
+    dismissed = confirm_cancel(app, admin_client, None)  # OK with no pending job (dialog dismissed) does nothing
+    assert dismissed.status_code in (200, 204) and not (dismissed.get_json(silent=True) or {}).get("response")
