@@ -79,3 +79,10 @@ REAP_SSH_TIMEOUT_S = 3.0  # the reaper runs in a worker's claim loop: a down hos
 
 # -- upload page ---------------------------------------------------------------------------------
 UPLOAD_REQUEST_HEADROOM_BYTES = 256 * 1024  # room in one upload request for Dash's envelope beside the files
+RESULTS_CONFIDENCES_MAX_BYTES = 64 * 1024 * 1024  # ~4,000 tokens of PAE; larger files are offered as downloads only
+RESULTS_PAE_MAX_CELLS = 256  # PAE heatmap side after block-averaging: finer than a laptop chart can show anyway
+RESULTS_PLDDT_MAX_POINTS = 4000  # per-atom pLDDT line, thinned beyond this
+
+# -- unreachable SSH hosts (jobs.mark_host_down) ---------------------------------------------------
+HOST_BACKOFF_MIN_S = 30.0  # a rebooting GPU server is back within a minute or two; retry soon after
+HOST_BACKOFF_MAX_S = 300.0  # doubling stops here: a host that returns starts jobs within 5 minutes

@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from services import joblog
+from services import defaults, joblog
 from services.db import transaction
 from services.errors import HostUnreachable, InvalidInput, JobNotFound, JobStateError, LimitExceeded, SettingsError
 from services.hosts import Host, load_hosts
@@ -606,8 +606,11 @@ def heartbeat(conn: sqlite3.Connection, worker_id: str, lease_seconds: float,
 
 
 def _pick_host(conn: sqlite3.Connection, hosts: list[Host]) -> Host | None:
+    """Return the host with the most free slots (first listed on a tie), skipping hosts in backoff."""
     running = dict(conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host"))
-    free = [(h.slots - running.get(h.name, 0), -i, h) for i, h in enumerate(hosts) if h.run_jobs]
+    resting = {r[0] for r in conn.execute("SELECT host FROM host_backoff WHERE until > ?", (time.time(),))}
+    free = [(h.slots - running.get(h.name, 0), -i, h) for i, h in enumerate(hosts)
+            if h.run_jobs and h.name not in resting]
     free = [f for f in free if f[0] > 0]
     return max(free, key=lambda f: f[:2])[2] if free else None
 
@@ -636,9 +639,9 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
             return None
         now = time.time()
         executor = "local" if host.is_local else "ssh"
-        conn.execute("UPDATE jobs SET state = 'running', worker_id = ?, host = ?, executor = ?, attempts = attempts + 1, "
-                     "started_at = ?, lease_expires = ?, updated_at = ?, stage = 'starting', pid = NULL, "
-                     "remote_pid = NULL WHERE id = ?",
+        conn.execute("UPDATE jobs SET state = 'running', worker_id = ?, host = ?, executor = ?, "
+                     "attempts = attempts + 1, started_at = ?, lease_expires = ?, updated_at = ?, stage = 'starting', "
+                     "pid = NULL, remote_pid = NULL WHERE id = ?",
                      (worker_id, host.name, executor, now, now + settings.lease_seconds, now, row[0]))
         job = _load(conn, row[0])
         conn.execute("INSERT INTO job_attempts (job_id, attempt, worker_id, host, executor, started_at) "
@@ -647,6 +650,77 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
     _event(logging.INFO, "job %s started on %s by worker %s (attempt %s)", job, job.id, host.name, worker_id,
            job.attempts)
     return job
+
+
+# -- unreachable hosts -------------------------------------------------------------------------
+
+HOST_UNREACHABLE = "host unreachable"  # prefix of an attempt's outcome when its host could not be reached
+
+
+@dataclass(frozen=True)
+class HostBackoff:
+    host: str
+    failures: int  # consecutive failed connects
+    until: float  # no claims onto the host before this (epoch seconds)
+    reason: str
+
+
+def mark_host_down(conn: sqlite3.Connection, host: str, reason: str, now: float | None = None) -> HostBackoff:
+    """Keep workers off `host` for a backoff that doubles with each failure; return the new state.
+
+    A failure reported while the host is already resting (another slot or worker claimed onto it
+    just before) does not double the backoff again: it is the same outage.
+    """
+    now = time.time() if now is None else now
+    with transaction(conn):
+        row = conn.execute("SELECT failures, until FROM host_backoff WHERE host = ?", (host,)).fetchone()
+        if row is not None and row[1] > now:
+            conn.execute("UPDATE host_backoff SET reason = ?, updated_at = ? WHERE host = ?", (reason, now, host))
+        else:
+            failures = (row[0] if row else 0) + 1
+            conn.execute("INSERT OR REPLACE INTO host_backoff (host, failures, until, reason, updated_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (host, failures, now + backoff_seconds(failures), reason, now))
+        return HostBackoff(host, *conn.execute("SELECT failures, until, reason FROM host_backoff WHERE host = ?",
+                                               (host,)).fetchone())
+
+
+def backoff_seconds(failures: int) -> float:
+    """Return how long a host rests after its `failures`-th consecutive failed connect."""
+    return min(defaults.HOST_BACKOFF_MAX_S, defaults.HOST_BACKOFF_MIN_S * 2 ** max(0, failures - 1))
+
+
+def mark_host_up(conn: sqlite3.Connection, host: str) -> None:
+    """Forget a host's failures once a worker connected to it."""
+    conn.execute("DELETE FROM host_backoff WHERE host = ?", (host,))
+
+
+def host_backoffs(conn: sqlite3.Connection, now: float | None = None) -> dict[str, HostBackoff]:
+    """Return host name -> backoff for the hosts workers stay off now (for pages and tests)."""
+    now = time.time() if now is None else now
+    return {r[0]: HostBackoff(*r) for r in conn.execute(
+        "SELECT host, failures, until, reason FROM host_backoff WHERE until > ?", (now,))}
+
+
+def hand_back(conn: sqlite3.Connection, job: Job, reason: str, log_line: str) -> bool:
+    """Queue a claimed job again because its host could not be reached; False if this worker lost it.
+
+    The attempt is recorded as "host unreachable: <reason>" and does not count against
+    max_attempts; the job keeps its place in the queue (its queued_at is unchanged).
+    """
+    now, outcome = time.time(), f"{HOST_UNREACHABLE}: {reason}"
+    with transaction(conn):
+        if _owns(conn, job.id, job.worker_id, job.attempts) is None:
+            return False
+        joblog.write_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, log_line, joblog.Level.WARNING.value)])
+        conn.execute("UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires = NULL, pid = NULL, "
+                     "remote_pid = NULL, started_at = NULL, attempts_base = attempts_base + 1, updated_at = ?, "
+                     "stage = '' WHERE id = ?", (now, job.id))
+        conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ?, error = ? WHERE job_id = ? AND attempt = ?",
+                     (now, outcome, outcome, job.id, job.attempts))
+        conn.execute("UPDATE workers SET current_job = NULL WHERE id = ? AND current_job = ?", (job.worker_id, job.id))
+    _event(logging.WARNING, "job %s handed back to the queue: %s cannot be reached (%s)", job, job.id, job.host,
+           reason)
+    return True
 
 
 def _owns(conn: sqlite3.Connection, job_id: int, worker_id: str, attempt: int) -> sqlite3.Row | None:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from services import applog, db, defaults, joblog, jobs
-from services.executors import Executor, ExecutorError, RunSpec, make_executor
+from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
 from services.hosts import Host, load_hosts
 from services.jobs import Job, JobState
 from services.progress import Tracker
@@ -52,7 +52,8 @@ def check_outputs(output_dir: Path, af3: dict, command: str) -> str:
     expected = expected_samples(af3, command)
     best_missing: list[tuple[int, int]] = expected
     for d in job_dirs:
-        missing = [(s, i) for s, i in expected if not any((d / f"seed-{s}_sample-{i}").glob("*summary_confidences.json"))]
+        missing = [(s, i) for s, i in expected
+                   if not any((d / f"seed-{s}_sample-{i}").glob("*summary_confidences.json"))]
         if not missing:
             return ""
         best_missing = min(best_missing, missing, key=len)
@@ -153,43 +154,53 @@ class Worker:
                         return
                     self.stopping.wait(self.poll)
                     continue
-                self._run_tracked(conn, job)
+                if not self._run_tracked(conn, job):
+                    continue  # handed back: its host rests, so the next claim goes elsewhere or waits
                 self.jobs_done += 1
                 if once:
                     return
         finally:
             db.close_all()
 
-    def _run_tracked(self, conn: sqlite3.Connection, job: Job) -> None:
-        """Run a job while the heartbeat renews its lease; an escaped error leaves it to the reaper."""
+    def _run_tracked(self, conn: sqlite3.Connection, job: Job) -> bool:
+        """Run a job while the heartbeat renews its lease; False if it went back to the queue unstarted.
+
+        An escaped error leaves the job to the reaper.
+        """
         with self._active_lock:
             self._active.add(job.id)
         try:
-            self.run_job(conn, job)
+            return self.run_job(conn, job)
         except Exception:
             log.exception("job %s: the worker could not record its outcome; the lease will expire", job.id,
                           extra={"source": "jobs", "username": job.owner, "job_id": job.id})
+            return True
         finally:
             with self._active_lock:
                 self._active.discard(job.id)
 
-    def run_job(self, conn: sqlite3.Connection, job: Job) -> None:
-        """Run one claimed attempt to its end and record the outcome."""
+    def run_job(self, conn: sqlite3.Connection, job: Job) -> bool:
+        """Run one claimed attempt to its end and record the outcome; False if its host was unreachable."""
         host = next(h for h in self.hosts if h.name == job.host)
         command = host.af3_command or self.settings.af3_command
         spec = RunSpec(job.id, job.attempts, Path(job.input_path),
                        self.settings.jobs_dir / str(job.id) / f"attempt-{job.attempts}", command,
                        self.settings.af3_model_dir, self.settings.af3_db_dir)
         if not jobs.start_attempt(conn, job, _tracker_for(job).to_json()):
-            return
+            return True
         executor = make_executor(host, self.settings)
         try:
             executor.start(spec)
+            if not host.is_local:
+                jobs.mark_host_up(conn, host.name)
+            remote = f"{host.name}:{executor.remote_output}" if executor.remote_output else None
             jobs.record_process(conn, job, pid=executor.pid, remote_pid=executor.remote_pid,
-                                output_path=str(spec.output_dir),
-                                remote_output=f"{host.name}:{executor.remote_output}" if executor.remote_output else None)
+                                output_path=str(spec.output_dir), remote_output=remote)
             verdict, code = self._follow(conn, job, executor)
             self._conclude(conn, job, executor, spec, verdict, code)
+        except HostUnavailable as exc:  # before ExecutorError: a host that is down is not the job's fault
+            self._hand_back(conn, job, exc)
+            return False
         except ExecutorError as exc:
             self._end(conn, job, JobState.FAILED, None, str(exc))
         except Exception as exc:  # a bug must fail the job visibly, not kill the slot thread
@@ -198,6 +209,21 @@ class Worker:
             self._end(conn, job, JobState.FAILED, None, f"internal error: {exc}")
         finally:
             executor.close()
+        return True
+
+    def _hand_back(self, conn: sqlite3.Connection, job: Job, exc: HostUnavailable) -> None:
+        """Queue the job again and keep every worker off its host for a backoff period."""
+        # The host rests first: no slot may claim onto it between the two writes.
+        rest = jobs.mark_host_down(conn, exc.host, exc.reason)
+        jobs.hand_back(conn, job, exc.reason, f"Could not reach {exc.host} ({exc.reason}); the job goes back to "
+                                              "the queue and will start when a slot is free.")
+        extra = {"source": "worker", "username": None, "job_id": job.id}
+        if exc.config:  # waiting will not help: an admin must act, so say what to change
+            log.error("host %s cannot be used: %s. To fix: %s. Its jobs go back to the queue meanwhile.",
+                      exc.host, exc.reason, exc.fix, extra=extra)
+        else:
+            log.warning("host %s unreachable (%s): no jobs start there for %.0f s", exc.host, exc.reason,
+                        max(0.0, rest.until - time.time()), extra=extra)
 
     def _follow(self, conn: sqlite3.Connection, job: Job, executor: Executor) -> tuple[str, int | None]:
         """Stream output into the log until the process ends, a cancel arrives or the lease is lost."""

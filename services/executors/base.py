@@ -19,6 +19,18 @@ class ExecutorError(FoldDeckError):
     """The job could not be started or its results not collected (the message says why)."""
 
 
+class HostUnavailable(ExecutorError):
+    """The host could not be reached before the command started: the job is not at fault.
+
+    `reason` is short ("connection refused"); `config` is True when only an admin can fix it
+    (authentication refused, unknown or changed host key, missing key file), and `fix` says how.
+    """
+
+    def __init__(self, host: str, reason: str, *, config: bool = False, fix: str = ""):
+        super().__init__(f"{host}: {reason}")
+        self.host, self.reason, self.config, self.fix = host, reason, config, fix
+
+
 @dataclass(frozen=True)
 class RunSpec:
     job_id: int
@@ -120,10 +132,10 @@ class Executor(ABC):
     def cancel(self, grace: float = defaults.CANCEL_GRACE_SECONDS) -> None:
         """Stop the whole process tree: SIGTERM, then SIGKILL after `grace` seconds."""
 
-    def collect(self) -> None:
+    def collect(self) -> None:  # noqa: B027 - optional hook: a no-op where results are already local
         """Bring the result files to `spec.output_dir` (local runs write there already)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: executors without connections have nothing to free
         """Release connections and threads."""
 
 

@@ -13,7 +13,15 @@ import paramiko
 
 from services import defaults
 from services.errors import HostUnreachable
-from services.executors.base import Executor, ExecutorError, LineSplitter, RunSpec, drain, render_command
+from services.executors.base import (
+    Executor,
+    ExecutorError,
+    HostUnavailable,
+    LineSplitter,
+    RunSpec,
+    drain,
+    render_command,
+)
 from services.executors.local import JOB_ENV, job_tag
 from services.hosts import Host
 from services.ssh import open_client
@@ -42,7 +50,7 @@ class SSHExecutor(Executor):
         try:
             self.client = open_client(self.host, self.known_hosts)
         except HostUnreachable as exc:
-            raise ExecutorError(str(exc)) from None
+            raise unavailable(self.host, self.known_hosts, exc) from None
         run_dir = remote_run_dir(self.host, spec.job_id, spec.attempt)
         remote_input = posixpath.join(run_dir, "input.json")
         self.remote_output = posixpath.join(run_dir, "output")
@@ -51,6 +59,7 @@ class SSHExecutor(Executor):
             with self.client.open_sftp() as sftp:
                 sftp.put(str(spec.input_path), remote_input)
         except (OSError, paramiko.SSHException) as exc:
+            self._raise_if_dropped(exc)
             raise ExecutorError(f"{self.host.name}: cannot upload the input: {exc}") from None
         cmd = render_command(self.host.af3_command or spec.command, remote_input, self.remote_output,
                              spec.model_dir, spec.db_dir)
@@ -59,11 +68,21 @@ class SSHExecutor(Executor):
         # The marker in every process's environment lets a reaper find this attempt after its worker died.
         tag = shlex.quote(f"{JOB_ENV}={remote_tag(self.host, spec.job_id, spec.attempt)}")
         wrapper = f"exec env {tag} setsid -w /bin/sh -c {shlex.quote(inner)} 2>&1"
-        self.channel = self.client.get_transport().open_session()
-        self.channel.exec_command(wrapper)
+        try:
+            self.channel = self.client.get_transport().open_session()
+            self.channel.exec_command(wrapper)
+        except (OSError, paramiko.SSHException) as exc:
+            self._raise_if_dropped(exc)
+            raise ExecutorError(f"{self.host.name}: cannot start the command: {exc}") from None
         self.reader = threading.Thread(target=self._read, name=f"job-{spec.job_id}-ssh-reader", daemon=True)
         self.reader.start()
         self.got_pid.wait(10)
+
+    def _raise_if_dropped(self, exc: Exception) -> None:
+        """Raise HostUnavailable when `exc` came from a lost connection (the host went away mid-setup)."""
+        transport = self.client.get_transport() if self.client is not None else None
+        if transport is None or not transport.is_active():
+            raise HostUnavailable(self.host.name, f"connection lost: {exc or 'closed by the host'}") from None
 
     def _exec_checked(self, command: str) -> str:
         _, out, err = self.client.exec_command(command, timeout=30)
@@ -148,6 +167,31 @@ class SSHExecutor(Executor):
             self.client.close()
         if self.reader is not None:
             self.reader.join(5)
+
+
+def unavailable(host: Host, known_hosts: Path, exc: HostUnreachable) -> HostUnavailable:
+    """Return `exc` as a HostUnavailable: a short reason, and whether (and how) an admin must fix it."""
+    cause = exc.__context__  # open_client raises `from None`; the paramiko or socket error is still here
+    known = Path(known_hosts).expanduser()
+    if isinstance(cause, paramiko.BadHostKeyException):
+        return HostUnavailable(host.name, "host key changed", config=True,
+                               fix=f"check the server's new key, then replace its line in {known}")
+    if isinstance(cause, paramiko.AuthenticationException):
+        return HostUnavailable(host.name, f"authentication refused for user {host.user}", config=True,
+                               fix=f"check 'user' and 'key_file' of {host.name} in the hosts file and that the "
+                                   f"public key is in {host.user}'s ~/.ssh/authorized_keys on {host.address}")
+    if isinstance(cause, paramiko.SSHException) and "not found in known_hosts" in str(cause):
+        return HostUnavailable(host.name, f"host key not in {known}", config=True,
+                               fix=f"add it with `ssh-keyscan -p {host.port} {host.address} >> {known}` "
+                                   "and compare the fingerprint with the server's")
+    if isinstance(cause, FileNotFoundError) or "No such file" in str(cause):
+        return HostUnavailable(host.name, f"key file {host.key_file} not found", config=True,
+                               fix=f"fix 'key_file' of {host.name} in the hosts file")
+    if isinstance(cause, TimeoutError):  # socket.timeout is TimeoutError since 3.10
+        return HostUnavailable(host.name, "timed out")
+    if isinstance(cause, OSError):
+        return HostUnavailable(host.name, (cause.strerror or str(cause)).lower())
+    return HostUnavailable(host.name, str(cause or exc).rstrip(".") or "SSH error")
 
 
 def remote_run_dir(host: Host, job_id: int, attempt: int) -> str:
