@@ -16,6 +16,7 @@ from dash.exceptions import PreventUpdate
 
 from dash_app.components import console as cons
 from dash_app.components.job_grid import fmt_duration, stage_text
+from dash_app.components.results_plots import confidence_plots
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
@@ -91,8 +92,10 @@ def results_section(job: Job) -> list:
                                     href=f"/api/jobs/{job.id}/files/{quote(f.path)}")) for f in res.files]
                     + ([html.Li(f"… and {res.more_files} more")] if res.more_files else []),
                     className="fd-files small mb-0")
+    folders = results.job_folders(job.output_path)
+    plots = confidence_plots(results.best_confidences(folders[0]) if folders else None, page_id(__name__, "conf"))
     return [dbc.Card([dbc.CardHeader([html.I(className="bi bi-trophy me-2"), "Results"]),
-                      dbc.CardBody(dbc.Row([dbc.Col(scores, lg=6), dbc.Col(files, lg=6)]))],
+                      dbc.CardBody([dbc.Row([dbc.Col(scores, lg=6), dbc.Col(files, lg=6)]), plots])],
                      className="mb-3", id=page_id(__name__, "results-card"))]
 
 
