@@ -44,7 +44,8 @@ def seed(path: Path, rows: int) -> None:
         job = rng.randrange(1, 50_000) if source in ("jobs", "worker") else None
         if source == "auth":
             ok = rng.random() < 0.9
-            msg = f"login {'succeeded' if ok else 'failed'} for {user} from 10.0.{rng.randrange(256)}.{rng.randrange(256)}"
+            address = f"10.0.{rng.randrange(256)}.{rng.randrange(256)}"
+            msg = f"login {'succeeded' if ok else 'failed'} for {user} from {address}"
             level = "INFO" if ok else "WARNING"
         else:
             msg, level = f"job {job} ({user}-fold-{rng.randrange(999)}) {rng.choice(VERBS)}", rng.choice(LEVELS)
@@ -91,17 +92,17 @@ def bench_queries(path: Path, repeat: int) -> None:
     }
     print(f"\n{'filtered page (query: 100 rows + capped total)':<52} {'median':>8} {'p95':>8}  total")
     for name, (filters, offset) in cases.items():
-        med, p95 = timed(lambda: applog.query(conn, filters, offset, 100), repeat)
+        med, p95 = timed(lambda filters=filters, offset=offset: applog.query(conn, filters, offset, 100), repeat)
         total = applog.total_label(applog.query(conn, filters, offset, 100)[1])
         print(f"  {name:<50} {med:7.1f}ms {p95:7.1f}ms  {total}")
     print(f"\n{'level counters (5 capped counts)':<52} {'median':>8} {'p95':>8}")
     for name in ("no filter, page 1", "user's failed logins", "one job", "text rare ('fold-998')"):
-        med, p95 = timed(lambda: applog.level_counts(conn, cases[name][0]), repeat)
+        med, p95 = timed(lambda name=name: applog.level_counts(conn, cases[name][0]), repeat)
         print(f"  {name:<50} {med:7.1f}ms {p95:7.1f}ms")
     cursor = applog.last_id(conn)
     print(f"\n{'live-tail poll (tail since the newest id)':<52} {'median':>8} {'p95':>8}")
     for name in ("no filter, page 1", "user's failed logins", "text common ('started')"):
-        med, p95 = timed(lambda: applog.tail(conn, cursor, cases[name][0]), repeat * 5)
+        med, p95 = timed(lambda name=name: applog.tail(conn, cursor, cases[name][0]), repeat * 5)
         print(f"  nothing new, {name:<37} {med:7.2f}ms {p95:7.2f}ms")
     med, p95 = timed(lambda: applog.tail(conn, cursor - 20, LogFilters()), repeat * 5)
     print(f"  {'20 new rows, no filter':<50} {med:7.2f}ms {p95:7.2f}ms")

@@ -71,7 +71,8 @@ def bench_chatty_process(s: Settings, n: int) -> None:
     """A real subprocess printing n lines, streamed through the local executor into the store."""
     conn = db.connect(s.db_path)
     job = jobs.submit(conn, s, make_user(conn, "chatty"), INPUT)
-    script = f"import sys\nw=sys.stdout.write\nfor i in range({n}): w('I1121 10:00:01.000900 1 x.py:1] line %d\\n' % i)\n"
+    script = (f"import sys\nw=sys.stdout.write\n"
+              f"for i in range({n}): w('I1121 10:00:01.000900 1 x.py:1] line %d\\n' % i)\n")
     spec = RunSpec(job.id, 1, Path(job.input_path), s.jobs_dir / str(job.id) / "attempt-1",
                    f"{sys.executable} -c \"{script}\" {{input}} {{output}}")
     ex = LocalExecutor()

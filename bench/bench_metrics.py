@@ -57,10 +57,12 @@ def ms(values: list[float]) -> str:
 
 
 def bench_tick(facts: dict, tmp: Path, ticks: int) -> None:
-    settings = load_settings(environ={}, dotenv=None, data_dir=tmp / "data", known_hosts=Path(facts["SSH_TEST_KNOWN_HOSTS"]))
+    settings = load_settings(environ={}, dotenv=None, data_dir=tmp / "data",
+                             known_hosts=Path(facts["SSH_TEST_KNOWN_HOSTS"]))
     db.migrate(settings.db_path)
-    hosts = [local_host(settings)] + [Host(name=f"gpu{i}", address=facts["SSH_TEST_HOST"], port=int(facts["SSH_TEST_PORT"]),
-                                           user=facts["SSH_TEST_USER"], key_file=facts["SSH_TEST_KEY"]) for i in range(3)]
+    hosts = [local_host(settings)] + [
+        Host(name=f"gpu{i}", address=facts["SSH_TEST_HOST"], port=int(facts["SSH_TEST_PORT"]),
+             user=facts["SSH_TEST_USER"], key_file=facts["SSH_TEST_KEY"]) for i in range(3)]
     sampler = Sampler(settings, hosts=hosts)
     sampler.tick()  # connect (the persistent connections are opened once, not per tick)
     walls, per_host = [], {h.name: [] for h in hosts}
@@ -115,8 +117,12 @@ def fake_series(ts: int, gpus: int, rng: random.Random) -> str:
 def fill_year(conn, host: str, gpus: int, now: int, ret: history.Retention) -> None:
     """Write what one host accumulates under the default tiers: 24 h raw, 30 d minutes, 365 d hours."""
     rng = random.Random(gpus)
-    avg_like = lambda ts: json.dumps({k: round(v + 0.01, 2) for k, v in json.loads(fake_series(ts, gpus, rng)).items()},
-                                     separators=(",", ":"))  # rollups carry 2 decimals
+
+    def avg_like(ts: int) -> str:
+        """Return a rollup-shaped row: rollups carry 2 decimals."""
+        values = json.loads(fake_series(ts, gpus, rng))
+        return json.dumps({k: round(v + 0.01, 2) for k, v in values.items()}, separators=(",", ":"))
+
     with db.transaction(conn):
         for tier, step, keep in ((0, int(ret.raw_step_s), ret.raw_s), (1, 60, ret.minute_s), (2, 3600, ret.hour_s)):
             start = (now - int(keep)) // step * step

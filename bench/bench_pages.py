@@ -44,7 +44,8 @@ def seed(conn, settings, n_jobs: int, n_lines: int):
     rows = [((alice if i % 20 == 0 else others[i % 19]).id, f"job-{i}", now - n_jobs + i) for i in range(n_jobs)]
     with db.transaction(conn):
         conn.executemany("INSERT INTO jobs (owner_id, name, state, input_path, tokens, submitted_at, queued_at, "
-                         "updated_at) VALUES (?, ?, 'succeeded', '', 3, ?, ?, ?)", [(o, n, t, t, t) for o, n, t in rows])
+                         "updated_at) VALUES (?, ?, 'succeeded', '', 3, ?, ?, ?)",
+                         [(o, n, t, t, t) for o, n, t in rows])
     big = jobs.submit(conn, settings, alice, AF3, name="million-lines")
     text = "I1121 21:10:26.672333 140000069013505 jackhmmer.py:185] Query sequence (non-sharded db): MSTEKLRQ..."
     for start in range(0, n_lines, 20_000):
@@ -98,7 +99,8 @@ def main() -> None:
     ms, size, status = timed(lambda: post(page), 5)
     sent = post(page).get_data(as_text=True).count('"data-n"')
     report("open job page (1M-line log)", ms, size, status,
-           extra=f"; lines sent {sent:,} (cap {settings.console_max_lines:,}: {'OK' if sent <= settings.console_max_lines else 'MISSED'})")
+           extra=f"; lines sent {sent:,} (cap {settings.console_max_lines:,}: "
+                 f"{'OK' if sent <= settings.console_max_lines else 'MISSED'})")
 
     job_page = sys.modules["dash_app.pages.job"]
     key = next(k for k in app.callback_map if f"{job_page.HEADER}.children" in k)
@@ -143,7 +145,8 @@ def main() -> None:
     def refresh(sig, sort="submitted_desc", changed=f"{dash_page.INTERVAL}.n_intervals"):
         values = [sort if i == dash_page.SORT else v for i, _, v in dins]
         return post({"output": dkey, "outputs": [{"id": i, "property": p} for i, p in douts],
-                     "inputs": [{"id": i, "property": p, "value": v} for (i, p, _), v in zip(dins, values)],
+                     "inputs": [{"id": i, "property": p, "value": v}
+                                for (i, p, _), v in zip(dins, values, strict=True)],
                      "state": [{"id": dash_page.CURSOR, "property": "data", "value": sig}],
                      "changedPropIds": [changed]})
 
@@ -153,7 +156,7 @@ def main() -> None:
     ms, size, status = timed(lambda: refresh(sig), args.repeat)
     report("dashboard refresh, unchanged", ms, size, status, 20)
     for sort in ("name_asc", "state", "tokens_desc"):  # a header click: the sort arrives as the trigger
-        ms, size, status = timed(lambda: refresh(sig, sort, f"{dash_page.SORT}.data"), args.repeat)
+        ms, size, status = timed(lambda sort=sort: refresh(sig, sort, f"{dash_page.SORT}.data"), args.repeat)
         report(f"dashboard header sort {sort}", ms, size, status, 20)
     _ = html  # keep the import: components register on import
 

@@ -307,10 +307,10 @@ def _chain_renames(doc: dict, state: dict) -> dict[str, str]:
     """Map the loaded chain ids to the ones the form gives the same chains."""
     new_ids = chain_ids(state)
     out = {}
-    for item, e in zip(doc["sequences"], state["entities"]):
+    for item, e in zip(doc["sequences"], state["entities"], strict=True):  # one card per sequence
         (_, body), = item.items()
         old = [body["id"]] if isinstance(body["id"], str) else body["id"]
-        out.update(zip(old, new_ids[e["uid"]]))
+        out.update(zip(old, new_ids[e["uid"]], strict=False))  # copies_of clamps the count to 1..MAX_COPIES
     return out
 
 

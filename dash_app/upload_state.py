@@ -74,7 +74,8 @@ def _entity_count(doc: Any, index: int) -> int:
 
 def read_uploads(names: list[str] | None, contents: list[str] | None, max_bytes: int) -> list[FileResult]:
     """Return the results for every uploaded file, in upload order."""
-    return [_read_one(i, name, body, max_bytes) for i, (name, body) in enumerate(zip(names or [], contents or []))]
+    pairs = zip(names or [], contents or [], strict=True)  # dcc.Upload sends one name per content
+    return [_read_one(i, name, body, max_bytes) for i, (name, body) in enumerate(pairs)]
 
 
 def read_batch(files: list[dict] | None, max_bytes: int, request_bytes: int) -> list[FileResult]:

@@ -187,7 +187,8 @@ def console(conn: sqlite3.Connection, key: str, job_id: int, cap: int, download_
     counts = joblog.level_counts(conn, job_id)
     toolbar = html.Div([
         html.Label("Filter log lines", htmlFor=f"console-filter-{key}", className="visually-hidden"),
-        dcc.Input(type="search", placeholder="Filter lines…", className="form-control form-control-sm fd-console-filter",
+        dcc.Input(type="search", placeholder="Filter lines…",
+                  className="form-control form-control-sm fd-console-filter",
                   id=f"console-filter-{key}", debounce=True, style={"maxWidth": "16rem"}),  # console.js filters
         html.Div(counter_badges(key, counts), className="btn-group flex-wrap", role="group",
                  **{"aria-label": "Show levels"}),

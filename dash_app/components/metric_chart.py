@@ -18,7 +18,8 @@ def metric_chart(chart_id: str, height: int = 220) -> dcc.Graph:
 
 def empty_figure(title: str, note: str) -> dict:
     """Return a blank chart with a centred note."""
-    return {"data": [], "layout": {"title": {"text": title, "font": {"size": 14}}, "margin": dict(l=50, r=10, t=30, b=30),
+    return {"data": [], "layout": {"title": {"text": title, "font": {"size": 14}},
+                                   "margin": dict(l=50, r=10, t=30, b=30),
                                    "xaxis": {"visible": False}, "yaxis": {"visible": False},
                                    "annotations": [{"text": note, "showarrow": False, "xref": "paper", "yref": "paper",
                                                     "x": 0.5, "y": 0.5}]}}

@@ -22,7 +22,8 @@ def nav_pages(user: User | None) -> list[dict]:
 def navbar(user: User | None) -> dbc.Navbar:
     """Return the navbar for `user` (None: brand only)."""
     links = [dbc.NavItem(dbc.NavLink([html.I(className=f"bi {p.get('icon', 'bi-circle')} me-1"), p["name"]],
-                                     href=p["relative_path"], active="exact", id=f"nav-{p['module'].rsplit('.', 1)[-1]}"))
+                                     href=p["relative_path"], active="exact",
+                                     id=f"nav-{p['module'].rsplit('.', 1)[-1]}"))
              for p in nav_pages(user)]
     right = []
     if user is not None:
@@ -39,6 +40,7 @@ def navbar(user: User | None) -> dbc.Navbar:
     return dbc.Navbar(dbc.Container([
         dbc.NavbarBrand([html.Img(src="/assets/favicon.ico", height="24", className="me-2"), "FoldDeck"], href="/"),
         dbc.NavbarToggler(id="nav-toggler"),
-        dbc.Collapse([dbc.Nav(links, navbar=True, className="me-auto"), html.Div(right, className="d-flex align-items-center")],
+        dbc.Collapse([dbc.Nav(links, navbar=True, className="me-auto"),
+                      html.Div(right, className="d-flex align-items-center")],
                      id="nav-collapse", navbar=True),
     ], fluid=True), color="primary", dark=True, className="mb-3", id=ids.NAVBAR)

@@ -137,7 +137,8 @@ def _filter_bar(sources: list[str], usernames: list[str]) -> dbc.Card:
         dbc.Row([
             field("Time", dbc.Select(id=RANGE, options=[{"label": v, "value": k} for k, v in RANGE_LABELS.items()],
                                      value="all"), {"xs": 12, "md": 3, "xl": 2}),
-            field("From", dbc.Input(id=START, placeholder="2025-01-31 14:00", debounce=True), {"xs": 6, "md": 3, "xl": 2}),
+            field("From", dbc.Input(id=START, placeholder="2025-01-31 14:00", debounce=True),
+                  {"xs": 6, "md": 3, "xl": 2}),
             field("To", dbc.Input(id=END, placeholder="2025-01-31 18:00", debounce=True), {"xs": 6, "md": 3, "xl": 2}),
             dbc.Col([
                 dbc.Button([html.I(className="bi bi-x-circle me-1"), "Clear filters"], id=CLEAR, color="secondary",

@@ -113,8 +113,11 @@ def layout(**_query) -> html.Div:
         dbc.Row([
             dbc.Col(dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="'' + params.data.id",
                                defaultColDef={"sortable": True, "resizable": True, "filter": True},
-                               dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}, "animateRows": False,
-                                                "localeText": {"noRowsToShow": "No users yet: create one on the right."}},
+                               dashGridOptions={
+                                   "rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                                    "enableClickSelection": True},
+                                   "animateRows": False,
+                                   "localeText": {"noRowsToShow": "No users yet: create one on the right."}},
                                className="ag-theme-alpine", style={"height": "70vh", "width": "100%"}),
                     xs=12, xl=8, className="mb-3"),
             dbc.Col([_manage_card(), _create_card()], xs=12, xl=4),

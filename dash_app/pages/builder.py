@@ -87,7 +87,8 @@ def layout(clone: str | None = None, **_query) -> html.Div:
         dcc.Download(id=DOWNLOAD),
         html.Div([html.H1("Build a fold job", className="h3 mb-0"),
                   html.Span("Fill the cards; the JSON, problems and size update as you type.",
-                            className="text-muted ms-3 d-none d-lg-inline")], className="d-flex align-items-center mb-3"),
+                            className="text-muted ms-3 d-none d-lg-inline")],
+                 className="d-flex align-items-center mb-3"),
         html.Div(message, id=MESSAGE),
         dbc.Row([
             dbc.Col([_job_card(state), _start_card(), html.Div([EC.entity_card(e, i) for i, e in
@@ -144,8 +145,10 @@ def _start_card() -> dbc.Accordion:
             html.Div([
                 dbc.Button([html.I(className="bi bi-magic me-1"), "Create cards"], id=FASTA_APPLY, size="sm",
                            color="primary", className="me-2"),
-                dcc.Upload(id=FASTA_UPLOAD, accept=".fasta,.fa,.faa,.fna,.txt", className="fd-drop small d-inline-block",
-                           children=html.Span([html.I(className="bi bi-upload me-1"), "or drop / choose a FASTA file"])),
+                dcc.Upload(id=FASTA_UPLOAD, accept=".fasta,.fa,.faa,.fna,.txt",
+                           className="fd-drop small d-inline-block",
+                           children=html.Span([html.I(className="bi bi-upload me-1"),
+                                               "or drop / choose a FASTA file"])),
             ], className="d-flex align-items-center mt-2"),
         ], title="Start from FASTA"),
         dbc.AccordionItem([
@@ -180,7 +183,8 @@ def _bonds_card(state: dict) -> dbc.Card:
     """Return the bonded-atom-pairs editor (covalent ligand bonds, glycans)."""
     return dbc.Card([
         dbc.CardHeader([html.I(className="bi bi-link me-2"), "Covalent bonds ",
-                        html.Small("(optional: a ligand bonded to a residue, or glycan links)", className="text-muted")]),
+                        html.Small("(optional: a ligand bonded to a residue, or glycan links)",
+                                   className="text-muted")]),
         dbc.CardBody([html.Div(_bond_rows(state), id=BONDS),
                       dbc.Button([html.I(className="bi bi-plus-lg me-1"), "Add bond"], id=BOND_ADD, size="sm",
                                  color="secondary", outline=True)]),
@@ -556,8 +560,9 @@ def _problem_list(state: dict, ev: B.Evaluation) -> tuple[object, list[str]]:
         loc = B.locate(p.path)
         targets.append(EC.dom_id(target_id(state, loc, p.path)))
         where = _where(state, loc)
+        icon = "bi-x-circle text-danger" if p.is_error else "bi-exclamation-triangle text-warning"
         items.append(html.Button([
-            html.I(className=f"bi {'bi-x-circle text-danger' if p.is_error else 'bi-exclamation-triangle text-warning'} me-1"),
+            html.I(className=f"bi {icon} me-1"),
             html.Strong(where + ": ", className="me-1"), p.message],
             id={"type": PROBLEM, "index": k}, type="button", className="list-group-item list-group-item-action small"))
     more = len(ev.problems) - MAX_PROBLEMS_SHOWN
@@ -602,7 +607,9 @@ clientside_callback(
         if (!t || !clicks.some(Boolean)) { return dash_clientside.no_update; }
         let el = document.getElementById(targets[t.index]);
         if (!el) { return dash_clientside.no_update; }
-        if (!el.matches('input,textarea,select,button')) { el = el.querySelector('input,textarea,select,button') || el; }
+        if (!el.matches('input,textarea,select,button')) {
+            el = el.querySelector('input,textarea,select,button') || el;
+        }
         el.scrollIntoView({block: 'center'});
         el.focus();
         return dash_clientside.no_update;

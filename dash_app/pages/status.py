@@ -111,7 +111,8 @@ def _gpu_block(gpu, procs, job_of: dict[int, int], admin: bool) -> html.Div:
     rows = [html.Div([html.Strong(f"GPU {gpu.index}"), html.Span(f" {gpu.name}", className="text-muted small"),
                       html.Span(f"{temp} · {power}", className="float-end small fd-gpu-temp-power")]),
             _bar("util", gpu.util, f"{gpu.util:.0f} %" if gpu.util is not None else "n/a", "success"),
-            _bar("memory", 100 * used / total if total else None, f"{used / 1024:.1f} / {total / 1024:.0f} GiB", "info")]
+            _bar("memory", 100 * used / total if total else None, f"{used / 1024:.1f} / {total / 1024:.0f} GiB",
+                 "info")]
     if admin and procs:
         rows.append(html.Ul([html.Li(f"pid {p.pid} {p.name or ''} {p.used_mib or 0:.0f} MiB"
                                      + (f" · job {job_of[p.pid]}" if p.pid in job_of else ""))

@@ -33,7 +33,8 @@ COLUMNS = [
     {"field": "entities", "headerName": "Entities", "width": 100},
     {"field": "tokens", "headerName": "Tokens", "width": 100},
     {"field": "status", "headerName": "Status", "flex": 3, "wrapText": True, "autoHeight": True,
-     "cellClassRules": {"text-success fw-semibold": "params.value === 'valid'", "text-danger": "params.value !== 'valid'"}},
+     "cellClassRules": {"text-success fw-semibold": "params.value === 'valid'",
+                        "text-danger": "params.value !== 'valid'"}},
 ]
 
 
@@ -56,8 +57,8 @@ def layout(**_query) -> html.Div:
                    ])),
         html.Div(id=FILES, **{"aria-live": "polite"}),
         dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="params.data.key",
-                   dashGridOptions={"rowSelection": {"mode": "multiRow", "enableClickSelection": False, "checkboxes": True,
-                                                     "headerCheckbox": True,
+                   dashGridOptions={"rowSelection": {"mode": "multiRow", "enableClickSelection": False,
+                                                     "checkboxes": True, "headerCheckbox": True,
                                                      "isRowSelectable": {"function": "params.data.status === 'valid'"}},
                                     "localeText": {"noRowsToShow": "No jobs yet: drop a file above."},
                                     "domLayout": "autoHeight"},
@@ -136,7 +137,8 @@ def file_messages(results: list[U.FileResult]) -> list:
                                  color="danger", className="py-2 mb-2 fd-file-error"))
         else:
             valid = sum(r.valid for r in f.rows)
-            icon = "bi-file-earmark-check text-success" if valid == len(f.rows) else "bi-exclamation-triangle text-warning"
+            icon = ("bi-file-earmark-check text-success" if valid == len(f.rows)
+                    else "bi-exclamation-triangle text-warning")
             out.append(html.Div([html.I(className=f"bi {icon} me-1"), html.Strong(f.name),
                                  f": {len(f.rows)} job(s), {valid} valid"], className="small mb-1 fd-file-ok"))
     return out
@@ -174,7 +176,8 @@ def submit_uploads(_all, _selected, batch, selected, key):
         return dbc.Alert("Nothing to submit: no valid job is selected.", color="warning", className="py-2"), no_update
     links = [html.Li(dcc.Link(f"#{j.id} {j.name}", href=f"/jobs/{j.id}")) for j in queued]
     return dbc.Alert([html.I(className="bi bi-check-circle me-1"), f"{len(queued)} job(s) queued.",
-                      html.Ul(links, className="mb-0")], color="success", className="py-2", id=P(__name__, "queued")), True
+                      html.Ul(links, className="mb-0")],
+                     color="success", className="py-2", id=P(__name__, "queued")), True
 
 
 def submit_rows(results: list[U.FileResult], keys: list[str] | None, key: str | None) -> list:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from services.af3 import rules as R
 
@@ -82,7 +82,7 @@ class Bond:
     b: Atom
 
 
-Entity = Union[Protein, Rna, Dna, Ligand]
+Entity = Protein | Rna | Dna | Ligand
 _KIND = {Protein: "protein", Rna: "rna", Dna: "dna", Ligand: "ligand"}
 _MOD_KEYS = R.MOD_KEYS
 

@@ -94,7 +94,7 @@ def seconds_per_seed(bucket: int) -> float:
     if bucket >= pts[-1][0]:
         lo, hi = pts[-2], pts[-1]
     else:
-        lo, hi = next((a, b) for a, b in zip(pts, pts[1:]) if a[0] <= bucket <= b[0])
+        lo, hi = next((a, b) for a, b in zip(pts, pts[1:], strict=False) if a[0] <= bucket <= b[0])
     slope = math.log(hi[1] / lo[1]) / math.log(hi[0] / lo[0])
     return lo[1] * (bucket / lo[0]) ** slope
 

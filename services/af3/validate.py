@@ -428,7 +428,8 @@ def _check_template(rep: _Report, tpl: Any, path: str, length: int) -> None:
     if not (isinstance(mmcif, str) and mmcif) and not (isinstance(mmcif_path, str) and mmcif_path):
         rep.error(path, "The template has no structure; give its mmCIF text (mmcif) or a file path (mmcifPath).")
     elif mmcif and mmcif_path:
-        rep.error(join(path, "mmcifPath"), "Give the template either inline (mmcif) or as a file (mmcifPath), not both.")
+        rep.error(join(path, "mmcifPath"),
+                  "Give the template either inline (mmcif) or as a file (mmcifPath), not both.")
     elif isinstance(mmcif, str) and mmcif and not mmcif.lstrip().startswith("data_"):
         rep.error(join(path, "mmcif"), "The template mmCIF text must start with 'data_'; if this is a file path, "
                                        "put it in mmcifPath instead.")

@@ -51,7 +51,7 @@ def _host_samples(h: HostSnapshot) -> list[tuple[str, str, float | None]]:
             ("folddeck_memory_used_bytes", _labels(host=host), h.mem_used_bytes),
             ("folddeck_memory_total_bytes", _labels(host=host), h.mem_total_bytes),
             ("folddeck_swap_used_bytes", _labels(host=host), h.swap_used_bytes)]
-    for period, value in zip(("1m", "5m", "15m"), h.load or ()):
+    for period, value in zip(("1m", "5m", "15m"), h.load or (), strict=False):
         out.append(("folddeck_load_average", _labels(host=host, period=period), value))
     for d in h.disks:
         out += [("folddeck_disk_used_bytes", _labels(host=host, mount=d.mount), d.used_bytes),

@@ -97,7 +97,8 @@ def test_admin002_pause_queue_job_waits_then_resume_runs_it(live, settings, work
 
     dash_duo.find_element("#admin-queue-toggle").click()
     dash_duo.wait_for_contains_text("#admin-queue-status", "Workers start queued jobs", timeout=10)
-    wait_until(lambda: any(t in dash_duo.find_element("#admin-queue-counts").text for t in ("Running 1", "Succeeded 1")),
+    wait_until(lambda: any(t in dash_duo.find_element("#admin-queue-counts").text
+                           for t in ("Running 1", "Succeeded 1")),
                timeout=30, what="the job to run")
     wait_until(lambda: jobs.get_job(conn, alice, job.id).state is jobs.JobState.SUCCEEDED, timeout=60,
                what="the job to succeed")

@@ -151,7 +151,8 @@ def options_of(dash_duo, dropdown) -> list[str]:
     """Return the labels a dcc.Dropdown offers (opened, read, closed with Escape)."""
     open_dropdown(dash_duo, dropdown)
     wait_until(dash_duo, lambda: dash_duo.find_elements("[role=option]"), timeout=5)
-    labels = dash_duo.driver.execute_script("return [...document.querySelectorAll('[role=option]')].map(o => o.innerText)")
+    labels = dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('[role=option]')].map(o => o.innerText)")
     close_dropdown(dash_duo, dropdown, escape=True)
     return labels
 

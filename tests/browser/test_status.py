@@ -55,7 +55,8 @@ def card(dash_duo, host: str, css: str):
 
 def trace_len(dash_duo, chart: str) -> int:
     return dash_duo.driver.execute_script(
-        f"const g = document.querySelector('#{chart} .js-plotly-plot'); return g && g.data.length ? g.data[0].x.length : -1;")
+        f"const g = document.querySelector('#{chart} .js-plotly-plot'); "
+        "return g && g.data.length ? g.data[0].x.length : -1;")
 
 
 def test_status001_cards_charts_and_a_down_host(live, sampler):

@@ -98,7 +98,7 @@ def test_each_card_problem_shows_once_under_its_field(app):
     state = B.add_entity(state, "ligand", ccd="", copies=0)
     slots = [s for i, e in enumerate(state["entities"]) for s in slots_of(page.EC.entity_card(e, i))]
     assert ("protein", "sequence") not in slots and (0, "sequence") in slots and (2, "ccd") in slots
-    out = dict(zip(slots, (text_of(c) for c in page.field_feedback(state, B.evaluate(state), slots))))
+    out = dict(zip(slots, (text_of(c) for c in page.field_feedback(state, B.evaluate(state), slots)), strict=True))
 
     seq = out[(0, "sequence")]
     assert "6 residues" in seq and "Not allowed: '1' at 4, 'J' at 6" in seq

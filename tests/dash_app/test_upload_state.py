@@ -18,7 +18,8 @@ def test_server_file_with_two_jobs_and_one_broken_file():
     results = U.read_uploads(["two.json", "broken.json"], [data_url(server), data_url(broken)], 10_000_000)
     assert [r.name for r in results[0].rows] == ["Server job 1: dimer with ATP", "Server job 2: protein-DNA"]
     assert all(r.valid for r in results[0].rows)
-    assert results[0].rows[0].entities == 3 and results[0].rows[0].tokens == 2 * (32 + 10 - 1) + 31 + 2  # SEP: 10 in-chain atoms
+    assert results[0].rows[0].entities == 3
+    assert results[0].rows[0].tokens == 2 * (32 + 10 - 1) + 31 + 2  # SEP: 10 in-chain atoms
     assert results[1].rows == [] and "line 2, column" in results[1].error
     assert [r.key for r in U.valid_rows(results)] == ["0:0", "0:1"]
     assert [r.key for r in U.valid_rows(results, ["0:1", "1:0"])] == ["0:1"]

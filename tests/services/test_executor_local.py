@@ -44,7 +44,8 @@ def test_splitter_keeps_partial_lines_replaces_bad_utf8_and_cuts_long_lines():
 
 
 def test_render_command_quotes_paths():
-    cmd = render_command("run --json_path={input} --output_dir={output} --db_dir={db_dir}", "/a b/in.json", "/o", "", "")
+    cmd = render_command("run --json_path={input} --output_dir={output} --db_dir={db_dir}",
+                         "/a b/in.json", "/o", "", "")
     assert cmd == "run --json_path='/a b/in.json' --output_dir=/o --db_dir=''"
 
 

@@ -35,7 +35,8 @@ def test_job_runs_remotely_streams_and_results_are_fetched(sshd, tmp_path):
     # The remote command reads the uploaded input and writes an AF3-shaped result folder.
     command = ("echo reading {input}; grep -o 'remote job' {input}; echo to-stderr >&2; "
                "mkdir -p {output}/remote_job/seed-1_sample-0 && "
-               "echo '{{}}' > {output}/remote_job/seed-1_sample-0/remote_job_seed-1_sample-0_summary_confidences.json && "
+               "echo '{{}}' > "
+               "{output}/remote_job/seed-1_sample-0/remote_job_seed-1_sample-0_summary_confidences.json && "
                "echo data > {output}/remote_job/big_embeddings.npz; echo done")
     ex = SSHExecutor(make_host(sshd, tmp_path, command), Path(sshd["known_hosts"]))
     spec = make_spec(tmp_path)

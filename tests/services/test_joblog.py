@@ -35,7 +35,8 @@ def test_levels_of_af3_lines(conn, job):
     joblog.append_lines(conn, job.id, AF3_RUN)
     lines = joblog.read_log(conn, job.id)
     by_text = {line.text: line.level for line in lines}
-    assert by_text["I1121 10:00:01.000100 140001 pipeline.py:92] Getting protein MSAs for sequence MKVLAAGIVALLLA"] == "info"
+    msa_line = "I1121 10:00:01.000100 140001 pipeline.py:92] Getting protein MSAs for sequence MKVLAAGIVALLLA"
+    assert by_text[msa_line] == "info"
     assert by_text["W1121 10:00:02.000100 140001 pipeline.py:92] Template date is later than max date"] == "warning"
     assert by_text["Running model inference with seed 1..."] == "progress"
     assert [line.seq for line in lines] == list(range(1, len(AF3_RUN) + 1))
@@ -88,7 +89,8 @@ def test_progress_follows_the_stages(conn, job):
     assert p.stage == "inference" and p.detail == "seed 2/3"
     joblog.append_lines(conn, job.id, ["Running seed 2 inference sample 4/5"])
     assert progress.progress(conn, job.id).detail == "seed 2/3, sample 4/5"
-    joblog.append_lines(conn, job.id, ["Writing outputs with 3 seed(s)...", "Fold job log test done, output written to /x",
+    joblog.append_lines(conn, job.id, ["Writing outputs with 3 seed(s)...",
+                                       "Fold job log test done, output written to /x",
                                        "Done running 1 fold jobs."])
     assert progress.progress(conn, job.id) == progress.Progress("done", 1.0, "")
     assert joblog.read_log(conn, job.id)[-1].level == "success"

@@ -113,7 +113,8 @@ def test_a_host_that_does_not_answer_delays_the_reaper_only_briefly(settings, co
         took = time.monotonic() - started
     assert len(reaped) == 3 and all(jobs.get_job(conn, alice, j.id).state is JobState.QUEUED for j in claimed)
     assert took < 2.5, f"the reaper waited {took:.1f} s on a down host (one timeout, then skip it)"
-    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "attempt 1" in r.getMessage()]
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.WARNING and "attempt 1" in r.getMessage()]
     assert len(warnings) == 3 and "could not stop attempt 1 on silent" in warnings[0]
     assert all("did not answer earlier" in w for w in warnings[1:])
     first_log = [line.text for line in joblog.read_log(conn, claimed[0].id)]
