@@ -1,5 +1,6 @@
 """What an admin does in the browser: find a user's failed logins and disable that user; pause the
-queue, watch a submitted job wait, resume and watch it run (a real worker runs the simulator)."""
+queue, watch a submitted job wait, resume and watch it run (a real worker runs the simulator); cancel
+a job only after confirming the dialog that names it and its owner."""
 from __future__ import annotations
 
 import threading
@@ -8,6 +9,8 @@ import time
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 from services import applog, db, jobs, users
 from services.hosts import Host
@@ -103,3 +106,27 @@ def test_admin002_pause_queue_job_waits_then_resume_runs_it(live, settings, work
     wait_until(lambda: jobs.get_job(conn, alice, job.id).state is jobs.JobState.SUCCEEDED, timeout=60,
                what="the job to succeed")
     dash_duo.wait_for_contains_text("#admin-queue-counts", "Succeeded 1", timeout=10)
+
+
+def test_admin003_cancel_asks_first_then_cancels_on_ok(live, settings):
+    dash_duo = live
+    conn = db.connect(settings.db_path)
+    alice = users.get_by_name(conn, "alice")
+    job = jobs.submit(conn, settings, alice, {"name": "cancel-me", "modelSeeds": [1], "dialect": "alphafold3",
+                                              "version": 1, "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}]})
+    browser_login(dash_duo, "admin", ADMIN_PASSWORD, "/admin/queue")
+    cell = "//*[@id='admin-queue-grid']//div[@col-id='name' and normalize-space()='cancel-me']"
+    wait_until(lambda: dash_duo.driver.find_elements(By.XPATH, cell), what="the job in the queue grid")
+    dash_duo.driver.find_element(By.XPATH, cell).click()
+
+    dash_duo.find_element("#admin-queue-cancel").click()
+    dialog = WebDriverWait(dash_duo.driver, 10).until(EC.alert_is_present())
+    assert f"Cancel job {job.id} (cancel-me), owned by alice?" in dialog.text
+    dialog.dismiss()
+    time.sleep(0.5)  # a dismissed dialog must not cancel anything
+    assert jobs.get_job(conn, alice, job.id).state is jobs.JobState.QUEUED
+
+    dash_duo.find_element("#admin-queue-cancel").click()
+    WebDriverWait(dash_duo.driver, 10).until(EC.alert_is_present()).accept()
+    dash_duo.wait_for_contains_text("#admin-queue-alert", f"Job {job.id} (cancel-me, alice) is cancelled.", timeout=10)
+    assert jobs.get_job(conn, alice, job.id).state is jobs.JobState.CANCELLED
