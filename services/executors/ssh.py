@@ -187,6 +187,8 @@ def unavailable(host: Host, known_hosts: Path, exc: HostUnreachable) -> HostUnav
     if isinstance(cause, FileNotFoundError) or "No such file" in str(cause):
         return HostUnavailable(host.name, f"key file {host.key_file} not found", config=True,
                                fix=f"fix 'key_file' of {host.name} in the hosts file")
+    if isinstance(cause, paramiko.ssh_exception.NoValidConnectionsError) and cause.errors:
+        cause = next(iter(cause.errors.values()))  # paramiko wraps the socket's own error per address tried
     if isinstance(cause, TimeoutError):  # socket.timeout is TimeoutError since 3.10
         return HostUnavailable(host.name, "timed out")
     if isinstance(cause, OSError):
