@@ -70,9 +70,10 @@ def confidence_plots(conf: Confidences | None, id_prefix: str) -> html.Div:
                                  className="me-3") for _, _, c, label in PLDDT_BANDS], className="small mt-1")
     scale = f"one cell = {conf.pae_block} × {conf.pae_block} tokens" if conf.pae_block > 1 else ""
     return html.Div([
-        html.Div([dcc.Graph(figure=pae_figure(conf), config=GRAPH_CONFIG, id=f"{id_prefix}-pae", style={"height": "380px"}),
+        html.Div([dcc.Graph(figure=pae_figure(conf), config=GRAPH_CONFIG, id=f"{id_prefix}-pae",
+                            style={"height": "380px"}),
                   html.Div(scale, className="small text-muted")], className="col-lg-6"),
         html.Div([dcc.Graph(figure=plddt_figure(conf), config=GRAPH_CONFIG, id=f"{id_prefix}-plddt",
-                           style={"height": "380px"}), legend],
+                            style={"height": "380px"}), legend],
                  className="col-lg-6"),
     ], className="row mt-3")
