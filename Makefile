@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip -q --disable-pip-version-check
 APT_PKGS := chromium chromium-driver openssh-server
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-browser test-service system-deps bench clean help
+.PHONY: run test test-fast test-browser test-service system-deps bench lint clean help
 
 help:
 	@echo "make run          set up .venv, migrate, ensure the admin account, start web + worker + sampler"
@@ -14,6 +14,7 @@ help:
 	@echo "make test-fast    only the tests that need no browser and no real service"
 	@echo "make test-browser / test-service   only those"
 	@echo "make bench        run the benchmarks in bench/ and print their figures"
+	@echo "make lint         ruff (pyproject.toml)"
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +53,9 @@ test-service: $(VENV)/.testing system-deps
 
 bench: $(VENV)/.testing
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lint: $(VENV)/.testing
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache
