@@ -6,6 +6,7 @@ import os
 import re
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,21 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def conn(settings):
     return db.connect(settings.db_path)
+
+
+@pytest.fixture
+def alice(conn) -> users.User:
+    """The plain user `alice` of the `settings` fixture."""
+    return users.get_by_name(conn, "alice")
+
+
+def wait_for(pred, timeout: float = 20, what: str = "condition"):
+    """Poll `pred` every 50 ms until it returns something truthy; return that, or fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := pred()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+    return value
 
 
 @pytest.fixture

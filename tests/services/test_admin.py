@@ -27,11 +27,6 @@ def boss(conn):
 
 
 @pytest.fixture
-def alice(conn):
-    return users.get_by_name(conn, "alice")
-
-
-@pytest.fixture
 def audit(settings, conn):
     """The application log for `settings`; call it to get the admin entries written so far."""
     root = logging.getLogger("folddeck")

@@ -23,11 +23,6 @@ def af3(name: str = "job", seq: str = "MKVLAAGIVALLLA", seeds: tuple = (1,)) -> 
 
 
 @pytest.fixture
-def alice(conn):
-    return users.get_by_name(conn, "alice")
-
-
-@pytest.fixture
 def admin(conn):
     return users.get_by_name(conn, "admin")
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from services import defaults, joblog, jobs, users
+from services import defaults, joblog, jobs
 from services.executors.base import RunSpec
 from services.executors.ssh import SSHExecutor
 from services.hosts import Host
 from services.jobs import JobState
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.service
 
@@ -26,19 +27,6 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def wait_for(pred, timeout: float = 10, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not (value := pred()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
-@pytest.fixture
-def alice(conn):
-    return users.get_by_name(conn, "alice")
 
 
 def ssh_host(sshd, tmp_path: Path, command: str) -> Host:

@@ -15,6 +15,7 @@ from services.executors.local import _group_members
 from services.hosts import Host
 from services.jobs import JobState
 from services.worker import Worker, check_outputs, expected_samples
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"
@@ -22,24 +23,11 @@ INPUT = {"name": "Worker test", "modelSeeds": [1], "dialect": "alphafold3", "ver
          "sequences": [{"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA"}}]}
 
 
-def wait_for(pred, timeout: float = 15, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not (value := pred()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
 def alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-@pytest.fixture
-def alice(conn):
-    return users.get_by_name(conn, "alice")
 
 
 def run_one(settings, conn, alice, command: str, doc: dict = INPUT) -> jobs.Job:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from services import defaults, joblog, jobs, users
+from services import defaults, joblog, jobs
 from services.hosts import Host
 from services.jobs import JobState
 from services.worker import Worker
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"
@@ -28,19 +28,6 @@ INPUT = {"name": "Worker test", "modelSeeds": [1], "dialect": "alphafold3", "ver
          "sequences": [{"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA"}}]}
 REFUSED = ("Could not reach gpu1 (connection refused); the job goes back to the queue and will start when a slot "
            "is free.")
-
-
-def wait_for(pred, timeout: float = 20, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not (value := pred()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
-@pytest.fixture
-def alice(conn):
-    return users.get_by_name(conn, "alice")
 
 
 def gpu1(sshd, tmp_path: Path, port: int, **changes) -> Host:
