@@ -1,13 +1,29 @@
-"""A time-series metric chart: drawn once from history, then extended live with extendData."""
+"""A time-series metric chart: drawn once from history, then extended live with extendData.
+
+x values are server-local wall-clock strings, not epoch numbers: Plotly reads epoch ms as UTC, while
+every other time in the UI is the server's local time, so the server converts each point once.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from dash import dcc
 
 from services import defaults
 
 Series = dict[str, tuple[list[float], list[float | None]]]  # key -> (unix seconds, values)
+
+
+def local_x(ts: float) -> str:
+    """Return epoch seconds as the server-local "YYYY-MM-DD HH:MM:SS.fff" a Plotly date axis shows as is."""
+    # naive strings carry no zone, so the browser's own zone cannot shift them again
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def local_xs(timestamps: Sequence[float]) -> list[str]:
+    """Return `local_x` of every timestamp, in order."""
+    return [local_x(ts) for ts in timestamps]
 
 
 def metric_chart(chart_id: str, height: int = 220) -> dcc.Graph:
@@ -27,7 +43,7 @@ def empty_figure(title: str, note: str) -> dict:
 
 def history_figure(series: Series, traces: Sequence[tuple[str, str]], title: str, unit: str, uirevision: str,
                    y_range: tuple[float, float] | None = None) -> dict:
-    """Return a figure with one line per (key, label); x is epoch ms on a date axis.
+    """Return a figure with one line per (key, label); x is server-local time on a date axis.
 
     `uirevision` keeps the user's zoom across extendData updates; it changes with host and range.
     """
@@ -35,7 +51,7 @@ def history_figure(series: Series, traces: Sequence[tuple[str, str]], title: str
     for key, label in traces:
         xs, ys = series.get(key, ([], []))
         data.append({"type": "scattergl" if len(xs) > defaults.CHART_MAX_POINTS else "scatter", "mode": "lines",
-                     "name": label, "x": [x * 1000 for x in xs], "y": ys, "connectgaps": False,
+                     "name": label, "x": local_xs(xs), "y": ys, "connectgaps": False,
                      "hovertemplate": f"%{{y:.1f}} {unit}<extra>{label}</extra>"})
     yaxis: dict = {"title": {"text": unit}, "rangemode": "tozero", "fixedrange": True}
     if y_range:
@@ -48,5 +64,5 @@ def history_figure(series: Series, traces: Sequence[tuple[str, str]], title: str
 
 def extend_data(points: Sequence[tuple[float, float | None]], max_points: int) -> tuple[dict, list[int], int]:
     """Return the extendData value appending one (unix seconds, value) point to each trace in order."""
-    return ({"x": [[ts * 1000] for ts, _ in points], "y": [[v] for _, v in points]}, list(range(len(points))),
+    return ({"x": [[local_x(ts)] for ts, _ in points], "y": [[v] for _, v in points]}, list(range(len(points))),
             max_points)

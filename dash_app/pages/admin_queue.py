@@ -121,16 +121,33 @@ def workers_table(view: QueueOverview, now: float) -> html.Div | dbc.Table:
                       html.Tbody(rows)], size="sm", hover=True, responsive=True, className="mb-0")
 
 
-def slots_list(view: QueueOverview) -> list:
-    """Return one progress bar per host: running jobs out of slots."""
+def slots_list(view: QueueOverview, resting: dict[str, jobs.HostBackoff] | None = None) -> list:
+    """Return one progress bar per host: running jobs out of slots, and whether workers rest it."""
     if not view.slots:
         return [html.P("No host runs jobs. Add hosts in hosts.toml or set FOLDDECK_LOCAL_SLOTS.", className="fd-empty")]
-    return [html.Div([html.Div([html.Span(h.name, className="fw-semibold"),
+    resting = resting or {}
+    return [html.Div([html.Div([html.Span([h.name, _resting_badge(resting.get(h.name))], className="fw-semibold"),
                                 html.Span(f"{h.running} of {h.slots} busy", className="text-muted small")],
                                className="d-flex justify-content-between"),
+                      *_resting_note(resting.get(h.name)),
                       dbc.Progress(value=h.running, max=max(h.slots, 1), className="mb-2",
-                                   color="primary" if h.free else "warning")])
+                                   color="primary" if h.free else "warning")], **{"data-host": h.name})
             for h in view.slots.values()]
+
+
+def _resting_badge(backoff: jobs.HostBackoff | None) -> dbc.Badge | None:
+    """Return a "resting" badge for a host workers stay off after a failed connect."""
+    return dbc.Badge("resting", color="warning", text_color="dark", className="ms-2 fd-host-resting") \
+        if backoff else None
+
+
+def _resting_note(backoff: jobs.HostBackoff | None) -> list:
+    """Return the reason and the retry time of a resting host (nothing for a host in use)."""
+    if not backoff:
+        return []
+    # same wording as the status page's host cards
+    return [html.Div(f"{backoff.reason} · retrying at {time.strftime('%H:%M:%S', time.localtime(backoff.until))}",
+                     className="small text-warning-emphasis fd-host-backoff")]
 
 
 @callback(
@@ -147,7 +164,7 @@ def refresh_queue(_n, _refresh, state):
     button = [html.I(className=f"bi {'bi-play-fill' if view.paused else 'bi-pause-fill'} me-1"),
               "Resume queue" if view.paused else "Pause queue"]
     return (status_line(view), button, "success" if view.paused else "warning", counts, job_rows(view),
-            workers_table(view, time.time()), slots_list(view))
+            workers_table(view, time.time()), slots_list(view, jobs.host_backoffs(conn())))
 
 
 @callback(

@@ -2,7 +2,8 @@
 
 Reads only the snapshot store and the history DB (the sampler writes both); one dcc.Interval
 drives `refresh_status`, which extends the live charts with extendData and answers no_update
-when the sampler has not ticked since the last poll.
+when the sampler has not ticked since the last poll (only the stale-sampler alert still updates).
+Host cards also show hosts that workers rest after a failed SSH connect (`jobs.host_backoffs`).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from services.metrics import history
 from services.metrics.jobgpu import job_target, owns
 from services.metrics.model import HostSnapshot, series
 from services.metrics.store import SnapshotStore, cache_dir
+
+SAMPLER_ALERT = "status-sampler-alert"
 
 dash.register_page(__name__, path="/status", name="Status", order=30, icon="bi-activity")
 
@@ -60,7 +63,7 @@ def layout(**_query) -> html.Div:
     names = [h.host for h in latest.hosts]
     return html.Div([
         html.H1("Status", className="h3"),
-        html.Div(_alert(latest.seq, latest.ts), id=ALERT),
+        html.Div(_alert(latest.ts), id=ALERT),
         dbc.Row(_cards(latest.hosts), id=CARDS, className="g-3 mb-4"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(id=HOST, options=names, value=names[0] if names else None, clearable=False,
@@ -77,17 +80,26 @@ def layout(**_query) -> html.Div:
     ])
 
 
-def _alert(seq: int, ts: float) -> dbc.Alert | None:
+def sampler_stale_message(ts: float, interval: float, now: float) -> str | None:
+    """Return why the metrics are not fresh (no snapshot, or none for 3 ticks), or None when they are."""
+    # three missed ticks: one late tick (a slow SSH host) is normal, three mean the sampler stopped
+    if ts and now - ts <= 3 * interval:
+        return None
+    since = (f"since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(ts))} ({now - ts:.0f} s ago)" if ts
+             else "yet")
+    return (f"No fresh metrics: the sampler has not reported {since}; it is started by `make run` "
+            "(`python -m services.sampler`).")
+
+
+def _alert(ts: float) -> dbc.Alert | None:
     """Return a warning when the sampler has never run or has stopped."""
-    interval = context.settings().sample_interval
-    if seq == 0:
-        return dbc.Alert("No metrics yet: the sampler is not running. Start it with `make run` or "
-                         "`python -m services.sampler`.", color="warning", id="status-sampler-alert")
-    age = time.time() - ts
-    if age > 3 * interval:
-        return dbc.Alert(f"These metrics are {age:.0f} s old: is the sampler running?", color="warning",
-                         id="status-sampler-alert")
-    return None
+    msg = sampler_stale_message(ts, context.settings().sample_interval, time.time())
+    return dbc.Alert(msg, color="warning", id=SAMPLER_ALERT) if msg else None
+
+
+def resting_note(backoff: jobs_service.HostBackoff) -> str:
+    """Return "<reason> · retrying at HH:MM:SS" for a host that workers rest after a failed connect."""
+    return f"{backoff.reason} · retrying at {time.strftime('%H:%M:%S', time.localtime(backoff.until))}"
 
 
 def _bar(label: str, pct: float | None, text: str, color: str = "primary") -> html.Div:
@@ -120,10 +132,16 @@ def _gpu_block(gpu, procs, job_of: dict[int, int], admin: bool) -> html.Div:
     return html.Div(rows, className="border-top pt-1 mt-1 fd-gpu", **{"data-gpu": str(gpu.index)})
 
 
-def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool) -> dbc.Col:
+def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool,
+               backoff: jobs_service.HostBackoff | None = None) -> dbc.Col:
     """Return the card of one host."""
     state = dbc.Badge("up" if h.up else "down", color="success" if h.up else "danger", className="fd-host-state")
+    badges = [state]
     body: list = []
+    if backoff:
+        # the sampler may see the host up while workers still wait out their backoff: show both
+        badges.append(dbc.Badge("resting", color="warning", text_color="dark", className="ms-1 fd-host-resting"))
+        body.append(html.P(resting_note(backoff), className="text-warning-emphasis small fd-host-backoff"))
     if not h.up:
         body.append(html.P(h.reason, className="text-danger small fd-host-reason"))
     else:
@@ -140,19 +158,23 @@ def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool) -> dbc.
     jobs_line = f"{len(running)} running" + (f" ({', '.join(f'#{j.id} {j.owner}' for j in running)})"
                                              if admin and running else "") + f" · {queued} queued"
     body.append(html.P(jobs_line, className="small mb-0 mt-2 fd-host-jobs"))
-    card = dbc.Card([dbc.CardHeader([html.Strong(h.host, className="me-2"), state]), dbc.CardBody(body)],
+    card = dbc.Card([dbc.CardHeader([html.Strong(h.host, className="me-2"), *badges]), dbc.CardBody(body)],
                     className="h-100 fd-host-card")
     return dbc.Col(html.Div(card, className="h-100", **{"data-host": h.host}), md=6, xl=4)
 
 
 def _cards(hosts: list[HostSnapshot]) -> list:
     """Return every host's card with its running jobs and the queue length."""
+    if not hosts:  # before the sampler's first tick: no cards, so no queries either
+        return []
     conn = context.conn()
     user = context.account()
     running = jobs_service.running_jobs(conn)
     queued = len(jobs_service.queue_positions(conn))
     admin = bool(user and user.is_admin)
-    return [_host_card(h, [j for j in running if (j.host or "local") == h.host], queued, admin) for h in hosts]
+    resting = jobs_service.host_backoffs(conn)
+    return [_host_card(h, [j for j in running if (j.host or "local") == h.host], queued, admin, resting.get(h.host))
+            for h in hosts]
 
 
 def _traces(chart: str, gpus: list[int]) -> list[tuple[str, str]]:
@@ -201,7 +223,9 @@ def refresh_status(_n: int, cursor: dict | None):
     """Redraw the cards and extend the live charts with the newest tick; no_update if none."""
     latest = _store().latest()
     if cursor is not None and latest.seq == cursor.get("seq"):
-        return [no_update] * (3 + len(CHARTS))
+        # no new tick: nothing to redraw, but a stopped sampler must still be called out
+        alert = _alert(latest.ts)
+        return [no_update, alert or no_update] + [no_update] * (1 + len(CHARTS))
     extends = [no_update] * len(CHARTS)
     snap = latest.host(cursor["host"]) if cursor else None
     if cursor and snap and snap.up and snap.ts > cursor["last_ts"] and _live(RANGES[cursor["range"]]) \
@@ -213,4 +237,4 @@ def refresh_status(_n: int, cursor: dict | None):
                    if _traces(c, cursor["gpus"]) else no_update for c in CHARTS]
         cursor = {**cursor, "last_ts": snap.ts}
     new_cursor = {**cursor, "seq": latest.seq} if cursor else no_update
-    return [_cards(latest.hosts), _alert(latest.seq, latest.ts)] + extends + [new_cursor]
+    return [_cards(latest.hosts), _alert(latest.ts)] + extends + [new_cursor]
