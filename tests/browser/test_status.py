@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import threading
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from services import db, jobs
 from services.sampler import Sampler
 from tests.browser.conftest import browser_login
 from tests.conftest import ADMIN_PASSWORD, free_port
@@ -59,13 +62,25 @@ def trace_len(dash_duo, chart: str) -> int:
         "return g && g.data.length ? g.data[0].x.length : -1;")
 
 
-def test_status001_cards_charts_and_a_down_host(live, sampler):
+def last_x(dash_duo, chart: str):
+    return dash_duo.driver.execute_script(
+        f"const g = document.querySelector('#{chart} .js-plotly-plot'); "
+        "return g && g.data.length ? g.data[0].x[g.data[0].x.length - 1] : null;")
+
+
+def test_status001_cards_charts_and_a_down_host(live, sampler, settings):
     dash_duo = live
+    # a worker failed to reach "dead": it rests, and the card says until when
+    jobs.mark_host_down(db.connect(settings.db_path), "dead", "connection refused")
     browser_login(dash_duo, "admin", ADMIN_PASSWORD, "/status")
     dash_duo.wait_for_text_to_equal('[data-host="local"] .fd-host-state', "up", timeout=15)
     dash_duo.wait_for_text_to_equal('[data-host="gpu1"] .fd-host-state', "up", timeout=15)
     dash_duo.wait_for_text_to_equal('[data-host="dead"] .fd-host-state', "down", timeout=15)
     assert "cannot connect" in card(dash_duo, "dead", ".fd-host-reason").text
+    assert card(dash_duo, "dead", ".fd-host-resting").text == "resting"
+    assert "connection refused · retrying at" in card(dash_duo, "dead", ".fd-host-backoff").text
+    assert dash_duo.find_elements('[data-host="gpu1"] .fd-host-resting') == []
+    assert dash_duo.find_elements("#status-sampler-alert") == []  # the sampler ticks every second
     assert len(dash_duo.find_elements('[data-host="gpu1"] .fd-gpu')) == 2
     assert "°C" in card(dash_duo, "gpu1", ".fd-gpu-temp-power").text
     assert "no GPU" in card(dash_duo, "local", ".fd-gpu-note").text
@@ -74,6 +89,9 @@ def test_status001_cards_charts_and_a_down_host(live, sampler):
     first = trace_len(dash_duo, "status-chart-cpu")
     assert first >= 1
     WebDriverWait(dash_duo.driver, 15).until(lambda _: trace_len(dash_duo, "status-chart-cpu") >= first + 2)
+    # the newest point reads as the server's local wall clock, like every other time in the UI
+    newest = datetime.strptime(last_x(dash_duo, "status-chart-cpu"), "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    assert abs(newest - time.time()) < 10
     assert not dash_duo.find_element("#status-gpu-section").is_displayed()  # local has no GPU
     # switching to gpu1 draws one line per GPU
     dash_duo.select_dcc_dropdown("#status-host", value="gpu1")
