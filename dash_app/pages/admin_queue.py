@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dash_app.components.admin_common import error_alert, fmt_age, fmt_time, ok_alert, page_header
+from dash_app.components.host_rest import resting_badge, resting_line
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
 from services import admin, defaults, jobs
@@ -126,28 +127,14 @@ def slots_list(view: QueueOverview, resting: dict[str, jobs.HostBackoff] | None 
     if not view.slots:
         return [html.P("No host runs jobs. Add hosts in hosts.toml or set FOLDDECK_LOCAL_SLOTS.", className="fd-empty")]
     resting = resting or {}
-    return [html.Div([html.Div([html.Span([h.name, _resting_badge(resting.get(h.name))], className="fw-semibold"),
+    return [html.Div([html.Div([html.Span([h.name, resting_badge(resting.get(h.name), "ms-2")],
+                                          className="fw-semibold"),
                                 html.Span(f"{h.running} of {h.slots} busy", className="text-muted small")],
                                className="d-flex justify-content-between"),
-                      *_resting_note(resting.get(h.name)),
+                      *resting_line(resting.get(h.name)),
                       dbc.Progress(value=h.running, max=max(h.slots, 1), className="mb-2",
                                    color="primary" if h.free else "warning")], **{"data-host": h.name})
             for h in view.slots.values()]
-
-
-def _resting_badge(backoff: jobs.HostBackoff | None) -> dbc.Badge | None:
-    """Return a "resting" badge for a host workers stay off after a failed connect."""
-    return dbc.Badge("resting", color="warning", text_color="dark", className="ms-2 fd-host-resting") \
-        if backoff else None
-
-
-def _resting_note(backoff: jobs.HostBackoff | None) -> list:
-    """Return the reason and the retry time of a resting host (nothing for a host in use)."""
-    if not backoff:
-        return []
-    # same wording as the status page's host cards
-    return [html.Div(f"{backoff.reason} · retrying at {time.strftime('%H:%M:%S', time.localtime(backoff.until))}",
-                     className="small text-warning-emphasis fd-host-backoff")]
 
 
 @callback(

@@ -15,6 +15,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dash_app import context
+from dash_app.components.host_rest import resting_badge, resting_line
 from dash_app.components.metric_chart import empty_figure, extend_data, history_figure, metric_chart
 from services import defaults
 from services import jobs as jobs_service
@@ -97,11 +98,6 @@ def _alert(ts: float) -> dbc.Alert | None:
     return dbc.Alert(msg, color="warning", id=SAMPLER_ALERT) if msg else None
 
 
-def resting_note(backoff: jobs_service.HostBackoff) -> str:
-    """Return "<reason> · retrying at HH:MM:SS" for a host that workers rest after a failed connect."""
-    return f"{backoff.reason} · retrying at {time.strftime('%H:%M:%S', time.localtime(backoff.until))}"
-
-
 def _bar(label: str, pct: float | None, text: str, color: str = "primary") -> html.Div:
     """Return a labelled progress bar."""
     value = max(0.0, min(100.0, pct or 0.0))
@@ -140,8 +136,8 @@ def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool,
     body: list = []
     if backoff:
         # the sampler may see the host up while workers still wait out their backoff: show both
-        badges.append(dbc.Badge("resting", color="warning", text_color="dark", className="ms-1 fd-host-resting"))
-        body.append(html.P(resting_note(backoff), className="text-warning-emphasis small fd-host-backoff"))
+        badges.append(resting_badge(backoff))
+        body.extend(resting_line(backoff))
     if not h.up:
         body.append(html.P(h.reason, className="text-danger small fd-host-reason"))
     else:
