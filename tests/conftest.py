@@ -49,6 +49,15 @@ def alice(conn) -> users.User:
     return users.get_by_name(conn, "alice")
 
 
+def alive(pid: int) -> bool:
+    """Return True if the process exists and is not a zombie (this sandbox's PID 1 reaps late)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def wait_for(pred, timeout: float = 20, what: str = "condition"):
     """Poll `pred` every 50 ms until it returns something truthy; return that, or fail after `timeout` s."""
     deadline = time.monotonic() + timeout

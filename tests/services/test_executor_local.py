@@ -7,6 +7,7 @@ from pathlib import Path
 
 from services.executors.base import TRUNCATED, LineSplitter, RunSpec, render_command
 from services.executors.local import LocalExecutor, _group_members, kill_leftovers
+from tests.conftest import alive
 
 
 def run_all(ex: LocalExecutor, timeout: float = 20) -> tuple[list[str], int]:
@@ -20,15 +21,6 @@ def run_all(ex: LocalExecutor, timeout: float = 20) -> tuple[list[str], int]:
 def spec(tmp_path: Path, command: str) -> RunSpec:
     (tmp_path / "input.json").write_text("{}")
     return RunSpec(1, 1, tmp_path / "input.json", tmp_path / "attempt-1", command)
-
-
-def alive(pid: int) -> bool:
-    """Return True if the process exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_splitter_keeps_partial_lines_replaces_bad_utf8_and_cuts_long_lines():

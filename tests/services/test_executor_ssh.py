@@ -10,6 +10,7 @@ import pytest
 from services.executors.base import ExecutorError, RunSpec
 from services.executors.ssh import SSHExecutor
 from services.hosts import Host
+from tests.conftest import alive
 
 pytestmark = pytest.mark.service
 
@@ -22,13 +23,6 @@ def make_host(sshd, tmp_path: Path, command: str) -> Host:
 def make_spec(tmp_path: Path) -> RunSpec:
     (tmp_path / "input.json").write_text(json.dumps({"name": "remote job", "modelSeeds": [1]}))
     return RunSpec(7, 1, tmp_path / "input.json", tmp_path / "local-out", "unused {input} {output}")
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_job_runs_remotely_streams_and_results_are_fetched(sshd, tmp_path):

@@ -14,19 +14,12 @@ from services.executors.base import RunSpec
 from services.executors.ssh import SSHExecutor
 from services.hosts import Host
 from services.jobs import JobState
-from tests.conftest import wait_for
+from tests.conftest import alive, wait_for
 
 pytestmark = pytest.mark.service
 
 INPUT = {"name": "remote", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
          "sequences": [{"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA"}}]}
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def ssh_host(sshd, tmp_path: Path, command: str) -> Host:

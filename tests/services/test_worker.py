@@ -15,19 +15,12 @@ from services.executors.local import _group_members
 from services.hosts import Host
 from services.jobs import JobState
 from services.worker import Worker, check_outputs, expected_samples
-from tests.conftest import wait_for
+from tests.conftest import alive, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"
 INPUT = {"name": "Worker test", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
          "sequences": [{"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA"}}]}
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def run_one(settings, conn, alice, command: str, doc: dict = INPUT) -> jobs.Job:
