@@ -64,15 +64,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_convert(args: argparse.Namespace) -> int:
-    """Convert each job of a file to the requested dialect, one document per job."""
+def _valid_jobs(path: str) -> list | int:
+    """Return the file's jobs if all are valid; else print why and return the exit code."""
     try:
-        jobs = load_jobs(_read(args.file))
+        jobs = load_jobs(_read(path))
     except _Unreadable as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNREADABLE
-    if not _print_problems(args.file, jobs):
-        return EXIT_INVALID
+    return jobs if _print_problems(path, jobs) else EXIT_INVALID
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Convert each job of a file to the requested dialect, one document per job."""
+    jobs = _valid_jobs(args.file)
+    if isinstance(jobs, int):
+        return jobs
     docs = []
     for job in jobs:
         doc, reasons = (job.af3, []) if args.to == R.AF3_DIALECT else af3_to_server(job.af3)
@@ -110,13 +116,9 @@ def _write_docs(docs: list[tuple[str, Any]], out_dir: str | None) -> None:
 
 def cmd_size(args: argparse.Namespace) -> int:
     """Print tokens, bucket and time estimate per job."""
-    try:
-        jobs = load_jobs(_read(args.file))
-    except _Unreadable as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_UNREADABLE
-    if not _print_problems(args.file, jobs):
-        return EXIT_INVALID
+    jobs = _valid_jobs(args.file)
+    if isinstance(jobs, int):
+        return jobs
     for job in jobs:
         est = estimate_size(job.af3)
         approx = "~" if est.approximate else ""

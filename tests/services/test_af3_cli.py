@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "data" / "samples"
 
@@ -68,3 +70,16 @@ def test_fasta_to_af3_json(tmp_path):
     fasta.write_text(">bad\nMKJ\n")
     out = af3("fasta", fasta, "--name", "x")
     assert out.returncode == 1 and "'J' at position 3" in out.stderr
+
+
+@pytest.mark.parametrize("command", ["convert", "size"])
+def test_convert_and_size_refuse_invalid_or_unreadable_files(tmp_path, command):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"dialect": "alphafold3", "version": 1, "name": "x", "modelSeeds": [1], '
+                   '"sequences": [{"protein": {"id": "A", "sequence": "MKJ"}}]}')
+    out = af3(command, bad)
+    assert out.returncode == 1 and "sequences[0].protein.sequence" in out.stdout + out.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"name": }')
+    out = af3(command, broken)
+    assert out.returncode == 2 and "line 1, column" in out.stderr and out.stdout == ""
