@@ -15,6 +15,7 @@ from dash import Input, Output, State, dcc, html
 from flask import Flask, Response, current_app, got_request_exception, jsonify, request
 
 from dash_app import ids
+from dash_app.api_v1 import init_api
 from dash_app.auth import init_auth
 from dash_app.components.navbar import navbar
 from dash_app.context import account
@@ -75,6 +76,7 @@ def _init_extras(server: Flask, settings: Settings) -> None:
     """Register the plain Flask routes that live beside the Dash pages."""
     init_metrics_endpoint(server, settings)  # /metrics (OpenMetrics)
     init_job_routes(server)  # /api/jobs/<id>/log, /input and /files/<path> downloads
+    init_api(server)  # /api/v1: the REST API for scripts (tokens) and /api/v1/openapi.json
 
 
 def _too_large(_exc) -> tuple[Response, int]:
