@@ -32,14 +32,16 @@ class Message:
 
 
 def claim_due(conn: sqlite3.Connection, sender_id: str, now: float | None = None,
-              limit: int = defaults.OUTBOX_BATCH, claim_s: float = defaults.OUTBOX_CLAIM_S) -> list[Message]:
-    """Lease up to `limit` due, unsent messages to `sender_id` and return them, oldest first."""
+              limit: int = defaults.OUTBOX_BATCH, claim_s: float = defaults.OUTBOX_CLAIM_S,
+              kinds: tuple[str, ...] = ("email", "webhook")) -> list[Message]:
+    """Lease up to `limit` due, unsent messages of `kinds` to `sender_id` and return them, oldest first."""
     now = time.time() if now is None else now
     with transaction(conn):
         rows = conn.execute(
             "SELECT id, kind, user_id, job_id, event, target, payload, created_at, attempts FROM outbox "
             "WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_at <= ? "
-            "AND (claim_until IS NULL OR claim_until < ?) ORDER BY next_at, id LIMIT ?", (now, now, limit)).fetchall()
+            "AND (claim_until IS NULL OR claim_until < ?) AND kind IN (SELECT value FROM json_each(?)) "
+            "ORDER BY next_at, id LIMIT ?", (now, now, json.dumps(kinds), limit)).fetchall()
         conn.executemany("UPDATE outbox SET claimed_by = ?, claim_until = ? WHERE id = ?",
                          [(sender_id, now + claim_s, r[0]) for r in rows])
     return [Message(*r[:6], json.loads(r[6]), r[7], r[8]) for r in rows]

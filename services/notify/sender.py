@@ -56,7 +56,9 @@ class Sender:
             outbox.prune(conn)
             self._pruned_at = time.time()
         sent = 0
-        for message in outbox.claim_due(conn, self.id):
+        # Without a mail server, mails wait unclaimed (no pointless tries); webhooks still go.
+        kinds = ("email", "webhook") if self.settings.smtp_host else ("webhook",)
+        for message in outbox.claim_due(conn, self.id, kinds=kinds):
             if self.stopping.is_set():
                 break
             sent += self._deliver(conn, message)
@@ -64,6 +66,9 @@ class Sender:
 
     def _deliver(self, conn: sqlite3.Connection, message: outbox.Message) -> int:
         """Send one message and record the outcome; return 1 if it went out."""
+        if time.time() - message.created_at >= self.give_up_s:  # waited a day (e.g. no mail server): stale news
+            outbox.mark_failed(conn, message, self.id, "not sent within a day", give_up_s=self.give_up_s)
+            return 0
         try:
             if message.kind == "email":
                 self._mail(message)
@@ -82,8 +87,6 @@ class Sender:
         return 1
 
     def _mail(self, message: outbox.Message) -> None:
-        if not self.settings.smtp_host:
-            raise OSError("no mail server is configured (FOLDDECK_SMTP_HOST)")
         mailer.send(self.settings, mailer.compose(self.settings, message.payload, message.target, message.id))
 
     def _post(self, conn: sqlite3.Connection, message: outbox.Message) -> None:

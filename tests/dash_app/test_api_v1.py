@@ -218,3 +218,12 @@ def test_openapi_document_validates_and_lists_every_route(app, client):
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
     assert routes == documented
     assert any(r.endpoint.startswith(bp.name) for r in app.server.url_map.iter_rules())
+
+
+def test_rate_limit_is_shared_by_every_web_worker(settings, conn, alice_token):
+    from dash_app import create_app
+
+    limited = settings.with_overrides(api_rate_per_minute=1)
+    workers = [create_app(limited).server.test_client() for _ in range(2)]  # two gunicorn workers, one data dir
+    codes = [workers[i % 2].get("/api/v1/me", headers=bearer(alice_token)).status_code for i in range(80)]
+    assert codes[:60] == [200] * 60 and set(codes[60:]) == {429}  # one burst of 60 for both together

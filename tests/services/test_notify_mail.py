@@ -184,3 +184,16 @@ def test_outbox_row_is_written_in_the_state_changes_transaction(settings, conn, 
         assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 1
         raise RuntimeError("roll back")
     assert conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
+
+
+def test_without_a_mail_server_mails_wait_and_stale_ones_are_dropped(settings, conn, alice, smtp, caplog):
+    port, inbox = smtp
+    set_prefs(conn, alice.id, NotifyPrefs(email="alice@lab.example"))
+    run_job(settings, conn, alice)
+    assert Sender(settings).run_once(conn) == 0  # no FOLDDECK_SMTP_HOST: left waiting, not tried
+    assert conn.execute("SELECT attempts, gave_up_at FROM outbox").fetchone()[:] == (0, None)
+    s = mail_settings(settings, port)
+    conn.execute("UPDATE outbox SET created_at = created_at - 90000")  # the server came a day too late
+    with caplog.at_level(logging.ERROR, logger="folddeck.notify"):
+        assert Sender(s).run_once(conn) == 0
+    assert inbox.messages == [] and "gave up" in caplog.text
