@@ -96,7 +96,8 @@ BEGIN
            json_object('job_id', NEW.id, 'name', NEW.name, 'state', NEW.state, 'error', NEW.error,
                        'owner', (SELECT username FROM users WHERE id = NEW.owner_id), 'host', NEW.host,
                        'submitted_at', NEW.submitted_at, 'started_at', NEW.started_at,
-                       'finished_at', NEW.finished_at, 'output_path', NEW.output_path),
+                       'finished_at', NEW.finished_at, 'output_path', NEW.output_path,
+                       'cancelled_by', (SELECT username FROM users WHERE id = NEW.cancelled_by)),
            COALESCE(NEW.finished_at, NEW.updated_at), COALESCE(NEW.finished_at, NEW.updated_at)
     FROM notify_prefs p
     WHERE p.user_id = NEW.owner_id AND p.email != ''
@@ -108,7 +109,8 @@ BEGIN
            json_object('job_id', NEW.id, 'name', NEW.name, 'state', NEW.state, 'error', NEW.error,
                        'owner', (SELECT username FROM users WHERE id = NEW.owner_id), 'host', NEW.host,
                        'submitted_at', NEW.submitted_at, 'started_at', NEW.started_at,
-                       'finished_at', NEW.finished_at, 'output_path', NEW.output_path),
+                       'finished_at', NEW.finished_at, 'output_path', NEW.output_path,
+                       'cancelled_by', (SELECT username FROM users WHERE id = NEW.cancelled_by)),
            COALESCE(NEW.finished_at, NEW.updated_at), COALESCE(NEW.finished_at, NEW.updated_at)
     FROM webhooks w
     WHERE w.active = 1 AND (w.user_id = NEW.owner_id OR w.user_id IS NULL);

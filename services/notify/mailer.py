@@ -55,6 +55,8 @@ def compose(settings: Settings, payload: dict, to: str, outbox_id: int) -> Email
         body += ["", "Best samples:", *scores] if scores else ["", "No scores were found in its output."]
     elif state == "failed":
         body += ["", f"Error: {payload.get('error') or 'no error message was recorded'}"]
+    elif payload.get("cancelled_by"):
+        body += ["", f"Cancelled by {payload['cancelled_by']}."]
     body += ["", f"Open the job: {link}", "", "You get this mail because of your FoldDeck notification settings "
              f"({settings.public_url}/account)."]
     msg.set_content("\n".join(body) + "\n")

@@ -4,6 +4,7 @@ gives up after a day with an application-log error."""
 from __future__ import annotations
 
 import email
+import json
 import logging
 import sys
 import threading
@@ -12,7 +13,7 @@ import time
 import pytest
 
 from services import db, jobs, users
-from services.notify import outbox
+from services.notify import mailer, outbox
 from services.notify.prefs import NotifyPrefs, set_prefs
 from services.notify.sender import Sender
 from services.worker import Worker
@@ -169,6 +170,8 @@ def test_choices_and_who_cancelled_decide_the_mail(settings, conn, alice):
     jobs.cancel_job(conn, admin, by_admin.id)
     rows = conn.execute("SELECT job_id, event FROM outbox WHERE kind = 'email'").fetchall()
     assert [tuple(r) for r in rows] == [(by_admin.id, "cancelled")]
+    payload = json.loads(conn.execute("SELECT payload FROM outbox").fetchone()[0])
+    assert "Cancelled by admin." in body(mailer.compose(s, payload, "alice@lab.example", 1))
     jobs.retry_job(conn, alice, by_admin.id)  # a retried job forgets who cancelled it
     assert conn.execute("SELECT cancelled_by FROM jobs WHERE id = ?", (by_admin.id,)).fetchone()[0] is None
 
