@@ -15,7 +15,8 @@
       // page shows instead of a page that silently did not change.
       var body = init && typeof init.body === "string" ? init.body : "";
       if (response.status === 403 && url.indexOf("/_dash-update-component") !== -1 &&
-          body.indexOf("_pages_content") !== -1) {
+          body.indexOf("_pages_content") !== -1 && sessionStorage.getItem("fdForbiddenReload") !== location.href) {
+        sessionStorage.setItem("fdForbiddenReload", location.href);  // once per address: never a reload loop
         location.reload();
       }
       return response;

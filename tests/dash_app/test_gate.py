@@ -1,6 +1,8 @@
 """The gate's extra refusals and messages: deep JSON bodies, disabled accounts, the 403 page (issue 11)."""
 from __future__ import annotations
 
+import pytest
+
 from services import users
 from tests.conftest import USER_PASSWORD, dash_post, login
 
@@ -83,3 +85,10 @@ def test_the_403_page_has_the_apps_navbar(user_client):
     assert 'id="shell-navbar"' in text and 'id="nav-username">alice<' in text and 'id="nav-logout"' in text
     assert 'href="/builder"' in text and "/admin/" not in text.replace("/admin/logs", "")  # no admin links
     assert "bootstrap-icons" in text and 'name="csrf_token"' in text
+
+
+@pytest.mark.parametrize("path", ["//admin/users", "/admin/logs/", "/admin"])
+def test_admin_page_loads_by_any_spelling_are_refused(user_client, path):
+    # PATH_INFO as a browser sends it (the test client would read "//admin" as a host name)
+    r = user_client.get("/", environ_overrides={"PATH_INFO": path}, follow_redirects=True)
+    assert r.status_code == 403 and "Admins only" in r.get_data(as_text=True)
