@@ -230,11 +230,17 @@ def gate() -> Response | None:
         nxt = request.full_path.rstrip("?") if request.query_string else path
         return redirect(url_for("login", next=nxt))
     if not current_user.is_admin:
-        if path.startswith(ADMIN_PAGE_PREFIX):
+        if path.startswith(ADMIN_PAGE_PREFIX) or (not path.startswith(API_PREFIXES) and _admin_page_load(path)):
             return forbidden_page()
         if path == "/_dash-update-component" and _is_admin_callback():
             return _json_error(403, "This is for admins only.")
     return None
+
+
+def _admin_page_load(path: str) -> bool:
+    """True if the router would render an admin page for this page address (e.g. `//admin/users`)."""
+    app = current_app.extensions.get(DASH_APP_KEY)
+    return app is not None and _admin_page_of(app, path)
 
 
 def forbidden_page() -> tuple[str, int]:
