@@ -72,7 +72,8 @@ def test_run001_fresh_start_login_job_and_ctrl_c(tmp_path):
         assert r.status_code == 200 and r.url == base + "/"
         assert '"admin"' in s.get(base + "/_dash-layout").text
 
-        submit = subprocess.run([sys.executable, "-m", "services.jobs", "submit", "data/samples/protein_only.json"],
+        submit = subprocess.run([sys.executable, "-m", "services.jobs", "submit", "data/samples/protein_only.json",
+                                 "--accept-terms"],
                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert submit.returncode == 0, submit.stderr
         job_id = re.search(r"submitted job (\d+)", submit.stdout).group(1)
