@@ -34,7 +34,7 @@ setsid env "${unset_args[@]}" PYTHONUNBUFFERED=1 $RUN >"$LOG" 2>&1 &
 PGID=$!
 
 for _ in $(seq 1 240); do
-    grep -q "FoldDeck is starting at $URL" "$LOG" && curl -fsS -o /dev/null "$URL/healthz" && break
+    grep -q "FoldDeck is starting at $URL" "$LOG" && curl -fsS -o /dev/null "$URL/healthz" 2>/dev/null && break
     kill -0 "$PGID" 2>/dev/null || fail "make run exited"
     sleep 0.5
 done
