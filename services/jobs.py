@@ -236,8 +236,18 @@ def check_job_count(count: int, limits: SubmitLimits, what: str = "This submissi
         LimitExceeded: naming the count, the limit and what to do.
     """
     if count > limits.jobs_per_submit:
-        raise LimitExceeded(f"{what} has {count:,} jobs; the limit is {limits.jobs_per_submit:,} per submission. "
-                            f"Nothing was submitted: split it into smaller files, or {_ASK}.")
+        raise LimitExceeded(too_many_jobs(count, limits.jobs_per_submit, what))
+
+
+def too_many_jobs(count: int, limit: int, what: str = "This submission") -> str:
+    """Say that `what` holds more jobs than one submission may, and what to do."""
+    return (f"{what} has {count:,} jobs; the limit is {limit:,} per submission. Nothing was submitted: split it "
+            f"into smaller files, or {_ASK}.")
+
+
+def too_many_tokens(tokens: int, limit: int) -> str:
+    """Say that a job is over the tokens-per-job limit, and what to do."""
+    return _tokens_refusal(tokens, limit)
 
 
 def _tokens_refusal(tokens: int, limit: int) -> str:
