@@ -323,16 +323,17 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
         return []
     limits = effective_limits(conn, owner.id)
     check_job_count(len(items), limits)
-    entries = [(item, count_tokens(item.af3), _job_name(item.af3, item.name)) for item in items]
-    texts = {id(item): _input_text(item.af3) for item, _, _ in entries}  # serialised outside the write lock
+    # Counted and serialised before taking the write lock: other submitters wait only for the inserts.
+    entries = [_Entry(i, item, count_tokens(item.af3), _job_name(item.af3, item.name), _input_text(item.af3))
+               for i, item in enumerate(items)]
     with transaction(conn):
         terms_at = _terms_accepted_at(conn, owner, accept_terms)
-        existing = _existing_keys(conn, owner.id, [item.idempotency_key for item, _, _ in entries])
-        new = [e for e in entries if e[0].idempotency_key not in existing]
-        _check_batch(conn, owner.id, [(e[0].label, e[1]) for e in new], limits)
+        existing = _existing_keys(conn, owner.id, [e.item.idempotency_key for e in entries])
+        new = [e for e in entries if e.item.idempotency_key not in existing]
+        _check_batch(conn, owner.id, [(e.item.label, e.tokens) for e in new], limits)
         with _undo_inputs(settings) as written:
-            made = _insert_many(conn, settings, owner, new, texts, terms_at, via, written)
-        ids = [existing.get(item.idempotency_key) or made[id(item)] for item, _, _ in entries]
+            made = _insert_many(conn, settings, owner, new, terms_at, via, written)
+        ids = [made[e.index] if e.index in made else existing[e.item.idempotency_key] for e in entries]
         jobs = _load_many(conn, ids)
     for job in jobs:
         if job.id in written:
@@ -366,27 +367,36 @@ TERMS_REFUSAL = ("Nothing was submitted: accept the AlphaFold 3 model-parameter 
                  f"({TERMS_URL}).")
 
 
-def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new: list, texts: dict[int, str],
-                 terms_at: float, via: str, written: list[int]) -> dict[int, int]:
+@dataclass(frozen=True)
+class _Entry:
+    index: int  # place in the submitted list
+    item: NewJob
+    tokens: int
+    name: str
+    text: str  # the input file's content
+
+
+def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new: list[_Entry], terms_at: float,
+                 via: str, written: list[int]) -> dict[int, int]:
     """Write the inputs and insert the rows with one executemany (inside the caller's transaction).
 
-    Returns id(item) -> job id. Ids are taken after the largest one under the write lock, as
+    Returns entry index -> job id. Ids are taken after the largest one under the write lock, as
     SQLite itself would, so each input file is written to its final place before the insert.
     """
     now = time.time()
     base = conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0]
     rows, made = [], {}
-    for i, (item, tokens, name) in enumerate(new):
+    for i, e in enumerate(new):
         job_id = base + 1 + i
         written.append(job_id)
         folder = settings.jobs_dir / str(job_id)
         folder.mkdir(parents=True, exist_ok=True)
         path, tmp = folder / "input.json", folder / ".input.json.tmp"
-        tmp.write_text(texts[id(item)])
+        tmp.write_text(e.text)
         os.replace(tmp, path)
-        made[id(item)] = job_id
-        rows.append((job_id, owner.id, name, item.idempotency_key, str(path), tokens, item.cloned_from, now, now, now,
-                     terms_at, via or None))
+        made[e.index] = job_id
+        rows.append((job_id, owner.id, e.name, e.item.idempotency_key, str(path), e.tokens, e.item.cloned_from, now,
+                     now, now, terms_at, via or None))
     conn.executemany("INSERT INTO jobs (id, owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
                      "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via) "
                      "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
