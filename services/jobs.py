@@ -4,7 +4,8 @@ A job's input is kept as `<data dir>/jobs/<id>/input.json`; each attempt writes 
 `<data dir>/jobs/<id>/attempt-<n>/`. Every read takes the caller: a user sees only their own
 jobs, an admin sees all; a job the caller may not see is reported exactly like a missing one.
 
-CLI: python -m services.jobs submit FILE [--user U] | list | show ID | log ID [--follow] | cancel ID | retry ID
+CLI: python -m services.jobs submit FILE --accept-terms [--user U]
+     | list | show ID | log ID [--follow] | cancel ID | retry ID
 """
 from __future__ import annotations
 
