@@ -156,3 +156,12 @@ def test_admin_changes_the_default_limits_on_the_queue_page(client, app, setting
     ok = limits_save(client, app, [3, 4000, 50]).json["response"]
     assert "Limits saved: 3 jobs per submission, 4,000 tokens per job, 50 queued jobs per user" in json.dumps(ok)
     assert jobs.default_limits(conn) == SubmitLimits(3, 4000, 50)
+
+
+def test_upload_of_several_files_counts_every_job_of_the_submission(user_client, app, conn):
+    batch = (batch_of("a.json", [entry(f"a{i}") for i in range(60)])
+             + [{**batch_of("b.json", [entry(f"b{i}") for i in range(60)])[0]}])
+    out = review(user_client, app, batch)
+    assert len(out["upload-grid"]["rowData"]) == 120  # each file is within the limit
+    refused = submit_upload(user_client, app, batch, True)
+    assert "This submission has 120 jobs; the limit is 100 per submission" in refused and jobs_of(conn) == []
