@@ -91,3 +91,10 @@ RESULTS_PLDDT_MAX_POINTS = 4000  # per-atom pLDDT line, thinned beyond this
 # -- unreachable SSH hosts (jobs.mark_host_down) ---------------------------------------------------
 HOST_BACKOFF_MIN_S = 30.0  # a rebooting GPU server is back within a minute or two; retry soon after
 HOST_BACKOFF_MAX_S = 300.0  # doubling stops here: a host that returns starts jobs within 5 minutes
+
+# -- submission limits (jobs.SubmitLimits; admins change them on /admin/queue) ---------------------
+MAX_JOBS_PER_SUBMIT = 100  # a screen's worth to review; one 9.9 MB file once queued 94,000 jobs in 241 s
+MAX_TOKENS_PER_JOB = 5000  # AlphaFold 3's practical ceiling on one 80 GB GPU; beyond it a job only fails late
+MAX_QUEUED_PER_USER = 500  # five full submissions: enough for a screen, not enough to block the lab for weeks
+CLI_SUBMIT_MAX_BYTES = UPLOAD_MAX_BYTES  # the command line reads a file like the upload page does
+CLI_MAX_PROBLEMS_SHOWN = 50  # one broken file once printed 260,000 lines; the first fifty say what is wrong
