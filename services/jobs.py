@@ -394,8 +394,19 @@ def _running_by_owner(conn: sqlite3.Connection) -> dict[int, int]:
     return dict(conn.execute("SELECT owner_id, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY owner_id"))
 
 
-def queue_positions(conn: sqlite3.Connection) -> dict[int, int]:
-    """Return job id -> 1-based place in the fair order in which workers will claim queued jobs."""
+def change_marks(conn: sqlite3.Connection, caller: User, all_users: bool = False) -> tuple[int, int]:
+    """Return (jobs counter, queue-order counter): equal marks mean the visible jobs did not change.
+
+    The database keeps both (triggers of migration 0010), so this is one indexed read of two rows,
+    whatever the number of jobs.
+    """
+    scope = 0 if caller.is_admin and all_users else caller.id
+    marks = dict(conn.execute("SELECT scope, n FROM change_counters WHERE scope IN (?, -1)", (scope,)))
+    return marks.get(scope, 0), marks.get(-1, 0)
+
+
+def _full_order(conn: sqlite3.Connection) -> dict[int, int]:
+    """Return the fair order of every queued job (heap merge, as claim_job takes them)."""
     per_user: dict[int, deque] = defaultdict(deque)
     for job_id, owner_id, queued_at in conn.execute(
             "SELECT id, owner_id, queued_at FROM jobs WHERE state = 'queued' ORDER BY queued_at, id"):
@@ -412,6 +423,47 @@ def queue_positions(conn: sqlite3.Connection) -> dict[int, int]:
         if per_user[owner]:
             nxt = per_user[owner][0]
             heapq.heappush(heap, (count + 1, nxt[0], nxt[1], owner))
+    return positions
+
+
+def queue_positions(conn: sqlite3.Connection, job_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Return job id -> 1-based place in the fair order in which workers will claim queued jobs.
+
+    With `job_ids` (a page's jobs) only those are placed, without building the whole order: in
+    the fair order an owner's i-th queued job has the key (running + i, queued_at, id), so a job's
+    place is 1 + the jobs with a smaller key, counted per owner from indexed counts.
+    """
+    if job_ids is None:
+        return _full_order(conn)
+    ids = [int(i) for i in job_ids]
+    if not ids:
+        return {}
+    mine = conn.execute(f"SELECT id, owner_id, queued_at FROM jobs WHERE state = 'queued' "
+                        f"AND id IN ({','.join('?' * len(ids))})", ids).fetchall()
+    if not mine:
+        return {}
+    queued, running = {}, {}
+    for owner, state, n in conn.execute("SELECT owner_id, state, COUNT(*) FROM jobs WHERE state IN "
+                                        "('queued', 'running') GROUP BY state, owner_id"):
+        (queued if state == "queued" else running)[owner] = n
+    positions = {}
+    for job_id, owner, queued_at in mine:
+        # per owner: queued jobs strictly before this one in (queued_at, id)
+        ahead = dict(conn.execute("SELECT owner_id, COUNT(*) FROM jobs WHERE state = 'queued' AND "
+                                  "(queued_at < ? OR (queued_at = ? AND id < ?)) GROUP BY owner_id",
+                                  (queued_at, queued_at, job_id)))
+        key = running.get(owner, 0) + ahead.get(owner, 0)
+        before = 0
+        for other, n in queued.items():
+            if other == owner:
+                before += ahead.get(owner, 0)
+                continue
+            k = key - running.get(other, 0)  # the other owner's jobs with index < k come first
+            if k > 0:
+                before += min(k, n)
+            if 0 <= k < ahead.get(other, 0):  # its k-th job ties on the count and is older
+                before += 1
+        positions[job_id] = before + 1
     return positions
 
 
