@@ -467,6 +467,21 @@ def queue_positions(conn: sqlite3.Connection, job_ids: Iterable[int] | None = No
     return positions
 
 
+def job_board(conn: sqlite3.Connection) -> dict:
+    """Return what every status viewer sees of the jobs: the queue length and each host's running jobs.
+
+    The sampler writes this into the snapshot store once per tick, so a status poll reads no job
+    rows. Returns {"queued": n, "running": {host: [[job id, owner, pid or remote pid], ...]}}.
+    """
+    queued = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued'").fetchone()[0]
+    running: dict[str, list] = {}
+    for job_id, owner, host, target in conn.execute(
+            "SELECT j.id, u.username, COALESCE(j.host, 'local'), COALESCE(j.remote_pid, j.pid) FROM jobs j "
+            "JOIN users u ON u.id = j.owner_id WHERE j.state = 'running' ORDER BY j.started_at, j.id"):
+        running.setdefault(host, []).append([job_id, owner, target])
+    return {"queued": queued, "running": running}
+
+
 def running_jobs(conn: sqlite3.Connection) -> list[Job]:
     """Return every running job (for the GPU-usage sampler)."""
     return [_to_job(r) for r in conn.execute(_SELECT + " WHERE j.state = 'running' ORDER BY j.started_at")]

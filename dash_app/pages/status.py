@@ -3,6 +3,8 @@
 Reads only the snapshot store and the history DB (the sampler writes both); one dcc.Interval
 drives `refresh_status`, which extends the live charts with extendData and answers no_update
 when the sampler has not ticked since the last poll (only the stale-sampler alert still updates).
+The queue length and the running jobs per host come from the store too (`jobs.job_board`, once
+per sampler tick for every viewer), so a poll reads no job rows.
 Host cards also show hosts that workers rest after a failed SSH connect (`jobs.host_backoffs`).
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dash_app.components.metric_chart import empty_figure, extend_data, history_
 from services import defaults
 from services import jobs as jobs_service
 from services.metrics import history
-from services.metrics.jobgpu import job_target, owns
+from services.metrics.jobgpu import owns
 from services.metrics.model import HostSnapshot, series
 from services.metrics.store import SnapshotStore, cache_dir
 
@@ -65,7 +67,7 @@ def layout(**_query) -> html.Div:
     return html.Div([
         html.H1("Status", className="h3"),
         html.Div(_alert(latest.ts), id=ALERT),
-        dbc.Row(_cards(latest.hosts), id=CARDS, className="g-3 mb-4"),
+        dbc.Row(_cards(latest.hosts, latest.jobs), id=CARDS, className="g-3 mb-4"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(id=HOST, options=names, value=names[0] if names else None, clearable=False,
                                  placeholder="host"), md=3),
@@ -128,7 +130,7 @@ def _gpu_block(gpu, procs, job_of: dict[int, int], admin: bool) -> html.Div:
     return html.Div(rows, className="border-top pt-1 mt-1 fd-gpu", **{"data-gpu": str(gpu.index)})
 
 
-def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool,
+def _host_card(h: HostSnapshot, running: list[list], queued: int, admin: bool,
                backoff: jobs_service.HostBackoff | None = None) -> dbc.Col:
     """Return the card of one host."""
     state = dbc.Badge("up" if h.up else "down", color="success" if h.up else "danger", className="fd-host-state")
@@ -145,13 +147,13 @@ def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool,
         mem_pct = 100 * h.mem_used_bytes / h.mem_total_bytes if h.mem_total_bytes else None
         body.append(_bar("memory", mem_pct, f"{_gib(h.mem_used_bytes)} / {_gib(h.mem_total_bytes)}"))
         body += [_bar(f"disk {d.mount}", d.percent, f"{_gib(d.used_bytes)} / {_gib(d.total_bytes)}") for d in h.disks]
-        job_of = {p.pid: j.id for j in running for p in h.gpu_processes if owns(job_target(j), p)}
+        job_of = {p.pid: job_id for job_id, _, target in running for p in h.gpu_processes if owns(target, p)}
         for gpu in h.gpus:
             procs = [p for p in h.gpu_processes if p.gpu_uuid == gpu.uuid]
             body.append(_gpu_block(gpu, procs, job_of, admin))
         if h.gpu_note:
             body.append(html.P(h.gpu_note, className="text-muted small mb-1 fd-gpu-note"))
-    jobs_line = f"{len(running)} running" + (f" ({', '.join(f'#{j.id} {j.owner}' for j in running)})"
+    jobs_line = f"{len(running)} running" + (f" ({', '.join(f'#{j} {owner}' for j, owner, _ in running)})"
                                              if admin and running else "") + f" · {queued} queued"
     body.append(html.P(jobs_line, className="small mb-0 mt-2 fd-host-jobs"))
     card = dbc.Card([dbc.CardHeader([html.Strong(h.host, className="me-2"), *badges]), dbc.CardBody(body)],
@@ -159,17 +161,16 @@ def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool,
     return dbc.Col(html.Div(card, className="h-100", **{"data-host": h.host}), md=6, xl=4)
 
 
-def _cards(hosts: list[HostSnapshot]) -> list:
-    """Return every host's card with its running jobs and the queue length."""
+def _cards(hosts: list[HostSnapshot], board: dict | None) -> list:
+    """Return every host's card with its running jobs and the queue length (`board`: the sampler's)."""
     if not hosts:  # before the sampler's first tick: no cards, so no queries either
         return []
     conn = context.conn()
     user = context.account()
-    running = jobs_service.running_jobs(conn)
-    queued = len(jobs_service.queue_positions(conn))
+    board = board if board is not None else jobs_service.job_board(conn)  # a sampler from before the board
     admin = bool(user and user.is_admin)
     resting = jobs_service.host_backoffs(conn)
-    return [_host_card(h, [j for j in running if (j.host or "local") == h.host], queued, admin, resting.get(h.host))
+    return [_host_card(h, board["running"].get(h.host, []), board["queued"], admin, resting.get(h.host))
             for h in hosts]
 
 
@@ -217,11 +218,12 @@ def draw_charts(host: str | None, range_label: str):
           Input(INTERVAL, "n_intervals"), State(CURSOR, "data"), prevent_initial_call=True)
 def refresh_status(_n: int, cursor: dict | None):
     """Redraw the cards and extend the live charts with the newest tick; no_update if none."""
-    latest = _store().latest()
-    if cursor is not None and latest.seq == cursor.get("seq"):
+    seq, ts = _store().head()
+    if cursor is not None and seq == cursor.get("seq"):
         # no new tick: nothing to redraw, but a stopped sampler must still be called out
-        alert = _alert(latest.ts)
+        alert = _alert(ts)
         return [no_update, alert or no_update] + [no_update] * (1 + len(CHARTS))
+    latest = _store().latest()
     extends = [no_update] * len(CHARTS)
     snap = latest.host(cursor["host"]) if cursor else None
     if cursor and snap and snap.up and snap.ts > cursor["last_ts"] and _live(RANGES[cursor["range"]]) \
@@ -233,4 +235,4 @@ def refresh_status(_n: int, cursor: dict | None):
                    if _traces(c, cursor["gpus"]) else no_update for c in CHARTS]
         cursor = {**cursor, "last_ts": snap.ts}
     new_cursor = {**cursor, "seq": latest.seq} if cursor else no_update
-    return [_cards(latest.hosts), _alert(latest.ts)] + extends + [new_cursor]
+    return [_cards(latest.hosts, latest.jobs), _alert(latest.ts)] + extends + [new_cursor]
