@@ -17,6 +17,7 @@ from flask import Flask, Response, current_app, got_request_exception, jsonify, 
 from dash_app import ids
 from dash_app.auth import init_auth
 from dash_app.components.navbar import navbar
+from dash_app.compression import init_compression
 from dash_app.context import account
 from dash_app.job_routes import init_job_routes
 from dash_app.metrics_endpoint import init_metrics_endpoint
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         prevent_initial_call=True,
     )
     _init_extras(server, settings)
+    init_compression(server)  # last: its hooks see every route's response
     app._setup_server()  # take this app's page callbacks now, so several apps can coexist (tests)
     return app
 
