@@ -145,7 +145,7 @@ def refresh_grid(_n, state, search, active_page, all_users, sort, cursor):
     page = load_page(conn(), user, state=state, search=search, all_users=bool(all_users),
                      page=1 if filters_changed else active_page, sort=sort or DEFAULT_SORT)
     new_cursor = page_cursor(marks, page)
-    if tick and isinstance(cursor, dict) and page.signature == cursor.get("sig"):
+    if tick and isinstance(cursor, dict) and new_cursor["sig"] == cursor.get("sig"):
         return (*[no_update] * 8, new_cursor)  # a write this page does not show: only the cursor moves
     # Column defs only when the owner column comes or goes: re-sending them would undo resized widths.
     columns = column_defs(bool(all_users) and user.is_admin) if ctx.triggered_id == ALL_USERS else no_update

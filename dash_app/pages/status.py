@@ -50,6 +50,7 @@ CHARTS = {
 }
 GPU_CHARTS = [c for c in CHARTS if c.startswith("status-chart-gpu")]
 _stores: dict[tuple[int, str], SnapshotStore] = {}
+_rendered: dict[tuple, list] = {}  # this worker's cards per (tick, role, resting hosts): see _cards
 
 
 def _store() -> SnapshotStore:
@@ -161,17 +162,42 @@ def _host_card(h: HostSnapshot, running: list[list], queued: int, admin: bool,
     return dbc.Col(html.Div(card, className="h-100", **{"data-host": h.host}), md=6, xl=4)
 
 
-def _cards(hosts: list[HostSnapshot], board: dict | None) -> list:
-    """Return every host's card with its running jobs and the queue length (`board`: the sampler's)."""
+def _cards(hosts: list[HostSnapshot], board: dict | None, seq: int | None = None) -> list:
+    """Return every host's card with its running jobs and the queue length (`board`: the sampler's).
+
+    With the tick's `seq`, the cards are rendered once per tick, role and resting state in each
+    web worker and kept as plain JSON-ready dicts: every viewer of a tick gets the same cards, and
+    building ~600 components per poll cost more than everything else in it.
+    """
     if not hosts:  # before the sampler's first tick: no cards, so no queries either
         return []
     conn = context.conn()
     user = context.account()
-    board = board if board is not None else jobs_service.job_board(conn)  # a sampler from before the board
     admin = bool(user and user.is_admin)
     resting = jobs_service.host_backoffs(conn)
-    return [_host_card(h, board["running"].get(h.host, []), board["queued"], admin, resting.get(h.host))
-            for h in hosts]
+    key = (os.getpid(), str(context.settings().data_dir), seq, admin,
+           tuple(sorted((h, b.until, b.reason) for h, b in resting.items())))
+    if seq is not None and key in _rendered:
+        return _rendered[key]
+    board = board if board is not None else jobs_service.job_board(conn)  # a sampler from before the board
+    cards = [_plain(_host_card(h, board["running"].get(h.host, []), board["queued"], admin, resting.get(h.host)))
+             for h in hosts]
+    if seq is not None:
+        if len(_rendered) >= 8:  # a tick or two of each role; older ticks are never asked for again
+            _rendered.pop(next(iter(_rendered)))
+        _rendered[key] = cards
+    return cards
+
+
+def _plain(component):
+    """Return a component tree as the plain dicts Dash would send (serialised by the C JSON encoder)."""
+    if isinstance(component, (list, tuple)):
+        return [_plain(c) for c in component]
+    if not hasattr(component, "to_plotly_json"):
+        return component
+    out = component.to_plotly_json()
+    out["props"] = {k: _plain(v) for k, v in out["props"].items()}
+    return out
 
 
 def _traces(chart: str, gpus: list[int]) -> list[tuple[str, str]]:
@@ -235,4 +261,4 @@ def refresh_status(_n: int, cursor: dict | None):
                    if _traces(c, cursor["gpus"]) else no_update for c in CHARTS]
         cursor = {**cursor, "last_ts": snap.ts}
     new_cursor = {**cursor, "seq": latest.seq} if cursor else no_update
-    return [_cards(latest.hosts, latest.jobs), _alert(latest.ts)] + extends + [new_cursor]
+    return [_cards(latest.hosts, latest.jobs, latest.seq), _alert(latest.ts)] + extends + [new_cursor]

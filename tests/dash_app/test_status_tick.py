@@ -71,3 +71,25 @@ def test_status_tick_without_a_board_counts_by_sql(app, user_client, settings, c
     cards = _cards(dash_post(user_client, refresh_body(app, None)).json["response"])
     assert "200 running · 30 queued" in cards["gpu1"] and "(#" not in cards["gpu1"]  # no job list for users
     store.close()
+
+
+def test_cards_rendered_once_per_tick_follow_new_ticks_and_roles(app, client, settings, conn, busy):
+    from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login
+
+    store = SnapshotStore(cache_dir(settings.data_dir))
+    now = time.time()
+    host = [HostSnapshot(host="local", ts=now, cpu_percent=1.0, mem_used_bytes=1, mem_total_bytes=4)]
+    store.put(host, now, jobs.job_board(conn))
+    login(client, "alice", USER_PASSWORD)
+    first = _cards(dash_post(client, refresh_body(app, None)).json["response"])
+    assert first == _cards(dash_post(client, refresh_body(app, None)).json["response"])  # same tick, same cards
+    conn.execute("UPDATE jobs SET state = 'queued', started_at = NULL WHERE id IN "
+                 "(SELECT id FROM jobs WHERE state = 'running' AND host = 'local' LIMIT 50)")
+    store.put(host, now + 5, jobs.job_board(conn))  # the next sampler tick sees the change
+    second = _cards(dash_post(client, refresh_body(app, None)).json["response"])
+    assert "150 running · 80 queued" in second["local"] and "200 running · 30 queued" in first["local"]
+    client.post("/logout", data={"csrf_token": client.get_cookie("_csrf_token").value})
+    login(client, "admin", ADMIN_PASSWORD)
+    admin_view = _cards(dash_post(client, refresh_body(app, None)).json["response"])
+    assert "(#" in admin_view["local"] and "(#" not in second["local"]  # the admin's cards list the jobs
+    store.close()
