@@ -21,6 +21,7 @@ from dash_app.compression import init_compression
 from dash_app.context import account
 from dash_app.job_routes import init_job_routes
 from dash_app.metrics_endpoint import init_metrics_endpoint
+from dash_app.session_cache import CachedCookieSessions
 from services import applog, db
 from services.settings import Settings, load_settings
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         REMEMBER_COOKIE_SECURE=settings.cookie_secure,
         MAX_CONTENT_LENGTH=settings.upload_max_bytes * 2 + 1024 * 1024,  # uploads arrive base64-encoded
     )
+    server.session_interface = CachedCookieSessions()  # polls skip re-verifying a known cookie
     init_auth(server)
     server.register_error_handler(413, _too_large)
 

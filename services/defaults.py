@@ -92,3 +92,4 @@ COMPRESS_MIN_BYTES = 500  # below this gzip/brotli framing eats the gain; polls 
 COMPRESS_BR_LEVEL = 4  # brotli's fast levels: ~gzip -6 speed, smaller output; callbacks compress on every poll
 COMPRESS_CACHE_MAX_BYTES = 32 * 1024 * 1024  # compressed JS/CSS per web worker: all of Dash's bundles fit
 STATIC_MAX_AGE_S = 365 * 86400  # fingerprinted assets (?m=mtime, versioned bundles) never change under a URL
+SESSION_CACHE_SIZE = 4096  # verified session cookies remembered per web worker: every active browser, ~1 MB
