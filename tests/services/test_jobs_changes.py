@@ -122,3 +122,14 @@ def test_page_positions_equal_the_full_fair_order(conn, settings, seed):
     # and the order is the one workers claim in
     order = [jobs.claim_job(conn, settings, "w", BIG).id for _ in range(len(full))]
     assert order == sorted(full, key=full.get)
+
+
+def test_listed_jobs_equal_jobs_read_one_by_one(conn, settings, alice, bob, admin_user):
+    for person in (alice, bob):
+        jobs.submit(conn, settings, person, af3(person.username))
+    jobs.claim_job(conn, settings, "w1", BIG)
+    jobs.cancel_job(conn, alice, jobs.list_jobs(conn, alice)[0][0].id)
+    page, total = jobs.list_jobs(conn, admin_user, all_users=True)
+    assert total == 2 and page == [jobs.get_job(conn, admin_user, j.id) for j in page]
+    assert jobs.running_jobs(conn) == [jobs.get_job(conn, admin_user, j.id) for j in jobs.running_jobs(conn)]
+    assert jobs.list_jobs(conn, admin_user, all_users=True, search="bob")[1] == 1  # a search by owner name
