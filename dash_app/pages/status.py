@@ -24,7 +24,7 @@ from services import jobs as jobs_service
 from services.metrics import history
 from services.metrics.jobgpu import owns
 from services.metrics.model import HostSnapshot, series
-from services.metrics.store import SnapshotStore, cache_dir
+from services.metrics.store import Latest, SnapshotStore, cache_dir
 
 SAMPLER_ALERT = "status-sampler-alert"
 
@@ -50,6 +50,7 @@ CHARTS = {
 }
 GPU_CHARTS = [c for c in CHARTS if c.startswith("status-chart-gpu")]
 _stores: dict[tuple[int, str], SnapshotStore] = {}
+_decoded: dict[tuple[int, str], Latest] = {}  # this worker's decoded latest tick
 _rendered: dict[tuple, list] = {}  # this worker's cards per (tick, role, resting hosts): see _cards
 
 
@@ -60,6 +61,15 @@ def _store() -> SnapshotStore:
     if key not in _stores:
         _stores[key] = SnapshotStore(cache_dir(s.data_dir))
     return _stores[key]
+
+
+def _latest(seq: int) -> Latest:
+    """Return the store's latest tick, decoded once per tick in this worker (every viewer asks for it)."""
+    key = (os.getpid(), str(context.settings().data_dir))
+    hit = _decoded.get(key)
+    if hit is None or hit.seq != seq:
+        hit = _decoded[key] = _store().latest()
+    return hit
 
 
 def layout(**_query) -> html.Div:
@@ -249,7 +259,7 @@ def refresh_status(_n: int, cursor: dict | None):
         # no new tick: nothing to redraw, but a stopped sampler must still be called out
         alert = _alert(ts)
         return [no_update, alert or no_update] + [no_update] * (1 + len(CHARTS))
-    latest = _store().latest()
+    latest = _latest(seq)
     extends = [no_update] * len(CHARTS)
     snap = latest.host(cursor["host"]) if cursor else None
     if cursor and snap and snap.up and snap.ts > cursor["last_ts"] and _live(RANGES[cursor["range"]]) \
