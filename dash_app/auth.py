@@ -262,7 +262,8 @@ def _json_error(status: int, message: str, **extra) -> Response:
 
 def set_csrf_cookie(response: Response) -> Response:
     """Give the browser the CSRF token dash-renderer sends back as `X-CSRFToken`."""
-    if current_user.is_authenticated and response.mimetype == "text/html":
+    # page loads only: a callback's 204 is text/html too, and re-signing a token per poll costs ~0.2 ms
+    if request.method == "GET" and response.mimetype == "text/html" and current_user.is_authenticated:
         secure = current_app.config["SESSION_COOKIE_SECURE"]
         response.set_cookie(CSRF_COOKIE, generate_csrf(), samesite="Lax", secure=secure, httponly=False)
     return response

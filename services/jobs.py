@@ -127,6 +127,20 @@ def _to_job(row: sqlite3.Row) -> Job:
     return Job(**data)
 
 
+def _to_jobs(cur: sqlite3.Cursor) -> list[Job]:
+    """Return a query's rows as Jobs, looking column names up once (a Row looks each name up by scanning)."""
+    names = [d[0] for d in cur.description]
+    at = [names.index(k) for k in _JOB_FIELDS]
+    state_at, cancel_at = _JOB_FIELDS.index("state"), _JOB_FIELDS.index("cancel_requested")
+    out = []
+    for row in cur:
+        values = [row[i] for i in at]
+        values[state_at] = JobState(values[state_at])
+        values[cancel_at] = bool(values[cancel_at])
+        out.append(Job(*values))
+    return out
+
+
 def _event(level: int, msg: str, job: Job, *args: Any) -> None:
     log.log(level, msg, *args, extra={"source": "jobs", "username": job.owner, "job_id": job.id})
 
@@ -563,11 +577,11 @@ def list_jobs(conn: sqlite3.Connection, caller: User, *, state: str | Iterable[s
         args += [like, like, int(term.lstrip("#")) if term.lstrip("#").isdigit() else -1]
     if sort not in SORTS:
         raise InvalidInput(f"Unknown sort {sort!r}; use one of: {', '.join(SORTS)}.")
-    total = conn.execute(f"SELECT COUNT(*) FROM jobs j JOIN users u ON u.id = j.owner_id WHERE {where}",
-                         args).fetchone()[0]
-    rows = conn.execute(f"{_SELECT} WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
-                        args + [max(0, int(limit)), max(0, int(offset))]).fetchall()
-    return [_to_job(r) for r in rows], total
+    join = " JOIN users u ON u.id = j.owner_id" if "u.username" in where else ""  # only a search needs names
+    total = conn.execute(f"SELECT COUNT(*) FROM jobs j{join} WHERE {where}", args).fetchone()[0]
+    page = _to_jobs(conn.execute(f"{_SELECT} WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
+                                 args + [max(0, int(limit)), max(0, int(offset))]))
+    return page, total
 
 
 def state_counts(conn: sqlite3.Connection, caller: User, all_users: bool = False) -> dict[str, int]:
@@ -590,8 +604,19 @@ def _running_by_owner(conn: sqlite3.Connection) -> dict[int, int]:
     return dict(conn.execute("SELECT owner_id, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY owner_id"))
 
 
-def queue_positions(conn: sqlite3.Connection) -> dict[int, int]:
-    """Return job id -> 1-based place in the fair order in which workers will claim queued jobs."""
+def change_marks(conn: sqlite3.Connection, caller: User, all_users: bool = False) -> tuple[int, int]:
+    """Return (jobs counter, queue-order counter): equal marks mean the visible jobs did not change.
+
+    The database keeps both (triggers of migration 0010), so this is one indexed read of two rows,
+    whatever the number of jobs.
+    """
+    scope = 0 if caller.is_admin and all_users else caller.id
+    marks = dict(conn.execute("SELECT scope, n FROM change_counters WHERE scope IN (?, -1)", (scope,)))
+    return marks.get(scope, 0), marks.get(-1, 0)
+
+
+def _full_order(conn: sqlite3.Connection) -> dict[int, int]:
+    """Return the fair order of every queued job (heap merge, as claim_job takes them)."""
     per_user: dict[int, deque] = defaultdict(deque)
     for job_id, owner_id, queued_at in conn.execute(
             "SELECT id, owner_id, queued_at FROM jobs WHERE state = 'queued' ORDER BY queued_at, id"):
@@ -611,9 +636,65 @@ def queue_positions(conn: sqlite3.Connection) -> dict[int, int]:
     return positions
 
 
+def queue_positions(conn: sqlite3.Connection, job_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Return job id -> 1-based place in the fair order in which workers will claim queued jobs.
+
+    With `job_ids` (a page's jobs) only those are placed, without building the whole order: in
+    the fair order an owner's i-th queued job has the key (running + i, queued_at, id), so a job's
+    place is 1 + the jobs with a smaller key, counted per owner from indexed counts.
+    """
+    if job_ids is None:
+        return _full_order(conn)
+    ids = [int(i) for i in job_ids]
+    if not ids:
+        return {}
+    mine = conn.execute(f"SELECT id, owner_id, queued_at FROM jobs WHERE state = 'queued' "
+                        f"AND id IN ({','.join('?' * len(ids))})", ids).fetchall()
+    if not mine:
+        return {}
+    queued, running = {}, {}
+    for owner, state, n in conn.execute("SELECT owner_id, state, COUNT(*) FROM jobs WHERE state IN "
+                                        "('queued', 'running') GROUP BY state, owner_id"):
+        (queued if state == "queued" else running)[owner] = n
+    positions = {}
+    for job_id, owner, queued_at in mine:
+        # per owner: queued jobs strictly before this one in (queued_at, id)
+        ahead = dict(conn.execute("SELECT owner_id, COUNT(*) FROM jobs WHERE state = 'queued' AND "
+                                  "(queued_at < ? OR (queued_at = ? AND id < ?)) GROUP BY owner_id",
+                                  (queued_at, queued_at, job_id)))
+        key = running.get(owner, 0) + ahead.get(owner, 0)
+        before = 0
+        for other, n in queued.items():
+            if other == owner:
+                before += ahead.get(owner, 0)
+                continue
+            k = key - running.get(other, 0)  # the other owner's jobs with index < k come first
+            if k > 0:
+                before += min(k, n)
+            if 0 <= k < ahead.get(other, 0):  # its k-th job ties on the count and is older
+                before += 1
+        positions[job_id] = before + 1
+    return positions
+
+
+def job_board(conn: sqlite3.Connection) -> dict:
+    """Return what every status viewer sees of the jobs: the queue length and each host's running jobs.
+
+    The sampler writes this into the snapshot store once per tick, so a status poll reads no job
+    rows. Returns {"queued": n, "running": {host: [[job id, owner, pid or remote pid], ...]}}.
+    """
+    queued = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued'").fetchone()[0]
+    running: dict[str, list] = {}
+    for job_id, owner, host, target in conn.execute(
+            "SELECT j.id, u.username, COALESCE(j.host, 'local'), COALESCE(j.remote_pid, j.pid) FROM jobs j "
+            "JOIN users u ON u.id = j.owner_id WHERE j.state = 'running' ORDER BY j.started_at, j.id"):
+        running.setdefault(host, []).append([job_id, owner, target])
+    return {"queued": queued, "running": running}
+
+
 def running_jobs(conn: sqlite3.Connection) -> list[Job]:
     """Return every running job (for the GPU-usage sampler)."""
-    return [_to_job(r) for r in conn.execute(_SELECT + " WHERE j.state = 'running' ORDER BY j.started_at")]
+    return _to_jobs(conn.execute(_SELECT + " WHERE j.state = 'running' ORDER BY j.started_at"))
 
 
 def record_gpu_usage(conn: sqlite3.Connection, job_id: int, peak_mem_mib: float, mean_util: float) -> None:
