@@ -20,19 +20,21 @@ from dash_app.openapi import openapi_document
 from services import db, defaults, joblog, jobs, ratelimit, results
 from services.af3 import load_json_text
 from services.af3.names import safe_filename
-from services.errors import FoldDeckError, InvalidInput, JobNotFound, JobStateError, LimitExceeded, PermissionDenied
+from services.errors import (
+    FoldDeckError,
+    InvalidInput,
+    JobNotFound,
+    JobStateError,
+    LimitExceeded,
+    PermissionDenied,
+    TermsNotAccepted,
+)
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Service errors -> HTTP status; anything else a service refuses is a 400.
-STATUS = {JobNotFound: 404, InvalidInput: 422, LimitExceeded: 409, JobStateError: 409, PermissionDenied: 403,
-          ratelimit.RateLimited: 429}
-try:  # the terms of use are required per submission once that change is in (services.errors)
-    from services.errors import TermsNotAccepted
-
-    STATUS[TermsNotAccepted] = 422
-except ImportError:  # pragma: no cover
-    TermsNotAccepted = None  # type: ignore[assignment,misc]
+STATUS = {JobNotFound: 404, InvalidInput: 422, TermsNotAccepted: 422, LimitExceeded: 409, JobStateError: 409,
+          PermissionDenied: 403, ratelimit.RateLimited: 429}
 
 
 def _settings():
@@ -145,21 +147,16 @@ def submit() -> tuple[Response, int]:
     """Submit an input document (either dialect): one job per fold job in it, all or nothing."""
     settings, caller, token = _settings(), _caller(), _token()
     conn = _conn()
-    limit = ratelimit.Limit(settings.submit_rate_per_minute, defaults.SUBMIT_RATE_BURST)
-    ratelimit.check(conn, f"submit:user:{caller.id}", limit, "submissions")
-    if token is not None:
-        ratelimit.check(conn, f"submit:token:{token.id}", limit, "submissions with this token")
+    if token is not None:  # the per-user bucket, shared with the web, is taken by jobs.submit_many
+        ratelimit.check(conn, f"submit:token:{token.id}",
+                        ratelimit.Limit(settings.submit_rate_per_minute, defaults.SUBMIT_RATE_BURST),
+                        "submissions with this token")
     doc = load_json_text(request.get_data(cache=False), max_bytes=settings.upload_max_bytes)
     accept = request.args.get("accept_terms", "").lower() in ("1", "true", "yes")
-    made = _submit(conn, settings, caller, doc, request.headers.get("Idempotency-Key") or None, accept)
+    # The web's own submission: same validation, limits, terms (required every time) and user rate limit.
+    made = jobs.submit_document(conn, settings, caller, doc, request.headers.get("Idempotency-Key") or None,
+                                accept_terms=accept, via="api")
     return jsonify({"jobs": [job_json(j) for j in made]}), 201
-
-
-def _submit(conn, settings, caller, doc, key: str | None, accept: bool) -> list[jobs.Job]:
-    """Call the web's own submission (same validation, limits and terms)."""
-    if TermsNotAccepted is None:  # pragma: no cover  (before the terms change is merged)
-        return jobs.submit_document(conn, settings, caller, doc, key)
-    return jobs.submit_document(conn, settings, caller, doc, key, accept_terms=accept, via="api")
 
 
 @bp.get("/jobs/<int:job_id>")

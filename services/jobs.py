@@ -25,7 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from services import defaults, joblog
+from services import defaults, joblog, ratelimit
 from services.db import transaction
 from services.errors import (
     HostUnreachable,
@@ -320,6 +320,9 @@ def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict,
                        accept_terms=accept_terms, via=via)[0]
 
 
+RATE_LIMITED_VIA = ("builder", "upload", "api")  # where people and scripts submit; shared gunicorn-wide in SQLite
+
+
 def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items: list[NewJob], *,
                 accept_terms: bool | None = None, via: str = "") -> list[Job]:
     """Queue validated AF3-dialect jobs all or nothing, in one transaction; return them in order.
@@ -333,9 +336,13 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
         LimitExceeded: too many jobs, too many tokens in one, or too many queued (the message names the
             limit and the job); nothing was submitted.
         TermsNotAccepted: the terms were not accepted; nothing was submitted.
+        RateLimited: more submissions than FOLDDECK_SUBMIT_RATE_PER_MINUTE through builder, upload or API.
     """
     if not items:
         return []
+    if via in RATE_LIMITED_VIA:  # one bucket per person over web and API (issue 17); the CLI is the admin's
+        ratelimit.check(conn, f"submit:user:{owner.id}", ratelimit.Limit(
+            settings.submit_rate_per_minute, defaults.SUBMIT_RATE_BURST), "submissions")
     limits = effective_limits(conn, owner.id)
     check_job_count(len(items), limits)
     # Counted and serialised before taking the write lock: other submitters wait only for the inserts.

@@ -227,3 +227,26 @@ def test_rate_limit_is_shared_by_every_web_worker(settings, conn, alice_token):
     workers = [create_app(limited).server.test_client() for _ in range(2)]  # two gunicorn workers, one data dir
     codes = [workers[i % 2].get("/api/v1/me", headers=bearer(alice_token)).status_code for i in range(80)]
     assert codes[:60] == [200] * 60 and set(codes[60:]) == {429}  # one burst of 60 for both together
+
+
+def test_terms_must_be_accepted_on_every_api_submission(client, conn, alice, alice_token):
+    assert submit(client, alice_token).status_code == 201  # accepted once...
+    r = submit(client, alice_token, accept_terms="false")  # ...still required the next time
+    assert r.status_code == 422 and r.json["error"] == jobs.TERMS_REFUSAL
+    assert jobs.list_jobs(conn, alice)[1] == 1
+    job = jobs.list_jobs(conn, alice)[0][0]
+    assert job.terms_via == "api" and job.terms_accepted_at is not None
+
+
+def test_submission_rate_limit_per_user_spans_tokens_and_the_web(app, client, settings, conn, alice, alice_token):
+    from services.ratelimit import RateLimited
+
+    limited = settings.with_overrides(submit_rate_per_minute=1)
+    app.server.config["FOLDDECK_SETTINGS"] = limited
+    second = api_tokens.create_token(conn, alice.id, "second", "write")[1]
+    codes = [submit(client, alice_token if i % 2 else second, {**INPUT, "name": f"n{i}"}).status_code
+             for i in range(31)]
+    assert codes[:30] == [201] * 30 and codes[30] == 429  # 15 per token, 30 for alice together
+    with pytest.raises(RateLimited, match="Too many submissions"):  # the builder draws on the same bucket
+        jobs.submit(conn, limited, alice, INPUT, accept_terms=True, via="builder")
+    jobs.submit(conn, limited, alice, INPUT, accept_terms=True, via="cli")  # the command line is not limited
