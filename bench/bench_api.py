@@ -46,10 +46,7 @@ def timed(client, path: str, headers: dict, n: int) -> list[float]:
 
 
 def _submit(conn, settings, owner):
-    import inspect
-
-    terms = {"accept_terms": True} if "accept_terms" in inspect.signature(jobs.submit).parameters else {}
-    return jobs.submit(conn, settings, owner, INPUT, **terms)
+    return jobs.submit(conn, settings, owner, INPUT, accept_terms=True)
 
 
 def bench_requests(root: Path, n: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 from dash import Input, Output, Patch, State, callback, dcc, html, no_update
+from flask import has_request_context
 
 from dash_app.context import account, conn
 from services import defaults
@@ -20,10 +21,15 @@ ICONS = {"success": "bi-check-circle-fill", "danger": "bi-x-octagon-fill", "warn
 
 
 def toast_host() -> html.Div:
-    """Return the interval, the cursor store and the corner the toasts appear in."""
+    """Return the interval, the cursor store and the corner the toasts appear in.
+
+    The cursor starts at the newest toast when the page is rendered (a cursor this browser tab
+    already holds in session storage wins), so a job ending before the first tick is not missed.
+    """
+    start = latest_id(conn()) if has_request_context() else None
     return html.Div([
         dcc.Interval(id=TICK, interval=defaults.TOAST_POLL_MS),
-        dcc.Store(id=CURSOR, storage_type="session"),
+        dcc.Store(id=CURSOR, storage_type="session", data=start),
         html.Div([], id=AREA, className="fd-toasts position-fixed bottom-0 end-0 p-3",
                  style={"zIndex": 1090, "width": "22rem"}, **{"aria-live": "polite"}),
     ])

@@ -53,19 +53,13 @@ def test_account_page_shows_usage_and_link_in_navbar(app, page, client, conn, al
     assert login(client, "alice", USER_PASSWORD).status_code == 302
     jobs.submit(conn, app.server.config["FOLDDECK_SETTINGS"], alice, {
         "name": "x", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
-        "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}]}, **_terms())
+        "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}]}, accept_terms=True)
     assert client.get("/account").status_code == 200
     layout = client.get("/_dash-layout").get_data(as_text=True)
     assert '"id":"nav-account"' in layout and "\\u002faccount" in layout and '"id":"toast-tick"' in layout
     with app.server.test_request_context():
         u = page.account_service.usage(conn, alice.id)
     assert (u.queued, u.submitted_today, u.running) == (1, 1, 0)
-
-
-def _terms() -> dict:
-    import inspect
-
-    return {"accept_terms": True} if "accept_terms" in inspect.signature(jobs.submit).parameters else {}
 
 
 def test_notification_choices_are_saved_and_checked(app, page, client, conn, alice):

@@ -64,7 +64,7 @@ def body(message) -> str:
 
 def run_job(settings, conn, owner, command: str = SIM) -> jobs.Job:
     s = settings.with_overrides(af3_command=command)
-    job = jobs.submit(conn, s, owner, INPUT)
+    job = jobs.submit(conn, s, owner, INPUT, accept_terms=True)
     assert Worker(s, concurrency=1).run(once=True) == 1
     return jobs.get_job(conn, owner, job.id)
 
@@ -164,9 +164,9 @@ def test_choices_and_who_cancelled_decide_the_mail(settings, conn, alice):
     set_prefs(conn, alice.id, NotifyPrefs(email="alice@lab.example", on_succeeded=False))
     s = mail_settings(settings, free_port())
     run_job(s, conn, alice)  # succeeded, but she turned that off
-    own = jobs.submit(conn, s, alice, INPUT)
+    own = jobs.submit(conn, s, alice, INPUT, accept_terms=True)
     jobs.cancel_job(conn, alice, own.id)  # her own cancel: no mail
-    by_admin = jobs.submit(conn, s, alice, INPUT)
+    by_admin = jobs.submit(conn, s, alice, INPUT, accept_terms=True)
     jobs.cancel_job(conn, admin, by_admin.id)
     rows = conn.execute("SELECT job_id, event FROM outbox WHERE kind = 'email'").fetchall()
     assert [tuple(r) for r in rows] == [(by_admin.id, "cancelled")]
@@ -179,7 +179,7 @@ def test_choices_and_who_cancelled_decide_the_mail(settings, conn, alice):
 def test_outbox_row_is_written_in_the_state_changes_transaction(settings, conn, alice):
     set_prefs(conn, alice.id, NotifyPrefs(email="alice@lab.example"))
     bob = users.create_user(conn, "bob", USER_PASSWORD)
-    job = jobs.submit(conn, settings, bob, INPUT)
+    job = jobs.submit(conn, settings, bob, INPUT, accept_terms=True)
     set_prefs(conn, bob.id, NotifyPrefs(email="bob@lab.example"))
     with pytest.raises(RuntimeError), db.transaction(conn):
         conn.execute("UPDATE jobs SET state = 'failed', finished_at = ?, error = 'x' WHERE id = ?",

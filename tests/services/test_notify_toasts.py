@@ -1,8 +1,6 @@
 """Toasts written by the triggers: the owner's job endings, hosts going down for admins only."""
 from __future__ import annotations
 
-import inspect
-
 from services import jobs, users
 from services.notify.toasts import latest_id, toasts_since
 from tests.conftest import USER_PASSWORD
@@ -12,8 +10,7 @@ INPUT = {"name": "T", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
 
 
 def _submit(conn, settings, owner, name="T"):
-    terms = {"accept_terms": True} if "accept_terms" in inspect.signature(jobs.submit).parameters else {}
-    return jobs.submit(conn, settings, owner, {**INPUT, "name": name}, **terms)
+    return jobs.submit(conn, settings, owner, {**INPUT, "name": name}, accept_terms=True)
 
 
 def test_owner_sees_own_endings_only_and_cursor_moves(settings, conn, alice):

@@ -119,7 +119,7 @@ def test_lab_wide_webhook_gets_every_users_jobs(settings, conn, alice, admin, re
     webhooks.allow_host(conn, admin, "127.0.0.1")
     webhooks.add_webhook(conn, admin, receiver.url, lab_wide=True)
     run_job(settings, conn, alice)
-    jobs.cancel_job(conn, alice, jobs.submit(conn, settings, alice, INPUT).id)
+    jobs.cancel_job(conn, alice, jobs.submit(conn, settings, alice, INPUT, accept_terms=True).id)
     Sender(settings).run_once(conn)
     assert sorted(json.loads(raw)["event"] for _, raw in receiver.received) == ["job.cancelled", "job.succeeded"]
     assert [h.url for h in webhooks.list_webhooks(conn, admin)] == [receiver.url]
