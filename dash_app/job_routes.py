@@ -5,10 +5,12 @@ The gate already requires a session for /api/*; each route checks the caller may
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, Response, abort, current_app, send_file, stream_with_context
 from flask_login import current_user
 
-from services import db, joblog, jobs, results
+from services import db, joblog, jobs, result_archive, results
 from services.af3.names import safe_filename
 from services.errors import JobNotFound
 
@@ -56,8 +58,21 @@ def download_output(job_id: int, relative: str) -> Response:
     return send_file(path, as_attachment=True, download_name=path.name, max_age=0)
 
 
+def download_archive(job_id: int) -> Response:
+    """Stream the whole output folder as a zip, written while it is sent (never built in memory)."""
+    job = _visible_job(job_id)
+    if not job.output_path or not Path(job.output_path).is_dir():
+        abort(404)
+    response = Response(stream_with_context(result_archive.iter_zip(job.output_path, _stem(job))),
+                        mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{_stem(job)}-results.zip"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def init_job_routes(server: Flask) -> None:
-    """Register /api/jobs/<id>/log, /input and /files/<path>."""
+    """Register /api/jobs/<id>/log, /input, /files/<path> and /archive."""
     server.add_url_rule("/api/jobs/<int:job_id>/log", "job_log", download_log)
     server.add_url_rule("/api/jobs/<int:job_id>/input", "job_input", download_input)
     server.add_url_rule("/api/jobs/<int:job_id>/files/<path:relative>", "job_file", download_output)
+    server.add_url_rule("/api/jobs/<int:job_id>/archive", "job_archive", download_archive)

@@ -82,6 +82,10 @@ UPLOAD_REQUEST_HEADROOM_BYTES = 256 * 1024  # room in one upload request for Das
 RESULTS_CONFIDENCES_MAX_BYTES = 64 * 1024 * 1024  # ~4,000 tokens of PAE; larger files are offered as downloads only
 RESULTS_PAE_MAX_CELLS = 256  # PAE heatmap side after block-averaging: finer than a laptop chart can show anyway
 RESULTS_PLDDT_MAX_POINTS = 4000  # per-atom pLDDT line, thinned beyond this
+RESULTS_IPTM_TROUBLE = 0.6  # AF3's docs: ipTM below 0.6 is likely a failed prediction of the interface
+RESULTS_DISORDER_TROUBLE = 0.5  # over half the model disordered: mostly not a reliable structure
+RESULTS_ZIP_CHUNK_BYTES = 1024 * 1024  # "download all" reads and sends this much at a time: memory stays flat
+RESULTS_ZIP_LEVEL = 1  # fastest deflate: AF3's JSON still shrinks ~4x, and a 1 GB folder streams at disk speed
 
 # -- unreachable SSH hosts (jobs.mark_host_down) ---------------------------------------------------
 HOST_BACKOFF_MIN_S = 30.0  # a rebooting GPU server is back within a minute or two; retry soon after

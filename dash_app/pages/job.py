@@ -7,16 +7,17 @@ A job the caller may not see renders exactly like one that does not exist.
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, Patch, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dash_app.components import console as cons
+from dash_app.components import results_plots as rp
+from dash_app.components import results_view as rv
+from dash_app.components import structure_viewer as sv
 from dash_app.components.job_grid import fmt_duration, stage_text
-from dash_app.components.results_plots import confidence_plots
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
@@ -78,25 +79,10 @@ def failure(job: Job) -> list:
 
 
 def results_section(job: Job) -> list:
-    """Return output files and per-sample confidences of a succeeded job (nothing otherwise)."""
+    """Return the results card of a succeeded job as a placeholder; `fill_results` fills it after first paint."""
     if job.state is not JobState.SUCCEEDED:
         return []
-    res = results.read_results(job.output_path)
-    def num(x):
-        return "—" if x is None else f"{x:.3f}"
-    scores = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Seed", "Sample", "Ranking score", "pTM", "ipTM")])),
-                        html.Tbody([html.Tr([html.Td(s.seed), html.Td(s.sample), html.Td(num(s.ranking_score)),
-                                             html.Td(num(s.ptm)), html.Td(num(s.iptm))]) for s in res.samples])],
-                       size="sm", striped=True, className="mb-0") if res.samples else html.P("No confidences found.")
-    files = html.Ul([html.Li(html.A(f"{f.path} ({f.size:,} bytes)", download="",
-                                    href=f"/api/jobs/{job.id}/files/{quote(f.path)}")) for f in res.files]
-                    + ([html.Li(f"… and {res.more_files} more")] if res.more_files else []),
-                    className="fd-files small mb-0")
-    folders = results.job_folders(job.output_path)
-    plots = confidence_plots(results.best_confidences(folders[0]) if folders else None, page_id(__name__, "conf"))
-    return [dbc.Card([dbc.CardHeader([html.I(className="bi bi-trophy me-2"), "Results"]),
-                      dbc.CardBody([dbc.Row([dbc.Col(scores, lg=6), dbc.Col(files, lg=6)]), plots])],
-                     className="mb-3", id=page_id(__name__, "results-card"))]
+    return rv.placeholder(job.id)
 
 
 def not_found(job_id) -> html.Div:
@@ -217,3 +203,77 @@ def act_on_job(_cancel, _retry, _clone, cursor):
     except FoldDeckError as exc:
         return dbc.Alert(str(exc), color="danger", dismissable=True), no_update, no_update
     return dbc.Alert(message, color="info", dismissable=True, duration=5000), no_update, False  # polling resumes
+
+
+# -- results (issue 14): filled after first paint, one sample at a time, linked views -------------
+
+
+def _output_path(job_id) -> str | None:
+    """Return the output folder of a job the caller may see (JobNotFound otherwise)."""
+    return jobs.get_job(conn(), require_account(), int(job_id)).output_path
+
+
+@callback(Output(rv.BODY, "children"), Input(rv.JOB, "data"))
+def fill_results(job_id):
+    """Read the output folder once the page is up: chooser, scores and files (the sample views follow)."""
+    try:
+        output_path = _output_path(job_id)
+    except (JobNotFound, TypeError, ValueError):
+        raise PreventUpdate from None
+    return rv.body(int(job_id), results.read_results(output_path))
+
+
+@callback(Output(rv.PAE, "figure"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
+          Output(rv.PAEMIN, "figure"), Output(rv.TROUBLE, "children"), Output(rv.TOKENS, "data"),
+          Output(rv.VIEWER, "data"), Output(rv.NOTE, "children"),
+          Input(rv.SAMPLE, "value"), Input(rv.COLOUR, "value"), State(rv.JOB, "data"))
+def show_sample(key, colour_by, job_id):
+    """Switch structure, PAE, pLDDT, matrices and warnings to the chosen sample (colour: the model only)."""
+    try:
+        output_path = _output_path(job_id)
+    except (JobNotFound, TypeError, ValueError):
+        raise PreventUpdate from None
+    view = rv.sample_view(int(job_id), output_path, key, colour_by or "plddt")
+    if ctx.triggered_id == rv.COLOUR:
+        return (no_update,) * 6 + (view.structure, no_update)
+    return view.pae, view.plddt, view.iptm, view.pae_min, view.trouble, view.tokens, view.structure, view.note
+
+
+def _box(selected: dict | None) -> list[tuple[float, float]]:
+    """Return the token ranges (scored x, aligned y) of a PAE box selection ([] when cleared)."""
+    rng = (selected or {}).get("range") or {}
+    return [tuple(rng[a]) for a in ("x", "y") if a in rng]
+
+
+@callback(Output(rv.VIEWER, "selection"), Output(rv.PLDDT, "figure", allow_duplicate=True),
+          Output(rv.LINKED, "children"), Input(rv.PAE, "selectedData"), State(rv.TOKENS, "data"),
+          prevent_initial_call=True)
+def link_pae_box(selected, tokens):
+    """Highlight the residues of both axes of a PAE box in 3D and in the pLDDT plot."""
+    if not tokens:
+        raise PreventUpdate
+    ranges = _box(selected)
+    patch = Patch()
+    patch["layout"]["shapes"] = rp.plddt_shapes(tokens["chains"], tokens["n"], ranges)
+    picked = sv.residues_in(tokens, ranges)
+    text = f"Selected: {sv.describe(picked)}" if picked else ""
+    return sv.selection(tokens, ranges), patch, text
+
+
+@callback(Output(rv.VIEWER, "focus"), Output(rv.PAE, "figure", allow_duplicate=True),
+          Input(rv.PLDDT, "clickData"), State(rv.TOKENS, "data"), prevent_initial_call=True)
+def link_plddt_click(click, tokens):
+    """Focus the clicked residue in 3D and mark its row and column in the PAE."""
+    points = (click or {}).get("points") or []
+    if not tokens or not points:
+        raise PreventUpdate
+    index = int(points[0]["x"])
+    patch = Patch()
+    patch["layout"]["shapes"] = rp.pae_shapes(tokens["chains"], tokens["n"], index)
+    return sv.focus(tokens, index), patch
+
+
+clientside_callback(
+    """(sel) => (sel && sel.targets ? sel.targets.map(t => (t.chains || []).map(
+        c => c.name + ':' + (c.residues || []).length).join(',')).join(';') : '')""",
+    Output(rv.VIEWER_SEL, "children"), Input(rv.VIEWER, "selection"))

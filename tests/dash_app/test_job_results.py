@@ -1,0 +1,120 @@
+"""The job page's results through the real server path: placeholder first, then scores, per-sample
+views, linked selections, and the owner-checked downloads (one file, all as a streamed zip)."""
+from __future__ import annotations
+
+import io
+import shutil
+import time
+import zipfile
+
+import pytest
+
+from dash_app.components import results_view as rv
+from services import jobs, users
+from services.af3 import load_json_text
+from tests.conftest import ADMIN_PASSWORD, ROOT, dash_post, login
+
+REAL = ROOT / "tests" / "fixtures" / "af3_outputs"
+
+
+@pytest.fixture
+def done_job(conn, settings, tmp_path):
+    """Return alice's job, succeeded, whose output folder is the real AF3 v3.0.1 run (3 samples)."""
+    alice = users.get_by_name(conn, "alice")
+    doc = load_json_text((ROOT / "tests/fixtures/af3/protein_only.json").read_text())
+    job = jobs.submit_document(conn, settings, alice, doc)[0]
+    out = tmp_path / "out"
+    shutil.copytree(REAL / "local_v301_pdl1_binder", out)
+    conn.execute("UPDATE jobs SET state = 'succeeded', output_path = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                 (str(out), time.time(), time.time(), job.id))
+    conn.commit()
+    return jobs.get_job(conn, alice, job.id)
+
+
+def _call(client, output: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
+          state: list[tuple[str, str, object]] = (), triggered: str | None = None):
+    from dash import get_app
+
+    want = [f"{i}.{p}" for i, p in output]
+
+    def parts(key: str) -> list[str]:
+        return key.strip(".").replace("...", " ").split()
+
+    key = next(k for k in get_app().callback_map if [x.split("@")[0] for x in parts(k)] == want)
+    outputs = [{"id": x.rsplit(".", 1)[0], "property": x.rsplit(".", 1)[1]} for x in parts(key)]
+    payload = {"output": key, "outputs": outputs if len(outputs) > 1 else outputs[0],
+               "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+               "state": [{"id": i, "property": p, "value": v} for i, p, v in state],
+               "changedPropIds": [triggered or f"{inputs[0][0]}.{inputs[0][1]}"]}
+    r = dash_post(client, payload)
+    assert r.status_code == 200, r.data[:500]
+    return r.get_json()["response"]
+
+
+SAMPLE_OUT = [(rv.PAE, "figure"), (rv.PLDDT, "figure"), (rv.IPTM, "figure"), (rv.PAEMIN, "figure"),
+              (rv.TROUBLE, "children"), (rv.TOKENS, "data"), (rv.VIEWER, "data"), (rv.NOTE, "children")]
+
+
+def _sample(client, job_id: int, key: str, colour: str = "plddt"):
+    return _call(client, SAMPLE_OUT, [(rv.SAMPLE, "value", key), (rv.COLOUR, "value", colour)],
+                 [(rv.JOB, "data", job_id)])
+
+
+def test_page_paints_a_placeholder_then_fills_scores(user_client, done_job):
+    page = user_client.get(f"/jobs/{done_job.id}")
+    assert page.status_code == 200
+    body = _call(user_client, [(rv.BODY, "children")], [(rv.JOB, "data", done_job.id)])[rv.BODY]["children"]
+    text = str(body)
+    assert "seed 1 · sample 0" in text and "★ best" in text and "Ranking score" in text and "Disordered" in text
+    assert f"/api/jobs/{done_job.id}/archive" in text
+
+
+def test_choosing_another_sample_switches_plots_and_structure(user_client, done_job):
+    first, second = (_sample(user_client, done_job.id, k) for k in ("seed-1_sample-0", "seed-1_sample-2"))
+    y = [first[rv.PLDDT]["figure"]["data"][0]["y"], second[rv.PLDDT]["figure"]["data"][0]["y"]]
+    assert len(y[0]) == len(y[1]) == 209 and y[0] != y[1]
+    assert first[rv.PAE]["figure"]["data"][0]["z"] != second[rv.PAE]["figure"]["data"][0]["z"]
+    url = second[rv.VIEWER]["data"]["data"]
+    assert url == f"/api/jobs/{done_job.id}/files/pdl1_binder/seed-1_sample-2/model.cif"
+    assert user_client.get(url).status_code == 200
+    comps = second[rv.VIEWER]["data"]["component"]
+    assert all(c["representation"][0]["type"] == "cartoon" for c in comps)  # two proteins, no ligands
+    assert second[rv.IPTM]["figure"]["data"][0]["x"] == ["A", "B"]
+    chain = _call(user_client, SAMPLE_OUT, [(rv.SAMPLE, "value", "seed-1_sample-2"), (rv.COLOUR, "value", "chain")],
+                  [(rv.JOB, "data", done_job.id)], triggered=f"{rv.COLOUR}.value")
+    assert set(chain) == {rv.VIEWER}  # a colour change re-sends the model only
+    assert chain[rv.VIEWER]["data"]["component"][0]["representation"][0]["color"] == "chain-id"
+
+
+def test_pae_box_selects_both_axes_in_3d_and_plddt(user_client, done_job):
+    tokens = _sample(user_client, done_job.id, "seed-1_sample-0")[rv.TOKENS]["data"]
+    out = _call(user_client, [(rv.VIEWER, "selection"), (rv.PLDDT, "figure"), (rv.LINKED, "children")],
+                [(rv.PAE, "selectedData", {"points": [], "range": {"x": [9.6, 20.2], "y": [99.7, 104.1]}})],
+                [(rv.TOKENS, "data", tokens)])
+    targets = out[rv.VIEWER]["selection"]["targets"]
+    assert [t["chains"][0]["name"] for t in targets] == ["A", "B"]
+    assert [r["number"] for r in targets[0]["chains"][0]["residues"]] == list(range(11, 22))  # centres in the box
+    assert [r["number"] for r in targets[1]["chains"][0]["residues"]] == list(range(7, 12))  # B starts at token 94
+    assert out[rv.LINKED]["children"] == "Selected: A 11–21, B 7–11"
+    click = _call(user_client, [(rv.VIEWER, "focus"), (rv.PAE, "figure")],
+                  [(rv.PLDDT, "clickData", {"points": [{"x": 5, "y": 80}]})], [(rv.TOKENS, "data", tokens)])
+    assert click[rv.VIEWER]["focus"]["targets"][0]["chains"][0]["residues"][0]["number"] == 6
+
+
+def test_downloads_are_owner_checked_and_the_zip_has_every_file(app, user_client, conn, done_job):
+    r = user_client.get(f"/api/jobs/{done_job.id}/archive")
+    assert r.status_code == 200 and r.mimetype == "application/zip" and r.is_streamed
+    archive = zipfile.ZipFile(io.BytesIO(r.data))
+    names = archive.namelist()
+    assert len(names) == 15 and all(n.startswith(f"job-{done_job.id}-") for n in names)
+    member = next(n for n in names if n.endswith("pdl1_binder/seed-1_sample-1/confidences.json"))
+    original = REAL / "local_v301_pdl1_binder/pdl1_binder/seed-1_sample-1/confidences.json"
+    assert archive.read(member) == original.read_bytes() and archive.testzip() is None
+    users.create_user(conn, "bob", "bob-password-1", users.Role.USER)
+    bob, admin, anonymous = (app.server.test_client() for _ in range(3))
+    assert login(bob, "bob", "bob-password-1").status_code == 302
+    assert bob.get(f"/api/jobs/{done_job.id}/archive").status_code == 404
+    assert bob.get(f"/api/jobs/{done_job.id}/files/pdl1_binder/ranking_scores.csv").status_code == 404
+    assert anonymous.get(f"/api/jobs/{done_job.id}/archive").status_code == 401
+    assert login(admin, "admin", ADMIN_PASSWORD).status_code == 302
+    assert admin.get(f"/api/jobs/{done_job.id}/archive").status_code == 200
