@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import dcc, html
+from dash import dcc, get_relative_path, html
 
 from dash_app.components import results_plots as rp
 from dash_app.components import structure_viewer as sv
@@ -18,6 +18,7 @@ from services import results
 from services.mmcif_atoms import read_residues
 
 PREFIX = "job-res"
+MOLSTAR_URL, MOLSTAR_READY = f"{PREFIX}-molstar-url", f"{PREFIX}-molstar-ready"
 JOB, BODY, SAMPLE, COLOUR, VIEWER, PAE, PLDDT, IPTM, PAEMIN, TROUBLE, TOKENS, NOTE, LINKED, VIEWER_SEL, SCORES = (
     f"{PREFIX}-{x}" for x in ("job", "body", "sample", "colour", "viewer", "pae", "plddt", "iptm", "paemin",
                               "trouble", "tokens", "note", "linked", "viewer-sel", "scores"))
@@ -31,7 +32,9 @@ def _num(x: float | None) -> str:
 def placeholder(job_id: int, title: str = "Results") -> list:
     """Return the results card as first painted: a spinner; a callback fills it right after."""
     return [dbc.Card([dbc.CardHeader([html.I(className="bi bi-trophy me-2"), title]),
-                      dbc.CardBody([dcc.Store(id=JOB, data=job_id),
+                      dbc.CardBody([dcc.Store(id=JOB, data=job_id), dcc.Store(id=MOLSTAR_READY),
+                                    dcc.Store(id=MOLSTAR_URL, data=get_relative_path(
+                                        f"/_dash-component-suites/dash_molstar/{sv.MOLSTAR_BUNDLE}")),
                                     html.Div(html.Div([dbc.Spinner(size="sm", spinner_class_name="me-2"),
                                                        "Loading results…"], className="text-muted small"),
                                              id=BODY)])],

@@ -15,6 +15,36 @@ from dash_app.components.results_plots import PLDDT_BANDS
 from services.mmcif_atoms import Residue
 from services.results import Token
 
+MOLSTAR_BUNDLE = "rcsb-molstar.js"  # Mol* itself: 6.5 MB, needed only where a model is shown
+
+
+def defer_molstar_bundle() -> None:
+    """Keep Mol*'s bundle out of every page's script tags; `LOAD_MOLSTAR_JS` fetches it on demand.
+
+    Dash lists every registered component library in each page's index; marking the bundle
+    dynamic still serves it from the package (no CDN) but only when the job page asks for it.
+    """
+    for entry in MolstarViewer._js_dist:
+        if entry.get("relative_package_path") == MOLSTAR_BUNDLE:
+            entry["dynamic"] = True
+
+
+defer_molstar_bundle()
+
+# Resolves once window.rcsbMolstar exists: the viewer may only mount after that.
+LOAD_MOLSTAR_JS = """async (url) => {
+    if (!url) { return window.dash_clientside.no_update; }
+    if (!window.rcsbMolstar) {
+        await new Promise((resolve, reject) => {
+            const tag = document.createElement('script');
+            tag.src = url; tag.onload = resolve; tag.onerror = () => reject(new Error('Mol* did not load'));
+            document.head.appendChild(tag);
+        });
+    }
+    return true;
+}"""
+
+
 VIEWER_LAYOUT = {"layoutShowControls": False, "layoutIsExpanded": False, "showSessionControls": False,
                  "showStructureSourceControls": False, "showMeasurementsControls": False,
                  "showStrucmotifSubmitControls": False, "showSuperpositionControls": False,

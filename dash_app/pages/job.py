@@ -213,8 +213,11 @@ def _output_path(job_id) -> str | None:
     return jobs.get_job(conn(), require_account(), int(job_id)).output_path
 
 
-@callback(Output(rv.BODY, "children"), Input(rv.JOB, "data"))
-def fill_results(job_id):
+clientside_callback(sv.LOAD_MOLSTAR_JS, Output(rv.MOLSTAR_READY, "data"), Input(rv.MOLSTAR_URL, "data"))
+
+
+@callback(Output(rv.BODY, "children"), Input(rv.MOLSTAR_READY, "data"), State(rv.JOB, "data"))
+def fill_results(_ready, job_id):
     """Read the output folder once the page is up: chooser, scores and files (the sample views follow)."""
     try:
         output_path = _output_path(job_id)
@@ -273,7 +276,8 @@ def link_plddt_click(click, tokens):
     return sv.focus(tokens, index), patch
 
 
+# The viewer reports what Mol* really selected as {chains: [...]}: residues per chain, e.g. "A:11,B:5".
 clientside_callback(
-    """(sel) => (sel && sel.targets ? sel.targets.map(t => (t.chains || []).map(
-        c => c.name + ':' + (c.residues || []).length).join(',')).join(';') : '')""",
+    """(sel) => ((sel && (sel.chains || (sel.targets || []).flatMap(t => t.chains || []))) || [])
+        .map(c => c.name + ':' + (c.residues || []).length).join(',')""",
     Output(rv.VIEWER_SEL, "children"), Input(rv.VIEWER, "selection"))

@@ -63,10 +63,15 @@ def _sample(client, job_id: int, key: str, colour: str = "plddt"):
 def test_page_paints_a_placeholder_then_fills_scores(user_client, done_job):
     page = user_client.get(f"/jobs/{done_job.id}")
     assert page.status_code == 200
-    body = _call(user_client, [(rv.BODY, "children")], [(rv.JOB, "data", done_job.id)])[rv.BODY]["children"]
+    html = page.get_data(as_text=True)
+    assert "rcsb-molstar" not in html  # Mol*'s 6.5 MB bundle is fetched by the job page only when needed
+    body = _call(user_client, [(rv.BODY, "children")], [(rv.MOLSTAR_READY, "data", True)],
+                 [(rv.JOB, "data", done_job.id)])[rv.BODY]["children"]
     text = str(body)
     assert "seed 1 · sample 0" in text and "★ best" in text and "Ranking score" in text and "Disordered" in text
     assert f"/api/jobs/{done_job.id}/archive" in text
+    bundle = user_client.get("/_dash-component-suites/dash_molstar/rcsb-molstar.js")
+    assert bundle.status_code == 200 and b"rcsbMolstar" in bundle.data[:2000]  # served from the package
 
 
 def test_choosing_another_sample_switches_plots_and_structure(user_client, done_job):
