@@ -79,11 +79,13 @@ REAP_SSH_TIMEOUT_S = 3.0  # the reaper runs in a worker's claim loop: a down hos
 
 # -- upload page ---------------------------------------------------------------------------------
 UPLOAD_REQUEST_HEADROOM_BYTES = 256 * 1024  # room in one upload request for Dash's envelope beside the files
-RESULTS_CONFIDENCES_MAX_BYTES = 64 * 1024 * 1024  # ~4,000 tokens of PAE; larger files are offered as downloads only
+RESULTS_CONFIDENCES_MAX_BYTES = 512 * 1024 * 1024  # ~7,000 tokens; parsed once by numpy, then cached reduced
 RESULTS_PAE_MAX_CELLS = 256  # PAE heatmap side after block-averaging: finer than a laptop chart can show anyway
 RESULTS_PLDDT_MAX_POINTS = 4000  # per-atom pLDDT line, thinned beyond this
 RESULTS_IPTM_TROUBLE = 0.6  # AF3's docs: ipTM below 0.6 is likely a failed prediction of the interface
 RESULTS_DISORDER_TROUBLE = 0.5  # over half the model disordered: mostly not a reliable structure
+RESULTS_CACHE_DIR = "cache/results"  # reduced PAE/pLDDT per sample, in the data dir: shared by web workers
+RESULTS_CACHE_SECONDS = 30 * 24 * 3600  # a month: results are looked at around when they finish
 RESULTS_ZIP_CHUNK_BYTES = 1024 * 1024  # "download all" reads and sends this much at a time: memory stays flat
 RESULTS_ZIP_LEVEL = 1  # fastest deflate: AF3's JSON still shrinks ~4x, and a 1 GB folder streams at disk speed
 

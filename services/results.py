@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+import diskcache
 import numpy as np
 
 from services import defaults
@@ -294,7 +295,7 @@ def _block_mean(matrix: np.ndarray, max_cells: int) -> tuple[np.ndarray, int]:
     if block == 1:
         return matrix, 1
     cells = -(-n // block)
-    padded = np.full((cells * block, cells * block), np.nan)
+    padded = np.full((cells * block, cells * block), np.nan, dtype=matrix.dtype)
     padded[:n, :n] = matrix
     with np.errstate(invalid="ignore"):
         reduced = np.nanmean(padded.reshape(cells, block, cells, block), axis=(1, 3))
@@ -335,22 +336,66 @@ def _empty(note: str) -> Confidences:
     return Confidences([], 0, [], [], note=note)
 
 
+def _array_text(data: bytes, key: str, nested: bool) -> bytes | None:
+    """Return the text of the JSON array under `key` (found by position, not by parsing the file)."""
+    at = data.find(f'"{key}"'.encode())
+    start = data.find(b"[", at) if at >= 0 else -1
+    if start < 0:
+        return None
+    end = data.find(b"]]" if nested else b"]", start)
+    return data[start:end + (2 if nested else 1)] if end >= 0 else None
+
+
+def _read_arrays(path: Path) -> tuple[np.ndarray, list[str], list[int]]:
+    """Return PAE, token chain ids and token residue numbers of a confidences file.
+
+    The PAE of a 5,000-token job is 25 million numbers: parsed by numpy from the array's text
+    (seconds, one float array) rather than by `json` (a Python object per number, gigabytes).
+    Files that do not look like AF3's fall back to `json`.
+    """
+    data = path.read_bytes()
+    pae_text = _array_text(data, "pae", nested=True)
+    chains_text, res_text = _array_text(data, "token_chain_ids", False), _array_text(data, "token_res_ids", False)
+    if pae_text is not None and chains_text is not None and res_text is not None:
+        rows = pae_text.count(b"[") - 1
+        flat = np.fromstring(pae_text.translate(None, b"[]").decode(), dtype=np.float32, sep=",")
+        if rows > 0 and flat.size == rows * rows:
+            return flat.reshape(rows, rows), json.loads(chains_text), json.loads(res_text)
+    doc = json.loads(data)
+    return np.array(doc["pae"], dtype=float), list(doc["token_chain_ids"]), list(doc["token_res_ids"])
+
+
 def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,
-                       max_cells: int = defaults.RESULTS_PAE_MAX_CELLS) -> Confidences | None:
+                       max_cells: int = defaults.RESULTS_PAE_MAX_CELLS,
+                       cache_dir: Path | None = None) -> Confidences | None:
     """Return one sample's PAE (block-averaged) and per-token pLDDT, or None when it has no arrays.
 
-    Files over `max_bytes` are not parsed: the note says so and points at the download.
+    Files over `max_bytes` are not parsed: the note says so and points at the download. With
+    `cache_dir`, the reduced arrays are kept there (keyed by file, size and mtime), so a large
+    sample is parsed once, not on every visit.
     """
     path = files.confidences
     if path is None or not path.is_file():
         return None
-    if path.stat().st_size > max_bytes:
-        mb = path.stat().st_size / 1024 / 1024
-        return _empty(f"{path.name} is {mb:.0f} MB; download it to look at it.")
+    stat = path.stat()
+    if stat.st_size > max_bytes:
+        return _empty(f"{path.name} is {stat.st_size / 1024 / 1024:.0f} MB; download it to look at it.")
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_cells}"
+    if cache_dir is not None:
+        with diskcache.Cache(str(cache_dir)) as cache:
+            hit = cache.get(key)
+        if isinstance(hit, Confidences):
+            return hit
+    conf = _reduce(files, path, max_cells)
+    if cache_dir is not None and not conf.note:
+        with diskcache.Cache(str(cache_dir)) as cache:
+            cache.set(key, conf, expire=defaults.RESULTS_CACHE_SECONDS)
+    return conf
+
+
+def _reduce(files: SampleFiles, path: Path, max_cells: int) -> Confidences:
     try:
-        doc = json.loads(path.read_text())
-        pae = np.array(doc["pae"], dtype=float)
-        token_chains, token_res = list(doc["token_chain_ids"]), list(doc["token_res_ids"])
+        pae, token_chains, token_res = _read_arrays(path)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return _empty(f"{path.name} could not be read: {exc}")
     if pae.ndim != 2 or pae.shape[0] != pae.shape[1] or pae.shape[0] != len(token_chains):
@@ -360,7 +405,7 @@ def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CON
         tokens = _tokens(token_chains, token_res, files.model)
     except (OSError, ValueError, KeyError, IndexError) as exc:
         return _empty(f"{files.model.name if files.model else 'the model'} could not be read: {exc}")
-    return Confidences(pae=np.round(reduced, 1).tolist(), pae_block=block, tokens=tokens,
+    return Confidences(pae=np.round(reduced.astype(float), 1).tolist(), pae_block=block, tokens=tokens,
                        chain_starts=_starts(token_chains))
 
 

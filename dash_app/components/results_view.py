@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 import dash_bootstrap_components as dbc
@@ -132,12 +133,13 @@ def trouble_alert(score: results.SampleScore | None) -> list:
                       color="warning", className="py-2 small", id=f"{PREFIX}-warning")]
 
 
-def sample_view(job_id: int, output_path: str, key: str, colour_by: str = "plddt") -> SampleView:
+def sample_view(job_id: int, output_path: str, key: str, colour_by: str = "plddt",
+                cache_dir: Path | None = None) -> SampleView:
     """Return plots, warnings and the 3D model of the sample `key` of a job's output folder."""
     contents = results.describe_folder(output_path)
     files = results.find_sample(contents, key)
     score = next((s for s in results.sample_scores(contents) if s.key == key), None)
-    conf = results.sample_confidences(files) if files else None
+    conf = results.sample_confidences(files, cache_dir=cache_dir) if files else None
     note = conf.note if conf else "This sample has no confidences file."
     if conf and not conf.note:
         pae, plddt, tokens, chain_ids = rp.pae_figure(conf), rp.plddt_figure(conf), sv.token_map(conf.tokens), \

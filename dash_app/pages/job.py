@@ -236,7 +236,8 @@ def show_sample(key, colour_by, job_id):
         output_path = _output_path(job_id)
     except (JobNotFound, TypeError, ValueError):
         raise PreventUpdate from None
-    view = rv.sample_view(int(job_id), output_path, key, colour_by or "plddt")
+    view = rv.sample_view(int(job_id), output_path, key, colour_by or "plddt",
+                          cache_dir=settings().data_dir / defaults.RESULTS_CACHE_DIR)
     if ctx.triggered_id == rv.COLOUR:
         return (no_update,) * 6 + (view.structure, no_update)
     return view.pae, view.plddt, view.iptm, view.pae_min, view.trouble, view.tokens, view.structure, view.note

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from services import results
@@ -129,3 +130,19 @@ def test_reader_on_simulator_output(sim_out):
         assert conf.chain_ids == list(dict.fromkeys(full["token_chain_ids"]))
         ligand = [t for t in conf.tokens if t.atom]
         assert ligand and all(t.plddt is not None for t in conf.tokens)
+
+
+def test_fast_pae_reader_matches_json_and_the_cache_serves_the_second_visit(sim_out, tmp_path, monkeypatch):
+    contents = results.describe_folder(sim_out)
+    files = contents.samples[0]
+    pae, chains, res = results._read_arrays(files.confidences)
+    full = json.loads(files.confidences.read_text())
+    assert pae.shape == (len(full["pae"]), len(full["pae"])) and chains == full["token_chain_ids"]
+    assert np.allclose(pae, np.array(full["pae"]), atol=1e-4) and res == full["token_res_ids"]
+    first = results.sample_confidences(files, cache_dir=tmp_path / "cache")
+
+    def boom(*_a):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(results, "_reduce", boom)
+    assert results.sample_confidences(files, cache_dir=tmp_path / "cache") == first
