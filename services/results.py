@@ -7,6 +7,7 @@ Read only when a page shows a finished job (never on a poll tick); every read is
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import diskcache
 import numpy as np
+import pandas as pd
 
 from services import defaults
 from services.mmcif_atoms import read_residues
@@ -346,6 +348,20 @@ def _array_text(data: bytes, key: str, nested: bool) -> bytes | None:
     return data[start:end + (2 if nested else 1)] if end >= 0 else None
 
 
+def _pae_rows(text: bytes, rows: int) -> np.ndarray | None:
+    """Return the rows x rows matrix written as `[[a,b],[c,d]]` (None when it is not one).
+
+    pandas' C reader takes AF3's compact text one row per line; spaced JSON goes through numpy.
+    """
+    try:
+        pae = pd.read_csv(io.BytesIO(text.strip()[2:-2].replace(b"],[", b"\n")), header=None, dtype=np.float32,
+                          engine="c").to_numpy()
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        flat = np.fromstring(text.translate(None, b"[]").decode(), dtype=np.float32, sep=",")
+        pae = flat.reshape(rows, rows) if flat.size == rows * rows else None
+    return pae if pae is not None and pae.shape == (rows, rows) else None
+
+
 def _read_arrays(path: Path) -> tuple[np.ndarray, list[str], list[int]]:
     """Return PAE, token chain ids and token residue numbers of a confidences file.
 
@@ -358,11 +374,11 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, list[str], list[int]]:
     chains_text, res_text = _array_text(data, "token_chain_ids", False), _array_text(data, "token_res_ids", False)
     if pae_text is not None and chains_text is not None and res_text is not None:
         rows = pae_text.count(b"[") - 1
-        flat = np.fromstring(pae_text.translate(None, b"[]").decode(), dtype=np.float32, sep=",")
-        if rows > 0 and flat.size == rows * rows:
-            return flat.reshape(rows, rows), json.loads(chains_text), json.loads(res_text)
+        pae = _pae_rows(pae_text, rows) if rows > 0 else None
+        if pae is not None:
+            return pae, json.loads(chains_text), json.loads(res_text)
     doc = json.loads(data)
-    return np.array(doc["pae"], dtype=float), list(doc["token_chain_ids"]), list(doc["token_res_ids"])
+    return np.array(doc["pae"], dtype=np.float32), list(doc["token_chain_ids"]), list(doc["token_res_ids"])
 
 
 def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,

@@ -139,6 +139,10 @@ def test_fast_pae_reader_matches_json_and_the_cache_serves_the_second_visit(sim_
     full = json.loads(files.confidences.read_text())
     assert pae.shape == (len(full["pae"]), len(full["pae"])) and chains == full["token_chain_ids"]
     assert np.allclose(pae, np.array(full["pae"]), atol=1e-4) and res == full["token_res_ids"]
+    spaced = tmp_path / "spaced_confidences.json"
+    for text in (json.dumps(full), json.dumps(full, indent=1)):  # not AF3's compact text: slower paths
+        spaced.write_text(text)
+        assert np.array_equal(results._read_arrays(spaced)[0], pae)
     first = results.sample_confidences(files, cache_dir=tmp_path / "cache")
 
     def boom(*_a):
