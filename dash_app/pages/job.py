@@ -24,6 +24,7 @@ from dash_app.ids import page_id
 from services import defaults, joblog, jobs, results
 from services.errors import FoldDeckError, JobNotFound
 from services.jobs import Job, JobState
+from services.result_import import IMPORTED_HOST
 
 dash.register_page(__name__, path_template="/jobs/<job_id>", name="Job", nav=False)
 
@@ -82,7 +83,7 @@ def results_section(job: Job) -> list:
     """Return the results card of a succeeded job as a placeholder; `fill_results` fills it after first paint."""
     if job.state is not JobState.SUCCEEDED:
         return []
-    return rv.placeholder(job.id)
+    return rv.placeholder(job.id, "Imported results (read-only)" if job.host == IMPORTED_HOST else "Results")
 
 
 def not_found(job_id) -> html.Div:
