@@ -147,6 +147,21 @@ def residues_in(tmap: dict, ranges: list[tuple[float, float]]) -> list[tuple[str
     return picked
 
 
+def token_of(tmap: dict, reported: dict | None) -> int | None:
+    """Return the first token of the residue Mol* reports (its `focus`/`selection` prop), or None."""
+    chains = (reported or {}).get("chains") or [c for t in (reported or {}).get("targets") or [] for c in t["chains"]]
+    for chain in chains:
+        for residue in chain.get("residues") or []:
+            starts = [start for name, start in tmap.get("chains", []) if name in (chain.get("auth_name"),
+                                                                                  chain.get("name"))]
+            for start in starts:
+                end = next((s for _, s in tmap["chains"] if s > start), tmap["n"])
+                numbers = tmap["numbers"][start:end]
+                if residue.get("number") in numbers:
+                    return start + numbers.index(residue["number"])
+    return None
+
+
 def selection(tmap: dict, ranges: list[tuple[float, float]]) -> dict:
     """Return the viewer `selection` for tokens in `ranges` (empty ranges clear it)."""
     return {"targets": _targets(residues_in(tmap, ranges)), "modifier": "set"}

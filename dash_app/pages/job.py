@@ -278,6 +278,19 @@ def link_plddt_click(click, tokens):
     return sv.focus(tokens, index), patch
 
 
+@callback(Output(rv.PAE, "figure", allow_duplicate=True), Output(rv.PLDDT, "figure", allow_duplicate=True),
+          Input(rv.VIEWER, "focus"), State(rv.TOKENS, "data"), prevent_initial_call=True)
+def link_structure_click(focus, tokens):
+    """Mark the residue clicked in 3D (Mol* reports its focus) in the PAE and the pLDDT plot."""
+    index = sv.token_of(tokens or {}, focus) if tokens else None
+    if index is None:
+        raise PreventUpdate
+    pae, plddt = Patch(), Patch()
+    pae["layout"]["shapes"] = rp.pae_shapes(tokens["chains"], tokens["n"], index)
+    plddt["layout"]["shapes"] = rp.plddt_shapes(tokens["chains"], tokens["n"], [(index, index)])
+    return pae, plddt
+
+
 # The viewer reports what Mol* really selected as {chains: [...]}: residues per chain, e.g. "A:11,B:5".
 clientside_callback(
     """(sel) => ((sel && (sel.chains || (sel.targets || []).flatMap(t => t.chains || []))) || [])

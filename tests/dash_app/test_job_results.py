@@ -123,3 +123,19 @@ def test_downloads_are_owner_checked_and_the_zip_has_every_file(app, user_client
     assert anonymous.get(f"/api/jobs/{done_job.id}/archive").status_code == 401
     assert login(admin, "admin", ADMIN_PASSWORD).status_code == 302
     assert admin.get(f"/api/jobs/{done_job.id}/archive").status_code == 200
+
+
+def test_a_residue_clicked_in_3d_is_marked_in_pae_and_plddt(user_client, done_job):
+    tokens = _sample(user_client, done_job.id, "seed-1_sample-0")[rv.TOKENS]["data"]
+    reported = {"chains": [{"name": "B", "auth_name": "B", "residues": [{"name": "LYS", "index": 3, "number": 3,
+                                                                          "ins_code": "", "atoms": []}]}]}
+    out = _call(user_client, [(rv.PAE, "figure"), (rv.PLDDT, "figure")], [(rv.VIEWER, "focus", reported)],
+                [(rv.TOKENS, "data", tokens)])
+    def shapes(patch):
+        (op,) = patch["operations"]
+        assert op["location"] == ["layout", "shapes"]
+        return op["params"]["value"]
+
+    marked = [s for s in shapes(out[rv.PAE]["figure"]) if s["line"]["color"] == "#e74c3c"]
+    assert [(m["x0"], m["y0"]) for m in marked] == [(96, -0.5), (-0.5, 96)]  # B 3 is token 96 (B starts at 94)
+    assert [s["x0"] for s in shapes(out[rv.PLDDT]["figure"]) if s.get("opacity") == 0.2] == [95.5]
