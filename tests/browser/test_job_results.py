@@ -78,3 +78,26 @@ def test_results002_pae_box_reaches_the_viewer_selection(live, done_job):
     finally:
         print("VIEWER SELECTION", repr(viewer_selection()))
     assert _errors(dash_duo) == []
+
+
+def test_results003_import_a_server_zip_and_see_its_structure(live, tmp_path):
+    import zipfile
+
+    from selenium.webdriver.common.by import By
+
+    dash_duo = live
+    archive = tmp_path / "fold_5b8c.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in (REAL / "server_fold_5b8c" / "Example").iterdir():
+            zf.write(p, f"fold_5b8c/{p.name}")
+    browser_login(dash_duo, "alice", USER_PASSWORD, "/import")
+    frame = dash_duo.wait_for_element("#import-results-form", timeout=15)
+    dash_duo.driver.switch_to.frame(frame)
+    dash_duo.driver.find_element(By.ID, "import-file").send_keys(str(archive))
+    dash_duo.driver.find_element(By.ID, "import-submit").click()
+    dash_duo.driver.switch_to.default_content()
+    dash_duo.wait_for_contains_text(f"#{rv.CARD}", "model 0", timeout=30)
+    assert "Imported results" in dash_duo.find_element(f"#{rv.CARD}").text
+    assert "/jobs/" in dash_duo.driver.current_url
+    dash_duo.wait_for_element(f"#{rv.VIEWER} canvas", timeout=30)
+    assert _errors(dash_duo) == []
