@@ -5,6 +5,7 @@ one is the same residues on the other.
 """
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
 from services.results import Confidences
@@ -48,8 +49,10 @@ def pae_shapes(starts: list[list], total: int, mark: int | None = None) -> list[
 def pae_figure(conf: Confidences) -> go.Figure:
     """Return the PAE heatmap (row = aligned on token i) with chain borders and chain ids on both axes."""
     block, n, total = conf.pae_block, len(conf.pae), len(conf.tokens)
-    centres = [block * i + (block - 1) / 2 for i in range(n)]
-    fig = go.Figure(go.Heatmap(z=conf.pae, x=centres, y=centres, zmin=0, zmax=PAE_MAX, colorscale="Greens_r",
+    centres = np.arange(n) * block + (block - 1) / 2
+    # numpy arrays: plotly validates a 256 x 256 list of lists element by element (seconds), an array at once
+    fig = go.Figure(go.Heatmap(z=np.array(conf.pae, dtype=np.float32), x=centres, y=centres, zmin=0, zmax=PAE_MAX,
+                               colorscale="Greens_r",
                                colorbar={"title": {"text": "Å"}, "thickness": 12},
                                hovertemplate="aligned on token %{y:.0f}<br>token %{x:.0f}<br>%{z:.1f} Å"
                                              "<extra></extra>"))
@@ -83,7 +86,9 @@ def plddt_figure(conf: Confidences) -> go.Figure:
         if not points:
             continue
         fig.add_trace(go.Scatter(
-            x=[i for i, _ in points], y=[t.plddt for _, t in points], mode=mode, name=name,
+            x=np.array([i for i, _ in points], dtype=np.int32),
+            y=np.array([np.nan if t.plddt is None else t.plddt for _, t in points], dtype=np.float32),
+            mode=mode, name=name,
             line={"color": "#2c3e50", "width": 1}, marker={"color": "#8e44ad", "size": 5},
             text=[f"{t.chain} {t.name} {t.number}{' ' + t.atom if t.atom else ''}" for _, t in points],
             hovertemplate="%{text}<br>pLDDT %{y:.1f}<extra></extra>", connectgaps=False))

@@ -36,8 +36,8 @@ def _errors(dash_duo) -> list:
 
 
 def _plddt_y(dash_duo) -> list:
-    return dash_duo.driver.execute_script(
-        f"const g = document.querySelector('#{rv.PLDDT} .js-plotly-plot'); return g && g.data ? g.data[0].y : null")
+    return dash_duo.driver.execute_script(f"const g = document.querySelector('#{rv.PLDDT} .js-plotly-plot'); "
+                                          "return g && g.data ? Array.from(g.data[0].y) : null")
 
 
 def test_results001_structure_renders_and_sample_switch_changes_plots(live, done_job):

@@ -2,11 +2,13 @@
 views, linked selections, and the owner-checked downloads (one file, all as a streamed zip)."""
 from __future__ import annotations
 
+import base64
 import io
 import shutil
 import time
 import zipfile
 
+import numpy as np
 import pytest
 
 from dash_app.components import results_view as rv
@@ -55,6 +57,13 @@ SAMPLE_OUT = [(rv.PAE, "figure"), (rv.PLDDT, "figure"), (rv.IPTM, "figure"), (rv
               (rv.TROUBLE, "children"), (rv.TOKENS, "data"), (rv.VIEWER, "data"), (rv.NOTE, "children")]
 
 
+def _values(array) -> list:
+    """Return the numbers of a figure array as plotly sends it (a list, or base64 typed-array data)."""
+    if isinstance(array, dict) and "bdata" in array:
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
 def _sample(client, job_id: int, key: str, colour: str = "plddt"):
     return _call(client, SAMPLE_OUT, [(rv.SAMPLE, "value", key), (rv.COLOUR, "value", colour)],
                  [(rv.JOB, "data", job_id)])
@@ -76,9 +85,9 @@ def test_page_paints_a_placeholder_then_fills_scores(user_client, done_job):
 
 def test_choosing_another_sample_switches_plots_and_structure(user_client, done_job):
     first, second = (_sample(user_client, done_job.id, k) for k in ("seed-1_sample-0", "seed-1_sample-2"))
-    y = [first[rv.PLDDT]["figure"]["data"][0]["y"], second[rv.PLDDT]["figure"]["data"][0]["y"]]
+    y = [_values(first[rv.PLDDT]["figure"]["data"][0]["y"]), _values(second[rv.PLDDT]["figure"]["data"][0]["y"])]
     assert len(y[0]) == len(y[1]) == 209 and y[0] != y[1]
-    assert first[rv.PAE]["figure"]["data"][0]["z"] != second[rv.PAE]["figure"]["data"][0]["z"]
+    assert _values(first[rv.PAE]["figure"]["data"][0]["z"]) != _values(second[rv.PAE]["figure"]["data"][0]["z"])
     url = second[rv.VIEWER]["data"]["data"]
     assert url == f"/api/jobs/{done_job.id}/files/pdl1_binder/seed-1_sample-2/model.cif"
     assert user_client.get(url).status_code == 200
