@@ -36,8 +36,10 @@ def _errors(dash_duo) -> list:
 
 
 def _plddt_y(dash_duo) -> list:
-    return dash_duo.driver.execute_script(f"const g = document.querySelector('#{rv.PLDDT} .js-plotly-plot'); "
-                                          "return g && g.data ? Array.from(g.data[0].y) : null")
+    """Return the plotted pLDDT values (plotly's full data: the figure's arrays arrive base64-encoded)."""
+    return dash_duo.driver.execute_script(
+        f"const g = document.querySelector('#{rv.PLDDT} .js-plotly-plot'); "
+        "return g && g._fullData && g._fullData.length ? Array.from(g._fullData[0].y) : null")
 
 
 def test_results001_structure_renders_and_sample_switch_changes_plots(live, done_job):
