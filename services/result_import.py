@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from services import defaults, results
+from services.af3 import server_to_af3
 from services.db import transaction
 from services.errors import InvalidInput
 from services.jobs import Job, get_job
@@ -64,15 +65,23 @@ def _unpack(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], dest: Path, max_b
 
 
 def _input_document(contents: results.FolderContents) -> tuple[object, str | None]:
-    """Return the job input to keep (AF3's `_data.json`, else the server's job request) and its name."""
+    """Return the job input to keep and its name: AF3's `_data.json`, else the server's job request
+    converted to the AF3 dialect (so Clone can run it here), else nothing."""
     for path in (contents.data_json, contents.job_request):
         try:
             doc = json.loads(path.read_text()) if path else None
         except (OSError, ValueError):
             doc = None
         job = doc[0] if isinstance(doc, list) and doc else doc
-        if isinstance(job, dict):
-            return job, job.get("name") if isinstance(job.get("name"), str) else None
+        if not isinstance(job, dict):
+            continue
+        name = job.get("name") if isinstance(job.get("name"), str) else None
+        if path == contents.job_request:
+            try:
+                job = server_to_af3(job)
+            except (KeyError, TypeError, ValueError):
+                pass  # kept as the server wrote it: still the record of what was folded
+        return job, name
     return None, None
 
 

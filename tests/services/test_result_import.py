@@ -45,7 +45,11 @@ def test_alphafold_server_zip_becomes_a_read_only_job(conn, settings, alice):
     job = import_zip(conn, settings, alice, _zip(members), "fold_5b8c.zip")
     assert job.state is JobState.SUCCEEDED and job.host == IMPORTED_HOST and job.owner == "alice"
     assert job.name == "5b8c complex" and job.tokens == 370
-    assert json.loads(open(job.input_path).read())["modelSeeds"] == ["1234"]
+    kept = json.loads(open(job.input_path).read())  # the server's request, in the AF3 dialect: Clone runs it here
+    assert kept["dialect"] == "alphafold3" and kept["modelSeeds"] == [1234]
+    assert kept["sequences"] == [{"protein": {"id": "A", "sequence": "MK"}}]
+    clone = jobs.clone_job(conn, settings, alice, job.id)  # "run it here too"
+    assert clone.state is JobState.QUEUED and clone.cloned_from == job.id
     res = results.read_results(job.output_path)
     assert res.contents.layout is results.Layout.SERVER and res.samples[0].iptm == 0.82
     assert res.samples[0].seed == 1234
