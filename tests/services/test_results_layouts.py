@@ -28,6 +28,11 @@ EXPECTED = {
 }
 
 
+def test_every_real_folder_is_covered():
+    """A folder added to the fixtures (copied from /work/shared/af3_outputs) must get expectations here."""
+    assert sorted(p.name for p in REAL.iterdir() if p.is_dir()) == sorted(EXPECTED)
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_reader_on_each_real_output_folder(name):
     layout, keys, tokens, starts, ranking, ptm, iptm = EXPECTED[name]
