@@ -20,8 +20,8 @@ from services.mmcif_atoms import read_residues
 
 PREFIX = "job-res"
 MOLSTAR_URL, MOLSTAR_READY = f"{PREFIX}-molstar-url", f"{PREFIX}-molstar-ready"
-JOB, BODY, SAMPLE, COLOUR, VIEWER, PAE, PLDDT, IPTM, PAEMIN, TROUBLE, TOKENS, NOTE, LINKED, VIEWER_SEL, SCORES = (
-    f"{PREFIX}-{x}" for x in ("job", "body", "sample", "colour", "viewer", "pae", "plddt", "iptm", "paemin",
+BODY, SAMPLE, COLOUR, VIEWER, PAE, PLDDT, IPTM, PAEMIN, TROUBLE, TOKENS, NOTE, LINKED, VIEWER_SEL, SCORES = (
+    f"{PREFIX}-{x}" for x in ("body", "sample", "colour", "viewer", "pae", "plddt", "iptm", "paemin",
                               "trouble", "tokens", "note", "linked", "viewer-sel", "scores"))
 CARD = "job-results-card"
 
@@ -30,10 +30,10 @@ def _num(x: float | None) -> str:
     return "—" if x is None else f"{x:.3f}"
 
 
-def placeholder(job_id: int, title: str = "Results") -> list:
+def placeholder(title: str = "Results") -> list:
     """Return the results card as first painted: a spinner; a callback fills it right after."""
     return [dbc.Card([dbc.CardHeader([html.I(className="bi bi-trophy me-2"), title]),
-                      dbc.CardBody([dcc.Store(id=JOB, data=job_id), dcc.Store(id=MOLSTAR_READY),
+                      dbc.CardBody([dcc.Store(id=MOLSTAR_READY),
                                     dcc.Store(id=MOLSTAR_URL, data=get_relative_path(
                                         f"/_dash-component-suites/dash_molstar/{sv.MOLSTAR_BUNDLE}")),
                                     html.Div(html.Div([dbc.Spinner(size="sm", spinner_class_name="me-2"),

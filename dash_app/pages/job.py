@@ -2,7 +2,12 @@
 
 One Interval (CONSOLE_POLL_MS) drives `refresh_job`: per tick one job-row read and one cursor read
 of the log; it answers 204 when neither moved and stops once the job is final and fully read.
+A one-shot Interval (FIRST) makes the first poll at once: it loads the log's tail, which the page
+itself does not carry (a big job's page stays small and shows "Loading log…" meanwhile).
 A job the caller may not see renders exactly like one that does not exist.
+
+The job id of every callback comes from one place, the console's cursor, and is checked against
+the logged-in user (`cons.checked_job`) before anything is read or done.
 """
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ dash.register_page(__name__, path_template="/jobs/<job_id>", name="Job", nav=Fal
 KEY = "job"  # the console's key on this page
 HEADER, PROGRESS, FAILURE, RESULTS = (page_id(__name__, x) for x in ("header", "progress", "failure", "results"))
 INTERVAL, CURSOR, ALERT, NAV = (page_id(__name__, x) for x in ("interval", "cursor", "alert", "nav"))
+FIRST = page_id(__name__, "first-poll")
+FIRST_POLL_MS = 50  # the first poll right after the page renders: the log shows without waiting a full tick
 CANCEL, RETRY, CLONE = (page_id(__name__, x) for x in ("cancel", "retry", "clone"))
 CANCEL_MODAL, CANCEL_CONFIRM, CANCEL_KEEP = (page_id(__name__, x) for x in ("cancel-modal", "cancel-confirm",
                                                                            "cancel-keep"))
@@ -83,7 +90,7 @@ def results_section(job: Job) -> list:
     """Return the results card of a succeeded job as a placeholder; `fill_results` fills it after first paint."""
     if job.state is not JobState.SUCCEEDED:
         return []
-    return rv.placeholder(job.id, "Imported results (read-only)" if job.host == IMPORTED_HOST else "Results")
+    return rv.placeholder("Imported results (read-only)" if job.host == IMPORTED_HOST else "Results")
 
 
 def not_found(job_id) -> html.Div:
@@ -131,17 +138,23 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
                                             f"/api/jobs/{job.id}/log", live=not job.is_finished))]),
         modal,
         dcc.Location(id=NAV, refresh="callback-nav"),
-        dcc.Store(id=CURSOR, data={"job": job.id, "updated": job.updated_at, "state": job.state.value}),
+        dcc.Store(id=CURSOR, data={"updated": job.updated_at, "state": job.state.value}),
         dcc.Interval(id=INTERVAL, interval=defaults.CONSOLE_POLL_MS, disabled=done),
+        dcc.Interval(id=FIRST, interval=FIRST_POLL_MS, max_intervals=1),
     ], className="fd-job-page")
 
 
 def tick(cursor: dict, console_cursor: dict) -> dict | None:
-    """Return what changed since the cursors (None: nothing); the pure core of `refresh_job`."""
+    """Return what changed since the cursors (None: nothing); the pure core of `refresh_job`.
+
+    Raises:
+        JobNotFound: the console cursor names no job the caller may see.
+    """
     db = conn()
-    job = jobs.get_job(db, require_account(), int(cursor["job"]))
-    patch, new_console = cons.append_patch(db, KEY, console_cursor)
-    job_changed = job.updated_at != cursor["updated"] or job.state.value != cursor["state"]
+    job, console_cursor = cons.checked_job(db, require_account(), console_cursor)
+    patch, new_console = cons.append_patch(db, KEY, job.id, console_cursor)
+    cursor = cursor if isinstance(cursor, dict) else {}
+    job_changed = job.updated_at != cursor.get("updated") or job.state.value != cursor.get("state")
     if patch is None and not job_changed:
         return {"stop": True} if job.is_finished else None
     out = {"job": job, "patch": patch, "console": new_console, "job_changed": job_changed,
@@ -153,29 +166,41 @@ def tick(cursor: dict, console_cursor: dict) -> dict | None:
 @callback(Output(HEADER, "children"), Output(PROGRESS, "children"), Output(FAILURE, "children"),
           Output(RESULTS, "children"), Output(CANCEL, "disabled"), Output(RETRY, "disabled"),
           Output(CURSOR, "data"), Output(cons.cid("lines", KEY), "children"), Output(cons.cid("cursor", KEY), "data"),
-          *[Output(cons.count_id(KEY, lv), "children") for lv in cons.LEVELS], Output(INTERVAL, "disabled"),
-          Input(INTERVAL, "n_intervals"), State(CURSOR, "data"), State(cons.cid("cursor", KEY), "data"),
-          prevent_initial_call=True)
-def refresh_job(_n, cursor, console_cursor):
+          *[Output(cons.count_id(KEY, lv), "children") for lv in cons.LEVELS],
+          Output(cons.cid("earlier-wrap", KEY), "hidden", allow_duplicate=True), Output(INTERVAL, "disabled"),
+          Input(INTERVAL, "n_intervals"), Input(FIRST, "n_intervals"), State(CURSOR, "data"),
+          State(cons.cid("cursor", KEY), "data"), prevent_initial_call=True)
+def refresh_job(_n, _first, cursor, console_cursor):
     """Append new log lines and refresh the header when the job row moved; stop when final."""
+    n_out = 11 + len(cons.LEVELS)
     try:
         change = tick(cursor, console_cursor)
     except JobNotFound:
-        return (no_update,) * 14 + (True,)
+        return (no_update,) * (n_out - 1) + (True,)
     if change is None:
         raise PreventUpdate  # nothing new: an empty 204
     if "job" not in change:
-        return (no_update,) * 14 + (True,)
+        return (no_update,) * (n_out - 1) + (True,)
     job, nu = change["job"], no_update
     moved = change["job_changed"]
-    newly_final = moved and job.is_finished and cursor["state"] != job.state.value
+    newly_final = moved and job.is_finished and cursor.get("state") != job.state.value
     counts = [f"{change['counts'][lv]:,}" for lv in cons.LEVELS] if change["counts"] else [nu] * len(cons.LEVELS)
+    sent = change["patch"] is not None
     return (header(job) if moved else nu, progress_bar(job) if moved else nu,
             failure(job) if newly_final else nu, results_section(job) if newly_final else nu,
             job.is_finished if moved else nu, job.state not in (JobState.FAILED, JobState.CANCELLED) if moved else nu,
-            {**cursor, "updated": job.updated_at, "state": job.state.value} if moved else nu,
-            change["patch"] if change["patch"] is not None else nu,
-            change["console"] if change["patch"] is not None else nu, *counts, change["stop"] or nu)
+            {"updated": job.updated_at, "state": job.state.value} if moved else nu,
+            change["patch"] if sent else nu, change["console"] if sent else nu, *counts,
+            not cons.has_earlier(change["console"]) if sent else nu, change["stop"] or nu)
+
+
+@callback(Output(cons.cid("lines", KEY), "children", allow_duplicate=True),
+          Output(cons.cid("cursor", KEY), "data", allow_duplicate=True),
+          Output(cons.cid("earlier-wrap", KEY), "hidden"), Input(cons.cid("earlier", KEY), "n_clicks"),
+          State(cons.cid("cursor", KEY), "data"), prevent_initial_call=True)
+def load_earlier(_clicks, console_cursor):
+    """Prepend the page of lines before the first one shown (the job checked as in every callback here)."""
+    return cons.load_earlier(KEY, console_cursor)
 
 
 @callback(Output(CANCEL_MODAL, "is_open"), Input(CANCEL, "n_clicks"), Input(CANCEL_KEEP, "n_clicks"),
@@ -187,11 +212,12 @@ def toggle_cancel(*_clicks):
 
 @callback(Output(ALERT, "children"), Output(NAV, "pathname"), Output(INTERVAL, "disabled", allow_duplicate=True),
           Input(CANCEL_CONFIRM, "n_clicks"), Input(RETRY, "n_clicks"), Input(CLONE, "n_clicks"),
-          State(CURSOR, "data"), prevent_initial_call=True)
-def act_on_job(_cancel, _retry, _clone, cursor):
+          State(cons.cid("cursor", KEY), "data"), prevent_initial_call=True)
+def act_on_job(_cancel, _retry, _clone, console_cursor):
     """Cancel, retry or clone this job; a clone opens the new job's page."""
-    user, job_id = require_account(), int(cursor["job"])
+    user = require_account()
     try:
+        job_id = cons.checked_job(conn(), user, console_cursor)[0].id
         if ctx.triggered_id == CLONE:
             new = jobs.clone_job(conn(), settings(), user, job_id)
             return no_update, f"/jobs/{new.id}", no_update
@@ -209,35 +235,35 @@ def act_on_job(_cancel, _retry, _clone, cursor):
 # -- results (issue 14): filled after first paint, one sample at a time, linked views -------------
 
 
-def _output_path(job_id) -> str | None:
-    """Return the output folder of a job the caller may see (JobNotFound otherwise)."""
-    return jobs.get_job(conn(), require_account(), int(job_id)).output_path
+def _results_job(console_cursor) -> Job:
+    """Return the page's job, checked against the caller like every other callback here (JobNotFound)."""
+    return cons.checked_job(conn(), require_account(), console_cursor)[0]
 
 
 clientside_callback(sv.LOAD_MOLSTAR_JS, Output(rv.MOLSTAR_READY, "data"), Input(rv.MOLSTAR_URL, "data"))
 
 
-@callback(Output(rv.BODY, "children"), Input(rv.MOLSTAR_READY, "data"), State(rv.JOB, "data"))
-def fill_results(_ready, job_id):
+@callback(Output(rv.BODY, "children"), Input(rv.MOLSTAR_READY, "data"), State(cons.cid("cursor", KEY), "data"))
+def fill_results(_ready, console_cursor):
     """Read the output folder once the page is up: chooser, scores and files (the sample views follow)."""
     try:
-        output_path = _output_path(job_id)
-    except (JobNotFound, TypeError, ValueError):
+        job = _results_job(console_cursor)
+    except JobNotFound:
         raise PreventUpdate from None
-    return rv.body(int(job_id), results.read_results(output_path))
+    return rv.body(job.id, results.read_results(job.output_path))
 
 
 @callback(Output(rv.PAE, "figure"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
           Output(rv.PAEMIN, "figure"), Output(rv.TROUBLE, "children"), Output(rv.TOKENS, "data"),
           Output(rv.VIEWER, "data"), Output(rv.NOTE, "children"),
-          Input(rv.SAMPLE, "value"), Input(rv.COLOUR, "value"), State(rv.JOB, "data"))
-def show_sample(key, colour_by, job_id):
+          Input(rv.SAMPLE, "value"), Input(rv.COLOUR, "value"), State(cons.cid("cursor", KEY), "data"))
+def show_sample(key, colour_by, console_cursor):
     """Switch structure, PAE, pLDDT, matrices and warnings to the chosen sample (colour: the model only)."""
     try:
-        output_path = _output_path(job_id)
-    except (JobNotFound, TypeError, ValueError):
+        job = _results_job(console_cursor)
+    except JobNotFound:
         raise PreventUpdate from None
-    view = rv.sample_view(int(job_id), output_path, key, colour_by or "plddt",
+    view = rv.sample_view(job.id, job.output_path, key, colour_by or "plddt",
                           cache_dir=settings().data_dir / defaults.RESULTS_CACHE_DIR)
     if ctx.triggered_id == rv.COLOUR:
         return (no_update,) * 6 + (view.structure, no_update)

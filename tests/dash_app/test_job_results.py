@@ -11,11 +11,13 @@ import zipfile
 import numpy as np
 import pytest
 
+from dash_app.components import console as cons
 from dash_app.components import results_view as rv
 from services import jobs, users
 from services.af3 import load_json_text
 from tests.conftest import ADMIN_PASSWORD, ROOT, dash_post, login
 
+CURSOR = cons.cid("cursor", "job")  # the job page's console cursor: where every callback gets the job
 REAL = ROOT / "tests" / "fixtures" / "af3_outputs"
 
 
@@ -66,7 +68,7 @@ def _values(array) -> list:
 
 def _sample(client, job_id: int, key: str, colour: str = "plddt"):
     return _call(client, SAMPLE_OUT, [(rv.SAMPLE, "value", key), (rv.COLOUR, "value", colour)],
-                 [(rv.JOB, "data", job_id)])
+                 [(CURSOR, "data", {"job": job_id})])
 
 
 def test_page_paints_a_placeholder_then_fills_scores(user_client, done_job):
@@ -75,7 +77,7 @@ def test_page_paints_a_placeholder_then_fills_scores(user_client, done_job):
     html = page.get_data(as_text=True)
     assert "rcsb-molstar" not in html  # Mol*'s 6.5 MB bundle is fetched by the job page only when needed
     body = _call(user_client, [(rv.BODY, "children")], [(rv.MOLSTAR_READY, "data", True)],
-                 [(rv.JOB, "data", done_job.id)])[rv.BODY]["children"]
+                 [(CURSOR, "data", {"job": done_job.id})])[rv.BODY]["children"]
     text = str(body)
     assert "seed 1 · sample 0" in text and "★ best" in text and "Ranking score" in text and "Disordered" in text
     assert f"/api/jobs/{done_job.id}/archive" in text
@@ -95,7 +97,7 @@ def test_choosing_another_sample_switches_plots_and_structure(user_client, done_
     assert all(c["representation"][0]["type"] == "cartoon" for c in comps)  # two proteins, no ligands
     assert second[rv.IPTM]["figure"]["data"][0]["x"] == ["A", "B"]
     chain = _call(user_client, SAMPLE_OUT, [(rv.SAMPLE, "value", "seed-1_sample-2"), (rv.COLOUR, "value", "chain")],
-                  [(rv.JOB, "data", done_job.id)], triggered=f"{rv.COLOUR}.value")
+                  [(CURSOR, "data", {"job": done_job.id})], triggered=f"{rv.COLOUR}.value")
     assert set(chain) == {rv.VIEWER}  # a colour change re-sends the model only
     assert chain[rv.VIEWER]["data"]["component"][0]["representation"][0]["color"] == "chain-id"
 
@@ -148,3 +150,22 @@ def test_a_residue_clicked_in_3d_is_marked_in_pae_and_plddt(user_client, done_jo
     marked = [s for s in shapes(out[rv.PAE]["figure"]) if s["line"]["color"] == "#e74c3c"]
     assert [(m["x0"], m["y0"]) for m in marked] == [(96, -0.5), (-0.5, 96)]  # B 3 is token 96 (B starts at 94)
     assert [s["x0"] for s in shapes(out[rv.PLDDT]["figure"]) if s.get("opacity") == 0.2] == [95.5]
+
+
+def test_another_user_gets_nothing_from_the_results_callbacks(app, conn, done_job):
+    users.create_user(conn, "bob", "bob-password-1", users.Role.USER)
+    bob = app.server.test_client()
+    assert login(bob, "bob", "bob-password-1").status_code == 302
+    for outputs, inputs in (([(rv.BODY, "children")], [(rv.MOLSTAR_READY, "data", True)]),
+                            (SAMPLE_OUT, [(rv.SAMPLE, "value", "seed-1_sample-0"), (rv.COLOUR, "value", "plddt")])):
+        from dash import get_app
+
+        key = next(k for k in get_app().callback_map
+                   if [x.split("@")[0] for x in k.strip(".").replace("...", " ").split()] ==
+                   [f"{i}.{p}" for i, p in outputs])
+        outs = [{"id": i, "property": p} for i, p in outputs]
+        r = dash_post(bob, {"output": key, "outputs": outs if len(outs) > 1 else outs[0],
+                            "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
+                            "state": [{"id": CURSOR, "property": "data", "value": {"job": done_job.id}}],
+                            "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]})
+        assert r.status_code == 204  # alice's job: nothing, exactly as for a job that does not exist
