@@ -111,7 +111,6 @@ class SampleView:
     pae_min: go.Figure
     trouble: list
     tokens: dict
-    structure: dict | None
     note: str
 
 
@@ -133,9 +132,17 @@ def trouble_alert(score: results.SampleScore | None) -> list:
                       color="warning", className="py-2 small", id=f"{PREFIX}-warning")]
 
 
-def sample_view(job_id: int, output_path: str, key: str, colour_by: str = "plddt",
-                cache_dir: Path | None = None) -> SampleView:
-    """Return plots, warnings and the 3D model of the sample `key` of a job's output folder."""
+def sample_model(job_id: int, output_path: str, key: str, colour_by: str = "plddt") -> dict | None:
+    """Return the viewer data for the sample's model (by URL) — quick: the model file alone is read."""
+    files = results.find_sample(results.describe_folder(output_path), key)
+    rel = results.relative_to_output(output_path, files.model) if files else None
+    if not rel:
+        return None
+    return sv.structure_data(f"/api/jobs/{job_id}/files/{quote(rel)}", read_residues(files.model), colour_by)
+
+
+def sample_view(output_path: str, key: str, cache_dir: Path | None = None) -> SampleView:
+    """Return plots and warnings of the sample `key` of a job's output folder (its PAE may take a while)."""
     contents = results.describe_folder(output_path)
     files = results.find_sample(contents, key)
     score = next((s for s in results.sample_scores(contents) if s.key == key), None)
@@ -153,8 +160,4 @@ def sample_view(job_id: int, output_path: str, key: str, colour_by: str = "plddt
                                        zmax=rp.PAE_MAX, colorscale="Greens_r", unit=" Å")
     else:
         iptm = pae_min = _empty_figure("no chain-pair scores")
-    structure = None
-    rel = results.relative_to_output(output_path, files.model) if files else None
-    if rel:
-        structure = sv.structure_data(f"/api/jobs/{job_id}/files/{quote(rel)}", read_residues(files.model), colour_by)
-    return SampleView(pae, plddt, iptm, pae_min, trouble_alert(score), tokens, structure, note if conf is None else "")
+    return SampleView(pae, plddt, iptm, pae_min, trouble_alert(score), tokens, note if conf is None else "")

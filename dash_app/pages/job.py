@@ -253,21 +253,29 @@ def fill_results(_ready, console_cursor):
     return rv.body(job.id, results.read_results(job.output_path))
 
 
-@callback(Output(rv.PAE, "figure"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
-          Output(rv.PAEMIN, "figure"), Output(rv.TROUBLE, "children"), Output(rv.TOKENS, "data"),
-          Output(rv.VIEWER, "data"), Output(rv.NOTE, "children"),
-          Input(rv.SAMPLE, "value"), Input(rv.COLOUR, "value"), State(cons.cid("cursor", KEY), "data"))
-def show_sample(key, colour_by, console_cursor):
-    """Switch structure, PAE, pLDDT, matrices and warnings to the chosen sample (colour: the model only)."""
+@callback(Output(rv.VIEWER, "data"), Input(rv.SAMPLE, "value"), Input(rv.COLOUR, "value"),
+          State(cons.cid("cursor", KEY), "data"))
+def show_model(key, colour_by, console_cursor):
+    """Load the chosen sample's model into the viewer, coloured by pLDDT band or by chain."""
     try:
         job = _results_job(console_cursor)
     except JobNotFound:
         raise PreventUpdate from None
-    view = rv.sample_view(job.id, job.output_path, key, colour_by or "plddt",
-                          cache_dir=settings().data_dir / defaults.RESULTS_CACHE_DIR)
-    if ctx.triggered_id == rv.COLOUR:
-        return (no_update,) * 6 + (view.structure, no_update)
-    return view.pae, view.plddt, view.iptm, view.pae_min, view.trouble, view.tokens, view.structure, view.note
+    return rv.sample_model(job.id, job.output_path, key, colour_by or "plddt")
+
+
+@callback(Output(rv.PAE, "figure"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
+          Output(rv.PAEMIN, "figure"), Output(rv.TROUBLE, "children"), Output(rv.TOKENS, "data"),
+          Output(rv.NOTE, "children"), Input(rv.SAMPLE, "value"), State(cons.cid("cursor", KEY), "data"))
+def show_sample(key, console_cursor):
+    """Switch PAE, pLDDT, chain-pair matrices and warnings to the chosen sample (apart from the model:
+    a large sample's PAE is parsed on its first visit, and the model should not wait for that)."""
+    try:
+        job = _results_job(console_cursor)
+    except JobNotFound:
+        raise PreventUpdate from None
+    view = rv.sample_view(job.output_path, key, cache_dir=settings().data_dir / defaults.RESULTS_CACHE_DIR)
+    return view.pae, view.plddt, view.iptm, view.pae_min, view.trouble, view.tokens, view.note
 
 
 def _box(selected: dict | None) -> list[tuple[float, float]]:

@@ -56,7 +56,7 @@ def _call(client, output: list[tuple[str, str]], inputs: list[tuple[str, str, ob
 
 
 SAMPLE_OUT = [(rv.PAE, "figure"), (rv.PLDDT, "figure"), (rv.IPTM, "figure"), (rv.PAEMIN, "figure"),
-              (rv.TROUBLE, "children"), (rv.TOKENS, "data"), (rv.VIEWER, "data"), (rv.NOTE, "children")]
+              (rv.TROUBLE, "children"), (rv.TOKENS, "data"), (rv.NOTE, "children")]
 
 
 def _values(array) -> list:
@@ -66,9 +66,13 @@ def _values(array) -> list:
     return list(array)
 
 
-def _sample(client, job_id: int, key: str, colour: str = "plddt"):
-    return _call(client, SAMPLE_OUT, [(rv.SAMPLE, "value", key), (rv.COLOUR, "value", colour)],
-                 [(CURSOR, "data", {"job": job_id})])
+def _sample(client, job_id: int, key: str):
+    return _call(client, SAMPLE_OUT, [(rv.SAMPLE, "value", key)], [(CURSOR, "data", {"job": job_id})])
+
+
+def _model(client, job_id: int, key: str, colour: str = "plddt", trigger: str | None = None) -> dict:
+    return _call(client, [(rv.VIEWER, "data")], [(rv.SAMPLE, "value", key), (rv.COLOUR, "value", colour)],
+                 [(CURSOR, "data", {"job": job_id})], triggered=trigger)[rv.VIEWER]["data"]
 
 
 def test_page_paints_a_placeholder_then_fills_scores(user_client, done_job):
@@ -90,16 +94,15 @@ def test_choosing_another_sample_switches_plots_and_structure(user_client, done_
     y = [_values(first[rv.PLDDT]["figure"]["data"][0]["y"]), _values(second[rv.PLDDT]["figure"]["data"][0]["y"])]
     assert len(y[0]) == len(y[1]) == 209 and y[0] != y[1]
     assert _values(first[rv.PAE]["figure"]["data"][0]["z"]) != _values(second[rv.PAE]["figure"]["data"][0]["z"])
-    url = second[rv.VIEWER]["data"]["data"]
-    assert url == f"/api/jobs/{done_job.id}/files/pdl1_binder/seed-1_sample-2/model.cif"
-    assert user_client.get(url).status_code == 200
-    comps = second[rv.VIEWER]["data"]["component"]
-    assert all(c["representation"][0]["type"] == "cartoon" for c in comps)  # two proteins, no ligands
     assert second[rv.IPTM]["figure"]["data"][0]["x"] == ["A", "B"]
-    chain = _call(user_client, SAMPLE_OUT, [(rv.SAMPLE, "value", "seed-1_sample-2"), (rv.COLOUR, "value", "chain")],
-                  [(CURSOR, "data", {"job": done_job.id})], triggered=f"{rv.COLOUR}.value")
-    assert set(chain) == {rv.VIEWER}  # a colour change re-sends the model only
-    assert chain[rv.VIEWER]["data"]["component"][0]["representation"][0]["color"] == "chain-id"
+    model = _model(user_client, done_job.id, "seed-1_sample-2")
+    assert model["data"] == f"/api/jobs/{done_job.id}/files/pdl1_binder/seed-1_sample-2/model.cif"
+    assert user_client.get(model["data"]).status_code == 200
+    assert all(c["representation"][0]["type"] == "cartoon" for c in model["component"])  # two proteins
+    bands = {c["representation"][0]["colorParams"]["value"] for c in model["component"]}
+    assert bands <= {0x0053D6, 0x65CBF3, 0xFFDB13, 0xFF7D45} and 0x0053D6 in bands  # AF3's pLDDT band colours
+    chain = _model(user_client, done_job.id, "seed-1_sample-2", "chain", f"{rv.COLOUR}.value")
+    assert chain["component"][0]["representation"][0]["color"] == "chain-id"
 
 
 def test_pae_box_selects_both_axes_in_3d_and_plddt(user_client, done_job):
@@ -157,7 +160,9 @@ def test_another_user_gets_nothing_from_the_results_callbacks(app, conn, done_jo
     bob = app.server.test_client()
     assert login(bob, "bob", "bob-password-1").status_code == 302
     for outputs, inputs in (([(rv.BODY, "children")], [(rv.MOLSTAR_READY, "data", True)]),
-                            (SAMPLE_OUT, [(rv.SAMPLE, "value", "seed-1_sample-0"), (rv.COLOUR, "value", "plddt")])):
+                            (SAMPLE_OUT, [(rv.SAMPLE, "value", "seed-1_sample-0")]),
+                            ([(rv.VIEWER, "data")], [(rv.SAMPLE, "value", "seed-1_sample-0"),
+                                                     (rv.COLOUR, "value", "plddt")])):
         from dash import get_app
 
         key = next(k for k in get_app().callback_map
