@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import mmap
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -367,17 +368,22 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, list[str], list[int]]:
 
     The PAE of a 5,000-token job is 25 million numbers: parsed by numpy from the array's text
     (seconds, one float array) rather than by `json` (a Python object per number, gigabytes).
-    Files that do not look like AF3's fall back to `json`.
+    Files that do not look like AF3's fall back to `json`. The file is mapped, not read: only the
+    arrays used are copied (contact_probs, as large as the PAE, never is).
     """
-    data = path.read_bytes()
-    pae_text = _array_text(data, "pae", nested=True)
-    chains_text, res_text = _array_text(data, "token_chain_ids", False), _array_text(data, "token_res_ids", False)
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            pae_text = _array_text(data, "pae", nested=True)
+            chains_text = _array_text(data, "token_chain_ids", False)
+            res_text = _array_text(data, "token_res_ids", False)
+    except ValueError:  # an empty file cannot be mapped
+        pae_text = chains_text = res_text = None
     if pae_text is not None and chains_text is not None and res_text is not None:
         rows = pae_text.count(b"[") - 1
         pae = _pae_rows(pae_text, rows) if rows > 0 else None
         if pae is not None:
             return pae, json.loads(chains_text), json.loads(res_text)
-    doc = json.loads(data)
+    doc = json.loads(path.read_bytes())
     return np.array(doc["pae"], dtype=np.float32), list(doc["token_chain_ids"]), list(doc["token_res_ids"])
 
 
