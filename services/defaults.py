@@ -86,7 +86,6 @@ REAP_SSH_TIMEOUT_S = 3.0  # the reaper runs in a worker's claim loop: a down hos
 UPLOAD_REQUEST_HEADROOM_BYTES = 256 * 1024  # room in one upload request for Dash's envelope beside the files
 RESULTS_CONFIDENCES_MAX_BYTES = 512 * 1024 * 1024  # ~7,000 tokens; parsed once by numpy, then cached reduced
 RESULTS_PAE_MAX_CELLS = 256  # PAE heatmap side after block-averaging: finer than a laptop chart can show anyway
-RESULTS_PLDDT_MAX_POINTS = 4000  # per-atom pLDDT line, thinned beyond this
 RESULTS_IPTM_TROUBLE = 0.6  # AF3's docs: ipTM below 0.6 is likely a failed prediction of the interface
 RESULTS_DISORDER_TROUBLE = 0.5  # over half the model disordered: mostly not a reliable structure
 RESULTS_CACHE_DIR = "cache/results"  # reduced PAE/pLDDT per sample, in the data dir: shared by web workers
