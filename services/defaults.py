@@ -90,6 +90,7 @@ RESULTS_IPTM_TROUBLE = 0.6  # AF3's docs: ipTM below 0.6 is likely a failed pred
 RESULTS_DISORDER_TROUBLE = 0.5  # over half the model disordered: mostly not a reliable structure
 RESULTS_CACHE_DIR = "cache/results"  # reduced PAE/pLDDT per sample, in the data dir: shared by web workers
 RESULTS_CACHE_SECONDS = 30 * 24 * 3600  # a month: results are looked at around when they finish
+RESULTS_PARSE_LOCK_SECONDS = 120  # longest a large PAE parse holds its lock: a crashed worker frees it by then
 RESULTS_IMPORT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3  # an imported results zip: a server download is MBs, a local run GBs
 RESULTS_IMPORT_MAX_BYTES = 4 * 1024 ** 3  # unpacked size of an imported zip: 5 seeds x 5 samples of a large job
 RESULTS_IMPORT_MAX_FILES = 5000  # AF3 writes ~4 files per sample; thousands means it is not an AF3 folder

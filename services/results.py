@@ -402,16 +402,22 @@ def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CON
     stat = path.stat()
     if stat.st_size > max_bytes:
         return _empty(f"{path.name} is {stat.st_size / 1024 / 1024:.0f} MB; download it to look at it.")
+    if cache_dir is None:
+        return _reduce(files, path, max_cells)
     key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_cells}"
-    if cache_dir is not None:
-        with diskcache.Cache(str(cache_dir)) as cache:
-            hit = cache.get(key)
+    with diskcache.Cache(str(cache_dir)) as cache:
+        hit = cache.get(key)
         if isinstance(hit, Confidences):
             return hit
-    conf = _reduce(files, path, max_cells)
-    if cache_dir is not None and not conf.note:
-        with diskcache.Cache(str(cache_dir)) as cache:
-            cache.set(key, conf, expire=defaults.RESULTS_CACHE_SECONDS)
+        # one parse per sample at a time, across threads and web workers: a second visitor waits for
+        # the first one's result instead of holding another few hundred MB for the same file
+        with diskcache.Lock(cache, f"lock|{key}", expire=defaults.RESULTS_PARSE_LOCK_SECONDS):
+            hit = cache.get(key)
+            if isinstance(hit, Confidences):
+                return hit
+            conf = _reduce(files, path, max_cells)
+            if not conf.note:
+                cache.set(key, conf, expire=defaults.RESULTS_CACHE_SECONDS)
     return conf
 
 

@@ -155,3 +155,26 @@ def test_fast_pae_reader_matches_json_and_the_cache_serves_the_second_visit(sim_
 
     monkeypatch.setattr(results, "_reduce", boom)
     assert results.sample_confidences(files, cache_dir=tmp_path / "cache") == first
+
+
+def test_concurrent_first_visits_parse_a_sample_once(sim_out, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    files = results.describe_folder(sim_out).samples[1]
+    calls, real = [], results._reduce
+
+    def slow_reduce(*args):
+        calls.append(1)
+        time.sleep(0.3)  # long enough for the other visitor to arrive while this one parses
+        return real(*args)
+
+    monkeypatch.setattr(results, "_reduce", slow_reduce)
+    out = []
+    visitors = [threading.Thread(target=lambda: out.append(results.sample_confidences(files, cache_dir=tmp_path)))
+                for _ in range(3)]
+    for v in visitors:
+        v.start()
+    for v in visitors:
+        v.join()
+    assert len(calls) == 1 and len(out) == 3 and out[0] == out[1] == out[2]
