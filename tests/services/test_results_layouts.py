@@ -133,6 +133,8 @@ def test_reader_on_simulator_output(sim_out):
         conf = results.sample_confidences(files)
         assert len(conf.tokens) == len(full["token_chain_ids"]) == len(full["pae"])
         assert conf.chain_ids == list(dict.fromkeys(full["token_chain_ids"]))
+        assert conf.chain_starts == [(c, full["token_chain_ids"].index(c)) for c in conf.chain_ids]
+        assert np.allclose(conf.pae, np.round(np.array(full["pae"]), 1))  # small job: full resolution
         ligand = [t for t in conf.tokens if t.atom]
         assert ligand and all(t.plddt is not None for t in conf.tokens)
 
