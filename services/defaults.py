@@ -101,3 +101,17 @@ RESULTS_ZIP_LEVEL = 1  # fastest deflate: AF3's JSON still shrinks ~4x, and a 1 
 # -- unreachable SSH hosts (jobs.mark_host_down) ---------------------------------------------------
 HOST_BACKOFF_MIN_S = 30.0  # a rebooting GPU server is back within a minute or two; retry soon after
 HOST_BACKOFF_MAX_S = 300.0  # doubling stops here: a host that returns starts jobs within 5 minutes
+
+# -- submission limits (jobs.SubmitLimits; admins change them on /admin/queue) ---------------------
+MAX_JOBS_PER_SUBMIT = 100  # a screen's worth to review; one 9.9 MB file once queued 94,000 jobs in 241 s
+MAX_TOKENS_PER_JOB = 5000  # AlphaFold 3's practical ceiling on one 80 GB GPU; beyond it a job only fails late
+MAX_QUEUED_PER_USER = 500  # five full submissions: enough for a screen, not enough to block the lab for weeks
+CLI_SUBMIT_MAX_BYTES = UPLOAD_MAX_BYTES  # the command line reads a file like the upload page does
+CLI_MAX_PROBLEMS_SHOWN = 50  # one broken file once printed 260,000 lines; the first fifty say what is wrong
+
+# -- compression and caching (issue 12) ---------------------------------------------------------
+COMPRESS_MIN_BYTES = 500  # below this gzip/brotli framing eats the gain; polls that send nothing stay plain
+COMPRESS_BR_LEVEL = 4  # brotli's fast levels: ~gzip -6 speed, smaller output; callbacks compress on every poll
+COMPRESS_CACHE_MAX_BYTES = 32 * 1024 * 1024  # compressed JS/CSS per web worker: all of Dash's bundles fit
+STATIC_MAX_AGE_S = 365 * 86400  # fingerprinted assets (?m=mtime, versioned bundles) never change under a URL
+SESSION_CACHE_SIZE = 4096  # verified session cookies remembered per web worker: every active browser, ~1 MB
