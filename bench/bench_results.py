@@ -55,7 +55,7 @@ def big_output(folder: Path) -> Path:
 
 
 def job_with_output(conn, settings, output: Path) -> int:
-    job = jobs.submit(conn, settings, users.get_by_name(conn, "alice"), AF3, name="bench-results")
+    job = jobs.submit(conn, settings, users.get_by_name(conn, "alice"), AF3, name="bench-results", accept_terms=True)
     conn.execute("UPDATE jobs SET state = 'succeeded', output_path = ?, finished_at = ?, updated_at = ? WHERE id = ?",
                  (str(output), time.time(), time.time(), job.id))
     conn.commit()
