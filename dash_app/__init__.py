@@ -18,6 +18,7 @@ from dash_app import ids
 from dash_app.api_v1 import init_api
 from dash_app.auth import init_auth
 from dash_app.components.navbar import navbar
+from dash_app.components.toasts import init_toasts
 from dash_app.compression import init_compression
 from dash_app.context import account
 from dash_app.job_routes import init_job_routes
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         Output("nav-collapse", "is_open"), Input("nav-toggler", "n_clicks"), State("nav-collapse", "is_open"),
         prevent_initial_call=True,
     )
+    init_toasts(app)  # the navbar's toast poll
     _init_extras(server, settings)
     init_compression(server)  # last: its hooks see every route's response
     app._setup_server()  # take this app's page callbacks now, so several apps can coexist (tests)

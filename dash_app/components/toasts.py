@@ -1,13 +1,13 @@
 """Toasts for the user's own jobs ending (and, for admins, hosts going down).
 
-One slow interval in the navbar reads `toasts_since` with a cursor kept in session storage: a
-tick with nothing new is one indexed read and answers `no_update`. New toasts are appended with
-a Patch and fade by themselves.
+One slow interval in the navbar (registered per app by `init_toasts`) reads `toasts_since` with
+a cursor kept in session storage: a tick with nothing new is one indexed read and answers
+`no_update`. New toasts are appended with a Patch and fade by themselves.
 """
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, Patch, State, callback, dcc, html, no_update
+from dash import Input, Output, Patch, State, dcc, html, no_update
 from flask import has_request_context
 
 from dash_app.context import account, conn
@@ -44,7 +44,6 @@ def toast(item: Toast) -> dbc.Toast:
                      duration=defaults.TOAST_POLL_MS * 3, is_open=True)
 
 
-@callback(Output(AREA, "children"), Output(CURSOR, "data"), Input(TICK, "n_intervals"), State(CURSOR, "data"))
 def show_toasts(_n, cursor):
     """Append the toasts that arrived since the cursor (the first call only sets the cursor)."""
     user = account()
@@ -61,3 +60,10 @@ def show_toasts(_n, cursor):
         patch.append(dbc.Toast(f"…and {more} more: see your jobs.", header="FoldDeck", className="fd-toast mb-2",
                                dismissable=True, duration=defaults.TOAST_POLL_MS * 3))
     return patch, new_cursor
+
+
+def init_toasts(app) -> None:
+    """Register `show_toasts` on this app (the navbar is the shell's, not a page's: Dash hands module-level
+    `@callback`s only to the first app a process creates)."""
+    app.callback(Output(AREA, "children"), Output(CURSOR, "data"), Input(TICK, "n_intervals"),
+                 State(CURSOR, "data"))(show_toasts)
