@@ -15,7 +15,7 @@ from dash_app.ids import page_id
 from services import account as account_service
 from services import api_tokens
 from services.errors import FoldDeckError, LoginThrottled
-from services.notify import webhooks
+from services.notify import outbox, webhooks
 from services.notify.prefs import NotifyPrefs, get_prefs, set_prefs
 
 dash.register_page(__name__, path="/account", name="Account", nav=False, title="Account · FoldDeck")
@@ -46,6 +46,7 @@ HOST_NAME = page_id(__name__, "host-name")
 HOST_ADD = page_id(__name__, "host-add")
 HOST_LIST = page_id(__name__, "host-list")
 HOST_REMOVE = "account-host-remove"
+SENT = page_id(__name__, "sent")
 
 CHOICE_OPTIONS = [{"label": "a job succeeded", "value": "succeeded"},
                   {"label": "a job failed", "value": "failed"},
@@ -78,6 +79,7 @@ def layout(**_kwargs) -> html.Div:
             dbc.Label("Send me a mail when", className="small fw-semibold mb-1"),
             dbc.Checklist(id=CHOICES, options=CHOICE_OPTIONS, value=chosen, className="mb-2"),
             dbc.Button("Save", id=SAVE_NOTIFY, color="primary"), html.Div(id=NOTIFY_ALERT, className="mt-2"),
+            html.Div(sent_table(user.id), id=SENT, className="mt-3"),
         ]),
         _card("Limits and usage", "bi-speedometer2", [html.Div(usage_table(user.id), id=USAGE)]),
         _card("Password", "bi-key", [
@@ -128,6 +130,25 @@ def usage_table(user_id: int) -> dbc.Table:
     return dbc.Table([html.Thead(html.Tr([html.Th(""), html.Th("yours"), html.Th("limit")])),
                       html.Tbody([html.Tr([html.Td(a), html.Td(b), html.Td(c)]) for a, b, c in rows])],
                      size="sm", className="mb-0")
+
+
+def sent_table(user_id: int) -> html.Div:
+    """Return the user's latest mails and webhook calls with how their delivery went."""
+    rows = outbox.recent(conn(), user_id, limit=10)
+    if not rows:
+        return html.P("Nothing sent yet.", className="text-muted small mb-0")
+
+    def status(r: outbox.OutboxRow) -> html.Span:
+        if r.sent_at:
+            return html.Span(f"sent {fmt_time(r.sent_at)}", className="text-success")
+        if r.gave_up_at:
+            return html.Span(f"not delivered: {r.last_error}", className="text-danger")
+        return html.Span(f"waiting ({r.attempts} tries{': ' + r.last_error if r.last_error else ''})",
+                         className="text-warning")
+
+    return html.Div([html.Div("Recent messages", className="small fw-semibold mb-1"), dbc.Table(html.Tbody([
+        html.Tr([html.Td(f"job {r.job_id} {r.event}"), html.Td(r.target if r.kind == "email" else "webhook"),
+                 html.Td(status(r))]) for r in rows]), size="sm", className="mb-0 small")])
 
 
 def token_table(user_id: int) -> html.Div:

@@ -119,3 +119,18 @@ def test_webhooks_need_an_allowed_host_which_only_admins_set(app, page, client, 
                  f"{page.HOOK_ADD}.n_clicks")
     assert "whsec_" in text_of(added) and [h.url for h in webhooks.list_webhooks(conn, alice)] == [
         "https://hooks.lab.example/x"]
+
+
+def test_recent_messages_show_their_delivery(app, page, client, conn, alice):
+    from services.notify.prefs import NotifyPrefs, set_prefs
+
+    set_prefs(conn, alice.id, NotifyPrefs(email="alice@lab.example"))
+    admin = users.get_by_name(conn, "admin")
+    job = jobs.submit(conn, app.server.config["FOLDDECK_SETTINGS"], alice, {
+        "name": "x", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
+        "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}]}, accept_terms=True)
+    jobs.cancel_job(conn, admin, job.id)
+    conn.execute("UPDATE outbox SET attempts = 2, last_error = 'Connection refused'")
+    with app.server.test_request_context():
+        text = json.dumps(page.sent_table(alice.id).to_plotly_json(), default=lambda c: c.to_plotly_json())
+    assert f"job {job.id} cancelled" in text and "waiting (2 tries: Connection refused)" in text
