@@ -142,15 +142,25 @@ def test_two_senders_send_each_message_once(settings, conn, alice, smtp):
         f"[FoldDeck] Job {j} (Mail test) succeeded" for j in (1, 2, 3))
 
 
-def test_gives_up_after_a_day_with_an_application_log_error(settings, conn, alice, caplog):
+def test_gives_up_after_a_day_with_an_application_log_error(settings, conn, alice):
+    from services import applog
+
     set_prefs(conn, alice.id, NotifyPrefs(email="alice@lab.example"))
     s = mail_settings(settings, free_port())
     job = run_job(s, conn, alice)
     sender = Sender(s)
     (message,) = outbox.claim_due(conn, sender.id)
-    with caplog.at_level(logging.ERROR, logger="folddeck.notify"):
+    handler = applog.install(settings)
+    try:
         assert outbox.mark_failed(conn, message, sender.id, "Connection refused", now=message.created_at + 86_400)
-    assert f"job {job.id}" in caplog.text and "alice@lab.example" in caplog.text
+        applog.flush()
+    finally:
+        logging.getLogger("folddeck").removeHandler(handler)
+        handler.close()
+    row = conn.execute("SELECT level, source, username, job_id, message FROM app_log "
+                       "WHERE source = 'notify'").fetchone()
+    assert tuple(row[:4]) == ("ERROR", "notify", "alice", job.id)
+    assert "gave up the email" in row[4] and "alice@lab.example" in row[4] and "Connection refused" in row[4]
     assert outbox.claim_due(conn, sender.id, now=time.time() + 10 * 86_400) == []
 
 
