@@ -10,6 +10,9 @@ SECRET_KEY_BYTES = 32  # 256 bits, plenty for signing cookies
 # -- login --------------------------------------------------------------------------------------
 LOGIN_MAX_FAILURES = 5  # failures allowed inside the window before the door closes
 LOGIN_FAILURE_WINDOW_S = 300  # five minutes: long enough to stop guessing, short for a typo-prone human
+# The limits above count per (account, address): one person's typos close only their own door.
+LOGIN_ADDRESS_MAX_FAILURES = 30  # per address, all accounts: a lab behind one proxy mistypes far less than a sprayer
+LOGIN_ADDRESS_WINDOW_S = 900  # fifteen minutes: the slower ceiling; a correct first try still gets through
 ADMIN_PASSWORD_BYTES = 12  # token_urlsafe(12) -> 16 chars printed once on first start
 
 # -- database -----------------------------------------------------------------------------------
@@ -68,6 +71,8 @@ DASHBOARD_PAGE_SIZE = 50  # rows per grid page: one screen at 1920 px; the serve
 CONSOLE_CHUNK_LINES = 500  # console lines per DOM block: trimming the head drops whole blocks, not lines
 CONSOLE_EARLIER_LINES = 1000  # "load earlier" fetches this many: a few screens, still one quick response
 CONSOLE_POLL_MAX_LINES = 2000  # one poll sends at most this many lines; a burst catches up over a few ticks
+CONSOLE_FIRST_LINES = 1000  # a page's first poll loads this tail: a few screens in ~250 KB; "load earlier" has more
+MAX_REQUEST_JSON_DEPTH = 64  # callback bodies nest ~10 deep; deeper is an attack on the parser (RecursionError)
 RESULTS_MAX_FILES = 200  # a job writes ~30 files per seed; more is an odd folder, not worth listing
 
 # -- worker loop (jobs) -------------------------------------------------------------------------
@@ -86,6 +91,13 @@ RESULTS_PLDDT_MAX_POINTS = 4000  # per-atom pLDDT line, thinned beyond this
 # -- unreachable SSH hosts (jobs.mark_host_down) ---------------------------------------------------
 HOST_BACKOFF_MIN_S = 30.0  # a rebooting GPU server is back within a minute or two; retry soon after
 HOST_BACKOFF_MAX_S = 300.0  # doubling stops here: a host that returns starts jobs within 5 minutes
+
+# -- submission limits (jobs.SubmitLimits; admins change them on /admin/queue) ---------------------
+MAX_JOBS_PER_SUBMIT = 100  # a screen's worth to review; one 9.9 MB file once queued 94,000 jobs in 241 s
+MAX_TOKENS_PER_JOB = 5000  # AlphaFold 3's practical ceiling on one 80 GB GPU; beyond it a job only fails late
+MAX_QUEUED_PER_USER = 500  # five full submissions: enough for a screen, not enough to block the lab for weeks
+CLI_SUBMIT_MAX_BYTES = UPLOAD_MAX_BYTES  # the command line reads a file like the upload page does
+CLI_MAX_PROBLEMS_SHOWN = 50  # one broken file once printed 260,000 lines; the first fifty say what is wrong
 
 # -- compression and caching (issue 12) ---------------------------------------------------------
 COMPRESS_MIN_BYTES = 500  # below this gzip/brotli framing eats the gain; polls that send nothing stay plain

@@ -38,6 +38,7 @@ class Settings:
     port: int = defaults.DEFAULT_PORT
     secret_key: str = ""  # filled by load_settings from the env or <data_dir>/secret_key
     cookie_secure: bool = False
+    trusted_proxies: int = 0  # reverse proxies in front of the app whose X-Forwarded-For is believed
     log_level: str = "INFO"
     af3_command: str = field(default_factory=_default_af3_command)
     af3_model_dir: str = ""
@@ -58,6 +59,17 @@ class Settings:
     console_max_lines: int = defaults.CONSOLE_MAX_LINES
     app_log_retention_days: int = defaults.APP_LOG_RETENTION_DAYS
 
+    def __post_init__(self) -> None:
+        # Every path absolute, fixed against the working directory once, here: the AF3 command runs
+        # in its attempt folder, and `make run`'s default `./data` handed it `data/jobs/1/input.json`.
+        for name in ("data_dir", "hosts_file", "known_hosts"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, absolute(value))
+        for name in ("af3_model_dir", "af3_db_dir"):  # placeholders of the AF3 command: the same story
+            if getattr(self, name):
+                object.__setattr__(self, name, str(absolute(getattr(self, name))))
+
     @property
     def db_path(self) -> Path:
         """Return the SQLite database file."""
@@ -76,6 +88,11 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (tests use this)."""
         return replace(self, **changes)
+
+
+def absolute(path: Path | str) -> Path:
+    """Return `path` with `~` expanded, made absolute against the working directory and normalised."""
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
 def _bool(name: str, raw: str) -> bool:
@@ -162,6 +179,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "port": _port,
     "secret_key": _str,
     "cookie_secure": _bool,
+    "trusted_proxies": _int(0, 10),
     "log_level": _choice(LOG_LEVELS, upper=True),
     "af3_command": _command,
     "af3_model_dir": _str,
