@@ -24,7 +24,9 @@ def admin_user(conn):
 
 @pytest.fixture
 def bob(conn):
-    return users.create_user(conn, "bob", "bob-password-1")
+    bob = users.create_user(conn, "bob", "bob-password-1")
+    users.accept_terms(conn, bob.id)
+    return bob
 
 
 class Marks:
@@ -117,6 +119,8 @@ def _random_queue(conn, settings, people, rng: random.Random, n: int) -> None:
 def test_page_positions_equal_the_full_fair_order(conn, settings, seed):
     rng = random.Random(seed)
     people = [users.create_user(conn, f"u{i}", "user-password-1") for i in range(rng.randrange(2, 7))]
+    for person in people:
+        users.accept_terms(conn, person.id)
     _random_queue(conn, settings, people, rng, 60)
     full = jobs.queue_positions(conn)
     assert sorted(full.values()) == list(range(1, len(full) + 1))
