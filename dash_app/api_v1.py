@@ -95,13 +95,13 @@ def _problem(problem: Any) -> dict | str:
     return str(problem)
 
 
-def job_json(job: jobs.Job) -> dict:
-    """Return what the API says about a job."""
+def job_json(job: jobs.Job, position: int | None = None) -> dict:
+    """Return what the API says about a job (`position`: its place in the queue, when queued)."""
     return {"id": job.id, "name": job.name, "owner": job.owner, "state": job.state.value, "tokens": job.tokens,
             "submitted_at": job.submitted_at, "started_at": job.started_at, "finished_at": job.finished_at,
             "host": job.host, "stage": job.stage, "progress": job.progress, "progress_detail": job.progress_detail,
             "attempts": job.attempts, "cancel_requested": job.cancel_requested, "error": job.error,
-            "url": f"{_settings().public_url}/jobs/{job.id}"}
+            "queue_position": position, "url": f"{_settings().public_url}/jobs/{job.id}"}
 
 
 def _job(job_id: int) -> jobs.Job:
@@ -139,7 +139,15 @@ def list_jobs() -> Response:
         raise InvalidInput(f"Unknown state {state!r}; use one of: {', '.join(s.value for s in jobs.JobState)}.")
     found, total = jobs.list_jobs(_conn(), _caller(), state=state, all_users=request.args.get("all") == "true",
                                   offset=offset, limit=limit)
-    return jsonify({"jobs": [job_json(j) for j in found], "total": total, "offset": offset, "limit": limit})
+    positions = _positions(found)
+    return jsonify({"jobs": [job_json(j, positions.get(j.id)) for j in found], "total": total, "offset": offset,
+                    "limit": limit})
+
+
+def _positions(found: list[jobs.Job]) -> dict[int, int]:
+    """Return job id -> place in the fair queue order for the queued ones (one query, none when none)."""
+    queued = [j.id for j in found if j.state is jobs.JobState.QUEUED]
+    return jobs.queue_positions(_conn(), queued) if queued else {}
 
 
 @bp.post("/jobs")
@@ -162,7 +170,8 @@ def submit() -> tuple[Response, int]:
 @bp.get("/jobs/<int:job_id>")
 def get_job(job_id: int) -> Response:
     """Return one job."""
-    return jsonify(job_json(_job(job_id)))
+    job = _job(job_id)
+    return jsonify(job_json(job, _positions([job]).get(job.id)))
 
 
 @bp.get("/jobs/<int:job_id>/log")

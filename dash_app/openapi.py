@@ -116,6 +116,7 @@ _SCHEMAS = {
         "finished_at": _NUM, "host": {"type": ["string", "null"]}, "stage": {"type": "string"},
         "progress": {"type": "number"}, "progress_detail": {"type": "string"}, "attempts": {"type": "integer"},
         "cancel_requested": {"type": "boolean"}, "error": {"type": ["string", "null"]},
+        "queue_position": {"type": ["integer", "null"], "description": "1 = next to start; null unless queued"},
         "url": {"type": "string", "description": "the job page"}}},
     "JobList": {"type": "object", "properties": {"jobs": {"type": "array", "items": _ref("Job")},
                                                  "total": {"type": "integer"}, "offset": {"type": "integer"},

@@ -87,9 +87,10 @@ def test_submit_runs_and_results_come_back(client, settings, conn, alice, alice_
     assert r.status_code == 201, r.json
     job = r.json["jobs"][0]
     assert job["state"] == "queued" and job["owner"] == "alice" and job["url"].endswith(f"/jobs/{job['id']}")
+    assert client.get(f"/api/v1/jobs/{job['id']}", headers=bearer(alice_token)).json["queue_position"] == 1
     assert Worker(settings.with_overrides(af3_command=SIM), concurrency=1).run(once=True) == 1
     got = client.get(f"/api/v1/jobs/{job['id']}", headers=bearer(alice_token)).json
-    assert got["state"] == "succeeded" and got["progress"] == 1.0
+    assert got["state"] == "succeeded" and got["progress"] == 1.0 and got["queue_position"] is None
     listed = client.get("/api/v1/jobs?state=succeeded", headers=bearer(alice_token)).json
     assert [j["id"] for j in listed["jobs"]] == [job["id"]] and listed["total"] == 1
     scores = client.get(f"/api/v1/jobs/{job['id']}/scores", headers=bearer(alice_token)).json["samples"]
