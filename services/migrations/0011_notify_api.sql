@@ -130,3 +130,13 @@ BEGIN
     INSERT INTO notifications (user_id, for_admins, level, text, job_id, at)
     VALUES (NULL, 1, 'danger', 'Host ' || NEW.host || ' is down: ' || NEW.reason, NULL, NEW.updated_at);
 END;
+
+-- The metrics sampler sees SSH hosts go down even when no job tries them; it says so once per
+-- outage in the application log ("host NAME is down: REASON", services/sampler.py), so that row
+-- is the admins' toast too.
+CREATE TRIGGER host_down_applog_notify AFTER INSERT ON app_log
+WHEN NEW.source = 'metrics' AND NEW.level = 'WARNING' AND NEW.message LIKE 'host % is down: %'
+BEGIN
+    INSERT INTO notifications (user_id, for_admins, level, text, job_id, at)
+    VALUES (NULL, 1, 'danger', 'Host ' || substr(NEW.message, 6), NULL, NEW.ts);
+END;

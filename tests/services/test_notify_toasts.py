@@ -50,3 +50,26 @@ def test_many_at_once_are_capped(settings, conn, alice):
     found, more, cursor = toasts_since(conn, alice, start, limit=5)
     assert len(found) == 5 and more == 3 and found[-1].text.endswith("(n7) cancelled.")
     assert cursor == latest_id(conn)
+
+
+def test_host_the_sampler_sees_go_down_is_an_admin_toast(settings, conn, alice):
+    import logging
+    from types import SimpleNamespace
+
+    from services import applog
+    from services.sampler import Sampler
+
+    admin = users.get_by_name(conn, "admin")
+    start = latest_id(conn)
+    handler = applog.install(settings)
+    try:
+        sampler = Sampler.__new__(Sampler)  # only its up/down bookkeeping: no hosts file, no SSH
+        sampler._up = {}
+        for up in (True, False, False):  # up, then down on two ticks: one outage, one toast
+            sampler._log_transitions([SimpleNamespace(host="gpu3", up=up, reason="no answer within 1.5 s")])
+        applog.flush()
+    finally:
+        logging.getLogger("folddeck").removeHandler(handler)
+        handler.close()
+    assert [t.text for t in toasts_since(conn, admin, start)[0]] == ["Host gpu3 is down: no answer within 1.5 s"]
+    assert toasts_since(conn, alice, start)[0] == []
