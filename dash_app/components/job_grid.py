@@ -64,7 +64,7 @@ def stage_text(job: Job, position: int | None, paused: bool = False) -> str:
     """Return what the job is doing now, in words (a failure as its plain summary, not a traceback line)."""
     if job.state is JobState.QUEUED:
         where = f"#{position} in queue" if position else "queued"
-        return f"{where} · {PAUSED_TEXT}" if paused else where
+        return f"{PAUSED_TEXT} · {where}" if paused else where  # the reason first: the column cuts the end
     if job.state is JobState.RUNNING and job.cancel_requested:
         return "cancelling…"
     if job.state is JobState.FAILED:
