@@ -313,6 +313,7 @@ def _clicked() -> bool:
     Output(BONDS, "children"),
     Output(MESSAGE, "children"),
     Output(SEED_INPUT, "value"),
+    Output(NAME, "value"),
     *[Input(ADD[k], "n_clicks") for k in B.KINDS],
     Input({"type": EC.DUP, "index": ALL}, "n_clicks"),
     Input({"type": EC.DEL, "index": ALL}, "n_clicks"),
@@ -338,18 +339,19 @@ def _clicked() -> bool:
 def change_structure(*args):
     """Add, duplicate or remove cards, rows, seeds and bonds; pre-fill from FASTA, JSON or a job."""
     if not _clicked():
-        return (no_update,) * 6
+        return (no_update,) * 7
     state, fasta, seed, json_name, clone_id = args[-5:]
     trig = ctx.triggered_id
     try:
         state, message = restructure(state, trig, fasta=fasta, seed=seed, fasta_file=args[len(B.KINDS) + 10],
                                      json_file=args[len(B.KINDS) + 11], json_name=json_name, clone_id=clone_id)
     except FoldDeckError as exc:
-        return no_update, no_update, no_update, no_update, _alert(str(exc), getattr(exc, "problems", [])), no_update
+        return (no_update,) * 4 + (_alert(str(exc), getattr(exc, "problems", [])), no_update, no_update)
     # an added seed leaves the box empty: the next digits typed are a new seed, not appended to the last one
     cleared = "" if trig in (SEED_ADD, SEED_INPUT) else no_update
+    loaded = state["name"] if trig in (JSON_UPLOAD, CLONE_LOAD) else no_update  # a loaded job brings its name
     return (state, [EC.entity_card(e, i) for i, e in enumerate(state["entities"])], _seed_chips(state["seeds"]),
-            _bond_rows(state), message, cleared)
+            _bond_rows(state), message, cleared, loaded)
 
 
 def restructure(state: dict, trig, *, fasta=None, seed=None, fasta_file=None, json_file=None, json_name=None,
