@@ -21,7 +21,7 @@ from dash_app.components import entity_card as EC
 from dash_app.components.size_badge import size_badge
 from dash_app.context import conn, require_account, settings
 from services import jobs, users
-from services.af3 import load_json_text, safe_filename
+from services.af3 import load_json_text, safe_filename, server_to_af3
 from services.af3 import rules as R
 from services.errors import FoldDeckError, InvalidInput
 
@@ -425,10 +425,10 @@ def _state_from_upload(contents: str | None, filename: str | None) -> tuple[dict
     if first.af3 is not None:
         state, notes = B.from_af3(first.af3)
     else:
-        doc = load_json_text(_decode_upload(contents), settings().upload_max_bytes)
-        if not isinstance(doc, dict):  # a server-dialect job is converted only once valid
-            raise InvalidInput(f"{name}: the first job has problems; fix them, or see them all on the Upload "
-                               "page.", first.problems)
+        doc = _as_written_af3(load_json_text(_decode_upload(contents), settings().upload_max_bytes))
+        if doc is None:
+            raise InvalidInput(f"{name}: the first job is not laid out as AlphaFold 3 or AlphaFold Server JSON; "
+                               "fix these problems first.", first.problems)
         state, notes = B.from_af3_as_written(doc)
     state = {**state, "attempted": True}  # a loaded file's problems show at once, at their fields
     if len(result.rows) > 1:
@@ -437,6 +437,19 @@ def _state_from_upload(contents: str | None, filename: str | None) -> tuple[dict
     if first.problems:
         return state, _loaded_with_problems(name, first.problems, notes)
     return state, _note(f"Loaded {name}.", notes)
+
+
+def _as_written_af3(doc) -> dict | None:
+    """Return the first job of a file as AF3-dialect JSON, problems and all; None when its layout is too broken
+    to convert (a server job whose fields have the wrong types)."""
+    if isinstance(doc, dict):
+        return doc
+    if not (isinstance(doc, list) and doc and isinstance(doc[0], dict)):
+        return None
+    try:
+        return server_to_af3(doc[0])
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError):  # the converter assumes a valid layout
+        return None
 
 
 def _loaded_with_problems(name: str, problems: list[str], notes: list[str]) -> dbc.Alert:

@@ -97,3 +97,21 @@ def test_clone_opens_a_copy_only_of_a_job_the_caller_may_see(client, conn, setti
     assert login(other, "bob", "bob-password-1").status_code == 302
     body = dash_post(other, page_payload("/builder", f"?clone={job.id}")).get_data(as_text=True)
     assert "MSECRETQ" not in body and "kinase (copy)" not in body and f"Could not load job {job.id}" in body
+
+
+def test_server_file_with_a_problem_loads_too_and_a_broken_layout_is_refused(app, page):
+    from services.errors import InvalidInput
+    from tests.conftest import ROOT
+
+    doc = json.loads((ROOT / "data" / "samples" / "server_two_jobs.json").read_text())
+    doc[0]["sequences"][0]["proteinChain"]["sequence"] = "MK1"
+    with app.server.test_request_context():
+        state, message = page._state_from_upload(data_url(doc), "server.json")
+        assert state["entities"][0]["sequence"] == "MK1" and state["entities"][0]["copies"] == 2
+        listed = [li.children for li in message.children[1].children]
+        [first, _] = U.read_file(0, "server.json", json.dumps(doc).encode(), 10_000_000).rows
+        assert listed == first.problems and "[0].sequences[0].proteinChain.sequence" in listed[0]
+        doc[0]["sequences"][0]["proteinChain"]["count"] = "two"
+        with pytest.raises(InvalidInput, match="not laid out") as refused:
+            page._state_from_upload(data_url(doc), "server.json")
+        assert refused.value.problems  # the upload page's problems, named
