@@ -108,7 +108,8 @@ def _job_card(state: dict) -> dbc.Card:
             dbc.Col([dbc.Label("Job name", html_for=NAME, className="fw-semibold"),
                      dbc.Input(id=NAME, value=state["name"], placeholder="e.g. kinase_with_ATP", autoFocus=True,
                                maxLength=200),
-                     html.Div(["Output folder: ", html.Code(id=FOLDER)], className="small text-muted mt-1")], md=6),
+                     html.Div(["Output folder: ", html.Code(id=FOLDER, className="text-muted")],
+                              className="small text-muted mt-1")], md=6),
             dbc.Col([dbc.Label("Model seeds", html_for=SEED_INPUT, className="fw-semibold"),
                      html.Div(_seed_chips(state["seeds"]), id=SEEDS, className="mb-1"),
                      dbc.InputGroup([

@@ -143,7 +143,7 @@ def _buttons(job: Job) -> html.Div:
                    size="sm", href=clone_href(job.id), title="Open a copy of this job's input in the builder"),
         html.A([html.I(className="bi bi-filetype-json me-1"), "Download input"], href=f"/api/jobs/{job.id}/input",
                className="btn btn-sm btn-outline-secondary", download="", id=page_id(__name__, "input")),
-    ], className="d-flex gap-2 flex-wrap", role="toolbar", **{"aria-label": "Job actions"})
+    ], className="d-flex gap-2 flex-wrap fd-actions", role="toolbar", **{"aria-label": "Job actions"})
 
 
 def layout(job_id: str | None = None, **_query) -> html.Div:

@@ -46,6 +46,12 @@ def test_job102_failure_in_words_paused_queue_and_cancel_wording(live, settings,
     dash_duo.wait_for_text_to_equal("#job-error-headline", "Out of GPU memory during inference.", timeout=10)
     summary = dash_duo.find_element("#job-error").text
     assert "RESOURCE_EXHAUSTED" in summary and "Traceback" not in summary and 'File "' not in summary
+    colours = dash_duo.driver.execute_script(  # the AF3 line reads in the alert's own colour, not pink on red
+        "return [getComputedStyle(document.querySelector('#job-error')).color,"
+        " getComputedStyle(document.querySelector('#job-error .fd-error-detail')).color]")
+    assert colours[0] == colours[1], colours
+    assert float(dash_duo.driver.execute_script(  # a finished job's Cancel looks as unusable as it is
+        "return getComputedStyle(document.querySelector('#job-cancel')).opacity")) < 0.5
     dash_duo.wait_for_contains_text(".fd-console", "Traceback (most recent call last):", timeout=10)  # kept in the log
     assert "Out of GPU memory" in dash_duo.find_element("#job-stage").text
 
