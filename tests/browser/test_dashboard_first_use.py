@@ -47,8 +47,9 @@ def test_dashboard101_new_user_one_message_actions_paused_and_clone(live, settin
     queued = jobs.submit(conn, settings, alice, AF3, name="queued one")
     stopped = jobs.submit(conn, settings, alice, AF3, name="stopped one")
     jobs.cancel_job(conn, alice, stopped.id)
-    jobs.pause_queue(conn, admin)
     wait_until(lambda: _row_ids(dash_duo) == [stopped.id, queued.id], timeout=10)
+    assert _text(dash_duo, queued.id, "stage") == "#1 in queue"
+    jobs.pause_queue(conn, admin)  # no job row changes, yet the open page learns it
     wait_until(lambda: "queue paused by an admin" in (_text(dash_duo, queued.id, "stage") or ""), timeout=10)
     assert not _visible_empty_messages(dash_duo)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from contextlib import contextmanager
 
 import pytest
 
@@ -20,6 +21,18 @@ SAMPLE = {"name": "kinase", "modelSeeds": [1, 2], "dialect": "alphafold3", "vers
 @pytest.fixture
 def page(app):
     return sys.modules["dash_app.pages.builder"]
+
+
+@contextmanager
+def as_user(app, account):
+    """Run the enclosed code inside a request of `account` (what the gate gives a callback)."""
+    from flask_login import login_user
+
+    from dash_app.auth import LoginUser
+
+    with app.server.test_request_context():
+        login_user(LoginUser(account))
+        yield
 
 
 def data_url(doc) -> str:
@@ -46,8 +59,8 @@ def test_seed_add_and_enter(page):
     assert state["seeds"] == [1, 2, 3] and "seeds" in state["touched"]
 
 
-def test_json_with_a_problem_loads_with_the_problem_at_its_field(app, page):
-    with app.server.test_request_context():
+def test_json_with_a_problem_loads_with_the_problem_at_its_field(app, page, alice):
+    with as_user(app, alice):
         state, message = page._state_from_upload(data_url(SAMPLE), "kinase.json")
     assert state["name"] == "kinase" and state["seeds"] == [1, 2] and state["attempted"]
     assert [e["kind"] for e in state["entities"]] == ["protein", "ligand"]
@@ -99,13 +112,13 @@ def test_clone_opens_a_copy_only_of_a_job_the_caller_may_see(client, conn, setti
     assert "MSECRETQ" not in body and "kinase (copy)" not in body and f"Could not load job {job.id}" in body
 
 
-def test_server_file_with_a_problem_loads_too_and_a_broken_layout_is_refused(app, page):
+def test_server_file_with_a_problem_loads_too_and_a_broken_layout_is_refused(app, page, alice):
     from services.errors import InvalidInput
     from tests.conftest import ROOT
 
     doc = json.loads((ROOT / "data" / "samples" / "server_two_jobs.json").read_text())
     doc[0]["sequences"][0]["proteinChain"]["sequence"] = "MK1"
-    with app.server.test_request_context():
+    with as_user(app, alice):
         state, message = page._state_from_upload(data_url(doc), "server.json")
         assert state["entities"][0]["sequence"] == "MK1" and state["entities"][0]["copies"] == 2
         listed = [li.children for li in message.children[1].children]
