@@ -138,7 +138,8 @@ def free_port() -> int:
 def start_server(app: str, env: dict) -> tuple[subprocess.Popen, int]:
     """Start `app` under gunicorn with make run's workers and threads; return it once it answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WEB_WORKERS), "--threads",
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "python:dash_app.gunicorn_conf",
+                             "--workers", str(WEB_WORKERS), "--threads",
                              str(WEB_THREADS), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                              "--backlog", "4096", app], cwd=ROOT, env={**os.environ, **env},
                             stdout=subprocess.DEVNULL, start_new_session=True)

@@ -1,6 +1,23 @@
-"""Executors run one AF3 command for one job attempt: locally or on an SSH host."""
+"""Executors run one AF3 command for one job attempt: locally or on an SSH host.
+
+`base` holds the interface and knows no executor; this package chooses one per host kind, so
+`local` and `ssh` import `base` without an import circle.
+"""
 from __future__ import annotations
 
-from services.executors.base import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
+from services.executors.base import Executor, ExecutorError, HostUnavailable, RunSpec
+from services.hosts import Host
+from services.settings import Settings
 
 __all__ = ["Executor", "ExecutorError", "HostUnavailable", "RunSpec", "make_executor"]
+
+
+def make_executor(host: Host, settings: Settings) -> Executor:
+    """Return the executor for a host."""
+    if host.is_local:
+        from services.executors.local import LocalExecutor
+
+        return LocalExecutor()
+    from services.executors.ssh import SSHExecutor
+
+    return SSHExecutor(host, settings.known_hosts)

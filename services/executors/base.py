@@ -9,8 +9,6 @@ from pathlib import Path
 
 from services import defaults
 from services.errors import FoldDeckError
-from services.hosts import Host
-from services.settings import Settings
 
 TRUNCATED = " …[line truncated]"
 
@@ -138,13 +136,3 @@ class Executor(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook: executors without connections have nothing to free
         """Release connections and threads."""
 
-
-def make_executor(host: Host, settings: Settings) -> Executor:
-    """Return the executor for a host."""
-    if host.is_local:
-        from services.executors.local import LocalExecutor
-
-        return LocalExecutor()
-    from services.executors.ssh import SSHExecutor
-
-    return SSHExecutor(host, settings.known_hosts)

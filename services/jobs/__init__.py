@@ -1,0 +1,85 @@
+"""Jobs: a durable queue in SQLite with fair claiming, leases, limits and queue control.
+
+A job's input is kept as `<data dir>/jobs/<id>/input.json`; each attempt writes its results to
+`<data dir>/jobs/<id>/attempt-<n>/`. Every read takes the caller: a user sees only their own
+jobs, an admin sees all; a job the caller may not see is reported exactly like a missing one.
+
+The package keeps one noun per module: `model` (the job and its states), `limits` and
+`submission`, `queries` (reads, queue positions, change marks), `actions` (cancel, retry, clone),
+`workers` (registry, queue control, heartbeats), `leases` (attempts: claims, leases, reaping), `backoff`
+(unreachable hosts) and `cli` (`python -m services.jobs ...`). Everything public is re-exported
+here: callers write `from services import jobs; jobs.submit(...)`.
+"""
+from __future__ import annotations
+
+from services.jobs.actions import cancel_job, clone_job, retry_job  # noqa: F401
+from services.jobs.backoff import (  # noqa: F401
+    HOST_UNREACHABLE,
+    HostBackoff,
+    backoff_seconds,
+    host_backoffs,
+    mark_host_down,
+    mark_host_up,
+)
+from services.jobs.cli import EXIT_REFUSED, EXIT_UNREADABLE, main, problem_lines  # noqa: F401
+from services.jobs.leases import (  # noqa: F401
+    check_running,
+    claim_job,
+    finish_attempt,
+    hand_back,
+    reap_expired,
+    record_process,
+    start_attempt,
+)
+from services.jobs.limits import (  # noqa: F401
+    LIMIT_RANGE,
+    SubmitLimits,
+    UserLimits,
+    check_job_count,
+    default_limits,
+    effective_limits,
+    get_limits,
+    set_default_limits,
+    set_limits,
+    too_many_jobs,
+    too_many_tokens,
+)
+from services.jobs.model import _SELECT, FINISHED, SORTS, WORKER_LOST, Job, JobState, log  # noqa: F401
+from services.jobs.queries import (  # noqa: F401
+    Attempt,
+    attempts,
+    change_marks,
+    get_job,
+    job_board,
+    last_change,
+    list_jobs,
+    queue_positions,
+    record_gpu_usage,
+    running_jobs,
+    state_counts,
+)
+from services.jobs.submission import (  # noqa: F401
+    TERMS_REFUSAL,
+    TERMS_TEXT,
+    TERMS_URL,
+    NewJob,
+    count_tokens,
+    fix_relative_paths,
+    input_file,
+    submit,
+    submit_document,
+    submit_many,
+)
+from services.jobs.workers import (  # noqa: F401
+    HostSlots,
+    WorkerInfo,
+    heartbeat,
+    list_workers,
+    pause_queue,
+    queue_paused,
+    register_worker,
+    resume_queue,
+    slots_per_host,
+    stop_worker,
+)
+from services.progress import Progress, progress  # noqa: F401  (re-exported for pages)

@@ -1,0 +1,78 @@
+"""What a user does to an existing job: cancel, retry, clone."""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+
+from services import joblog
+from services.db import transaction
+from services.errors import JobStateError
+from services.jobs.limits import _check_limits
+from services.jobs.model import Job, JobState, _event, _load
+from services.jobs.queries import get_job
+from services.jobs.submission import input_file, submit
+from services.settings import Settings
+from services.users import User
+
+# -- user actions -----------------------------------------------------------------------------
+
+
+def cancel_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
+    """Cancel a job: a queued one at once, a running one once its worker has stopped it.
+
+    Raises:
+        JobNotFound: not visible to the caller.
+        JobStateError: the job already finished.
+    """
+    with transaction(conn):
+        job = get_job(conn, caller, job_id)
+        now = time.time()
+        if job.state is JobState.QUEUED:
+            conn.execute("UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ?, stage = 'cancelled' "
+                         "WHERE id = ?", (now, now, job.id))
+        elif job.state is JobState.RUNNING:
+            conn.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", (now, job.id))
+        else:
+            raise JobStateError(f"Job {job.id} already {job.state.value}; there is nothing to cancel.")
+    joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Cancel requested by {caller.username}.")])
+    _event(logging.INFO, "job %s cancel requested by %s (was %s)", job, job.id, caller.username, job.state.value)
+    return _load(conn, job.id)
+
+
+def retry_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
+    """Queue a failed or cancelled job again as a new attempt; earlier attempts stay in its history.
+
+    Raises:
+        JobNotFound: not visible to the caller.
+        JobStateError: the job is not failed or cancelled.
+        LimitExceeded: the owner's queued-jobs limit refuses it.
+    """
+    with transaction(conn):
+        job = get_job(conn, caller, job_id)
+        if job.state not in (JobState.FAILED, JobState.CANCELLED):
+            raise JobStateError(f"Job {job.id} is {job.state.value}; only failed or cancelled jobs can be retried.")
+        _check_limits(conn, job.owner_id, job.tokens)
+        now = time.time()
+        conn.execute("UPDATE jobs SET state = 'queued', queued_at = ?, updated_at = ?, started_at = NULL, "
+                     "finished_at = NULL, cancel_requested = 0, exit_code = NULL, error = NULL, worker_id = NULL, "
+                     "lease_expires = NULL, pid = NULL, remote_pid = NULL, stage = '', progress = 0, "
+                     "progress_detail = '', progress_state = '{}', attempts_base = attempts WHERE id = ?",
+                     (now, now, job.id))
+    joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Retry requested by {caller.username}.")])
+    _event(logging.INFO, "job %s retried by %s", job, job.id, caller.username)
+    return _load(conn, job.id)
+
+
+def clone_job(conn: sqlite3.Connection, settings: Settings, caller: User, job_id: int,
+              idempotency_key: str | None = None) -> Job:
+    """Submit a new job, owned by the caller, from the same input as a visible job.
+
+    Raises:
+        JobNotFound: not visible to the caller.
+        LimitExceeded: the caller's limits refuse it.
+    """
+    job = get_job(conn, caller, job_id)
+    return submit(conn, settings, caller, json.loads(input_file(settings, job).read_text()), name=job.name,
+                  cloned_from=job.id, idempotency_key=idempotency_key, via="clone")

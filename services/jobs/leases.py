@@ -1,0 +1,233 @@
+"""Attempts and leases: claiming in fair order, recording, finishing, handing back and reaping."""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+
+from services import joblog
+from services.db import transaction
+from services.errors import HostUnreachable, SettingsError
+from services.hosts import Host, load_hosts
+from services.jobs.backoff import HOST_UNREACHABLE
+from services.jobs.model import _SELECT, WORKER_LOST, Job, JobState, _event, _load, _to_job
+from services.jobs.workers import queue_paused
+from services.settings import Settings
+
+
+def _pick_host(conn: sqlite3.Connection, hosts: list[Host]) -> Host | None:
+    """Return the host with the most free slots (first listed on a tie), skipping hosts in backoff."""
+    running = dict(conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host"))
+    resting = {r[0] for r in conn.execute("SELECT host FROM host_backoff WHERE until > ?", (time.time(),))}
+    free = [(h.slots - running.get(h.name, 0), -i, h) for i, h in enumerate(hosts)
+            if h.run_jobs and h.name not in resting]
+    free = [f for f in free if f[0] > 0]
+    return max(free, key=lambda f: f[:2])[2] if free else None
+
+
+_FAIR_NEXT = """
+WITH r AS (SELECT owner_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner_id)
+SELECT j.id FROM jobs j
+LEFT JOIN r ON r.owner_id = j.owner_id
+LEFT JOIN user_limits l ON l.user_id = j.owner_id
+WHERE j.state = 'queued' AND (l.max_running IS NULL OR COALESCE(r.n, 0) < l.max_running)
+ORDER BY COALESCE(r.n, 0), j.queued_at, j.id
+LIMIT 1
+"""
+
+
+def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, hosts: list[Host]) -> Job | None:
+    """Atomically take the next job in fair order for a host with a free slot; None if nothing to do."""
+    with transaction(conn):
+        if queue_paused(conn):
+            return None
+        host = _pick_host(conn, hosts)
+        if host is None:
+            return None
+        row = conn.execute(_FAIR_NEXT).fetchone()
+        if row is None:
+            return None
+        now = time.time()
+        executor = "local" if host.is_local else "ssh"
+        conn.execute("UPDATE jobs SET state = 'running', worker_id = ?, host = ?, executor = ?, "
+                     "attempts = attempts + 1, started_at = ?, lease_expires = ?, updated_at = ?, stage = 'starting', "
+                     "pid = NULL, remote_pid = NULL WHERE id = ?",
+                     (worker_id, host.name, executor, now, now + settings.lease_seconds, now, row[0]))
+        job = _load(conn, row[0])
+        conn.execute("INSERT INTO job_attempts (job_id, attempt, worker_id, host, executor, started_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", (job.id, job.attempts, worker_id, host.name, executor, now))
+        conn.execute("UPDATE workers SET current_job = ? WHERE id = ?", (job.id, worker_id))
+    _event(logging.INFO, "job %s started on %s by worker %s (attempt %s)", job, job.id, host.name, worker_id,
+           job.attempts)
+    return job
+
+
+def hand_back(conn: sqlite3.Connection, job: Job, reason: str, log_line: str) -> bool:
+    """Queue a claimed job again because its host could not be reached; False if this worker lost it.
+
+    The attempt is recorded as "host unreachable: <reason>" and does not count against
+    max_attempts; the job keeps its place in the queue (its queued_at is unchanged).
+    """
+    now, outcome = time.time(), f"{HOST_UNREACHABLE}: {reason}"
+    with transaction(conn):
+        if _owns(conn, job.id, job.worker_id, job.attempts) is None:
+            return False
+        joblog.write_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, log_line, joblog.Level.WARNING.value)])
+        conn.execute("UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires = NULL, pid = NULL, "
+                     "remote_pid = NULL, started_at = NULL, attempts_base = attempts_base + 1, updated_at = ?, "
+                     "stage = '' WHERE id = ?", (now, job.id))
+        conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ?, error = ? WHERE job_id = ? AND attempt = ?",
+                     (now, outcome, outcome, job.id, job.attempts))
+        conn.execute("UPDATE workers SET current_job = NULL WHERE id = ? AND current_job = ?", (job.worker_id, job.id))
+    _event(logging.WARNING, "job %s handed back to the queue: %s cannot be reached (%s)", job, job.id, job.host,
+           reason)
+    return True
+
+
+def _owns(conn: sqlite3.Connection, job_id: int, worker_id: str, attempt: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT cancel_requested FROM jobs WHERE id = ? AND state = 'running' AND worker_id = ? "
+                        "AND attempts = ?", (job_id, worker_id, attempt)).fetchone()
+
+
+def check_running(conn: sqlite3.Connection, job: Job) -> str:
+    """Return "" to go on, "cancel" when cancelled by a user, "lost" when the lease went to someone else."""
+    row = _owns(conn, job.id, job.worker_id, job.attempts)
+    if row is None:
+        return "lost"
+    return "cancel" if row[0] else ""
+
+
+def record_process(conn: sqlite3.Connection, job: Job, *, pid: int | None = None, remote_pid: int | None = None,
+                   output_path: str | None = None, remote_output: str | None = None) -> None:
+    """Store where an attempt runs (process group ids, output folders) on the job row."""
+    conn.execute("UPDATE jobs SET pid = ?, remote_pid = ?, output_path = ?, remote_output = ?, updated_at = ? "
+                 "WHERE id = ? AND worker_id = ? AND attempts = ?",
+                 (pid, remote_pid, output_path, remote_output, time.time(), job.id, job.worker_id, job.attempts))
+
+
+def start_attempt(conn: sqlite3.Connection, job: Job, tracker_json: str) -> bool:
+    """Reset the job's progress for a new attempt; False if this worker no longer holds it."""
+    cur = conn.execute("UPDATE jobs SET progress_state = ?, progress = 0, progress_detail = '', log_in_traceback = 0 "
+                       "WHERE id = ? AND state = 'running' AND worker_id = ? AND attempts = ?",
+                       (tracker_json, job.id, job.worker_id, job.attempts))
+    if cur.rowcount:
+        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value,
+                                            f"Attempt {job.attempts} started on {job.host} by worker {job.worker_id}.",
+                                            joblog.Level.INFO.value)])
+    return bool(cur.rowcount)
+
+
+def finish_attempt(conn: sqlite3.Connection, job: Job, state: JobState, *, exit_code: int | None = None,
+                   error: str | None = None, log_lines: list[tuple[str, ...]] | None = None) -> bool:
+    """Record the end of the attempt `job` describes; False if this worker no longer held the job.
+
+    `log_lines` (the worker's closing line) are written in the same transaction: the log never says
+    "Job succeeded." for a job whose state did not change, and never misses the line for one that did.
+    """
+    now = time.time()
+    stage = {"succeeded": "done", "failed": "failed", "cancelled": "cancelled"}.get(state.value, "")
+    with transaction(conn):
+        if _owns(conn, job.id, job.worker_id, job.attempts) is None:
+            return False
+        if log_lines:
+            joblog.write_lines(conn, job.id, log_lines)
+        if state is JobState.QUEUED:  # handed back at shutdown: does not count against max_attempts
+            conn.execute("UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires = NULL, pid = NULL, "
+                         "remote_pid = NULL, attempts_base = attempts_base + 1, updated_at = ?, stage = '' "
+                         "WHERE id = ?", (now, job.id))
+        else:
+            conn.execute("UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, exit_code = ?, error = ?, "
+                         "lease_expires = NULL, pid = NULL, remote_pid = NULL, stage = ?, "
+                         "progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE progress END WHERE id = ?",
+                         (state.value, now, now, exit_code, error, stage, state.value, job.id))
+        conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ?, exit_code = ?, error = ? "
+                     "WHERE job_id = ? AND attempt = ?",
+                     (now, "requeued" if state is JobState.QUEUED else state.value, exit_code, error, job.id,
+                      job.attempts))
+        conn.execute("UPDATE workers SET current_job = NULL WHERE id = ? AND current_job = ?", (job.worker_id, job.id))
+    _event(logging.WARNING if state is JobState.FAILED else logging.INFO, "job %s %s%s", job, job.id, state.value,
+           f": {error}" if error else "")
+    return True
+
+
+def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None = None,
+                 hosts: list[Host] | None = None) -> list[Job]:
+    """Queue again (or fail after max_attempts, or cancel) running jobs whose lease expired; return them.
+
+    What the lost attempt left running is killed afterwards: locally by process group, on an SSH
+    host over a short-timeout connection (`hosts`, else the hosts file, says how to reach it). A
+    host that does not answer gets a warning in the application log and is not tried again in
+    this call.
+    """
+    now = time.time() if now is None else now
+    reaped = []
+    with transaction(conn):
+        rows = conn.execute(_SELECT + " WHERE j.state = 'running' AND j.lease_expires < ?", (now,)).fetchall()
+        for job in map(_to_job, rows):
+            if job.cancel_requested:
+                new, error = JobState.CANCELLED, None
+            elif job.attempts - job.attempts_base >= settings.max_attempts:
+                new, error = JobState.FAILED, WORKER_LOST
+            else:
+                new, error = JobState.QUEUED, None
+            finished = None if new is JobState.QUEUED else now
+            conn.execute("UPDATE jobs SET state = ?, error = ?, finished_at = ?, updated_at = ?, worker_id = NULL, "
+                         "lease_expires = NULL, pid = NULL, remote_pid = NULL, stage = ? WHERE id = ?",
+                         (new.value, error, finished, now, "" if new is JobState.QUEUED else new.value, job.id))
+            conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ? WHERE job_id = ? AND attempt = ?",
+                         (now, WORKER_LOST, job.id, job.attempts))
+            text = f"Worker {job.worker_id} stopped answering; job {new.value}" + (
+                f" after {job.attempts - job.attempts_base} attempts." if new is JobState.FAILED else ".")
+            joblog.write_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, text)])  # with the state change
+            reaped.append((job, text))
+    down: set[str] = set()
+    for job, text in reaped:
+        _event(logging.WARNING, "job %s: %s", job, job.id, text)
+        _kill_leftovers(conn, settings, job, hosts, down)
+    return [job for job, _ in reaped]
+
+
+def _kill_leftovers(conn: sqlite3.Connection, settings: Settings, job: Job, hosts: list[Host] | None,
+                    down: set[str]) -> None:
+    """Kill what a dead worker's attempt left running, here or on its SSH host (marker-checked)."""
+    if job.executor == "local":
+        if job.pid:
+            from services.executors.local import kill_leftovers
+
+            kill_leftovers(job.pid, job.id, job.attempts)
+        return
+    if job.executor != "ssh" or not job.host:
+        return
+    host = _find_host(settings, job.host, hosts)
+    if host is None or host.name in down:
+        why = "it is not in the hosts file any more" if host is None else "it did not answer earlier"
+        _event(logging.WARNING, "job %s: attempt %s may still run on %s: %s", job, job.id, job.attempts, job.host, why)
+        return
+    from services.executors.ssh import kill_remote_leftovers
+
+    try:
+        killed = kill_remote_leftovers(host, settings.known_hosts, job.id, job.attempts)
+    except HostUnreachable as exc:
+        down.add(host.name)
+        _event(logging.WARNING, "job %s: could not stop attempt %s on %s: %s", job, job.id, job.attempts, host.name,
+               exc)
+        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Could not reach {host.name} to stop "
+                                            f"attempt {job.attempts}; it may still be running there.", "warning")])
+        return
+    if killed:
+        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Stopped {killed} processes attempt "
+                                            f"{job.attempts} left running on {host.name}.")])
+
+
+def _find_host(settings: Settings, name: str, hosts: list[Host] | None) -> Host | None:
+    """Return the host called `name` from `hosts`, else from the hosts file (None if neither has it)."""
+    for host in hosts or ():
+        if host.name == name:
+            return host
+    try:
+        return next((h for h in load_hosts(settings) if h.name == name), None)
+    except SettingsError:
+        return None
+
+
+# -- CLI --------------------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""The job model: states, the Job row, loading jobs and logging job events."""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from services.errors import JobNotFound
+
+log = logging.getLogger("folddeck.jobs")
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+WORKER_LOST = "worker lost"
+SORTS = {
+    "submitted_desc": "j.submitted_at DESC, j.id DESC",
+    "submitted_asc": "j.submitted_at ASC, j.id ASC",
+    "updated_desc": "j.updated_at DESC, j.id DESC",
+    "name_asc": "j.name COLLATE NOCASE ASC, j.id ASC",
+    "name_desc": "j.name COLLATE NOCASE DESC, j.id DESC",
+    "state": "j.state ASC, j.submitted_at DESC",
+    "state_desc": "j.state DESC, j.submitted_at DESC",
+    "tokens_desc": "j.tokens DESC, j.id DESC",
+    "tokens_asc": "j.tokens ASC, j.id ASC",
+    # jobs that have not started yet go last either way
+    "started_desc": "j.started_at IS NULL, j.started_at DESC, j.id DESC",
+    "started_asc": "j.started_at IS NULL, j.started_at ASC, j.id ASC",
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    owner_id: int
+    owner: str
+    name: str
+    state: JobState
+    input_path: str
+    tokens: int
+    cloned_from: int | None
+    submitted_at: float
+    queued_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+    attempts: int
+    attempts_base: int
+    cancel_requested: bool
+    worker_id: str | None
+    lease_expires: float | None
+    executor: str | None
+    host: str | None
+    pid: int | None
+    remote_pid: int | None
+    exit_code: int | None
+    error: str | None
+    output_path: str | None
+    remote_output: str | None
+    stage: str
+    progress: float
+    progress_detail: str
+    peak_mem_mib: float | None
+    mean_util: float | None
+    idempotency_key: str | None
+    terms_accepted_at: float | None = None  # when the owner accepted the AlphaFold 3 terms for this job
+    terms_via: str | None = None  # how it was submitted: builder, upload, cli, clone...
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED
+
+    def read_input(self) -> dict:
+        """Return the job's AF3 input document."""
+        return json.loads(Path(self.input_path).read_text())
+
+
+_JOB_FIELDS = [f.name for f in fields(Job)]
+_SELECT = "SELECT j.*, u.username AS owner FROM jobs j JOIN users u ON u.id = j.owner_id"
+
+
+def _to_job(row: sqlite3.Row) -> Job:
+    data = {k: row[k] for k in _JOB_FIELDS}
+    data["state"] = JobState(data["state"])
+    data["cancel_requested"] = bool(data["cancel_requested"])
+    return Job(**data)
+
+
+def _to_jobs(cur: sqlite3.Cursor) -> list[Job]:
+    """Return a query's rows as Jobs, looking column names up once (a Row looks each name up by scanning)."""
+    names = [d[0] for d in cur.description]
+    at = [names.index(k) for k in _JOB_FIELDS]
+    state_at, cancel_at = _JOB_FIELDS.index("state"), _JOB_FIELDS.index("cancel_requested")
+    out = []
+    for row in cur:
+        values = [row[i] for i in at]
+        values[state_at] = JobState(values[state_at])
+        values[cancel_at] = bool(values[cancel_at])
+        out.append(Job(*values))
+    return out
+
+
+def _event(level: int, msg: str, job: Job, *args: Any) -> None:
+    log.log(level, msg, *args, extra={"source": "jobs", "username": job.owner, "job_id": job.id})
+
+
+def _load(conn: sqlite3.Connection, job_id: int) -> Job:
+    row = conn.execute(_SELECT + " WHERE j.id = ?", (job_id,)).fetchone()
+    if row is None:
+        raise JobNotFound(f"Job {job_id} was not found.")
+    return _to_job(row)

@@ -1,0 +1,278 @@
+"""Submitting jobs: inputs on disk, terms of use, idempotency keys, batches."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.db import transaction
+from services.errors import InvalidInput, LimitExceeded, TermsNotAccepted
+from services.jobs.limits import (
+    _ASK,
+    SubmitLimits,
+    _queued_count,
+    _queued_refusal,
+    _tokens_refusal,
+    check_job_count,
+    effective_limits,
+)
+from services.jobs.model import _SELECT, Job, _event, _to_job
+from services.settings import Settings
+from services.users import User
+
+# -- submit -----------------------------------------------------------------------------------
+
+
+def count_tokens(af3: dict) -> int:
+    """Return the token count of a valid AF3-dialect input."""
+    from services.af3 import estimate_size
+
+    return int(estimate_size(af3).tokens)
+
+
+def _input_text(af3: dict) -> str:
+    return json.dumps(af3, indent=2)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """One validated AF3-dialect job to queue, and how an error message names it."""
+
+    af3: dict
+    name: str | None = None
+    idempotency_key: str | None = None
+    label: str = ""  # "Entry 3 (apo)", "model.json, job 2": the start of a refusal naming this job
+    cloned_from: int | None = None
+
+
+def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict, *,
+           idempotency_key: str | None = None, name: str | None = None, cloned_from: int | None = None,
+           accept_terms: bool | None = None, via: str = "") -> Job:
+    """Queue one job from an AF3-dialect input that is already validated (see `submit_many`).
+
+    A second submit with the same `idempotency_key` by the same owner returns the first job.
+    """
+    return submit_many(conn, settings, owner, [NewJob(af3, name, idempotency_key, "", cloned_from)],
+                       accept_terms=accept_terms, via=via)[0]
+
+
+def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items: list[NewJob], *,
+                accept_terms: bool | None = None, via: str = "") -> list[Job]:
+    """Queue validated AF3-dialect jobs all or nothing, in one transaction; return them in order.
+
+    Items whose idempotency key the owner already used return the job made then. The AlphaFold 3
+    terms must be accepted: `accept_terms=True` accepts them now (and remembers it); None relies
+    on the owner's earlier acceptance; False refuses. The job row records when and through what
+    (`via`: "builder", "upload", "cli", ...).
+
+    Raises:
+        LimitExceeded: too many jobs, too many tokens in one, or too many queued (the message names the
+            limit and the job); nothing was submitted.
+        TermsNotAccepted: the terms were not accepted; nothing was submitted.
+    """
+    if not items:
+        return []
+    limits = effective_limits(conn, owner.id)
+    check_job_count(len(items), limits)
+    # Counted and serialised before taking the write lock: other submitters wait only for the inserts.
+    entries = [_Entry(i, item, count_tokens(item.af3), _job_name(item.af3, item.name), _input_text(item.af3))
+               for i, item in enumerate(items)]
+    with transaction(conn):
+        terms_at = _terms_accepted_at(conn, owner, accept_terms)
+        existing = _existing_keys(conn, owner.id, [e.item.idempotency_key for e in entries])
+        new = [e for e in entries if e.item.idempotency_key not in existing]
+        _check_batch(conn, owner.id, [(e.item.label, e.tokens) for e in new], limits)
+        with _undo_inputs(settings) as written:
+            made = _insert_many(conn, settings, owner, new, terms_at, via, written)
+        ids = [made[e.index] if e.index in made else existing[e.item.idempotency_key] for e in entries]
+        jobs = _load_many(conn, ids)
+    for job in jobs:
+        if job.id in written:
+            _event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username,
+                   job.tokens)
+    return jobs
+
+
+def _terms_accepted_at(conn: sqlite3.Connection, owner: User, accept: bool | None) -> float:
+    """Return when the owner accepted the AlphaFold 3 terms, recording it now when `accept` is True.
+
+    Raises:
+        TermsNotAccepted: `accept` is False, or None and the owner never accepted them.
+    """
+    if accept:
+        now = time.time()
+        conn.execute("UPDATE users SET accepted_terms_at = ? WHERE id = ? AND accepted_terms_at IS NULL",
+                     (now, owner.id))
+        return now
+    row = conn.execute("SELECT accepted_terms_at FROM users WHERE id = ?", (owner.id,)).fetchone()
+    if accept is None and row is not None and row[0] is not None:
+        return row[0]
+    raise TermsNotAccepted(TERMS_REFUSAL)
+
+
+TERMS_URL = "https://github.com/google-deepmind/alphafold3/blob/main/WEIGHTS_TERMS_OF_USE.md"
+TERMS_TEXT = ("Predictions use the AlphaFold 3 model parameters, which Google DeepMind provides for non-commercial "
+              "use only, under its terms of use. Submitting confirms that your use follows those terms (for example: "
+              "no commercial use, and no training of other models on the outputs).")
+TERMS_REFUSAL = ("Nothing was submitted: accept the AlphaFold 3 model-parameter terms of use first "
+                 f"({TERMS_URL}).")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    index: int  # place in the submitted list
+    item: NewJob
+    tokens: int
+    name: str
+    text: str  # the input file's content
+
+
+def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new: list[_Entry], terms_at: float,
+                 via: str, written: list[int]) -> dict[int, int]:
+    """Write the inputs and insert the rows with one executemany (inside the caller's transaction).
+
+    Returns entry index -> job id. Ids are taken after the largest one under the write lock, as
+    SQLite itself would, so each input file is written to its final place before the insert.
+    """
+    now = time.time()
+    base = conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0]
+    rows, made = [], {}
+    for i, e in enumerate(new):
+        job_id = base + 1 + i
+        written.append(job_id)
+        folder = settings.jobs_dir / str(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path, tmp = folder / "input.json", folder / ".input.json.tmp"
+        tmp.write_text(e.text)
+        os.replace(tmp, path)
+        made[e.index] = job_id
+        rows.append((job_id, owner.id, e.name, e.item.idempotency_key, str(path), e.tokens, e.item.cloned_from, now,
+                     now, now, terms_at, via or None))
+    conn.executemany("INSERT INTO jobs (id, owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
+                     "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via) "
+                     "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return made
+
+
+def _load_many(conn: sqlite3.Connection, ids: list[int]) -> list[Job]:
+    """Return the jobs with these ids, in this order."""
+    rows = conn.execute(_SELECT + " WHERE j.id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
+    by_id = {job.id: job for job in map(_to_job, rows)}
+    return [by_id[i] for i in ids]
+
+
+def input_file(settings: Settings, job: Job) -> Path:
+    """Return the absolute path of a job's input file.
+
+    Rows written before paths were made absolute hold `data/jobs/<id>/input.json`, relative to
+    whatever folder the submitter ran in; the input always lives in this data dir's job folder.
+    """
+    path = Path(job.input_path)
+    return path if path.is_absolute() else settings.jobs_dir / str(job.id) / "input.json"
+
+
+def fix_relative_paths(conn: sqlite3.Connection, settings: Settings) -> int:
+    """Rewrite relative input/output paths of existing jobs against the data dir; return the rows changed."""
+    with transaction(conn):
+        rows = conn.execute("SELECT id, input_path, output_path FROM jobs WHERE input_path NOT LIKE '/%' "
+                            "OR (output_path IS NOT NULL AND output_path NOT LIKE '/%')").fetchall()
+        for job_id, input_path, output_path in rows:
+            folder = settings.jobs_dir / str(job_id)
+            new_output = output_path
+            if output_path and not Path(output_path).is_absolute():
+                new_output = str(folder / Path(output_path).name)  # attempt-<n>
+            new_input = input_path if Path(input_path).is_absolute() else str(folder / "input.json")
+            conn.execute("UPDATE jobs SET input_path = ?, output_path = ? WHERE id = ?",
+                         (new_input, new_output, job_id))
+    return len(rows)
+
+
+class _undo_inputs:  # noqa: N801  (used like a function: `with _undo_inputs(settings) as written`)
+    """Remove the input folders of jobs whose insert is being rolled back.
+
+    Used inside the transaction, so the folders go while we still hold the write lock: the ids
+    are free again after the rollback and another submit may take them at once.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings, self.written = settings, []
+
+    def __enter__(self) -> list[int]:
+        return self.written
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            for job_id in self.written:
+                shutil.rmtree(self.settings.jobs_dir / str(job_id), ignore_errors=True)
+        return False
+
+
+def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, doc: Any,
+                    idempotency_key: str | None = None, *, accept_terms: bool | None = None,
+                    via: str = "") -> list[Job]:
+    """Validate a parsed input document (either dialect) and queue one job per fold job in it.
+
+    All or nothing (see `submit_many`): a refused entry leaves none of the others queued. The
+    number of entries is checked before any is validated. With an `idempotency_key`, entries
+    already submitted under it are returned, not queued twice.
+
+    Raises:
+        InvalidInput: any job in the document is invalid (`problems` lists them all).
+        LimitExceeded: the owner's limits refuse an entry (the message names it); nothing was submitted.
+        TermsNotAccepted: see `submit_many`.
+    """
+    from services.af3 import load_jobs
+
+    if isinstance(doc, list):
+        check_job_count(len(doc), effective_limits(conn, owner.id), "This file")
+    docs = load_jobs(doc)
+    problems = [p for d in docs for p in d.problems] if any(not d.valid for d in docs) else []
+    if problems or not docs:
+        raise InvalidInput("The input has problems; nothing was submitted.", problems or ["no jobs in the input"])
+    many = len(docs) > 1
+    items = [NewJob(d.af3, d.name, f"{idempotency_key}#{d.index}" if idempotency_key else None,
+                    (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "") for d in docs]
+    return submit_many(conn, settings, owner, items, accept_terms=accept_terms, via=via)
+
+
+def _job_name(af3: dict, name: str | None) -> str:
+    """Return the name a job is listed under: the given one, else the input's, else "job"."""
+    return (name or af3.get("name") or "job").strip() or "job"
+
+
+def _existing_keys(conn: sqlite3.Connection, owner_id: int, keys: list[str | None]) -> dict[str, int]:
+    """Return idempotency key -> job id for the keys this owner already submitted."""
+    wanted = [k for k in keys if k]
+    if not wanted:
+        return {}
+    rows = conn.execute("SELECT idempotency_key, id FROM jobs WHERE owner_id = ? AND idempotency_key IN "
+                        "(SELECT value FROM json_each(?))", (owner_id, json.dumps(wanted)))
+    return {key: job_id for key, job_id in rows}
+
+
+def _check_batch(conn: sqlite3.Connection, owner_id: int, entries: list[tuple[str, int]],
+                 limits: SubmitLimits) -> None:
+    """Check the limits for every new entry, as if all were queued together.
+
+    Raises:
+        LimitExceeded: naming the first refused entry by its label, and why; nothing is submitted.
+    """
+    def refuse(label: str, why: str) -> LimitExceeded:
+        return LimitExceeded(f"{label}: {why} Nothing was submitted." if label else why)
+
+    for label, tokens in entries:
+        if tokens > limits.tokens_per_job:
+            raise refuse(label, _tokens_refusal(tokens, limits.tokens_per_job))
+    queued = _queued_count(conn, owner_id)
+    if entries and queued + len(entries) > limits.queued_per_user:
+        if len(entries) == 1:
+            raise refuse(entries[0][0], _queued_refusal(queued, limits.queued_per_user))
+        first = entries[max(0, limits.queued_per_user - queued)][0]  # the first entry that does not fit
+        raise refuse(first, f"you already have {queued:,} queued and this adds {len(entries):,}; the limit is "
+                            f"{limits.queued_per_user:,} queued jobs. Wait for some to run, or {_ASK}.")
