@@ -21,6 +21,7 @@ from dash_app.context import account
 from dash_app.job_routes import init_job_routes
 from dash_app.metrics_endpoint import init_metrics_endpoint
 from services import applog, db
+from services.af3 import ccd
 from services.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     """Return a configured FoldDeck Dash app (its Flask server is `app.server`)."""
     settings = settings or load_settings()
     configure_logging(settings)
+    ccd.configure(settings.data_dir, settings.af3_ccd_path)  # loaded on first use, cached per CCD version
     db.migrate(settings.db_path)
 
     server = Flask("folddeck")

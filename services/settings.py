@@ -42,6 +42,7 @@ class Settings:
     af3_command: str = field(default_factory=_default_af3_command)
     af3_model_dir: str = ""
     af3_db_dir: str = ""
+    af3_ccd_path: Path | None = None  # None -> the wwPDB CCD bundled with biotite
     local_slots: int = 1
     hosts_file: Path | None = None  # None -> <data_dir>/hosts.toml
     known_hosts: Path = Path("~/.ssh/known_hosts")
@@ -166,6 +167,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "af3_command": _command,
     "af3_model_dir": _str,
     "af3_db_dir": _str,
+    "af3_ccd_path": _path,
     "local_slots": _int(0, 64),
     "hosts_file": _path,
     "known_hosts": _path,

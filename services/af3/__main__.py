@@ -9,6 +9,7 @@ from typing import Any
 
 from services import defaults
 from services.af3 import rules as R
+from services.af3.ccd import ccd_info
 from services.af3.convert import af3_to_server
 from services.af3.fasta import parse_fasta
 from services.af3.jobs import JobDoc, load_jobs
@@ -50,6 +51,8 @@ def _print_problems(path: str, jobs: list[JobDoc]) -> bool:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate files; 0 all valid, 1 any invalid, 2 any unreadable."""
     code = EXIT_OK
+    if args.verbose:
+        print(ccd_info())
     for path in args.files:
         try:
             jobs = load_jobs(_read(path))
@@ -165,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check input files (exit 0 valid, 1 invalid, 2 unreadable)")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--verbose", "-v", action="store_true", help="also say which CCD ligand codes are checked against")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("convert", help="convert every job to one dialect, one document per job")
     p.add_argument("file", metavar="FILE")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.af3 import rules as R
+from services.af3.ccd import try_ccd
 from services.af3.checks.document import (
     _check_dialect_version,
     _check_name,
@@ -43,7 +44,7 @@ def validate(doc: Any) -> list[Problem]:
 
 def validate_af3(doc: Any, base: str = "") -> list[Problem]:
     """Return every problem of one AF3-dialect job; paths start with `base`."""
-    rep = _Report()
+    rep = _Report(ccd=try_ccd())
     if not isinstance(doc, dict):
         rep.error(base, f"A job must be a JSON object, found {kind_of(doc)}.")
         return rep.problems

@@ -51,6 +51,10 @@ def _check_typed_entity(rep: _Report, kind: Any, body: Any, path: str, has_user_
         rep.error(path, f"The {kind} entry must be an object with an id and its fields, found {kind_of(body)}.")
         return
     _unknown_keys(rep, body, R.ENTITY_KEYS[kind], path, f"in a {kind} entry")
+    ids = body.get("id")
+    for chain_id in [ids] if isinstance(ids, str) else ids if isinstance(ids, list) else []:
+        if isinstance(chain_id, str):
+            rep.bodies.setdefault(chain_id, (kind, body))
     _check_description(rep, body, path)
     length = _check_ligand(rep, body, path, has_user_ccd) if kind == "ligand" else _check_polymer(
         rep, kind, body, path, has_user_ccd)
@@ -284,6 +288,17 @@ def _check_ligand_code(rep: _Report, code: Any, path: str, has_user_ccd: bool) -
     elif not (R.CCD_CODE.fullmatch(code) or (has_user_ccd and R.USER_CCD_CODE.fullmatch(code))):
         extra = "" if has_user_ccd else " (or define your own component in userCCD)"
         rep.error(path, f"{show(code)} is not a CCD code; CCD codes are 1 to 5 upper-case letters or digits{extra}.")
+    elif rep.unknown_code(code):
+        rep.error(path, unknown_code_message(rep, code, "ligand"))
+
+
+def unknown_code_message(rep: _Report, code: str, what: str) -> str:
+    """Say that `code` is in neither the CCD nor the userCCD, and what to write instead."""
+    where = f"the CCD ({rep.ccd.source}, {rep.ccd.date})" if rep.ccd is not None else "the CCD"
+    fix = ("give the ligand as a SMILES string instead, or define the component in userCCD" if what == "ligand"
+           else "define the modified residue in userCCD")
+    return (f"{show(code)} is not in {where} nor in this job's userCCD, so AlphaFold 3 would stop on it; {fix}. "
+            "Search the builder's ligand picker by name to find the right code.")
 
 
 def _check_smiles(rep: _Report, smiles: Any, path: str) -> None:

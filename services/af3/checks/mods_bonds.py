@@ -27,11 +27,11 @@ def _check_modifications(rep: _Report, kind: str, body: dict, path: str, length:
                              f"found {kind_of(mod)}.")
             continue
         _unknown_keys(rep, mod, (code_key, pos_key), mpath, "in a modification")
-        _check_mod_code(rep, mod.get(code_key), code_key in mod, join(mpath, code_key), has_user_ccd)
+        _check_mod_code(rep, mod.get(code_key), code_key in mod, join(mpath, code_key), has_user_ccd, kind)
         _check_mod_position(rep, mod.get(pos_key), pos_key in mod, join(mpath, pos_key), length, kind, seen, j)
 
 
-def _check_mod_code(rep: _Report, code: Any, present: bool, path: str, has_user_ccd: bool) -> None:
+def _check_mod_code(rep: _Report, code: Any, present: bool, path: str, has_user_ccd: bool, kind: str = "") -> None:
     """Check a modification's CCD code."""
     if not present:
         rep.error(path, "The modification has no CCD code (e.g. SEP for phosphoserine).")
@@ -43,6 +43,26 @@ def _check_mod_code(rep: _Report, code: Any, present: bool, path: str, has_user_
     elif not (R.CCD_CODE.fullmatch(code) or (has_user_ccd and R.USER_CCD_CODE.fullmatch(code))):
         rep.error(path, f"{show(code)} is not a CCD code; CCD codes are 1 to 5 upper-case letters or digits "
                         "(e.g. SEP, HY3).")
+    elif kind and rep.unknown_code(code):
+        from services.af3.checks.entities import unknown_code_message
+
+        rep.error(path, unknown_code_message(rep, code, "modification"))
+    elif kind:
+        _check_mod_polymer_type(rep, code, kind, path)
+
+
+def _check_mod_polymer_type(rep: _Report, code: str, kind: str, path: str) -> None:
+    """Require a modification to be a residue of the chain's polymer type (SEP in a protein, PSU in RNA)."""
+    comp = rep.component(code)
+    if comp is None or comp.polymer_type == kind:
+        return
+    what = f"a {comp.type} component" if comp.type else "not a polymer residue"
+    rep.error(path, f"{show(code)} ({comp.name or 'no name'}) is {what}, not a {R.POLYMER_NOUN[kind]} residue; a "
+                    f"{R.POLYMER_NOUN[kind]} modification must be a {R.POLYMER_NOUN[kind]} residue from the CCD "
+                    f"(e.g. {_EXAMPLE_MODS[kind]}). Put a ligand in its own ligand entity instead.")
+
+
+_EXAMPLE_MODS = {"protein": "SEP, HYP, MLY", "rna": "PSU, 5MC, A2M", "dna": "5CM, 6MA, 8OG"}
 
 
 def _check_mod_position(rep: _Report, pos: Any, present: bool, path: str, length: int | None, kind: str,
@@ -106,7 +126,46 @@ def _check_atom(rep: _Report, atom: Any, path: str) -> tuple[str, int, str] | No
                                  "numbered from 1.")
     if not name.strip():
         rep.error(join(path, 2), "The atom name is empty; use the CCD atom name such as \"SG\" or \"C1\".")
+    elif not length or 1 <= residue <= length:
+        _check_atom_name(rep, chain_id, residue, name, join(path, 2))
     return (chain_id, residue, name)
+
+
+def _check_atom_name(rep: _Report, chain_id: str, residue: int, name: str, path: str) -> None:
+    """Require the atom name to exist (as a heavy atom) in the component at that residue (CCD or userCCD)."""
+    code = _residue_code(rep, chain_id, residue)
+    comp = rep.component(code) if code else None
+    if comp is None or name in comp.atoms:
+        return
+    shown = ", ".join(comp.atoms[:12]) + (", …" if len(comp.atoms) > 12 else "")
+    rep.error(path, f"{code} (chain {chain_id}, residue {residue}) has no heavy atom named {show(name)}; its atoms "
+                    f"are {shown}. AlphaFold 3 stops on a bond to an atom the component lacks.")
+
+
+def _residue_code(rep: _Report, chain_id: str, residue: int) -> str | None:
+    """Return the component code at a 1-based residue of a chain (modifications applied, last one wins)."""
+    from services.af3.ccd import PROTEIN_ONE_TO_THREE
+
+    kind, body = rep.bodies.get(chain_id, ("", {}))
+    if kind == "ligand":
+        codes = body.get("ccdCodes")
+        ok = isinstance(codes, list) and len(codes) >= residue and isinstance(codes[residue - 1], str)
+        return codes[residue - 1] if ok else None
+    if kind not in R.MOD_KEYS:
+        return None
+    code_key, pos_key = R.MOD_KEYS[kind]
+    mods = body.get("modifications")
+    found = [m.get(code_key) for m in mods if isinstance(m, dict) and m.get(pos_key) == residue] \
+        if isinstance(mods, list) else []
+    if found and isinstance(found[-1], str):
+        return found[-1]
+    seq = body.get("sequence")
+    letter = seq[residue - 1] if isinstance(seq, str) and len(seq) >= residue else ""
+    if kind == "protein":
+        return PROTEIN_ONE_TO_THREE.get(letter)
+    if letter and letter in R.ALPHABETS[kind]:
+        return letter if kind == "rna" else "D" + letter
+    return None
 
 
 def _check_bond_partners(rep: _Report, atoms: list, path: str, seen: dict, k: int) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Any
 
 from services.af3.problems import Problem, Severity, join, show
 
@@ -15,6 +16,24 @@ class _Report:
     chains: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # id -> (type, length, first path)
     needed_version: int = 1
     needed_by: str = ""
+    ccd: Any = None  # the CcdIndex codes are judged with (None: none loadable, form checks only)
+    user: dict[str, Any] = field(default_factory=dict)  # userCCD components by code
+    user_ids: set[str] = field(default_factory=set)  # userCCD block names, parsed or not
+    user_path: bool = False  # a userCCDPath file may define further components FoldDeck cannot see
+    bodies: dict[str, tuple[str, dict]] = field(default_factory=dict)  # chain id -> (type, entity body)
+
+    def component(self, code: str) -> Any:
+        """Return the userCCD or CCD component `code` (userCCD wins, as in AF3), or None."""
+        comp = self.user.get(code)
+        if comp is None and self.ccd is not None:
+            comp = self.ccd.get(code)
+        return comp
+
+    def unknown_code(self, code: str) -> bool:
+        """Tell whether `code` is surely unknown to AF3: in neither the CCD nor the job's userCCD."""
+        if self.ccd is None or self.user_path or code in self.user_ids:
+            return False
+        return code not in self.ccd and code not in self.user
 
     def error(self, path: str, message: str) -> None:
         """Record an error."""

@@ -28,7 +28,9 @@ def validate_server(doc: Any) -> list[Problem]:
 
 def validate_server_job(job: Any, base: str) -> list[Problem]:
     """Return every problem of one AlphaFold Server job as AF3's converter would see it."""
-    rep = _Report()
+    from services.af3.ccd import try_ccd
+
+    rep = _Report(ccd=try_ccd())
     if not isinstance(job, dict):
         rep.error(base, f"Each job must be a JSON object, found {kind_of(job)}.")
         return rep.problems
@@ -140,7 +142,7 @@ def _check_server_mods(rep: _Report, kind: str, body: dict, path: str, length: i
             _unknown_keys(rep, mod, (code_key, pos_key), p, "in a modification")
         code = mod.get(code_key)
         bare = code[4:] if isinstance(code, str) and code.startswith("CCD_") else code
-        _check_mod_code(rep, bare, code_key in mod, join(p, code_key), False)
+        _check_mod_code(rep, bare, code_key in mod, join(p, code_key), False, kind)
         if isinstance(bare, str) and R.CCD_CODE.fullmatch(bare) and bare not in R.SERVER_MODS[kind]:
             rep.warn(join(p, code_key), f"{show(bare)} is not on AlphaFold Server's list of allowed modifications; "
                                         "the website will refuse it (a local AlphaFold 3 accepts it).")
@@ -162,6 +164,10 @@ def _check_server_ligand(rep: _Report, kind: str, code: Any, present: bool, path
         rep.error(path, f"{show(code)} is not a CCD code; CCD codes are 1 to 5 upper-case letters or digits.")
         return
     allowed = R.SERVER_LIGANDS if kind == "ligand" else R.SERVER_IONS
-    if bare not in allowed:
+    if rep.unknown_code(bare):
+        from services.af3.checks.entities import unknown_code_message
+
+        rep.error(path, unknown_code_message(rep, bare, "ligand"))
+    elif bare not in allowed:
         rep.warn(path, f"{show(bare)} is not on AlphaFold Server's {kind} list; the website will refuse it "
                        "(a local AlphaFold 3 accepts any CCD code).")

@@ -1,11 +1,21 @@
-"""User CCD rules: `userCCD` / `userCCDPath` as AlphaFold 3 reads them."""
+"""User CCD rules: `userCCD` / `userCCDPath` as AlphaFold 3 reads them at load and at featurisation.
+
+AF3 (`folding_input.Input.from_json`, `Input.__post_init__`, `chemical_components.Ccd`): only one of
+userCCD / userCCDPath; a short userCCD naming an existing file must be given as userCCDPath; every
+`data_` block needs the 18 mandatory `_chem_comp*` keys; an empty userCCD string fails when the CCD is
+built for featurisation; user components are keyed by their block name and override CCD entries.
+"""
 from __future__ import annotations
 
 import re
 
 from services.af3 import rules as R
+from services.af3.ccd import user_components
 from services.af3.checks.report import _Report
-from services.af3.problems import join, kind_of
+from services.af3.cif import CifError, parse_text
+from services.af3.problems import join, kind_of, show
+
+_LOOKS_LIKE_PATH = re.compile(r"[^\s]*(?:/|\.cif|\.gz|\.xz|\.zst)[^\s]*")
 
 
 def _check_user_ccd(rep: _Report, doc: dict, base: str) -> bool:
@@ -19,19 +29,65 @@ def _check_user_ccd(rep: _Report, doc: dict, base: str) -> bool:
                                              "not both.")
     if isinstance(path_value, str) and path_value:
         rep.need(R.FIELD_VERSION["userCCDPath"], "userCCDPath")
+        rep.user_path = True
+    if inline == "" and not path_value:
+        rep.error(join(base, "userCCD"), "userCCD is an empty string; AlphaFold 3 stops on it when it builds the CCD "
+                                         "(\"User CCD cannot be an empty string\"). Remove the field or write null.")
     if isinstance(inline, str) and inline:
         _check_user_ccd_text(rep, inline, join(base, "userCCD"))
     return bool(inline or path_value)
 
 
 def _check_user_ccd_text(rep: _Report, text: str, path: str) -> None:
-    """Check that every `data_` block of a user CCD carries the keys AF3 requires."""
-    blocks = re.split(r"(?m)^data_", text)[1:]
+    """Check the inline user CCD: a path given inline, parseable blocks, AF3's mandatory keys, atoms."""
+    if len(text) < 256 and "data_" not in text and _LOOKS_LIKE_PATH.fullmatch(text.strip()):
+        rep.error(path, f"userCCD holds {show(text)}, which looks like a file path; AlphaFold 3 wants a path in "
+                        "\"userCCDPath\" (version 3 or later) and the mmCIF text itself in \"userCCD\".")
+        return
+    rep.user_ids = set(re.findall(r"(?m)^data_(\S+)", text))
+    try:
+        blocks = parse_text(text)
+    except CifError as exc:
+        rep.error(path, f"The user CCD cannot be read as mmCIF: {exc}.")
+        return
     if not blocks:
         rep.error(path, "The user CCD text has no 'data_<ID>' block; paste CCD mmCIF components.")
-    for block in blocks:
-        name = block.split(None, 1)[0] if block.strip() else "?"
-        missing = [k for k in R.USER_CCD_REQUIRED if k not in block]
-        if missing:
-            rep.error(path, f"Component {name} in the user CCD lacks {len(missing)} required field(s), e.g. "
-                            f"{', '.join(missing[:3])}.")
+        return
+    for name, data in blocks.items():
+        _check_block(rep, name, data, path)
+    rep.user = user_components(text)
+
+
+def _check_block(rep: _Report, name: str, data: dict[str, list[str]], path: str) -> None:
+    """Check one user component the way AF3 does at load (keys) and at featurisation (atoms, id)."""
+    missing = [k for k in R.USER_CCD_REQUIRED if k not in data]
+    if missing:
+        rep.error(path, f"Component {name} in the user CCD lacks {len(missing)} required field(s) AlphaFold 3 "
+                        f"checks for, e.g. {', '.join(missing[:3])}.")
+        return
+    atoms = data["_chem_comp_atom.atom_id"]
+    if not atoms or atoms == ["?"]:
+        rep.error(path, f"Component {name} in the user CCD defines no atoms; AlphaFold 3 cannot build it.")
+    elif len(set(atoms)) != len(atoms):
+        dup = next(a for a in atoms if atoms.count(a) > 1)
+        rep.warn(path, f"Component {name} in the user CCD names two atoms {show(dup)}; bonds and the predicted "
+                       "structure refer to atoms by name, so make them unique.")
+    for axis in "xyz":
+        values = data[f"_chem_comp_atom.pdbx_model_Cartn_{axis}_ideal"]
+        if any(not _is_number(v) for v in values):
+            rep.warn(path, f"Component {name} in the user CCD has a non-numeric pdbx_model_Cartn_{axis}_ideal; "
+                           "AlphaFold 3 builds the ligand's reference conformer from these ideal coordinates.")
+            break
+    comp_id = (data.get("_chem_comp.id") or [name])[0]
+    if comp_id != name:
+        rep.warn(path, f"Component data_{name} says _chem_comp.id {show(comp_id)}; AlphaFold 3 names it after the "
+                       f"data_ block, so refer to it as {show(name)}.")
+
+
+def _is_number(value: str) -> bool:
+    """Tell whether a CIF value is a number."""
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
