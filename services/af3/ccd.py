@@ -159,11 +159,16 @@ def _source() -> Path | None:
     return Path(path).expanduser() if path else None
 
 
+def data_dir() -> Path:
+    """Return the data dir whose `cache/ccd/` holds the index (configured, FOLDDECK_DATA_DIR, or FoldDeck's)."""
+    # Unconfigured processes (the simulator runs inside a job's folder) use FoldDeck's own data dir.
+    configured = _config["data_dir"] or Path(os.environ.get("FOLDDECK_DATA_DIR", "").strip() or _ROOT / "data")
+    return Path(configured).expanduser()
+
+
 def _cache_dir() -> Path:
     """Return `<data dir>/cache/ccd`."""
-    # Unconfigured processes (the simulator runs inside a job's folder) use FoldDeck's own data dir.
-    data_dir = _config["data_dir"] or Path(os.environ.get("FOLDDECK_DATA_DIR", "").strip() or _ROOT / "data")
-    return Path(data_dir).expanduser() / "cache" / "ccd"
+    return data_dir() / "cache" / "ccd"
 
 
 def get_ccd() -> CcdIndex:
