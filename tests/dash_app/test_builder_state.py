@@ -132,11 +132,11 @@ def test_duplicate_remove_and_seeds():
 def test_apply_form_reads_fields_mods_and_bonds():
     state = protein_ligand_state()
     out = B.apply_form(state, "new", {"sequence": {0: "MCK"}, "copies": {0: 1.0}, "ccd": {1: "HEM"}},
-                       {(0, 0): ("sep", 2)}, {"a_chain": {0: "A"}, "a_res": {0: 2}, "a_atom": {0: "SG"},
+                       {(0, 0): ("sep", 3)}, {"a_chain": {0: "A"}, "a_res": {0: 2}, "a_atom": {0: "SG"},
                                               "b_chain": {0: "B"}, "b_res": {0: 1}, "b_atom": {0: "FE"}})
     assert out["name"] == "new" and out["entities"][0]["copies"] == 1
     af3 = B.to_af3(out)
-    assert af3["sequences"][0]["protein"]["modifications"] == [{"ptmType": "SEP", "ptmPosition": 2}]
+    assert af3["sequences"][0]["protein"]["modifications"] == [{"ptmType": "SEP", "ptmPosition": 3}]
     assert af3["bondedAtomPairs"] == [[["A", 2, "SG"], ["B", 1, "FE"]]]
     assert B.evaluate(out).valid
 
