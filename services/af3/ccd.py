@@ -129,6 +129,12 @@ def placed_atoms(code: str, kind: str = "ligand", position: int = 1, length: int
     return [(n, e) for n, e in zip(comp.atoms, comp.elements, strict=False) if n != drop]
 
 
+def is_ion(code: str) -> bool:
+    """Tell whether `code` is a single-atom CCD component (an ion card in the builder)."""
+    comp = _lookup(code)
+    return comp.single_atom if comp is not None else code in ION_CODES
+
+
 def _lookup(code: str) -> Component | None:
     """Return `code` from the process's CCD (None when unknown or no CCD can be loaded)."""
     ccd = try_ccd()

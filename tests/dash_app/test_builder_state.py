@@ -103,7 +103,7 @@ def test_form_only_problems_copies_and_empty_ligand():
     ev = B.evaluate({**state, "name": "x"})
     msgs = {(B.locate(p.path).card, B.locate(p.path).field): p.message for p in ev.problems}
     assert "Copies" in msgs[(0, "copies")]
-    assert "Pick a ligand" in msgs[(1, "ccd")]
+    assert "Pick an ion" in msgs[(1, "ccd")]  # the ion card speaks of ions
     assert not ev.valid
 
 
