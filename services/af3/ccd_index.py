@@ -20,7 +20,7 @@ from pathlib import Path
 
 from services.af3.cif import parse_blocks
 
-FORMAT = 1  # bump when the packed layout changes; old cache files are then ignored
+FORMAT = 2  # bump when the packed layout changes; old cache files are then ignored
 _TEXT_COLUMNS = ("code", "name", "type", "formula", "atoms", "elements", "leaving", "parent", "letter",
                  "synonyms", "search")
 _FLAG_SINGLE_ATOM, _FLAG_OBSOLETE = 1, 2
@@ -184,6 +184,7 @@ def pack(components: Iterable[Component], source: str, date: str) -> bytes:
             columns[name].append(value)
         flags.append(_FLAG_SINGLE_ATOM * c.single_atom | _FLAG_OBSOLETE * c.obsolete)
     packed: dict[str, object] = {"format": FORMAT, "source": source, "date": date, "flags": flags.tobytes()}
+    packed.update(_postings(columns["search"]))
     for name, values in columns.items():
         offsets = array("I", [0])
         for v in values:
@@ -191,6 +192,29 @@ def pack(components: Iterable[Component], source: str, date: str) -> bytes:
         packed[name] = "\n".join(values) + "\n"
         packed[f"{name}@"] = offsets.tobytes()
     return marshal.dumps(packed)
+
+
+def _postings(texts: list[str]) -> dict[str, object]:
+    """Return the word index of the search texts: sorted words, and per word the rows holding it anywhere
+    ("post") and the rows where it starts a name or synonym ("lead")."""
+    anywhere: dict[str, list[int]] = {}
+    lead: dict[str, list[int]] = {}
+    for row, text in enumerate(texts):
+        for word in dict.fromkeys(_WORD.findall(text)):
+            anywhere.setdefault(word, []).append(row)
+        for name in text.split("\t"):
+            first = _WORD.match(name)
+            if first and (not lead.get(first.group()) or lead[first.group()][-1] != row):
+                lead.setdefault(first.group(), []).append(row)
+    vocab = sorted(anywhere)
+    out: dict[str, object] = {"vocab": "\n".join(vocab) + "\n"}
+    for key, table in (("post", anywhere), ("lead", lead)):
+        rows, offsets = array("I"), array("I", [0])
+        for word in vocab:
+            rows.extend(table.get(word, ()))
+            offsets.append(len(rows))
+        out[key], out[f"{key}@"] = rows.tobytes(), offsets.tobytes()
+    return out
 
 
 def _search_text(c: Component) -> str:
@@ -226,6 +250,8 @@ class CcdIndex:
         codes = self._blob["code"].split("\n")[:-1]
         self._codes = codes
         self._row = {code: i for i, code in enumerate(codes)}
+        self._vocab = packed["vocab"].split("\n")[:-1]  # sorted words of all names and synonyms
+        self._post = {key: (array("I", packed[key]), array("I", packed[f"{key}@"])) for key in ("post", "lead")}
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CcdIndex:
@@ -287,7 +313,7 @@ class CcdIndex:
             return []
         ranked: dict[int, tuple] = {}
         self._rank_codes(query.upper(), ranked)
-        self._rank_names(query.lower(), ranked)
+        self._rank_names(query.lower(), ranked, limit + len(ranked), ions)
         rows = [r for r in ranked if not ions or self._flags[r] & _FLAG_SINGLE_ATOM]
         rows.sort(key=lambda r: ranked[r])
         return [self._hit(r) for r in rows[:limit]]
@@ -295,50 +321,72 @@ class CcdIndex:
     def _rank_codes(self, code: str, ranked: dict[int, tuple]) -> None:
         """Rank the exact code first and codes starting with the query in tier 3."""
         if code in self._row:
-            ranked[self._row[code]] = (0,)
+            ranked[self._row[code]] = (0, 0, 0, 0, self._row[code])
         if " " in code:
             return
         lo = bisect.bisect_left(self._codes, code)
         hi = bisect.bisect_left(self._codes, code + "\x7f")
         for row in range(lo, min(hi, lo + 500)):
-            ranked.setdefault(row, (3, 0, self._obsolete(row), len(self._codes[row]), self._codes[row]))
+            ranked.setdefault(row, (3, 0, self._obsolete(row), len(self._codes[row]), row))
 
     def _obsolete(self, row: int) -> int:
         return 1 if self._flags[row] & _FLAG_OBSOLETE else 0
 
-    def _rank_names(self, query: str, ranked: dict[int, tuple]) -> None:
-        """Rank components whose name or synonyms contain every word of the query (one pass over the text)."""
+    def _words_with(self, word: str) -> tuple[range, list[int]]:
+        """Return the vocabulary positions of words starting with `word` (a range) and of words that contain
+        it elsewhere."""
+        vocab = self._vocab
+        lo = bisect.bisect_left(vocab, word)
+        starting = range(lo, bisect.bisect_left(vocab, word + "\x7f", lo))
+        inside = [i for i, v in enumerate(vocab) if word in v and not v.startswith(word)] if len(word) >= 3 else []
+        return starting, inside
+
+    def _rows_of(self, key: str, positions) -> set[int]:  # noqa: ANN001 (range or list of vocabulary positions)
+        """Return the rows of the postings `key` ("post" or "lead") of the given vocabulary positions."""
+        rows, offsets = self._post[key]
+        out: set[int] = set()
+        for i in positions:
+            out.update(rows[offsets[i]:offsets[i + 1]])
+        return out
+
+    def _rank_names(self, query: str, ranked: dict[int, tuple], keep: int, ions: bool) -> None:
+        """Rank components whose name or synonyms hold every word of the query: 1 a name equals the query,
+        2 a name starts with it, 4 every word starts a word of the name, 5 some word only sits inside one."""
         words = _WORD.findall(query)
         if not words or (len(query) < 3 and len(words) == 1):
             return  # one or two letters: codes only, a name scan would match everything
+        every: set[int] | None = None
+        at_start: set[int] | None = None
+        for word in words:
+            starting, inside = self._words_with(word)
+            starts = self._rows_of("post", starting)
+            rows = starts | self._rows_of("post", inside)
+            every = rows if every is None else every & rows
+            at_start = starts if at_start is None else at_start & starts
+        leading = self._rows_of("lead", self._words_with(words[0])[0]) & every
+        if ions:
+            every = {r for r in every if self._flags[r] & _FLAG_SINGLE_ATOM}
         blob, off, name_off = self._blob["search"], self._off["search"], self._off["name"]
-        longest = max(words, key=len)
-        others = [w for w in words if w != longest]
-        phrase = query if len(words) > 1 else longest
-        best: dict[int, tuple] = {}
-        for match in re.finditer(re.escape(longest), blob):
-            p = match.start()
-            row = bisect.bisect_right(off, p) - 1
-            if others and row not in best and not all(w in blob[off[row]:off[row + 1]] for w in others):
-                continue
-            in_synonym = 0 if p - off[row] < name_off[row + 1] - name_off[row] else 1
-            rank = (self._position_tier(blob, p, off[row], phrase), in_synonym, self._obsolete(row),
-                    name_off[row + 1] - name_off[row], self._codes[row])
-            if best.get(row, (99,)) > rank:
-                best[row] = rank
-        for row, rank in best.items():
-            if ranked.get(row, (99,)) > rank:
-                ranked[row] = rank
+        phrase = " ".join(query.split())
+        candidates = []
+        for row in every:
+            name_len = name_off[row + 1] - name_off[row]
+            tier, in_synonym = (4 if row in at_start else 5), 0
+            if row in leading:
+                tier, in_synonym = self._phrase_tier(blob[off[row]:off[row + 1] - 1], phrase, name_len, tier)
+            candidates.append((tier, in_synonym, self._obsolete(row), name_len, row))
+        for rank in sorted(candidates)[:keep]:
+            if ranked.get(rank[-1], (99,)) > rank:
+                ranked[rank[-1]] = rank
 
     @staticmethod
-    def _position_tier(blob: str, p: int, row_start: int, phrase: str) -> int:
-        """Tier of a hit at `p`: 1 a whole name equals the query, 2 a name starts with it, 4 a word starts
-        with it, 5 inside a word."""
-        at_start = p == row_start or blob[p - 1] == "\t"
-        if at_start and blob.startswith(phrase, p):
-            end = p + len(phrase)
-            return 1 if blob[end] in "\t\n" else 2
-        return 5 if blob[p - 1].isalnum() else 4
+    def _phrase_tier(text: str, phrase: str, name_len: int, tier: int) -> tuple[int, int]:
+        """Return (1 or 2, in synonym) when a name or synonym equals or starts with `phrase`, else (tier, 0)."""
+        best = (tier, 0)
+        for i, name in enumerate(text.split("\t")):
+            if name.startswith(phrase):
+                best = min(best, (1 if name == phrase else 2, 0 if i == 0 else 1))
+        return best
 
 
 def index_file_key(path: Path) -> str:
