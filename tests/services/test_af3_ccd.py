@@ -111,11 +111,16 @@ def test_ccd_path_setting_wins(tmp_path, ccd_data_dir):
 # -- exact sizes -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", ["EOH", "STI", "BEN", "TRS", "0G6", "PG4", "BOG", "SF4", "FES", "UNL"])
+@pytest.mark.parametrize("code", ["EOH", "STI", "BEN", "TRS", "0G6", "PG4", "BOG", "SF4", "FES", "IOD", "CD"])
 def test_ligand_tokens_outside_the_old_table_follow_afs_rule(code):
     comp = ccd.get_ccd().get(code)
     tokens, approximate = count_tokens(_job({"ligand": {"id": "L", "ccdCodes": [code]}}))
-    assert not approximate and tokens == _formula_heavy(comp.formula) if comp.formula else tokens == 0
+    assert (tokens, approximate) == (_formula_heavy(comp.formula), False)
+
+
+def test_component_without_atoms_is_refused():
+    errors = _errors(_job({"ligand": {"id": "L", "ccdCodes": ["UNL"]}}))  # "unknown ligand": no atoms to model
+    assert "has no atoms" in errors["sequences[0].ligand.ccdCodes[0]"]
 
 
 def test_modified_residues_lose_oxt_or_op3_inside_the_chain():

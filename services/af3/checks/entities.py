@@ -290,6 +290,9 @@ def _check_ligand_code(rep: _Report, code: Any, path: str, has_user_ccd: bool) -
         rep.error(path, f"{show(code)} is not a CCD code; CCD codes are 1 to 5 upper-case letters or digits{extra}.")
     elif rep.unknown_code(code):
         rep.error(path, unknown_code_message(rep, code, "ligand"))
+    elif (comp := rep.component(code)) is not None and not comp.atoms:
+        rep.error(path, f"{show(code)} ({comp.name or 'no name'}) has no atoms in the CCD, so AlphaFold 3 has nothing "
+                        "to model; give the ligand as SMILES or define it in userCCD.")
 
 
 def unknown_code_message(rep: _Report, code: str, what: str) -> str:
