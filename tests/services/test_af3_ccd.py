@@ -1,6 +1,7 @@
 """The whole CCD: index, lookup, search, exact sizes by AF3's rule, and the validation rules that use it."""
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import os
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dash_app import builder_state as B
+from dash_app import upload_state as U
 from services.af3 import ccd
 from services.af3.jobs import load_jobs
 from services.af3.size import count_tokens, estimate_size
@@ -155,6 +157,10 @@ def test_unknown_ligand_code_is_an_error_at_its_field():
 def test_unknown_code_in_upload_builder_and_server_dialect():
     jobs = load_jobs(_job({"ligand": {"id": "B", "ccdCodes": ["QQQ9"]}}))
     assert not jobs[0].valid and jobs[0].problems[0].path == "sequences[0].ligand.ccdCodes[0]"
+    body = json.dumps(_job({"protein": {"id": "A", "sequence": "MK"}}, {"ligand": {"id": "B", "ccdCodes": ["QQQ9"]}}))
+    [upload] = U.read_uploads(["q.json"], ["data:application/json;base64," + base64.b64encode(body.encode()).decode()],
+                              10_000_000)
+    assert upload.rows[0].table_row()["status"].startswith("sequences[1].ligand.ccdCodes[0]: 'QQQ9' is not in")
     state = B.update_entity(B.add_entity(B.empty_state(), "ligand", ccd="QQQ9"), 0, sequence="MK")
     ev = B.evaluate({**state, "name": "x"})
     where = {(B.locate(p.path).card, B.locate(p.path).field): p.message for p in ev.problems if p.is_error}
