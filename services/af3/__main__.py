@@ -55,7 +55,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(ccd_info())
     for path in args.files:
         try:
-            jobs = load_jobs(_read(path))
+            jobs = load_jobs(_read(path), json_path=Path(path))
         except _Unreadable as exc:
             print(exc, file=sys.stderr)
             code = EXIT_UNREADABLE
@@ -70,7 +70,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _valid_jobs(path: str) -> list | int:
     """Return the file's jobs if all are valid; else print why and return the exit code."""
     try:
-        jobs = load_jobs(_read(path))
+        jobs = load_jobs(_read(path), json_path=Path(path))
     except _Unreadable as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNREADABLE

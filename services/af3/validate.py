@@ -9,6 +9,7 @@ modifications and bonds, user CCD, AlphaFold Server dialect.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from services.af3 import rules as R
@@ -42,8 +43,12 @@ def validate(doc: Any) -> list[Problem]:
 # -- AlphaFold 3 dialect ---------------------------------------------------------------------
 
 
-def validate_af3(doc: Any, base: str = "") -> list[Problem]:
-    """Return every problem of one AF3-dialect job; paths start with `base`."""
+def validate_af3(doc: Any, base: str = "", json_path: Path | None = None) -> list[Problem]:
+    """Return every problem of one AF3-dialect job; paths start with `base`.
+
+    `json_path` is the file the job was read from: AF3 resolves a relative `userCCDPath` against it, and
+    with it FoldDeck reads that file and judges the job's components as AF3 will.
+    """
     rep = _Report(ccd=try_ccd())
     if not isinstance(doc, dict):
         rep.error(base, f"A job must be a JSON object, found {kind_of(doc)}.")
@@ -52,7 +57,7 @@ def validate_af3(doc: Any, base: str = "") -> list[Problem]:
     _check_dialect_version(rep, doc, base)
     _check_name(rep, doc, base)
     _check_seeds(rep, doc.get("modelSeeds"), "modelSeeds" in doc, join(base, "modelSeeds"), server=False)
-    has_user_ccd = _check_user_ccd(rep, doc, base)
+    has_user_ccd = _check_user_ccd(rep, doc, base, json_path)
     _check_sequences(rep, doc, base, has_user_ccd)
     _check_bonds(rep, doc.get("bondedAtomPairs"), join(base, "bondedAtomPairs"))
     _check_version_covers(rep, doc, base)

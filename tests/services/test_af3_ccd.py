@@ -223,3 +223,25 @@ def test_cli_validate_names_the_field_and_the_ccd(tmp_path, ccd_data_dir):
     assert out.returncode == 1
     assert out.stdout.startswith("CCD: wwPDB CCD bundled with biotite")
     assert f"{bad}: sequences[0].ligand.ccdCodes[0]: 'QQQ9' is not in" in out.stdout
+
+
+def test_cli_reads_user_ccd_path_next_to_the_json_as_af3_does(tmp_path, ccd_data_dir):
+    (tmp_path / "ligands").mkdir()
+    (tmp_path / "ligands" / "lig.cif.gz").write_bytes(gzip.compress(USER_LIG.encode()))
+    lig = {"ligand": {"id": "L", "ccdCodes": ["LIG-1"]}}
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_job({"protein": {"id": "A", "sequence": "MC"}}, lig, version=3,
+                                    userCCDPath="ligands/lig.cif.gz",
+                                    bondedAtomPairs=[[["A", 2, "SG"], ["L", 1, "C2"]]])))
+    missing = tmp_path / "missing.json"
+    missing.write_text(json.dumps(_job(lig, version=3, userCCDPath="nowhere.cif")))
+    other = tmp_path / "other.json"  # the file is known, so a code it lacks is an error again
+    other.write_text(json.dumps(_job({"ligand": {"id": "L", "ccdCodes": ["LIG-2"]}}, version=3,
+                                     userCCDPath=str(tmp_path / "ligands" / "lig.cif.gz"))))
+    out = subprocess.run([sys.executable, "-m", "services.af3", "validate", str(good), str(missing), str(other)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, FOLDDECK_DATA_DIR=str(ccd_data_dir)))
+    assert out.returncode == 1
+    assert f"{good}: OK (1 job)" in out.stdout
+    assert f"{missing}: userCCDPath: userCCDPath 'nowhere.cif' does not exist" in out.stdout
+    assert f"{other}: sequences[0].ligand.ccdCodes[0]: 'LIG-2' is not in" in out.stdout

@@ -7,7 +7,10 @@ built for featurisation; user components are keyed by their block name and overr
 """
 from __future__ import annotations
 
+import gzip
+import lzma
 import re
+from pathlib import Path
 
 from services.af3 import rules as R
 from services.af3.ccd import user_components
@@ -18,8 +21,12 @@ from services.af3.problems import join, kind_of, show
 _LOOKS_LIKE_PATH = re.compile(r"[^\s]*(?:/|\.cif|\.gz|\.xz|\.zst)[^\s]*")
 
 
-def _check_user_ccd(rep: _Report, doc: dict, base: str) -> bool:
-    """Check `userCCD` / `userCCDPath`; return whether user-defined components are available."""
+def _check_user_ccd(rep: _Report, doc: dict, base: str, json_path: Path | None = None) -> bool:
+    """Check `userCCD` / `userCCDPath`; return whether user-defined components are available.
+
+    With `json_path` (the JSON file's own path) a `userCCDPath` is read as AF3 reads it (relative to that
+    file, gzip / xz allowed) and checked like inline text; without it the file cannot be seen from here.
+    """
     inline, path_value = doc.get("userCCD"), doc.get("userCCDPath")
     for key, value in (("userCCD", inline), ("userCCDPath", path_value)):
         if key in doc and value is not None and not isinstance(value, str):
@@ -30,12 +37,39 @@ def _check_user_ccd(rep: _Report, doc: dict, base: str) -> bool:
     if isinstance(path_value, str) and path_value:
         rep.need(R.FIELD_VERSION["userCCDPath"], "userCCDPath")
         rep.user_path = True
+        if json_path is not None and not inline:
+            _check_user_ccd_file(rep, path_value, json_path, join(base, "userCCDPath"))
     if inline == "" and not path_value:
         rep.error(join(base, "userCCD"), "userCCD is an empty string; AlphaFold 3 stops on it when it builds the CCD "
                                          "(\"User CCD cannot be an empty string\"). Remove the field or write null.")
     if isinstance(inline, str) and inline:
         _check_user_ccd_text(rep, inline, join(base, "userCCD"))
     return bool(inline or path_value)
+
+
+def _check_user_ccd_file(rep: _Report, value: str, json_path: Path, path: str) -> None:
+    """Read the userCCDPath file as AF3 does (relative to the JSON file; gzip, xz) and check its text."""
+    file = Path(value).expanduser()
+    if not file.is_absolute():
+        file = (json_path.parent / file).resolve()
+    try:
+        raw = file.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        elif raw[:6] == b"\xfd7zXZ\x00":
+            raw = lzma.decompress(raw)
+        elif raw[:4] == b"\x28\xb5\x2f\xfd":
+            return  # zstd: AF3 reads it, the standard library cannot; leave the components unjudged
+        text = raw.decode("utf-8")
+    except FileNotFoundError:
+        rep.error(path, f"userCCDPath {show(value)} does not exist (looked for {file}); AlphaFold 3 reads a relative "
+                        "path next to the JSON file and stops when the file is missing.")
+        return
+    except (OSError, UnicodeDecodeError, EOFError, lzma.LZMAError, gzip.BadGzipFile) as exc:
+        rep.error(path, f"userCCDPath {show(value)} cannot be read as text: {exc}.")
+        return
+    rep.user_path = False  # every component the job may use is now known
+    _check_user_ccd_text(rep, text, path)
 
 
 def _check_user_ccd_text(rep: _Report, text: str, path: str) -> None:
