@@ -210,6 +210,10 @@ def test_user_ccd_rules_follow_af3():
     assert "never closed" in _errors(_job(lig, userCCD=USER_LIG + ";\nopen text\n"))["userCCD"]
     warned = [p for p in validate(_job(lig, userCCD=USER_LIG.replace("_chem_comp.id LIG-1", "_chem_comp.id XYZ")))]
     assert [p.severity for p in warned] == ["warning"] and "data_ block" in warned[0].message
+    broken = USER_LIG.replace("C2 O1 SING N", "C2 O9 SING X").replace("LIG-1 C1 C 0", "LIG-1 C1 C ?")
+    [warning] = validate(_job(lig, userCCD=broken))
+    assert warning.severity == "warning" and "'O9'" in warning.message and "Y or N" in warning.message
+    assert "charge" in warning.message
     # A userCCDPath file may define anything: FoldDeck cannot see it, so codes are not refused.
     assert _errors(_job(lig, version=3, userCCDPath="/gpu/lig.cif")) == {}
 

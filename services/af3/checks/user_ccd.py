@@ -112,10 +112,33 @@ def _check_block(rep: _Report, name: str, data: dict[str, list[str]], path: str)
             rep.warn(path, f"Component {name} in the user CCD has a non-numeric pdbx_model_Cartn_{axis}_ideal; "
                            "AlphaFold 3 builds the ligand's reference conformer from these ideal coordinates.")
             break
+    _check_chemistry(rep, name, data, path)
     comp_id = (data.get("_chem_comp.id") or [name])[0]
     if comp_id != name:
         rep.warn(path, f"Component data_{name} says _chem_comp.id {show(comp_id)}; AlphaFold 3 names it after the "
                        f"data_ block, so refer to it as {show(name)}.")
+
+
+def _check_chemistry(rep: _Report, name: str, data: dict[str, list[str]], path: str) -> None:
+    """Warn about what AF3's RDKit conversion of a component (`rdkit_utils.mol_from_ccd_cif`) cannot read:
+    bonds naming atoms the component lacks, unknown bond orders or aromatic flags, non-integer charges."""
+    atoms = set(data["_chem_comp_atom.atom_id"])
+    ends = data["_chem_comp_bond.atom_id_1"] + data["_chem_comp_bond.atom_id_2"]
+    stray = next((a for a in ends if a not in atoms and a not in ("?", ".")), None)
+    problems = []
+    if stray is not None:
+        problems.append(f"its bond table names atom {show(stray)}, which it does not define")
+    orders = {o.upper() for o in data["_chem_comp_bond.value_order"]} - {"SING", "DOUB", "TRIP", "QUAD", "AROM",
+                                                                         "?", "."}
+    if orders:
+        problems.append(f"bond order {show(sorted(orders)[0])} is not SING, DOUB, TRIP or AROM")
+    if {f.upper() for f in data["_chem_comp_bond.pdbx_aromatic_flag"]} - {"Y", "N", "?", "."}:
+        problems.append("pdbx_aromatic_flag must be Y or N")
+    if any(not re.fullmatch(r"[+-]?\d+", c) for c in data["_chem_comp_atom.charge"]):
+        problems.append("an atom charge is not a whole number")
+    if problems:
+        rep.warn(path, f"Component {name} in the user CCD: {'; '.join(problems)}. AlphaFold 3 builds the ligand's "
+                       "chemistry from these tables with RDKit and may fail or fall back to a poorer reference.")
 
 
 def _is_number(value: str) -> bool:
