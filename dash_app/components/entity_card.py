@@ -11,7 +11,6 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dash_app.builder_state import ION_CHOICES, KIND_LABEL, LIGAND_CHOICES, MAX_COPIES
-from services.af3 import rules as R
 from services.af3.ccd import Hit, ccd_info, try_ccd
 
 # pattern-matching id types, written once
@@ -177,8 +176,7 @@ def _msa_block(entity: dict) -> html.Div:
 
 
 # The AlphaFold Server's own ligands and ions, one click each (the search reaches every other CCD component).
-SHORTCUTS = {"ligand": [(c, t) for c, t in LIGAND_CHOICES if c in R.SERVER_LIGANDS],
-             "ion": [(c, t) for c, t in ION_CHOICES if c in R.SERVER_IONS]}
+SHORTCUTS = {"ligand": LIGAND_CHOICES, "ion": ION_CHOICES}
 WORDING = {
     "ligand": {"search": "Search the CCD by name or code", "placeholder": "Type a name or code, e.g. heme, NAD, ATP",
                "codes": "CCD code(s)", "example": "e.g. ATP  (glycans: NAG, NAG)",

@@ -37,7 +37,8 @@ PROTEIN_ONE_TO_THREE: dict[str, str] = {
     "T": "THR", "W": "TRP", "Y": "TYR", "V": "VAL",
 }
 
-# (code, label, kind) for the builder's picker: AlphaFold Server ligands and ions first, then extras.
+# (code, label, kind): the AlphaFold Server's 19 ligands and 10 ions, the builder's one-click shortcuts, with the
+# names people know them by. Everything else (names, formulas, atom counts) comes from the CCD index.
 COMMON_LIGANDS: list[tuple[str, str, str]] = [
     ("ATP", "ATP (adenosine triphosphate)", "ligand"),
     ("ADP", "ADP (adenosine diphosphate)", "ligand"),
@@ -58,18 +59,6 @@ COMMON_LIGANDS: list[tuple[str, str, str]] = [
     ("CHL", "Chlorophyll b", "ligand"),
     ("BCL", "Bacteriochlorophyll a", "ligand"),
     ("BCB", "Bacteriochlorophyll b", "ligand"),
-    ("SAM", "S-adenosylmethionine", "ligand"),
-    ("SAH", "S-adenosylhomocysteine", "ligand"),
-    ("FMN", "Flavin mononucleotide", "ligand"),
-    ("COA", "Coenzyme A", "ligand"),
-    ("PLP", "Pyridoxal phosphate", "ligand"),
-    ("NAG", "N-acetylglucosamine (NAG)", "ligand"),
-    ("MAN", "alpha-D-mannose", "ligand"),
-    ("BMA", "beta-D-mannose", "ligand"),
-    ("FUC", "alpha-L-fucose", "ligand"),
-    ("GAL", "beta-D-galactose", "ligand"),
-    ("SO4", "Sulfate", "ligand"),
-    ("PO4", "Phosphate", "ligand"),
     ("MG", "Magnesium (Mg2+)", "ion"),
     ("ZN", "Zinc (Zn2+)", "ion"),
     ("CL", "Chloride (Cl-)", "ion"),
@@ -78,13 +67,11 @@ COMMON_LIGANDS: list[tuple[str, str, str]] = [
     ("MN", "Manganese (Mn2+)", "ion"),
     ("K", "Potassium (K+)", "ion"),
     ("FE", "Iron (Fe3+)", "ion"),
-    ("FE2", "Iron (Fe2+)", "ion"),
     ("CU", "Copper (Cu2+)", "ion"),
     ("CO", "Cobalt (Co2+)", "ion"),
-    ("NI", "Nickel (Ni2+)", "ion"),
 ]
 
-ION_CODES: frozenset[str] = frozenset(code for code, _, kind in COMMON_LIGANDS if kind == "ion")
+ION_CODES: frozenset[str] = frozenset(code for code, _, kind in COMMON_LIGANDS if kind == "ion")  # without a CCD
 
 # SMILES organic subset outside brackets; two-letter symbols must be tried before one-letter ones.
 _TWO_LETTER = ("Cl", "Br")
