@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 from pathlib import Path
 
 from services.af3.ccd_index import CcdIndex, Component, Hit, index_file_key, write_atomic
@@ -139,11 +140,16 @@ _ROOT = Path(__file__).resolve().parents[2]
 _config: dict[str, Path | None] = {"data_dir": None, "ccd_path": None}
 _loaded: dict[str, CcdIndex] = {}  # by CCD file identity: an immutable cache of a file, shared by threads
 _lock = threading.Lock()
+# Validation asks for the CCD per component; the file's identity (a stat) is re-checked this often, so a
+# replaced FOLDDECK_AF3_CCD_PATH file is picked up without a restart at no per-request cost.
+_RECHECK_S = 5.0
+_recent: dict[Path | None, tuple[float, CcdIndex]] = {}
 
 
 def configure(data_dir: Path | None = None, ccd_path: Path | None = None) -> None:
     """Set where the index cache lives and which CCD file to use (None: FOLDDECK_AF3_CCD_PATH / biotite)."""
     _config["data_dir"], _config["ccd_path"] = data_dir, ccd_path
+    _recent.clear()
 
 
 def _source() -> Path | None:
@@ -171,6 +177,9 @@ def get_ccd() -> CcdIndex:
         CcdUnavailable: no CCD file can be found or read.
     """
     source = _source()
+    recent = _recent.get(source)
+    if recent is not None and time.monotonic() - recent[0] < _RECHECK_S:
+        return recent[1]
     try:
         ccd_file = source if source is not None else _biotite_file()
         key = index_file_key(ccd_file)
@@ -181,6 +190,7 @@ def get_ccd() -> CcdIndex:
         with _lock:
             index = _loaded.get(key) or _load_or_build(key, source)
             _loaded[key] = index
+    _recent[source] = (time.monotonic(), index)
     return index
 
 

@@ -9,6 +9,7 @@ to load (the simulator may run on a bare Python); building from the bundled CCD 
 from __future__ import annotations
 
 import bisect
+import functools
 import gzip
 import marshal
 import os
@@ -150,6 +151,7 @@ def _biotite_rows(block) -> Iterator[Component]:  # noqa: ANN001 (a biotite Bina
                          col["pdbx_release_status"][r] == "OBS")
 
 
+@functools.cache  # validation asks on every call; the installed package does not move while we run
 def biotite_ccd_file() -> Path:
     """Return biotite's bundled `components.bcif` without importing biotite (which pulls in numpy)."""
     import importlib.util
