@@ -21,7 +21,7 @@ from pathlib import Path
 
 from services.af3.cif import parse_blocks
 
-FORMAT = 2  # bump when the packed layout changes; old cache files are then ignored
+FORMAT = 3  # bump when the packed layout changes; old cache files are then ignored
 _TEXT_COLUMNS = ("code", "name", "type", "formula", "atoms", "elements", "leaving", "parent", "letter",
                  "synonyms", "search")
 _FLAG_SINGLE_ATOM, _FLAG_OBSOLETE = 1, 2
@@ -187,6 +187,9 @@ def pack(components: Iterable[Component], source: str, date: str) -> bytes:
         flags.append(_FLAG_SINGLE_ATOM * c.single_atom | _FLAG_OBSOLETE * c.obsolete)
     packed: dict[str, object] = {"format": FORMAT, "source": source, "date": date, "flags": flags.tobytes()}
     packed.update(_postings(columns["search"]))
+    # Rows in the order search breaks ties by (obsolete, name length, row), so a big hit set is ranked by walking it.
+    packed["by_rank"] = array("I", sorted(range(len(rows)), key=lambda r: (rows[r].obsolete, len(columns["name"][r]),
+                                                                           r))).tobytes()
     for name, values in columns.items():
         offsets = array("I", [0])
         for v in values:
@@ -254,6 +257,7 @@ class CcdIndex:
         self._row = {code: i for i, code in enumerate(codes)}
         self._vocab = packed["vocab"].split("\n")[:-1]  # sorted words of all names and synonyms
         self._post = {key: (array("I", packed[key]), array("I", packed[f"{key}@"])) for key in ("post", "lead")}
+        self._by_rank = array("I", packed["by_rank"])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CcdIndex:
@@ -365,24 +369,46 @@ class CcdIndex:
             rows = starts | self._rows_of("post", inside)
             every = rows if every is None else every & rows
             at_start = starts if at_start is None else at_start & starts
-        leading = self._rows_of("lead", self._words_with(words[0])[0]) & every
         if ions:
             every = {r for r in every if self._flags[r] & _FLAG_SINGLE_ATOM}
-        blob, off, name_off = self._blob["search"], self._off["search"], self._off["name"]
+        leading = self._rows_of("lead", self._words_with(words[0])[0]) & every
+        blob, off = self._blob["search"], self._off["search"]
         phrase = " ".join(query.split())
         candidates = []
-        for row in every:
-            name_len = name_off[row + 1] - name_off[row]
-            tier, in_synonym = (4 if row in at_start else 5), 0
-            if row in leading:
-                tier, in_synonym = self._phrase_tier(blob[off[row]:off[row + 1] - 1], phrase, name_len, tier)
-            candidates.append((tier, in_synonym, self._obsolete(row), name_len, row))
+        for row in leading:  # few: rows whose name or a synonym starts with the first word
+            tier, in_synonym = self._phrase_tier(blob[off[row]:off[row + 1] - 1], phrase, 4 if row in at_start else 5)
+            candidates.append((tier, in_synonym, *self._base_rank(row)))
+        # The many others rank by (tier, obsolete, name length, row): pick the best through packed integers,
+        # sorted in C, instead of a tuple per row.
+        for tier, rows in ((4, (every & at_start) - leading), (5, every - at_start - leading)):
+            candidates += [(tier, 0, *self._base_rank(row)) for row in self._best(rows, keep)]
         for rank in sorted(candidates)[:keep]:
             if ranked.get(rank[-1], (99,)) > rank:
                 ranked[rank[-1]] = rank
 
+    def _base_rank(self, row: int) -> tuple[int, int, int]:
+        """Return (obsolete, name length, row): the order within a tier."""
+        name_off = self._off["name"]
+        return self._obsolete(row), name_off[row + 1] - name_off[row], row
+
+    def _best(self, rows: set[int], keep: int) -> list[int]:
+        """Return the `keep` best rows of a set by (obsolete, name length, row).
+
+        A large set is walked in the global order until `keep` members turn up (about keep × all / len(rows)
+        steps); a small one is sorted.
+        """
+        if len(rows) * 20 < len(self._codes):
+            return sorted(rows, key=self._base_rank)[:keep]
+        out = []
+        for row in self._by_rank:
+            if row in rows:
+                out.append(row)
+                if len(out) == keep:
+                    break
+        return out
+
     @staticmethod
-    def _phrase_tier(text: str, phrase: str, name_len: int, tier: int) -> tuple[int, int]:
+    def _phrase_tier(text: str, phrase: str, tier: int) -> tuple[int, int]:
         """Return (1 or 2, in synonym) when a name or synonym equals or starts with `phrase`, else (tier, 0)."""
         best = (tier, 0)
         for i, name in enumerate(text.split("\t")):
