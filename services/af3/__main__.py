@@ -187,9 +187,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_ccd() -> None:
+    """Judge codes with the CCD FoldDeck's settings name (FOLDDECK_AF3_CCD_PATH, also from `.env`)."""
+    from services.af3 import ccd
+    from services.errors import SettingsError
+    from services.settings import load_settings
+
+    try:
+        settings = load_settings(secret_key="unused")  # a key is not needed here: do not create one
+    except SettingsError as exc:
+        print(f"warning: {exc}; checking ligand codes with the bundled CCD", file=sys.stderr)
+        return
+    ccd.configure(settings.data_dir, settings.af3_ccd_path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     args = build_parser().parse_args(argv)
+    _configure_ccd()
     return args.func(args)
 
 

@@ -249,3 +249,18 @@ def test_cli_reads_user_ccd_path_next_to_the_json_as_af3_does(tmp_path, ccd_data
     assert f"{good}: OK (1 job)" in out.stdout
     assert f"{missing}: userCCDPath: userCCDPath 'nowhere.cif' does not exist" in out.stdout
     assert f"{other}: sequences[0].ligand.ccdCodes[0]: 'LIG-2' is not in" in out.stdout
+
+
+def test_cli_takes_the_ccd_path_from_dot_env(tmp_path):
+    cif = tmp_path / "components.cif.gz"
+    cif.write_bytes(gzip.compress(USER_LIG.replace("LIG-1", "ZQ1").encode()))
+    (tmp_path / ".env").write_text(f"FOLDDECK_AF3_CCD_PATH={cif}\nFOLDDECK_DATA_DIR={tmp_path / 'data'}\n")
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(_job({"ligand": {"id": "A", "ccdCodes": ["ZQ1"]}},
+                                   {"ligand": {"id": "B", "ccdCodes": ["ATP"]}})))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDDECK_")}
+    out = subprocess.run([sys.executable, "-m", "services.af3", "validate", "--verbose", str(job)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, env=dict(env, PYTHONPATH=str(ROOT)))
+    assert out.stdout.startswith("CCD: components.cif.gz (FOLDDECK_AF3_CCD_PATH)")
+    assert "sequences[1].ligand.ccdCodes[0]: 'ATP' is not in" in out.stdout and "sequences[0]" not in out.stdout
+    assert not (tmp_path / "data" / "secret_key").exists()
