@@ -25,6 +25,8 @@ __all__ = ["CcdIndex", "CcdUnavailable", "Component", "Hit", "ccd_info", "compon
 # here (e.g. it lives on the GPU host): about the median size of CCD ligands. Sizes using it say "approximate".
 UNKNOWN_COMPONENT_ATOMS = 20
 
+_SACCHARIDE = re.compile(r"\bsaccharide\b")
+
 # What a CCD code can look like: 1-5 upper-case letters or digits (3 before 2023, 5 for new ids).
 CCD_CODE_FORM = re.compile(r"[A-Z0-9]{1,5}")
 
@@ -94,7 +96,7 @@ def looks_like_ccd_code(code: str) -> bool:
 
 
 def component_atoms(code: str, kind: str = "ligand", position: int = 1, length: int = 1,
-                    user: dict[str, Component] | None = None) -> int | None:
+                    user: dict[str, Component] | None = None, bonded: frozenset[str] = frozenset()) -> int | None:
     """Return the heavy atoms of component `code` as AF3 places it, i.e. its token count; None if unknown.
 
     Args:
@@ -102,19 +104,37 @@ def component_atoms(code: str, kind: str = "ligand", position: int = 1, length: 
         kind: "ligand", or the polymer ("protein" / "rna" / "dna") the residue sits in.
         position: 1-based residue position in that polymer.
         length: the polymer's length; with `position` it decides whether OXT / OP3 stays.
+        bonded: the component's atoms named in bondedAtomPairs (a glycan keeps O1 only when bonded there).
     """
-    comp = placed_atoms(code, kind, position, length, user)
+    comp = placed_atoms(code, kind, position, length, user, bonded)
     return None if comp is None else len(comp)
 
 
 def placed_atoms(code: str, kind: str = "ligand", position: int = 1, length: int = 1,
-                 user: dict[str, Component] | None = None) -> list[tuple[str, str]] | None:
-    """Return [(atom name, element)] of the heavy atoms AF3 keeps for `code` at that place; None if unknown."""
+                 user: dict[str, Component] | None = None,
+                 bonded: frozenset[str] = frozenset()) -> list[tuple[str, str]] | None:
+    """Return [(atom name, element)] of the heavy atoms AF3 keeps for `code` at that place; None if unknown.
+
+    `bonded` names the component's atoms that bondedAtomPairs use: a glycan ligand keeps O1 only then.
+    """
     comp = (user or {}).get(code) or _lookup(code)
     if comp is None:
         return None
-    drop = leaving_atom(kind, position, length)
-    return [(n, e) for n, e in zip(comp.atoms, comp.elements, strict=False) if n != drop]
+    drop = {leaving_atom(kind, position, length)}
+    if kind == "ligand" and "O1" not in bonded and is_glycan(code):
+        drop.add("O1")
+    return [(n, e) for n, e in zip(comp.atoms, comp.elements, strict=False) if n not in drop]
+
+
+def is_glycan(code: str) -> bool:
+    """Tell whether AF3 treats `code` as a glycan ligand, whose O1 leaving atom it drops unless O1 is bonded.
+
+    AF3 (`chemical_component_sets_gen.py`): `_chem_comp.type` holds the word "saccharide" (UNX excepted);
+    its pipeline runs with drop_ligand_leaving_atoms=True, fix_standalone_glycans=False
+    (`atom_layout.get_link_drop_atoms`), so even a glycan bonded to nothing loses O1.
+    """
+    comp = _lookup(code)
+    return comp is not None and code != "UNX" and bool(_SACCHARIDE.search(comp.type.lower()))
 
 
 def is_ion(code: str) -> bool:

@@ -40,15 +40,24 @@ def _count(af3: dict[str, Any]) -> tuple[int, list[str]]:
     `userCCDPath` file this machine cannot read can define those)."""
     total, unknown = 0, []
     user = user_components(af3.get("userCCD"))
+    bonded = _bonded_atoms(af3)
     for item in af3.get("sequences") or []:
         (kind, body), = item.items()
-        copies = 1 if isinstance(body.get("id"), str) else len(body.get("id") or [1])
-        if kind == "ligand":
-            n = _ligand_tokens(body, unknown, user)
+        ids = [body.get("id")] if isinstance(body.get("id"), str) else body.get("id") or [""]
+        if kind == "ligand":  # per copy: a bond to one copy's glycan O1 keeps that atom in that copy only
+            total += sum(_ligand_tokens(body, unknown, user, bonded, chain_id) for chain_id in ids)
         else:
-            n = _polymer_tokens(kind, body, unknown, user)
-        total += n * copies
+            total += _polymer_tokens(kind, body, unknown, user) * len(ids)
     return total, sorted(set(unknown))
+
+
+def _bonded_atoms(af3: dict[str, Any]) -> dict[tuple[str, int], frozenset[str]]:
+    """Return the atom names bondedAtomPairs uses, by (chain id, residue)."""
+    out: dict[tuple[str, int], set[str]] = {}
+    for pair in af3.get("bondedAtomPairs") or []:
+        for chain_id, residue, atom in pair:
+            out.setdefault((chain_id, residue), set()).add(atom)
+    return {key: frozenset(names) for key, names in out.items()}
 
 
 def _polymer_tokens(kind: str, body: dict[str, Any], unknown: list[str], user: dict[str, Component]) -> int:
@@ -67,13 +76,14 @@ def _polymer_tokens(kind: str, body: dict[str, Any], unknown: list[str], user: d
     return n
 
 
-def _ligand_tokens(body: dict[str, Any], unknown: list[str], user: dict[str, Component]) -> int:
-    """One token per heavy atom of every component (CCD, userCCD or SMILES)."""
+def _ligand_tokens(body: dict[str, Any], unknown: list[str], user: dict[str, Component],
+                   bonded: dict[tuple[str, int], frozenset[str]], chain_id: str) -> int:
+    """One token per heavy atom of every component (CCD, userCCD or SMILES) of one ligand chain."""
     if body.get("smiles"):
         return heavy_atoms_in_smiles(body["smiles"])
     n = 0
-    for code in body.get("ccdCodes") or []:
-        atoms = component_atoms(code, user=user)
+    for i, code in enumerate(body.get("ccdCodes") or [], start=1):
+        atoms = component_atoms(code, user=user, bonded=bonded.get((chain_id, i), frozenset()))
         if atoms is None:
             unknown.append(code)
             atoms = UNKNOWN_COMPONENT_ATOMS

@@ -114,12 +114,14 @@ class _Components:
 
     user: dict[str, Component]
     user_ids: set[str]
+    bonded: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict)  # (chain, residue) -> bond atoms
     estimated: list[str] = field(default_factory=list)
 
 
-def _component_atoms(code: str, kind: str, position: int, length: int, comps: _Components) -> list[tuple[str, str]]:
+def _component_atoms(code: str, kind: str, position: int, length: int, comps: _Components,
+                     chain_id: str = "") -> list[tuple[str, str]]:
     """Return the heavy atoms of a CCD/userCCD component as AF3 places it; raise AF3's error for unknown codes."""
-    atoms = placed_atoms(code, kind, position, length, comps.user)
+    atoms = placed_atoms(code, kind, position, length, comps.user, comps.bonded.get((chain_id, position), frozenset()))
     if atoms is not None:
         return atoms
     if code not in comps.user_ids and (try_ccd() is not None or not looks_like_ccd_code(code)):
@@ -155,13 +157,18 @@ def _ligand_residues(chain: Ligand, comps: _Components) -> list[Residue]:
     """Return one residue per CCD code (or one LIG_<id> residue for a SMILES ligand)."""
     if chain.smiles is not None:
         return [Residue(chain.id, 1, f"LIG_{chain.id}", smiles_atoms(chain.smiles), "ligand", True)]
-    return [Residue(chain.id, i, code, _component_atoms(code, "ligand", i, len(chain.ccd_ids), comps), "ligand", True)
-            for i, code in enumerate(chain.ccd_ids, start=1)]
+    return [Residue(chain.id, i, code, _component_atoms(code, "ligand", i, len(chain.ccd_ids), comps, chain.id),
+                    "ligand", True) for i, code in enumerate(chain.ccd_ids, start=1)]
 
 
 def tokenise(fold_input: Input) -> Layout:
     """Return residues and tokens for `fold_input`; raise ValueError for codes that cannot be CCD ids."""
-    comps = _Components(user_components(fold_input.user_ccd), user_ccd_ids(fold_input.user_ccd))
+    bonded: dict[tuple[str, int], set[str]] = {}
+    for pair in fold_input.bonded_atom_pairs or []:
+        for chain_id, residue, atom in pair:
+            bonded.setdefault((chain_id, residue), set()).add(atom)
+    comps = _Components(user_components(fold_input.user_ccd), user_ccd_ids(fold_input.user_ccd),
+                        {key: frozenset(names) for key, names in bonded.items()})
     residues: list[Residue] = []
     for chain in fold_input.chains:
         residues += _ligand_residues(chain, comps) if isinstance(chain, Ligand) else _polymer_residues(chain, comps)

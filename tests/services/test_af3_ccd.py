@@ -113,7 +113,7 @@ def test_ccd_path_setting_wins(tmp_path, ccd_data_dir):
 # -- exact sizes -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", ["EOH", "STI", "BEN", "TRS", "0G6", "PG4", "BOG", "SF4", "FES", "IOD", "CD"])
+@pytest.mark.parametrize("code", ["EOH", "STI", "BEN", "TRS", "0G6", "PG4", "CLR", "SF4", "FES", "IOD", "CD"])
 def test_ligand_tokens_outside_the_old_table_follow_afs_rule(code):
     comp = ccd.get_ccd().get(code)
     tokens, approximate = count_tokens(_job({"ligand": {"id": "L", "ccdCodes": [code]}}))
@@ -264,3 +264,15 @@ def test_cli_takes_the_ccd_path_from_dot_env(tmp_path):
     assert out.stdout.startswith("CCD: components.cif.gz (FOLDDECK_AF3_CCD_PATH)")
     assert "sequences[1].ligand.ccdCodes[0]: 'ATP' is not in" in out.stdout and "sequences[0]" not in out.stdout
     assert not (tmp_path / "data" / "secret_key").exists()
+
+
+def test_glycan_ligands_lose_o1_unless_bonded_there():
+    nag = ccd.get_ccd().get("NAG")  # 2-acetamido-2-deoxy-beta-D-glucopyranose, type "D-saccharide, beta linking"
+    assert "O1" in nag.atoms and ccd.is_glycan("NAG") and not ccd.is_glycan("ATP")
+    glycan = _job({"ligand": {"id": ["X", "Y"], "ccdCodes": ["NAG", "NAG"]}},
+                  bondedAtomPairs=[[["X", 1, "O4"], ["X", 2, "C1"]]])
+    assert count_tokens(glycan) == (4 * (nag.heavy_atoms - 1), False)  # AF3 drops O1 even from a standalone glycan
+    glycan["bondedAtomPairs"].append([["X", 1, "O1"], ["Y", 2, "C1"]])  # copy X, residue 1 keeps its O1
+    assert count_tokens(glycan) == (4 * (nag.heavy_atoms - 1) + 1, False)
+    bog = ccd.get_ccd().get("BOG")  # octyl glucoside is a "D-saccharide" too: AF3 drops its O1 all the same
+    assert count_tokens(_job({"ligand": {"id": "B", "ccdCodes": ["BOG"]}})) == (_formula_heavy(bog.formula) - 1, False)

@@ -254,6 +254,23 @@ def test_any_ccd_code_is_sized_and_named_as_the_ccd_does(tmp_path):
     assert [n for c, seq, n in names if c == "A" and seq == "2"] == mse and "SE" in mse
 
 
+def test_glycan_o1_is_dropped_unless_bonded_like_af3(tmp_path):
+    doc = {"dialect": "alphafold3", "version": 1, "name": "glyc", "modelSeeds": [1],
+           "sequences": [{"protein": {"id": "A", "sequence": "MNKT"}},
+                         {"ligand": {"id": ["G", "H"], "ccdCodes": ["NAG"]}}],
+           "bondedAtomPairs": [[["A", 2, "ND2"], ["G", 1, "C1"]], [["A", 3, "NZ"], ["H", 1, "O1"]]]}
+    path = tmp_path / "glyc.json"
+    path.write_text(json.dumps(doc))
+    proc = run_sim(f"--json_path={path}", f"--output_dir={tmp_path}", "--speed=0")
+    assert proc.returncode == 0, proc.stderr
+    block = gemmi.cif.read(str(tmp_path / "glyc" / "glyc_model.cif")).sole_block()
+    names = [(r[0], r[1]) for r in block.find("_atom_site.", ["label_asym_id", "label_atom_id"])]
+    nag = list(ccd.get_ccd().get("NAG").atoms)
+    assert [n for c, n in names if c == "G"] == [a for a in nag if a != "O1"]  # bonded at C1: O1 leaves
+    assert [n for c, n in names if c == "H"] == nag  # bonded at O1: it stays
+    assert count_tokens(doc) == (4 + 2 * len(nag) - 1, False)
+
+
 def test_code_outside_the_ccd_fails_at_featurisation_like_af3(tmp_path):
     bad = tmp_path / "q.json"
     bad.write_text(json.dumps({"dialect": "alphafold3", "version": 1, "name": "q", "modelSeeds": [1],
