@@ -236,7 +236,9 @@ def _load_or_build(key: str, source: Path | None) -> CcdIndex:
     import fcntl
 
     folder = _cache_dir()
-    path = folder / f"ccd-{hashlib.sha1(key.encode()).hexdigest()[:16]}.idx"
+    # Named by source, then version: a new version of the same CCD file replaces its old index.
+    prefix = f"ccd-{hashlib.sha1(str(source).encode()).hexdigest()[:8]}-"
+    path = folder / f"{prefix}{hashlib.sha1(key.encode()).hexdigest()[:16]}.idx"
     if path.is_file():
         return CcdIndex.from_bytes(path.read_bytes())
     folder.mkdir(parents=True, exist_ok=True)
@@ -244,6 +246,9 @@ def _load_or_build(key: str, source: Path | None) -> CcdIndex:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building it: wait, then read its result
         if not path.is_file():
             write_atomic(path, build_index(source))
+            for old in folder.glob(f"{prefix}*.idx"):
+                if old != path:
+                    old.unlink(missing_ok=True)
     return CcdIndex.from_bytes(path.read_bytes())
 
 

@@ -276,3 +276,34 @@ def test_glycan_ligands_lose_o1_unless_bonded_there():
     assert count_tokens(glycan) == (4 * (nag.heavy_atoms - 1) + 1, False)
     bog = ccd.get_ccd().get("BOG")  # octyl glucoside is a "D-saccharide" too: AF3 drops its O1 all the same
     assert count_tokens(_job({"ligand": {"id": "B", "ccdCodes": ["BOG"]}})) == (_formula_heavy(bog.formula) - 1, False)
+
+
+def test_concurrent_workers_build_the_index_once(tmp_path):
+    cif = tmp_path / "components.cif"
+    cif.write_text(USER_LIG.replace("LIG-1", "ZQ1"))
+    builds = tmp_path / "builds.log"
+    code = f"""
+import sys, time
+sys.path.insert(0, {str(ROOT)!r})
+from pathlib import Path
+from services.af3 import ccd
+real = ccd.build_index
+def slow(source):
+    with open({str(builds)!r}, "a") as fh:
+        fh.write("build\\n")
+    time.sleep(1.0)  # long enough for the other worker to arrive while this one builds
+    return real(source)
+ccd.build_index = slow
+ccd.configure(Path({str(tmp_path / "data")!r}), Path({str(cif)!r}))
+print(sorted(ccd.get_ccd()._codes))
+"""
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs) and outs == ["['ZQ1']\n"] * 3
+    assert builds.read_text() == "build\n"
+    [first] = (tmp_path / "data" / "cache" / "ccd").glob("ccd-*.idx")
+    cif.write_text(USER_LIG.replace("LIG-1", "ZQ2"))  # a new version of the same file replaces the old index
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert again.stdout == "['ZQ2']\n" and builds.read_text() == "build\nbuild\n"
+    assert [p.name for p in (tmp_path / "data" / "cache" / "ccd").glob("ccd-*.idx")] != [first.name]
+    assert len(list((tmp_path / "data" / "cache" / "ccd").glob("ccd-*.idx"))) == 1
