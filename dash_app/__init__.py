@@ -7,6 +7,7 @@ Nothing does work at import time.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import dash
@@ -32,7 +33,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     """Return a configured FoldDeck Dash app (its Flask server is `app.server`)."""
     settings = settings or load_settings()
     configure_logging(settings)
-    ccd.configure(settings.data_dir, settings.af3_ccd_path)  # loaded on first use, cached per CCD version
+    ccd.configure(settings.data_dir, settings.af3_ccd_path)
+    # Load (on a first start: build, ~10 s) the CCD index now rather than in the first request that needs it.
+    threading.Thread(target=ccd.try_ccd, name="ccd-warm-up", daemon=True).start()
     db.migrate(settings.db_path)
 
     server = Flask("folddeck")
