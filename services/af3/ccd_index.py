@@ -359,8 +359,8 @@ class CcdIndex:
         """Rank components whose name or synonyms hold every word of the query: 1 a name equals the query,
         2 a name starts with it, 4 every word starts a word of the name, 5 some word only sits inside one."""
         words = _WORD.findall(query)
-        if not words or (len(query) < 3 and len(words) == 1):
-            return  # one or two letters: codes only, a name scan would match everything
+        if not words or (len(query) < 3 and len(words) == 1 and not ions):
+            return  # one or two letters: codes only (ions excepted: few, and "ch" should find chloride)
         every: set[int] | None = None
         at_start: set[int] | None = None
         for word in words:

@@ -89,6 +89,7 @@ def test_search_by_name_words_and_code():
     assert (hit.formula, hit.heavy_atoms) == ("C34 H32 Fe N4 O4", 43)
     ions = index.search("zinc", ions=True)
     assert ions[0].code == "ZN" and all(h.heavy_atoms == 1 for h in ions)
+    assert "CL" in [h.code for h in index.search("ch", ions=True)]  # two letters reach ion names too
     assert "MG" in index.single_atom_codes() and "HOH" not in index.single_atom_codes()
 
 
