@@ -378,8 +378,7 @@ class CcdIndex:
         for row in leading:  # few: rows whose name or a synonym starts with the first word
             tier, in_synonym = self._phrase_tier(blob[off[row]:off[row + 1] - 1], phrase, 4 if row in at_start else 5)
             candidates.append((tier, in_synonym, *self._base_rank(row)))
-        # The many others rank by (tier, obsolete, name length, row): pick the best through packed integers,
-        # sorted in C, instead of a tuple per row.
+        # The many others rank by (tier, obsolete, name length, row): only the best `keep` of each tier are needed.
         for tier, rows in ((4, (every & at_start) - leading), (5, every - at_start - leading)):
             candidates += [(tier, 0, *self._base_rank(row)) for row in self._best(rows, keep)]
         for rank in sorted(candidates)[:keep]:
