@@ -308,3 +308,13 @@ print(sorted(ccd.get_ccd()._codes))
     assert again.stdout == "['ZQ2']\n" and builds.read_text() == "build\nbuild\n"
     assert [p.name for p in (tmp_path / "data" / "cache" / "ccd").glob("ccd-*.idx")] != [first.name]
     assert len(list((tmp_path / "data" / "cache" / "ccd").glob("ccd-*.idx"))) == 1
+
+
+def test_every_alphafold_server_code_passes_the_new_rules():
+    from services.af3 import rules as R
+
+    index = ccd.get_ccd()
+    for kind, codes in R.SERVER_MODS.items():
+        assert all(index.get(c).polymer_type == kind for c in codes), kind
+    assert all(c in index for c in R.SERVER_LIGANDS | R.SERVER_IONS)
+    assert all(index.get(c).single_atom for c in R.SERVER_IONS)
