@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         external_stylesheets=[],  # everything is vendored under assets/: no CDN
         serve_locally=True,
     )
+    server.extensions["folddeck_dash"] = app  # the gate resolves callbacks and pages through it (auth.py)
     app.layout = shell_layout
     app.clientside_callback(
         "function(n, open) { return n ? !open : open; }",

@@ -11,15 +11,17 @@
 """
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, jsonify, redirect, render_template_string, request, url_for
+from flask import Flask, Response, current_app, jsonify, redirect, render_template_string, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf, validate_csrf
+from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import ValidationError
 
 from dash_app.ids import ADMIN_ID_PREFIX
-from services import db, users
+from services import db, defaults, users
 from services.errors import LoginThrottled, UserNotFound
 
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/metrics"})  # /metrics checks its own token
@@ -27,6 +29,11 @@ PUBLIC_PREFIXES = ("/assets/",)
 API_PREFIXES = ("/_dash-", "/_reload-hash", "/api/")
 ADMIN_PAGE_PREFIX = "/admin"
 CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads
+DASH_APP_KEY = "folddeck_dash"  # server.extensions[...]: the Dash app, to resolve callbacks and pages
+ROUTER_OUTPUT = "_pages_content.children"  # the dash pages router: renders the layout of a pathname
+NOTICE_KEY = "fd_notice"  # why the session ended, shown once on the login page
+NOTICES = {"disabled": "This account has been disabled by an administrator. Ask them if you think this is a mistake.",
+           "ended": "Your session has ended (your password was changed or you were logged out). Please log in again."}
 csrf = CSRFProtect()
 
 
@@ -74,25 +81,138 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _is_admin_callback() -> bool:
-    """True if this Dash callback request updates any admin component."""
-    body = request.get_json(silent=True) or {}
+def _is_admin_id(cid) -> bool:
+    """True for a component id of an admin page (a string, or a pattern-matching dict with such a value)."""
+    if isinstance(cid, dict):
+        return any(isinstance(v, str) and v.startswith(ADMIN_ID_PREFIX) for v in cid.values())
+    return isinstance(cid, str) and cid.startswith(ADMIN_ID_PREFIX)
+
+
+def _output_ids(key: str) -> list:
+    """Return the component ids in a callback key ("id.prop", "..a.b...c.d..", "@hash" suffixes, JSON ids)."""
+    parts = key[2:-2].split("...") if key.startswith("..") else [key]
+    found = []
+    for part in parts:
+        cid = part.split("@", 1)[0].rsplit(".", 1)[0]
+        if cid.startswith("{"):
+            try:
+                cid = json.loads(cid)
+            except ValueError:
+                pass
+        found.append(cid)
+    return found
+
+
+def admin_callbacks(app) -> frozenset[str]:
+    """Return the keys of the registered callbacks that read or update any admin component (cached)."""
+    cache = current_app.extensions.setdefault("folddeck_admin_callbacks", {})
+    if cache.get("n") != len(app.callback_map):
+        keys = set()
+        for key, spec in app.callback_map.items():
+            ids = _output_ids(key) + [d.get("id") for d in [*spec.get("inputs", []), *spec.get("state", [])]]
+            if any(_is_admin_id(cid) for cid in ids):
+                keys.add(key)
+        cache.update(n=len(app.callback_map), keys=frozenset(keys))
+    return cache["keys"]
+
+
+def _claimed_outputs_admin(body: dict) -> bool:
+    """True if the body's own `outputs` list names an admin component (wildcards arrive as nested lists)."""
     outputs = body.get("outputs")
-    # Walk a private stack: the parsed body is cached and Dash reads it after the gate.
     pending = list(outputs) if isinstance(outputs, list) else [outputs]
     while pending:
         out = pending.pop()
-        if isinstance(out, list):  # wildcard outputs arrive as nested lists
+        if isinstance(out, list):
             pending.extend(out)
-            continue
-        cid = out.get("id") if isinstance(out, dict) else None
-        if isinstance(cid, dict):
-            cid = str(cid.get("type", ""))
-        if isinstance(cid, str) and cid.startswith(ADMIN_ID_PREFIX):
+        elif isinstance(out, dict) and _is_admin_id(out.get("id")):
             return True
-    # Older style single-output string "id.prop" / "..a.b...c.d.."
-    output = str(body.get("output", ""))
-    return any(part.lstrip(".").startswith(ADMIN_ID_PREFIX) for part in output.split("..") if part)
+    return False
+
+
+def _admin_page_of(app, value) -> bool:
+    """True if `value`, read as a pathname, is an admin page for the pages router."""
+    from dash._pages import _path_to_page
+
+    if not isinstance(value, str) or not value.startswith("/"):
+        return False
+    page, _ = _path_to_page(app.strip_relative_path(value))
+    return bool(page) and (bool(page.get("admin")) or str(page.get("path", "")).startswith(ADMIN_PAGE_PREFIX))
+
+
+def _is_admin_callback(body: dict | None = None) -> bool:
+    """True if this Dash callback request reaches admin components or renders an admin page.
+
+    The callback is looked up by the key Dash itself dispatches on (`output`), so what the body
+    claims in `outputs` cannot hide an admin callback; for the pages router every string input is
+    resolved as Dash's router would (it takes inputs by position, not by name).
+    """
+    body = body if body is not None else (request.get_json(silent=True) or {})
+    key = body.get("output")
+    if _claimed_outputs_admin(body):
+        return True
+    if not isinstance(key, str):
+        return False  # Dash cannot dispatch it either
+    app = current_app.extensions.get(DASH_APP_KEY)
+    if app is None:  # no Dash app registered (plain Flask tests): fall back to the key's own ids
+        return any(_is_admin_id(cid) for cid in _output_ids(key))
+    if key in admin_callbacks(app) or any(_is_admin_id(cid) for cid in _output_ids(key)):
+        return True
+    if ROUTER_OUTPUT in key:
+        values = [d.get("value") for d in [*(body.get("inputs") or []), *(body.get("state") or [])]
+                  if isinstance(d, dict)]
+        return any(_admin_page_of(app, v) for v in values)
+    return False
+
+
+def _too_deep(value, limit: int) -> bool:
+    """True if `value` (parsed JSON) nests deeper than `limit` (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _check_json_body() -> Response | None:
+    """Refuse a JSON body nested too deep to handle (a RecursionError would be a 500) with 400."""
+    if request.method != "POST" or not request.is_json:
+        return None
+    limit = defaults.MAX_REQUEST_JSON_DEPTH
+    raw = request.get_data(cache=True)
+    if raw.count(b"[") + raw.count(b"{") <= limit:  # cannot nest deeper than it has brackets: skip the walk
+        return None
+    try:
+        body = request.get_json(silent=True)  # parsed once: Dash reads the cached value
+    except RecursionError:
+        body = None
+        deep = True
+    else:
+        deep = _too_deep(body, limit)
+    if deep:
+        return _json_error(400, f"The request nests deeper than {limit} levels; it was not processed.")
+    return None
+
+
+def _remember_why_logged_out() -> str | None:
+    """If the session names a user it no longer logs in, note why for the login page; return the notice."""
+    cookie_id = session.get("_user_id")
+    if not cookie_id:
+        return None
+    user_id, _, _token = str(cookie_id).partition(":")
+    try:
+        account = users.get_user(_conn(), int(user_id))
+    except (ValueError, UserNotFound):
+        notice = "ended"
+    else:
+        notice = "ended" if account.active else "disabled"
+    session.pop("_user_id", None)
+    session[NOTICE_KEY] = notice
+    return notice
 
 
 def gate() -> Response | None:
@@ -100,16 +220,32 @@ def gate() -> Response | None:
     path = request.path
     if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
         return None
+    if path.startswith(API_PREFIXES) and (refused := _check_json_body()) is not None:
+        return refused
     if not current_user.is_authenticated:
+        notice = _remember_why_logged_out()
         if path.startswith(API_PREFIXES):
-            return _json_error(401, "Your session has ended; please log in again.", login="/login")
+            message = NOTICES[notice] if notice else "Your session has ended; please log in again."
+            return _json_error(401, message, login="/login")
         nxt = request.full_path.rstrip("?") if request.query_string else path
         return redirect(url_for("login", next=nxt))
     if not current_user.is_admin:
-        if path.startswith(ADMIN_PAGE_PREFIX) or (path == "/_dash-update-component" and _is_admin_callback()):
-            return _json_error(403, "This is for admins only.") if path.startswith(API_PREFIXES) else \
-                (render_template_string(FORBIDDEN_HTML), 403)
+        if path.startswith(ADMIN_PAGE_PREFIX):
+            return forbidden_page()
+        if path == "/_dash-update-component" and _is_admin_callback():
+            return _json_error(403, "This is for admins only.")
     return None
+
+
+def forbidden_page() -> tuple[str, int]:
+    """Return the "admins only" page inside the app's navbar, with status 403."""
+    from dash_app.components.navbar import nav_pages
+
+    account = current_user.account
+    links = [{"href": p["relative_path"], "name": p["name"], "icon": p.get("icon", "bi-circle"),
+              "id": "nav-" + p["module"].rsplit(".", 1)[-1]} for p in nav_pages(account)]
+    return render_template_string(FORBIDDEN_HTML, links=links, username=account.username, role=account.role.value,
+                                  csrf_token=generate_csrf()), 403
 
 
 def _json_error(status: int, message: str, **extra) -> Response:
@@ -132,7 +268,9 @@ def login():
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(nxt)
-        return render_template_string(LOGIN_HTML, error=None, username="", next=nxt, csrf_token=generate_csrf())
+        notice = NOTICES.get(session.pop(NOTICE_KEY, None) or "")
+        return render_template_string(LOGIN_HTML, error=None, notice=notice, username="", next=nxt,
+                                      csrf_token=generate_csrf())
     username = request.form.get("username", "")
     address = request.remote_addr or "unknown"
     try:
@@ -173,6 +311,9 @@ def init_auth(server: Flask) -> None:
     manager = LoginManager()
     manager.user_loader(load_user)
     manager.init_app(server)
+    hops = server.config["FOLDDECK_SETTINGS"].trusted_proxies
+    if hops:  # only then is X-Forwarded-For the proxy's word and not the client's
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops)
     server.before_request(gate)  # before CSRFProtect's hook: anonymous callers get 401, not 400
     server.config.update(WTF_CSRF_HEADERS=["X-CSRFToken"], WTF_CSRF_TIME_LIMIT=None, WTF_CSRF_SSL_STRICT=False)
     csrf.init_app(server)
@@ -192,11 +333,28 @@ def check_csrf_value(token: str) -> bool:
     return True
 
 
-FORBIDDEN_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Forbidden · FoldDeck</title>
-<link rel="stylesheet" href="/assets/vendor/01-bootstrap-flatly.min.css"></head>
-<body class="bg-light"><main class="container py-5" style="max-width:32rem">
-<h1 class="h3">Admins only</h1><p>This page is for FoldDeck administrators.</p>
-<a class="btn btn-primary" href="/">Back to your jobs</a></main></body></html>"""
+FORBIDDEN_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Admins only · FoldDeck</title>
+<link rel="icon" href="/assets/favicon.ico">
+<link rel="stylesheet" href="/assets/vendor/01-bootstrap-flatly.min.css">
+<link rel="stylesheet" href="/assets/vendor/02-bootstrap-icons.min.css">
+<link rel="stylesheet" href="/assets/folddeck.css"></head>
+<body><nav class="navbar navbar-expand-md navbar-dark bg-primary mb-3" id="shell-navbar"><div class="container-fluid">
+<a class="navbar-brand" href="/"><img src="/assets/favicon.ico" height="24" class="me-2" alt="">FoldDeck</a>
+<div class="collapse navbar-collapse show"><ul class="navbar-nav me-auto">
+{% for p in links %}<li class="nav-item"><a class="nav-link" href="{{ p.href }}" id="{{ p.id }}">
+<i class="bi {{ p.icon }} me-1"></i>{{ p.name }}</a></li>{% endfor %}</ul>
+<div class="d-flex align-items-center"><span class="navbar-text text-white me-3">
+<i class="bi bi-person-circle me-1"></i><span id="nav-username">{{ username }}</span>
+<span class="badge bg-light text-dark ms-2" id="nav-role">{{ role }}</span></span>
+<form method="post" action="/logout" class="d-inline m-0">
+<input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+<button type="submit" class="btn btn-outline-light btn-sm" id="nav-logout">
+<i class="bi bi-box-arrow-right me-1"></i>Log out</button></form></div></div></div></nav>
+<main class="container-fluid fd-page pb-4"><div class="py-4" style="max-width:36rem" id="forbidden">
+<h1 class="h3"><i class="bi bi-shield-lock me-2"></i>Admins only</h1>
+<p>This page is for FoldDeck administrators. Your account ({{ username }}) is a regular user account.</p>
+<a class="btn btn-primary" href="/">Back to your jobs</a></div></main></body></html>"""
 
 LOGOUT_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Log out · FoldDeck</title>
 <link rel="stylesheet" href="/assets/vendor/01-bootstrap-flatly.min.css"></head>
@@ -217,6 +375,7 @@ LOGIN_HTML = """<!doctype html>
   <div class="card-body p-4">
     <h1 class="h4 mb-1">FoldDeck</h1>
     <p class="text-muted mb-4">AlphaFold 3 on your lab's GPUs</p>
+    {% if notice %}<div class="alert alert-warning" role="alert" id="login-notice">{{ notice }}</div>{% endif %}
     {% if error %}<div class="alert alert-danger" role="alert" id="login-error">{{ error }}</div>{% endif %}
     <form method="post" action="/login" novalidate>
       <input type="hidden" name="csrf_token" value="{{ csrf_token }}">

@@ -1,12 +1,13 @@
 """Plain Flask downloads beside the job page: the full log, the input and the output files.
 
 The gate already requires a session for /api/*; each route checks the caller may see the job
-(services.jobs.get_job) and answers 404 otherwise, exactly as for a job that does not exist.
+(services.jobs.get_job) and answers a JSON 404 otherwise, exactly as for a job that does not exist.
 """
 from __future__ import annotations
 
-from flask import Flask, Response, abort, current_app, send_file, stream_with_context
+from flask import Flask, Response, abort, current_app, jsonify, request, send_file, stream_with_context
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException, NotFound
 
 from services import db, joblog, jobs, results
 from services.af3.names import safe_filename
@@ -14,12 +15,12 @@ from services.errors import JobNotFound
 
 
 def _visible_job(job_id: int) -> jobs.Job:
-    """Return the job if the logged-in user may see it, else answer 404."""
+    """Return the job if the logged-in user may see it, else answer 404 (the same for a missing job)."""
     conn = db.connect(current_app.config["FOLDDECK_SETTINGS"].db_path)
     try:
         return jobs.get_job(conn, current_user.account, job_id)
     except JobNotFound:
-        abort(404)
+        abort(404, description=f"Job {job_id} was not found.")
 
 
 def _stem(job: jobs.Job) -> str:
@@ -43,6 +44,10 @@ def download_log(job_id: int) -> Response:
 def download_input(job_id: int) -> Response:
     """Send the job's AF3 input JSON."""
     job = _visible_job(job_id)
+    try:
+        open(job.input_path, "rb").close()
+    except OSError:
+        abort(404, description=f"The input file of job {job.id} is missing.")
     return send_file(job.input_path, mimetype="application/json", as_attachment=True,
                      download_name=f"{_stem(job)}-input.json", max_age=0)
 
@@ -50,14 +55,27 @@ def download_input(job_id: int) -> Response:
 def download_output(job_id: int, relative: str) -> Response:
     """Send one file of the job's output folder (nothing outside it)."""
     job = _visible_job(job_id)
-    path = results.resolve_file(job.output_path, relative)
+    path = results.resolve_file(job.output_path, relative) if job.output_path else None
     if path is None:
-        abort(404)
+        abort(404, description=f"Job {job.id} has no output file {relative!r}.")
     return send_file(path, as_attachment=True, download_name=path.name, max_age=0)
 
 
+def api_error(exc: HTTPException):
+    """Answer an HTTP error under /api/ as JSON ({"error": ...}); elsewhere keep Flask's page."""
+    if not request.path.startswith("/api/"):
+        return exc
+    generic = exc.description == NotFound.description or not exc.description
+    message = "There is nothing at this address." if generic and exc.code == 404 else exc.description
+    response = jsonify({"error": message})
+    response.status_code = exc.code or 500
+    return response
+
+
 def init_job_routes(server: Flask) -> None:
-    """Register /api/jobs/<id>/log, /input and /files/<path>."""
+    """Register /api/jobs/<id>/log, /input and /files/<path>, with JSON errors under /api/."""
+    server.register_error_handler(404, api_error)
+    server.register_error_handler(405, api_error)
     server.add_url_rule("/api/jobs/<int:job_id>/log", "job_log", download_log)
     server.add_url_rule("/api/jobs/<int:job_id>/input", "job_input", download_input)
     server.add_url_rule("/api/jobs/<int:job_id>/files/<path:relative>", "job_file", download_output)

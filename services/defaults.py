@@ -10,6 +10,9 @@ SECRET_KEY_BYTES = 32  # 256 bits, plenty for signing cookies
 # -- login --------------------------------------------------------------------------------------
 LOGIN_MAX_FAILURES = 5  # failures allowed inside the window before the door closes
 LOGIN_FAILURE_WINDOW_S = 300  # five minutes: long enough to stop guessing, short for a typo-prone human
+# The limits above count per (account, address): one person's typos close only their own door.
+LOGIN_ADDRESS_MAX_FAILURES = 30  # per address, all accounts: a lab behind one proxy mistypes far less than a sprayer
+LOGIN_ADDRESS_WINDOW_S = 900  # fifteen minutes: the slower ceiling; a correct first try still gets through
 ADMIN_PASSWORD_BYTES = 12  # token_urlsafe(12) -> 16 chars printed once on first start
 
 # -- database -----------------------------------------------------------------------------------
@@ -71,6 +74,8 @@ DASHBOARD_PAGE_SIZE = 50  # rows per grid page: one screen at 1920 px; the serve
 CONSOLE_CHUNK_LINES = 500  # console lines per DOM block: trimming the head drops whole blocks, not lines
 CONSOLE_EARLIER_LINES = 1000  # "load earlier" fetches this many: a few screens, still one quick response
 CONSOLE_POLL_MAX_LINES = 2000  # one poll sends at most this many lines; a burst catches up over a few ticks
+CONSOLE_FIRST_LINES = 1000  # a page's first poll loads this tail: a few screens in ~250 KB; "load earlier" has more
+MAX_REQUEST_JSON_DEPTH = 64  # callback bodies nest ~10 deep; deeper is an attack on the parser (RecursionError)
 RESULTS_MAX_FILES = 200  # a job writes ~30 files per seed; more is an odd folder, not worth listing
 
 # -- worker loop (jobs) -------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Job log store: numbered lines with time, stream and level, read by cursor.
 
-`append_lines` is the only writer (the worker). It classifies each line (AF3's absl `I/W/E`
-prefixes, Python tracebacks, stage lines), keeps per-level counts and the job's progress on
-the job row, all in one transaction per batch. Readers use the (job_id, seq) primary key, so
+`append_lines` and `append_attempt_lines` are the writers. The worker writes a job's output with
+`append_attempt_lines`, which drops the lines of an attempt that no longer owns the job (its lease
+went to another attempt) in the same transaction that checks ownership. Each writer classifies
+each line (AF3's absl `I/W/E` prefixes, Python tracebacks, stage lines), keeps per-level counts
+and the job's progress on the job row, all in one transaction per batch. Readers use the (job_id, seq) primary key, so
 every read costs O(limit) however long the log is.
 """
 from __future__ import annotations
@@ -100,6 +102,27 @@ def append_lines(conn: sqlite3.Connection, job_id: int, lines: Iterable[str | tu
     """
     with transaction(conn):
         return write_lines(conn, job_id, lines, ts)
+
+
+def append_attempt_lines(conn: sqlite3.Connection, job_id: int, worker_id: str, attempt: int,
+                         lines: Iterable[str | tuple[str, ...]], ts: float | None = None) -> int | None:
+    """Append an attempt's lines if it still owns the job; return the last sequence number, or None.
+
+    None means nothing was written (neither lines nor progress): the job is no longer running as
+    attempt `attempt` of worker `worker_id` (it was reaped and re-queued, claimed again, or ended).
+    A worker that was stopped past its lease and then resumed can therefore never interleave its
+    stale output with the next attempt's log.
+    """
+    with transaction(conn):
+        if not owns(conn, job_id, worker_id, attempt):
+            return None
+        return write_lines(conn, job_id, lines, ts)
+
+
+def owns(conn: sqlite3.Connection, job_id: int, worker_id: str | None, attempt: int) -> bool:
+    """Return True if the job is running as attempt `attempt` of worker `worker_id`."""
+    return conn.execute("SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND worker_id = ? AND attempts = ?",
+                        (job_id, worker_id, attempt)).fetchone() is not None
 
 
 def write_lines(conn: sqlite3.Connection, job_id: int, lines: Iterable[str | tuple[str, ...]],

@@ -38,6 +38,7 @@ class Settings:
     port: int = defaults.DEFAULT_PORT
     secret_key: str = ""  # filled by load_settings from the env or <data_dir>/secret_key
     cookie_secure: bool = False
+    trusted_proxies: int = 0  # reverse proxies in front of the app whose X-Forwarded-For is believed
     log_level: str = "INFO"
     af3_command: str = field(default_factory=_default_af3_command)
     af3_model_dir: str = ""
@@ -163,6 +164,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "port": _port,
     "secret_key": _str,
     "cookie_secure": _bool,
+    "trusted_proxies": _int(0, 10),
     "log_level": _choice(LOG_LEVELS, upper=True),
     "af3_command": _command,
     "af3_model_dir": _str,

@@ -166,27 +166,44 @@ def accept_terms(conn: sqlite3.Connection, user_id: int) -> None:
                  (time.time(), user_id))
 
 
-def _throttle_check(conn: sqlite3.Connection, username: str, address: str, now: float) -> None:
-    since = now - defaults.LOGIN_FAILURE_WINDOW_S
-    for column, value in (("username", username), ("address", address)):
-        rows = conn.execute(f"SELECT at FROM login_failures WHERE {column} = ? AND at > ? ORDER BY at",
-                            (value, since)).fetchall()
-        if len(rows) >= defaults.LOGIN_MAX_FAILURES:
-            oldest = rows[-defaults.LOGIN_MAX_FAILURES]["at"]
-            wait = max(1, int(oldest + defaults.LOGIN_FAILURE_WINDOW_S - now) + 1)
-            raise LoginThrottled(f"Too many failed logins. Please wait {wait} seconds and try again.", wait)
+def _recent_failures(conn: sqlite3.Connection, where: str, args: tuple, since: float) -> list[float]:
+    """Return the times of the failed logins matching `where` after `since`, oldest first."""
+    return [r[0] for r in conn.execute(f"SELECT at FROM login_failures WHERE {where} AND at > ? ORDER BY at",
+                                       (*args, since))]
+
+
+def _throttled(times: list[float], limit: int, window: float, now: float, why: str) -> LoginThrottled:
+    """Return the error for a door closed by `times` (at least `limit` failures inside `window`)."""
+    wait = max(1, int(times[-limit] + window - now) + 1)
+    return LoginThrottled(f"Too many failed logins {why}. Please wait {wait} seconds and try again.", wait)
 
 
 def authenticate(conn: sqlite3.Connection, username: str, password: str, address: str,
                  now: float | None = None) -> User | None:
     """Return the user if the credentials are right and the account active, else None.
 
+    Failures are counted per (account, address): someone guessing from one address closes the
+    door only for that account from that address, never for the admin at their own desk or for
+    colleagues behind the same proxy. A slower ceiling per address (all accounts) stops spraying:
+    once reached, an account that already failed from there must wait, and a wrong password is
+    answered with the wait; a correct one for an account that has not failed from there still
+    gets in.
+
     Raises:
-        LoginThrottled: too many recent failures for this username or address.
+        LoginThrottled: too many recent failures for this account from this address, or from this address.
     """
     now = time.time() if now is None else now
     name = (username or "").strip()
-    _throttle_check(conn, name, address, now)
+    pair = _recent_failures(conn, "username = ? AND address = ?", (name, address),
+                            now - defaults.LOGIN_FAILURE_WINDOW_S)
+    if len(pair) >= defaults.LOGIN_MAX_FAILURES:
+        raise _throttled(pair, defaults.LOGIN_MAX_FAILURES, defaults.LOGIN_FAILURE_WINDOW_S, now,
+                         "for this account from your address")
+    spread = _recent_failures(conn, "address = ?", (address,), now - defaults.LOGIN_ADDRESS_WINDOW_S)
+    ceiling = len(spread) >= defaults.LOGIN_ADDRESS_MAX_FAILURES
+    if ceiling and pair:
+        raise _throttled(spread, defaults.LOGIN_ADDRESS_MAX_FAILURES, defaults.LOGIN_ADDRESS_WINDOW_S, now,
+                         "from your address")
     row = conn.execute("SELECT * FROM users WHERE username = ?", (name,)).fetchone()
     ok = check_password_hash(row["password_hash"] if row else _DUMMY_HASH, password or "")
     if not (row and ok and row["active"]):
@@ -195,9 +212,12 @@ def authenticate(conn: sqlite3.Connection, username: str, password: str, address
         reason = "unknown user" if row is None else ("account disabled" if ok else "wrong password")
         log.warning("login failed for %s from %s: %s", name, address, reason,
                     extra={"source": "auth", "username": name, "address": address})
+        if ceiling:
+            raise _throttled(spread, defaults.LOGIN_ADDRESS_MAX_FAILURES, defaults.LOGIN_ADDRESS_WINDOW_S, now,
+                             "from your address")
         return None
     conn.execute("UPDATE users SET last_login_at = ? WHERE id = ?", (now, row["id"]))
-    conn.execute("DELETE FROM login_failures WHERE username = ?", (name,))
+    conn.execute("DELETE FROM login_failures WHERE username = ? AND address = ?", (name, address))
     log.info("login succeeded for %s from %s", name, address,
              extra={"source": "auth", "username": name, "address": address})
     return get_user(conn, row["id"])

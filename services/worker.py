@@ -247,11 +247,14 @@ class Worker:
                 return "", code
 
     def _store(self, conn: sqlite3.Connection, job: Job, lines: list[str]) -> list[str]:
-        """Append lines to the job's log; on a busy database keep them and return them for the next try."""
+        """Append lines to the job's log; on a busy database keep them and return them for the next try.
+
+        Lines of an attempt that lost the job are dropped (see `_append`).
+        """
         if not lines:
             return lines
         try:
-            joblog.append_lines(conn, job.id, lines)
+            self._append(conn, job, lines)
         except sqlite3.OperationalError:
             log.warning("job %s: log write failed; %s lines kept for the next try", job.id, len(lines),
                         extra={"source": "jobs", "username": job.owner, "job_id": job.id})
@@ -261,9 +264,15 @@ class Worker:
     def _drain(self, conn: sqlite3.Connection, job: Job, executor: Executor, pending: list[str]) -> None:
         """Write the lines still held back, then everything the process wrote until its end."""
         if pending:
-            joblog.append_lines(conn, job.id, pending)
+            self._append(conn, job, pending)
         while lines := executor.read_lines(0):
-            joblog.append_lines(conn, job.id, lines)
+            self._append(conn, job, lines)
+
+    def _append(self, conn: sqlite3.Connection, job: Job, lines: list[str]) -> None:
+        """Write the attempt's lines, or drop them if it no longer owns the job (checked in the same transaction)."""
+        if joblog.append_attempt_lines(conn, job.id, job.worker_id, job.attempts, lines) is None:
+            log.info("job %s: %s output lines of attempt %s dropped: the attempt no longer owns the job", job.id,
+                     len(lines), job.attempts, extra={"source": "jobs", "username": job.owner, "job_id": job.id})
 
     def _conclude(self, conn: sqlite3.Connection, job: Job, executor: Executor, spec: RunSpec, verdict: str,
                   code: int | None) -> None:

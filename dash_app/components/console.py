@@ -5,6 +5,13 @@ this module renders lines as plain component dicts (cheap to encode), groups the
 CONSOLE_CHUNK_LINES keyed by id so React never re-mounts old lines, and trims whole head blocks
 when the page holds more than `cap` lines. Filter, level toggles, follow/jump-to-end live in the
 browser (assets/console.js). The cursor Store holds seq numbers only, never lines.
+
+The page renders the console empty ("Loading log…"): its first poll loads the tail, so opening a
+job with a million log lines sends a small page and then one bounded response.
+
+The cursor's `job` is the one place a console's job id comes from; whoever reads it checks it with
+`checked_job` (the caller must be allowed to see that job) and passes the checked id on: the read
+functions below take the job id as an argument and ignore the cursor's.
 """
 from __future__ import annotations
 
@@ -13,13 +20,14 @@ import sqlite3
 import time
 
 import dash_bootstrap_components as dbc
-from dash import MATCH, Input, Output, Patch, State, callback, ctx, dcc, html, no_update
+from dash import Patch, dcc, html, no_update
 
 from dash_app.context import conn as db_conn
 from dash_app.context import require_account
 from services import defaults, joblog, jobs
 from services.errors import JobNotFound
 from services.joblog import Level, LogLine
+from services.users import User
 
 LEVELS = [lv.value for lv in Level]
 LEVEL_LABELS = {"info": "Info", "warning": "Warnings", "error": "Errors", "progress": "Progress",
@@ -116,6 +124,35 @@ def _split(lines: list[LogLine], chunk: int) -> list[list[LogLine]]:
 # -- cursor logic (pure: tests call these directly) -------------------------------------------
 
 
+def fresh_cursor(job_id: int, cap: int) -> dict:
+    """Return the cursor of a console that has not loaded any line yet (`last` None)."""
+    return {"job": job_id, "blocks": [], "last": None, "cap": cap}
+
+
+def clean_cursor(cursor) -> dict:
+    """Return the cursor with only well-typed fields (it comes from the browser); raise JobNotFound if unusable."""
+    if not isinstance(cursor, dict):
+        raise JobNotFound("No job.")
+    try:
+        job = int(cursor.get("job"))
+        blocks = [int(b) for b in cursor.get("blocks") or []]
+        last = None if cursor.get("last") is None else max(0, int(cursor["last"]))
+        cap = min(max(int(cursor.get("cap") or defaults.CONSOLE_MAX_LINES), 1), 10_000_000)
+    except (TypeError, ValueError):
+        raise JobNotFound("No job.") from None
+    return {"job": job, "blocks": blocks, "last": last, "cap": cap}
+
+
+def checked_job(conn: sqlite3.Connection, caller: User, cursor) -> tuple[jobs.Job, dict]:
+    """Return the console's job, if `caller` may see it, and the cleaned cursor.
+
+    Raises:
+        JobNotFound: the cursor names no job the caller may see (or is malformed).
+    """
+    cursor = clean_cursor(cursor)
+    return jobs.get_job(conn, caller, cursor["job"]), cursor
+
+
 def initial(conn: sqlite3.Connection, key: str, job_id: int, cap: int,
             chunk: int = defaults.CONSOLE_CHUNK_LINES) -> tuple[list[dict], dict]:
     """Return the blocks holding the last `cap` lines of a job's log and the cursor for them."""
@@ -127,14 +164,20 @@ def initial(conn: sqlite3.Connection, key: str, job_id: int, cap: int,
     return [_block(key, g) for g in groups], cursor
 
 
-def append_patch(conn: sqlite3.Connection, key: str, cursor: dict,
+def append_patch(conn: sqlite3.Connection, key: str, job_id: int, cursor: dict,
                  limit: int = defaults.CONSOLE_POLL_MAX_LINES,
-                 chunk: int = defaults.CONSOLE_CHUNK_LINES) -> tuple[Patch | None, dict]:
-    """Return a Patch that appends the lines after the cursor and trims head blocks over the cap.
+                 chunk: int = defaults.CONSOLE_CHUNK_LINES,
+                 first: int = defaults.CONSOLE_FIRST_LINES) -> tuple[Patch | list | None, dict]:
+    """Return a Patch that appends the lines of job `job_id` after the cursor and trims head blocks over the cap.
 
-    Returns (None, cursor) when there is nothing new: one indexed read of zero rows.
+    A cursor that has loaded nothing yet (`last` None) gets the whole children instead: the last
+    `first` lines (at most the cap), possibly none. Returns (None, cursor) when there is nothing
+    new: one indexed read of zero rows.
     """
-    lines = joblog.read_log(conn, cursor["job"], cursor["last"], limit)
+    if cursor["last"] is None:
+        blocks, new = initial(conn, key, job_id, min(first, cursor["cap"]), chunk)
+        return blocks, {**new, "cap": cursor["cap"]}
+    lines = joblog.read_log(conn, job_id, cursor["last"], limit)
     if not lines:
         return None, cursor
     blocks, patch = list(cursor["blocks"]), Patch()
@@ -148,19 +191,20 @@ def append_patch(conn: sqlite3.Connection, key: str, cursor: dict,
     while len(blocks) > 1 and last - blocks[0] + 1 > cursor["cap"]:
         del patch[0]
         blocks.pop(0)
-    return patch, {**cursor, "blocks": blocks, "last": last}
+    return patch, {**cursor, "job": job_id, "blocks": blocks, "last": last}
 
 
-def earlier_patch(conn: sqlite3.Connection, key: str, cursor: dict,
+def earlier_patch(conn: sqlite3.Connection, key: str, job_id: int, cursor: dict,
                   page: int = defaults.CONSOLE_EARLIER_LINES) -> tuple[Patch | None, dict]:
-    """Return a Patch that prepends the page of lines before the first shown one, raising the cap."""
-    first = cursor["blocks"][0] if cursor["blocks"] else cursor["last"] + 1
-    lines = joblog.read_log_before(conn, cursor["job"], first, page)
+    """Return a Patch that prepends the page of job `job_id`'s lines before the first shown one, raising the cap."""
+    first = cursor["blocks"][0] if cursor["blocks"] else (cursor["last"] or 0) + 1
+    lines = joblog.read_log_before(conn, job_id, first, page)
     if not lines:
         return None, cursor
     patch = Patch()
     patch.prepend(_block(key, lines))
-    return patch, {**cursor, "blocks": [lines[0].seq] + list(cursor["blocks"]), "cap": cursor["cap"] + len(lines)}
+    return patch, {**cursor, "job": job_id, "blocks": [lines[0].seq] + list(cursor["blocks"]),
+                   "cap": cursor["cap"] + len(lines)}
 
 
 def has_earlier(cursor: dict) -> bool:
@@ -182,8 +226,11 @@ def counter_badges(key: str, counts: dict[str, int]) -> list:
 
 def console(conn: sqlite3.Connection, key: str, job_id: int, cap: int, download_href: str,
             live: bool = True) -> html.Div:
-    """Return a console showing the tail of a job's log, with its toolbar and cursor Store."""
-    blocks, cursor = initial(conn, key, job_id, cap)
+    """Return an empty console for a job's log ("Loading log…"), with its toolbar and cursor Store.
+
+    The page's first poll fills it (`append_patch` with the fresh cursor), so the page itself stays small.
+    """
+    cursor = fresh_cursor(job_id, cap)
     counts = joblog.level_counts(conn, job_id)
     toolbar = html.Div([
         html.Label("Filter log lines", htmlFor=f"console-filter-{key}", className="visually-hidden"),
@@ -202,10 +249,12 @@ def console(conn: sqlite3.Connection, key: str, job_id: int, cap: int, download_
     earlier = html.Div(html.Button([html.I(className="bi bi-arrow-up me-1"), "Load earlier lines"], type="button",
                                    className="btn btn-sm btn-link text-info", id=cid("earlier", key)),
                        id=cid("earlier-wrap", key), className="fd-console-earlier",
-                       hidden=not has_earlier(cursor))
+                       hidden=True)
     empty = "Waiting for the first log lines…" if live else "This job wrote no log lines."
-    box = html.Div([earlier, html.Div(blocks, id=cid("lines", key), className="fd-console-lines"),
-                    html.Div(empty, className="fd-console-empty")],
+    loading = html.Div("Loading log…", className="fd-console-loading", id=cid("loading", key))
+    box = html.Div([earlier, html.Div([loading], id=cid("lines", key), className="fd-console-lines"),
+                    html.Div(empty, className="fd-console-empty"),
+                    html.Div(className="fd-console-nomatch", hidden=True, role="status")],
                    className="fd-console", tabIndex="0", role="log", id=cid("box", key),
                    **{"aria-label": "Job log", "aria-live": "off", "data-follow": "1"})
     jump = html.Button([html.I(className="bi bi-arrow-down me-1"), "Jump to end"], type="button",
@@ -215,15 +264,14 @@ def console(conn: sqlite3.Connection, key: str, job_id: int, cap: int, download_
                     className="fd-console-wrap", id=cid("wrap", key))
 
 
-@callback(Output(cid("lines", MATCH), "children"), Output(cid("cursor", MATCH), "data"),
-          Output(cid("earlier-wrap", MATCH), "hidden"),
-          Input(cid("earlier", MATCH), "n_clicks"), State(cid("cursor", MATCH), "data"),
-          prevent_initial_call=True)
-def load_earlier(_clicks, cursor):
-    """Prepend the page of lines before the first one shown."""
+def load_earlier(key: str, cursor) -> tuple:
+    """Return (lines patch, cursor, earlier hidden) for a "load earlier" click on console `key`.
+
+    The page registers the callback (pages are set up per app; a component's module only once).
+    """
     try:
-        jobs.get_job(db_conn(), require_account(), int(cursor["job"]))
-    except (JobNotFound, KeyError, TypeError, ValueError):
+        job, cursor = checked_job(db_conn(), require_account(), cursor)
+    except JobNotFound:
         return no_update, no_update, True
-    patch, cursor = earlier_patch(db_conn(), ctx.triggered_id["key"], cursor)
+    patch, cursor = earlier_patch(db_conn(), key, job.id, cursor)
     return (patch if patch is not None else no_update), cursor, not has_earlier(cursor)

@@ -2,7 +2,12 @@
 
 One Interval (CONSOLE_POLL_MS) drives `refresh_job`: per tick one job-row read and one cursor read
 of the log; it answers 204 when neither moved and stops once the job is final and fully read.
+A one-shot Interval (FIRST) makes the first poll at once: it loads the log's tail, which the page
+itself does not carry (a big job's page stays small and shows "Loading log…" meanwhile).
 A job the caller may not see renders exactly like one that does not exist.
+
+The job id of every callback comes from one place, the console's cursor, and is checked against
+the logged-in user (`cons.checked_job`) before anything is read or done.
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ dash.register_page(__name__, path_template="/jobs/<job_id>", name="Job", nav=Fal
 KEY = "job"  # the console's key on this page
 HEADER, PROGRESS, FAILURE, RESULTS = (page_id(__name__, x) for x in ("header", "progress", "failure", "results"))
 INTERVAL, CURSOR, ALERT, NAV = (page_id(__name__, x) for x in ("interval", "cursor", "alert", "nav"))
+FIRST = page_id(__name__, "first-poll")
+FIRST_POLL_MS = 50  # the first poll right after the page renders: the log shows without waiting a full tick
 CANCEL, RETRY, CLONE = (page_id(__name__, x) for x in ("cancel", "retry", "clone"))
 CANCEL_MODAL, CANCEL_CONFIRM, CANCEL_KEEP = (page_id(__name__, x) for x in ("cancel-modal", "cancel-confirm",
                                                                            "cancel-keep"))
@@ -144,17 +151,23 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
                                             f"/api/jobs/{job.id}/log", live=not job.is_finished))]),
         modal,
         dcc.Location(id=NAV, refresh="callback-nav"),
-        dcc.Store(id=CURSOR, data={"job": job.id, "updated": job.updated_at, "state": job.state.value}),
+        dcc.Store(id=CURSOR, data={"updated": job.updated_at, "state": job.state.value}),
         dcc.Interval(id=INTERVAL, interval=defaults.CONSOLE_POLL_MS, disabled=done),
+        dcc.Interval(id=FIRST, interval=FIRST_POLL_MS, max_intervals=1),
     ], className="fd-job-page")
 
 
 def tick(cursor: dict, console_cursor: dict) -> dict | None:
-    """Return what changed since the cursors (None: nothing); the pure core of `refresh_job`."""
+    """Return what changed since the cursors (None: nothing); the pure core of `refresh_job`.
+
+    Raises:
+        JobNotFound: the console cursor names no job the caller may see.
+    """
     db = conn()
-    job = jobs.get_job(db, require_account(), int(cursor["job"]))
-    patch, new_console = cons.append_patch(db, KEY, console_cursor)
-    job_changed = job.updated_at != cursor["updated"] or job.state.value != cursor["state"]
+    job, console_cursor = cons.checked_job(db, require_account(), console_cursor)
+    patch, new_console = cons.append_patch(db, KEY, job.id, console_cursor)
+    cursor = cursor if isinstance(cursor, dict) else {}
+    job_changed = job.updated_at != cursor.get("updated") or job.state.value != cursor.get("state")
     if patch is None and not job_changed:
         return {"stop": True} if job.is_finished else None
     out = {"job": job, "patch": patch, "console": new_console, "job_changed": job_changed,
@@ -166,29 +179,41 @@ def tick(cursor: dict, console_cursor: dict) -> dict | None:
 @callback(Output(HEADER, "children"), Output(PROGRESS, "children"), Output(FAILURE, "children"),
           Output(RESULTS, "children"), Output(CANCEL, "disabled"), Output(RETRY, "disabled"),
           Output(CURSOR, "data"), Output(cons.cid("lines", KEY), "children"), Output(cons.cid("cursor", KEY), "data"),
-          *[Output(cons.count_id(KEY, lv), "children") for lv in cons.LEVELS], Output(INTERVAL, "disabled"),
-          Input(INTERVAL, "n_intervals"), State(CURSOR, "data"), State(cons.cid("cursor", KEY), "data"),
-          prevent_initial_call=True)
-def refresh_job(_n, cursor, console_cursor):
+          *[Output(cons.count_id(KEY, lv), "children") for lv in cons.LEVELS],
+          Output(cons.cid("earlier-wrap", KEY), "hidden", allow_duplicate=True), Output(INTERVAL, "disabled"),
+          Input(INTERVAL, "n_intervals"), Input(FIRST, "n_intervals"), State(CURSOR, "data"),
+          State(cons.cid("cursor", KEY), "data"), prevent_initial_call=True)
+def refresh_job(_n, _first, cursor, console_cursor):
     """Append new log lines and refresh the header when the job row moved; stop when final."""
+    n_out = 11 + len(cons.LEVELS)
     try:
         change = tick(cursor, console_cursor)
     except JobNotFound:
-        return (no_update,) * 14 + (True,)
+        return (no_update,) * (n_out - 1) + (True,)
     if change is None:
         raise PreventUpdate  # nothing new: an empty 204
     if "job" not in change:
-        return (no_update,) * 14 + (True,)
+        return (no_update,) * (n_out - 1) + (True,)
     job, nu = change["job"], no_update
     moved = change["job_changed"]
-    newly_final = moved and job.is_finished and cursor["state"] != job.state.value
+    newly_final = moved and job.is_finished and cursor.get("state") != job.state.value
     counts = [f"{change['counts'][lv]:,}" for lv in cons.LEVELS] if change["counts"] else [nu] * len(cons.LEVELS)
+    sent = change["patch"] is not None
     return (header(job) if moved else nu, progress_bar(job) if moved else nu,
             failure(job) if newly_final else nu, results_section(job) if newly_final else nu,
             job.is_finished if moved else nu, job.state not in (JobState.FAILED, JobState.CANCELLED) if moved else nu,
-            {**cursor, "updated": job.updated_at, "state": job.state.value} if moved else nu,
-            change["patch"] if change["patch"] is not None else nu,
-            change["console"] if change["patch"] is not None else nu, *counts, change["stop"] or nu)
+            {"updated": job.updated_at, "state": job.state.value} if moved else nu,
+            change["patch"] if sent else nu, change["console"] if sent else nu, *counts,
+            not cons.has_earlier(change["console"]) if sent else nu, change["stop"] or nu)
+
+
+@callback(Output(cons.cid("lines", KEY), "children", allow_duplicate=True),
+          Output(cons.cid("cursor", KEY), "data", allow_duplicate=True),
+          Output(cons.cid("earlier-wrap", KEY), "hidden"), Input(cons.cid("earlier", KEY), "n_clicks"),
+          State(cons.cid("cursor", KEY), "data"), prevent_initial_call=True)
+def load_earlier(_clicks, console_cursor):
+    """Prepend the page of lines before the first one shown (the job checked as in every callback here)."""
+    return cons.load_earlier(KEY, console_cursor)
 
 
 @callback(Output(CANCEL_MODAL, "is_open"), Input(CANCEL, "n_clicks"), Input(CANCEL_KEEP, "n_clicks"),
@@ -200,11 +225,12 @@ def toggle_cancel(*_clicks):
 
 @callback(Output(ALERT, "children"), Output(NAV, "pathname"), Output(INTERVAL, "disabled", allow_duplicate=True),
           Input(CANCEL_CONFIRM, "n_clicks"), Input(RETRY, "n_clicks"), Input(CLONE, "n_clicks"),
-          State(CURSOR, "data"), prevent_initial_call=True)
-def act_on_job(_cancel, _retry, _clone, cursor):
+          State(cons.cid("cursor", KEY), "data"), prevent_initial_call=True)
+def act_on_job(_cancel, _retry, _clone, console_cursor):
     """Cancel, retry or clone this job; a clone opens the new job's page."""
-    user, job_id = require_account(), int(cursor["job"])
+    user = require_account()
     try:
+        job_id = cons.checked_job(conn(), user, console_cursor)[0].id
         if ctx.triggered_id == CLONE:
             new = jobs.clone_job(conn(), settings(), user, job_id)
             return no_update, f"/jobs/{new.id}", no_update

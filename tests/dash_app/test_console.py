@@ -51,9 +51,9 @@ def test_append_keeps_at_most_cap_lines_and_never_resends(conn, job_id):
     joblog.append_lines(conn, job_id, [f"l{i}" for i in range(1, 31)])
     blocks, cursor = cons.initial(conn, "t", job_id, cap=25, chunk=10)
     assert _lines(blocks) == list(range(6, 31))  # the tail: at most cap lines
-    assert cons.append_patch(conn, "t", cursor, chunk=10) == (None, cursor)  # nothing new
+    assert cons.append_patch(conn, "t", job_id, cursor, chunk=10) == (None, cursor)  # nothing new
     joblog.append_lines(conn, job_id, [f"m{i}" for i in range(17)])  # seqs 31..47
-    patch, cursor = cons.append_patch(conn, "t", cursor, chunk=10)
+    patch, cursor = cons.append_patch(conn, "t", job_id, cursor, chunk=10)
     sent = json.dumps(patch.to_plotly_json())
     assert '"data-n": 30' not in sent and '"data-n": 31' in sent  # only new lines travel
     blocks = apply(blocks, patch)
@@ -66,9 +66,9 @@ def test_load_earlier_prepends_and_raises_the_cap(conn, job_id):
     joblog.append_lines(conn, job_id, [f"l{i}" for i in range(1, 101)])
     blocks, cursor = cons.initial(conn, "t", job_id, cap=20, chunk=10)
     assert cons.has_earlier(cursor)
-    patch, cursor = cons.earlier_patch(conn, "t", cursor, page=30)
+    patch, cursor = cons.earlier_patch(conn, "t", job_id, cursor, page=30)
     blocks = apply(blocks, patch)
     assert _lines(blocks) == list(range(51, 101)) and cursor["cap"] == 50
     joblog.append_lines(conn, job_id, ["new"])
-    patch, cursor = cons.append_patch(conn, "t", cursor, chunk=10)
+    patch, cursor = cons.append_patch(conn, "t", job_id, cursor, chunk=10)
     assert _lines(apply(blocks, patch))[-1] == 101

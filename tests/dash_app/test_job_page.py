@@ -40,7 +40,9 @@ def test_job_page_renders_tail_and_hides_other_users_jobs(client, conn, alice_jo
     joblog.append_lines(conn, alice_job.id, [f"line {i}" for i in range(30)])
     assert login(client, "alice", USER_PASSWORD).status_code == 302
     body = dash_post(client, page_payload(f"/jobs/{alice_job.id}")).get_data(as_text=True)
-    assert "line 29" in body and job_page.NOT_FOUND not in body
+    assert "Loading log" in body and "line 29" not in body and job_page.NOT_FOUND not in body  # the first poll loads it
+    first = dash_post(client, _tick_payload(job_page, alice_job.id, {}, cons.fresh_cursor(alice_job.id, 5000)))
+    assert "line 29" in first.get_data(as_text=True)
     users.create_user(conn, "bob", "bob-password-1", users.Role.USER)
     other = client.application.test_client()
     assert login(other, "bob", "bob-password-1").status_code == 302
@@ -71,10 +73,12 @@ def _tick_payload(job_page, job_id: int, cursor: dict, console_cursor: dict) -> 
             (job_page.CURSOR, "data"), (cons.cid("lines", "job"), "children"), (cons.cid("cursor", "job"), "data")]
     outputs = [{"id": i, "property": p} for i, p in outs]
     outputs += [{"id": cons.count_id("job", lv), "property": "children"} for lv in cons.LEVELS]
+    outputs.append({"id": cons.cid("earlier-wrap", "job"), "property": "hidden"})
     outputs.append({"id": job_page.INTERVAL, "property": "disabled"})
     key = next(k for k in job_page.dash.get_app().callback_map if f"{job_page.HEADER}.children" in k)
     return {"output": key, "outputs": outputs,
-            "inputs": [{"id": job_page.INTERVAL, "property": "n_intervals", "value": 1}],
+            "inputs": [{"id": job_page.INTERVAL, "property": "n_intervals", "value": 1},
+                       {"id": job_page.FIRST, "property": "n_intervals", "value": 1}],
             "state": [{"id": job_page.CURSOR, "property": "data", "value": cursor},
                       {"id": cons.cid("cursor", "job"), "property": "data", "value": console_cursor}],
             "changedPropIds": [f"{job_page.INTERVAL}.n_intervals"]}

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from services import users
-from services.errors import LoginThrottled, UserError
+from services.errors import UserError
 
 
 def test_password_is_stored_as_hash(conn):
@@ -25,22 +25,7 @@ def test_disabled_user_cannot_log_in(conn):
     assert users.authenticate(conn, "alice", "user-password-1", "1.2.3.4") is None
 
 
-def test_throttle_after_five_failures_per_username(conn):
-    for _ in range(5):
-        assert users.authenticate(conn, "alice", "nope", "1.1.1.1", now=1000.0) is None
-    with pytest.raises(LoginThrottled) as exc:
-        users.authenticate(conn, "alice", "user-password-1", "2.2.2.2", now=1001.0)
-    assert "wait" in str(exc.value) and exc.value.retry_after > 0
-    # after the window the right password works again
-    assert users.authenticate(conn, "alice", "user-password-1", "2.2.2.2", now=1000.0 + 301)
-
-
-def test_throttle_per_address_across_usernames(conn):
-    for i in range(5):
-        users.authenticate(conn, f"ghost{i}", "nope", "6.6.6.6", now=50.0)
-    with pytest.raises(LoginThrottled):
-        users.authenticate(conn, "alice", "user-password-1", "6.6.6.6", now=51.0)
-    assert users.authenticate(conn, "alice", "user-password-1", "7.7.7.7", now=51.0)
+# Login throttling: tests/services/test_throttle.py
 
 
 def test_last_admin_cannot_be_disabled_or_demoted(conn):
