@@ -123,7 +123,7 @@ def cmd_size(args: argparse.Namespace) -> int:
     if isinstance(jobs, int):
         return jobs
     for job in jobs:
-        est = estimate_size(job.af3)
+        est = estimate_size(_with_user_ccd_text(job.af3, Path(args.file)))
         approx = "~" if est.approximate else ""
         seeds = len(job.af3["modelSeeds"])
         print(f"{job.name}: {approx}{est.tokens} tokens, bucket {est.bucket}, ~{est.seconds_per_seed:.0f} s per seed "
@@ -131,6 +131,19 @@ def cmd_size(args: argparse.Namespace) -> int:
         for warning in est.warnings:
             print(f"  warning: {warning}")
     return EXIT_OK
+
+
+def _with_user_ccd_text(af3: dict[str, Any], json_path: Path) -> dict[str, Any]:
+    """Return the job with its userCCDPath file's text inline, so sizes count its components exactly."""
+    from services.af3.checks.user_ccd import read_user_ccd_file
+
+    if not af3.get("userCCDPath") or af3.get("userCCD"):
+        return af3
+    try:
+        text = read_user_ccd_file(af3["userCCDPath"], json_path)
+    except (OSError, ValueError, EOFError):  # validation already said why; size what can be sized
+        return af3
+    return {**af3, "userCCD": text} if text else af3
 
 
 def cmd_fasta(args: argparse.Namespace) -> int:

@@ -250,6 +250,9 @@ def test_cli_reads_user_ccd_path_next_to_the_json_as_af3_does(tmp_path, ccd_data
     assert f"{good}: OK (1 job)" in out.stdout
     assert f"{missing}: userCCDPath: userCCDPath 'nowhere.cif' does not exist" in out.stdout
     assert f"{other}: sequences[0].ligand.ccdCodes[0]: 'LIG-2' is not in" in out.stdout
+    size = subprocess.run([sys.executable, "-m", "services.af3", "size", str(good)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, FOLDDECK_DATA_DIR=str(ccd_data_dir)))
+    assert size.stdout.startswith("t: 5 tokens, bucket 128")  # 2 residues + LIG-1's 3 heavy atoms, exact
 
 
 def test_cli_takes_the_ccd_path_from_dot_env(tmp_path):

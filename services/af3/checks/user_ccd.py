@@ -47,20 +47,34 @@ def _check_user_ccd(rep: _Report, doc: dict, base: str, json_path: Path | None =
     return bool(inline or path_value)
 
 
-def _check_user_ccd_file(rep: _Report, value: str, json_path: Path, path: str) -> None:
-    """Read the userCCDPath file as AF3 does (relative to the JSON file; gzip, xz) and check its text."""
+def read_user_ccd_file(value: str, json_path: Path) -> str | None:
+    """Return the text of a userCCDPath file read as AF3 reads it (relative to the JSON file; gzip, xz), or
+    None for zstd, which AF3 reads but the standard library cannot.
+
+    Raises:
+        OSError, UnicodeDecodeError, EOFError, lzma.LZMAError: the file is missing or unreadable.
+    """
     file = Path(value).expanduser()
     if not file.is_absolute():
         file = (json_path.parent / file).resolve()
+    raw = file.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    elif raw[:6] == b"\xfd7zXZ\x00":
+        raw = lzma.decompress(raw)
+    elif raw[:4] == b"\x28\xb5\x2f\xfd":
+        return None
+    return raw.decode("utf-8")
+
+
+def _check_user_ccd_file(rep: _Report, value: str, json_path: Path, path: str) -> None:
+    """Read the userCCDPath file as AF3 does and check its text like inline userCCD."""
+    file = Path(value).expanduser()
+    file = file if file.is_absolute() else (json_path.parent / file).resolve()
     try:
-        raw = file.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        elif raw[:6] == b"\xfd7zXZ\x00":
-            raw = lzma.decompress(raw)
-        elif raw[:4] == b"\x28\xb5\x2f\xfd":
-            return  # zstd: AF3 reads it, the standard library cannot; leave the components unjudged
-        text = raw.decode("utf-8")
+        text = read_user_ccd_file(value, json_path)
+        if text is None:
+            return  # zstd: leave the components unjudged
     except FileNotFoundError:
         rep.error(path, f"userCCDPath {show(value)} does not exist (looked for {file}); AlphaFold 3 reads a relative "
                         "path next to the JSON file and stops when the file is missing.")
