@@ -178,9 +178,9 @@ def test_modification_must_be_a_residue_of_the_chain_type():
                                                                           "basePosition": 1}]}},
                {"protein": {"id": "P", "sequence": "MKS", "modifications": [{"ptmType": "QQQ9", "ptmPosition": 1}]}})
     errs = _errors(doc)
-    assert "not a Protein residue" in errs["sequences[0].protein.modifications[0].ptmType"]
-    assert "not a RNA residue" in errs["sequences[1].rna.modifications[0].modificationType"]
-    assert "not a DNA residue" in errs["sequences[2].dna.modifications[0].modificationType"]
+    assert "not an amino-acid residue" in errs["sequences[0].protein.modifications[0].ptmType"]
+    assert "not an RNA nucleotide" in errs["sequences[1].rna.modifications[0].modificationType"]
+    assert "not a DNA nucleotide" in errs["sequences[2].dna.modifications[0].modificationType"]
     assert "QQQ9" in errs["sequences[3].protein.modifications[0].ptmType"]
     ok = _job({"protein": {"id": "A", "sequence": "MKS", "modifications": [{"ptmType": "MSE", "ptmPosition": 1}]}},
               {"dna": {"id": "D", "sequence": "ACGT", "modifications": [{"modificationType": "5CM",

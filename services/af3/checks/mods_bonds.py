@@ -57,11 +57,13 @@ def _check_mod_polymer_type(rep: _Report, code: str, kind: str, path: str) -> No
     if comp is None or comp.polymer_type == kind:
         return
     what = f"a {comp.type} component" if comp.type else "not a polymer residue"
-    rep.error(path, f"{show(code)} ({comp.name or 'no name'}) is {what}, not a {R.POLYMER_NOUN[kind]} residue; a "
-                    f"{R.POLYMER_NOUN[kind]} modification must be a {R.POLYMER_NOUN[kind]} residue from the CCD "
-                    f"(e.g. {_EXAMPLE_MODS[kind]}). Put a ligand in its own ligand entity instead.")
+    noun = _RESIDUE_NOUN[kind]
+    rep.error(path, f"{show(code)} ({comp.name or 'no name'}) is {what}, not {noun}; a {R.POLYMER_NOUN[kind]} "
+                    f"modification must be {noun} from the CCD (e.g. {_EXAMPLE_MODS[kind]}). Put a ligand in its own "
+                    "ligand entity instead.")
 
 
+_RESIDUE_NOUN = {"protein": "an amino-acid residue", "rna": "an RNA nucleotide", "dna": "a DNA nucleotide"}
 _EXAMPLE_MODS = {"protein": "SEP, HYP, MLY", "rna": "PSU, 5MC, A2M", "dna": "5CM, 6MA, 8OG"}
 
 
