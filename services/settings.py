@@ -131,6 +131,14 @@ def _path(name: str, raw: str) -> Path:
     return Path(raw.strip()).expanduser()
 
 
+def _ccd_file(name: str, raw: str) -> Path:
+    path = _path(name, raw)
+    if not path.is_file():
+        raise SettingsError(f"{name}={raw!r} is not a file; give the path of AlphaFold 3's components.cif "
+                            "(plain or .gz), or unset it to use the CCD bundled with FoldDeck.")
+    return path
+
+
 def _str(name: str, raw: str) -> str:
     return raw.strip()
 
@@ -169,7 +177,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "af3_command": _command,
     "af3_model_dir": _str,
     "af3_db_dir": _str,
-    "af3_ccd_path": _path,
+    "af3_ccd_path": _ccd_file,
     "local_slots": _int(0, 64),
     "hosts_file": _path,
     "known_hosts": _path,

@@ -200,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_ccd() -> None:
-    """Judge codes with the CCD FoldDeck's settings name (FOLDDECK_AF3_CCD_PATH, also from `.env`)."""
+def _configure_ccd() -> bool:
+    """Judge codes with the CCD FoldDeck's settings name (FOLDDECK_AF3_CCD_PATH, also from `.env`); say why not."""
     from services.af3 import ccd
     from services.errors import SettingsError
     from services.settings import load_settings
@@ -209,15 +209,17 @@ def _configure_ccd() -> None:
     try:
         settings = load_settings(secret_key="unused")  # a key is not needed here: do not create one
     except SettingsError as exc:
-        print(f"warning: {exc}; checking ligand codes with the bundled CCD", file=sys.stderr)
-        return
+        print(exc, file=sys.stderr)
+        return False
     ccd.configure(settings.data_dir, settings.af3_ccd_path)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     args = build_parser().parse_args(argv)
-    _configure_ccd()
+    if not _configure_ccd():
+        return EXIT_UNREADABLE
     return args.func(args)
 
 

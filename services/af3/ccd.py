@@ -266,9 +266,10 @@ def build_index(source: Path | None) -> bytes:
 
 def ccd_info() -> str:
     """Say which CCD is in use, its date and size, e.g. for the builder page and `validate --verbose`."""
-    ccd = try_ccd()
-    if ccd is None:
-        return "No CCD available: ligand codes are checked for their form only."
+    try:
+        ccd = get_ccd()
+    except CcdUnavailable as exc:
+        return f"No CCD available ({exc}): ligand codes are checked for their form only."
     return f"CCD: {ccd.source}, dated {ccd.date or 'unknown'}, {len(ccd):,} components."
 
 

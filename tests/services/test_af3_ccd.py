@@ -18,6 +18,7 @@ from services.af3 import ccd
 from services.af3.jobs import load_jobs
 from services.af3.size import count_tokens, estimate_size
 from services.af3.validate import validate
+from services.errors import SettingsError
 from services.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,12 +102,16 @@ def test_ccd_path_setting_wins(tmp_path, ccd_data_dir):
     cif.write_bytes(gzip.compress(block.encode()))
     assert load_settings(environ={"FOLDDECK_AF3_CCD_PATH": str(cif)}, dotenv=None,
                          data_dir=tmp_path).af3_ccd_path == cif
+    with pytest.raises(SettingsError, match="FOLDDECK_AF3_CCD_PATH=.*is not a file"):
+        load_settings(environ={"FOLDDECK_AF3_CCD_PATH": str(tmp_path / "nope.cif")}, dotenv=None, data_dir=tmp_path)
     try:
         ccd.configure(tmp_path / "data", cif)
         index = ccd.get_ccd()
         assert len(index) == 1 and index.get("ZQ1").atoms == ("C1", "C2", "O1") and index.date == "2024-05-01"
         assert "components.cif.gz" in ccd.ccd_info()
         assert "sequences[0].ligand.ccdCodes[0]" in _errors(_job({"ligand": {"id": "A", "ccdCodes": ["ATP"]}}))
+        ccd.configure(tmp_path / "data", tmp_path / "missing.cif")
+        assert "No CCD available" in ccd.ccd_info() and "missing.cif" in ccd.ccd_info()
     finally:
         ccd.configure(ccd_data_dir)
 
