@@ -6,13 +6,14 @@ PIP    := $(VENV)/bin/pip -q --disable-pip-version-check
 APT_PKGS := chromium chromium-driver openssh-server
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast test-browser test-service system-deps bench lint clean help
+.PHONY: run smoke test test-fast test-browser test-service system-deps bench lint clean help
 
 help:
 	@echo "make run          set up .venv, migrate, ensure the admin account, start web + worker + sampler"
 	@echo "make test         install test dependencies (pip + apt when root) and run every test"
 	@echo "make test-fast    only the tests that need no browser and no real service"
 	@echo "make test-browser / test-service   only those"
+	@echo "make smoke        a newcomer's first run: make run with no settings, a sample job to succeeded, Ctrl-C"
 	@echo "make bench        run the benchmarks in bench/ and print their figures"
 	@echo "make lint         ruff (pyproject.toml)"
 
@@ -27,6 +28,10 @@ $(VENV)/.testing: $(VENV)/.runtime requirements-test.txt
 
 run: $(VENV)/.runtime
 	$(PY) -m dash_app
+
+# Needs a fresh checkout (no data/folddeck.db) and the default port free; CI runs it after `make test`.
+smoke: $(VENV)/.runtime
+	.ci/first_run.sh
 
 # Debian packages the real-service and browser tests need; installed only when missing and root.
 system-deps:

@@ -13,13 +13,32 @@
   function toEnd(wrap) { var box = boxOf(wrap); box.scrollTop = box.scrollHeight; setFollow(wrap, true); }
 
   function matches(line, q) { return !q || line.textContent.toLowerCase().indexOf(q) !== -1; }
-  function applyFilter(wrap, nodes) {
+  function filterText(wrap) {
     // dcc.Input may put the class on a wrapper around the <input>.
     var input = wrap.querySelector("input.fd-console-filter") || wrap.querySelector(".fd-console-filter input");
-    var q = input ? input.value.trim().toLowerCase() : "";
+    return input ? input.value.trim() : "";
+  }
+  function applyFilter(wrap, nodes) {
+    var q = filterText(wrap).toLowerCase();
     (nodes || wrap.querySelectorAll(".fd-l")).forEach(function (line) {
       line.classList.toggle("fd-hidden-by-filter", !matches(line, q));
     });
+    updateNoMatch(wrap);
+  }
+  // A filter or level choice that hides every line says so, instead of leaving an empty black box.
+  function updateNoMatch(wrap) {
+    var note = wrap.querySelector(".fd-console-nomatch"), box = boxOf(wrap);
+    if (!note || !box) return;
+    var lines = wrap.querySelectorAll(".fd-console-lines .fd-l"), shown = false;
+    for (var i = 0; i < lines.length && !shown; i++) {
+      var line = lines[i], level = (line.className.match(/\bfd-(info|warning|error|progress|success)\b/) || [])[1];
+      shown = !line.classList.contains("fd-hidden-by-filter") && !(level && box.classList.contains("fd-hide-" + level));
+    }
+    if (!lines.length || shown) { note.hidden = true; return; }
+    var q = filterText(wrap), levelsHidden = /\bfd-hide-/.test(box.className);
+    note.textContent = q ? "No lines match \u201c" + q + "\u201d" + (levelsHidden ? " in the levels shown." : ".")
+                         : "No lines in the levels shown.";
+    note.hidden = false;
   }
 
   // Scroll events do not bubble: listen in the capture phase.
@@ -41,6 +60,7 @@
       toggle.classList.toggle("active", on);
       toggle.setAttribute("aria-pressed", on ? "true" : "false");
       boxOf(wrap).classList.toggle("fd-hide-" + level, !on);
+      updateNoMatch(wrap);
     }
   });
 

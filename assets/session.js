@@ -11,6 +11,14 @@
         var next = location.pathname + location.search;
         location.assign("/login?next=" + encodeURIComponent(next));
       }
+      // The pages router refused an admin page (403): load it for real, so the server's "Admins only"
+      // page shows instead of a page that silently did not change.
+      var body = init && typeof init.body === "string" ? init.body : "";
+      if (response.status === 403 && url.indexOf("/_dash-update-component") !== -1 &&
+          body.indexOf("_pages_content") !== -1 && sessionStorage.getItem("fdForbiddenReload") !== location.href) {
+        sessionStorage.setItem("fdForbiddenReload", location.href);  // once per address: never a reload loop
+        location.reload();
+      }
       return response;
     });
   };

@@ -45,7 +45,9 @@ def fresh_settings(root: Path) -> Settings:
 
 
 def make_user(conn, name: str, admin: bool = False) -> users.User:
-    return users.create_user(conn, name, "bench-password", users.Role.ADMIN if admin else users.Role.USER)
+    user = users.create_user(conn, name, "bench-password", users.Role.ADMIN if admin else users.Role.USER)
+    users.accept_terms(conn, user.id)  # every submission needs the AlphaFold 3 terms accepted
+    return user
 
 
 def bench_ingest(s: Settings, n: int) -> None:

@@ -63,7 +63,7 @@ def main() -> None:
     settings = load_settings(environ={}, dotenv=None, data_dir=data)
     db.migrate(settings.db_path)
     conn = db.connect(settings.db_path)
-    users.create_user(conn, "alice", "user-password-1", users.Role.USER)
+    users.accept_terms(conn, users.create_user(conn, "alice", "user-password-1", users.Role.USER).id)
     t = time.perf_counter()
     big = seed(conn, settings, args.jobs, args.lines)
     print(f"seeded {args.jobs:,} jobs and {args.lines:,} log lines in {time.perf_counter() - t:.1f} s")

@@ -18,9 +18,11 @@ from flask import Flask, Response, current_app, got_request_exception, jsonify, 
 from dash_app import ids
 from dash_app.auth import init_auth
 from dash_app.components.navbar import navbar
+from dash_app.compression import init_compression
 from dash_app.context import account
 from dash_app.job_routes import init_job_routes
 from dash_app.metrics_endpoint import init_metrics_endpoint
+from dash_app.session_cache import CachedCookieSessions
 from services import applog, db
 from services.af3 import ccd
 from services.settings import Settings, load_settings
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         REMEMBER_COOKIE_SECURE=settings.cookie_secure,
         MAX_CONTENT_LENGTH=settings.upload_max_bytes * 2 + 1024 * 1024,  # uploads arrive base64-encoded
     )
+    server.session_interface = CachedCookieSessions()  # polls skip re-verifying a known cookie
     init_auth(server)
     server.register_error_handler(413, _too_large)
 
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         prevent_initial_call=True,
     )
     _init_extras(server, settings)
+    init_compression(server)  # last: its hooks see every route's response
     app._setup_server()  # take this app's page callbacks now, so several apps can coexist (tests)
     return app
 

@@ -12,19 +12,21 @@ import subprocess
 import sys
 import time
 
-from services import db, users
+from services import db, jobs, users
 from services.errors import SettingsError
 from services.settings import load_settings
 
 WEB_WORKERS = 2  # gunicorn processes; state they share lives in SQLite/diskcache, never in globals
 WEB_THREADS = 8  # each Dash page polls; threads keep a slow request from blocking the others
 CHILDREN = (("worker", "services.worker"), ("sampler", "services.sampler"))
+STOP_SECONDS = 30  # the job worker may wait for AF3 to stop (CANCEL_GRACE_SECONDS); then everything is killed
 
 
 def prepare() -> None:
     """Check settings, migrate, and create the admin account on first start."""
     settings = load_settings()
     db.migrate(settings.db_path)
+    jobs.fix_relative_paths(db.connect(settings.db_path), settings)  # rows from before paths were absolute
     password = users.ensure_admin(db.connect(settings.db_path))
     if password:
         print("=" * 64)
@@ -47,7 +49,8 @@ def main() -> int:
         if importlib.util.find_spec(module) is not None:
             procs.append((name, subprocess.Popen([sys.executable, "-m", module])))
     bind = f"{settings.host}:{settings.port}"
-    procs.append(("web", subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WEB_WORKERS),
+    procs.append(("web", subprocess.Popen([sys.executable, "-m", "gunicorn", "--config",
+                                           "python:dash_app.gunicorn_conf", "--workers", str(WEB_WORKERS),
                                            "--threads", str(WEB_THREADS), "--bind", bind, "--log-level", "warning",
                                            "dash_app.wsgi:server"])))
     print(f"FoldDeck is starting at http://{bind}  (Ctrl-C stops it)", flush=True)
@@ -66,10 +69,11 @@ def main() -> int:
                 print(f"FoldDeck: the {name} process exited with status {proc.returncode}; stopping.", file=sys.stderr)
                 stopping, code = True, 1
         time.sleep(0.5)
-    for _name, proc in procs:
+    for name, proc in procs:
         if proc.poll() is None:
-            proc.terminate()
-    deadline = time.monotonic() + 30
+            # gunicorn: SIGINT is its quick stop (what Ctrl-C sends it anyway); SIGTERM would wait for requests.
+            proc.send_signal(signal.SIGINT if name == "web" else signal.SIGTERM)
+    deadline = time.monotonic() + STOP_SECONDS
     for _name, proc in procs:
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))

@@ -230,11 +230,17 @@ def gate() -> Response | None:
         nxt = request.full_path.rstrip("?") if request.query_string else path
         return redirect(url_for("login", next=nxt))
     if not current_user.is_admin:
-        if path.startswith(ADMIN_PAGE_PREFIX):
+        if path.startswith(ADMIN_PAGE_PREFIX) or (not path.startswith(API_PREFIXES) and _admin_page_load(path)):
             return forbidden_page()
         if path == "/_dash-update-component" and _is_admin_callback():
             return _json_error(403, "This is for admins only.")
     return None
+
+
+def _admin_page_load(path: str) -> bool:
+    """True if the router would render an admin page for this page address (e.g. `//admin/users`)."""
+    app = current_app.extensions.get(DASH_APP_KEY)
+    return app is not None and _admin_page_of(app, path)
 
 
 def forbidden_page() -> tuple[str, int]:
@@ -256,7 +262,8 @@ def _json_error(status: int, message: str, **extra) -> Response:
 
 def set_csrf_cookie(response: Response) -> Response:
     """Give the browser the CSRF token dash-renderer sends back as `X-CSRFToken`."""
-    if current_user.is_authenticated and response.mimetype == "text/html":
+    # page loads only: a callback's 204 is text/html too, and re-signing a token per poll costs ~0.2 ms
+    if request.method == "GET" and response.mimetype == "text/html" and current_user.is_authenticated:
         secure = current_app.config["SESSION_COOKIE_SECURE"]
         response.set_cookie(CSRF_COOKIE, generate_csrf(), samesite="Lax", secure=secure, httponly=False)
     return response

@@ -6,8 +6,10 @@ import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
+from services import defaults
 from services.af3 import count_tokens, load_jobs, load_json_text
 from services.errors import InvalidInput
+from services.jobs import too_many_jobs, too_many_tokens
 
 
 @dataclass
@@ -50,18 +52,28 @@ def decode_contents(contents: str) -> bytes:
         raise InvalidInput("The upload arrived damaged; try again.") from None
 
 
-def read_file(index: int, name: str, data: bytes, max_bytes: int) -> FileResult:
-    """Parse one file and return a row per job (a server-dialect list gives several)."""
+def read_file(index: int, name: str, data: bytes, max_bytes: int, max_jobs: int = defaults.MAX_JOBS_PER_SUBMIT,
+              max_tokens: int | None = None) -> FileResult:
+    """Parse one file and return a row per job (a server-dialect list gives several).
+
+    A file with more than `max_jobs` jobs is refused before any is checked; a job over
+    `max_tokens` is shown as not valid, with the limit.
+    """
     try:
         doc = load_json_text(data, max_bytes)
     except InvalidInput as exc:
         return FileResult(name, error=str(exc))
+    if isinstance(doc, list) and len(doc) > max_jobs:
+        return FileResult(name, error=too_many_jobs(len(doc), max_jobs, "This file"))
     rows = []
     for job in load_jobs(doc):
         problems = [f"{p.path or '(file)'}: {p.message}" for p in job.problems if p.is_error]
         tokens = count_tokens(job.af3)[0] if job.af3 else None
+        if tokens is not None and max_tokens is not None and tokens > max_tokens:
+            problems.append(too_many_tokens(tokens, max_tokens))
         entities = len(job.af3["sequences"]) if job.af3 else _entity_count(doc, job.index)
-        rows.append(JobRow(f"{index}:{job.index}", name, job.name, entities, tokens, job.valid, problems, job.af3))
+        rows.append(JobRow(f"{index}:{job.index}", name, job.name, entities, tokens, job.valid and not problems,
+                           problems, job.af3))
     return FileResult(name, rows)
 
 
@@ -78,7 +90,8 @@ def read_uploads(names: list[str] | None, contents: list[str] | None, max_bytes:
     return [_read_one(i, name, body, max_bytes) for i, (name, body) in enumerate(pairs)]
 
 
-def read_batch(files: list[dict] | None, max_bytes: int, request_bytes: int) -> list[FileResult]:
+def read_batch(files: list[dict] | None, max_bytes: int, request_bytes: int,
+               max_jobs: int = defaults.MAX_JOBS_PER_SUBMIT, max_tokens: int | None = None) -> list[FileResult]:
     """Return the results for the upload page's batch (see `upload.SPLIT_BATCH`), in upload order.
 
     Args:
@@ -86,6 +99,7 @@ def read_batch(files: list[dict] | None, max_bytes: int, request_bytes: int) -> 
             over `max_bytes` ("size") or past what one request carries ("batch").
         max_bytes: the per-file cap, checked again here on what did arrive.
         request_bytes: the most one upload request carries, for the message.
+        max_jobs, max_tokens: the submitting user's limits (see `read_file`).
     """
     results = []
     for i, f in enumerate(files or []):
@@ -94,7 +108,7 @@ def read_batch(files: list[dict] | None, max_bytes: int, request_bytes: int) -> 
             results.append(FileResult(name, error=skipped_message(f.get("skipped"), f.get("bytes"), max_bytes,
                                                                   request_bytes)))
         else:
-            results.append(_read_one(i, name, f["contents"], max_bytes))
+            results.append(_read_one(i, name, f["contents"], max_bytes, max_jobs, max_tokens))
     return results
 
 
@@ -120,7 +134,8 @@ def human_bytes(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
 
 
-def _read_one(index: int, name: str, body: str, max_bytes: int) -> FileResult:
+def _read_one(index: int, name: str, body: str, max_bytes: int, max_jobs: int = defaults.MAX_JOBS_PER_SUBMIT,
+              max_tokens: int | None = None) -> FileResult:
     """Decode one data URL and parse it, refusing non-JSON names."""
     try:
         data = decode_contents(body)
@@ -131,7 +146,7 @@ def _read_one(index: int, name: str, body: str, max_bytes: int) -> FileResult:
     if not name.lower().endswith(".json"):
         return FileResult(name, error=f"{name} is not a .json file; upload AlphaFold 3 or AlphaFold Server JSON "
                                       "(build from FASTA on the Builder page).")
-    return read_file(index, name, data, max_bytes)
+    return read_file(index, name, data, max_bytes, max_jobs, max_tokens)
 
 
 def valid_rows(results: list[FileResult], keys: list[str] | None = None) -> list[JobRow]:

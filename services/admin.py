@@ -129,7 +129,7 @@ def reset_password(conn: sqlite3.Connection, actor: User, user_id: int, password
 
 
 def parse_limit(label: str, raw: object) -> int | None:
-    """Return a limit from a form value: empty means unlimited.
+    """Return a limit from a form value: empty means none of the user's own (unlimited or the default).
 
     Raises:
         InvalidInput: not a whole number of 0 or more.
@@ -139,24 +139,37 @@ def parse_limit(label: str, raw: object) -> int | None:
     try:
         value = int(str(raw).strip())
     except ValueError:
-        raise InvalidInput(f"{label} must be a whole number (leave it empty for no limit).") from None
+        raise InvalidInput(f"{label} must be a whole number (leave it empty for none of their own).") from None
     if value < 0:
-        raise InvalidInput(f"{label} must be 0 or more (leave it empty for no limit).")
+        raise InvalidInput(f"{label} must be 0 or more (leave it empty for none of their own).")
     return value
 
 
 def set_limits(conn: sqlite3.Connection, actor: User, user_id: int, limits: UserLimits) -> UserLimits:
-    """Replace an account's limits (None = unlimited); the queue enforces them at submission.
+    """Replace an account's limits (None: unlimited running, the default otherwise); submissions obey them.
 
     Raises:
         InvalidInput: a negative limit.
     """
     target = users.get_user(conn, user_id)
-    shown = ", ".join(f"{k.replace('_', ' ')} {'unlimited' if v is None else v}"
-                      for k, v in (("max_running", limits.max_running), ("max_queued", limits.max_queued),
-                                   ("max_tokens", limits.max_tokens)))
+    shown = ", ".join(f"{k.replace('_', ' ')} {empty if v is None else v}"
+                      for k, v, empty in (("max_running", limits.max_running, "unlimited"),
+                                          ("max_queued", limits.max_queued, "default"),
+                                          ("max_tokens", limits.max_tokens, "default")))
     with _Audited(actor, f"set the limits of {target.username!r}: {shown}"):
         return jobs.set_limits(conn, user_id, limits)
+
+
+def set_default_limits(conn: sqlite3.Connection, actor: User, limits: jobs.SubmitLimits) -> jobs.SubmitLimits:
+    """Change the limits every user has unless their own are set; the next submission obeys them.
+
+    Raises:
+        InvalidInput: a limit is not a whole number from 1 to 10,000,000.
+    """
+    shown = (f"{limits.jobs_per_submit} jobs per submission, {limits.tokens_per_job} tokens per job, "
+             f"{limits.queued_per_user} queued jobs per user")
+    with _Audited(actor, f"set the default limits: {shown}"):
+        return jobs.set_default_limits(conn, limits, actor.username)
 
 
 # -- queue ---------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ each one runs once (its number is recorded in `schema_migrations`), so re-runnin
 """
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import threading
@@ -20,9 +21,15 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _local = threading.local()
 
 
+@functools.lru_cache(maxsize=64)
+def _key(path: Path | str) -> str:
+    """Return the resolved path (cached: resolving costs a few lstat calls, and every poll connects)."""
+    return str(Path(path).resolve())
+
+
 def connect(path: Path | str) -> sqlite3.Connection:
     """Return this thread's connection to the database at `path`, opening it on first use."""
-    key = str(Path(path).resolve())
+    key = _key(path)
     conns: dict[str, sqlite3.Connection] = getattr(_local, "conns", None) or {}
     _local.conns = conns
     conn = conns.get(key)

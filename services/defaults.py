@@ -87,10 +87,34 @@ REAP_SSH_TIMEOUT_S = 3.0  # the reaper runs in a worker's claim loop: a down hos
 
 # -- upload page ---------------------------------------------------------------------------------
 UPLOAD_REQUEST_HEADROOM_BYTES = 256 * 1024  # room in one upload request for Dash's envelope beside the files
-RESULTS_CONFIDENCES_MAX_BYTES = 64 * 1024 * 1024  # ~4,000 tokens of PAE; larger files are offered as downloads only
+RESULTS_CONFIDENCES_MAX_BYTES = 512 * 1024 * 1024  # ~7,000 tokens; parsed once by numpy, then cached reduced
 RESULTS_PAE_MAX_CELLS = 256  # PAE heatmap side after block-averaging: finer than a laptop chart can show anyway
-RESULTS_PLDDT_MAX_POINTS = 4000  # per-atom pLDDT line, thinned beyond this
+RESULTS_IPTM_TROUBLE = 0.6  # AF3's docs: ipTM below 0.6 is likely a failed prediction of the interface
+RESULTS_DISORDER_TROUBLE = 0.5  # over half the model disordered: mostly not a reliable structure
+RESULTS_CACHE_DIR = "cache/results"  # reduced PAE/pLDDT per sample, in the data dir: shared by web workers
+RESULTS_CACHE_SECONDS = 30 * 24 * 3600  # a month: results are looked at around when they finish
+RESULTS_PARSE_LOCK_SECONDS = 120  # longest a large PAE parse holds its lock: a crashed worker frees it by then
+RESULTS_IMPORT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3  # an imported results zip: a server download is MBs, a local run GBs
+RESULTS_IMPORT_MAX_BYTES = 4 * 1024 ** 3  # unpacked size of an imported zip: 5 seeds x 5 samples of a large job
+RESULTS_IMPORT_MAX_FILES = 5000  # AF3 writes ~4 files per sample; thousands means it is not an AF3 folder
+RESULTS_IMPORT_MAX_RATIO = 100  # AF3's JSON deflates ~5-10x; zip bombs expand ~1000x
+RESULTS_ZIP_CHUNK_BYTES = 1024 * 1024  # "download all" reads and sends this much at a time: memory stays flat
+RESULTS_ZIP_LEVEL = 1  # fastest deflate: AF3's JSON still shrinks ~4x, and a 1 GB folder streams at disk speed
 
 # -- unreachable SSH hosts (jobs.mark_host_down) ---------------------------------------------------
 HOST_BACKOFF_MIN_S = 30.0  # a rebooting GPU server is back within a minute or two; retry soon after
 HOST_BACKOFF_MAX_S = 300.0  # doubling stops here: a host that returns starts jobs within 5 minutes
+
+# -- submission limits (jobs.SubmitLimits; admins change them on /admin/queue) ---------------------
+MAX_JOBS_PER_SUBMIT = 100  # a screen's worth to review; one 9.9 MB file once queued 94,000 jobs in 241 s
+MAX_TOKENS_PER_JOB = 5000  # AlphaFold 3's practical ceiling on one 80 GB GPU; beyond it a job only fails late
+MAX_QUEUED_PER_USER = 500  # five full submissions: enough for a screen, not enough to block the lab for weeks
+CLI_SUBMIT_MAX_BYTES = UPLOAD_MAX_BYTES  # the command line reads a file like the upload page does
+CLI_MAX_PROBLEMS_SHOWN = 50  # one broken file once printed 260,000 lines; the first fifty say what is wrong
+
+# -- compression and caching (issue 12) ---------------------------------------------------------
+COMPRESS_MIN_BYTES = 500  # below this gzip/brotli framing eats the gain; polls that send nothing stay plain
+COMPRESS_BR_LEVEL = 4  # brotli's fast levels: ~gzip -6 speed, smaller output; callbacks compress on every poll
+COMPRESS_CACHE_MAX_BYTES = 32 * 1024 * 1024  # compressed JS/CSS per web worker: all of Dash's bundles fit
+STATIC_MAX_AGE_S = 365 * 86400  # fingerprinted assets (?m=mtime, versioned bundles) never change under a URL
+SESSION_CACHE_SIZE = 4096  # verified session cookies remembered per web worker: every active browser, ~1 MB

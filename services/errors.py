@@ -50,5 +50,9 @@ class LimitExceeded(FoldDeckError):
     """A per-user limit refuses the submission."""
 
 
+class TermsNotAccepted(FoldDeckError):
+    """The AlphaFold 3 model-parameter terms were not accepted for this submission."""
+
+
 class HostUnreachable(FoldDeckError):
     """An SSH host could not be reached or refused authentication."""

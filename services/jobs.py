@@ -4,7 +4,8 @@ A job's input is kept as `<data dir>/jobs/<id>/input.json`; each attempt writes 
 `<data dir>/jobs/<id>/attempt-<n>/`. Every read takes the caller: a user sees only their own
 jobs, an admin sees all; a job the caller may not see is reported exactly like a missing one.
 
-CLI: python -m services.jobs submit FILE [--user U] | list | show ID | log ID [--follow] | cancel ID | retry ID
+CLI: python -m services.jobs submit FILE --accept-terms [--user U]
+     | list | show ID | log ID [--follow] | cancel ID | retry ID
 """
 from __future__ import annotations
 
@@ -26,7 +27,15 @@ from typing import Any
 
 from services import defaults, joblog
 from services.db import transaction
-from services.errors import HostUnreachable, InvalidInput, JobNotFound, JobStateError, LimitExceeded, SettingsError
+from services.errors import (
+    HostUnreachable,
+    InvalidInput,
+    JobNotFound,
+    JobStateError,
+    LimitExceeded,
+    SettingsError,
+    TermsNotAccepted,
+)
 from services.hosts import Host, load_hosts
 from services.progress import Progress, progress  # noqa: F401  (re-exported for pages)
 from services.settings import Settings
@@ -95,6 +104,8 @@ class Job:
     peak_mem_mib: float | None
     mean_util: float | None
     idempotency_key: str | None
+    terms_accepted_at: float | None = None  # when the owner accepted the AlphaFold 3 terms for this job
+    terms_via: str | None = None  # how it was submitted: builder, upload, cli, clone...
 
     @property
     def is_finished(self) -> bool:
@@ -116,6 +127,20 @@ def _to_job(row: sqlite3.Row) -> Job:
     return Job(**data)
 
 
+def _to_jobs(cur: sqlite3.Cursor) -> list[Job]:
+    """Return a query's rows as Jobs, looking column names up once (a Row looks each name up by scanning)."""
+    names = [d[0] for d in cur.description]
+    at = [names.index(k) for k in _JOB_FIELDS]
+    state_at, cancel_at = _JOB_FIELDS.index("state"), _JOB_FIELDS.index("cancel_requested")
+    out = []
+    for row in cur:
+        values = [row[i] for i in at]
+        values[state_at] = JobState(values[state_at])
+        values[cancel_at] = bool(values[cancel_at])
+        out.append(Job(*values))
+    return out
+
+
 def _event(level: int, msg: str, job: Job, *args: Any) -> None:
     log.log(level, msg, *args, extra={"source": "jobs", "username": job.owner, "job_id": job.id})
 
@@ -133,19 +158,31 @@ def _load(conn: sqlite3.Connection, job_id: int) -> Job:
 @dataclass(frozen=True)
 class UserLimits:
     max_running: int | None = None  # None = unlimited
-    max_queued: int | None = None
-    max_tokens: int | None = None
+    max_queued: int | None = None  # None = the default (SubmitLimits.queued_per_user)
+    max_tokens: int | None = None  # None = the default (SubmitLimits.tokens_per_job)
+
+
+@dataclass(frozen=True)
+class SubmitLimits:
+    """What one submission may hold. Global defaults live in the database (admins change them)."""
+
+    jobs_per_submit: int = defaults.MAX_JOBS_PER_SUBMIT
+    tokens_per_job: int = defaults.MAX_TOKENS_PER_JOB
+    queued_per_user: int = defaults.MAX_QUEUED_PER_USER
+
+
+LIMIT_RANGE = (1, 10_000_000)  # a limit of 0 would refuse everything; use pause for that
 
 
 def get_limits(conn: sqlite3.Connection, user_id: int) -> UserLimits:
-    """Return a user's limits (all None when none are set)."""
+    """Return a user's own limits (all None when none are set)."""
     row = conn.execute("SELECT max_running, max_queued, max_tokens FROM user_limits WHERE user_id = ?",
                        (user_id,)).fetchone()
     return UserLimits(*row) if row else UserLimits()
 
 
 def set_limits(conn: sqlite3.Connection, user_id: int, limits: UserLimits) -> UserLimits:
-    """Replace a user's limits; None means unlimited.
+    """Replace a user's limits; None means unlimited running jobs, and the default for the others.
 
     Raises:
         InvalidInput: a limit is negative.
@@ -153,7 +190,7 @@ def set_limits(conn: sqlite3.Connection, user_id: int, limits: UserLimits) -> Us
     for name in ("max_running", "max_queued", "max_tokens"):
         value = getattr(limits, name)
         if value is not None and value < 0:
-            raise InvalidInput(f"{name.replace('_', ' ')} must be 0 or more (leave it empty for no limit).")
+            raise InvalidInput(f"{name.replace('_', ' ')} must be 0 or more (leave it empty for the default).")
     conn.execute("INSERT INTO user_limits (user_id, max_running, max_queued, max_tokens) VALUES (?, ?, ?, ?) "
                  "ON CONFLICT (user_id) DO UPDATE SET max_running = excluded.max_running, "
                  "max_queued = excluded.max_queued, max_tokens = excluded.max_tokens",
@@ -161,16 +198,90 @@ def set_limits(conn: sqlite3.Connection, user_id: int, limits: UserLimits) -> Us
     return get_limits(conn, user_id)
 
 
+def default_limits(conn: sqlite3.Connection) -> SubmitLimits:
+    """Return the limits every user has unless an admin set their own (NULL columns: defaults.py)."""
+    row = conn.execute("SELECT jobs_per_submit, tokens_per_job, queued_per_user FROM submit_limits "
+                       "WHERE id = 1").fetchone()
+    base = SubmitLimits()
+    if row is None:
+        return base
+    return SubmitLimits(*(v if v is not None else d for v, d in zip(row, (base.jobs_per_submit, base.tokens_per_job,
+                                                                         base.queued_per_user), strict=True)))
+
+
+def set_default_limits(conn: sqlite3.Connection, limits: SubmitLimits, by: str) -> SubmitLimits:
+    """Store new default limits (services.admin checks the caller is an admin and logs it).
+
+    Raises:
+        InvalidInput: a limit is not a whole number from 1 to 10,000,000.
+    """
+    lo, hi = LIMIT_RANGE
+    for label, value in (("Jobs per submission", limits.jobs_per_submit), ("Tokens per job", limits.tokens_per_job),
+                         ("Queued jobs per user", limits.queued_per_user)):
+        if not isinstance(value, int) or not lo <= value <= hi:
+            raise InvalidInput(f"{label} must be a whole number from {lo:,} to {hi:,}.")
+    conn.execute("INSERT INTO submit_limits (id, jobs_per_submit, tokens_per_job, queued_per_user, changed_by, "
+                 "changed_at) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                 "jobs_per_submit = excluded.jobs_per_submit, tokens_per_job = excluded.tokens_per_job, "
+                 "queued_per_user = excluded.queued_per_user, changed_by = excluded.changed_by, "
+                 "changed_at = excluded.changed_at",
+                 (limits.jobs_per_submit, limits.tokens_per_job, limits.queued_per_user, by, time.time()))
+    return default_limits(conn)
+
+
+def effective_limits(conn: sqlite3.Connection, user_id: int) -> SubmitLimits:
+    """Return the limits that apply to one user: their own where set, else the defaults."""
+    base, own = default_limits(conn), get_limits(conn, user_id)
+    return SubmitLimits(base.jobs_per_submit,
+                        base.tokens_per_job if own.max_tokens is None else own.max_tokens,
+                        base.queued_per_user if own.max_queued is None else own.max_queued)
+
+
+_ASK = "ask an admin if you need more"
+
+
+def _queued_count(conn: sqlite3.Connection, owner_id: int) -> int:
+    return conn.execute("SELECT COUNT(*) FROM jobs WHERE owner_id = ? AND state = 'queued'", (owner_id,)).fetchone()[0]
+
+
+def check_job_count(count: int, limits: SubmitLimits, what: str = "This submission") -> None:
+    """Refuse more jobs in one submission than the limit allows (before validating them one by one).
+
+    Raises:
+        LimitExceeded: naming the count, the limit and what to do.
+    """
+    if count > limits.jobs_per_submit:
+        raise LimitExceeded(too_many_jobs(count, limits.jobs_per_submit, what))
+
+
+def too_many_jobs(count: int, limit: int, what: str = "This submission") -> str:
+    """Say that `what` holds more jobs than one submission may, and what to do."""
+    return (f"{what} has {count:,} jobs; the limit is {limit:,} per submission. Nothing was submitted: split it "
+            f"into smaller files, or {_ASK}.")
+
+
+def too_many_tokens(tokens: int, limit: int) -> str:
+    """Say that a job is over the tokens-per-job limit, and what to do."""
+    return _tokens_refusal(tokens, limit)
+
+
+def _tokens_refusal(tokens: int, limit: int) -> str:
+    return (f"This job has {tokens:,} tokens; your limit is {limit:,} tokens per job (AlphaFold 3 fits about "
+            f"5,000 on one 80 GB GPU); {_ASK}.")
+
+
+def _queued_refusal(queued: int, limit: int) -> str:
+    noun = "job" if queued == 1 else "jobs"
+    return f"You already have {queued:,} queued {noun}; the limit is {limit:,}. Wait for some to run, or {_ASK}."
+
+
 def _check_limits(conn: sqlite3.Connection, owner_id: int, tokens: int, extra_queued: int = 1) -> None:
-    limits = get_limits(conn, owner_id)
-    if limits.max_tokens is not None and tokens > limits.max_tokens:
-        raise LimitExceeded(f"This job has {tokens} tokens; your limit is {limits.max_tokens} tokens per job.")
-    if limits.max_queued is not None:
-        queued = conn.execute("SELECT COUNT(*) FROM jobs WHERE owner_id = ? AND state = 'queued'",
-                              (owner_id,)).fetchone()[0]
-        if queued + extra_queued > limits.max_queued:
-            noun = "job" if queued == 1 else "jobs"
-            raise LimitExceeded(f"You already have {queued} queued {noun}; the limit is {limits.max_queued}.")
+    limits = effective_limits(conn, owner_id)
+    if tokens > limits.tokens_per_job:
+        raise LimitExceeded(_tokens_refusal(tokens, limits.tokens_per_job))
+    queued = _queued_count(conn, owner_id)
+    if queued + extra_queued > limits.queued_per_user:
+        raise LimitExceeded(_queued_refusal(queued, limits.queued_per_user))
 
 
 # -- submit -----------------------------------------------------------------------------------
@@ -183,52 +294,161 @@ def count_tokens(af3: dict) -> int:
     return int(estimate_size(af3).tokens)
 
 
-def _write_input(settings: Settings, job_id: int, af3: dict) -> Path:
-    folder = settings.jobs_dir / str(job_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "input.json"
-    tmp = folder / ".input.json.tmp"
-    tmp.write_text(json.dumps(af3, indent=2))
-    os.replace(tmp, path)
-    return path
+def _input_text(af3: dict) -> str:
+    return json.dumps(af3, indent=2)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """One validated AF3-dialect job to queue, and how an error message names it."""
+
+    af3: dict
+    name: str | None = None
+    idempotency_key: str | None = None
+    label: str = ""  # "Entry 3 (apo)", "model.json, job 2": the start of a refusal naming this job
+    cloned_from: int | None = None
 
 
 def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict, *,
-           idempotency_key: str | None = None, name: str | None = None, cloned_from: int | None = None) -> Job:
-    """Queue one job from an AF3-dialect input that is already validated.
+           idempotency_key: str | None = None, name: str | None = None, cloned_from: int | None = None,
+           accept_terms: bool | None = None, via: str = "") -> Job:
+    """Queue one job from an AF3-dialect input that is already validated (see `submit_many`).
 
     A second submit with the same `idempotency_key` by the same owner returns the first job.
+    """
+    return submit_many(conn, settings, owner, [NewJob(af3, name, idempotency_key, "", cloned_from)],
+                       accept_terms=accept_terms, via=via)[0]
+
+
+def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items: list[NewJob], *,
+                accept_terms: bool | None = None, via: str = "") -> list[Job]:
+    """Queue validated AF3-dialect jobs all or nothing, in one transaction; return them in order.
+
+    Items whose idempotency key the owner already used return the job made then. The AlphaFold 3
+    terms must be accepted: `accept_terms=True` accepts them now (and remembers it); None relies
+    on the owner's earlier acceptance; False refuses. The job row records when and through what
+    (`via`: "builder", "upload", "cli", ...).
 
     Raises:
-        LimitExceeded: the owner's queued-jobs or tokens-per-job limit refuses it.
+        LimitExceeded: too many jobs, too many tokens in one, or too many queued (the message names the
+            limit and the job); nothing was submitted.
+        TermsNotAccepted: the terms were not accepted; nothing was submitted.
     """
-    name = _job_name(af3, name)
-    tokens = count_tokens(af3)
+    if not items:
+        return []
+    limits = effective_limits(conn, owner.id)
+    check_job_count(len(items), limits)
+    # Counted and serialised before taking the write lock: other submitters wait only for the inserts.
+    entries = [_Entry(i, item, count_tokens(item.af3), _job_name(item.af3, item.name), _input_text(item.af3))
+               for i, item in enumerate(items)]
     with transaction(conn):
-        if idempotency_key:
-            row = conn.execute("SELECT id FROM jobs WHERE owner_id = ? AND idempotency_key = ?",
-                               (owner.id, idempotency_key)).fetchone()
-            if row:
-                return _load(conn, row[0])
-        _check_limits(conn, owner.id, tokens)
+        terms_at = _terms_accepted_at(conn, owner, accept_terms)
+        existing = _existing_keys(conn, owner.id, [e.item.idempotency_key for e in entries])
+        new = [e for e in entries if e.item.idempotency_key not in existing]
+        _check_batch(conn, owner.id, [(e.item.label, e.tokens) for e in new], limits)
         with _undo_inputs(settings) as written:
-            job = _load(conn, _insert(conn, settings, owner, af3, name, tokens, idempotency_key, cloned_from, written))
-    _event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username, tokens)
-    return job
+            made = _insert_many(conn, settings, owner, new, terms_at, via, written)
+        ids = [made[e.index] if e.index in made else existing[e.item.idempotency_key] for e in entries]
+        jobs = _load_many(conn, ids)
+    for job in jobs:
+        if job.id in written:
+            _event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username,
+                   job.tokens)
+    return jobs
 
 
-def _insert(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict, name: str, tokens: int,
-            idempotency_key: str | None, cloned_from: int | None, written: list[int]) -> int:
-    """Insert one queued job and write its input file (inside the caller's transaction); return its id."""
+def _terms_accepted_at(conn: sqlite3.Connection, owner: User, accept: bool | None) -> float:
+    """Return when the owner accepted the AlphaFold 3 terms, recording it now when `accept` is True.
+
+    Raises:
+        TermsNotAccepted: `accept` is False, or None and the owner never accepted them.
+    """
+    if accept:
+        now = time.time()
+        conn.execute("UPDATE users SET accepted_terms_at = ? WHERE id = ? AND accepted_terms_at IS NULL",
+                     (now, owner.id))
+        return now
+    row = conn.execute("SELECT accepted_terms_at FROM users WHERE id = ?", (owner.id,)).fetchone()
+    if accept is None and row is not None and row[0] is not None:
+        return row[0]
+    raise TermsNotAccepted(TERMS_REFUSAL)
+
+
+TERMS_URL = "https://github.com/google-deepmind/alphafold3/blob/main/WEIGHTS_TERMS_OF_USE.md"
+TERMS_TEXT = ("Predictions use the AlphaFold 3 model parameters, which Google DeepMind provides for non-commercial "
+              "use only, under its terms of use. Submitting confirms that your use follows those terms (for example: "
+              "no commercial use, and no training of other models on the outputs).")
+TERMS_REFUSAL = ("Nothing was submitted: accept the AlphaFold 3 model-parameter terms of use first "
+                 f"({TERMS_URL}).")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    index: int  # place in the submitted list
+    item: NewJob
+    tokens: int
+    name: str
+    text: str  # the input file's content
+
+
+def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new: list[_Entry], terms_at: float,
+                 via: str, written: list[int]) -> dict[int, int]:
+    """Write the inputs and insert the rows with one executemany (inside the caller's transaction).
+
+    Returns entry index -> job id. Ids are taken after the largest one under the write lock, as
+    SQLite itself would, so each input file is written to its final place before the insert.
+    """
     now = time.time()
-    job_id = conn.execute(
-        "INSERT INTO jobs (owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
-        "submitted_at, queued_at, updated_at) VALUES (?, ?, 'queued', ?, '', ?, ?, ?, ?, ?)",
-        (owner.id, name, idempotency_key, tokens, cloned_from, now, now, now)).lastrowid
-    written.append(job_id)
-    path = _write_input(settings, job_id, af3)  # inside the transaction: a failed write leaves no row
-    conn.execute("UPDATE jobs SET input_path = ? WHERE id = ?", (str(path), job_id))
-    return job_id
+    base = conn.execute("SELECT COALESCE(MAX(id), 0) FROM jobs").fetchone()[0]
+    rows, made = [], {}
+    for i, e in enumerate(new):
+        job_id = base + 1 + i
+        written.append(job_id)
+        folder = settings.jobs_dir / str(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path, tmp = folder / "input.json", folder / ".input.json.tmp"
+        tmp.write_text(e.text)
+        os.replace(tmp, path)
+        made[e.index] = job_id
+        rows.append((job_id, owner.id, e.name, e.item.idempotency_key, str(path), e.tokens, e.item.cloned_from, now,
+                     now, now, terms_at, via or None))
+    conn.executemany("INSERT INTO jobs (id, owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
+                     "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via) "
+                     "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return made
+
+
+def _load_many(conn: sqlite3.Connection, ids: list[int]) -> list[Job]:
+    """Return the jobs with these ids, in this order."""
+    rows = conn.execute(_SELECT + " WHERE j.id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
+    by_id = {job.id: job for job in map(_to_job, rows)}
+    return [by_id[i] for i in ids]
+
+
+def input_file(settings: Settings, job: Job) -> Path:
+    """Return the absolute path of a job's input file.
+
+    Rows written before paths were made absolute hold `data/jobs/<id>/input.json`, relative to
+    whatever folder the submitter ran in; the input always lives in this data dir's job folder.
+    """
+    path = Path(job.input_path)
+    return path if path.is_absolute() else settings.jobs_dir / str(job.id) / "input.json"
+
+
+def fix_relative_paths(conn: sqlite3.Connection, settings: Settings) -> int:
+    """Rewrite relative input/output paths of existing jobs against the data dir; return the rows changed."""
+    with transaction(conn):
+        rows = conn.execute("SELECT id, input_path, output_path FROM jobs WHERE input_path NOT LIKE '/%' "
+                            "OR (output_path IS NOT NULL AND output_path NOT LIKE '/%')").fetchall()
+        for job_id, input_path, output_path in rows:
+            folder = settings.jobs_dir / str(job_id)
+            new_output = output_path
+            if output_path and not Path(output_path).is_absolute():
+                new_output = str(folder / Path(output_path).name)  # attempt-<n>
+            new_input = input_path if Path(input_path).is_absolute() else str(folder / "input.json")
+            conn.execute("UPDATE jobs SET input_path = ?, output_path = ? WHERE id = ?",
+                         (new_input, new_output, job_id))
+    return len(rows)
 
 
 class _undo_inputs:  # noqa: N801  (used like a function: `with _undo_inputs(settings) as written`)
@@ -252,38 +472,31 @@ class _undo_inputs:  # noqa: N801  (used like a function: `with _undo_inputs(set
 
 
 def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, doc: Any,
-                    idempotency_key: str | None = None) -> list[Job]:
+                    idempotency_key: str | None = None, *, accept_terms: bool | None = None,
+                    via: str = "") -> list[Job]:
     """Validate a parsed input document (either dialect) and queue one job per fold job in it.
 
-    All or nothing: the limits are checked for the whole document and every job is inserted in one
-    transaction, so a refused entry leaves none of the others queued. With an `idempotency_key`,
-    entries already submitted under it are returned, not queued twice.
+    All or nothing (see `submit_many`): a refused entry leaves none of the others queued. The
+    number of entries is checked before any is validated. With an `idempotency_key`, entries
+    already submitted under it are returned, not queued twice.
 
     Raises:
         InvalidInput: any job in the document is invalid (`problems` lists them all).
         LimitExceeded: the owner's limits refuse an entry (the message names it); nothing was submitted.
+        TermsNotAccepted: see `submit_many`.
     """
     from services.af3 import load_jobs
 
+    if isinstance(doc, list):
+        check_job_count(len(doc), effective_limits(conn, owner.id), "This file")
     docs = load_jobs(doc)
     problems = [p for d in docs for p in d.problems] if any(not d.valid for d in docs) else []
     if problems or not docs:
         raise InvalidInput("The input has problems; nothing was submitted.", problems or ["no jobs in the input"])
-    entries = [(d, count_tokens(d.af3), f"{idempotency_key}#{d.index}" if idempotency_key else None) for d in docs]
-    with transaction(conn):
-        existing = _existing_keys(conn, owner.id, [key for _, _, key in entries])
-        new = [e for e in entries if e[2] not in existing]
-        _check_batch(conn, owner.id, [(d.index, d.name, tokens) for d, tokens, _ in new], many=len(docs) > 1)
-        with _undo_inputs(settings) as written:
-            ids = [existing[key] if key in existing else
-                   _insert(conn, settings, owner, d.af3, _job_name(d.af3, d.name), tokens, key, None, written)
-                   for d, tokens, key in entries]
-            made = [_load(conn, job_id) for job_id in ids]
-    for job in made:
-        if job.id in written:
-            _event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username,
-                   job.tokens)
-    return made
+    many = len(docs) > 1
+    items = [NewJob(d.af3, d.name, f"{idempotency_key}#{d.index}" if idempotency_key else None,
+                    (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "") for d in docs]
+    return submit_many(conn, settings, owner, items, accept_terms=accept_terms, via=via)
 
 
 def _job_name(af3: dict, name: str | None) -> str:
@@ -296,34 +509,31 @@ def _existing_keys(conn: sqlite3.Connection, owner_id: int, keys: list[str | Non
     wanted = [k for k in keys if k]
     if not wanted:
         return {}
-    rows = conn.execute(f"SELECT idempotency_key, id FROM jobs WHERE owner_id = ? AND idempotency_key IN "
-                        f"({','.join('?' * len(wanted))})", [owner_id, *wanted])
+    rows = conn.execute("SELECT idempotency_key, id FROM jobs WHERE owner_id = ? AND idempotency_key IN "
+                        "(SELECT value FROM json_each(?))", (owner_id, json.dumps(wanted)))
     return {key: job_id for key, job_id in rows}
 
 
-def _check_batch(conn: sqlite3.Connection, owner_id: int, entries: list[tuple[int, str, int]], many: bool) -> None:
-    """Check the limits for every new entry of a document, as if all were queued together.
+def _check_batch(conn: sqlite3.Connection, owner_id: int, entries: list[tuple[str, int]],
+                 limits: SubmitLimits) -> None:
+    """Check the limits for every new entry, as if all were queued together.
 
     Raises:
-        LimitExceeded: naming the first refused entry (1-based, as a person counts) and why.
+        LimitExceeded: naming the first refused entry by its label, and why; nothing is submitted.
     """
-    def refuse(entry: tuple[int, str, int], why: str) -> LimitExceeded:
-        label = f"Entry {entry[0] + 1}" + (f" ({entry[1]})" if entry[1] else "")
-        return LimitExceeded(f"{label}: {why} Nothing was submitted.")
+    def refuse(label: str, why: str) -> LimitExceeded:
+        return LimitExceeded(f"{label}: {why} Nothing was submitted." if label else why)
 
-    for entry in entries:
-        try:
-            _check_limits(conn, owner_id, entry[2], extra_queued=0 if many else 1)
-        except LimitExceeded as exc:
-            raise (refuse(entry, str(exc)) if many else exc) from None
-    limit = get_limits(conn, owner_id).max_queued
-    if many and limit is not None and entries:
-        queued = conn.execute("SELECT COUNT(*) FROM jobs WHERE owner_id = ? AND state = 'queued'",
-                              (owner_id,)).fetchone()[0]
-        if queued + len(entries) > limit:
-            first = entries[max(0, limit - queued)]  # the first entry that does not fit
-            raise refuse(first, f"you already have {queued} queued and this input adds {len(entries)}; "
-                                f"the limit is {limit} queued jobs.")
+    for label, tokens in entries:
+        if tokens > limits.tokens_per_job:
+            raise refuse(label, _tokens_refusal(tokens, limits.tokens_per_job))
+    queued = _queued_count(conn, owner_id)
+    if entries and queued + len(entries) > limits.queued_per_user:
+        if len(entries) == 1:
+            raise refuse(entries[0][0], _queued_refusal(queued, limits.queued_per_user))
+        first = entries[max(0, limits.queued_per_user - queued)][0]  # the first entry that does not fit
+        raise refuse(first, f"you already have {queued:,} queued and this adds {len(entries):,}; the limit is "
+                            f"{limits.queued_per_user:,} queued jobs. Wait for some to run, or {_ASK}.")
 
 
 # -- reads ------------------------------------------------------------------------------------
@@ -367,11 +577,11 @@ def list_jobs(conn: sqlite3.Connection, caller: User, *, state: str | Iterable[s
         args += [like, like, int(term.lstrip("#")) if term.lstrip("#").isdigit() else -1]
     if sort not in SORTS:
         raise InvalidInput(f"Unknown sort {sort!r}; use one of: {', '.join(SORTS)}.")
-    total = conn.execute(f"SELECT COUNT(*) FROM jobs j JOIN users u ON u.id = j.owner_id WHERE {where}",
-                         args).fetchone()[0]
-    rows = conn.execute(f"{_SELECT} WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
-                        args + [max(0, int(limit)), max(0, int(offset))]).fetchall()
-    return [_to_job(r) for r in rows], total
+    join = " JOIN users u ON u.id = j.owner_id" if "u.username" in where else ""  # only a search needs names
+    total = conn.execute(f"SELECT COUNT(*) FROM jobs j{join} WHERE {where}", args).fetchone()[0]
+    page = _to_jobs(conn.execute(f"{_SELECT} WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
+                                 args + [max(0, int(limit)), max(0, int(offset))]))
+    return page, total
 
 
 def state_counts(conn: sqlite3.Connection, caller: User, all_users: bool = False) -> dict[str, int]:
@@ -394,8 +604,19 @@ def _running_by_owner(conn: sqlite3.Connection) -> dict[int, int]:
     return dict(conn.execute("SELECT owner_id, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY owner_id"))
 
 
-def queue_positions(conn: sqlite3.Connection) -> dict[int, int]:
-    """Return job id -> 1-based place in the fair order in which workers will claim queued jobs."""
+def change_marks(conn: sqlite3.Connection, caller: User, all_users: bool = False) -> tuple[int, int]:
+    """Return (jobs counter, queue-order counter): equal marks mean the visible jobs did not change.
+
+    The database keeps both (triggers of migration 0010), so this is one indexed read of two rows,
+    whatever the number of jobs.
+    """
+    scope = 0 if caller.is_admin and all_users else caller.id
+    marks = dict(conn.execute("SELECT scope, n FROM change_counters WHERE scope IN (?, -1)", (scope,)))
+    return marks.get(scope, 0), marks.get(-1, 0)
+
+
+def _full_order(conn: sqlite3.Connection) -> dict[int, int]:
+    """Return the fair order of every queued job (heap merge, as claim_job takes them)."""
     per_user: dict[int, deque] = defaultdict(deque)
     for job_id, owner_id, queued_at in conn.execute(
             "SELECT id, owner_id, queued_at FROM jobs WHERE state = 'queued' ORDER BY queued_at, id"):
@@ -415,9 +636,65 @@ def queue_positions(conn: sqlite3.Connection) -> dict[int, int]:
     return positions
 
 
+def queue_positions(conn: sqlite3.Connection, job_ids: Iterable[int] | None = None) -> dict[int, int]:
+    """Return job id -> 1-based place in the fair order in which workers will claim queued jobs.
+
+    With `job_ids` (a page's jobs) only those are placed, without building the whole order: in
+    the fair order an owner's i-th queued job has the key (running + i, queued_at, id), so a job's
+    place is 1 + the jobs with a smaller key, counted per owner from indexed counts.
+    """
+    if job_ids is None:
+        return _full_order(conn)
+    ids = [int(i) for i in job_ids]
+    if not ids:
+        return {}
+    mine = conn.execute(f"SELECT id, owner_id, queued_at FROM jobs WHERE state = 'queued' "
+                        f"AND id IN ({','.join('?' * len(ids))})", ids).fetchall()
+    if not mine:
+        return {}
+    queued, running = {}, {}
+    for owner, state, n in conn.execute("SELECT owner_id, state, COUNT(*) FROM jobs WHERE state IN "
+                                        "('queued', 'running') GROUP BY state, owner_id"):
+        (queued if state == "queued" else running)[owner] = n
+    positions = {}
+    for job_id, owner, queued_at in mine:
+        # per owner: queued jobs strictly before this one in (queued_at, id)
+        ahead = dict(conn.execute("SELECT owner_id, COUNT(*) FROM jobs WHERE state = 'queued' AND "
+                                  "(queued_at < ? OR (queued_at = ? AND id < ?)) GROUP BY owner_id",
+                                  (queued_at, queued_at, job_id)))
+        key = running.get(owner, 0) + ahead.get(owner, 0)
+        before = 0
+        for other, n in queued.items():
+            if other == owner:
+                before += ahead.get(owner, 0)
+                continue
+            k = key - running.get(other, 0)  # the other owner's jobs with index < k come first
+            if k > 0:
+                before += min(k, n)
+            if 0 <= k < ahead.get(other, 0):  # its k-th job ties on the count and is older
+                before += 1
+        positions[job_id] = before + 1
+    return positions
+
+
+def job_board(conn: sqlite3.Connection) -> dict:
+    """Return what every status viewer sees of the jobs: the queue length and each host's running jobs.
+
+    The sampler writes this into the snapshot store once per tick, so a status poll reads no job
+    rows. Returns {"queued": n, "running": {host: [[job id, owner, pid or remote pid], ...]}}.
+    """
+    queued = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = 'queued'").fetchone()[0]
+    running: dict[str, list] = {}
+    for job_id, owner, host, target in conn.execute(
+            "SELECT j.id, u.username, COALESCE(j.host, 'local'), COALESCE(j.remote_pid, j.pid) FROM jobs j "
+            "JOIN users u ON u.id = j.owner_id WHERE j.state = 'running' ORDER BY j.started_at, j.id"):
+        running.setdefault(host, []).append([job_id, owner, target])
+    return {"queued": queued, "running": running}
+
+
 def running_jobs(conn: sqlite3.Connection) -> list[Job]:
     """Return every running job (for the GPU-usage sampler)."""
-    return [_to_job(r) for r in conn.execute(_SELECT + " WHERE j.state = 'running' ORDER BY j.started_at")]
+    return _to_jobs(conn.execute(_SELECT + " WHERE j.state = 'running' ORDER BY j.started_at"))
 
 
 def record_gpu_usage(conn: sqlite3.Connection, job_id: int, peak_mem_mib: float, mean_util: float) -> None:
@@ -504,8 +781,8 @@ def clone_job(conn: sqlite3.Connection, settings: Settings, caller: User, job_id
         LimitExceeded: the caller's limits refuse it.
     """
     job = get_job(conn, caller, job_id)
-    return submit(conn, settings, caller, job.read_input(), name=job.name, cloned_from=job.id,
-                  idempotency_key=idempotency_key)
+    return submit(conn, settings, caller, json.loads(input_file(settings, job).read_text()), name=job.name,
+                  cloned_from=job.id, idempotency_key=idempotency_key, via="clone")
 
 
 # -- queue control and workers ----------------------------------------------------------------
@@ -902,6 +1179,45 @@ def _follow(conn: sqlite3.Connection, caller: User, job_id: int, follow: bool) -
         time.sleep(0.3)
 
 
+EXIT_REFUSED, EXIT_UNREADABLE = 1, 2  # as `python -m services.af3 validate`: 1 invalid or refused, 2 unreadable
+
+
+def problem_lines(problems: list, limit: int = defaults.CLI_MAX_PROBLEMS_SHOWN) -> list[str]:
+    """Return problems as "path: message" lines, the first `limit` and then "… and N more"."""
+    lines = []
+    for p in problems[:limit]:
+        path, message = getattr(p, "path", None), getattr(p, "message", None)
+        lines.append(f"{path or '(top level)'}: {message}" if message is not None else str(p))
+    if len(problems) > limit:
+        lines.append(f"… and {len(problems) - limit:,} more")
+    return lines
+
+
+def _cli_submit(conn: sqlite3.Connection, settings: Settings, caller: User, path: Path, accept_terms: bool) -> int:
+    """Read, check and queue one file; print the jobs made, or why not (exit 2: the file cannot be read)."""
+    from services.af3 import load_json_text
+
+    try:
+        size = path.stat().st_size
+        if size > defaults.CLI_SUBMIT_MAX_BYTES:  # checked before reading: a 5 GB file must not fill the memory
+            raise InvalidInput(f"The file is {size:,} bytes, more than the {defaults.CLI_SUBMIT_MAX_BYTES:,} allowed.")
+        doc = load_json_text(path.read_bytes(), defaults.CLI_SUBMIT_MAX_BYTES)
+    except OSError as exc:
+        print(f"error: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except InvalidInput as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        made = submit_document(conn, settings, caller, doc, accept_terms=accept_terms, via="cli")
+    except TermsNotAccepted as exc:
+        print(f"error: {exc} Read them, then submit again with --accept-terms.", file=sys.stderr)
+        return EXIT_REFUSED
+    for job in made:
+        print(f"submitted job {job.id} ({job.name}, {job.tokens} tokens)")
+    return 0
+
+
 def _cli_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m services.jobs", description="Submit and inspect FoldDeck jobs.")
     parser.add_argument("--user", default="admin", help="act as this user (default: admin)")
@@ -909,6 +1225,8 @@ def _cli_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("submit", help="submit an input JSON file (either dialect)")
     p.add_argument("file", type=Path)
     p.add_argument("--user", dest="sub_user", help="owner of the new jobs")
+    p.add_argument("--accept-terms", action="store_true",
+                   help=f"accept the AlphaFold 3 model-parameter terms of use ({TERMS_URL}); required")
     p = sub.add_parser("list", help="list jobs")
     p.add_argument("--state", choices=[s.value for s in JobState])
     p.add_argument("--limit", type=int, default=50)
@@ -933,10 +1251,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         caller = get_by_name(conn, getattr(args, "sub_user", None) or args.user)
         if args.cmd == "submit":
-            from services.af3 import load_json_text
-
-            for job in submit_document(conn, settings, caller, load_json_text(args.file.read_text())):
-                print(f"submitted job {job.id} ({job.name}, {job.tokens} tokens)")
+            return _cli_submit(conn, settings, caller, args.file, args.accept_terms)
         elif args.cmd == "list":
             jobs, total = list_jobs(conn, caller, state=args.state, all_users=True, limit=args.limit)
             print(f"{'ID':>6} {'STATE':<10} {'OWNER':<12} {'SUBMITTED':<19} NAME")
@@ -955,8 +1270,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"job {args.id} is {retry_job(conn, caller, args.id).state.value}")
     except InvalidInput as exc:
         print(f"error: {exc}", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        for line in problem_lines(exc.problems):
+            print(f"  - {line}", file=sys.stderr)
         return 1
     except (FoldDeckError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -116,9 +116,9 @@ class Sampler:
         for snap in snaps:
             if snap.host in fresh:
                 snap.ts = ts  # one timestamp per tick keeps every host's rows aligned
-        self.store.put(snaps, ts)
-        self._log_transitions(snaps)
         conn = db.connect(self.settings.db_path)
+        self.store.put(snaps, ts, self._job_board(conn))
+        self._log_transitions(snaps)
         history.append(conn, [s for s in snaps if s.host in fresh])
         if ts - self._last_maintenance >= MAINTENANCE_EVERY_S:
             self._maintain(conn, ts)
@@ -152,6 +152,18 @@ class Sampler:
         history.rollup(conn, hosts, ts)
         history.prune(conn, self.retention, ts)
         self._last_maintenance = ts
+
+    def _job_board(self, conn: sqlite3.Connection) -> dict | None:
+        """Return the queue length and running jobs per host, computed once here for every status viewer."""
+        try:
+            from services.jobs import job_board
+        except ImportError:  # jobs service not installed yet: the page shows hosts only
+            return None
+        try:
+            return job_board(conn)
+        except sqlite3.Error:  # a locked database must not keep the host snapshots from the page
+            log.exception("job board not computed this tick")
+            return None
 
     def _record_jobs(self, conn: sqlite3.Connection, snaps: list[HostSnapshot]) -> None:
         """Record running jobs' peak GPU memory and mean utilisation on the job rows."""

@@ -60,6 +60,17 @@ class Settings:
     console_max_lines: int = defaults.CONSOLE_MAX_LINES
     app_log_retention_days: int = defaults.APP_LOG_RETENTION_DAYS
 
+    def __post_init__(self) -> None:
+        # Every path absolute, fixed against the working directory once, here: the AF3 command runs
+        # in its attempt folder, and `make run`'s default `./data` handed it `data/jobs/1/input.json`.
+        for name in ("data_dir", "hosts_file", "known_hosts", "af3_ccd_path"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, absolute(value))
+        for name in ("af3_model_dir", "af3_db_dir"):  # placeholders of the AF3 command: the same story
+            if getattr(self, name):
+                object.__setattr__(self, name, str(absolute(getattr(self, name))))
+
     @property
     def db_path(self) -> Path:
         """Return the SQLite database file."""
@@ -78,6 +89,11 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (tests use this)."""
         return replace(self, **changes)
+
+
+def absolute(path: Path | str) -> Path:
+    """Return `path` with `~` expanded, made absolute against the working directory and normalised."""
+    return Path(os.path.abspath(Path(path).expanduser()))
 
 
 def _bool(name: str, raw: str) -> bool:

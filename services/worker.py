@@ -9,6 +9,7 @@ them and hands them back to the queue (`requeue`).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -62,10 +63,10 @@ def check_outputs(output_dir: Path, af3: dict, command: str) -> str:
     return f"results incomplete: no summary confidences for seed {s} sample {i}{more}"
 
 
-def _tracker_for(job: Job) -> Tracker:
+def _tracker_for(input_path: Path) -> Tracker:
     """Return a fresh progress tracker that knows how many chains and seeds to expect."""
     try:
-        af3 = job.read_input()
+        af3 = json.loads(input_path.read_text())
     except (OSError, ValueError):
         return Tracker()
     chains = 0
@@ -183,10 +184,10 @@ class Worker:
         """Run one claimed attempt to its end and record the outcome; False if its host was unreachable."""
         host = next(h for h in self.hosts if h.name == job.host)
         command = host.af3_command or self.settings.af3_command
-        spec = RunSpec(job.id, job.attempts, Path(job.input_path),
+        spec = RunSpec(job.id, job.attempts, jobs.input_file(self.settings, job),
                        self.settings.jobs_dir / str(job.id) / f"attempt-{job.attempts}", command,
                        self.settings.af3_model_dir, self.settings.af3_db_dir)
-        if not jobs.start_attempt(conn, job, _tracker_for(job).to_json()):
+        if not jobs.start_attempt(conn, job, _tracker_for(spec.input_path).to_json()):
             return True
         executor = make_executor(host, self.settings)
         try:
@@ -287,7 +288,7 @@ class Worker:
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
             return self._end(conn, job, JobState.FAILED, code, summary or f"AlphaFold {how}")
         executor.collect()
-        problem = check_outputs(spec.output_dir, job.read_input(), spec.command)
+        problem = check_outputs(spec.output_dir, json.loads(spec.input_path.read_text()), spec.command)
         self._end(conn, job, JobState.FAILED if problem else JobState.SUCCEEDED, code, problem or None)
 
     def _end(self, conn: sqlite3.Connection, job: Job, state: JobState, code: int | None, error: str | None) -> None:
@@ -310,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     db.migrate(settings.db_path)
     _configure_logging(settings)
+    if fixed := jobs.fix_relative_paths(db.connect(settings.db_path), settings):
+        log.info("made the paths of %s jobs absolute (they were relative to the folder FoldDeck ran in)", fixed,
+                 extra={"source": "worker", "username": None, "job_id": None})
     hosts = load_hosts(settings)
     if args.hosts:
         wanted = {n.strip() for n in args.hosts.split(",")}

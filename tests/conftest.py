@@ -32,8 +32,10 @@ def settings(tmp_path) -> Settings:
     s = load_settings(environ={}, dotenv=None, data_dir=tmp_path / "data")
     db.migrate(s.db_path)
     conn = db.connect(s.db_path)
-    users.create_user(conn, "admin", ADMIN_PASSWORD, users.Role.ADMIN)
-    users.create_user(conn, "alice", USER_PASSWORD, users.Role.USER)
+    for name, password, role in (("admin", ADMIN_PASSWORD, users.Role.ADMIN),
+                                 ("alice", USER_PASSWORD, users.Role.USER)):
+        # Both accepted the AlphaFold 3 terms: every submission needs that (issue 11); tests of the rule make others.
+        users.accept_terms(conn, users.create_user(conn, name, password, role).id)
     yield s
     db.close_all()
 

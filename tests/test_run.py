@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,7 +44,7 @@ def wait_http(url: str, timeout: float = 60) -> None:
         try:
             if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # starting, or a loaded machine
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} never answered")
@@ -72,7 +73,8 @@ def test_run001_fresh_start_login_job_and_ctrl_c(tmp_path):
         assert r.status_code == 200 and r.url == base + "/"
         assert '"admin"' in s.get(base + "/_dash-layout").text
 
-        submit = subprocess.run([sys.executable, "-m", "services.jobs", "submit", "data/samples/protein_only.json"],
+        submit = subprocess.run([sys.executable, "-m", "services.jobs", "submit", "data/samples/protein_only.json",
+                                 "--accept-terms"],
                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert submit.returncode == 0, submit.stderr
         job_id = re.search(r"submitted job (\d+)", submit.stdout).group(1)
@@ -88,9 +90,18 @@ def test_run001_fresh_start_login_job_and_ctrl_c(tmp_path):
         children = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
         assert "services.worker" in names and "services.sampler" in names and "gunicorn" in names
+        # A browser tab's request still arriving when Ctrl-C comes: it once held a web worker until gunicorn
+        # killed it 30 s later ("Worker was sent SIGKILL! Perhaps out of memory?").
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.5)
     finally:
+        started = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends to the whole group
         out, _ = proc.communicate(timeout=60)
+        took = time.monotonic() - started
     assert "FoldDeck stopped." in out
+    assert "SIGKILL" not in out and "Traceback" not in out, out
+    assert took < 10, f"Ctrl-C took {took:.1f} s to stop everything"
     gone, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, f"still running after Ctrl-C: {[p.cmdline() for p in alive]}"

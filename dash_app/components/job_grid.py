@@ -35,6 +35,8 @@ class GridPage:
     page: int  # 1-based, clamped to the pages that exist
     pages: int
     counts: dict[str, int]  # per state, ignoring the state filter and search
+    refresh_at: float | None = None  # when a running job's run time next shows a new minute
+    has_queued: bool = False  # queue positions shown: other users' queue changes matter
 
     @property
     def signature(self) -> str:
@@ -100,8 +102,13 @@ def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = Non
     if page > pages:  # the filters shrank the result: show the last page that exists
         return load_page(conn, caller, state=state, search=search, all_users=all_users, page=pages,
                          page_size=page_size, sort=sort)
-    positions = jobs.queue_positions(conn) if any(j.state is JobState.QUEUED for j in found) else {}
-    return GridPage([to_row(j, positions.get(j.id)) for j in found], total, page, pages, counts)
+    queued = [j.id for j in found if j.state is JobState.QUEUED]
+    positions = jobs.queue_positions(conn, queued) if queued else {}
+    now = time.time()
+    starts = [j.started_at for j in found if j.state is JobState.RUNNING and j.started_at]
+    refresh_at = min((s + ((now - s) // 60 + 1) * 60 for s in starts), default=None)
+    return GridPage([to_row(j, positions.get(j.id)) for j in found], total, page, pages, counts, refresh_at,
+                    bool(queued))
 
 
 # -- the grid component -------------------------------------------------------------------------

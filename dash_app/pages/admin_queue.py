@@ -32,6 +32,11 @@ WORKERS = page_id(__name__, "workers")
 SLOTS = page_id(__name__, "slots")
 TICK = page_id(__name__, "tick")
 REFRESH = page_id(__name__, "refresh")
+LIMIT_JOBS = page_id(__name__, "limit-jobs")
+LIMIT_TOKENS = page_id(__name__, "limit-tokens")
+LIMIT_QUEUED = page_id(__name__, "limit-queued")
+LIMIT_SAVE = page_id(__name__, "limit-save")
+LIMIT_ALERT = page_id(__name__, "limit-alert")
 
 ACTIVE = "active"  # queued + running; an empty value would render as a blank select
 STATE_OPTIONS = [{"label": "Waiting and running", "value": ACTIVE}] + [
@@ -84,6 +89,7 @@ def layout(**_query) -> html.Div:
                           dbc.CardBody(id=SLOTS)], className="shadow-sm mb-3"),
                 dbc.Card([dbc.CardHeader([html.I(className="bi bi-cpu me-2"), "Workers"]),
                           dbc.CardBody(id=WORKERS, className="p-0")], className="shadow-sm mb-3"),
+                limits_card(jobs.default_limits(conn())),
             ], xs=12, xl=4),
         ]),
         dcc.Interval(id=TICK, interval=defaults.ADMIN_QUEUE_POLL_MS),
@@ -91,6 +97,48 @@ def layout(**_query) -> html.Div:
         dcc.ConfirmDialog(id=CONFIRM),
         dcc.Store(id=PENDING),
     ])
+
+
+def limits_card(limits: jobs.SubmitLimits) -> dbc.Card:
+    """Return the default submission limits, editable (a user's own limits on the Users page win)."""
+    def field(label: str, component_id: str, value: int) -> dbc.Row:
+        return dbc.Row([dbc.Label(label, html_for=component_id, width=7, className="small"),
+                        dbc.Col(dbc.Input(id=component_id, type="number", min=jobs.LIMIT_RANGE[0],
+                                          max=jobs.LIMIT_RANGE[1], step=1, value=value, size="sm"), width=5)],
+                       className="mb-2")
+
+    return dbc.Card([
+        dbc.CardHeader([html.I(className="bi bi-sliders me-2"), "Limits"]),
+        dbc.CardBody([
+            html.Div(id=LIMIT_ALERT),
+            field("Jobs per submission (file, upload or request)", LIMIT_JOBS, limits.jobs_per_submit),
+            field("Tokens per job", LIMIT_TOKENS, limits.tokens_per_job),
+            field("Queued jobs per user", LIMIT_QUEUED, limits.queued_per_user),
+            html.P("Defaults for everyone; a user's own limits (Users page) take their place. AlphaFold 3 fits "
+                   "about 5,000 tokens on one 80 GB GPU.", className="small text-muted"),
+            dbc.Button([html.I(className="bi bi-save me-1"), "Save limits"], id=LIMIT_SAVE, color="primary",
+                       size="sm"),
+        ]),
+    ], className="shadow-sm mb-3")
+
+
+@callback(
+    Output(LIMIT_ALERT, "children"), Output(LIMIT_JOBS, "value"), Output(LIMIT_TOKENS, "value"),
+    Output(LIMIT_QUEUED, "value"),
+    Input(LIMIT_SAVE, "n_clicks"), State(LIMIT_JOBS, "value"), State(LIMIT_TOKENS, "value"),
+    State(LIMIT_QUEUED, "value"), prevent_initial_call=True,
+)
+def save_limits(_n, per_submit, tokens, queued):
+    """Store new default limits and show what is in force now."""
+    try:
+        values = [int(v) if isinstance(v, (int, float)) and float(v).is_integer() else v
+                  for v in (per_submit, tokens, queued)]
+        saved = admin.set_default_limits(conn(), require_account(), jobs.SubmitLimits(*values))
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update, no_update, no_update
+    return (ok_alert(f"Limits saved: {saved.jobs_per_submit:,} jobs per submission, {saved.tokens_per_job:,} tokens "
+                     f"per job, {saved.queued_per_user:,} queued jobs per user."),
+            saved.jobs_per_submit, saved.tokens_per_job, saved.queued_per_user)
 
 
 def job_rows(view: QueueOverview) -> list[dict]:

@@ -55,12 +55,12 @@ COLUMNS = [
 
 def user_row(s: UserSummary) -> dict:
     """Return the grid row for one user."""
-    def limit(v: int | None) -> str:
-        return "unlimited" if v is None else str(v)
+    def limit(v: int | None, empty: str = "default") -> str:
+        return empty if v is None else str(v)
 
     return {"id": s.id, "username": s.username, "role": s.role.value, "state": "active" if s.active else "disabled",
             "last_login": fmt_time(s.last_login_at), "jobs_run": s.jobs_run, "gpu_hours": round(s.gpu_hours, 2),
-            "running": s.running, "queued": s.queued, "max_running": limit(s.limits.max_running),
+            "running": s.running, "queued": s.queued, "max_running": limit(s.limits.max_running, "unlimited"),
             "max_queued": limit(s.limits.max_queued), "max_tokens": limit(s.limits.max_tokens)}
 
 
@@ -98,9 +98,10 @@ def _manage_card() -> dbc.Card:
                             dbc.Button("Reset password", id=RESET, color="secondary")], className="mb-1"),
             dbc.FormText("Disabling or resetting the password ends the user's sessions.", className="d-block mb-3"),
             html.H2("Limits", className="h6"),
-            _labelled("Max running jobs", dbc.Input(id=MAX_RUNNING, **limit_input)),
-            _labelled("Max queued jobs", dbc.Input(id=MAX_QUEUED, **limit_input)),
-            _labelled("Max tokens per job", dbc.Input(id=MAX_TOKENS, **limit_input), "Empty means no limit."),
+            _labelled("Max running jobs", dbc.Input(id=MAX_RUNNING, **limit_input), "Empty means no limit."),
+            _labelled("Max queued jobs", dbc.Input(id=MAX_QUEUED, **{**limit_input, "placeholder": "default"})),
+            _labelled("Max tokens per job", dbc.Input(id=MAX_TOKENS, **{**limit_input, "placeholder": "default"}),
+                      "Empty means the default (Admin → Queue → Limits)."),
             dbc.Button([html.I(className="bi bi-save me-1"), "Save limits"], id=SAVE_LIMITS, color="primary"),
         ], id=MANAGE, disabled=True)),
     ], className="mb-3 shadow-sm")

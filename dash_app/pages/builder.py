@@ -18,8 +18,9 @@ from dash_app import builder_state as B
 from dash_app import ids
 from dash_app.components import entity_card as EC
 from dash_app.components.size_badge import size_badge
+from dash_app.components.terms import terms_check
 from dash_app.context import conn, require_account, settings
-from services import defaults, jobs, users
+from services import defaults, jobs
 from services.af3 import load_jobs, load_json_text, safe_filename
 from services.af3 import rules as R
 from services.af3.ccd import try_ccd
@@ -63,13 +64,10 @@ SUBMIT = P(__name__, "submit")
 SUBMIT_HINT = P(__name__, "submit-hint")
 DOWNLOAD = P(__name__, "download")
 DOWNLOAD_BTN = P(__name__, "download-btn")
-TERMS = P(__name__, "terms")
-TERMS_ACCEPT = P(__name__, "terms-accept")
-TERMS_CANCEL = P(__name__, "terms-cancel")
+TERMS_ACCEPT = P(__name__, "terms-accept")  # the terms checkbox, as on the upload page
 SUBMIT_KEY = P(__name__, "submit-key")
 SUBMIT_ERROR = P(__name__, "submit-error")
 MAX_PROBLEMS_SHOWN = 50  # a pasted genome would list thousands; the first fifty say enough
-TERMS_URL = "https://github.com/google-deepmind/alphafold3/blob/main/WEIGHTS_TERMS_OF_USE.md"
 
 
 # -- layout ----------------------------------------------------------------------------------------------
@@ -97,7 +95,6 @@ def layout(clone: str | None = None, **_query) -> html.Div:
                      _add_bar(), _bonds_card(state)], lg=7, className="fd-builder-form"),
             dbc.Col(_live_panel(), lg=5),
         ]),
-        _terms_modal(),
     ], className="fd-builder")
 
 
@@ -226,6 +223,7 @@ def _live_panel() -> html.Div:
         dbc.Card(dbc.CardBody([
             html.Div(id=SIZE, className="mb-2"),
             html.Div(id=PROBLEMS, className="fd-problems mb-2", **{"aria-live": "polite"}),
+            terms_check(TERMS_ACCEPT, require_account().accepted_terms_at is not None),
             html.Div([
                 dbc.Button([html.I(className="bi bi-send me-1"), "Submit"], id=SUBMIT, color="success",
                            disabled=True, className="me-2"),
@@ -241,24 +239,6 @@ def _live_panel() -> html.Div:
         dbc.Card([dbc.CardHeader([html.I(className="bi bi-braces me-2"), "JSON as it will be submitted"]),
                   dbc.CardBody(html.Pre(id=PREVIEW, className="fd-json mb-0", tabIndex=0))], className="shadow-sm"),
     ], className="fd-live-panel")
-
-
-def _terms_modal() -> dbc.Modal:
-    """Return the once-per-user AlphaFold 3 model-parameter terms dialog."""
-    return dbc.Modal([
-        dbc.ModalHeader(dbc.ModalTitle("AlphaFold 3 model parameters: terms of use")),
-        dbc.ModalBody([
-            html.P("Predictions use the AlphaFold 3 model parameters, which Google DeepMind provides for "
-                   "non-commercial use only, under its terms of use. By submitting you confirm that your use "
-                   "follows those terms (for example: no commercial use, and no training of other models on the "
-                   "outputs)."),
-            html.P(["The terms: ", html.A(TERMS_URL, href=TERMS_URL, target="_blank", rel="noopener")],
-                   className="small"),
-            html.P("You are asked once; FoldDeck remembers your answer.", className="small text-muted mb-0"),
-        ]),
-        dbc.ModalFooter([dbc.Button("Cancel", id=TERMS_CANCEL, color="secondary", outline=True),
-                         dbc.Button("I accept, submit", id=TERMS_ACCEPT, color="success")]),
-    ], id=TERMS, is_open=False, backdrop="static")
 
 
 # -- reading the form --------------------------------------------------------------------------------------
@@ -453,8 +433,8 @@ def _alert(message: str, problems: list) -> dbc.Alert:
 )
 def refresh_live_panel(state, dialect):
     """Validate the form and update the JSON, problems, size and submit button."""
-    limits = jobs.get_limits(conn(), require_account().id)
-    return live_outputs(state, B.evaluate(state, dialect or R.AF3_DIALECT, limits.max_tokens))
+    limits = jobs.effective_limits(conn(), require_account().id)
+    return live_outputs(state, B.evaluate(state, dialect or R.AF3_DIALECT, limits.tokens_per_job))
 
 
 # dash-renderer 4.x mangles the request of a callback with several ALL outputs, so each per-card and
@@ -702,38 +682,33 @@ def download_json(_clicks, state, dialect):
 
 @callback(
     Output(ids.URL, "href", allow_duplicate=True),
-    Output(TERMS, "is_open"),
     Output(SUBMIT_ERROR, "children"),
     Input(SUBMIT, "n_clicks"),
-    Input(TERMS_ACCEPT, "n_clicks"),
-    Input(TERMS_CANCEL, "n_clicks"),
     State(STATE, "data"),
     State(SUBMIT_KEY, "data"),
+    State(TERMS_ACCEPT, "value"),
     prevent_initial_call=True,
 )
-def submit_job(_submit, _accept, _cancel, state, key):
-    """Queue the job (asking once for the AF3 terms) and go to its page."""
+def submit_job(_submit, state, key, accepted):
+    """Queue the job (the AF3 terms ticked) and go to its page."""
     if not _clicked():  # the page's buttons are new to a shell whose URL output already exists: Dash calls once
-        return no_update, no_update, no_update
-    if ctx.triggered_id == TERMS_CANCEL:
-        return no_update, False, no_update
-    user = require_account()
-    if ctx.triggered_id == TERMS_ACCEPT:
-        users.accept_terms(conn(), user.id)
-    elif user.accepted_terms_at is None:
-        return no_update, True, no_update
+        return no_update, no_update
     try:
-        job = submit_state(state, user, key)
+        job = submit_state(state, require_account(), key, bool(accepted))
     except FoldDeckError as exc:
-        return no_update, False, _alert(str(exc), getattr(exc, "problems", []))
-    return f"/jobs/{job.id}", False, no_update
+        return no_update, _alert(str(exc), getattr(exc, "problems", []))
+    return f"/jobs/{job.id}", no_update
 
 
-def submit_state(state: dict, user, key: str | None):
-    """Validate the form state on the server and queue it; raise InvalidInput when it has errors."""
+def submit_state(state: dict, user, key: str | None, accepted: bool):
+    """Validate the form state on the server and queue it.
+
+    Raises:
+        InvalidInput: the form has errors.
+        TermsNotAccepted, LimitExceeded: from jobs.submit; nothing was submitted.
+    """
     ev = B.evaluate(state)
     if not ev.valid:
         raise InvalidInput("The job has problems; nothing was submitted.", [p for p in ev.problems if p.is_error])
-    if user.accepted_terms_at is None and users.get_user(conn(), user.id).accepted_terms_at is None:
-        raise InvalidInput("Accept the AlphaFold 3 model-parameter terms first.")
-    return jobs.submit(conn(), settings(), user, ev.af3, idempotency_key=f"builder-{key}" if key else None)
+    return jobs.submit(conn(), settings(), user, ev.af3, idempotency_key=f"builder-{key}" if key else None,
+                       accept_terms=accepted, via="builder")

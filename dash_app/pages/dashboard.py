@@ -1,8 +1,13 @@
 """Dashboard (`/`): the user's jobs in a server-paged grid with state filters, search and row actions.
 
-One Interval (3 s) drives `refresh_grid`; a tick whose page signature is unchanged sends nothing.
+One Interval (3 s) drives `refresh_grid`. A tick first reads the database's change marks
+(`jobs.change_marks`, two rows) and answers an empty 204 when neither the user's jobs, nor the
+queue order (only if the page shows queue positions), nor a shown run-time minute moved; only
+then does it load the page, and a page whose signature is unchanged still sends nothing.
 """
 from __future__ import annotations
+
+import time
 
 import dash
 import dash_bootstrap_components as dbc
@@ -74,6 +79,7 @@ def _empty_state(total_all: int) -> list:
 def layout(**_query) -> html.Div:
     user = account()
     name = user.username if user else "there"
+    marks = jobs.change_marks(conn(), user) if user else (0, 0)  # read before the page: a write between re-polls
     page = load_page(conn(), user) if user else GridPage([], 0, 1, 1, {s: 0 for s in STATES})
     modal = dbc.Modal([
         dbc.ModalHeader(dbc.ModalTitle("Cancel this job?")),
@@ -107,7 +113,7 @@ def layout(**_query) -> html.Div:
                        previous_next=True, size="sm", className="mt-2 justify-content-end"),
         modal,
         dcc.Location(id=NAV, refresh="callback-nav"),
-        dcc.Store(id=CURSOR, data=page.signature),
+        dcc.Store(id=CURSOR, data=page_cursor(marks, page)),
         dcc.Store(id=SORT, data=DEFAULT_SORT),
         dcc.Interval(id=INTERVAL, interval=defaults.DASHBOARD_POLL_MS),
     ], className="fd-dashboard")
@@ -130,17 +136,37 @@ def pick_sort(column_state, current):
           prevent_initial_call=True)
 def refresh_grid(_n, state, search, active_page, all_users, sort, cursor):
     """Reload the visible page of jobs; send nothing when it did not change."""
+    user = require_account()
+    tick = ctx.triggered_id == INTERVAL
+    marks = jobs.change_marks(conn(), user, bool(all_users))
+    if tick and unchanged(cursor, marks, time.time()):
+        raise PreventUpdate  # nothing moved: an empty 204 without reading a job row
     filters_changed = ctx.triggered_id in (STATE_FILTER, SEARCH, ALL_USERS, SORT)
-    page = load_page(conn(), require_account(), state=state, search=search, all_users=bool(all_users),
+    page = load_page(conn(), user, state=state, search=search, all_users=bool(all_users),
                      page=1 if filters_changed else active_page, sort=sort or DEFAULT_SORT)
-    if ctx.triggered_id == INTERVAL and page.signature == cursor:
-        raise PreventUpdate  # nothing changed: the response is an empty 204
+    new_cursor = page_cursor(marks, page)
+    if tick and isinstance(cursor, dict) and new_cursor["sig"] == cursor.get("sig"):
+        return (*[no_update] * 8, new_cursor)  # a write this page does not show: only the cursor moves
     # Column defs only when the owner column comes or goes: re-sending them would undo resized widths.
-    columns = column_defs(bool(all_users) and require_account().is_admin) if ctx.triggered_id == ALL_USERS \
-        else no_update
+    columns = column_defs(bool(all_users) and user.is_admin) if ctx.triggered_id == ALL_USERS else no_update
     return (page.rows, columns, state_options(page.counts), page.pages,
             page.page if page.page != active_page else no_update, summary_text(page),
-            _empty_state(sum(page.counts.values())), bool(page.total), page.signature)
+            _empty_state(sum(page.counts.values())), bool(page.total), new_cursor)
+
+
+def page_cursor(marks: tuple[int, int], page: GridPage) -> dict:
+    """Return what a tick compares: the change marks the page depends on and its signature."""
+    return {"jobs": marks[0], "queue": marks[1] if page.has_queued else None, "until": page.refresh_at,
+            "sig": page.signature}
+
+
+def unchanged(cursor: dict | None, marks: tuple[int, int], now: float) -> bool:
+    """Return True when nothing the page shows can have changed since `cursor` was taken."""
+    if not isinstance(cursor, dict) or cursor.get("jobs") != marks[0]:
+        return False
+    if cursor.get("queue") is not None and cursor["queue"] != marks[1]:
+        return False
+    return cursor.get("until") is None or now < cursor["until"]
 
 
 @callback(Output(OPEN, "disabled"), Output(CANCEL, "disabled"), Output(RETRY, "disabled"),

@@ -12,22 +12,24 @@ the logged-in user (`cons.checked_job`) before anything is read or done.
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, Patch, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dash_app.components import console as cons
+from dash_app.components import results_plots as rp
+from dash_app.components import results_view as rv
+from dash_app.components import structure_viewer as sv
 from dash_app.components.job_grid import fmt_duration, stage_text
-from dash_app.components.results_plots import confidence_plots
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
 from services import defaults, joblog, jobs, results
 from services.errors import FoldDeckError, JobNotFound
 from services.jobs import Job, JobState
+from services.result_import import IMPORTED_HOST
 
 dash.register_page(__name__, path_template="/jobs/<job_id>", name="Job", nav=False)
 
@@ -85,25 +87,10 @@ def failure(job: Job) -> list:
 
 
 def results_section(job: Job) -> list:
-    """Return output files and per-sample confidences of a succeeded job (nothing otherwise)."""
+    """Return the results card of a succeeded job as a placeholder; `fill_results` fills it after first paint."""
     if job.state is not JobState.SUCCEEDED:
         return []
-    res = results.read_results(job.output_path)
-    def num(x):
-        return "—" if x is None else f"{x:.3f}"
-    scores = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Seed", "Sample", "Ranking score", "pTM", "ipTM")])),
-                        html.Tbody([html.Tr([html.Td(s.seed), html.Td(s.sample), html.Td(num(s.ranking_score)),
-                                             html.Td(num(s.ptm)), html.Td(num(s.iptm))]) for s in res.samples])],
-                       size="sm", striped=True, className="mb-0") if res.samples else html.P("No confidences found.")
-    files = html.Ul([html.Li(html.A(f"{f.path} ({f.size:,} bytes)", download="",
-                                    href=f"/api/jobs/{job.id}/files/{quote(f.path)}")) for f in res.files]
-                    + ([html.Li(f"… and {res.more_files} more")] if res.more_files else []),
-                    className="fd-files small mb-0")
-    folders = results.job_folders(job.output_path)
-    plots = confidence_plots(results.best_confidences(folders[0]) if folders else None, page_id(__name__, "conf"))
-    return [dbc.Card([dbc.CardHeader([html.I(className="bi bi-trophy me-2"), "Results"]),
-                      dbc.CardBody([dbc.Row([dbc.Col(scores, lg=6), dbc.Col(files, lg=6)]), plots])],
-                     className="mb-3", id=page_id(__name__, "results-card"))]
+    return rv.placeholder("Imported results (read-only)" if job.host == IMPORTED_HOST else "Results")
 
 
 def not_found(job_id) -> html.Div:
@@ -243,3 +230,103 @@ def act_on_job(_cancel, _retry, _clone, console_cursor):
     except FoldDeckError as exc:
         return dbc.Alert(str(exc), color="danger", dismissable=True), no_update, no_update
     return dbc.Alert(message, color="info", dismissable=True, duration=5000), no_update, False  # polling resumes
+
+
+# -- results (issue 14): filled after first paint, one sample at a time, linked views -------------
+
+
+def _results_job(console_cursor) -> Job:
+    """Return the page's job, checked against the caller like every other callback here (JobNotFound)."""
+    return cons.checked_job(conn(), require_account(), console_cursor)[0]
+
+
+clientside_callback(sv.LOAD_MOLSTAR_JS, Output(rv.MOLSTAR_READY, "data"), Input(rv.MOLSTAR_URL, "data"))
+
+
+@callback(Output(rv.BODY, "children"), Input(rv.MOLSTAR_READY, "data"), State(cons.cid("cursor", KEY), "data"))
+def fill_results(_ready, console_cursor):
+    """Read the output folder once the page is up: chooser, scores and files (the sample views follow)."""
+    try:
+        job = _results_job(console_cursor)
+    except JobNotFound:
+        raise PreventUpdate from None
+    return rv.body(job.id, results.read_results(job.output_path))
+
+
+@callback(Output(rv.VIEWER, "data"), Input(rv.SAMPLE, "value"), Input(rv.COLOUR, "value"),
+          State(cons.cid("cursor", KEY), "data"))
+def show_model(key, colour_by, console_cursor):
+    """Load the chosen sample's model into the viewer, coloured by pLDDT band or by chain."""
+    try:
+        job = _results_job(console_cursor)
+    except JobNotFound:
+        raise PreventUpdate from None
+    return rv.sample_model(job.id, job.output_path, key, colour_by or "plddt")
+
+
+@callback(Output(rv.PAE, "figure"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
+          Output(rv.PAEMIN, "figure"), Output(rv.TROUBLE, "children"), Output(rv.TOKENS, "data"),
+          Output(rv.NOTE, "children"), Input(rv.SAMPLE, "value"), State(cons.cid("cursor", KEY), "data"))
+def show_sample(key, console_cursor):
+    """Switch PAE, pLDDT, chain-pair matrices and warnings to the chosen sample (apart from the model:
+    a large sample's PAE is parsed on its first visit, and the model should not wait for that)."""
+    try:
+        job = _results_job(console_cursor)
+    except JobNotFound:
+        raise PreventUpdate from None
+    view = rv.sample_view(job.output_path, key, cache_dir=settings().data_dir / defaults.RESULTS_CACHE_DIR)
+    return view.pae, view.plddt, view.iptm, view.pae_min, view.trouble, view.tokens, view.note
+
+
+def _box(selected: dict | None) -> list[tuple[float, float]]:
+    """Return the token ranges (scored x, aligned y) of a PAE box selection ([] when cleared)."""
+    rng = (selected or {}).get("range") or {}
+    return [tuple(rng[a]) for a in ("x", "y") if a in rng]
+
+
+@callback(Output(rv.VIEWER, "selection"), Output(rv.PLDDT, "figure", allow_duplicate=True),
+          Output(rv.LINKED, "children"), Input(rv.PAE, "selectedData"), State(rv.TOKENS, "data"),
+          prevent_initial_call=True)
+def link_pae_box(selected, tokens):
+    """Highlight the residues of both axes of a PAE box in 3D and in the pLDDT plot."""
+    if not tokens:
+        raise PreventUpdate
+    ranges = _box(selected)
+    patch = Patch()
+    patch["layout"]["shapes"] = rp.plddt_shapes(tokens["chains"], tokens["n"], ranges)
+    picked = sv.residues_in(tokens, ranges)
+    text = f"Selected: {sv.describe(picked)}" if picked else ""
+    return sv.selection(tokens, ranges), patch, text
+
+
+@callback(Output(rv.VIEWER, "focus"), Output(rv.PAE, "figure", allow_duplicate=True),
+          Input(rv.PLDDT, "clickData"), State(rv.TOKENS, "data"), prevent_initial_call=True)
+def link_plddt_click(click, tokens):
+    """Focus the clicked residue in 3D and mark its row and column in the PAE."""
+    points = (click or {}).get("points") or []
+    if not tokens or not points:
+        raise PreventUpdate
+    index = int(points[0]["x"])
+    patch = Patch()
+    patch["layout"]["shapes"] = rp.pae_shapes(tokens["chains"], tokens["n"], index)
+    return sv.focus(tokens, index), patch
+
+
+@callback(Output(rv.PAE, "figure", allow_duplicate=True), Output(rv.PLDDT, "figure", allow_duplicate=True),
+          Input(rv.VIEWER, "focus"), State(rv.TOKENS, "data"), prevent_initial_call=True)
+def link_structure_click(focus, tokens):
+    """Mark the residue clicked in 3D (Mol* reports its focus) in the PAE and the pLDDT plot."""
+    index = sv.token_of(tokens or {}, focus) if tokens else None
+    if index is None:
+        raise PreventUpdate
+    pae, plddt = Patch(), Patch()
+    pae["layout"]["shapes"] = rp.pae_shapes(tokens["chains"], tokens["n"], index)
+    plddt["layout"]["shapes"] = rp.plddt_shapes(tokens["chains"], tokens["n"], [(index, index)])
+    return pae, plddt
+
+
+# The viewer reports what Mol* really selected as {chains: [...]}: residues per chain, e.g. "A:11,B:5".
+clientside_callback(
+    """(sel) => ((sel && (sel.chains || (sel.targets || []).flatMap(t => t.chains || []))) || [])
+        .map(c => c.name + ':' + (c.residues || []).length).join(',')""",
+    Output(rv.VIEWER_SEL, "children"), Input(rv.VIEWER, "selection"))

@@ -3,6 +3,8 @@
 Reads only the snapshot store and the history DB (the sampler writes both); one dcc.Interval
 drives `refresh_status`, which extends the live charts with extendData and answers no_update
 when the sampler has not ticked since the last poll (only the stale-sampler alert still updates).
+The queue length and the running jobs per host come from the store too (`jobs.job_board`, once
+per sampler tick for every viewer), so a poll reads no job rows.
 Host cards also show hosts that workers rest after a failed SSH connect (`jobs.host_backoffs`).
 """
 from __future__ import annotations
@@ -20,9 +22,9 @@ from dash_app.components.metric_chart import empty_figure, extend_data, history_
 from services import defaults
 from services import jobs as jobs_service
 from services.metrics import history
-from services.metrics.jobgpu import job_target, owns
+from services.metrics.jobgpu import owns
 from services.metrics.model import HostSnapshot, series
-from services.metrics.store import SnapshotStore, cache_dir
+from services.metrics.store import Latest, SnapshotStore, cache_dir
 
 SAMPLER_ALERT = "status-sampler-alert"
 
@@ -48,6 +50,8 @@ CHARTS = {
 }
 GPU_CHARTS = [c for c in CHARTS if c.startswith("status-chart-gpu")]
 _stores: dict[tuple[int, str], SnapshotStore] = {}
+_decoded: dict[tuple[int, str], Latest] = {}  # this worker's decoded latest tick
+_rendered: dict[tuple, list] = {}  # this worker's cards per (tick, role, resting hosts): see _cards
 
 
 def _store() -> SnapshotStore:
@@ -59,13 +63,22 @@ def _store() -> SnapshotStore:
     return _stores[key]
 
 
+def _latest(seq: int) -> Latest:
+    """Return the store's latest tick, decoded once per tick in this worker (every viewer asks for it)."""
+    key = (os.getpid(), str(context.settings().data_dir))
+    hit = _decoded.get(key)
+    if hit is None or hit.seq != seq:
+        hit = _decoded[key] = _store().latest()
+    return hit
+
+
 def layout(**_query) -> html.Div:
     latest = _store().latest()
     names = [h.host for h in latest.hosts]
     return html.Div([
         html.H1("Status", className="h3"),
         html.Div(_alert(latest.ts), id=ALERT),
-        dbc.Row(_cards(latest.hosts), id=CARDS, className="g-3 mb-4"),
+        dbc.Row(_cards(latest.hosts, latest.jobs), id=CARDS, className="g-3 mb-4"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(id=HOST, options=names, value=names[0] if names else None, clearable=False,
                                  placeholder="host"), md=3),
@@ -128,7 +141,7 @@ def _gpu_block(gpu, procs, job_of: dict[int, int], admin: bool) -> html.Div:
     return html.Div(rows, className="border-top pt-1 mt-1 fd-gpu", **{"data-gpu": str(gpu.index)})
 
 
-def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool,
+def _host_card(h: HostSnapshot, running: list[list], queued: int, admin: bool,
                backoff: jobs_service.HostBackoff | None = None) -> dbc.Col:
     """Return the card of one host."""
     state = dbc.Badge("up" if h.up else "down", color="success" if h.up else "danger", className="fd-host-state")
@@ -145,13 +158,13 @@ def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool,
         mem_pct = 100 * h.mem_used_bytes / h.mem_total_bytes if h.mem_total_bytes else None
         body.append(_bar("memory", mem_pct, f"{_gib(h.mem_used_bytes)} / {_gib(h.mem_total_bytes)}"))
         body += [_bar(f"disk {d.mount}", d.percent, f"{_gib(d.used_bytes)} / {_gib(d.total_bytes)}") for d in h.disks]
-        job_of = {p.pid: j.id for j in running for p in h.gpu_processes if owns(job_target(j), p)}
+        job_of = {p.pid: job_id for job_id, _, target in running for p in h.gpu_processes if owns(target, p)}
         for gpu in h.gpus:
             procs = [p for p in h.gpu_processes if p.gpu_uuid == gpu.uuid]
             body.append(_gpu_block(gpu, procs, job_of, admin))
         if h.gpu_note:
             body.append(html.P(h.gpu_note, className="text-muted small mb-1 fd-gpu-note"))
-    jobs_line = f"{len(running)} running" + (f" ({', '.join(f'#{j.id} {j.owner}' for j in running)})"
+    jobs_line = f"{len(running)} running" + (f" ({', '.join(f'#{j} {owner}' for j, owner, _ in running)})"
                                              if admin and running else "") + f" · {queued} queued"
     body.append(html.P(jobs_line, className="small mb-0 mt-2 fd-host-jobs"))
     card = dbc.Card([dbc.CardHeader([html.Strong(h.host, className="me-2"), *badges]), dbc.CardBody(body)],
@@ -159,18 +172,42 @@ def _host_card(h: HostSnapshot, running: list, queued: int, admin: bool,
     return dbc.Col(html.Div(card, className="h-100", **{"data-host": h.host}), md=6, xl=4)
 
 
-def _cards(hosts: list[HostSnapshot]) -> list:
-    """Return every host's card with its running jobs and the queue length."""
+def _cards(hosts: list[HostSnapshot], board: dict | None, seq: int | None = None) -> list:
+    """Return every host's card with its running jobs and the queue length (`board`: the sampler's).
+
+    With the tick's `seq`, the cards are rendered once per tick, role and resting state in each
+    web worker and kept as plain JSON-ready dicts: every viewer of a tick gets the same cards, and
+    building ~600 components per poll cost more than everything else in it.
+    """
     if not hosts:  # before the sampler's first tick: no cards, so no queries either
         return []
     conn = context.conn()
     user = context.account()
-    running = jobs_service.running_jobs(conn)
-    queued = len(jobs_service.queue_positions(conn))
     admin = bool(user and user.is_admin)
     resting = jobs_service.host_backoffs(conn)
-    return [_host_card(h, [j for j in running if (j.host or "local") == h.host], queued, admin, resting.get(h.host))
-            for h in hosts]
+    key = (os.getpid(), str(context.settings().data_dir), seq, admin,
+           tuple(sorted((h, b.until, b.reason) for h, b in resting.items())))
+    if seq is not None and key in _rendered:
+        return _rendered[key]
+    board = board if board is not None else jobs_service.job_board(conn)  # a sampler from before the board
+    cards = [_plain(_host_card(h, board["running"].get(h.host, []), board["queued"], admin, resting.get(h.host)))
+             for h in hosts]
+    if seq is not None:
+        if len(_rendered) >= 8:  # a tick or two of each role; older ticks are never asked for again
+            _rendered.pop(next(iter(_rendered)))
+        _rendered[key] = cards
+    return cards
+
+
+def _plain(component):
+    """Return a component tree as the plain dicts Dash would send (serialised by the C JSON encoder)."""
+    if isinstance(component, (list, tuple)):
+        return [_plain(c) for c in component]
+    if not hasattr(component, "to_plotly_json"):
+        return component
+    out = component.to_plotly_json()
+    out["props"] = {k: _plain(v) for k, v in out["props"].items()}
+    return out
 
 
 def _traces(chart: str, gpus: list[int]) -> list[tuple[str, str]]:
@@ -217,11 +254,12 @@ def draw_charts(host: str | None, range_label: str):
           Input(INTERVAL, "n_intervals"), State(CURSOR, "data"), prevent_initial_call=True)
 def refresh_status(_n: int, cursor: dict | None):
     """Redraw the cards and extend the live charts with the newest tick; no_update if none."""
-    latest = _store().latest()
-    if cursor is not None and latest.seq == cursor.get("seq"):
+    seq, ts = _store().head()
+    if cursor is not None and seq == cursor.get("seq"):
         # no new tick: nothing to redraw, but a stopped sampler must still be called out
-        alert = _alert(latest.ts)
+        alert = _alert(ts)
         return [no_update, alert or no_update] + [no_update] * (1 + len(CHARTS))
+    latest = _latest(seq)
     extends = [no_update] * len(CHARTS)
     snap = latest.host(cursor["host"]) if cursor else None
     if cursor and snap and snap.up and snap.ts > cursor["last_ts"] and _live(RANGES[cursor["range"]]) \
@@ -233,4 +271,4 @@ def refresh_status(_n: int, cursor: dict | None):
                    if _traces(c, cursor["gpus"]) else no_update for c in CHARTS]
         cursor = {**cursor, "last_ts": snap.ts}
     new_cursor = {**cursor, "seq": latest.seq} if cursor else no_update
-    return [_cards(latest.hosts), _alert(latest.ts)] + extends + [new_cursor]
+    return [_cards(latest.hosts, latest.jobs, latest.seq), _alert(latest.ts)] + extends + [new_cursor]

@@ -11,6 +11,7 @@ from flask import current_app
 
 from dash_app import ids
 from dash_app import upload_state as U
+from dash_app.components.terms import terms_check
 from dash_app.context import conn, require_account, settings
 from services import defaults, jobs
 from services.errors import FoldDeckError
@@ -27,6 +28,7 @@ RESULT = P(__name__, "result")
 KEY = P(__name__, "key")
 BATCH = P(__name__, "batch")
 LIMITS = P(__name__, "limits")
+TERMS = P(__name__, "terms")
 COLUMNS = [
     {"field": "name", "headerName": "Job", "flex": 2, "minWidth": 180},
     {"field": "file", "headerName": "File", "flex": 1, "minWidth": 120},
@@ -63,6 +65,7 @@ def layout(**_query) -> html.Div:
                                     "localeText": {"noRowsToShow": "No jobs yet: drop a file above."},
                                     "domLayout": "autoHeight"},
                    columnSize="responsiveSizeToFit", className="ag-theme-alpine mb-3", style={"height": None}),
+        terms_check(TERMS, require_account().accepted_terms_at is not None),
         html.Div([
             dbc.Button([html.I(className="bi bi-send me-1"), "Submit all valid"], id=SUBMIT_ALL, color="success",
                        className="me-2", disabled=True),
@@ -125,7 +128,8 @@ def review_files(batch):
 def read(batch: list[dict] | None) -> list[U.FileResult]:
     """Read the batch with the server's own limits (the browser's figures only word the messages)."""
     limits = upload_limits()
-    return U.read_batch(batch, limits["file"], limits["request"])
+    mine = jobs.effective_limits(conn(), require_account().id)
+    return U.read_batch(batch, limits["file"], limits["request"], mine.jobs_per_submit, mine.tokens_per_job)
 
 
 def file_messages(results: list[U.FileResult]) -> list:
@@ -161,15 +165,16 @@ def enable_selected(selected):
     State(BATCH, "data"),
     State(GRID, "selectedRows"),
     State(KEY, "data"),
+    State(TERMS, "value"),
     prevent_initial_call=True,
 )
-def submit_uploads(_all, _selected, batch, selected, key):
+def submit_uploads(_all, _selected, batch, selected, key, accepted):
     """Re-read the files on the server and queue the valid jobs (all, or the selected ones)."""
     if not any(t.get("value") for t in ctx.triggered):
         return no_update, no_update
     keys = [r["key"] for r in selected or []] if ctx.triggered_id == SUBMIT_SELECTED else None
     try:
-        queued = submit_rows(read(batch), keys, key)
+        queued = submit_rows(read(batch), keys, key, bool(accepted))
     except FoldDeckError as exc:
         return dbc.Alert(str(exc), color="danger", className="py-2"), no_update
     if not queued:
@@ -180,9 +185,13 @@ def submit_uploads(_all, _selected, batch, selected, key):
                      color="success", className="py-2", id=P(__name__, "queued")), True
 
 
-def submit_rows(results: list[U.FileResult], keys: list[str] | None, key: str | None) -> list:
-    """Queue the chosen valid jobs of files read again on the server (never trust the browser's table)."""
+def submit_rows(results: list[U.FileResult], keys: list[str] | None, key: str | None, accepted: bool) -> list:
+    """Queue the chosen valid jobs of files read again on the server (never trust the browser's table).
+
+    All or nothing, in one transaction: a refused job leaves none of the others queued.
+    """
     rows = U.valid_rows(results, keys)
-    user = require_account()
-    return [jobs.submit(conn(), settings(), user, r.af3, name=r.name or None,
-                        idempotency_key=f"upload-{key}-{r.key}" if key else None) for r in rows]
+    items = [jobs.NewJob(r.af3, r.name or None, f"upload-{key}-{r.key}" if key else None,
+                         f"{r.file}, job {int(r.key.split(':')[1]) + 1}" + (f" ({r.name})" if r.name else ""))
+             for r in rows]
+    return jobs.submit_many(conn(), settings(), require_account(), items, accept_terms=accepted, via="upload")

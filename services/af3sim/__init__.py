@@ -3,6 +3,6 @@
 Run as `python -m services.af3sim --json_path=IN.json --output_dir=OUT [--speed=F] [--fail-at=STAGE]`.
 It loads inputs with AF3's own checks (`loader`), prints AF3's stage lines (`run`, `console`) at a
 pace from `timing`, and writes AF3's output layout with synthetic, self-consistent numbers
-(`structure`, `confidences`, `writer`). Pure standard library, so it runs under a bare Python.
+(`structure`, `confidences`, `writer`). Standard library plus numpy (vectorised confidences).
 """
 from __future__ import annotations

@@ -6,6 +6,8 @@ import json
 import pathlib
 import re
 
+import numpy as np
+
 from services.af3sim.confidences import Sample
 from services.af3sim.loader import Chain, DnaChain, Input, ProteinChain, RnaChain
 from services.af3sim.structure import Layout
@@ -30,31 +32,47 @@ here instead of this file.
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _fmt_plddt(x: float) -> str:
-    """Format a pLDDT as AF3's writer does: 2 decimals, clamp 99.99, one trailing zero dropped."""
-    s = f"{round(min(99.99, max(0.0, x)), 2):.2f}"
-    return s[:-1] if s.endswith("0") else s
-
-
 def _trim_zero(s: str) -> str:
     """Drop one trailing zero, as AF3's JSON writer does ('0.50' -> '0.5', '1.00' -> '1.0')."""
     return s[:-1] if s.endswith("0") else s
 
 
-# Lookup tables: confidences.json holds ~2 x tokens^2 numbers, and formatting each one with an
-# f-string dominated the run time of large jobs.
+# Lookup tables: confidences.json holds ~2 x tokens^2 numbers (50 M at 5,000 tokens), so they are
+# formatted by table lookup in numpy: each entry is the text plus its separator, NUL-padded to a
+# fixed width; a block of rows becomes bytes with one lookup, one tobytes and one NUL strip.
 _FRACTIONS = [_trim_zero(f"{i / 100:.2f}") for i in range(101)]
 _PAES = [f"{i / 10:.1f}" for i in range(1000)]
+_PLDDTS = [_trim_zero(f"{i / 100:.2f}") for i in range(10000)]
 
 
-def _fmt_fraction(x: float) -> str:
-    """Format a probability: 2 decimals, clamped to [0, 1], one trailing zero dropped."""
-    return _FRACTIONS[int(min(1.0, max(0.0, x)) * 100 + 0.5)]
+def _lut(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (each text plus "," as NUL-padded S5, its length)."""
+    lut = np.array([(t + ",").encode() for t in texts], dtype="S5")
+    return lut, np.array([len(t) + 1 for t in texts], np.int32)
 
 
-def _fmt_pae(x: float) -> str:
-    """Format a PAE value: 1 decimal, clamped to [0, 99.9]."""
-    return _PAES[int(min(99.9, max(0.0, x)) * 10 + 0.5)]
+_FRACTION_LUT, _PAE_LUT = _lut(_FRACTIONS), _lut(_PAES)
+_ROW_BLOCK = 256  # rows formatted at once: 5,000-token rows make ~5 MB of text per block
+
+
+def plddt_texts(atom_plddts: np.ndarray) -> list[str]:
+    """Return each atom's pLDDT as written (2 decimals, clamped to 99.99, one trailing zero dropped)."""
+    idx = np.rint(np.clip(atom_plddts, 0.0, 99.99) * 100.0).astype(np.int64)
+    return [_PLDDTS[i] for i in idx.tolist()]
+
+
+def _matrix_chunks(codes: np.ndarray, lut: tuple[np.ndarray, np.ndarray]):
+    """Yield a code matrix as JSON text `[[a,b],[c,d]]` in blocks of rows (bytes)."""
+    texts, lengths = lut
+    n = len(codes)
+    yield b"[["
+    for lo in range(0, n, _ROW_BLOCK):
+        block = codes[lo:lo + _ROW_BLOCK]
+        text = texts[block].tobytes().replace(b"\0", b"")  # every value followed by ","
+        ends = np.cumsum(lengths[block].sum(axis=1)).tolist()
+        starts = [0] + ends[:-1]
+        rows = b"],[".join(text[s:e - 1] for s, e in zip(starts, ends, strict=True))
+        yield rows + (b"]]" if lo + _ROW_BLOCK >= n else b"],[")
 
 
 def _cif(value: str) -> str:
@@ -67,21 +85,21 @@ def _cif(value: str) -> str:
 # -- confidences, summary, ranking ---------------------------------------------------------------
 
 
-def confidences_json(layout: Layout, sample: Sample) -> str:
-    """Return `*_confidences.json` text: AF3's key order, one array per line, AF3's number formats."""
+def write_confidences(path: pathlib.Path, layout: Layout, sample: Sample, plddts: list[str] | None = None) -> None:
+    """Write `*_confidences.json`: AF3's key order, one array per line, AF3's number formats, streamed by rows."""
     atom_chain = [r.chain_id for r in layout.residues for _ in r.atoms]
     token_chain = [layout.residues[t.residue].chain_id for t in layout.tokens]
     token_res = [layout.residues[t.residue].res_id for t in layout.tokens]
-    lines = [
-        '  "atom_chain_ids": [' + ",".join(f'"{c}"' for c in atom_chain) + "],",
-        '  "atom_plddts": [' + ",".join(_fmt_plddt(x) for x in sample.atom_plddts) + "],",
-        '  "contact_probs": [' + ",".join("[" + ",".join(_fmt_fraction(x) for x in row) + "]"
-                                          for row in sample.contact_probs) + "],",
-        '  "pae": [' + ",".join("[" + ",".join(_fmt_pae(x) for x in row) + "]" for row in sample.pae) + "],",
-        '  "token_chain_ids": [' + ",".join(f'"{c}"' for c in token_chain) + "],",
-        '  "token_res_ids": [' + ",".join(str(r) for r in token_res) + "]",
-    ]
-    return "{\n" + "\n".join(lines) + "\n}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(("{\n" + '  "atom_chain_ids": [' + ",".join(f'"{c}"' for c in atom_chain) + "],\n"
+                 + '  "atom_plddts": [' + ",".join(plddts or plddt_texts(sample.atom_plddts)) + "],\n"
+                 + '  "contact_probs": ').encode())
+        f.writelines(_matrix_chunks(np.minimum(sample.contact_pct, 100), _FRACTION_LUT))
+        f.write(b',\n  "pae": ')
+        f.writelines(_matrix_chunks(np.minimum(sample.pae_tenths, 999), _PAE_LUT))
+        f.write((",\n" + '  "token_chain_ids": [' + ",".join(f'"{c}"' for c in token_chain) + "],\n"
+                 + '  "token_res_ids": [' + ",".join(str(r) for r in token_res) + "]\n}").encode())
 
 
 def summary_json(sample: Sample) -> str:
@@ -117,11 +135,12 @@ def _poly_type(chain: Chain) -> str:
             DnaChain: "polydeoxyribonucleotide"}.get(type(chain), "")
 
 
-def model_cif(fold_input: Input, layout: Layout, sample: Sample, terms: bool) -> str:
+def model_cif(fold_input: Input, layout: Layout, sample: Sample, terms: bool, plddts: list[str] | None = None) -> str:
     """Return a ModelCIF-flavoured mmCIF of the sample: input chain ids, B-factor = pLDDT."""
     name = fold_input.sanitised_name()
     reps, entity_of = _entities(fold_input.chains)
-    global_plddt = sum(sample.atom_plddts) / max(1, len(sample.atom_plddts))
+    global_plddt = float(sample.atom_plddts.mean()) if len(sample.atom_plddts) else 0.0
+    plddts = plddts or plddt_texts(sample.atom_plddts)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     out = [f"# {SIM_LABEL}: synthetic structure, NOT a prediction. No AlphaFold model or GPU was used.",
            f"data_{name}", "#", f"_entry.id {_cif(name)}", "#",
@@ -150,11 +169,13 @@ def model_cif(fold_input: Input, layout: Layout, sample: Sample, terms: bool) ->
         "label_entity_id", "label_seq_id", "pdbx_PDB_ins_code", "Cartn_x", "Cartn_y", "Cartn_z", "occupancy",
         "B_iso_or_equiv", "auth_seq_id", "auth_asym_id", "pdbx_PDB_model_num")]
     serial = 0
-    for res, xyz in zip(layout.residues, sample.coords, strict=True):
+    coords = sample.coords.tolist()
+    for res in layout.residues:
         group = "HETATM" if res.kind == "ligand" else "ATOM"
         seq_id = str(res.res_id) if res.kind != "ligand" else "."
-        for (atom, elem), (x, y, z) in zip(res.atoms, xyz, strict=True):
-            b = _fmt_plddt(sample.atom_plddts[serial])
+        for atom, elem in res.atoms:
+            x, y, z = coords[serial]
+            b = plddts[serial]
             serial += 1
             out.append(f"{group} {serial} {elem} {_cif(atom)} . {_cif(res.name)} {res.chain_id} "
                        f"{entity_of[res.chain_id]} {seq_id} ? {x:.3f} {y:.3f} {z:.3f} 1.00 {b} {res.res_id} "

@@ -78,8 +78,8 @@ def test_builder001_protein_ligand_fix_error_submit(live, settings):
                                     {"ligand": {"id": "B", "ccdCodes": ["ATP"]}}]
 
     wait_until(dash_duo, lambda: not dash_duo.find_element(f"#{page.SUBMIT}").get_attribute("disabled"), timeout=10)
+    assert dash_duo.find_element(f"#{page.TERMS_ACCEPT}").is_selected()  # alice accepted before: ticked for her
     click(dash_duo, dash_duo.find_element(f"#{page.SUBMIT}"))
-    dash_duo.wait_for_element(f"#{page.TERMS_ACCEPT}", timeout=10).click()  # first submit asks for the terms
     wait_until(dash_duo, lambda: "/jobs/" in dash_duo.driver.current_url, timeout=10)
 
     conn = db.connect(settings.db_path)

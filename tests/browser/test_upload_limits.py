@@ -51,7 +51,10 @@ def test_upload002_oversized_and_overflowing_files_are_named_and_not_sent(live, 
     assert "Not uploaded: the files dropped together pass 44 KB" in errors["c.json"]
     assert sorted(e.text.split(":")[0] for e in dash_duo.find_elements(".fd-file-ok")) == ["a.json", "b.json"]
 
-    dash_duo.find_element(f"#{page.SUBMIT_ALL}").click()
+    button = dash_duo.find_element(f"#{page.SUBMIT_ALL}")
+    # below the terms checkbox now, under the fold; "instant": Bootstrap's smooth scrolling would still be moving
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", button)
+    button.click()
     dash_duo.wait_for_contains_text(f"#{page.RESULT}", "2 job(s) queued", timeout=10)
     conn = db.connect(settings.db_path)
     found, _ = jobs.list_jobs(conn, users.get_by_name(conn, "alice"))

@@ -5,7 +5,7 @@ import pytest
 
 from dash_app import builder_state as B
 from services import jobs, users
-from services.errors import InvalidInput
+from services.errors import InvalidInput, TermsNotAccepted
 from tests.conftest import dash_post
 
 
@@ -49,14 +49,12 @@ def test_restructure_and_submit_rules(app, settings, conn):
     state = {**B.update_entity(state, 0, sequence="MKSA", mods=[{"code": "SEP", "position": 3}]), "name": "j"}
     state = B.update_entity(state, 1, ccd="ZN")
     with app.server.test_request_context():
-        with pytest.raises(InvalidInput, match="terms"):
-            page.submit_state(state, alice, "k1")
-        users.accept_terms(conn, alice.id)
-        alice = users.get_by_name(conn, "alice")
+        with pytest.raises(TermsNotAccepted, match="terms"):  # unticked: refused, though alice accepted before
+            page.submit_state(state, alice, "k1", False)
         with pytest.raises(InvalidInput, match="problems"):
-            page.submit_state(B.update_entity(state, 0, sequence="MK1"), alice, "k0")
-        job = page.submit_state(state, alice, "k1")
-        again = page.submit_state(state, alice, "k1")  # a double click queues one job
+            page.submit_state(B.update_entity(state, 0, sequence="MK1"), alice, "k0", True)
+        job = page.submit_state(state, alice, "k1", True)
+        again = page.submit_state(state, alice, "k1", True)  # a double click queues one job
     assert job.id == again.id
     assert jobs.list_jobs(conn, alice)[1] == 1
     assert job.read_input()["sequences"][1] == {"ligand": {"id": "B", "ccdCodes": ["ZN"]}}

@@ -119,12 +119,12 @@ def test_limits_are_enforced_by_the_queue_with_clear_messages(conn, settings, bo
     assert jobs.claim_job(conn, settings, "w", BIG).id == first.id
     assert jobs.claim_job(conn, settings, "w", BIG) is None
     assert jobs.get_job(conn, alice, second.id).state is JobState.QUEUED
-    # lifting the limits (empty = unlimited) lets the next job start
+    # lifting her own limits (empty: unlimited running, default queued/tokens) lets the next job start
     admin.set_limits(conn, boss, alice.id, UserLimits())
     assert jobs.claim_job(conn, settings, "w", BIG).id == second.id
     assert audit()[0][2] == "admin: set the limits of 'alice': max running 1, max queued 2, max tokens 20"
-    assert audit()[-1][2] == ("admin: set the limits of 'alice': max running unlimited, max queued unlimited, "
-                              "max tokens unlimited")
+    assert audit()[-1][2] == ("admin: set the limits of 'alice': max running unlimited, max queued default, "
+                              "max tokens default")
 
 
 def test_parse_limit_reads_form_values():

@@ -25,7 +25,7 @@ def test_cli_round_trip(settings, conn, tmp_path):
     server = tmp_path / "server.json"
     server.write_text(json.dumps([{"name": f"cli {i}", "modelSeeds": [1], "sequences": [
         {"proteinChain": {"sequence": "MKVLAAGIVALLLA", "count": 1}}]} for i in range(2)]))
-    out = cli(settings, "submit", str(server), "--user", "alice")
+    out = cli(settings, "submit", str(server), "--user", "alice", "--accept-terms")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["submitted job 1 (cli 0, 14 tokens)", "submitted job 2 (cli 1, 14 tokens)"]
 
@@ -53,7 +53,7 @@ def test_cli_submit_rejects_an_invalid_file_and_lists_problems(settings, conn, t
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "bad", "dialect": "alphafold3", "version": 1, "modelSeeds": [],
                                "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}]}))
-    out = cli(settings, "submit", str(bad))
+    out = cli(settings, "submit", str(bad), "--accept-terms")
     assert out.returncode == 1 and out.stderr.startswith("error: The input has problems; nothing was submitted.")
     assert "  - " in out.stderr
     assert db.connect(settings.db_path).execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0

@@ -167,6 +167,7 @@ def test_four_workers_run_200_jobs_exactly_once(settings, conn, alice):
     ledger = settings.data_dir / "ledger"
     command = f"echo {{input}} >> {ledger} && {SIM} --num_diffusion_samples=1"
     bob = users.create_user(conn, "bob", "bob-password-1")
+    users.accept_terms(conn, bob.id)
     # Alice queues all of hers first: only the fair claim order lets bob's jobs start early.
     ids = [jobs.submit(conn, settings, alice if i < 100 else bob, INPUT).id for i in range(200)]
     # One slot thread each, four slots in all: every claim races the other processes.

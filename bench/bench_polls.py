@@ -1,0 +1,543 @@
+"""FoldDeck's polls side by side with an empty Dash callback (bench/floor_app.py) under the same gunicorn.
+
+    .venv/bin/python bench/bench_polls.py [--clients 8] [--seconds 5] [--rounds 3] [--running 400]
+                                          [--browsers 1000] [--browser-seconds 20] [--skip-browsers]
+
+Seeds a fresh data dir with realistic data (400 users, 20,000 jobs, 300 queued, `--running` running
+on 4 hosts with 8 GPUs each, a sampler snapshot), starts FoldDeck and the floor app with the
+gunicorn settings `make run` uses, and logs in over HTTP. The callback bodies are built the way
+dash-renderer builds them: from `/_dash-dependencies` and the values in the page layout the pages
+router returned, following the cursors each response sends back.
+
+1. Hammer: `--clients` processes post one target's body for `--seconds`, first against the floor
+   then against FoldDeck (the order alternates per round), `--rounds` times. Each target prints
+   p50 and p95 as floor / FoldDeck / ratio, medians over the rounds.
+2. Cold dashboard load: bytes on the wire for the page, its JS/CSS, layout, dependencies and the
+   first page callback, with `Accept-Encoding: br, gzip`.
+3. Many browsers: `--browsers` simulated browsers (60 % dashboard every 3 s, 25 % job console every
+   1.5 s, 15 % status every 5 s, a sampler snapshot every 5 s, a job's progress moving every second)
+   against FoldDeck, then the same number polling the floor at the same intervals; p50/p95/max and
+   errors.
+
+The client runs on the same machine as the servers: on a small box, figures include its share.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dash_app.__main__ import WEB_THREADS, WEB_WORKERS  # noqa: E402
+from services import db, defaults, joblog, jobs  # noqa: E402
+from services.metrics.model import Disk, Gpu, HostSnapshot  # noqa: E402
+from services.metrics.store import SnapshotStore, cache_dir  # noqa: E402
+from services.settings import load_settings  # noqa: E402
+
+PASSWORD = "bench-password-1"
+HOSTS = ["local", "gpu1", "gpu2", "gpu3"]
+ME = "u000"
+
+
+# -- seeding -------------------------------------------------------------------------------------
+
+
+def seed(data_dir: Path, n_users: int, n_jobs: int, n_queued: int, n_running: int) -> dict:
+    """Fill a fresh data dir; return what the clients need (the console job's id)."""
+    from werkzeug.security import generate_password_hash
+
+    settings = load_settings(environ={}, dotenv=None, data_dir=data_dir)
+    db.migrate(settings.db_path)
+    conn = db.connect(settings.db_path)
+    pw = generate_password_hash(PASSWORD)  # one hash for all: hashing 400 passwords would take a minute
+    now = time.time()
+    with db.transaction(conn):
+        conn.execute("INSERT INTO users (username, password_hash, role, session_token, created_at) "
+                     "VALUES ('admin', ?, 'admin', ?, ?)", (pw, secrets.token_hex(16), now))
+        conn.executemany("INSERT INTO users (username, password_hash, role, session_token, created_at) "
+                         "VALUES (?, ?, 'user', ?, ?)",
+                         [(f"u{i:03d}", pw, secrets.token_hex(16), now) for i in range(n_users)])
+    ids = [r[0] for r in conn.execute("SELECT id FROM users WHERE role = 'user' ORDER BY username")]
+    rng = random.Random(12)
+    rows = []
+    for i in range(n_jobs):
+        age = n_jobs - i  # the newest jobs are the queued and running ones
+        owner = ids[i % len(ids)]
+        t = now - age * 40.0
+        if age <= n_queued:
+            state, started, finished, stage, progress = "queued", None, None, "", 0.0
+        elif age <= n_queued + n_running:
+            state, started, finished = "running", t + 5, None
+            stage, progress = "inference", rng.random()
+        else:
+            state = rng.choices(["succeeded", "failed", "cancelled"], [85, 10, 5])[0]
+            started, finished, stage, progress = t + 5, t + 600, {"succeeded": "done"}.get(state, state), 1.0
+        host = HOSTS[i % len(HOSTS)] if started else None
+        rows.append((owner, f"job-{i:05d}", state, "", rng.randint(50, 2500), t, t, started, finished,
+                     finished or started or t, host, stage, progress, "" if state != "failed" else "exit 1"))
+    with db.transaction(conn):
+        conn.executemany("INSERT INTO jobs (owner_id, name, state, input_path, tokens, submitted_at, queued_at, "
+                         "started_at, finished_at, updated_at, host, stage, progress, error) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    me = ids[0]
+    # the console job: one of ME's running jobs with a long log
+    job_id = conn.execute("SELECT id FROM jobs WHERE owner_id = ? ORDER BY state = 'running' DESC, id DESC LIMIT 1",
+                          (me,)).fetchone()[0]
+    conn.execute("UPDATE jobs SET state = 'running', started_at = ?, finished_at = NULL WHERE id = ?", (now, job_id))
+    line = "I1121 21:10:26.672333 140000069013505 jackhmmer.py:185] Query sequence (non-sharded db): MSTEKLRQ..."
+    for _ in range(10):
+        joblog.append_lines(conn, job_id, [line] * 10_000)
+    publish_snapshot(settings)
+    db.close_all()
+    return {"job_id": job_id, "settings": settings}
+
+
+def publish_snapshot(settings) -> int:
+    """Write one sampler tick (4 hosts, 8 GPUs each, the job board) into the store; return its seq."""
+    now = time.time()
+    snaps = []
+    for h in HOSTS:
+        gpus = [Gpu(i, "NVIDIA A100-SXM4-80GB", f"GPU-{h}-{i}", 87.0, 61_000.0, 81_920.0, 64.0, 310.0, 400.0)
+                for i in range(8)]
+        snaps.append(HostSnapshot(host=h, ts=now, cpu_percent=37.5, mem_used_bytes=300 * 2**30,
+                                  mem_total_bytes=1024 * 2**30, disks=[Disk("/", 1 * 2**40, 2 * 2**40)], gpus=gpus))
+    store = SnapshotStore(cache_dir(settings.data_dir))
+    try:
+        return store.put(snaps, now, jobs.job_board(db.connect(settings.db_path)))
+    finally:
+        store.close()
+
+
+# -- servers -------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(app: str, env: dict) -> tuple[subprocess.Popen, int]:
+    """Start `app` under gunicorn with make run's workers and threads; return it once it answers."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WEB_WORKERS), "--threads",
+                             str(WEB_THREADS), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+                             "--backlog", "4096", app], cwd=ROOT, env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/_dash-dependencies")
+            conn.getresponse().read()
+            return proc, port
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{app} did not start")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+# -- a browser's view: session, layout, callback bodies -------------------------------------------
+
+
+class Client:
+    """One logged-in browser session over plain HTTP."""
+
+    def __init__(self, port: int, login: bool = True):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        if login:
+            page = self.request("GET", "/login")[2].decode()
+            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+            status, _, _ = self.request("POST", "/login", urlencode({"username": ME, "password": PASSWORD,
+                                                                    "csrf_token": token}).encode(),
+                                        {"Content-Type": "application/x-www-form-urlencoded"})
+            assert status == 302, f"login failed: {status}"
+            self.request("GET", "/")  # the page load sets the CSRF cookie
+
+    def headers(self) -> dict[str, str]:
+        h = {"Content-Type": "application/json"}
+        if self.cookies:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if "_csrf_token" in self.cookies:
+            h["X-CSRFToken"] = self.cookies["_csrf_token"]
+        return h
+
+    def request(self, method: str, path: str, body: bytes | None = None, extra: dict | None = None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        h = self.headers() if self.cookies else {}
+        h.update(extra or {})
+        conn.request(method, path, body=body, headers=h)
+        r = conn.getresponse()
+        data = r.read()
+        for value in r.headers.get_all("Set-Cookie") or []:
+            name, _, rest = value.partition("=")
+            self.cookies[name] = rest.split(";", 1)[0]
+        conn.close()
+        return r.status, r.headers, data
+
+    def post_json(self, body: dict):
+        status, headers, data = self.request("POST", "/_dash-update-component", json.dumps(body).encode())
+        return status, (json.loads(data) if status == 200 and data else None)
+
+
+def _key(cid) -> str:
+    return json.dumps(cid, sort_keys=True, separators=(",", ":")) if isinstance(cid, dict) else cid
+
+
+def _parse_id(text: str):
+    return json.loads(text) if text.startswith("{") else text
+
+
+def _walk(node, found: dict) -> None:
+    """Index every component of a layout by id."""
+    if isinstance(node, list):
+        for n in node:
+            _walk(n, found)
+    elif isinstance(node, dict):
+        props = node.get("props")
+        if isinstance(props, dict):
+            if "id" in props:
+                found[_key(props["id"])] = props
+            for v in props.values():
+                _walk(v, found)
+
+
+def _outputs(output: str) -> list[dict]:
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+    out = []
+    for p in parts:
+        cid, _, prop = p.rpartition(".")
+        out.append({"id": _parse_id(cid), "property": prop})
+    return out
+
+
+class Poll:
+    """The body dash-renderer sends when `interval` fires on a page, kept current from the responses."""
+
+    def __init__(self, deps: list[dict], layout: dict, interval: str):
+        cands = [d for d in deps if any(i["id"] == interval and i["property"] == "n_intervals" for i in d["inputs"])]
+        self.dep = max(cands, key=lambda d: len(_outputs(d["output"])))
+        comps: dict = {}
+        _walk(layout, comps)
+        self.values = {}
+        for spec in self.dep["inputs"] + self.dep.get("state", []):
+            self.values[(spec["id"], spec["property"])] = comps.get(spec["id"], {}).get(spec["property"])
+        self.values[(interval, "n_intervals")] = 1
+        self.interval = interval
+
+    def body(self) -> dict:
+        outs = _outputs(self.dep["output"])
+        spec = lambda s: {"id": _parse_id(s["id"]), "property": s["property"],  # noqa: E731
+                          "value": self.values[(s["id"], s["property"])]}
+        return {"output": self.dep["output"], "outputs": outs if len(outs) > 1 else outs[0],
+                "inputs": [spec(s) for s in self.dep["inputs"]], "state": [spec(s) for s in self.dep.get("state", [])],
+                "changedPropIds": [f"{self.interval}.n_intervals"]}
+
+    def follow(self, response: dict | None) -> None:
+        """Take the new values the server sent for this callback's own state (cursors), as the browser does."""
+        states = {(x["id"], x["property"]) for x in self.dep.get("state", [])}
+        for cid, props in (response or {}).get("response", {}).items():
+            for prop, value in props.items():
+                if (cid, prop) in states and not (isinstance(value, dict) and "__dash_patch_update" in value):
+                    self.values[(cid, prop)] = value
+
+
+def open_page(client: Client, deps: list[dict], path: str) -> dict:
+    """Return the layout the pages router sends for `path`."""
+    router = next(d for d in deps if "_pages_content.children" in d["output"])
+    values = {"pathname": path, "search": ""}
+    body = {"output": router["output"], "outputs": _outputs(router["output"]),
+            "inputs": [{**i, "value": values.get(i["property"])} for i in router["inputs"]],
+            "state": [{**s, "value": None} for s in router.get("state", [])],
+            "changedPropIds": ["_pages_location.pathname"]}
+    status, data = client.post_json(body)
+    assert status == 200, f"{path}: {status}"
+    return data["response"]["_pages_content"]["children"]
+
+
+def run_initial(client: Client, deps: list[dict], layout: dict, output_prefix: str) -> dict:
+    """Run the page's initial callback whose output starts with `output_prefix`; return its response."""
+    dep = next(d for d in deps if d["output"].lstrip(".").startswith(output_prefix))
+    comps: dict = {}
+    _walk(layout, comps)
+    spec = lambda s: {"id": s["id"], "property": s["property"],  # noqa: E731
+                      "value": comps.get(s["id"], {}).get(s["property"])}
+    status, data = client.post_json({"output": dep["output"], "outputs": _outputs(dep["output"]),
+                                     "inputs": [spec(s) for s in dep["inputs"]],
+                                     "state": [spec(s) for s in dep.get("state", [])],
+                                     "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]})
+    assert status == 200, status
+    return data
+
+
+# -- the hammer --------------------------------------------------------------------------------------
+
+
+def _hammer_worker(port: int, headers: dict, body: bytes, until: float, q) -> None:
+    lat, errors, codes = [], 0, {}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while time.time() < until:
+        t = time.perf_counter()
+        try:
+            conn.request("POST", "/_dash-update-component", body=body, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            codes[r.status] = codes.get(r.status, 0) + 1
+            if r.status >= 400:
+                errors += 1
+            if r.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        except (OSError, http.client.HTTPException):
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            continue
+        lat.append((time.perf_counter() - t) * 1000)
+    q.put((lat, errors, codes))
+
+
+def hammer(port: int, headers: dict, body: dict, clients: int, seconds: float) -> dict:
+    """Post `body` from `clients` processes for `seconds`; return p50/p95 ms, requests and errors."""
+    q = multiprocessing.Queue()
+    until = time.time() + seconds
+    procs = [multiprocessing.Process(target=_hammer_worker, args=(port, headers, json.dumps(body).encode(), until, q))
+             for _ in range(clients)]
+    for p in procs:
+        p.start()
+    lat, errors, codes = [], 0, {}
+    for _ in procs:
+        lt, er, cd = q.get()
+        lat += lt
+        errors += er
+        for k, v in cd.items():
+            codes[k] = codes.get(k, 0) + v
+    for p in procs:
+        p.join()
+    lat.sort()
+    return {"p50": lat[len(lat) // 2] if lat else float("nan"),
+            "p95": lat[int(len(lat) * 0.95)] if lat else float("nan"), "n": len(lat), "errors": errors,
+            "codes": codes}
+
+
+# -- many browsers -----------------------------------------------------------------------------------
+
+
+async def _browser(port: int, headers: dict, poll: Poll, interval_s: float, until: float, out: list, errs: list):
+    await asyncio.sleep(random.random() * interval_s)
+    while time.time() < until:
+        body = json.dumps(poll.body()).encode()
+        head = (f"POST /_dash-update-component HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "Connection: close\r\n\r\n").encode()
+        t = time.perf_counter()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(head + body)
+            await writer.drain()
+            data = await reader.read()
+            writer.close()
+            status = int(data.split(b" ", 2)[1])
+            out.append((time.perf_counter() - t) * 1000)
+            if status >= 400:
+                errs.append(status)
+            elif status == 200:
+                payload = data.split(b"\r\n\r\n", 1)[1]
+                if b"transfer-encoding: chunked" not in data[:2000].lower():
+                    poll.follow(json.loads(payload))
+        except (OSError, ValueError, IndexError) as exc:
+            errs.append(type(exc).__name__)
+        await asyncio.sleep(interval_s)
+
+
+async def _browsers(port: int, sessions: list[dict], polls: list[tuple[Poll, float]], n: int, seconds: float):
+    out: list[float] = []
+    errs: list = []
+    until = time.time() + seconds
+    tasks = []
+    for i in range(n):
+        template, interval_s = polls[i % len(polls)]
+        poll = Poll.__new__(Poll)
+        poll.dep, poll.interval, poll.values = template.dep, template.interval, dict(template.values)
+        tasks.append(_browser(port, sessions[i % len(sessions)], poll, interval_s, until, out, errs))
+    await asyncio.gather(*tasks)
+    out.sort()
+    return {"n": len(out), "p50": out[len(out) // 2] if out else float("nan"),
+            "p95": out[int(len(out) * 0.95)] if out else float("nan"), "max": out[-1] if out else float("nan"),
+            "errors": len(errs), "error_kinds": sorted({str(e) for e in errs})[:5]}
+
+
+def churn(settings, stop: threading.Event) -> None:
+    """What the worker and sampler write meanwhile: a job's progress each second, a snapshot every 5 s."""
+    conn = db.connect(settings.db_path)
+    running = [r[0] for r in conn.execute("SELECT id FROM jobs WHERE state = 'running'")]
+    last_snap = 0.0
+    while not stop.wait(1.0):
+        if running:
+            conn.execute("UPDATE jobs SET progress = ? WHERE id = ?", (random.random(), random.choice(running)))
+        if time.time() - last_snap >= settings.sample_interval:
+            publish_snapshot(settings)
+            last_snap = time.time()
+    db.close_all()
+
+
+# -- main ----------------------------------------------------------------------------------------------
+
+
+def median_of(rounds: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rounds)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--users", type=int, default=400)
+    ap.add_argument("--jobs", type=int, default=20_000)
+    ap.add_argument("--queued", type=int, default=300)
+    ap.add_argument("--running", type=int, default=400)
+    ap.add_argument("--browsers", type=int, default=1000)
+    ap.add_argument("--browser-seconds", type=float, default=20.0)
+    ap.add_argument("--skip-browsers", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated target names to hammer (default: all)")
+    args = ap.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-polls-"))
+    t = time.perf_counter()
+    seeded = seed(data_dir, args.users, args.jobs, args.queued, args.running)
+    settings = seeded["settings"]
+    print(f"seeded {args.users} users, {args.jobs:,} jobs ({args.queued} queued, {args.running} running) "
+          f"in {time.perf_counter() - t:.1f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    env = {"FOLDDECK_DATA_DIR": str(data_dir), "FOLDDECK_LOG_LEVEL": "WARNING",
+           "FOLDDECK_SECRET_KEY": secrets.token_hex(32)}
+    fd, fd_port = start_server("dash_app.wsgi:server", env)
+    fl, fl_port = start_server("bench.floor_app:server", {})
+    try:
+        run(args, settings, seeded, fd_port, fl_port)
+    finally:
+        stop_server(fd)
+        stop_server(fl)
+
+
+def run(args, settings, seeded: dict, fd_port: int, fl_port: int) -> None:
+    me = Client(fd_port)
+    deps = json.loads(me.request("GET", "/_dash-dependencies")[2])
+    floor = Client(fl_port, login=False)
+    floor_deps = json.loads(floor.request("GET", "/_dash-dependencies")[2])
+    floor_poll = Poll(floor_deps, {}, "floor-interval")
+
+    dash_layout = open_page(me, deps, "/")
+    dash_poll = Poll(deps, dash_layout, "dashboard-interval")
+    changed = Poll(deps, dash_layout, "dashboard-interval")
+    cursor_key = next(k for k in changed.values if k[0] == "dashboard-cursor")
+    changed.values[cursor_key] = {**(changed.values[cursor_key] or {}), "jobs": -1, "sig": "stale"}
+    job_layout = open_page(me, deps, f"/jobs/{seeded['job_id']}")
+    job_poll = Poll(deps, job_layout, "job-interval")
+    status_layout = open_page(me, deps, "/status")
+    charts = run_initial(me, deps, status_layout, "status-chart")
+    status_poll = Poll(deps, status_layout, "status-interval")
+    status_poll.follow(charts)
+    status_new_tick = Poll(deps, status_layout, "status-interval")
+    status_new_tick.values = dict(status_poll.values)
+    status_new_tick.values[("status-cursor", "data")] = {**status_poll.values[("status-cursor", "data")], "seq": -1}
+
+    targets = {
+        "dashboard tick, unchanged": dash_poll,
+        "dashboard tick, changed": changed,
+        f"status tick, new snapshot ({args.running} running)": status_new_tick,
+        "job console poll, no new lines": job_poll,
+    }
+    if args.only:
+        targets = {k: v for k, v in targets.items() if any(o.strip() in k for o in args.only.split(","))}
+    for name, poll in targets.items():  # one request each first: a wrong body fails here, not in the hammer
+        status, _ = me.post_json(poll.body())
+        assert status in (200, 204), f"{name}: HTTP {status}"
+    print(f"\nhammer: {args.clients} clients x {args.seconds:g} s, {args.rounds} interleaved rounds; "
+          f"gunicorn {WEB_WORKERS} workers x {WEB_THREADS} threads each side")
+    print(f"{'target':<44}{'p50 floor / FoldDeck / ratio':>32}{'p95 floor / FoldDeck / ratio':>32}  errors")
+    for name, poll in targets.items():
+        rounds_fl, rounds_fd = [], []
+        for r in range(args.rounds):
+            order = [("fl", fl_port, floor.headers(), floor_poll), ("fd", fd_port, me.headers(), poll)]
+            for side, port, headers, p in (order if r % 2 == 0 else order[::-1]):
+                res = hammer(port, headers, p.body(), args.clients, args.seconds)
+                (rounds_fl if side == "fl" else rounds_fd).append(res)
+        line = f"{name:<44}"
+        for q in ("p50", "p95"):
+            f, d = median_of(rounds_fl, q), median_of(rounds_fd, q)
+            ratio = statistics.median(b[q] / a[q] for a, b in zip(rounds_fl, rounds_fd, strict=True))
+            line += f"{f:>12.1f} / {d:>6.1f} / {ratio:>4.1f}x"
+        codes = {}
+        for res in rounds_fd:
+            for k, v in res["codes"].items():
+                codes[k] = codes.get(k, 0) + v
+        print(f"{line}  {sum(x['errors'] for x in rounds_fd)} (HTTP {codes})", flush=True)
+
+    print(f"\ncold dashboard load: {cold_load(fd_port, me, deps) / 1e6:.2f} MB transferred (target < 1.2 MB)")
+    if args.skip_browsers:
+        return
+    sessions = [me.headers()] + [Client(fd_port).headers() for _ in range(7)]
+    mix = [(dash_poll, defaults.DASHBOARD_POLL_MS / 1000)] * 12 + [(job_poll, defaults.CONSOLE_POLL_MS / 1000)] * 5 \
+        + [(status_poll, settings.sample_interval)] * 3
+    stop = threading.Event()
+    writer = threading.Thread(target=churn, args=(settings, stop), daemon=True)
+    writer.start()
+    try:
+        res_fd = asyncio.run(_browsers(fd_port, sessions, mix, args.browsers, args.browser_seconds))
+    finally:
+        stop.set()
+        writer.join()
+    floor_mix = [(floor_poll, i) for _, i in mix]
+    res_fl = asyncio.run(_browsers(fl_port, [floor.headers()], floor_mix, args.browsers, args.browser_seconds))
+    print(f"\n{args.browsers} browsers for {args.browser_seconds:g} s (60 % dashboard / 3 s, 25 % console / 1.5 s, "
+          "15 % status / 5 s)")
+    for label, res in (("floor", res_fl), ("FoldDeck", res_fd)):
+        print(f"  {label:<9} {res['n']:>6} polls  p50 {res['p50']:6.1f} ms  p95 {res['p95']:6.1f} ms  "
+              f"max {res['max']:7.1f} ms  errors {res['errors']} {res['error_kinds']}")
+    print(f"  target: p95 < 100 ms and no errors: {'OK' if res_fd['p95'] < 100 and not res_fd['errors'] else 'MISSED'}")
+
+
+def cold_load(port: int, client: Client, deps: list[dict]) -> int:
+    """Return the bytes a first visit to the dashboard transfers (compressed where the server compresses)."""
+    enc = {"Accept-Encoding": "br, gzip"}
+    _, _, html = client.request("GET", "/")
+    status, _, raw = client.request("GET", "/", extra=enc)
+    total = len(raw)
+    for url in re.findall(r'(?:src|href)="(/[^"]+)"', html.decode()):
+        total += len(client.request("GET", url, extra=enc)[2])
+    for path in ("/_dash-layout", "/_dash-dependencies"):
+        total += len(client.request("GET", path, extra=enc)[2])
+    router = next(d for d in deps if "_pages_content.children" in d["output"])
+    body = {"output": router["output"], "outputs": _outputs(router["output"]),
+            "inputs": [{**i, "value": {"pathname": "/", "search": ""}.get(i["property"])} for i in router["inputs"]],
+            "state": [{**s, "value": None} for s in router.get("state", [])],
+            "changedPropIds": ["_pages_location.pathname"]}
+    total += len(client.request("POST", "/_dash-update-component", json.dumps(body).encode(), enc)[2])
+    return total
+
+
+if __name__ == "__main__":
+    main()

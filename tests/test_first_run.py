@@ -1,0 +1,85 @@
+"""A newcomer's first run: a fresh clone, no FOLDDECK_* settings at all, `python -m dash_app` as `make run` does.
+
+The default data dir is the relative `./data`; the job's input path once went to the AF3 command
+relative to the folder FoldDeck started in, and the command runs in its attempt folder, so every
+job failed after a second. This runs the committed HEAD from a clone, on the default port, with
+this test run's interpreter standing in for the `.venv` that `make run` creates.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from services import defaults
+from tests.conftest import ROOT
+from tests.test_run import read_until, wait_http
+
+pytestmark = [pytest.mark.slow, pytest.mark.service]
+
+
+def fresh_clone(dest) -> str:
+    """Clone the repository's committed HEAD into `dest` and return the path as text."""
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(ROOT), str(dest)], check=True)
+    subprocess.run(["git", "-C", str(dest), "checkout", "-q", head], check=True)
+    return str(dest)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((defaults.DEFAULT_HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def test_first_run_fresh_clone_no_settings_job_succeeds(tmp_path):
+    clone = fresh_clone(tmp_path / "folddeck")
+    assert not os.path.exists(os.path.join(clone, "data", "folddeck.db"))
+    assert port_free(defaults.DEFAULT_PORT), (
+        f"port {defaults.DEFAULT_PORT} is in use; this test runs FoldDeck exactly as `make run` does, on its default")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDDECK_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen([sys.executable, "-m", "dash_app"], cwd=clone, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    children: list[psutil.Process] = []
+    try:
+        lines = read_until(proc, r"FoldDeck is starting at http://")
+        assert any("password:" in line for line in lines), lines
+        base = f"http://{defaults.DEFAULT_HOST}:{defaults.DEFAULT_PORT}"
+        wait_http(base + "/healthz")
+        children = psutil.Process(proc.pid).children(recursive=True)
+
+        def cli(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "services.jobs", *args], cwd=clone, env=env,
+                                  capture_output=True, text=True, timeout=60)
+
+        submit = cli("submit", "data/samples/protein_only.json", "--accept-terms")
+        assert submit.returncode == 0, submit.stderr
+        job_id = re.search(r"submitted job (\d+)", submit.stdout).group(1)
+        deadline, shown = time.monotonic() + 120, ""
+        while time.monotonic() < deadline and not re.search(r"state\s+(succeeded|failed)", shown):
+            time.sleep(1)
+            shown = cli("show", job_id).stdout
+        assert re.search(r"state\s+succeeded", shown), shown
+        assert list((tmp_path / "folddeck" / "data" / "jobs" / job_id).rglob("*_summary_confidences.json"))
+    finally:
+        started = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal
+        out, _ = proc.communicate(timeout=60)
+        took = time.monotonic() - started
+    assert "FoldDeck stopped." in out
+    assert "SIGKILL" not in out and "Traceback" not in out, out
+    assert took < 10, f"Ctrl-C took {took:.1f} s"
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"still running after Ctrl-C: {[p.cmdline() for p in alive]}"
