@@ -33,7 +33,7 @@ from services.af3 import (
     validate,
 )
 from services.af3 import rules as R
-from services.af3.ccd import COMMON_LIGANDS, ION_CODES
+from services.af3.ccd import COMMON_LIGANDS, is_ion
 
 KINDS = ("protein", "rna", "dna", "ligand", "ion")
 POLYMERS = ("protein", "rna", "dna")
@@ -301,7 +301,7 @@ def _entity_fields(kind: str, body: dict) -> tuple[str, dict]:
     if kind == "ligand":
         codes = body.get("ccdCodes")
         codes = [str(c) for c in codes] if isinstance(codes, list) else []
-        card = "ion" if codes and len(codes) == 1 and codes[0] in ION_CODES else "ligand"
+        card = "ion" if len(codes) == 1 and is_ion(codes[0]) else "ligand"
         smiles = body.get("smiles")
         fields.update(ligand_mode="smiles" if "smiles" in body else "ccd",
                       smiles=smiles if isinstance(smiles, str) else "", ccd=", ".join(codes))
@@ -452,7 +452,9 @@ def form_problems(state: dict) -> list[Problem]:
             out.append(Problem(f"sequences[{i}].{_kind(e)}.id", f"Copies must be a whole number from 1 to "
                                                                  f"{MAX_COPIES}."))
         if e["kind"] in ("ligand", "ion") and e["ligand_mode"] == "ccd" and not split_codes(e["ccd"]):
-            out.append(Problem(f"sequences[{i}].ligand.ccdCodes", "Pick a ligand or type its CCD code (e.g. ATP)."))
+            what = "Pick an ion or type its CCD code (e.g. MG)." if e["kind"] == "ion" else \
+                "Pick a ligand or type its CCD code (e.g. ATP)."
+            out.append(Problem(f"sequences[{i}].ligand.ccdCodes", what))
     return out
 
 

@@ -21,9 +21,10 @@ from dash_app.components import entity_card as EC
 from dash_app.components.size_badge import size_badge
 from dash_app.components.terms import terms_check
 from dash_app.context import conn, require_account, settings
-from services import jobs
+from services import defaults, jobs
 from services.af3 import load_json_text, safe_filename, server_to_af3
 from services.af3 import rules as R
+from services.af3.ccd import try_ccd
 from services.errors import FoldDeckError, InvalidInput
 
 dash.register_page(__name__, path="/builder", name="Builder", order=1, icon="bi-ui-checks-grid")
@@ -687,8 +688,36 @@ clientside_callback(
     prevent_initial_call=True,
 )
 def pick_ligand(code):
-    """Put the picked common ligand's CCD code into the card."""
+    """Put the picked CCD component's code into the card."""
     return code or no_update
+
+
+@callback(
+    Output({"type": EC.LIG_PICK, "index": MATCH}, "options"),
+    Input({"type": EC.LIG_PICK, "index": MATCH}, "search_value"),
+    State({"type": EC.LIG_KIND, "index": MATCH}, "data"),
+    State({"type": EC.LIG_PICK, "index": MATCH}, "value"),
+    prevent_initial_call=True,
+)
+def search_ccd(text, kind, value):
+    """List the CCD components matching the typed text (ions: single-atom components only)."""
+    if not text:
+        return no_update if value else []
+    index = try_ccd()
+    hits = index.search(text, limit=defaults.CCD_SEARCH_LIMIT, ions=kind == "ion") if index else []
+    return [EC.hit_option(h, text) for h in hits]
+
+
+@callback(
+    Output({"type": EC.CCD, "index": MATCH}, "value", allow_duplicate=True),
+    Input({"type": EC.LIG_SHORT, "index": MATCH, "code": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def pick_shortcut(clicks):
+    """Put a clicked AlphaFold Server shortcut's code into the card."""
+    if not any(clicks or []) or not isinstance(ctx.triggered_id, dict):
+        return no_update
+    return ctx.triggered_id["code"]
 
 
 @callback(
