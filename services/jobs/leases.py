@@ -5,7 +5,7 @@ import logging
 import sqlite3
 import time
 
-from services import joblog
+from services import approvals, joblog
 from services.db import transaction
 from services.errors import HostUnreachable, SettingsError
 from services.hosts import Host, load_hosts
@@ -30,10 +30,10 @@ WITH r AS (SELECT owner_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROU
 SELECT j.id FROM jobs j
 LEFT JOIN r ON r.owner_id = j.owner_id
 LEFT JOIN user_limits l ON l.user_id = j.owner_id
-WHERE j.state = 'queued' AND (l.max_running IS NULL OR COALESCE(r.n, 0) < l.max_running)
+WHERE j.state = 'queued' AND {claimable} AND (l.max_running IS NULL OR COALESCE(r.n, 0) < l.max_running)
 ORDER BY COALESCE(r.n, 0), j.queued_at, j.id
 LIMIT 1
-"""
+""".format(claimable=approvals.claimable_sql("j"))
 
 
 def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, hosts: list[Host]) -> Job | None:

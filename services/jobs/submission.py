@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services import approvals
 from services.db import transaction
 from services.errors import InvalidInput, LimitExceeded, TermsNotAccepted
 from services.jobs.limits import (
@@ -157,6 +158,7 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
     conn.executemany("INSERT INTO jobs (id, owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
                      "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via) "
                      "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    approvals.mark_pending(conn, settings, owner.id, [(r[0], r[5]) for r in rows])
     return made
 
 
