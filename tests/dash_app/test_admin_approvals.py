@@ -1,0 +1,55 @@
+"""Queue page approvals (issue 18): pending jobs listed first with size and estimate; approve, reject with a note."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from dash_app.ids import page_id
+from services import jobs, users
+from tests.conftest import dash_post
+from tests.dash_app.test_second_user import callback_body
+from tests.services.test_approvals import BIG_SEQ
+from tests.services.test_jobs import af3
+
+# the page's ids (a page module can only be imported once an app exists)
+aq = SimpleNamespace(**{k.upper(): page_id("dash_app.pages.admin_queue", k.replace("_", "-")) for k in (
+    "approvals", "approve_job", "approve_note", "approve", "reject", "refresh", "tick")})
+
+
+def decide(app, client, button: str, job_id, note: str):
+    body = callback_body(app, f"{aq.APPROVE_NOTE}.value", {f"{button}.n_clicks": 1, f"{aq.APPROVE_JOB}.value": job_id,
+                                                           f"{aq.APPROVE_NOTE}.value": note, f"{aq.REFRESH}.data": 1},
+                         trigger=f"{button}.n_clicks")
+    return dash_post(client, body)
+
+
+def test_admin_lists_approves_and_rejects(app, admin_client, conn, settings):
+    gated = settings.with_overrides(approval_tokens=100)
+    alice = users.get_by_name(conn, "alice")
+    big, other = (jobs.submit(conn, gated, alice, af3(n, BIG_SEQ)) for n in ("big-one", "big-two"))
+    listed = dash_post(admin_client, callback_body(app, f"{aq.APPROVALS}.children", {f"{aq.TICK}.n_intervals": 1}))
+    text = listed.get_data(as_text=True)
+    assert "big-one" in text and "big-two" in text and "140" in text and "Est. GPU h" in text
+
+    refused = decide(app, admin_client, aq.REJECT, other.id, "  ")
+    assert "Write a note" in refused.get_data(as_text=True)
+    assert jobs.get_job(conn, alice, other.id).approval == "pending"
+
+    assert decide(app, admin_client, aq.APPROVE, big.id, "").status_code == 200
+    assert jobs.get_job(conn, alice, big.id).approval == "approved"
+    assert decide(app, admin_client, aq.REJECT, other.id, "use fewer seeds").status_code == 200
+    rejected = jobs.get_job(conn, alice, other.id)
+    assert rejected.state is jobs.JobState.CANCELLED and rejected.approval_note == "use fewer seeds"
+
+
+def test_job_page_tells_the_owner(app, conn, settings):
+    from dash_app.components import job_manage as jm
+
+    gated = settings.with_overrides(approval_tokens=100)
+    alice = users.get_by_name(conn, "alice")
+    job = jobs.submit(conn, gated, alice, af3("big", BIG_SEQ))
+    with app.server.test_request_context():
+        from flask_login import login_user
+
+        from dash_app.auth import LoginUser
+        login_user(LoginUser(alice))
+        assert "awaiting approval" in str(jm.notices(job))
