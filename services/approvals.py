@@ -42,6 +42,25 @@ def set_needs_approval(conn: sqlite3.Connection, user_id: int, flag: bool) -> No
     conn.execute("UPDATE users SET needs_approval = ? WHERE id = ?", (int(flag), user_id))
 
 
+def flag_user(conn: sqlite3.Connection, admin: User, user_id: int, flag: bool) -> bool:
+    """Flag or unflag a user as an admin; return the new flag.
+
+    Raises:
+        PermissionDenied: the caller is not an admin.
+    """
+    if not admin.is_admin:
+        raise PermissionDenied("Only an admin flags users for approval.")
+    set_needs_approval(conn, user_id, flag)
+    log.info("user %s %s by %s", user_id, "must have every job approved" if flag else "no longer needs approval",
+             admin.username, extra={"source": "admin", "username": admin.username})
+    return flag
+
+
+def flagged_users(conn: sqlite3.Connection) -> set[int]:
+    """Return the ids of users whose every job waits for an admin."""
+    return {r[0] for r in conn.execute("SELECT id FROM users WHERE needs_approval = 1")}
+
+
 def _decide(conn: sqlite3.Connection, admin: User, job_id: int) -> Job:
     if not admin.is_admin:
         raise PermissionDenied("Only an admin approves or rejects jobs.")

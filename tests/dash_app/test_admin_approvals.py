@@ -53,3 +53,24 @@ def test_job_page_tells_the_owner(app, conn, settings):
         from dash_app.auth import LoginUser
         login_user(LoginUser(alice))
         assert "awaiting approval" in str(jm.notices(job))
+
+
+def test_users_page_shows_disk_use_and_flags_a_user(app, admin_client, conn, settings):
+    from services import retention
+
+    alice = users.get_by_name(conn, "alice")
+    jobs.submit(conn, settings, alice, af3("sized"))
+    retention.measure_disk(conn, settings)
+    grid, flag = (page_id("dash_app.pages.admin_users", x) for x in ("grid", "approval-flag"))
+    refresh = page_id("dash_app.pages.admin_users", "refresh")
+    rows = dash_post(admin_client, callback_body(app, f"{grid}.rowData", {f"{refresh}.data": 1})).get_json()
+    row = next(r for r in rows["response"][grid]["rowData"] if r["username"] == "alice")
+    assert row["disk"].endswith(" B") and row["disk"] != "0 B" and row["approval"] == "large jobs"
+    key = next(k for k, spec in app.callback_map.items() if spec["inputs"][0]["id"] == flag)
+    body = {"output": key, "outputs": [{"id": k.split(".")[0], "property": "children" if "alert" in k else "data"}
+                                       for k in key.strip(".").split("...")],
+            "inputs": [{"id": flag, "property": "n_clicks", "value": 1}],
+            "state": [{"id": grid, "property": "selectedRows", "value": [{"id": alice.id}]},
+                      {"id": refresh, "property": "data", "value": 1}], "changedPropIds": [f"{flag}.n_clicks"]}
+    assert "every job now waits" in dash_post(admin_client, body).get_data(as_text=True)
+    assert jobs.submit(conn, settings, alice, af3("tiny")).approval == "pending"
