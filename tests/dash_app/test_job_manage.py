@@ -47,3 +47,31 @@ def test_owner_renames_pins_and_deletes(app, alice_client, conn, settings, alice
     assert r.status_code == 200 and r.get_json()["response"][jm.NAV]["href"] == "/"
     assert conn.execute("SELECT COUNT(*) FROM jobs WHERE id = ?", (alice_job.id,)).fetchone()[0] == 0
     assert not (settings.jobs_dir / str(alice_job.id)).exists()
+
+
+def dashboard_body(app, job_id: int, trigger: str) -> dict:
+    key = next(k for k, spec in app.callback_map.items() if spec["inputs"][0]["id"] == "dashboard-delete-confirm"
+               and "dashboard-retention" in k)
+    return {"output": key, "outputs": [{"id": "dashboard-alert", "property": "children"},
+                                       {"id": "dashboard-interval", "property": "n_intervals"},
+                                       {"id": "dashboard-retention", "property": "children"}],
+            "inputs": [{"id": "dashboard-delete-confirm", "property": "n_clicks", "value": 1},
+                       {"id": "dashboard-pin", "property": "n_clicks", "value": 1}],
+            "state": [{"id": "dashboard-grid", "property": "selectedRows", "value": [{"id": job_id}]},
+                      {"id": "dashboard-interval", "property": "n_intervals", "value": 3}],
+            "changedPropIds": [f"{trigger}.n_clicks"]}
+
+
+@pytest.mark.parametrize("button", ["dashboard-delete-confirm", "dashboard-pin"])
+def test_dashboard_delete_and_pin(app, bob_client, alice_client, conn, settings, alice, alice_job, button):
+    r = dash_post(bob_client, dashboard_body(app, alice_job.id, button))
+    assert_nothing_of_alice(r)
+    assert "was not found" in r.get_data(as_text=True)
+    assert tuple(conn.execute("SELECT name, pinned FROM jobs WHERE id = ?", (alice_job.id,)).fetchone()) == (
+        SECRET_NAME, 0)
+    r = dash_post(alice_client, dashboard_body(app, alice_job.id, button))
+    if button == "dashboard-pin":
+        assert "pinned" in r.get_data(as_text=True) and jobs.get_job(conn, alice, alice_job.id).pinned
+    else:
+        assert f"Job #{alice_job.id} deleted." in r.get_data(as_text=True)
+        assert not (settings.jobs_dir / str(alice_job.id)).exists()
