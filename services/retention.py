@@ -137,6 +137,11 @@ def erase_user_data(conn: sqlite3.Connection, settings: Settings, caller: User, 
     return len(ids)
 
 
+def count_jobs(conn: sqlite3.Connection, user_id: int) -> int:
+    """Return how many jobs a user owns."""
+    return conn.execute("SELECT COUNT(*) FROM jobs WHERE owner_id = ?", (user_id,)).fetchone()[0]
+
+
 def erased_counts(conn: sqlite3.Connection) -> tuple[int, int]:
     """Return (accounts erased, their jobs) for admins."""
     row = conn.execute("SELECT COUNT(*), COALESCE(SUM(jobs), 0) FROM erased_accounts").fetchone()

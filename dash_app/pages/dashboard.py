@@ -113,6 +113,8 @@ def layout(**_query) -> html.Div:
                  hidden=bool(page.total)),
         dbc.Pagination(id=PAGER, max_value=page.pages, active_page=1, fully_expanded=False, first_last=True,
                        previous_next=True, size="sm", className="mt-2 justify-content-end"),
+        html.Div(html.A("Delete my data", href="/account/delete-data", className="small text-muted"),
+                 className="text-end mt-3"),
         modal, _delete_modal(),
         dcc.Location(id=NAV, refresh="callback-nav"),
         dcc.Store(id=CURSOR, data=page_cursor(marks, page)),

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from services import jobs, retention, users
-from services.errors import InvalidInput, JobNotFound
+from services.errors import InvalidInput, JobNotFound, UserNotFound
 from services.sampler import Sampler
 from tests.services.test_jobs import af3
 from tests.services.test_jobs_manage import finished
@@ -72,7 +72,7 @@ def test_delete_my_data(conn, settings, alice):
         retention.erase_user_data(conn, settings, alice, "not-alice")
     assert retention.erase_user_data(conn, settings, alice, "alice") == 1
     assert not (settings.jobs_dir / str(job.id)).exists()
-    with pytest.raises(users.UserNotFound if hasattr(users, "UserNotFound") else Exception):
+    with pytest.raises(UserNotFound):
         users.get_by_name(conn, "alice")
     with pytest.raises(JobNotFound):
         jobs.get_job(conn, users.get_by_name(conn, "admin"), job.id)
