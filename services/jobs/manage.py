@@ -80,6 +80,21 @@ def pin_job(conn: sqlite3.Connection, caller: User, job_id: int, pinned: bool) -
     return _load(conn, job.id)
 
 
+def set_not_before(conn: sqlite3.Connection, caller: User, job_id: int, not_before: float | None) -> Job:
+    """Ask that a queued job not start before `not_before` (None: as soon as possible).
+
+    Raises:
+        JobNotFound: not visible to the caller.
+        JobStateError: the job is no longer queued.
+    """
+    with transaction(conn):
+        job = get_job(conn, caller, job_id)
+        if job.state.value != "queued":
+            raise JobStateError(f"Job {job.id} is {job.state.value}; only a queued job can be held back.")
+        conn.execute("UPDATE jobs SET not_before = ?, updated_at = ? WHERE id = ?", (not_before, time.time(), job.id))
+    return _load(conn, job.id)
+
+
 def folder_bytes(folder: Path) -> int:
     """Return the bytes of the regular files under `folder` (0 when it is gone)."""
     total = 0

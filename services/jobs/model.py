@@ -80,6 +80,7 @@ class Job:
     purged_at: float | None = None  # when retention removed its outputs
     approval: str | None = None  # None (not needed), "pending", "approved" or "rejected"
     approval_note: str | None = None  # the admin's note, shown to the owner
+    not_before: float | None = None  # the owner asked that it not start before this
 
     @property
     def is_finished(self) -> bool:
