@@ -33,6 +33,9 @@ CONSOLE_POLL_MS = 1500  # 1-2 s feels live without hammering the server
 DASHBOARD_POLL_MS = 3000  # job states change on the scale of seconds
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # AF3 inputs with inline MSAs reach a few MB; 10 MB is generous
 
+# Ligand picker: hits shown per keystroke; enough to scroll past near-namesakes, small enough to send at once.
+CCD_SEARCH_LIMIT = 30
+
 # -- metrics ------------------------------------------------------------------------------------
 SAMPLE_INTERVAL_S = 5.0  # one tick every 5 s: live enough, cheap enough for SSH hosts
 RAW_RETENTION_HOURS = 24  # raw ticks for a day

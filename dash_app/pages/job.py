@@ -27,7 +27,7 @@ from dash_app.components.job_grid import fmt_duration, stage_text
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import defaults, joblog, jobs, results
+from services import defaults, failures, joblog, jobs, results
 from services.errors import FoldDeckError, JobNotFound
 from services.jobs import Job, JobState
 from services.result_import import IMPORTED_HOST
@@ -42,6 +42,7 @@ FIRST_POLL_MS = 50  # the first poll right after the page renders: the log shows
 CANCEL, RETRY, CLONE = (page_id(__name__, x) for x in ("cancel", "retry", "clone"))
 CANCEL_MODAL, CANCEL_CONFIRM, CANCEL_KEEP = (page_id(__name__, x) for x in ("cancel-modal", "cancel-confirm",
                                                                            "cancel-keep"))
+CANCEL_BODY = page_id(__name__, "cancel-body")
 NOT_FOUND = page_id(__name__, "not-found")
 jm.register_callbacks()  # delete, rename, pin (issue 18)
 
@@ -60,14 +61,16 @@ def header(job: Job) -> list:
     return [html.Div([html.H1([f"#{job.id} ", job.name], className="h4 mb-0 me-3 text-break"),
                       state_badge(job.state, job.cancel_requested, id=page_id(__name__, "state"))],
                      className="d-flex align-items-center flex-wrap gap-2 mb-2"),
-            html.Dl([x for k, v in facts for x in (html.Dt(k), html.Dd(v))], className="fd-facts mb-0")]
+            # one <div> per fact (HTML allows it in a <dl>): the grid places pairs, so a label stays on its value
+            html.Dl([html.Div([html.Dt(k), html.Dd(v)], className="fd-fact") for k, v in facts],
+                    className="fd-facts mb-0")]
 
 
-def progress_bar(job: Job) -> list:
+def progress_bar(job: Job, paused: bool = False) -> list:
     """Return the stage bar: the stage and detail parsed from the log, and the fraction done."""
     pct = round(job.progress * 100)
     color = {"failed": "danger", "cancelled": "warning", "succeeded": "success"}.get(job.state.value, "primary")
-    text = stage_text(job, None) if job.state is not JobState.QUEUED else "waiting for a free GPU"
+    text = stage_text(job, None) if job.state is not JobState.QUEUED else queued_text(paused)
     if job.state is JobState.QUEUED and job.approval == "pending":
         text = "waiting: awaiting approval by an admin"
     if job.state is JobState.RUNNING and job.progress_detail:
@@ -79,14 +82,25 @@ def progress_bar(job: Job) -> list:
                          id=page_id(__name__, "bar"))]
 
 
+def queued_text(paused: bool) -> str:
+    """Say why a queued job is not running yet."""
+    return "queue paused by an admin: no new jobs start until it is resumed" if paused else "waiting for a free GPU"
+
+
 def failure(job: Job) -> list:
-    """Return the error summary and last error lines of a failed job (nothing otherwise)."""
+    """Return a failed job's summary: a plain sentence and the AF3 line behind it (the traceback stays in the log)."""
     if job.state is not JobState.FAILED:
         return []
-    tail = joblog.error_tail(conn(), job.id, 12)
+    tail = joblog.error_tail(conn(), job.id, failures.LOG_LINES)
+    summary = failures.summarise(job.error or (f"AlphaFold exited with status {job.exit_code}"
+                                               if job.exit_code is not None else None),
+                                 [x.text for x in tail], job.stage)
     return [dbc.Alert([html.H2([html.I(className="bi bi-x-octagon me-2"), "This job failed"], className="h6"),
-                       html.P(job.error or f"exit status {job.exit_code}", className="mb-2 fw-semibold"),
-                       html.Pre("\n".join(x.text for x in tail), className="fd-error-tail mb-0") if tail else None],
+                       html.P(summary.headline, className="mb-1 fw-semibold", id=page_id(__name__, "error-headline")),
+                       html.Code(summary.detail, className="d-block mb-1 fd-error-detail text-break")
+                       if summary.detail else None,
+                       html.P([summary.hint + " " if summary.hint else "", "The full output, traceback included, is "
+                               "in the log below."], className="small mb-0")],
                       color="danger", id=page_id(__name__, "error"))]
 
 
@@ -97,11 +111,23 @@ def results_section(job: Job) -> list:
     return rv.placeholder("Imported results (read-only)" if job.host == IMPORTED_HOST else "Results")
 
 
+def cancel_wording(state: JobState | str) -> tuple[str, str]:
+    """Return the cancel dialog's text and its keep button for a job in `state`."""
+    if JobState(state) is JobState.QUEUED:
+        return "The job leaves the queue and never starts.", "Keep it queued"
+    return "The run is stopped; what it wrote so far stays in its folder.", "Keep it running"
+
+
 def not_found(job_id) -> html.Div:
     """Return the page for a job that does not exist or is not the caller's (the same page)."""
     return html.Div([html.H1("Job not found", className="h3"),
                      html.P(f"There is no job #{job_id} among your jobs."),
                      html.A("Back to your jobs", href="/")], id=NOT_FOUND)
+
+
+def clone_href(job_id: int) -> str:
+    """Return the builder address that opens a copy of the job's input."""
+    return f"/builder?clone={int(job_id)}"
 
 
 def _buttons(job: Job) -> html.Div:
@@ -110,11 +136,12 @@ def _buttons(job: Job) -> html.Div:
                    size="sm", disabled=job.is_finished),
         dbc.Button([html.I(className="bi bi-arrow-repeat me-1"), "Retry"], id=RETRY, color="secondary",
                    outline=True, size="sm", disabled=job.state not in (JobState.FAILED, JobState.CANCELLED)),
+        # a link, not an action: the builder opens with this job's input, and nothing is queued until Submit
         dbc.Button([html.I(className="bi bi-files me-1"), "Clone"], id=CLONE, color="secondary", outline=True,
-                   size="sm"),
+                   size="sm", href=clone_href(job.id), title="Open a copy of this job's input in the builder"),
         html.A([html.I(className="bi bi-filetype-json me-1"), "Download input"], href=f"/api/jobs/{job.id}/input",
                className="btn btn-sm btn-outline-secondary", download="", id=page_id(__name__, "input")),
-    ], className="d-flex gap-2 flex-wrap", role="toolbar", **{"aria-label": "Job actions"})
+    ], className="d-flex gap-2 flex-wrap fd-actions", role="toolbar", **{"aria-label": "Job actions"})
 
 
 def layout(job_id: str | None = None, **_query) -> html.Div:
@@ -123,15 +150,17 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
         job = jobs.get_job(conn(), user, int(job_id))
     except (JobNotFound, TypeError, ValueError):
         return not_found(job_id)
+    body, keep = cancel_wording(job.state)
     modal = dbc.Modal([dbc.ModalHeader(dbc.ModalTitle("Cancel this job?")),
-                       dbc.ModalBody("The run is stopped; what it wrote so far stays in its folder."),
-                       dbc.ModalFooter([dbc.Button("Keep it running", id=CANCEL_KEEP, color="secondary"),
+                       dbc.ModalBody(body, id=CANCEL_BODY),
+                       dbc.ModalFooter([dbc.Button(keep, id=CANCEL_KEEP, color="secondary"),
                                         dbc.Button("Cancel job", id=CANCEL_CONFIRM, color="danger")])],
                       id=CANCEL_MODAL, is_open=False)
     done = job.is_finished and joblog.last_seq(conn(), job.id) == 0
+    paused = job.state is JobState.QUEUED and jobs.queue_paused(conn())
     return html.Div([
         html.A([html.I(className="bi bi-arrow-left me-1"), "All jobs"], href="/", className="small"),
-        dbc.Card(dbc.CardBody([html.Div(header(job), id=HEADER), html.Div(progress_bar(job), id=PROGRESS,
+        dbc.Card(dbc.CardBody([html.Div(header(job), id=HEADER), html.Div(progress_bar(job, paused), id=PROGRESS,
                                                                            className="my-3"), _buttons(job),
                                jm.manage_bar(job)]),
                  className="mb-3 mt-2"),
@@ -144,7 +173,7 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
                                             f"/api/jobs/{job.id}/log", live=not job.is_finished))]),
         modal,
         dcc.Location(id=NAV, refresh="callback-nav"),
-        dcc.Store(id=CURSOR, data={"updated": job.updated_at, "state": job.state.value}),
+        dcc.Store(id=CURSOR, data={"updated": job.updated_at, "state": job.state.value, "paused": paused}),
         dcc.Interval(id=INTERVAL, interval=defaults.CONSOLE_POLL_MS, disabled=done),
         dcc.Interval(id=FIRST, interval=FIRST_POLL_MS, max_intervals=1),
     ], className="fd-job-page")
@@ -160,10 +189,12 @@ def tick(cursor: dict, console_cursor: dict) -> dict | None:
     job, console_cursor = cons.checked_job(db, require_account(), console_cursor)
     patch, new_console = cons.append_patch(db, KEY, job.id, console_cursor)
     cursor = cursor if isinstance(cursor, dict) else {}
-    job_changed = job.updated_at != cursor.get("updated") or job.state.value != cursor.get("state")
+    paused = job.state is JobState.QUEUED and jobs.queue_paused(db)  # an admin's pause changes no job row
+    job_changed = (job.updated_at != cursor.get("updated") or job.state.value != cursor.get("state")
+                   or paused != bool(cursor.get("paused")))
     if patch is None and not job_changed:
         return {"stop": True} if job.is_finished else None
-    out = {"job": job, "patch": patch, "console": new_console, "job_changed": job_changed,
+    out = {"job": job, "patch": patch, "console": new_console, "job_changed": job_changed, "paused": paused,
            "stop": job.is_finished and patch is None,
            "counts": joblog.level_counts(db, job.id) if patch is not None else None}
     return out
@@ -192,10 +223,10 @@ def refresh_job(_n, _first, cursor, console_cursor):
     newly_final = moved and job.is_finished and cursor.get("state") != job.state.value
     counts = [f"{change['counts'][lv]:,}" for lv in cons.LEVELS] if change["counts"] else [nu] * len(cons.LEVELS)
     sent = change["patch"] is not None
-    return (header(job) if moved else nu, progress_bar(job) if moved else nu,
+    return (header(job) if moved else nu, progress_bar(job, change["paused"]) if moved else nu,
             failure(job) if newly_final else nu, results_section(job) if newly_final else nu,
             job.is_finished if moved else nu, job.state not in (JobState.FAILED, JobState.CANCELLED) if moved else nu,
-            {"updated": job.updated_at, "state": job.state.value} if moved else nu,
+            {"updated": job.updated_at, "state": job.state.value, "paused": change["paused"]} if moved else nu,
             change["patch"] if sent else nu, change["console"] if sent else nu, *counts,
             not cons.has_earlier(change["console"]) if sent else nu, change["stop"] or nu)
 
@@ -209,24 +240,28 @@ def load_earlier(_clicks, console_cursor):
     return cons.load_earlier(KEY, console_cursor)
 
 
-@callback(Output(CANCEL_MODAL, "is_open"), Input(CANCEL, "n_clicks"), Input(CANCEL_KEEP, "n_clicks"),
-          Input(CANCEL_CONFIRM, "n_clicks"), prevent_initial_call=True)
-def toggle_cancel(*_clicks):
-    """Ask before cancelling; close on either answer."""
-    return ctx.triggered_id == CANCEL
+@callback(Output(CANCEL_MODAL, "is_open"), Output(CANCEL_BODY, "children"), Output(CANCEL_KEEP, "children"),
+          Input(CANCEL, "n_clicks"), Input(CANCEL_KEEP, "n_clicks"), Input(CANCEL_CONFIRM, "n_clicks"),
+          State(CURSOR, "data"), prevent_initial_call=True)
+def toggle_cancel(_cancel, _keep, _confirm, cursor):
+    """Ask before cancelling, in words for the job's state as last seen; close on either answer."""
+    if ctx.triggered_id != CANCEL:
+        return False, no_update, no_update
+    try:
+        body, keep = cancel_wording((cursor or {}).get("state"))
+    except ValueError:  # only wording hangs on it: fall back to the running job's words
+        body, keep = cancel_wording(JobState.RUNNING)
+    return True, body, keep
 
 
 @callback(Output(ALERT, "children"), Output(NAV, "pathname"), Output(INTERVAL, "disabled", allow_duplicate=True),
-          Input(CANCEL_CONFIRM, "n_clicks"), Input(RETRY, "n_clicks"), Input(CLONE, "n_clicks"),
+          Input(CANCEL_CONFIRM, "n_clicks"), Input(RETRY, "n_clicks"),
           State(cons.cid("cursor", KEY), "data"), prevent_initial_call=True)
-def act_on_job(_cancel, _retry, _clone, console_cursor):
-    """Cancel, retry or clone this job; a clone opens the new job's page."""
+def act_on_job(_cancel, _retry, console_cursor):
+    """Cancel or retry this job (Clone is a link to the builder); the job is the checked one of the console."""
     user = require_account()
     try:
         job_id = cons.checked_job(conn(), user, console_cursor)[0].id
-        if ctx.triggered_id == CLONE:
-            new = jobs.clone_job(conn(), settings(), user, job_id)
-            return no_update, f"/jobs/{new.id}", no_update
         if ctx.triggered_id == RETRY:
             jobs.retry_job(conn(), user, job_id)
             message = "Queued again; the log continues below."
