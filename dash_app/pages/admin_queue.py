@@ -12,7 +12,7 @@ from dash_app.components.admin_common import error_alert, fmt_age, fmt_time, ok_
 from dash_app.components.host_rest import resting_badge, resting_line
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
-from services import admin, approvals, defaults, jobs
+from services import admin, approvals, defaults, jobs, waiting
 from services.admin import QueueOverview
 from services.errors import FoldDeckError, InvalidInput, JobNotFound, JobStateError
 from services.jobs import JobState
@@ -58,6 +58,7 @@ COLUMNS = [
     {"field": "started", "headerName": "Started", "width": 180},
     {"field": "tokens", "headerName": "Tokens", "width": 100, "type": "numericColumn"},
     {"field": "attempts", "headerName": "Attempts", "width": 110, "type": "numericColumn"},
+    {"field": "why", "headerName": "Why waiting", "minWidth": 220, "flex": 1},  # issue 18
 ]
 
 
@@ -147,11 +148,12 @@ def save_limits(_n, per_submit, tokens, queued):
             saved.jobs_per_submit, saved.tokens_per_job, saved.queued_per_user)
 
 
-def job_rows(view: QueueOverview) -> list[dict]:
-    """Return the grid rows for the listed jobs."""
+def job_rows(view: QueueOverview, why: dict[int, str] | None = None) -> list[dict]:
+    """Return the grid rows for the listed jobs (`why`: job id -> why a queued job waits)."""
+    why = why or {}
     return [{"id": j.id, "name": j.name, "owner": j.owner, "state": j.state.value, "host": j.host or "",
              "submitted": fmt_time(j.submitted_at), "started": fmt_time(j.started_at, ""), "tokens": j.tokens,
-             "attempts": j.attempts} for j in view.jobs]
+             "attempts": j.attempts, "why": why.get(j.id, "")} for j in view.jobs]
 
 
 def status_line(view: QueueOverview) -> list:
@@ -204,7 +206,8 @@ def refresh_queue(_n, _refresh, state):
     counts = [dbc.Badge(f"{name.title()} {n}", className=f"fd-state-{name} fs-6") for name, n in view.counts.items()]
     button = [html.I(className=f"bi {'bi-play-fill' if view.paused else 'bi-pause-fill'} me-1"),
               "Resume queue" if view.paused else "Pause queue"]
-    return (status_line(view), button, "success" if view.paused else "warning", counts, job_rows(view),
+    why = waiting.reasons(conn(), settings(), view.jobs)
+    return (status_line(view), button, "success" if view.paused else "warning", counts, job_rows(view, why),
             workers_table(view, time.time()), slots_list(view, jobs.host_backoffs(conn())))
 
 

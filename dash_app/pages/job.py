@@ -27,7 +27,7 @@ from dash_app.components.job_grid import fmt_duration, stage_text
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import defaults, failures, joblog, jobs, results
+from services import defaults, failures, joblog, jobs, results, waiting
 from services.errors import FoldDeckError, JobNotFound
 from services.jobs import Job, JobState
 from services.result_import import IMPORTED_HOST
@@ -71,8 +71,8 @@ def progress_bar(job: Job, paused: bool = False) -> list:
     pct = round(job.progress * 100)
     color = {"failed": "danger", "cancelled": "warning", "succeeded": "success"}.get(job.state.value, "primary")
     text = stage_text(job, None) if job.state is not JobState.QUEUED else queued_text(paused)
-    if job.state is JobState.QUEUED and job.approval == "pending":
-        text = "waiting: awaiting approval by an admin"
+    if job.state is JobState.QUEUED and not paused:  # why it waits: approval, maintenance, limit... (issue 18)
+        text = waiting.reason(conn(), settings(), job) or text
     if job.state is JobState.RUNNING and job.progress_detail:
         text = f"{job.stage} · {job.progress_detail}"
     return [html.Div([html.Span(text, id=page_id(__name__, "stage")), html.Span(f"{pct}%", className="ms-auto")],

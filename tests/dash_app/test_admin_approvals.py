@@ -74,3 +74,21 @@ def test_users_page_shows_disk_use_and_flags_a_user(app, admin_client, conn, set
                       {"id": refresh, "property": "data", "value": 1}], "changedPropIds": [f"{flag}.n_clicks"]}
     assert "every job now waits" in dash_post(admin_client, body).get_data(as_text=True)
     assert jobs.submit(conn, settings, alice, af3("tiny")).approval == "pending"
+
+
+def test_queue_page_says_why_each_job_waits(app, admin_client, conn, settings):
+    import time
+
+    from services import maintenance
+
+    admin = users.get_by_name(conn, "admin")
+    alice = users.get_by_name(conn, "alice")
+    job = jobs.submit(conn, settings, alice, af3("held"))
+    maintenance.add_window(conn, admin, "local", time.time() - 60, time.time() + 3600, "disk swap")
+    status = page_id("dash_app.pages.admin_queue", "status")
+    state = page_id("dash_app.pages.admin_queue", "state")
+    body = callback_body(app, f"{status}.children", {f"{aq.TICK}.n_intervals": 1, f"{aq.REFRESH}.data": 0,
+                                                     f"{state}.value": "active"})
+    rows = dash_post(admin_client, body).get_json()["response"][page_id("dash_app.pages.admin_queue", "grid")]
+    [row] = [r for r in rows["rowData"] if r["id"] == job.id]
+    assert row["why"].startswith("waiting: local in maintenance until ")

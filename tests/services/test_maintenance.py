@@ -106,3 +106,26 @@ def test_preflight_command_missing(settings, tmp_path):
     missing = preflight.check_host(real, Host(name="local", slots=1))
     assert "AF3 command not found: /nonexistent/run_alphafold" in missing
     assert "FOLDDECK_AF3_MODEL_DIR is not set" in missing and "FOLDDECK_AF3_DB_DIR is not set" in missing
+
+
+def test_why_a_job_waits(conn, settings, alice, admin):
+    from services import approvals, waiting
+
+    now = time.time()
+    job = jobs.submit(conn, settings, alice, af3())
+    one = [GPU1]
+    assert waiting.reasons(conn, settings, [job], now, one)[job.id] == waiting.NO_SLOT
+    w = maintenance.add_window(conn, admin, "gpu1", now - 60, now + H)
+    assert waiting.reasons(conn, settings, [job], now, one)[job.id].startswith("waiting: gpu1 in maintenance until ")
+    maintenance.delete_window(conn, admin, w.id)
+    maintenance.add_window(conn, admin, "gpu1", now + 60, now + H)
+    assert "has maintenance at" in waiting.reasons(conn, settings, [job], now, one)[job.id]
+    jobs.set_limits(conn, alice.id, jobs.UserLimits(max_running=0, max_queued=None, max_tokens=None))
+    assert "per-user limit, 0 of 0" in waiting.reasons(conn, settings, [job], now, one)[job.id]
+    jobs.set_not_before(conn, alice, job.id, now + H)
+    assert "not before" in waiting.reason(conn, settings, jobs.get_job(conn, alice, job.id), now)
+    jobs.pause_queue(conn, admin)
+    assert waiting.reason(conn, settings, jobs.get_job(conn, alice, job.id), now) == waiting.PAUSED
+    approvals.set_needs_approval(conn, alice.id, True)
+    big = jobs.submit(conn, settings, alice, af3("big"))
+    assert "awaiting approval" in waiting.reason(conn, settings, big, now)
