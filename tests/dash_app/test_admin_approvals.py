@@ -92,3 +92,15 @@ def test_queue_page_says_why_each_job_waits(app, admin_client, conn, settings):
     rows = dash_post(admin_client, body).get_json()["response"][page_id("dash_app.pages.admin_queue", "grid")]
     [row] = [r for r in rows["rowData"] if r["id"] == job.id]
     assert row["why"].startswith("waiting: local in maintenance until ")
+
+
+def test_maintenance_page_is_admin_only(app, admin_client):
+    from tests.conftest import USER_PASSWORD, login
+
+    assert admin_client.get("/admin/maintenance").status_code == 200
+    client = app.server.test_client()
+    assert login(client, "alice", USER_PASSWORD).status_code == 302
+    assert client.get("/admin/maintenance").status_code == 403
+    body = callback_body(app, page_id("dash_app.pages.admin_maintenance", "alert") + ".children",
+                         {page_id("dash_app.pages.admin_maintenance", "create") + ".n_clicks": 1})
+    assert dash_post(client, body).status_code == 403
