@@ -59,6 +59,33 @@ def notify_purged(conn: sqlite3.Connection, job_id: int) -> None:
     """Hook point for the notifications outbox: a job's outputs were purged (nothing sent yet)."""
 
 
+def notify_expiring(conn: sqlite3.Connection, job_id: int, purge_at: float) -> None:
+    """Hook point for the notifications outbox (e-mail): a job's outputs go at `purge_at` (nothing sent yet)."""
+
+
+def warn_expiring(conn: sqlite3.Connection, settings: Settings, now: float | None = None) -> list[int]:
+    """Tell owners once, a week ahead, which outputs retention will delete; return those job ids.
+
+    Each job is warned once (`retention_warned_at`): an application-log line and `notify_expiring`.
+    """
+    if not settings.retention_days:
+        return []
+    now = time.time() if now is None else now
+    lo = now - settings.retention_days * DAY_S
+    rows = conn.execute("SELECT j.id, j.finished_at, u.username FROM jobs j JOIN users u ON u.id = j.owner_id "
+                        "WHERE j.state IN ('succeeded', 'failed', 'cancelled') AND j.pinned = 0 "
+                        "AND j.purged_at IS NULL AND j.retention_warned_at IS NULL AND j.finished_at < ?",
+                        (lo + defaults.RETENTION_WARN_DAYS * DAY_S,)).fetchall()
+    for job_id, finished_at, owner in rows:
+        purge_at = finished_at + settings.retention_days * DAY_S
+        conn.execute("UPDATE jobs SET retention_warned_at = ? WHERE id = ?", (now, job_id))
+        log.info("job %s outputs will be deleted on %s (retention); pin it to keep them", job_id,
+                 time.strftime("%Y-%m-%d", time.localtime(purge_at)),
+                 extra={"source": "jobs", "username": owner, "job_id": job_id})
+        notify_expiring(conn, job_id, purge_at)
+    return [r[0] for r in rows]
+
+
 def expiring(conn: sqlite3.Connection, settings: Settings, caller: User, now: float | None = None,
              job_id: int | None = None) -> list[Expiring]:
     """Return the caller's unpinned finished jobs whose outputs go within RETENTION_WARN_DAYS."""

@@ -166,6 +166,7 @@ class Sampler:
             self._preflight_running.set()
             threading.Thread(target=self._preflight, name="preflight", daemon=True).start()
         try:
+            retention.warn_expiring(conn, self.settings, ts)
             retention.purge_expired(conn, self.settings, ts)
             if ts - self._last_disk_measure >= defaults.DISK_MEASURE_EVERY_S:
                 retention.measure_disk(conn, self.settings, ts)

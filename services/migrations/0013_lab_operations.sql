@@ -1,6 +1,7 @@
 -- Running FoldDeck for a lab (issue 18): pin, retention purge, approval of large jobs, erased accounts.
 ALTER TABLE jobs ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;      -- kept past FOLDDECK_RETENTION_DAYS
 ALTER TABLE jobs ADD COLUMN purged_at REAL;                         -- outputs removed by retention
+ALTER TABLE jobs ADD COLUMN retention_warned_at REAL;               -- the owner was told (notification hook)
 ALTER TABLE jobs ADD COLUMN approval TEXT CHECK (approval IN ('pending', 'approved', 'rejected'));
 ALTER TABLE jobs ADD COLUMN approval_note TEXT;                     -- the admin's note, shown to the owner
 ALTER TABLE jobs ADD COLUMN not_before REAL;                        -- the owner asked: do not start before this

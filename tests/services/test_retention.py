@@ -78,3 +78,16 @@ def test_delete_my_data(conn, settings, alice):
         jobs.get_job(conn, users.get_by_name(conn, "admin"), job.id)
     assert retention.erased_counts(conn) == (1, 1)
     assert conn.execute("SELECT COUNT(*) FROM app_log WHERE username = 'alice'").fetchone()[0] == 0
+
+
+def test_owner_is_warned_once_a_week_ahead(conn, kept, alice, monkeypatch):
+    job = finished(conn, kept, alice)
+    pinned = finished(conn, kept, alice, "pinned")
+    jobs.pin_job(conn, alice, pinned.id, True)
+    told = []
+    monkeypatch.setattr(retention, "notify_expiring", lambda c, job_id, at: told.append((job_id, at)))
+    now = time.time()
+    assert retention.warn_expiring(conn, kept, now + 20 * DAY) == []
+    assert retention.warn_expiring(conn, kept, now + 24 * DAY) == [job.id]
+    assert retention.warn_expiring(conn, kept, now + 25 * DAY) == []  # once
+    assert [t[0] for t in told] == [job.id]
