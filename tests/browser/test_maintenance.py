@@ -42,3 +42,22 @@ def test_maintenance001_calendar_creates_a_window(live, settings):
     from services import waiting
 
     assert waiting.reason(conn, settings, job).startswith("waiting: local in maintenance until ")
+
+
+def test_maintenance002_owner_renames_pins_and_deletes_from_the_job_page(live, settings):
+    from tests.conftest import USER_PASSWORD
+    from tests.services.test_jobs_manage import finished
+
+    dash_duo = live
+    conn = db.connect(settings.db_path)
+    alice = users.get_by_name(conn, "alice")
+    job = finished(conn, settings, alice, "to delete")
+    browser_login(dash_duo, "alice", USER_PASSWORD, f"/jobs/{job.id}")
+    dash_duo.wait_for_element("#job-pin", timeout=15).click()
+    dash_duo.wait_for_contains_text("#job-manage-alert", "Pinned", timeout=10)
+    assert jobs.get_job(conn, alice, job.id).pinned
+    dash_duo.find_element("#job-delete").click()
+    dash_duo.wait_for_element("#job-delete-confirm", timeout=10).click()
+    dash_duo.wait_for_element("#dashboard-greeting", timeout=15)
+    assert conn.execute("SELECT COUNT(*) FROM jobs WHERE id = ?", (job.id,)).fetchone()[0] == 0
+    assert not (settings.jobs_dir / str(job.id)).exists()
