@@ -104,3 +104,11 @@ def test_maintenance_page_is_admin_only(app, admin_client):
     body = callback_body(app, page_id("dash_app.pages.admin_maintenance", "alert") + ".children",
                          {page_id("dash_app.pages.admin_maintenance", "create") + ".n_clicks": 1})
     assert dash_post(client, body).status_code == 403
+
+
+def test_dashboard_row_says_awaiting_approval(conn, settings):
+    from dash_app.components.job_grid import stage_text
+
+    gated = settings.with_overrides(approval_tokens=100)
+    job = jobs.submit(conn, gated, users.get_by_name(conn, "alice"), af3("big", BIG_SEQ))
+    assert stage_text(job, 1).startswith("awaiting approval")
