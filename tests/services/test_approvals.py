@@ -55,3 +55,11 @@ def test_flagged_user_always_waits_and_off_by_default(conn, settings, alice):
     assert jobs.submit(conn, settings, alice, af3("big", BIG_SEQ)).approval is None  # 0 = off
     approvals.set_needs_approval(conn, alice.id, True)
     assert jobs.submit(conn, settings, alice, af3("tiny")).approval == "pending"
+
+
+def test_approval_moves_the_change_marks(conn, gated, alice, admin):
+    big = jobs.submit(conn, gated, alice, af3("big", BIG_SEQ))
+    before = jobs.change_marks(conn, alice)
+    approvals.approve(conn, admin, big.id)
+    after = jobs.change_marks(conn, alice)
+    assert after[0] > before[0] and after[1] > before[1]  # the owner's dashboard and the queue order both move
