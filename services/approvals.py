@@ -10,12 +10,15 @@ import logging
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from services.db import transaction
 from services.errors import JobStateError, PermissionDenied
-from services.jobs.model import Job, _event, _load
 from services.settings import Settings
 from services.users import User
+
+if TYPE_CHECKING:  # the jobs package imports this module while it loads: its names are taken at call time
+    from services.jobs.model import Job
 
 log = logging.getLogger("folddeck.jobs")
 AWAITING = "awaiting approval"
@@ -62,6 +65,8 @@ def flagged_users(conn: sqlite3.Connection) -> set[int]:
 
 
 def _decide(conn: sqlite3.Connection, admin: User, job_id: int) -> Job:
+    from services.jobs.model import _load
+
     if not admin.is_admin:
         raise PermissionDenied("Only an admin approves or rejects jobs.")
     job = _load(conn, job_id)
@@ -77,6 +82,8 @@ def approve(conn: sqlite3.Connection, admin: User, job_id: int, note: str = "") 
         PermissionDenied: the caller is not an admin.
         JobNotFound / JobStateError: no such job, or it is not awaiting approval.
     """
+    from services.jobs.model import _event, _load
+
     with transaction(conn):
         job = _decide(conn, admin, job_id)
         conn.execute("UPDATE jobs SET approval = 'approved', approval_note = ?, stage = '', updated_at = ? "
@@ -92,6 +99,8 @@ def reject(conn: sqlite3.Connection, admin: User, job_id: int, note: str) -> Job
         PermissionDenied: the caller is not an admin.
         JobNotFound / JobStateError: no such job, or it is not awaiting approval.
     """
+    from services.jobs.model import _event, _load
+
     note = note.strip() or "no reason given"
     with transaction(conn):
         job = _decide(conn, admin, job_id)
