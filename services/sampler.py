@@ -58,6 +58,9 @@ class Sampler:
         self.pollers: dict[str, HostPoller] = {}
         self._hosts_stamp: float | None = None
         self._last_maintenance = 0.0
+        self._last_disk_measure = 0.0
+        self._last_preflight = -math.inf
+        self._preflight_running = threading.Event()
         self._up: dict[str, bool] = {}  # last known state per host, to log only transitions
         self._set_hosts(hosts if hosts is not None else self._load_hosts())
         self._fixed_hosts = hosts is not None
@@ -151,7 +154,37 @@ class Sampler:
         hosts = ([self.local.name] if self.local else []) + list(self.pollers)
         history.rollup(conn, hosts, ts)
         history.prune(conn, self.retention, ts)
+        self._housekeep_jobs(conn, ts)
         self._last_maintenance = ts
+
+    def _housekeep_jobs(self, conn: sqlite3.Connection, ts: float) -> None:
+        """Purge outputs past FOLDDECK_RETENTION_DAYS; re-measure disk use per user now and then (issue 18)."""
+        from services import retention
+
+        if ts - self._last_preflight >= defaults.PREFLIGHT_EVERY_S and not self._preflight_running.is_set():
+            self._last_preflight = ts
+            self._preflight_running.set()
+            threading.Thread(target=self._preflight, name="preflight", daemon=True).start()
+        try:
+            retention.warn_expiring(conn, self.settings, ts)
+            retention.purge_expired(conn, self.settings, ts)
+            if ts - self._last_disk_measure >= defaults.DISK_MEASURE_EVERY_S:
+                retention.measure_disk(conn, self.settings, ts)
+                self._last_disk_measure = ts
+        except (OSError, sqlite3.Error) as exc:  # housekeeping must never stop the metrics
+            log.error("job housekeeping failed: %s", exc)
+
+    def _preflight(self) -> None:
+        """Check every job host for AF3, weights, databases and a GPU (seconds to minutes: off the tick)."""
+        from services import preflight
+
+        try:
+            preflight.run_all(db.connect(self.settings.db_path), self.settings, load_hosts(self.settings))
+        except (FoldDeckError, OSError, sqlite3.Error) as exc:
+            log.error("preflight failed: %s", exc)
+        finally:
+            db.close_all()
+            self._preflight_running.clear()
 
     def _job_board(self, conn: sqlite3.Connection) -> dict | None:
         """Return the queue length and running jobs per host, computed once here for every status viewer."""

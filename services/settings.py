@@ -59,6 +59,8 @@ class Settings:
     upload_max_bytes: int = defaults.UPLOAD_MAX_BYTES
     console_max_lines: int = defaults.CONSOLE_MAX_LINES
     app_log_retention_days: int = defaults.APP_LOG_RETENTION_DAYS
+    retention_days: int = 0  # outputs of unpinned finished jobs are purged after this; 0 keeps them
+    approval_tokens: int = 0  # jobs above this many tokens wait for an admin; 0 turns approval off
 
     def __post_init__(self) -> None:
         # Every path absolute, fixed against the working directory once, here: the AF3 command runs
@@ -209,6 +211,8 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "upload_max_bytes": _int(1024, 1024**3),
     "console_max_lines": _int(100, 1_000_000),
     "app_log_retention_days": _int(1, 36_500),
+    "retention_days": _int(0, 36_500),
+    "approval_tokens": _int(0, 10_000_000),
 }
 assert set(PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a parser"
 

@@ -19,6 +19,7 @@ from dash import Input, Output, Patch, State, callback, clientside_callback, ctx
 from dash.exceptions import PreventUpdate
 
 from dash_app.components import console as cons
+from dash_app.components import job_manage as jm
 from dash_app.components import results_plots as rp
 from dash_app.components import results_view as rv
 from dash_app.components import structure_viewer as sv
@@ -26,7 +27,7 @@ from dash_app.components.job_grid import fmt_duration, stage_text
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import defaults, failures, joblog, jobs, results
+from services import defaults, failures, joblog, jobs, results, waiting
 from services.errors import FoldDeckError, JobNotFound
 from services.jobs import Job, JobState
 from services.result_import import IMPORTED_HOST
@@ -43,6 +44,7 @@ CANCEL_MODAL, CANCEL_CONFIRM, CANCEL_KEEP = (page_id(__name__, x) for x in ("can
                                                                            "cancel-keep"))
 CANCEL_BODY = page_id(__name__, "cancel-body")
 NOT_FOUND = page_id(__name__, "not-found")
+jm.register_callbacks()  # delete, rename, pin (issue 18)
 
 
 def _when(ts: float | None) -> str:
@@ -69,6 +71,8 @@ def progress_bar(job: Job, paused: bool = False) -> list:
     pct = round(job.progress * 100)
     color = {"failed": "danger", "cancelled": "warning", "succeeded": "success"}.get(job.state.value, "primary")
     text = stage_text(job, None) if job.state is not JobState.QUEUED else queued_text(paused)
+    if job.state is JobState.QUEUED and not paused:  # why it waits: approval, maintenance, limit... (issue 18)
+        text = waiting.reason(conn(), settings(), job) or text
     if job.state is JobState.RUNNING and job.progress_detail:
         text = f"{job.stage} · {job.progress_detail}"
     return [html.Div([html.Span(text, id=page_id(__name__, "stage")), html.Span(f"{pct}%", className="ms-auto")],
@@ -157,9 +161,11 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
     return html.Div([
         html.A([html.I(className="bi bi-arrow-left me-1"), "All jobs"], href="/", className="small"),
         dbc.Card(dbc.CardBody([html.Div(header(job), id=HEADER), html.Div(progress_bar(job, paused), id=PROGRESS,
-                                                                           className="my-3"), _buttons(job)]),
+                                                                           className="my-3"), _buttons(job),
+                               jm.manage_bar(job)]),
                  className="mb-3 mt-2"),
         html.Div(id=ALERT),
+        html.Div(jm.notices(job), id=jm.NOTICES),
         html.Div(failure(job), id=FAILURE),
         html.Div(results_section(job), id=RESULTS),
         dbc.Card([dbc.CardHeader([html.I(className="bi bi-terminal me-2"), "Log"]),
