@@ -70,7 +70,7 @@ class Sampler:
 
     def _set_hosts(self, hosts: list[Host]) -> None:
         """Start pollers for new hosts, stop those removed or changed; keep the rest connected."""
-        wanted = {h.name: h for h in hosts if not h.is_local}
+        wanted = {h.name: h for h in hosts if not h.is_local and not h.is_slurm}  # Slurm: sinfo, not SSH
         for name, poller in list(self.pollers.items()):
             if wanted.get(name) != poller.collector.host:
                 poller.stop()

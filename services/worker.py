@@ -144,6 +144,10 @@ class Worker:
         try:
             while not self.stopping.is_set():
                 try:
+                    job = jobs.adopt_slurm_job(conn, self.settings, self.id, self.hosts)
+                    if job is not None:
+                        self._run_tracked(conn, job, reattach=True)
+                        continue
                     jobs.reap_expired(conn, self.settings, hosts=self.hosts)
                     job = jobs.claim_job(conn, self.settings, self.id, self.hosts)
                 except sqlite3.Error:
@@ -163,7 +167,7 @@ class Worker:
         finally:
             db.close_all()
 
-    def _run_tracked(self, conn: sqlite3.Connection, job: Job) -> bool:
+    def _run_tracked(self, conn: sqlite3.Connection, job: Job, reattach: bool = False) -> bool:
         """Run a job while the heartbeat renews its lease; False if it went back to the queue unstarted.
 
         An escaped error leaves the job to the reaper.
@@ -171,7 +175,7 @@ class Worker:
         with self._active_lock:
             self._active.add(job.id)
         try:
-            return self.run_job(conn, job)
+            return self.run_job(conn, job, reattach=reattach)
         except Exception:
             log.exception("job %s: the worker could not record its outcome; the lease will expire", job.id,
                           extra={"source": "jobs", "username": job.owner, "job_id": job.id})
@@ -180,18 +184,26 @@ class Worker:
             with self._active_lock:
                 self._active.discard(job.id)
 
-    def run_job(self, conn: sqlite3.Connection, job: Job) -> bool:
-        """Run one claimed attempt to its end and record the outcome; False if its host was unreachable."""
+    def run_job(self, conn: sqlite3.Connection, job: Job, reattach: bool = False) -> bool:
+        """Run one claimed attempt to its end and record the outcome; False if its host was unreachable.
+
+        With `reattach`, the attempt is already in Slurm (its worker died): follow it, submit nothing.
+        """
         host = next(h for h in self.hosts if h.name == job.host)
         command = host.af3_command or self.settings.af3_command
         spec = RunSpec(job.id, job.attempts, jobs.input_file(self.settings, job),
                        self.settings.jobs_dir / str(job.id) / f"attempt-{job.attempts}", command,
                        self.settings.af3_model_dir, self.settings.af3_db_dir)
-        if not jobs.start_attempt(conn, job, _tracker_for(spec.input_path).to_json()):
+        if not reattach and not jobs.start_attempt(conn, job, _tracker_for(spec.input_path).to_json()):
             return True
         executor = make_executor(host, self.settings)
         try:
-            executor.start(spec)
+            if not reattach:
+                executor.start(spec)
+            elif not executor.attach(spec):
+                self._end(conn, job, JobState.QUEUED, None, None, "The attempt never reached Slurm; the job goes "
+                                                                "back to the queue.")
+                return True
             if not host.is_local:
                 jobs.mark_host_up(conn, host.name)
             remote = f"{host.name}:{executor.remote_output}" if executor.remote_output else None
@@ -238,6 +250,8 @@ class Worker:
                 verdict = jobs.check_running(conn, job)
                 if not verdict and self.stopping.is_set() and self.shutdown == "requeue":
                     verdict = "requeue"
+                if verdict in ("lost", "requeue") and getattr(executor, "detachable", False):
+                    return "detach", None  # the Slurm job runs on; the next worker re-attaches to it
                 if verdict:
                     executor.cancel(0 if verdict == "lost" else defaults.CANCEL_GRACE_SECONDS)
                     self._drain(conn, job, executor, pending)
@@ -277,12 +291,20 @@ class Worker:
 
     def _conclude(self, conn: sqlite3.Connection, job: Job, executor: Executor, spec: RunSpec, verdict: str,
                   code: int | None) -> None:
-        if verdict == "lost":
-            return  # another worker owns the job now; record nothing
+        if verdict in ("lost", "detach"):
+            return  # another worker owns the job now (or will re-attach to it in Slurm); record nothing
         if verdict == "cancel":
             return self._end(conn, job, JobState.CANCELLED, code, None)
         if verdict == "requeue":
             return self._end(conn, job, JobState.QUEUED, code, None)
+        outcome = getattr(executor, "outcome", None)  # Slurm end states an exit status cannot say
+        if outcome is not None:
+            kind, message = outcome
+            if kind == "requeue":
+                return self._end(conn, job, JobState.QUEUED, code, None, message)
+            if kind == "cancelled":
+                return self._end(conn, job, JobState.CANCELLED, code, message, f"Job cancelled: {message}.")
+            return self._end(conn, job, JobState.FAILED, code, message)
         if code != 0:
             summary = joblog.error_summary(conn, job.id)
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
@@ -291,8 +313,9 @@ class Worker:
         problem = check_outputs(spec.output_dir, json.loads(spec.input_path.read_text()), spec.command)
         self._end(conn, job, JobState.FAILED if problem else JobState.SUCCEEDED, code, problem or None)
 
-    def _end(self, conn: sqlite3.Connection, job: Job, state: JobState, code: int | None, error: str | None) -> None:
-        text = {JobState.SUCCEEDED: "Job succeeded.", JobState.CANCELLED: "Job cancelled.",
+    def _end(self, conn: sqlite3.Connection, job: Job, state: JobState, code: int | None, error: str | None,
+             text: str = "") -> None:
+        text = text or {JobState.SUCCEEDED: "Job succeeded.", JobState.CANCELLED: "Job cancelled.",
                 JobState.QUEUED: "Worker shutting down; job handed back to the queue.",
                 JobState.FAILED: f"Job failed: {error}"}[state]
         level = {JobState.SUCCEEDED: "success", JobState.FAILED: "error"}.get(state, "info")
