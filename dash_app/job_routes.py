@@ -1,4 +1,4 @@
-"""Plain Flask downloads beside the job page: the full log, the input and the output files.
+"""Plain Flask downloads beside the job page: the full log, the input, the output files, the Slurm script.
 
 The gate already requires a session for /api/*; each route checks the caller may see the job
 (services.jobs.get_job) and answers a JSON 404 otherwise, exactly as for a job that does not exist.
@@ -61,6 +61,21 @@ def download_output(job_id: int, relative: str) -> Response:
     return send_file(path, as_attachment=True, download_name=path.name, max_age=0)
 
 
+def download_slurm_script(job_id: int) -> Response:
+    """Show (or, with ?download=1, send) the batch script of the job's latest attempt in Slurm."""
+    job = _visible_job(job_id)
+    conn = db.connect(current_app.config["FOLDDECK_SETTINGS"].db_path)
+    rows = jobs.slurm_attempts(conn, current_user.account, job.id)
+    if not rows:
+        abort(404, description=f"Job {job.id} was not run through Slurm.")
+    response = Response(rows[0].script, mimetype="text/plain")
+    if request.args.get("download"):
+        name = f"{_stem(job)}-attempt-{rows[0].attempt}.sbatch"
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def api_error(exc: HTTPException):
     """Answer an HTTP error under /api/ as JSON ({"error": ...}); elsewhere keep Flask's page."""
     if not request.path.startswith("/api/"):
@@ -79,3 +94,4 @@ def init_job_routes(server: Flask) -> None:
     server.add_url_rule("/api/jobs/<int:job_id>/log", "job_log", download_log)
     server.add_url_rule("/api/jobs/<int:job_id>/input", "job_input", download_input)
     server.add_url_rule("/api/jobs/<int:job_id>/files/<path:relative>", "job_file", download_output)
+    server.add_url_rule("/api/jobs/<int:job_id>/slurm-script", "job_slurm_script", download_slurm_script)

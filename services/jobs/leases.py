@@ -48,7 +48,7 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
         if row is None:
             return None
         now = time.time()
-        executor = host.kind if host.kind in ("local", "slurm") else "ssh"
+        executor = "slurm" if host.is_slurm else "local" if host.is_local else "ssh"
         conn.execute("UPDATE jobs SET state = 'running', worker_id = ?, host = ?, executor = ?, "
                      "attempts = attempts + 1, started_at = ?, lease_expires = ?, updated_at = ?, stage = 'starting', "
                      "pid = NULL, remote_pid = NULL WHERE id = ?",

@@ -61,19 +61,29 @@ def record_submission(conn: sqlite3.Connection, job_id: int, attempt: int, host:
 
 def record_slurm_id(conn: sqlite3.Connection, job_id: int, attempt: int, slurm_id: int) -> None:
     """Store the id sbatch answered with."""
+    now = time.time()
     conn.execute("UPDATE slurm_jobs SET slurm_id = ?, state = 'PENDING', updated_at = ? WHERE job_id = ? "
-                 "AND attempt = ?", (slurm_id, time.time(), job_id, attempt))
+                 "AND attempt = ?", (slurm_id, now, job_id, attempt))
+    _touch(conn, job_id, now)
+
+
+def _touch(conn: sqlite3.Connection, job_id: int, now: float) -> None:
+    """Move the job's updated_at: the job page redraws its header when it moves."""
+    conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (now, job_id))
 
 
 def record_state(conn: sqlite3.Connection, job_id: int, attempt: int, state: str, reason: str = "", node: str = "",
                  time_limit: str | None = None) -> None:
     """Store what Slurm says of the attempt (a no-op write when nothing changed)."""
-    conn.execute("UPDATE slurm_jobs SET state = ?, reason = ?, node = CASE WHEN ? = '' THEN node ELSE ? END, "
-                 "time_limit = COALESCE(?, time_limit), updated_at = ? WHERE job_id = ? AND attempt = ? AND "
-                 "(state IS NOT ? OR reason IS NOT ? OR (? != '' AND node IS NOT ?) OR "
-                 "(? IS NOT NULL AND time_limit IS NOT ?))",
-                 (state, reason, node, node, time_limit, time.time(), job_id, attempt, state, reason, node, node,
-                  time_limit, time_limit))
+    now = time.time()
+    cur = conn.execute("UPDATE slurm_jobs SET state = ?, reason = ?, node = CASE WHEN ? = '' THEN node ELSE ? END, "
+                       "time_limit = COALESCE(?, time_limit), updated_at = ? WHERE job_id = ? AND attempt = ? AND "
+                       "(state IS NOT ? OR reason IS NOT ? OR (? != '' AND node IS NOT ?) OR "
+                       "(? IS NOT NULL AND time_limit IS NOT ?))",
+                       (state, reason, node, node, time_limit, now, job_id, attempt, state, reason, node, node,
+                        time_limit, time_limit))
+    if cur.rowcount:
+        _touch(conn, job_id, now)
 
 
 def record_offset(conn: sqlite3.Connection, job_id: int, attempt: int, offset: int) -> None:

@@ -146,11 +146,12 @@ def test_submit_pending_running_succeeded_with_outputs_and_one_squeue_per_tick(s
     settings = make_settings(tmp_path)
     host = cluster_host(tmp_path, f"sleep 2; {SIM}")  # long enough for a tick to see it running
     # The time-limited job holds one CPU; a blocker takes the other, so ours waits for Resources.
-    blocker = sh("sbatch", "--parsable", "-p", "debug", "-c", "1", "--wrap", "sleep 60").strip()
+    blocker = sh("sbatch", "--parsable", "-o", "/dev/null", "-p", "debug", "-c", "1", "--wrap", "sleep 60").strip()
     wait_for(lambda: sh("squeue", "-h", "-j", blocker, "-o", "%T").strip() == "RUNNING", 20, "the blocker")
     # A job named like ours that FoldDeck never submitted (held: it takes no CPU).
     tag = slurm_exec.install_tag(settings)
-    stray = sh("sbatch", "--parsable", "--hold", "-J", f"folddeck.{tag}.999.1", "--wrap", "true").strip()
+    stray = sh("sbatch", "--parsable", "-o", "/dev/null", "--hold", "-J", f"folddeck.{tag}.999.1", "--wrap",
+               "true").strip()
     job = submit(settings)
     start_worker(settings, host, workers)
     try:
@@ -180,6 +181,26 @@ def test_submit_pending_running_succeeded_with_outputs_and_one_squeue_per_tick(s
     assert c.calls["sbatch"] == 1
     # Tracking is per cluster: never more than one squeue per tick, whatever the slots did.
     assert c.calls["squeue"] <= (time.monotonic() - t0 + 60) / c.tick + 5
+
+
+def test_sampler_publishes_the_cluster_for_the_status_and_queue_pages(slurm, timeout_job, tmp_path):
+    from dash_app.components.slurm_cluster import cluster_card, summary
+    from services.hosts import local_host
+    from services.sampler import Sampler
+
+    settings = make_settings(tmp_path)
+    sampler = Sampler(settings, hosts=[local_host(settings), cluster_host(tmp_path)])
+    try:
+        sampler.tick()
+        info = sampler.store.latest().jobs["clusters"]["cluster"]
+    finally:
+        sampler.close()
+    # the time-limited job holds one of the node's two CPUs: the node is mixed, its fake GPU free
+    assert info["partitions"] == {"debug": {"idle": 0, "mixed": 1, "allocated": 0, "down": 0, "gpus": 1,
+                                            "gpus_free": 1}}
+    assert summary(info) == "1 GPUs free · FoldDeck: 0 running, 0 pending in Slurm"
+    card = str(cluster_card("cluster", info).to_plotly_json())
+    assert "1 mixed" in card and "1 of 1" in card
 
 
 def test_cancel_in_folddeck_is_scancel(slurm, timeout_job, tmp_path, workers):
