@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from services import applog, db, defaults, joblog, jobs
+from services.errors import SettingsError
 from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
 from services.hosts import Host, load_hosts
 from services.jobs import Job, JobState
@@ -248,10 +249,13 @@ class Worker:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + defaults.CANCEL_CHECK_SECONDS
                 verdict = jobs.check_running(conn, job)
-                if not verdict and self.stopping.is_set() and self.shutdown == "requeue":
+                detachable = getattr(executor, "detachable", False)
+                if not verdict and self.stopping.is_set() and (self.shutdown == "requeue" or detachable):
                     verdict = "requeue"
-                if verdict in ("lost", "requeue") and getattr(executor, "detachable", False):
-                    return "detach", None  # the Slurm job runs on; the next worker re-attaches to it
+                if verdict in ("lost", "requeue") and detachable:
+                    # A Slurm job runs on without its worker (whatever the shutdown mode: it may run for
+                    # hours); the next worker serving the host re-attaches to it by its recorded id.
+                    return "detach", None
                 if verdict:
                     executor.cancel(0 if verdict == "lost" else defaults.CANCEL_GRACE_SECONDS)
                     self._drain(conn, job, executor, pending)
@@ -337,7 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     if fixed := jobs.fix_relative_paths(db.connect(settings.db_path), settings):
         log.info("made the paths of %s jobs absolute (they were relative to the folder FoldDeck ran in)", fixed,
                  extra={"source": "worker", "username": None, "job_id": None})
-    hosts = load_hosts(settings)
+    try:
+        hosts = load_hosts(settings)  # a bad hosts file stops the worker here, naming the key
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.hosts:
         wanted = {n.strip() for n in args.hosts.split(",")}
         hosts = [h for h in hosts if h.name in wanted]

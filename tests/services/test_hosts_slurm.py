@@ -89,3 +89,18 @@ def test_slurm_answers_are_parsed():
     assert parse_job_name("folddeck.other000.7.2", "abcd1234") is None
     assert [_gpus(g) for g in ("gpu:2", "gpu:a100:4(S:0-1)", "gpu:0(IDX:N/A)", "(null)", "gpu:1,gpu:a100:2")] == \
         [2, 4, 0, 0, 3]
+
+
+def test_the_worker_refuses_to_start_naming_the_bad_key(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    (tmp_path / "hosts.toml").write_text(GOOD.replace('mem = "64G"', 'mem = 64'))
+    env = dict(os.environ, FOLDDECK_DATA_DIR=str(tmp_path))
+    res = subprocess.run([sys.executable, "-m", "services.worker", "--once"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "host #1 (cluster): 'mem' must be a string without spaces or quotes (got 64)." in res.stderr
