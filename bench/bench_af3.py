@@ -18,6 +18,8 @@ def big_af3(rng: random.Random) -> dict:
     """Return a valid AF3 job with 5,000 residues over 10 chains plus ligands and a bond."""
     seqs = [{"protein": {"id": chr(65 + i), "sequence": "".join(rng.choices(AA, k=500)),
                          "modifications": [{"ptmType": "SEP", "ptmPosition": 10}]}} for i in range(10)]
+    first = seqs[0]["protein"]
+    first["sequence"] = first["sequence"][:4] + "N" + first["sequence"][5:]  # the bond's ND2 needs an Asn there
     seqs.append({"ligand": {"id": "X", "ccdCodes": ["NAG", "NAG"]}})
     return {"dialect": "alphafold3", "version": 1, "name": "bench", "modelSeeds": [1, 2, 3], "sequences": seqs,
             "bondedAtomPairs": [[["A", 5, "ND2"], ["X", 1, "C1"]]]}

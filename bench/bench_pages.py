@@ -104,17 +104,17 @@ def main() -> None:
 
     job_page = sys.modules["dash_app.pages.job"]
     key = next(k for k in app.callback_map if f"{job_page.HEADER}.children" in k)
-    outs = [(job_page.HEADER, "children"), (job_page.PROGRESS, "children"), (job_page.FAILURE, "children"),
-            (job_page.RESULTS, "children"), (job_page.CANCEL, "disabled"), (job_page.RETRY, "disabled"),
-            (job_page.CURSOR, "data"), (cons.cid("lines", "job"), "children"), (cons.cid("cursor", "job"), "data")]
-    outs += [(cons.count_id("job", lv), "children") for lv in cons.LEVELS] + [(job_page.INTERVAL, "disabled")]
+    from bench_polls import _outputs  # the outputs as dash-renderer lists them (the page owns the set)
+
+    outs = [(o["id"], o["property"]) for o in _outputs(key)]
     job = jobs.get_job(conn, users.get_by_name(conn, "alice"), big.id)
     cursor = {"job": big.id, "updated": job.updated_at, "state": job.state.value}
     _, ccur = cons.initial(conn, "job", big.id, settings.console_max_lines)
 
     def tick(console_cursor):
         return post({"output": key, "outputs": [{"id": i, "property": p} for i, p in outs],
-                     "inputs": [{"id": job_page.INTERVAL, "property": "n_intervals", "value": 1}],
+                     "inputs": [{**i, "value": 1 if i["id"] == job_page.INTERVAL else None}
+                                for i in app.callback_map[key]["inputs"]],
                      "state": [{"id": job_page.CURSOR, "property": "data", "value": cursor},
                                {"id": cons.cid("cursor", "job"), "property": "data", "value": console_cursor}],
                      "changedPropIds": [f"{job_page.INTERVAL}.n_intervals"]})

@@ -138,7 +138,8 @@ def free_port() -> int:
 def start_server(app: str, env: dict) -> tuple[subprocess.Popen, int]:
     """Start `app` under gunicorn with make run's workers and threads; return it once it answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(WEB_WORKERS), "--threads",
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "python:dash_app.gunicorn_conf",
+                             "--workers", str(WEB_WORKERS), "--threads",
                              str(WEB_THREADS), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                              "--backlog", "4096", app], cwd=ROOT, env={**os.environ, **env},
                             stdout=subprocess.DEVNULL, start_new_session=True)
@@ -472,6 +473,12 @@ def run(args, settings, seeded: dict, fd_port: int, fl_port: int) -> None:
     }
     if args.only:
         targets = {k: v for k, v in targets.items() if any(o.strip() in k for o in args.only.split(","))}
+    for poll in (dash_poll, job_poll):  # as a browser does: the first polls bring the page up to date
+        for _ in range(20):
+            status, data = me.post_json(poll.body())
+            if status == 204:
+                break
+            poll.follow(data)
     for name, poll in targets.items():  # one request each first: a wrong body fails here, not in the hammer
         status, _ = me.post_json(poll.body())
         assert status in (200, 204), f"{name}: HTTP {status}"

@@ -7,6 +7,7 @@ Nothing does work at import time.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import dash
@@ -23,6 +24,7 @@ from dash_app.job_routes import init_job_routes
 from dash_app.metrics_endpoint import init_metrics_endpoint
 from dash_app.session_cache import CachedCookieSessions
 from services import applog, db
+from services.af3 import ccd
 from services.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +35,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     """Return a configured FoldDeck Dash app (its Flask server is `app.server`)."""
     settings = settings or load_settings()
     configure_logging(settings)
+    ccd.configure(settings.data_dir, settings.af3_ccd_path)
+    # Load (on a first start: build, ~10 s) the CCD index now rather than in the first request that needs it.
+    threading.Thread(target=ccd.try_ccd, name="ccd-warm-up", daemon=True).start()
     db.migrate(settings.db_path)
 
     server = Flask("folddeck")

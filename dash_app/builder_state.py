@@ -33,7 +33,7 @@ from services.af3 import (
     validate,
 )
 from services.af3 import rules as R
-from services.af3.ccd import COMMON_LIGANDS, ION_CODES
+from services.af3.ccd import COMMON_LIGANDS, is_ion
 
 KINDS = ("protein", "rna", "dna", "ligand", "ion")
 POLYMERS = ("protein", "rna", "dna")
@@ -254,7 +254,7 @@ def from_af3(doc: dict[str, Any]) -> tuple[dict, list[str]]:
         (kind, body), = item.items()
         card_kind, fields = _entity_fields(kind, body)
         state = add_entity(state, card_kind, **fields)
-    renamed = _chain_renames(doc, state)
+    renamed = _chain_renames(doc["sequences"], state)
     state["bonds"] = [_bond_from_af3(pair, renamed) for pair in doc.get("bondedAtomPairs") or []]
     notes = []
     changed = {a: b for a, b in renamed.items() if a != b}
@@ -263,20 +263,55 @@ def from_af3(doc: dict[str, Any]) -> tuple[dict, list[str]]:
     return state, notes
 
 
+def from_af3_as_written(doc: dict[str, Any]) -> tuple[dict, list[str]]:
+    """Return the form state for an AF3-dialect job that may be invalid, and notes on what could not be shown.
+
+    Every field the form has is loaded as written, so the validator marks each problem at its field
+    instead of the whole file being refused; entities or bonds the form cannot hold are named in the notes.
+    """
+    name, seeds = doc.get("name"), doc.get("modelSeeds")
+    state: dict[str, Any] = {"name": name if isinstance(name, str) else "",
+                             "seeds": list(seeds) if isinstance(seeds, list) else [], "entities": [], "bonds": [],
+                             "next_uid": 0, "extra": {k: doc[k] for k in ("userCCD", "userCCDPath") if k in doc}}
+    notes, kept = [], []
+    items = doc.get("sequences")
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        (kind, body), = item.items() if isinstance(item, dict) and len(item) == 1 else ((None, None),)
+        if kind not in ("protein", "rna", "dna", "ligand") or not isinstance(body, dict):
+            notes.append(f"Entity {i + 1} is not a protein, RNA, DNA or ligand entry; it was left out.")
+            continue
+        card_kind, fields = _entity_fields(kind, body)
+        state = add_entity(state, card_kind, **fields)
+        kept.append(item)
+    renamed = _chain_renames(kept, state)
+    pairs = doc.get("bondedAtomPairs")
+    for k, pair in enumerate(pairs if isinstance(pairs, list) else []):
+        try:
+            state["bonds"].append(_bond_from_af3(pair, renamed))
+        except (TypeError, ValueError):
+            notes.append(f"Bond {k + 1} is not two [chain, residue, atom] triples; it was left out.")
+    return state, notes
+
+
 def _entity_fields(kind: str, body: dict) -> tuple[str, dict]:
-    """Return (card kind, card fields) for one AF3 entity body."""
-    ids = body["id"]
-    fields: dict[str, Any] = {"copies": 1 if isinstance(ids, str) else len(ids),
+    """Return (card kind, card fields) for one AF3 entity body (as written: wrong types become blanks)."""
+    ids = body.get("id")
+    fields: dict[str, Any] = {"copies": len(ids) if isinstance(ids, list) and ids else 1,
                               "extra": {k: v for k, v in body.items() if k not in _EDITED}}
     if kind == "ligand":
         codes = body.get("ccdCodes")
-        card = "ion" if codes and len(codes) == 1 and codes[0] in ION_CODES else "ligand"
-        fields.update(ligand_mode="smiles" if "smiles" in body else "ccd", smiles=body.get("smiles") or "",
-                      ccd=", ".join(codes or []))
+        codes = [str(c) for c in codes] if isinstance(codes, list) else []
+        card = "ion" if len(codes) == 1 and is_ion(codes[0]) else "ligand"
+        smiles = body.get("smiles")
+        fields.update(ligand_mode="smiles" if "smiles" in body else "ccd",
+                      smiles=smiles if isinstance(smiles, str) else "", ccd=", ".join(codes))
         return card, fields
     code_key, pos_key = R.MOD_KEYS[kind]
-    fields.update(sequence=body["sequence"],
-                  mods=[{"code": m[code_key], "position": m[pos_key]} for m in body.get("modifications") or []])
+    mods = body.get("modifications")
+    sequence = body.get("sequence")
+    fields.update(sequence=sequence if isinstance(sequence, str) else "",
+                  mods=[{"code": str(m.get(code_key) or ""), "position": m.get(pos_key)}
+                        for m in (mods if isinstance(mods, list) else []) if isinstance(m, dict)])
     if kind in ("protein", "rna"):
         fields.update(_msa_fields(kind, body, fields["extra"]))
     return kind, fields
@@ -303,13 +338,14 @@ def _msa_fields(kind: str, body: dict, extra: dict) -> dict:
     return fields
 
 
-def _chain_renames(doc: dict, state: dict) -> dict[str, str]:
-    """Map the loaded chain ids to the ones the form gives the same chains."""
+def _chain_renames(items: list, state: dict) -> dict[str, str]:
+    """Map the loaded chain ids to the ones the form gives the same chains (one card per item)."""
     new_ids = chain_ids(state)
     out = {}
-    for item, e in zip(doc["sequences"], state["entities"], strict=True):  # one card per sequence
+    for item, e in zip(items, state["entities"], strict=True):  # one card per sequence
         (_, body), = item.items()
-        old = [body["id"]] if isinstance(body["id"], str) else body["id"]
+        ids = body.get("id")
+        old = [ids] if isinstance(ids, str) else [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
         out.update(zip(old, new_ids[e["uid"]], strict=False))  # copies_of clamps the count to 1..MAX_COPIES
     return out
 
@@ -317,8 +353,8 @@ def _chain_renames(doc: dict, state: dict) -> dict[str, str]:
 def _bond_from_af3(pair: list, renamed: dict[str, str]) -> dict:
     """Return an editor row for one bonded atom pair."""
     (ac, ar, aa), (bc, br, ba) = pair
-    return {"a_chain": renamed.get(ac, ac), "a_res": ar, "a_atom": aa,
-            "b_chain": renamed.get(bc, bc), "b_res": br, "b_atom": ba}
+    return {"a_chain": renamed.get(ac, ac) if isinstance(ac, str) else "", "a_res": ar, "a_atom": aa,
+            "b_chain": renamed.get(bc, bc) if isinstance(bc, str) else "", "b_res": br, "b_atom": ba}
 
 
 def entities_from_fasta(state: dict, text: str, force_type: str | None = None) -> dict:
@@ -416,7 +452,9 @@ def form_problems(state: dict) -> list[Problem]:
             out.append(Problem(f"sequences[{i}].{_kind(e)}.id", f"Copies must be a whole number from 1 to "
                                                                  f"{MAX_COPIES}."))
         if e["kind"] in ("ligand", "ion") and e["ligand_mode"] == "ccd" and not split_codes(e["ccd"]):
-            out.append(Problem(f"sequences[{i}].ligand.ccdCodes", "Pick a ligand or type its CCD code (e.g. ATP)."))
+            what = "Pick an ion or type its CCD code (e.g. MG)." if e["kind"] == "ion" else \
+                "Pick a ligand or type its CCD code (e.g. ATP)."
+            out.append(Problem(f"sequences[{i}].ligand.ccdCodes", what))
     return out
 
 
@@ -507,3 +545,61 @@ def chain_options(state: dict) -> list[dict]:
     """Return the chains a bond may name: every chain except SMILES ligands, with what it is."""
     return [{"label": f"{cid} ({KIND_LABEL[kind] if kind in KIND_LABEL else kind}, {n})", "value": cid}
             for cid, (kind, n) in chain_lengths(state).items() if n > 0]
+
+
+# -- which problems to show -------------------------------------------------------------------------------
+# A fresh form is full of "required" problems; red on fields nobody touched reads as blame. The state keeps
+# "touched" (keys like "name", "seeds", "bonds", "<uid>:<Location field>") and "attempted" (a submit was
+# tried, or a file or job was loaded): a problem shows once its field is touched, or everything after that.
+
+_TOUCH_FIELDS = {"sequence": ("sequence",), "copies": ("copies",), "msa_mode": ("msa",), "msa_text": ("msa",),
+                 "template_mode": ("templates",), "ligand_mode": ("ccd", "smiles"), "ccd": ("ccd",),
+                 "smiles": ("smiles",), "mods": ("mods",)}
+
+
+def touch(state: dict, *keys: str) -> dict:
+    """Return `state` with `keys` marked as touched by the user."""
+    touched = list(state.get("touched") or [])
+    return {**state, "touched": touched + [k for k in keys if k not in touched]}
+
+
+def touch_changes(old: dict, new: dict) -> dict:
+    """Return `new` with every field whose value differs from `old` marked touched (a field that only
+    appeared, such as a new card's blank inputs, is not: nobody typed in it)."""
+    keys = []
+    if (old.get("name") or "") != (new.get("name") or ""):
+        keys.append("name")
+    before = {e["uid"]: e for e in old.get("entities") or []}
+    for e in new.get("entities") or []:
+        prev = before.get(e["uid"])
+        if prev is None:
+            continue
+        for fld, where in _TOUCH_FIELDS.items():
+            if prev.get(fld) != e.get(fld):
+                keys += [f"{e['uid']}:{w}" for w in where]
+    if (old.get("bonds") or []) != (new.get("bonds") or []) and old.get("bonds"):
+        keys.append("bonds")
+    return touch(new, *keys) if keys else new
+
+
+def problem_key(state: dict, loc: Location) -> str:
+    """Return the touched-key of the field a problem belongs to."""
+    if loc.card is None:
+        return loc.field
+    entities = state.get("entities") or []
+    uid = entities[loc.card]["uid"] if loc.card < len(entities) else loc.card
+    return f"{uid}:{loc.field}"
+
+
+def shown_problems(state: dict, problems: list[Problem]) -> list[Problem]:
+    """Return the problems to show now: all after a submit attempt or a load, else those of touched fields."""
+    if state.get("attempted"):
+        return list(problems)
+    touched = set(state.get("touched") or [])
+    cards = {k.split(":", 1)[0] for k in touched if ":" in k}
+    out = []
+    for p in problems:
+        key = problem_key(state, locate(p.path))
+        if key in touched or (key.endswith(":card") and key.split(":", 1)[0] in cards):
+            out.append(p)
+    return out

@@ -5,13 +5,19 @@ The gate already requires a session for /api/*; each route checks the caller may
 """
 from __future__ import annotations
 
-from flask import Flask, Response, abort, current_app, jsonify, request, send_file, stream_with_context
-from flask_login import current_user
-from werkzeug.exceptions import HTTPException, NotFound
+from pathlib import Path
+from urllib.parse import quote
 
-from services import db, joblog, jobs, results
+from flask import Flask, Response, abort, current_app, jsonify, redirect, request, send_file, stream_with_context
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from werkzeug.exceptions import HTTPException, NotFound
+from wtforms import ValidationError
+
+from dash_app.auth import csrf
+from services import db, defaults, joblog, jobs, result_archive, result_import, results
 from services.af3.names import safe_filename
-from services.errors import JobNotFound
+from services.errors import InvalidInput, JobNotFound
 
 
 def _visible_job(job_id: int) -> jobs.Job:
@@ -76,6 +82,41 @@ def download_slurm_script(job_id: int) -> Response:
     return response
 
 
+def download_archive(job_id: int) -> Response:
+    """Stream the whole output folder as a zip, written while it is sent (never built in memory)."""
+    job = _visible_job(job_id)
+    if not job.output_path or not Path(job.output_path).is_dir():
+        abort(404)
+    response = Response(stream_with_context(result_archive.iter_zip(job.output_path, _stem(job))),
+                        mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{_stem(job)}-results.zip"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def import_results() -> Response:
+    """Take an uploaded results zip (POST, form field `file`) and open the imported job, or say why not.
+
+    The upload limit is raised for this route only; CSRF is checked here, after that limit is
+    set, instead of by CSRFProtect's hook (which would read the body under the global limit).
+    """
+    request.max_content_length = defaults.RESULTS_IMPORT_MAX_UPLOAD_BYTES
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return redirect("/import?error=" + quote("The form expired; reload the page and try again."))
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return redirect("/import?error=" + quote("Choose a .zip file to import."))
+    conn = db.connect(current_app.config["FOLDDECK_SETTINGS"].db_path)
+    try:
+        job = result_import.import_zip(conn, current_app.config["FOLDDECK_SETTINGS"], current_user.account,
+                                       upload.stream, upload.filename)
+    except InvalidInput as exc:
+        return redirect("/import?error=" + quote(str(exc)))
+    return redirect(f"/jobs/{job.id}")
+
+
 def api_error(exc: HTTPException):
     """Answer an HTTP error under /api/ as JSON ({"error": ...}); elsewhere keep Flask's page."""
     if not request.path.startswith("/api/"):
@@ -88,10 +129,13 @@ def api_error(exc: HTTPException):
 
 
 def init_job_routes(server: Flask) -> None:
-    """Register /api/jobs/<id>/log, /input and /files/<path>, with JSON errors under /api/."""
+    """Register /api/jobs/<id>/log, /input, /files/<path>, /archive and POST /api/jobs/import,
+    with JSON errors under /api/."""
     server.register_error_handler(404, api_error)
     server.register_error_handler(405, api_error)
     server.add_url_rule("/api/jobs/<int:job_id>/log", "job_log", download_log)
     server.add_url_rule("/api/jobs/<int:job_id>/input", "job_input", download_input)
     server.add_url_rule("/api/jobs/<int:job_id>/files/<path:relative>", "job_file", download_output)
     server.add_url_rule("/api/jobs/<int:job_id>/slurm-script", "job_slurm_script", download_slurm_script)
+    server.add_url_rule("/api/jobs/<int:job_id>/archive", "job_archive", download_archive)
+    server.add_url_rule("/api/jobs/import", "job_import", csrf.exempt(import_results), methods=["POST"])

@@ -96,9 +96,9 @@ def read_batch(files: list[dict] | None, max_bytes: int, request_bytes: int,
 
     Args:
         files: one {"name", "bytes", "contents", "skipped"} per file; the browser sends no contents for a file
-            over `max_bytes` ("size") or past what one request carries ("batch").
+            that is not .json ("type"), over `max_bytes` ("size") or past what one drop carries ("batch").
         max_bytes: the per-file cap, checked again here on what did arrive.
-        request_bytes: the most one upload request carries, for the message.
+        request_bytes: the file bytes one drop carries (`drop_capacity`), for the message.
         max_jobs, max_tokens: the submitting user's limits (see `read_file`).
     """
     results = []
@@ -106,18 +106,35 @@ def read_batch(files: list[dict] | None, max_bytes: int, request_bytes: int,
         name = str(f.get("name") or f"file {i + 1}")
         if f.get("contents") is None:
             results.append(FileResult(name, error=skipped_message(f.get("skipped"), f.get("bytes"), max_bytes,
-                                                                  request_bytes)))
+                                                                  request_bytes, name)))
         else:
             results.append(_read_one(i, name, f["contents"], max_bytes, max_jobs, max_tokens))
     return results
 
 
-def skipped_message(reason: str | None, size: int | None, max_bytes: int, request_bytes: int) -> str:
+def skipped_message(reason: str | None, size: int | None, max_bytes: int, request_bytes: int,
+                    name: str = "") -> str:
     """Explain why the browser did not send a file, and what to do."""
     if reason == "batch":
         return (f"Not uploaded: the files dropped together pass {human_bytes(request_bytes)}, the most one upload "
                 "carries. Nothing from it is queued; submit these, then drop it again with fewer files.")
+    if reason == "type":
+        return not_json_message(name)
     return too_large_message(size, max_bytes, sent=False)
+
+
+def not_json_message(name: str) -> str:
+    """Say why a file that is not .json was refused, and where its content belongs instead."""
+    return (f"Refused: {name or 'this file'} is not a .json file. Upload AlphaFold 3 or AlphaFold Server JSON; "
+            "build a job from FASTA on the Builder page.")
+
+
+def drop_capacity(request_bytes: int) -> int:
+    """Return the file bytes one drop carries, rounded down to a whole MB (or KB): files travel base64-encoded,
+    4 bytes for every 3, inside a request of `request_bytes`."""
+    raw = request_bytes * 3 // 4
+    unit = 1024 * 1024 if raw >= 1024 * 1024 else 1024
+    return max(unit, raw // unit * unit)
 
 
 def too_large_message(size: int | None, max_bytes: int, sent: bool) -> str:
@@ -144,8 +161,7 @@ def _read_one(index: int, name: str, body: str, max_bytes: int, max_jobs: int = 
     if len(data) > max_bytes:  # a browser that skipped the page's own check, or an old page
         return FileResult(name, error=too_large_message(len(data), max_bytes, sent=True))
     if not name.lower().endswith(".json"):
-        return FileResult(name, error=f"{name} is not a .json file; upload AlphaFold 3 or AlphaFold Server JSON "
-                                      "(build from FASTA on the Builder page).")
+        return FileResult(name, error=not_json_message(name))
     return read_file(index, name, data, max_bytes, max_jobs, max_tokens)
 
 

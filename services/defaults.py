@@ -33,6 +33,9 @@ CONSOLE_POLL_MS = 1500  # 1-2 s feels live without hammering the server
 DASHBOARD_POLL_MS = 3000  # job states change on the scale of seconds
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # AF3 inputs with inline MSAs reach a few MB; 10 MB is generous
 
+# Ligand picker: hits shown per keystroke; enough to scroll past near-namesakes, small enough to send at once.
+CCD_SEARCH_LIMIT = 30
+
 # -- metrics ------------------------------------------------------------------------------------
 SAMPLE_INTERVAL_S = 5.0  # one tick every 5 s: live enough, cheap enough for SSH hosts
 RAW_RETENTION_HOURS = 24  # raw ticks for a day
@@ -84,9 +87,19 @@ REAP_SSH_TIMEOUT_S = 3.0  # the reaper runs in a worker's claim loop: a down hos
 
 # -- upload page ---------------------------------------------------------------------------------
 UPLOAD_REQUEST_HEADROOM_BYTES = 256 * 1024  # room in one upload request for Dash's envelope beside the files
-RESULTS_CONFIDENCES_MAX_BYTES = 64 * 1024 * 1024  # ~4,000 tokens of PAE; larger files are offered as downloads only
+RESULTS_CONFIDENCES_MAX_BYTES = 512 * 1024 * 1024  # ~7,000 tokens; parsed once by numpy, then cached reduced
 RESULTS_PAE_MAX_CELLS = 256  # PAE heatmap side after block-averaging: finer than a laptop chart can show anyway
-RESULTS_PLDDT_MAX_POINTS = 4000  # per-atom pLDDT line, thinned beyond this
+RESULTS_IPTM_TROUBLE = 0.6  # AF3's docs: ipTM below 0.6 is likely a failed prediction of the interface
+RESULTS_DISORDER_TROUBLE = 0.5  # over half the model disordered: mostly not a reliable structure
+RESULTS_CACHE_DIR = "cache/results"  # reduced PAE/pLDDT per sample, in the data dir: shared by web workers
+RESULTS_CACHE_SECONDS = 30 * 24 * 3600  # a month: results are looked at around when they finish
+RESULTS_PARSE_LOCK_SECONDS = 120  # longest a large PAE parse holds its lock: a crashed worker frees it by then
+RESULTS_IMPORT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3  # an imported results zip: a server download is MBs, a local run GBs
+RESULTS_IMPORT_MAX_BYTES = 4 * 1024 ** 3  # unpacked size of an imported zip: 5 seeds x 5 samples of a large job
+RESULTS_IMPORT_MAX_FILES = 5000  # AF3 writes ~4 files per sample; thousands means it is not an AF3 folder
+RESULTS_IMPORT_MAX_RATIO = 100  # AF3's JSON deflates ~5-10x; zip bombs expand ~1000x
+RESULTS_ZIP_CHUNK_BYTES = 1024 * 1024  # "download all" reads and sends this much at a time: memory stays flat
+RESULTS_ZIP_LEVEL = 1  # fastest deflate: AF3's JSON still shrinks ~4x, and a 1 GB folder streams at disk speed
 
 # -- unreachable SSH hosts (jobs.mark_host_down) ---------------------------------------------------
 HOST_BACKOFF_MIN_S = 30.0  # a rebooting GPU server is back within a minute or two; retry soon after

@@ -43,6 +43,7 @@ class Settings:
     af3_command: str = field(default_factory=_default_af3_command)
     af3_model_dir: str = ""
     af3_db_dir: str = ""
+    af3_ccd_path: Path | None = None  # None -> the wwPDB CCD bundled with biotite
     local_slots: int = 1
     hosts_file: Path | None = None  # None -> <data_dir>/hosts.toml
     known_hosts: Path = Path("~/.ssh/known_hosts")
@@ -62,7 +63,7 @@ class Settings:
     def __post_init__(self) -> None:
         # Every path absolute, fixed against the working directory once, here: the AF3 command runs
         # in its attempt folder, and `make run`'s default `./data` handed it `data/jobs/1/input.json`.
-        for name in ("data_dir", "hosts_file", "known_hosts"):
+        for name in ("data_dir", "hosts_file", "known_hosts", "af3_ccd_path"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, absolute(value))
@@ -146,6 +147,14 @@ def _path(name: str, raw: str) -> Path:
     return Path(raw.strip()).expanduser()
 
 
+def _ccd_file(name: str, raw: str) -> Path:
+    path = _path(name, raw)
+    if not path.is_file():
+        raise SettingsError(f"{name}={raw!r} is not a file; give the path of AlphaFold 3's components.cif "
+                            "(plain or .gz), or unset it to use the CCD bundled with FoldDeck.")
+    return path
+
+
 def _str(name: str, raw: str) -> str:
     return raw.strip()
 
@@ -184,6 +193,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "af3_command": _command,
     "af3_model_dir": _str,
     "af3_db_dir": _str,
+    "af3_ccd_path": _ccd_file,
     "local_slots": _int(0, 64),
     "hosts_file": _path,
     "known_hosts": _path,

@@ -196,3 +196,16 @@ def pytest_setup_options():
     for flag in CHROMIUM_FLAGS + os.environ.get("CHROMIUM_EXTRA_FLAGS", "").split():
         options.add_argument(flag)
     return options
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ccd_data_dir(tmp_path_factory) -> Path:
+    """A data dir holding the CCD index, built once and kept across runs beside pytest's numbered temp dirs
+    (a build takes seconds); the whole run, and subprocesses given FOLDDECK_DATA_DIR=it, share it."""
+    from services.af3 import ccd
+
+    data_dir = tmp_path_factory.getbasetemp().parent / "folddeck-ccd"
+    data_dir.mkdir(exist_ok=True)
+    ccd.configure(data_dir)
+    ccd.try_ccd()  # built once here; without biotite only the tests that need a CCD fail
+    return data_dir

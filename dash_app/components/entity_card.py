@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dash_app.builder_state import ION_CHOICES, KIND_LABEL, LIGAND_CHOICES, MAX_COPIES
+from services.af3.ccd import Hit, ccd_info, try_ccd
 
 # pattern-matching id types, written once
 CARD = "builder-card"
@@ -27,7 +28,9 @@ MSA_TEXT = "builder-msa-text"
 MSA_UPLOAD = "builder-msa-upload"
 TPL_MODE = "builder-tpl-mode"
 LIG_MODE = "builder-lig-mode"
-LIG_PICK = "builder-lig-pick"
+LIG_PICK = "builder-lig-pick"  # type-ahead search over the whole CCD
+LIG_KIND = "builder-lig-kind"  # store: "ligand" or "ion", so the search knows what to list
+LIG_SHORT = "builder-lig-short"  # one-click AlphaFold Server shortcut buttons; ids add "code"
 CCD = "builder-ccd"
 CCD_BOX = "builder-ccd-box"
 SMILES = "builder-smiles"
@@ -172,23 +175,59 @@ def _msa_block(entity: dict) -> html.Div:
     return html.Div(parts, className="fd-msa")
 
 
+# The AlphaFold Server's own ligands and ions, one click each (the search reaches every other CCD component).
+SHORTCUTS = {"ligand": LIGAND_CHOICES, "ion": ION_CHOICES}
+WORDING = {
+    "ligand": {"search": "Search the CCD by name or code", "placeholder": "Type a name or code, e.g. heme, NAD, ATP",
+               "codes": "CCD code(s)", "example": "e.g. ATP  (glycans: NAG, NAG)",
+               "shortcuts": "AlphaFold Server ligands"},
+    "ion": {"search": "Search ions (single-atom components) by name or symbol",
+            "placeholder": "Type an element or code, e.g. zinc, MG", "codes": "Ion CCD code",
+            "example": "e.g. MG", "shortcuts": "AlphaFold Server ions"},
+}
+
+
+def hit_option(hit: Hit, query: str) -> dict:
+    """Return a search hit as a dropdown option: code, name, formula, heavy atoms.
+
+    The dropdown also filters in the browser (over `search`); the query the server answered as every
+    option's search text keeps all of them (`search_order="original"` keeps the server's ranking).
+    """
+    label = f"{hit.code} — {hit.name} · {hit.formula or 'no formula'} · {hit.heavy_atoms} heavy atoms"
+    return {"label": label, "value": hit.code, "search": query or f"{hit.code} {hit.name}"}
+
+
+def _shortcut_options(kind: str) -> list[dict]:
+    """Return the shortcuts as picker options, so the opened picker shows them before anything is typed."""
+    index = try_ccd()
+    comps = [index.get(code) if index else None for code, _ in SHORTCUTS[kind]]
+    return [hit_option(Hit(c.code, c.name, c.formula, c.heavy_atoms, c.type), "") for c in comps if c]
+
+
 def _ligand_body(entity: dict) -> list:
-    """Return the fields of a ligand or ion card: picker, CCD code(s) or SMILES, copies."""
+    """Return the fields of a ligand or ion card: shortcuts, CCD search, CCD code(s) or SMILES, copies."""
     uid, kind = entity["uid"], entity["kind"]
-    choices = ION_CHOICES if kind == "ion" else LIGAND_CHOICES
+    words = WORDING[kind]
     smiles_mode = entity.get("ligand_mode") == "smiles"
     parts = []
     if kind == "ligand":
         parts.append(dbc.RadioItems(
             id=pid(LIG_MODE, uid), value=entity.get("ligand_mode", "ccd"), inline=True, className="small mb-1",
             options=[{"label": "CCD code(s)", "value": "ccd"}, {"label": "SMILES", "value": "smiles"}]))
+    shortcuts = [dbc.Button(code, id=pid(LIG_SHORT, uid, code=code), title=label, size="sm", color="secondary",
+                            outline=True, className="me-1 mb-1 font-monospace fd-shortcut")
+                 for code, label in SHORTCUTS[kind]]
     parts += [
+        dcc.Store(id=pid(LIG_KIND, uid), data=kind),
         html.Div([
-            _label("Common " + ("ions" if kind == "ion" else "ligands"), pid(LIG_PICK, uid)),
-            dcc.Dropdown(id=pid(LIG_PICK, uid), options=[{"label": f"{c} — {t}", "value": c} for c, t in choices],
-                         placeholder="Pick one…", clearable=True, className="mb-2 fd-pick"),
-            _label("CCD code(s)", pid(CCD, uid)),
-            dbc.Input(id=pid(CCD, uid), value=entity.get("ccd", ""), placeholder="e.g. ATP  (glycans: NAG, NAG)",
+            html.Div(words["shortcuts"], className="fw-semibold small mb-1"),
+            html.Div(shortcuts, className="mb-2"),
+            _label(words["search"], pid(LIG_PICK, uid)),
+            dcc.Dropdown(id=pid(LIG_PICK, uid), options=_shortcut_options(kind), placeholder=words["placeholder"],
+                         clearable=True, searchable=True, search_order="original", className="mb-1 fd-pick"),
+            html.Small(ccd_info(), className="text-muted d-block mb-2 fd-ccd-info"),
+            _label(words["codes"], pid(CCD, uid)),
+            dbc.Input(id=pid(CCD, uid), value=entity.get("ccd", ""), placeholder=words["example"],
                       size="sm", className="font-monospace"),
             field_slot(uid, "ccd"),
         ], id=pid(CCD_BOX, uid), hidden=smiles_mode, className="mb-2"),

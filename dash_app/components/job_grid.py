@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import dash_ag_grid as dag
 
-from services import defaults, jobs
+from services import defaults, failures, jobs
 from services.jobs import Job, JobState
 from services.users import User
 
@@ -59,25 +59,29 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s // 60} m {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
-def stage_text(job: Job, position: int | None) -> str:
-    """Return what the job is doing now, in words."""
+PAUSED_TEXT = "queue paused by an admin"
+
+
+def stage_text(job: Job, position: int | None, paused: bool = False) -> str:
+    """Return what the job is doing now, in words (a failure as its plain summary, not a traceback line)."""
     if job.state is JobState.QUEUED:
-        return f"#{position} in queue" if position else "queued"
+        where = f"#{position} in queue" if position else "queued"
+        return f"{PAUSED_TEXT} · {where}" if paused else where  # the reason first: the column cuts the end
     if job.state is JobState.RUNNING and job.cancel_requested:
         return "cancelling…"
     if job.state is JobState.FAILED:
-        return job.error or "failed"
+        return failures.summarise(job.error, stage=job.stage).headline if job.error else "failed"
     detail = f" · {job.progress_detail}" if job.progress_detail and job.state is JobState.RUNNING else ""
     return f"{job.stage or job.state.value}{detail}"
 
 
-def to_row(job: Job, position: int | None) -> dict:
+def to_row(job: Job, position: int | None, paused: bool = False) -> dict:
     """Return the grid row of one job (plain values; the browser formats nothing heavy)."""
     run_s = (job.finished_at - job.started_at) if job.started_at and job.finished_at else None
     if job.state is JobState.RUNNING and job.started_at:
         run_s = (time.time() - job.started_at) // 60 * 60  # whole minutes: a tick sends a change once a minute
     return {"id": job.id, "name": job.name, "owner": job.owner, "state": job.state.value,
-            "stage": stage_text(job, position), "progress": round(job.progress * 100),
+            "stage": stage_text(job, position, paused), "progress": round(job.progress * 100),
             "tokens": job.tokens, "submitted": _fmt_time(job.submitted_at), "started": _fmt_time(job.started_at),
             "run_time": "< 1 m" if job.state is JobState.RUNNING and run_s == 0 else fmt_duration(run_s),
             "host": job.host or "", "queue_position": position,
@@ -104,10 +108,11 @@ def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = Non
                          page_size=page_size, sort=sort)
     queued = [j.id for j in found if j.state is JobState.QUEUED]
     positions = jobs.queue_positions(conn, queued) if queued else {}
+    paused = bool(queued) and jobs.queue_paused(conn)
     now = time.time()
     starts = [j.started_at for j in found if j.state is JobState.RUNNING and j.started_at]
     refresh_at = min((s + ((now - s) // 60 + 1) * 60 for s in starts), default=None)
-    return GridPage([to_row(j, positions.get(j.id)) for j in found], total, page, pages, counts, refresh_at,
+    return GridPage([to_row(j, positions.get(j.id), paused) for j in found], total, page, pages, counts, refresh_at,
                     bool(queued))
 
 
@@ -172,6 +177,8 @@ def job_grid(grid_id: str, rows: list[dict], show_owner: bool) -> dag.AgGrid:
         dashGridOptions={"rowSelection": {"mode": "singleRow", "enableClickSelection": True, "checkboxes": False},
                          "domLayout": "autoHeight", "suppressCellFocus": False, "tooltipShowDelay": 400,
                          "animateRows": False, "suppressMultiSort": True,
-                         "postSortRows": _KEEP_SERVER_ORDER, "localeText": {"noRowsToShow": "No jobs match."}},
+                         "postSortRows": _KEEP_SERVER_ORDER,
+                         # the page says why the grid is empty, once (a new user saw two messages)
+                         "suppressNoRowsOverlay": True},
         className="fd-job-grid", style={"width": "100%"},
     )

@@ -1,8 +1,12 @@
-"""Confidence plots of a finished job's best model: predicted aligned error and pLDDT."""
+"""Confidence plots of one sample: PAE heatmap, pLDDT per token, chain-pair ipTM / PAE-min matrices.
+
+The x axis of the pLDDT plot and both PAE axes are the same token index, so a range picked on
+one is the same residues on the other.
+"""
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
-from dash import dcc, html
 
 from services.results import Confidences
 
@@ -10,70 +14,105 @@ from services.results import Confidences
 PLDDT_BANDS = ((90, 100, "#0053d6", "very high (> 90)"), (70, 90, "#65cbf3", "confident (70–90)"),
                (50, 70, "#ffdb13", "low (50–70)"), (0, 50, "#ff7d45", "very low (< 50)"))
 PAE_MAX = 30.0  # Å; AF3 clamps at 99.9 but anything above ~30 reads as "no idea" alike
-GRAPH_CONFIG = {"displaylogo": False,
-                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "autoScale2d"]}
+SMALL_CONFIG = {"displayModeBar": False}
+BORDER = {"color": "#2c3e50", "width": 1}
+MARK = {"color": "#e74c3c", "width": 2}
 
 
-def _chain_ticks(starts: list[tuple[str, int]], total: int, scale: float = 1.0) -> tuple[list[float], list[str]]:
+def band_colour(plddt: float | None) -> str:
+    """Return the colour of AF3's band that `plddt` falls in (grey when unknown)."""
+    if plddt is None:
+        return "#b4b4b4"
+    return next(colour for low, _high, colour, _ in PLDDT_BANDS if plddt >= low)
+
+
+def _chain_ticks(starts: list[tuple[str, int]], total: int) -> tuple[list[float], list[str]]:
     """Return tick positions at the middle of each chain, and their labels."""
     ends = [s for _, s in starts[1:]] + [total]
-    return [((s + e) / 2) / scale for (_, s), e in zip(starts, ends, strict=True)], [c for c, _ in starts]
+    return [(s + e - 1) / 2 for (_, s), e in zip(starts, ends, strict=True)], [c for c, _ in starts]
+
+
+def pae_shapes(starts: list[list], total: int, mark: int | None = None) -> list[dict]:
+    """Return the chain borders (and a clicked token's row and column) as heatmap shapes."""
+    shapes = []
+    for _, start in starts[1:]:
+        edge = start - 0.5
+        shapes += [{"type": "line", "x0": edge, "x1": edge, "y0": -0.5, "y1": total - 0.5, "line": BORDER},
+                   {"type": "line", "y0": edge, "y1": edge, "x0": -0.5, "x1": total - 0.5, "line": BORDER}]
+    if mark is not None:
+        shapes += [{"type": "line", "x0": mark, "x1": mark, "y0": -0.5, "y1": total - 0.5, "line": MARK},
+                   {"type": "line", "y0": mark, "y1": mark, "x0": -0.5, "x1": total - 0.5, "line": MARK}]
+    return shapes
 
 
 def pae_figure(conf: Confidences) -> go.Figure:
-    """Return the PAE heatmap (row = aligned on token i), chain borders drawn as lines."""
-    block, n = conf.pae_block, len(conf.pae)
-    centres = [block * (i + 0.5) for i in range(n)]
-    fig = go.Figure(go.Heatmap(z=conf.pae, x=centres, y=centres, zmin=0, zmax=PAE_MAX, colorscale="Greens_r",
+    """Return the PAE heatmap (row = aligned on token i) with chain borders and chain ids on both axes."""
+    block, n, total = conf.pae_block, len(conf.pae), len(conf.tokens)
+    centres = np.arange(n) * block + (block - 1) / 2
+    # numpy arrays: plotly validates a 256 x 256 list of lists element by element (seconds), an array at once
+    fig = go.Figure(go.Heatmap(z=np.array(conf.pae, dtype=np.float32), x=centres, y=centres, zmin=0, zmax=PAE_MAX,
+                               colorscale="Greens_r",
                                colorbar={"title": {"text": "Å"}, "thickness": 12},
                                hovertemplate="aligned on token %{y:.0f}<br>token %{x:.0f}<br>%{z:.1f} Å"
                                              "<extra></extra>"))
-    for _, start in conf.chain_starts[1:]:
-        for axis in ("x", "y"):
-            fig.add_shape(type="line", line={"color": "#2c3e50", "width": 1},
-                          **({"x0": start, "x1": start, "y0": 0, "y1": conf.tokens} if axis == "x"
-                             else {"y0": start, "y1": start, "x0": 0, "x1": conf.tokens}))
-    ticks, labels = _chain_ticks(conf.chain_starts, conf.tokens)
-    fig.update_layout(title={"text": "Predicted aligned error", "font": {"size": 14}}, height=380,
+    ticks, labels = _chain_ticks(conf.chain_starts, total)
+    fig.update_layout(title={"text": "Predicted aligned error", "font": {"size": 14}}, height=380, dragmode="select",
                       margin={"l": 40, "r": 10, "t": 40, "b": 40}, uirevision="pae",
+                      shapes=pae_shapes([list(s) for s in conf.chain_starts], total),
                       xaxis={"tickvals": ticks, "ticktext": labels, "title": "scored chain", "constrain": "domain"},
                       yaxis={"tickvals": ticks, "ticktext": labels, "title": "aligned chain", "autorange": "reversed",
                              "scaleanchor": "x"})
     return fig
 
 
+def plddt_shapes(starts: list[list], total: int, ranges: list[tuple[float, float]] = ()) -> list[dict]:
+    """Return the band backgrounds, chain separators and highlighted token ranges of the pLDDT plot."""
+    shapes = [{"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": low, "y1": high, "fillcolor": colour,
+               "opacity": 0.18, "line": {"width": 0}, "layer": "below"} for low, high, colour, _ in PLDDT_BANDS]
+    shapes += [{"type": "line", "yref": "paper", "x0": s - 0.5, "x1": s - 0.5, "y0": 0, "y1": 1,
+                "line": {"color": "#7b8a8b", "width": 1, "dash": "dot"}} for _, s in starts[1:]]
+    shapes += [{"type": "rect", "yref": "paper", "x0": lo - 0.5, "x1": hi + 0.5, "y0": 0, "y1": 1,
+                "fillcolor": MARK["color"], "opacity": 0.2, "line": {"width": 0}} for lo, hi in ranges]
+    return shapes
+
+
 def plddt_figure(conf: Confidences) -> go.Figure:
-    """Return per-atom pLDDT over the model with AlphaFold's confidence bands behind it."""
-    atoms = len(conf.plddt) * conf.plddt_step
-    fig = go.Figure(go.Scatter(x=[i * conf.plddt_step for i in range(len(conf.plddt))], y=conf.plddt,
-                               mode="lines", line={"color": "#2c3e50", "width": 1}, name="pLDDT",
-                               hovertemplate="atom %{x}<br>pLDDT %{y:.1f}<extra></extra>"))
-    for low, high, colour, _label in PLDDT_BANDS:
-        fig.add_hrect(y0=low, y1=high, fillcolor=colour, opacity=0.18, line_width=0, layer="below")
-    for _, start in conf.atom_chain_starts[1:]:
-        fig.add_vline(x=start, line={"color": "#7b8a8b", "width": 1, "dash": "dot"})
-    ticks, labels = _chain_ticks(conf.atom_chain_starts, atoms)
-    fig.update_layout(title={"text": "pLDDT per atom", "font": {"size": 14}}, height=380, showlegend=False,
-                      margin={"l": 40, "r": 10, "t": 40, "b": 40}, uirevision="plddt",
-                      xaxis={"tickvals": ticks, "ticktext": labels, "title": "chain"},
+    """Return pLDDT per residue (polymers, a line) and per atom (ligands and modified residues, dots)."""
+    residues = [(i, t) for i, t in enumerate(conf.tokens) if not t.atom]
+    atoms = [(i, t) for i, t in enumerate(conf.tokens) if t.atom]
+    fig = go.Figure()
+    for points, mode, name in ((residues, "lines", "residues (polymer)"), (atoms, "markers", "ligand / per-atom")):
+        if not points:
+            continue
+        fig.add_trace(go.Scatter(
+            x=np.array([i for i, _ in points], dtype=np.int32),
+            y=np.array([np.nan if t.plddt is None else t.plddt for _, t in points], dtype=np.float32),
+            mode=mode, name=name,
+            line={"color": "#2c3e50", "width": 1}, marker={"color": "#8e44ad", "size": 5},
+            text=[f"{t.chain} {t.name} {t.number}{' ' + t.atom if t.atom else ''}" for _, t in points],
+            hovertemplate="%{text}<br>pLDDT %{y:.1f}<extra></extra>", connectgaps=False))
+    total = len(conf.tokens)
+    ticks, labels = _chain_ticks(conf.chain_starts, total)
+    fig.update_layout(title={"text": "pLDDT per residue (ligands per atom)", "font": {"size": 14}}, height=380,
+                      margin={"l": 40, "r": 10, "t": 40, "b": 40}, uirevision="plddt", clickmode="event",
+                      legend={"orientation": "h", "y": -0.18, "x": 0}, hovermode="closest",
+                      shapes=plddt_shapes([list(s) for s in conf.chain_starts], total),
+                      xaxis={"tickvals": ticks, "ticktext": labels, "title": "chain", "range": [-0.5, total - 0.5]},
                       yaxis={"range": [0, 100], "title": "pLDDT"})
     return fig
 
 
-def confidence_plots(conf: Confidences | None, id_prefix: str) -> html.Div:
-    """Return the two plots side by side, or a one-line note when they cannot be drawn."""
-    if conf is None:
-        return html.Div()
-    if conf.note:
-        return html.P(conf.note, className="text-muted small mb-0", id=f"{id_prefix}-note")
-    legend = html.Div([html.Span([html.Span(className="fd-swatch", style={"background": c}), label],
-                                 className="me-3") for _, _, c, label in PLDDT_BANDS], className="small mt-1")
-    scale = f"one cell = {conf.pae_block} × {conf.pae_block} tokens" if conf.pae_block > 1 else ""
-    return html.Div([
-        html.Div([dcc.Graph(figure=pae_figure(conf), config=GRAPH_CONFIG, id=f"{id_prefix}-pae",
-                            style={"height": "380px"}),
-                  html.Div(scale, className="small text-muted")], className="col-lg-6"),
-        html.Div([dcc.Graph(figure=plddt_figure(conf), config=GRAPH_CONFIG, id=f"{id_prefix}-plddt",
-                            style={"height": "380px"}), legend],
-                 className="col-lg-6"),
-    ], className="row mt-3")
+def chain_pair_figure(matrix: list[list[float | None]], chain_ids: list[str], title: str, *, zmax: float,
+                      colorscale: str, unit: str = "") -> go.Figure:
+    """Return a small chain x chain heatmap with the values written in the cells."""
+    ids = chain_ids if len(chain_ids) == len(matrix) else [str(i + 1) for i in range(len(matrix))]
+    text = [["—" if v is None else f"{v:.2f}" for v in row] for row in matrix]
+    fig = go.Figure(go.Heatmap(z=matrix, x=ids, y=ids, zmin=0, zmax=zmax, colorscale=colorscale, text=text,
+                               texttemplate="%{text}" if len(ids) <= 8 else None, showscale=False,
+                               hovertemplate="%{y} → %{x}: %{text}" + unit + "<extra></extra>"))
+    side = 60 + 34 * max(1, len(ids))
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=min(side + 40, 360), width=None,
+                      margin={"l": 30, "r": 10, "t": 30, "b": 25},
+                      xaxis={"type": "category", "side": "top"}, yaxis={"type": "category", "autorange": "reversed"})
+    return fig

@@ -23,6 +23,7 @@ NEW_NAME = page_id(__name__, "new-name")
 NEW_PASSWORD = page_id(__name__, "new-password")
 NEW_ROLE = page_id(__name__, "new-role")
 CREATE = page_id(__name__, "create")
+CREATE_ALERT = page_id(__name__, "create-alert")  # in the create card: the answer shows where the person looks
 MANAGE = page_id(__name__, "manage")
 MANAGE_TITLE = page_id(__name__, "manage-title")
 STATE_BADGE = page_id(__name__, "state-badge")
@@ -77,6 +78,7 @@ def _create_card() -> dbc.Card:
             _labelled("Password", dbc.Input(id=NEW_PASSWORD, type="password", autoComplete="new-password"),
                       f"At least {users.MIN_PASSWORD_LENGTH} characters; tell the person in person."),
             _labelled("Role", dbc.Select(id=NEW_ROLE, options=ROLE_OPTIONS, value="user")),
+            html.Div(id=CREATE_ALERT, **{"aria-live": "polite"}),
             dbc.Button([html.I(className="bi bi-plus-lg me-1"), "Create user"], id=CREATE, color="primary"),
         ]),
     ], className="mb-3 shadow-sm")
@@ -161,7 +163,7 @@ def _done(message: str, n: int):
 
 
 @callback(
-    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Output(CREATE_ALERT, "children"), Output(REFRESH, "data", allow_duplicate=True),
     Output(NEW_NAME, "value"), Output(NEW_PASSWORD, "value"),
     Input(CREATE, "n_clicks"), State(NEW_NAME, "value"), State(NEW_PASSWORD, "value"), State(NEW_ROLE, "value"),
     State(REFRESH, "data"), prevent_initial_call=True,

@@ -16,13 +16,15 @@ from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback
 
 from dash_app import builder_state as B
 from dash_app import ids
+from dash_app import upload_state as U
 from dash_app.components import entity_card as EC
 from dash_app.components.size_badge import size_badge
 from dash_app.components.terms import terms_check
 from dash_app.context import conn, require_account, settings
-from services import jobs
-from services.af3 import load_jobs, load_json_text, safe_filename
+from services import defaults, jobs
+from services.af3 import load_json_text, safe_filename, server_to_af3
 from services.af3 import rules as R
+from services.af3.ccd import try_ccd
 from services.errors import FoldDeckError, InvalidInput
 
 dash.register_page(__name__, path="/builder", name="Builder", order=1, icon="bi-ui-checks-grid")
@@ -104,7 +106,8 @@ def _job_card(state: dict) -> dbc.Card:
             dbc.Col([dbc.Label("Job name", html_for=NAME, className="fw-semibold"),
                      dbc.Input(id=NAME, value=state["name"], placeholder="e.g. kinase_with_ATP", autoFocus=True,
                                maxLength=200),
-                     html.Div(["Output folder: ", html.Code(id=FOLDER)], className="small text-muted mt-1")], md=6),
+                     html.Div(["Output folder: ", html.Code(id=FOLDER, className="text-muted")],
+                              className="small text-muted mt-1")], md=6),
             dbc.Col([dbc.Label("Model seeds", html_for=SEED_INPUT, className="fw-semibold"),
                      html.Div(_seed_chips(state["seeds"]), id=SEEDS, className="mb-1"),
                      dbc.InputGroup([
@@ -277,7 +280,7 @@ def collect_form(name, *_values):
     for k, part in enumerate(BOND_PART):
         for item in lists[n + 3 + k]:
             bonds.setdefault(f"{item['id']['side']}_{part}", {})[item["id"]["index"]] = item.get("value")
-    return B.apply_form(_values[-1], name, fields, mods, bonds)
+    return B.touch_changes(_values[-1], B.apply_form(_values[-1], name, fields, mods, bonds))
 
 
 def _clicked() -> bool:
@@ -291,6 +294,8 @@ def _clicked() -> bool:
     Output(SEEDS, "children"),
     Output(BONDS, "children"),
     Output(MESSAGE, "children"),
+    Output(SEED_INPUT, "value"),
+    Output(NAME, "value"),
     *[Input(ADD[k], "n_clicks") for k in B.KINDS],
     Input({"type": EC.DUP, "index": ALL}, "n_clicks"),
     Input({"type": EC.DEL, "index": ALL}, "n_clicks"),
@@ -305,6 +310,7 @@ def _clicked() -> bool:
     Input(FASTA_UPLOAD, "contents"),
     Input(JSON_UPLOAD, "contents"),
     Input(CLONE_LOAD, "n_clicks"),
+    Input(SEED_INPUT, "n_submit"),  # Enter in the seed box adds it, like the button
     State(STATE, "data"),
     State(FASTA_TEXT, "value"),
     State(SEED_INPUT, "value"),
@@ -315,16 +321,19 @@ def _clicked() -> bool:
 def change_structure(*args):
     """Add, duplicate or remove cards, rows, seeds and bonds; pre-fill from FASTA, JSON or a job."""
     if not _clicked():
-        return (no_update,) * 5
+        return (no_update,) * 7
     state, fasta, seed, json_name, clone_id = args[-5:]
     trig = ctx.triggered_id
     try:
         state, message = restructure(state, trig, fasta=fasta, seed=seed, fasta_file=args[len(B.KINDS) + 10],
                                      json_file=args[len(B.KINDS) + 11], json_name=json_name, clone_id=clone_id)
     except FoldDeckError as exc:
-        return no_update, no_update, no_update, no_update, _alert(str(exc), getattr(exc, "problems", []))
+        return (no_update,) * 4 + (_alert(str(exc), getattr(exc, "problems", [])), no_update, no_update)
+    # an added seed leaves the box empty: the next digits typed are a new seed, not appended to the last one
+    cleared = "" if trig in (SEED_ADD, SEED_INPUT) else no_update
+    loaded = state["name"] if trig in (JSON_UPLOAD, CLONE_LOAD) else no_update  # a loaded job brings its name
     return (state, [EC.entity_card(e, i) for i, e in enumerate(state["entities"])], _seed_chips(state["seeds"]),
-            _bond_rows(state), message)
+            _bond_rows(state), message, cleared, loaded)
 
 
 def restructure(state: dict, trig, *, fasta=None, seed=None, fasta_file=None, json_file=None, json_name=None,
@@ -334,19 +343,22 @@ def restructure(state: dict, trig, *, fasta=None, seed=None, fasta_file=None, js
     if kind:
         return B.add_entity(state, kind), None
     if isinstance(trig, dict):
-        return _restructure_pattern(state, trig), None
-    if trig == SEED_ADD:
+        new = _restructure_pattern(state, trig)
+        return (B.touch(new, "seeds") if trig["type"] == SEED_DEL else new), None
+    if trig in (SEED_ADD, SEED_INPUT):
         value = B.as_int(seed)
         if value is None or not 0 <= value <= B.MAX_SEED:
-            return B.add_seed(state), None
-        return {**state, "seeds": [*state["seeds"], value]}, None
+            return B.touch(B.add_seed(state), "seeds"), None
+        return B.touch({**state, "seeds": [*state["seeds"], value]}, "seeds"), None
     if trig == SEED_RANDOM:
-        return B.add_seed(state, random.SystemRandom()), None
+        return B.touch(B.add_seed(state, random.SystemRandom()), "seeds"), None
     if trig == BOND_ADD:
         return {**state, "bonds": [*state["bonds"], {f: "" if "res" not in f else None for f in B.BOND_FIELDS}]}, None
     if trig in (FASTA_APPLY, FASTA_UPLOAD):
         text = fasta if trig == FASTA_APPLY else _decode_upload(fasta_file)
-        return B.entities_from_fasta(state, text or ""), None
+        new = B.entities_from_fasta(state, text or "")
+        old_uids = {e["uid"] for e in state["entities"]}
+        return B.touch(new, *[f"{e['uid']}:sequence" for e in new["entities"] if e["uid"] not in old_uids]), None
     if trig == JSON_UPLOAD:
         return _state_from_upload(json_file, json_name)
     if trig == CLONE_LOAD and clone_id:
@@ -382,27 +394,71 @@ def _decode_upload(contents: str | None) -> bytes:
 
 
 def _state_from_upload(contents: str | None, filename: str | None) -> tuple[dict, object]:
-    """Return the form state for an uploaded AF3 / server JSON (its first job) and a note."""
-    doc = load_json_text(_decode_upload(contents), settings().upload_max_bytes)
-    found = load_jobs(doc)
-    first = found[0]
-    if not first.valid:
-        raise InvalidInput(f"{filename or 'The file'}: the job has problems; fix them or use the Upload page, "
-                           "which lists them.", first.problems)
-    state, notes = B.from_af3(first.af3)
-    if len(found) > 1:
-        notes.append(f"The file holds {len(found)} jobs; the first one was loaded. Use Upload to queue them all.")
-    return state, _note(f"Loaded {filename or 'the file'}.", notes)
+    """Return the form state for an uploaded AF3 / server JSON (its first job) and a note.
+
+    A job with problems is loaded as written with each problem at its field; the note lists them in the
+    upload page's words (the same reader: `upload_state.read_file`).
+    """
+    name = filename or "the file"
+    mine = jobs.effective_limits(conn(), require_account().id)
+    result = U.read_file(0, name, _decode_upload(contents), settings().upload_max_bytes, mine.jobs_per_submit,
+                         mine.tokens_per_job)
+    if result.error:
+        raise InvalidInput(f"{name}: {result.error}")
+    first = result.rows[0]
+    if first.af3 is not None:
+        state, notes = B.from_af3(first.af3)
+    else:
+        doc = _as_written_af3(load_json_text(_decode_upload(contents), settings().upload_max_bytes))
+        if doc is None:
+            raise InvalidInput(f"{name}: the first job is not laid out as AlphaFold 3 or AlphaFold Server JSON; "
+                               "fix these problems first.", first.problems)
+        state, notes = B.from_af3_as_written(doc)
+    state = {**state, "attempted": True}  # a loaded file's problems show at once, at their fields
+    if len(result.rows) > 1:
+        notes.append(f"The file holds {len(result.rows)} jobs; the first one was loaded. Use Upload to queue them "
+                     "all.")
+    if first.problems:
+        return state, _loaded_with_problems(name, first.problems, notes)
+    return state, _note(f"Loaded {name}.", notes)
+
+
+def _as_written_af3(doc) -> dict | None:
+    """Return the first job of a file as AF3-dialect JSON, problems and all; None when its layout is too broken
+    to convert (a server job whose fields have the wrong types)."""
+    if isinstance(doc, dict):
+        return doc
+    if not (isinstance(doc, list) and doc and isinstance(doc[0], dict)):
+        return None
+    try:
+        return server_to_af3(doc[0])
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError):  # the converter assumes a valid layout
+        return None
+
+
+def _loaded_with_problems(name: str, problems: list[str], notes: list[str]) -> dbc.Alert:
+    """Return the note for a file loaded with problems, listed as the Upload page words them."""
+    return dbc.Alert([f"Loaded {name}; it has {len(problems)} problem{'s' * (len(problems) != 1)}, marked at "
+                      "their fields below. Fix them to submit.",
+                      html.Ul([html.Li(p) for p in problems[:10]], className="mb-0 small fd-load-problems"),
+                      *[html.Div(n, className="small") for n in notes]],
+                     color="warning", dismissable=True, className="py-2", id=P(__name__, "loaded"))
 
 
 def _state_from_job(job_id) -> tuple[dict, object]:
-    """Return the form state for a copy of one of the user's jobs and a note."""
+    """Return the form state for a copy of one of the user's jobs (the caller must see it) and a note."""
     try:
         job = jobs.get_job(conn(), require_account(), int(job_id))
         state, notes = B.from_af3(job.read_input())
     except (FoldDeckError, ValueError, OSError) as exc:
         return B.empty_state(), _alert(f"Could not load job {job_id}: {exc}", [])
-    return state, _note(f"Loaded a copy of job #{job.id} ({job.name}); submitting makes a new job.", notes)
+    state = {**state, "name": copy_name(job.name), "attempted": True}
+    return state, _note(f"Loaded a copy of job #{job.id} ({job.name}); nothing is queued until you submit.", notes)
+
+
+def copy_name(name: str) -> str:
+    """Return the name of a copy: the job's own with " (copy)" added."""
+    return f"{name} (copy)"
 
 
 def _note(text: str, notes: list[str]) -> dbc.Alert:
@@ -468,15 +524,22 @@ def refresh_bond_residues(state):
 
 
 def live_outputs(state: dict, ev: B.Evaluation) -> tuple:
-    """Return the live panel's outputs for an evaluation."""
-    problems, targets = _problem_list(state, ev)
+    """Return the live panel's outputs for an evaluation (problems of untouched fields wait for a submit)."""
+    visible = B.shown_problems(state, ev.problems)
+    problems, targets = _problem_list(state, ev, visible)
     shown = ev.export if ev.export is not None else ev.af3
     if ev.export is None and ev.export_blockers:
         shown = {"cannot be written as AlphaFold Server JSON": ev.export_blockers}
     errors = sum(p.is_error for p in ev.problems)
-    hint = "Ready to submit." if ev.valid else f"Fix {errors} problem{'s' * (errors != 1)} to submit."
-    return (json.dumps(shown, indent=2), problems, targets, size_badge(ev.size, ev.size_warnings), not ev.valid,
-            hint, ev.folder or "(none yet: type a name)")
+    attempted = bool(state.get("attempted"))
+    if ev.valid:
+        hint = "Ready to submit."
+    elif attempted:
+        hint = f"Fix {errors} problem{'s' * (errors != 1)} to submit."
+    else:
+        hint = "Fill in the job; Submit checks it and shows what is missing."
+    return (json.dumps(shown, indent=2), problems, targets, size_badge(ev.size, ev.size_warnings),
+            attempted and not ev.valid, hint, ev.folder or "(none yet: type a name)")
 
 
 def field_feedback(state: dict, ev: B.Evaluation, slots: list[tuple[int, str]]) -> list:
@@ -484,7 +547,9 @@ def field_feedback(state: dict, ev: B.Evaluation, slots: list[tuple[int, str]]) 
     to the card's "card" slot, so every problem shows exactly once on its card."""
     by_uid = {e["uid"]: e for e in state["entities"]}
     position = {e["uid"]: i for i, e in enumerate(state["entities"])}
-    grouped = ev.problems_by_card()
+    visible = {id(p) for p in B.shown_problems(state, ev.problems)}
+    grouped = {card: [(loc, p) for loc, p in items if id(p) in visible]
+               for card, items in ev.problems_by_card().items()}
     present = set(slots)
     out = []
     for uid, fld in slots:
@@ -530,13 +595,16 @@ def _problem_lines(items: list, show_field: bool = False):
     return html.Ul(rows, className="small mb-0 ps-3 fd-card-problems") if rows else None
 
 
-def _problem_list(state: dict, ev: B.Evaluation) -> tuple[object, list[str]]:
-    """Return the clickable problem list and the DOM id each item focuses."""
+def _problem_list(state: dict, ev: B.Evaluation, visible: list) -> tuple[object, list[str]]:
+    """Return the clickable problem list (the problems shown so far) and the DOM id each item focuses."""
     if not ev.problems:
         return dbc.Alert([html.I(className="bi bi-check-circle me-1"), "No problems: this input is valid."],
                          color="success", className="py-2 mb-0", id=P(__name__, "valid")), []
+    if not visible:
+        return html.P("Problems show here as you fill in the fields.", className="small text-muted mb-0",
+                      id=P(__name__, "no-problems-yet")), []
     items, targets = [], []
-    for k, p in enumerate(ev.problems[:MAX_PROBLEMS_SHOWN]):
+    for k, p in enumerate(visible[:MAX_PROBLEMS_SHOWN]):
         loc = B.locate(p.path)
         targets.append(EC.dom_id(target_id(state, loc, p.path)))
         where = _where(state, loc)
@@ -545,7 +613,7 @@ def _problem_list(state: dict, ev: B.Evaluation) -> tuple[object, list[str]]:
             html.I(className=f"bi {icon} me-1"),
             html.Strong(where + ": ", className="me-1"), p.message],
             id={"type": PROBLEM, "index": k}, type="button", className="list-group-item list-group-item-action small"))
-    more = len(ev.problems) - MAX_PROBLEMS_SHOWN
+    more = len(visible) - MAX_PROBLEMS_SHOWN
     if more > 0:
         items.append(html.Div(f"… and {more} more", className="list-group-item small text-muted"))
     return html.Div(items, className="list-group"), targets
@@ -620,8 +688,36 @@ clientside_callback(
     prevent_initial_call=True,
 )
 def pick_ligand(code):
-    """Put the picked common ligand's CCD code into the card."""
+    """Put the picked CCD component's code into the card."""
     return code or no_update
+
+
+@callback(
+    Output({"type": EC.LIG_PICK, "index": MATCH}, "options"),
+    Input({"type": EC.LIG_PICK, "index": MATCH}, "search_value"),
+    State({"type": EC.LIG_KIND, "index": MATCH}, "data"),
+    State({"type": EC.LIG_PICK, "index": MATCH}, "value"),
+    prevent_initial_call=True,
+)
+def search_ccd(text, kind, value):
+    """List the CCD components matching the typed text (ions: single-atom components only)."""
+    if not text:
+        return no_update if value else []
+    index = try_ccd()
+    hits = index.search(text, limit=defaults.CCD_SEARCH_LIMIT, ions=kind == "ion") if index else []
+    return [EC.hit_option(h, text) for h in hits]
+
+
+@callback(
+    Output({"type": EC.CCD, "index": MATCH}, "value", allow_duplicate=True),
+    Input({"type": EC.LIG_SHORT, "index": MATCH, "code": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def pick_shortcut(clicks):
+    """Put a clicked AlphaFold Server shortcut's code into the card."""
+    if not any(clicks or []) or not isinstance(ctx.triggered_id, dict):
+        return no_update
+    return ctx.triggered_id["code"]
 
 
 @callback(
@@ -654,6 +750,7 @@ def download_json(_clicks, state, dialect):
 @callback(
     Output(ids.URL, "href", allow_duplicate=True),
     Output(SUBMIT_ERROR, "children"),
+    Output(STATE, "data", allow_duplicate=True),
     Input(SUBMIT, "n_clicks"),
     State(STATE, "data"),
     State(SUBMIT_KEY, "data"),
@@ -661,14 +758,17 @@ def download_json(_clicks, state, dialect):
     prevent_initial_call=True,
 )
 def submit_job(_submit, state, key, accepted):
-    """Queue the job (the AF3 terms ticked) and go to its page."""
+    """Queue the job (the AF3 terms ticked) and go to its page; an attempt on a job with problems shows them all."""
+    nu = no_update
     if not _clicked():  # the page's buttons are new to a shell whose URL output already exists: Dash calls once
-        return no_update, no_update
+        return nu, nu, nu
+    if not B.evaluate(state).valid:  # the attempt shows every problem at its field; nothing is queued
+        return nu, nu, {**state, "attempted": True}
     try:
         job = submit_state(state, require_account(), key, bool(accepted))
     except FoldDeckError as exc:
-        return no_update, _alert(str(exc), getattr(exc, "problems", []))
-    return f"/jobs/{job.id}", no_update
+        return nu, _alert(str(exc), getattr(exc, "problems", [])), nu
+    return f"/jobs/{job.id}", nu, nu
 
 
 def submit_state(state: dict, user, key: str | None, accepted: bool):

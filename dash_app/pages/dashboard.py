@@ -35,6 +35,8 @@ SUMMARY = page_id(__name__, "summary")
 EMPTY = page_id(__name__, "empty")
 ALERT = page_id(__name__, "alert")
 NAV = page_id(__name__, "nav")
+CANCEL_BODY = page_id(__name__, "cancel-body")
+NEW_JOB_HREF = "/builder"
 OPEN, CANCEL, RETRY, CLONE = (page_id(__name__, x) for x in ("open", "cancel", "retry", "clone"))
 CANCEL_MODAL, CANCEL_CONFIRM, CANCEL_KEEP = (page_id(__name__, x) for x in ("cancel-modal", "cancel-confirm",
                                                                            "cancel-keep"))
@@ -64,16 +66,30 @@ def _actions() -> html.Div:
     return html.Div([btn(OPEN, "bi-box-arrow-up-right", "Open", "primary"), btn(CANCEL, "bi-stop-circle", "Cancel",
                                                                               "danger"),
                      btn(RETRY, "bi-arrow-repeat", "Retry"), btn(CLONE, "bi-files", "Clone")],
-                    className="d-flex gap-2", role="toolbar", **{"aria-label": "Actions on the selected job"})
+                    className="d-flex gap-2 fd-actions", role="toolbar",
+                    **{"aria-label": "Actions on the selected job"})
 
 
 def _empty_state(total_all: int) -> list:
-    """Return what to show when no job matches."""
+    """Return what to show when no job matches (the only such message: the grid's own overlay is off)."""
     if total_all:
         return [html.I(className="bi bi-funnel me-2"), "No jobs match these filters. Clear the search or pick ",
                 html.Strong("All"), "."]
     return [html.I(className="bi bi-inbox me-2"), "You have no jobs yet. ",
-            html.A("Submit your first job", href="/submit"), " and it will show up here within seconds."]
+            html.A("Build your first job", href=NEW_JOB_HREF), " or ", html.A("upload input files", href="/upload"),
+            "; it shows up here within seconds."]
+
+
+def cancel_wording(state: str | None) -> tuple[str, str]:
+    """Return the cancel dialog's text and its keep button for a job in `state`."""
+    if state == "queued":
+        return "The job leaves the queue and never starts.", "Keep it queued"
+    return "The run is stopped and its partial results are kept.", "Keep it running"
+
+
+def clone_href(job_id: int) -> str:
+    """Return the builder address that opens a copy of a job's input (nothing is queued until Submit)."""
+    return f"/builder?clone={int(job_id)}"
 
 
 def layout(**_query) -> html.Div:
@@ -83,8 +99,8 @@ def layout(**_query) -> html.Div:
     page = load_page(conn(), user) if user else GridPage([], 0, 1, 1, {s: 0 for s in STATES})
     modal = dbc.Modal([
         dbc.ModalHeader(dbc.ModalTitle("Cancel this job?")),
-        dbc.ModalBody("A running job is stopped and its partial results are kept; a queued job never starts."),
-        dbc.ModalFooter([dbc.Button("Keep it running", id=CANCEL_KEEP, color="secondary"),
+        dbc.ModalBody(cancel_wording(None)[0], id=CANCEL_BODY),
+        dbc.ModalFooter([dbc.Button(cancel_wording(None)[1], id=CANCEL_KEEP, color="secondary"),
                          dbc.Button("Cancel job", id=CANCEL_CONFIRM, color="danger")]),
     ], id=CANCEL_MODAL, is_open=False)
     filters = dbc.Row([
@@ -100,7 +116,7 @@ def layout(**_query) -> html.Div:
     ], className="g-2 align-items-center mb-2")
     return html.Div([
         html.Div([html.H1(f"Welcome, {name}", className="h3 mb-0", id=GREETING),
-                  dbc.Button([html.I(className="bi bi-plus-lg me-1"), "New job"], href="/submit", color="primary",
+                  dbc.Button([html.I(className="bi bi-plus-lg me-1"), "New job"], href=NEW_JOB_HREF, color="primary",
                              size="sm")], className="d-flex justify-content-between align-items-center mb-3"),
         filters,
         html.Div([_actions(), html.Small(summary_text(page), id=SUMMARY, className="text-muted ms-auto")],
@@ -173,18 +189,36 @@ def unchanged(cursor: dict | None, marks: tuple[int, int], now: float) -> bool:
           Output(CLONE, "disabled"), Input(GRID, "selectedRows"), Input(GRID, "rowData"))
 def enable_actions(selected, rows):
     """Enable only the actions that fit the selected job's state."""
-    if not selected:
+    return action_states(selected, rows)
+
+
+def action_states(selected: list[dict] | None, rows: list[dict] | None) -> tuple[bool, bool, bool, bool]:
+    """Return (open, cancel, retry, clone) `disabled` flags for the selection among the rows on screen."""
+    # selectedRows keeps the row of the moment of the click: a refresh may have moved the job on, or a filter
+    # taken it off the page, where nothing is seen selected and no action may look possible.
+    state = next((r["state"] for r in rows or [] if selected and r["id"] == selected[0]["id"]), None)
+    if state is None:
         return True, True, True, True
-    # selectedRows keeps the state of the moment of the click; a refresh may have moved the job on.
-    state = next((r["state"] for r in rows or [] if r["id"] == selected[0]["id"]), selected[0]["state"])
     return False, state not in ("queued", "running"), state not in ("failed", "cancelled"), False
 
 
-@callback(Output(CANCEL_MODAL, "is_open"), Input(CANCEL, "n_clicks"), Input(CANCEL_KEEP, "n_clicks"),
-          Input(CANCEL_CONFIRM, "n_clicks"), prevent_initial_call=True)
-def toggle_cancel(*_clicks):
-    """Ask before cancelling; close on either answer."""
-    return ctx.triggered_id == CANCEL
+@callback(Output(CANCEL_MODAL, "is_open"), Output(CANCEL_BODY, "children"), Output(CANCEL_KEEP, "children"),
+          Input(CANCEL, "n_clicks"), Input(CANCEL_KEEP, "n_clicks"), Input(CANCEL_CONFIRM, "n_clicks"),
+          State(GRID, "selectedRows"), State(GRID, "rowData"), prevent_initial_call=True)
+def toggle_cancel(_cancel, _keep, _confirm, selected, rows):
+    """Ask before cancelling, in words for the selected job's state; close on either answer."""
+    if ctx.triggered_id != CANCEL:
+        return False, no_update, no_update
+    state = next((r["state"] for r in rows or [] if selected and r["id"] == selected[0]["id"]), None)
+    return (True, *cancel_wording(state))
+
+
+@callback(Output(NAV, "href"), Input(CLONE, "n_clicks"), State(GRID, "selectedRows"), prevent_initial_call=True)
+def clone_selected(_clone, selected):
+    """Open the builder with a copy of the selected job's input; the builder checks the caller may see it."""
+    if not selected:
+        raise PreventUpdate
+    return clone_href(selected[0]["id"])
 
 
 @callback(Output(NAV, "pathname"), Input(GRID, "cellClicked"), Input(OPEN, "n_clicks"),
@@ -207,20 +241,17 @@ def act(user, job_id: int, action: str) -> str:
         return f"Job #{job.id} " + ("is stopping." if job.state.value == "running" else "was cancelled.")
     if action == "retry":
         return f"Job #{jobs.retry_job(conn(), user, job_id).id} is queued again."
-    from dash_app.context import settings
-
-    new = jobs.clone_job(conn(), settings(), user, job_id)
-    return f"Cloned job #{job_id} as #{new.id}."
+    raise ValueError(f"unknown action {action!r}")
 
 
 @callback(Output(ALERT, "children"), Output(INTERVAL, "n_intervals"),
-          Input(CANCEL_CONFIRM, "n_clicks"), Input(RETRY, "n_clicks"), Input(CLONE, "n_clicks"),
+          Input(CANCEL_CONFIRM, "n_clicks"), Input(RETRY, "n_clicks"),
           State(GRID, "selectedRows"), State(INTERVAL, "n_intervals"), prevent_initial_call=True)
-def act_on_selected(_cancel, _retry, _clone, selected, n):
-    """Cancel, retry or clone the selected job, then refresh the grid at once."""
+def act_on_selected(_cancel, _retry, selected, n):
+    """Cancel or retry the selected job, then refresh the grid at once (Clone opens the builder instead)."""
     if not selected:
         raise PreventUpdate
-    action = {CANCEL_CONFIRM: "cancel", RETRY: "retry", CLONE: "clone"}[ctx.triggered_id]
+    action = {CANCEL_CONFIRM: "cancel", RETRY: "retry"}[ctx.triggered_id]
     try:
         message, color = act(require_account(), int(selected[0]["id"]), action), "success"
     except FoldDeckError as exc:

@@ -12,22 +12,24 @@ the logged-in user (`cons.checked_job`) before anything is read or done.
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, Patch, State, callback, clientside_callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dash_app.components import console as cons
+from dash_app.components import results_plots as rp
+from dash_app.components import results_view as rv
+from dash_app.components import structure_viewer as sv
 from dash_app.components.job_grid import fmt_duration, stage_text
-from dash_app.components.results_plots import confidence_plots
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import defaults, joblog, jobs, results
+from services import defaults, failures, joblog, jobs, results
 from services.errors import FoldDeckError, JobNotFound
 from services.jobs import Job, JobState
+from services.result_import import IMPORTED_HOST
 
 dash.register_page(__name__, path_template="/jobs/<job_id>", name="Job", nav=False)
 
@@ -39,6 +41,7 @@ FIRST_POLL_MS = 50  # the first poll right after the page renders: the log shows
 CANCEL, RETRY, CLONE = (page_id(__name__, x) for x in ("cancel", "retry", "clone"))
 CANCEL_MODAL, CANCEL_CONFIRM, CANCEL_KEEP = (page_id(__name__, x) for x in ("cancel-modal", "cancel-confirm",
                                                                            "cancel-keep"))
+CANCEL_BODY = page_id(__name__, "cancel-body")
 NOT_FOUND = page_id(__name__, "not-found")
 
 
@@ -57,7 +60,9 @@ def header(job: Job) -> list:
     return [html.Div([html.H1([f"#{job.id} ", job.name], className="h4 mb-0 me-3 text-break"),
                       state_badge(job.state, job.cancel_requested, id=page_id(__name__, "state"))],
                      className="d-flex align-items-center flex-wrap gap-2 mb-2"),
-            html.Dl([x for k, v in facts for x in (html.Dt(k), html.Dd(v))], className="fd-facts mb-0")]
+            # one <div> per fact (HTML allows it in a <dl>): the grid places pairs, so a label stays on its value
+            html.Dl([html.Div([html.Dt(k), html.Dd(v)], className="fd-fact") for k, v in facts],
+                    className="fd-facts mb-0")]
 
 
 def slurm_facts(job: Job) -> list[tuple[str, object]]:
@@ -73,11 +78,11 @@ def slurm_facts(job: Job) -> list[tuple[str, object]]:
                                  html.A("download", href=f"{script}?download=1", download=""), ")"]))]
 
 
-def progress_bar(job: Job) -> list:
+def progress_bar(job: Job, paused: bool = False) -> list:
     """Return the stage bar: the stage and detail parsed from the log, and the fraction done."""
     pct = round(job.progress * 100)
     color = {"failed": "danger", "cancelled": "warning", "succeeded": "success"}.get(job.state.value, "primary")
-    text = stage_text(job, None) if job.state is not JobState.QUEUED else "waiting for a free GPU"
+    text = stage_text(job, None) if job.state is not JobState.QUEUED else queued_text(paused)
     if job.executor == "slurm" and job.state is JobState.RUNNING and job.attempts:
         row = jobs.slurm_attempt(conn(), job.id, job.attempts)
         if row is not None and row.pending:  # claimed by FoldDeck, but Slurm has not started it
@@ -91,37 +96,40 @@ def progress_bar(job: Job) -> list:
                          id=page_id(__name__, "bar"))]
 
 
+def queued_text(paused: bool) -> str:
+    """Say why a queued job is not running yet."""
+    return "queue paused by an admin: no new jobs start until it is resumed" if paused else "waiting for a free GPU"
+
+
 def failure(job: Job) -> list:
-    """Return the error summary and last error lines of a failed job (nothing otherwise)."""
+    """Return a failed job's summary: a plain sentence and the AF3 line behind it (the traceback stays in the log)."""
     if job.state is not JobState.FAILED:
         return []
-    tail = joblog.error_tail(conn(), job.id, 12)
+    tail = joblog.error_tail(conn(), job.id, failures.LOG_LINES)
+    summary = failures.summarise(job.error or (f"AlphaFold exited with status {job.exit_code}"
+                                               if job.exit_code is not None else None),
+                                 [x.text for x in tail], job.stage)
     return [dbc.Alert([html.H2([html.I(className="bi bi-x-octagon me-2"), "This job failed"], className="h6"),
-                       html.P(job.error or f"exit status {job.exit_code}", className="mb-2 fw-semibold"),
-                       html.Pre("\n".join(x.text for x in tail), className="fd-error-tail mb-0") if tail else None],
+                       html.P(summary.headline, className="mb-1 fw-semibold", id=page_id(__name__, "error-headline")),
+                       html.Code(summary.detail, className="d-block mb-1 fd-error-detail text-break")
+                       if summary.detail else None,
+                       html.P([summary.hint + " " if summary.hint else "", "The full output, traceback included, is "
+                               "in the log below."], className="small mb-0")],
                       color="danger", id=page_id(__name__, "error"))]
 
 
 def results_section(job: Job) -> list:
-    """Return output files and per-sample confidences of a succeeded job (nothing otherwise)."""
+    """Return the results card of a succeeded job as a placeholder; `fill_results` fills it after first paint."""
     if job.state is not JobState.SUCCEEDED:
         return []
-    res = results.read_results(job.output_path)
-    def num(x):
-        return "—" if x is None else f"{x:.3f}"
-    scores = dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Seed", "Sample", "Ranking score", "pTM", "ipTM")])),
-                        html.Tbody([html.Tr([html.Td(s.seed), html.Td(s.sample), html.Td(num(s.ranking_score)),
-                                             html.Td(num(s.ptm)), html.Td(num(s.iptm))]) for s in res.samples])],
-                       size="sm", striped=True, className="mb-0") if res.samples else html.P("No confidences found.")
-    files = html.Ul([html.Li(html.A(f"{f.path} ({f.size:,} bytes)", download="",
-                                    href=f"/api/jobs/{job.id}/files/{quote(f.path)}")) for f in res.files]
-                    + ([html.Li(f"… and {res.more_files} more")] if res.more_files else []),
-                    className="fd-files small mb-0")
-    folders = results.job_folders(job.output_path)
-    plots = confidence_plots(results.best_confidences(folders[0]) if folders else None, page_id(__name__, "conf"))
-    return [dbc.Card([dbc.CardHeader([html.I(className="bi bi-trophy me-2"), "Results"]),
-                      dbc.CardBody([dbc.Row([dbc.Col(scores, lg=6), dbc.Col(files, lg=6)]), plots])],
-                     className="mb-3", id=page_id(__name__, "results-card"))]
+    return rv.placeholder("Imported results (read-only)" if job.host == IMPORTED_HOST else "Results")
+
+
+def cancel_wording(state: JobState | str) -> tuple[str, str]:
+    """Return the cancel dialog's text and its keep button for a job in `state`."""
+    if JobState(state) is JobState.QUEUED:
+        return "The job leaves the queue and never starts.", "Keep it queued"
+    return "The run is stopped; what it wrote so far stays in its folder.", "Keep it running"
 
 
 def not_found(job_id) -> html.Div:
@@ -131,17 +139,23 @@ def not_found(job_id) -> html.Div:
                      html.A("Back to your jobs", href="/")], id=NOT_FOUND)
 
 
+def clone_href(job_id: int) -> str:
+    """Return the builder address that opens a copy of the job's input."""
+    return f"/builder?clone={int(job_id)}"
+
+
 def _buttons(job: Job) -> html.Div:
     return html.Div([
         dbc.Button([html.I(className="bi bi-stop-circle me-1"), "Cancel"], id=CANCEL, color="danger", outline=True,
                    size="sm", disabled=job.is_finished),
         dbc.Button([html.I(className="bi bi-arrow-repeat me-1"), "Retry"], id=RETRY, color="secondary",
                    outline=True, size="sm", disabled=job.state not in (JobState.FAILED, JobState.CANCELLED)),
+        # a link, not an action: the builder opens with this job's input, and nothing is queued until Submit
         dbc.Button([html.I(className="bi bi-files me-1"), "Clone"], id=CLONE, color="secondary", outline=True,
-                   size="sm"),
+                   size="sm", href=clone_href(job.id), title="Open a copy of this job's input in the builder"),
         html.A([html.I(className="bi bi-filetype-json me-1"), "Download input"], href=f"/api/jobs/{job.id}/input",
                className="btn btn-sm btn-outline-secondary", download="", id=page_id(__name__, "input")),
-    ], className="d-flex gap-2 flex-wrap", role="toolbar", **{"aria-label": "Job actions"})
+    ], className="d-flex gap-2 flex-wrap fd-actions", role="toolbar", **{"aria-label": "Job actions"})
 
 
 def layout(job_id: str | None = None, **_query) -> html.Div:
@@ -150,15 +164,17 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
         job = jobs.get_job(conn(), user, int(job_id))
     except (JobNotFound, TypeError, ValueError):
         return not_found(job_id)
+    body, keep = cancel_wording(job.state)
     modal = dbc.Modal([dbc.ModalHeader(dbc.ModalTitle("Cancel this job?")),
-                       dbc.ModalBody("The run is stopped; what it wrote so far stays in its folder."),
-                       dbc.ModalFooter([dbc.Button("Keep it running", id=CANCEL_KEEP, color="secondary"),
+                       dbc.ModalBody(body, id=CANCEL_BODY),
+                       dbc.ModalFooter([dbc.Button(keep, id=CANCEL_KEEP, color="secondary"),
                                         dbc.Button("Cancel job", id=CANCEL_CONFIRM, color="danger")])],
                       id=CANCEL_MODAL, is_open=False)
     done = job.is_finished and joblog.last_seq(conn(), job.id) == 0
+    paused = job.state is JobState.QUEUED and jobs.queue_paused(conn())
     return html.Div([
         html.A([html.I(className="bi bi-arrow-left me-1"), "All jobs"], href="/", className="small"),
-        dbc.Card(dbc.CardBody([html.Div(header(job), id=HEADER), html.Div(progress_bar(job), id=PROGRESS,
+        dbc.Card(dbc.CardBody([html.Div(header(job), id=HEADER), html.Div(progress_bar(job, paused), id=PROGRESS,
                                                                            className="my-3"), _buttons(job)]),
                  className="mb-3 mt-2"),
         html.Div(id=ALERT),
@@ -169,7 +185,7 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
                                             f"/api/jobs/{job.id}/log", live=not job.is_finished))]),
         modal,
         dcc.Location(id=NAV, refresh="callback-nav"),
-        dcc.Store(id=CURSOR, data={"updated": job.updated_at, "state": job.state.value}),
+        dcc.Store(id=CURSOR, data={"updated": job.updated_at, "state": job.state.value, "paused": paused}),
         dcc.Interval(id=INTERVAL, interval=defaults.CONSOLE_POLL_MS, disabled=done),
         dcc.Interval(id=FIRST, interval=FIRST_POLL_MS, max_intervals=1),
     ], className="fd-job-page")
@@ -185,10 +201,12 @@ def tick(cursor: dict, console_cursor: dict) -> dict | None:
     job, console_cursor = cons.checked_job(db, require_account(), console_cursor)
     patch, new_console = cons.append_patch(db, KEY, job.id, console_cursor)
     cursor = cursor if isinstance(cursor, dict) else {}
-    job_changed = job.updated_at != cursor.get("updated") or job.state.value != cursor.get("state")
+    paused = job.state is JobState.QUEUED and jobs.queue_paused(db)  # an admin's pause changes no job row
+    job_changed = (job.updated_at != cursor.get("updated") or job.state.value != cursor.get("state")
+                   or paused != bool(cursor.get("paused")))
     if patch is None and not job_changed:
         return {"stop": True} if job.is_finished else None
-    out = {"job": job, "patch": patch, "console": new_console, "job_changed": job_changed,
+    out = {"job": job, "patch": patch, "console": new_console, "job_changed": job_changed, "paused": paused,
            "stop": job.is_finished and patch is None,
            "counts": joblog.level_counts(db, job.id) if patch is not None else None}
     return out
@@ -217,10 +235,10 @@ def refresh_job(_n, _first, cursor, console_cursor):
     newly_final = moved and job.is_finished and cursor.get("state") != job.state.value
     counts = [f"{change['counts'][lv]:,}" for lv in cons.LEVELS] if change["counts"] else [nu] * len(cons.LEVELS)
     sent = change["patch"] is not None
-    return (header(job) if moved else nu, progress_bar(job) if moved else nu,
+    return (header(job) if moved else nu, progress_bar(job, change["paused"]) if moved else nu,
             failure(job) if newly_final else nu, results_section(job) if newly_final else nu,
             job.is_finished if moved else nu, job.state not in (JobState.FAILED, JobState.CANCELLED) if moved else nu,
-            {"updated": job.updated_at, "state": job.state.value} if moved else nu,
+            {"updated": job.updated_at, "state": job.state.value, "paused": change["paused"]} if moved else nu,
             change["patch"] if sent else nu, change["console"] if sent else nu, *counts,
             not cons.has_earlier(change["console"]) if sent else nu, change["stop"] or nu)
 
@@ -234,24 +252,28 @@ def load_earlier(_clicks, console_cursor):
     return cons.load_earlier(KEY, console_cursor)
 
 
-@callback(Output(CANCEL_MODAL, "is_open"), Input(CANCEL, "n_clicks"), Input(CANCEL_KEEP, "n_clicks"),
-          Input(CANCEL_CONFIRM, "n_clicks"), prevent_initial_call=True)
-def toggle_cancel(*_clicks):
-    """Ask before cancelling; close on either answer."""
-    return ctx.triggered_id == CANCEL
+@callback(Output(CANCEL_MODAL, "is_open"), Output(CANCEL_BODY, "children"), Output(CANCEL_KEEP, "children"),
+          Input(CANCEL, "n_clicks"), Input(CANCEL_KEEP, "n_clicks"), Input(CANCEL_CONFIRM, "n_clicks"),
+          State(CURSOR, "data"), prevent_initial_call=True)
+def toggle_cancel(_cancel, _keep, _confirm, cursor):
+    """Ask before cancelling, in words for the job's state as last seen; close on either answer."""
+    if ctx.triggered_id != CANCEL:
+        return False, no_update, no_update
+    try:
+        body, keep = cancel_wording((cursor or {}).get("state"))
+    except ValueError:  # only wording hangs on it: fall back to the running job's words
+        body, keep = cancel_wording(JobState.RUNNING)
+    return True, body, keep
 
 
 @callback(Output(ALERT, "children"), Output(NAV, "pathname"), Output(INTERVAL, "disabled", allow_duplicate=True),
-          Input(CANCEL_CONFIRM, "n_clicks"), Input(RETRY, "n_clicks"), Input(CLONE, "n_clicks"),
+          Input(CANCEL_CONFIRM, "n_clicks"), Input(RETRY, "n_clicks"),
           State(cons.cid("cursor", KEY), "data"), prevent_initial_call=True)
-def act_on_job(_cancel, _retry, _clone, console_cursor):
-    """Cancel, retry or clone this job; a clone opens the new job's page."""
+def act_on_job(_cancel, _retry, console_cursor):
+    """Cancel or retry this job (Clone is a link to the builder); the job is the checked one of the console."""
     user = require_account()
     try:
         job_id = cons.checked_job(conn(), user, console_cursor)[0].id
-        if ctx.triggered_id == CLONE:
-            new = jobs.clone_job(conn(), settings(), user, job_id)
-            return no_update, f"/jobs/{new.id}", no_update
         if ctx.triggered_id == RETRY:
             jobs.retry_job(conn(), user, job_id)
             message = "Queued again; the log continues below."
@@ -261,3 +283,103 @@ def act_on_job(_cancel, _retry, _clone, console_cursor):
     except FoldDeckError as exc:
         return dbc.Alert(str(exc), color="danger", dismissable=True), no_update, no_update
     return dbc.Alert(message, color="info", dismissable=True, duration=5000), no_update, False  # polling resumes
+
+
+# -- results (issue 14): filled after first paint, one sample at a time, linked views -------------
+
+
+def _results_job(console_cursor) -> Job:
+    """Return the page's job, checked against the caller like every other callback here (JobNotFound)."""
+    return cons.checked_job(conn(), require_account(), console_cursor)[0]
+
+
+clientside_callback(sv.LOAD_MOLSTAR_JS, Output(rv.MOLSTAR_READY, "data"), Input(rv.MOLSTAR_URL, "data"))
+
+
+@callback(Output(rv.BODY, "children"), Input(rv.MOLSTAR_READY, "data"), State(cons.cid("cursor", KEY), "data"))
+def fill_results(_ready, console_cursor):
+    """Read the output folder once the page is up: chooser, scores and files (the sample views follow)."""
+    try:
+        job = _results_job(console_cursor)
+    except JobNotFound:
+        raise PreventUpdate from None
+    return rv.body(job.id, results.read_results(job.output_path))
+
+
+@callback(Output(rv.VIEWER, "data"), Input(rv.SAMPLE, "value"), Input(rv.COLOUR, "value"),
+          State(cons.cid("cursor", KEY), "data"))
+def show_model(key, colour_by, console_cursor):
+    """Load the chosen sample's model into the viewer, coloured by pLDDT band or by chain."""
+    try:
+        job = _results_job(console_cursor)
+    except JobNotFound:
+        raise PreventUpdate from None
+    return rv.sample_model(job.id, job.output_path, key, colour_by or "plddt")
+
+
+@callback(Output(rv.PAE, "figure"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
+          Output(rv.PAEMIN, "figure"), Output(rv.TROUBLE, "children"), Output(rv.TOKENS, "data"),
+          Output(rv.NOTE, "children"), Input(rv.SAMPLE, "value"), State(cons.cid("cursor", KEY), "data"))
+def show_sample(key, console_cursor):
+    """Switch PAE, pLDDT, chain-pair matrices and warnings to the chosen sample (apart from the model:
+    a large sample's PAE is parsed on its first visit, and the model should not wait for that)."""
+    try:
+        job = _results_job(console_cursor)
+    except JobNotFound:
+        raise PreventUpdate from None
+    view = rv.sample_view(job.output_path, key, cache_dir=settings().data_dir / defaults.RESULTS_CACHE_DIR)
+    return view.pae, view.plddt, view.iptm, view.pae_min, view.trouble, view.tokens, view.note
+
+
+def _box(selected: dict | None) -> list[tuple[float, float]]:
+    """Return the token ranges (scored x, aligned y) of a PAE box selection ([] when cleared)."""
+    rng = (selected or {}).get("range") or {}
+    return [tuple(rng[a]) for a in ("x", "y") if a in rng]
+
+
+@callback(Output(rv.VIEWER, "selection"), Output(rv.PLDDT, "figure", allow_duplicate=True),
+          Output(rv.LINKED, "children"), Input(rv.PAE, "selectedData"), State(rv.TOKENS, "data"),
+          prevent_initial_call=True)
+def link_pae_box(selected, tokens):
+    """Highlight the residues of both axes of a PAE box in 3D and in the pLDDT plot."""
+    if not tokens:
+        raise PreventUpdate
+    ranges = _box(selected)
+    patch = Patch()
+    patch["layout"]["shapes"] = rp.plddt_shapes(tokens["chains"], tokens["n"], ranges)
+    picked = sv.residues_in(tokens, ranges)
+    text = f"Selected: {sv.describe(picked)}" if picked else ""
+    return sv.selection(tokens, ranges), patch, text
+
+
+@callback(Output(rv.VIEWER, "focus"), Output(rv.PAE, "figure", allow_duplicate=True),
+          Input(rv.PLDDT, "clickData"), State(rv.TOKENS, "data"), prevent_initial_call=True)
+def link_plddt_click(click, tokens):
+    """Focus the clicked residue in 3D and mark its row and column in the PAE."""
+    points = (click or {}).get("points") or []
+    if not tokens or not points:
+        raise PreventUpdate
+    index = int(points[0]["x"])
+    patch = Patch()
+    patch["layout"]["shapes"] = rp.pae_shapes(tokens["chains"], tokens["n"], index)
+    return sv.focus(tokens, index), patch
+
+
+@callback(Output(rv.PAE, "figure", allow_duplicate=True), Output(rv.PLDDT, "figure", allow_duplicate=True),
+          Input(rv.VIEWER, "focus"), State(rv.TOKENS, "data"), prevent_initial_call=True)
+def link_structure_click(focus, tokens):
+    """Mark the residue clicked in 3D (Mol* reports its focus) in the PAE and the pLDDT plot."""
+    index = sv.token_of(tokens or {}, focus) if tokens else None
+    if index is None:
+        raise PreventUpdate
+    pae, plddt = Patch(), Patch()
+    pae["layout"]["shapes"] = rp.pae_shapes(tokens["chains"], tokens["n"], index)
+    plddt["layout"]["shapes"] = rp.plddt_shapes(tokens["chains"], tokens["n"], [(index, index)])
+    return pae, plddt
+
+
+# The viewer reports what Mol* really selected as {chains: [...]}: residues per chain, e.g. "A:11,B:5".
+clientside_callback(
+    """(sel) => ((sel && (sel.chains || (sel.targets || []).flatMap(t => t.chains || []))) || [])
+        .map(c => c.name + ':' + (c.residues || []).length).join(',')""",
+    Output(rv.VIEWER_SEL, "children"), Input(rv.VIEWER, "selection"))

@@ -48,14 +48,15 @@ def layout(**_query) -> html.Div:
         dcc.Store(id=LIMITS, data=limits),
         dcc.Store(id=BATCH),
         html.H1("Upload input files", className="h3 mb-3"),
-        dcc.Upload(id=DROP, multiple=True, accept=".json,application/json", className="fd-drop fd-drop-lg mb-3",
+        # no `accept`: the drop zone would drop other files without a word; they are listed as refused instead
+        dcc.Upload(id=DROP, multiple=True, className="fd-drop fd-drop-lg mb-3",
                    children=html.Div([
                        html.I(className="bi bi-cloud-arrow-up fs-2 d-block"),
                        html.Span("Drop AlphaFold 3 or AlphaFold Server .json files here, or "),
                        html.Span("click to choose", className="text-decoration-underline"),
                        html.Div(f"Up to {U.human_bytes(limits['file'])} per file and "
-                                f"{U.human_bytes(limits['request'])} per drop. Nothing is queued until you submit.",
-                                className="small text-muted"),
+                                f"{U.human_bytes(limits['drop'])} per drop. Nothing is queued until you submit.",
+                                className="small text-muted", id=P(__name__, "limits-text")),
                    ])),
         html.Div(id=FILES, **{"aria-live": "polite"}),
         dag.AgGrid(id=GRID, columnDefs=COLUMNS, rowData=[], getRowId="params.data.key",
@@ -76,10 +77,12 @@ def layout(**_query) -> html.Div:
 
 
 def upload_limits() -> dict[str, int]:
-    """Return the per-file cap and what one callback request may carry (Flask answers 413 beyond it)."""
+    """Return the per-file cap, what one callback request may carry (Flask answers 413 beyond it) and the file
+    bytes that makes per drop (base64 inflates them by a third), in the round figure the page states."""
     cap = settings().upload_max_bytes
     request = current_app.config.get("MAX_CONTENT_LENGTH") or 4 * cap
-    return {"file": cap, "request": max(cap, request - defaults.UPLOAD_REQUEST_HEADROOM_BYTES)}
+    request = max(cap, request - defaults.UPLOAD_REQUEST_HEADROOM_BYTES)
+    return {"file": cap, "request": request, "drop": U.drop_capacity(request)}
 
 
 # dcc.Upload's own max_size drops an oversized file without a word (its onDrop only sees accepted files), so the
@@ -87,7 +90,7 @@ def upload_limits() -> dict[str, int]:
 # sent. Only this store goes to the server; the raw `contents` never do.
 SPLIT_BATCH = """function(contents, names, limits) {
     if (!contents) { return dash_clientside.no_update; }
-    let sent = 0;
+    let sent = 0;  // file bytes: the stated per-drop figure (limits.drop) is what the check counts
     // FileReader finishes in any order; name order makes which files fit in one request predictable
     const order = names.map(function(n, i) { return i; });
     order.sort(function(a, b) { return names[a] < names[b] ? -1 : (names[a] > names[b] ? 1 : 0); });
@@ -97,9 +100,10 @@ SPLIT_BATCH = """function(contents, names, limits) {
         const pad = body.endsWith('==') ? 2 : (body.endsWith('=') ? 1 : 0);
         const bytes = Math.max(0, Math.floor((body.length - comma) * 3 / 4) - pad);
         const file = {name: names[i], bytes: bytes, contents: null, skipped: null};
-        if (bytes > limits.file) { file.skipped = 'size'; }
-        else if (sent + body.length > limits.request) { file.skipped = 'batch'; }
-        else { file.contents = body; sent += body.length; }
+        if (!/[.]json$/i.test(names[i])) { file.skipped = 'type'; }
+        else if (bytes > limits.file) { file.skipped = 'size'; }
+        else if (sent + bytes > limits.drop) { file.skipped = 'batch'; }
+        else { file.contents = body; sent += bytes; }
         return file;
     });
 }"""
@@ -129,7 +133,7 @@ def read(batch: list[dict] | None) -> list[U.FileResult]:
     """Read the batch with the server's own limits (the browser's figures only word the messages)."""
     limits = upload_limits()
     mine = jobs.effective_limits(conn(), require_account().id)
-    return U.read_batch(batch, limits["file"], limits["request"], mine.jobs_per_submit, mine.tokens_per_job)
+    return U.read_batch(batch, limits["file"], limits["drop"], mine.jobs_per_submit, mine.tokens_per_job)
 
 
 def file_messages(results: list[U.FileResult]) -> list:

@@ -9,6 +9,7 @@ from typing import Any
 
 from services import defaults
 from services.af3 import rules as R
+from services.af3.ccd import ccd_info
 from services.af3.convert import af3_to_server
 from services.af3.fasta import parse_fasta
 from services.af3.jobs import JobDoc, load_jobs
@@ -50,9 +51,11 @@ def _print_problems(path: str, jobs: list[JobDoc]) -> bool:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate files; 0 all valid, 1 any invalid, 2 any unreadable."""
     code = EXIT_OK
+    if args.verbose:
+        print(ccd_info())
     for path in args.files:
         try:
-            jobs = load_jobs(_read(path))
+            jobs = load_jobs(_read(path), json_path=Path(path))
         except _Unreadable as exc:
             print(exc, file=sys.stderr)
             code = EXIT_UNREADABLE
@@ -67,7 +70,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _valid_jobs(path: str) -> list | int:
     """Return the file's jobs if all are valid; else print why and return the exit code."""
     try:
-        jobs = load_jobs(_read(path))
+        jobs = load_jobs(_read(path), json_path=Path(path))
     except _Unreadable as exc:
         print(exc, file=sys.stderr)
         return EXIT_UNREADABLE
@@ -120,7 +123,7 @@ def cmd_size(args: argparse.Namespace) -> int:
     if isinstance(jobs, int):
         return jobs
     for job in jobs:
-        est = estimate_size(job.af3)
+        est = estimate_size(_with_user_ccd_text(job.af3, Path(args.file)))
         approx = "~" if est.approximate else ""
         seeds = len(job.af3["modelSeeds"])
         print(f"{job.name}: {approx}{est.tokens} tokens, bucket {est.bucket}, ~{est.seconds_per_seed:.0f} s per seed "
@@ -128,6 +131,19 @@ def cmd_size(args: argparse.Namespace) -> int:
         for warning in est.warnings:
             print(f"  warning: {warning}")
     return EXIT_OK
+
+
+def _with_user_ccd_text(af3: dict[str, Any], json_path: Path) -> dict[str, Any]:
+    """Return the job with its userCCDPath file's text inline, so sizes count its components exactly."""
+    from services.af3.checks.user_ccd import read_user_ccd_file
+
+    if not af3.get("userCCDPath") or af3.get("userCCD"):
+        return af3
+    try:
+        text = read_user_ccd_file(af3["userCCDPath"], json_path)
+    except (OSError, ValueError, EOFError):  # validation already said why; size what can be sized
+        return af3
+    return {**af3, "userCCD": text} if text else af3
 
 
 def cmd_fasta(args: argparse.Namespace) -> int:
@@ -165,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check input files (exit 0 valid, 1 invalid, 2 unreadable)")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--verbose", "-v", action="store_true", help="also say which CCD ligand codes are checked against")
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("convert", help="convert every job to one dialect, one document per job")
     p.add_argument("file", metavar="FILE")
@@ -183,9 +200,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_ccd() -> bool:
+    """Judge codes with the CCD FoldDeck's settings name (FOLDDECK_AF3_CCD_PATH, also from `.env`); say why not."""
+    from services.af3 import ccd
+    from services.errors import SettingsError
+    from services.settings import load_settings
+
+    try:
+        settings = load_settings(secret_key="unused")  # a key is not needed here: do not create one
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return False
+    ccd.configure(settings.data_dir, settings.af3_ccd_path)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status."""
     args = build_parser().parse_args(argv)
+    if not _configure_ccd():
+        return EXIT_UNREADABLE
     return args.func(args)
 
 

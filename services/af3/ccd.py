@@ -1,142 +1,35 @@
-"""CCD components AF3 users name most, their heavy-atom counts, the builder's ligand picker, SMILES counting.
+"""The Chemical Component Dictionary FoldDeck judges with: lookup by code, search by text, AF3's atom rules.
 
-AF3 gives a ligand, an ion or a modified residue one token per heavy atom, so these counts drive the
-size estimate and the simulator. Every count is derived from the component's CCD `_chem_comp.formula`
-(kept below, so each number can be checked against the CCD), heavy atoms being all non-hydrogen atoms
-of the free component, leaving atoms (OXT / OP3) included. What changes inside a polymer is decided in
-one place, `component_atoms` (with `leaving_atom`); codes missing from the table use `UNKNOWN_COMPONENT_ATOMS`.
+One CCD per process: the lab's own AF3 `components.cif` when `FOLDDECK_AF3_CCD_PATH` is set (real AF3
+judges with that file), else the wwPDB CCD bundled with biotite. Either is turned once into a compact
+index (`services.af3.ccd_index`) cached under `<data dir>/cache/ccd/`, keyed by the CCD file's identity,
+and built under a file lock so concurrent workers do not race. AF3 gives a ligand, an ion or a modified
+residue one token per heavy atom; `component_atoms` applies AF3's rule for what a residue loses inside
+a chain (OXT / OP3, `atom_layout.get_link_drop_atoms`).
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import threading
+import time
+from pathlib import Path
 
-# _chem_comp.formula of each component, written from the component's chemistry (no CCD file is reachable
-# from here); tests check every modified residue against its parent residue's formula.
-CCD_FORMULAS: dict[str, str] = {
-    # -- ions: one atom each, the charge is implied by the code --
-    "MG": "Mg", "ZN": "Zn", "CL": "Cl", "CA": "Ca", "NA": "Na", "MN": "Mn", "K": "K", "FE": "Fe", "FE2": "Fe",
-    "CU": "Cu", "CU1": "Cu", "CO": "Co", "NI": "Ni", "CD": "Cd", "IOD": "I", "BR": "Br", "F": "F", "LI": "Li",
-    "SR": "Sr", "HG": "Hg",
-    # -- nucleotides and cofactors (AlphaFold Server ligand allow-list first) --
-    "ATP": "C10 H16 N5 O13 P3",
-    "ADP": "C10 H15 N5 O10 P2",
-    "AMP": "C10 H14 N5 O7 P",
-    "GTP": "C10 H16 N5 O14 P3",
-    "GDP": "C10 H15 N5 O11 P2",
-    "GMP": "C10 H13 N5 O5",  # the CCD's GMP is guanosine (no phosphate); the monophosphate is 5GP
-    "ANP": "C10 H17 N6 O12 P3",  # AMP-PNP
-    "NAD": "C21 H27 N7 O14 P2",
-    "NAP": "C21 H28 N7 O17 P3",
-    "NDP": "C21 H30 N7 O17 P3",
-    "NAI": "C21 H29 N7 O14 P2",
-    "FAD": "C27 H33 N9 O15 P2",
-    "FMN": "C17 H21 N4 O9 P",
-    "COA": "C21 H36 N7 O16 P3 S",
-    "ACO": "C23 H38 N7 O17 P3 S",  # acetyl-CoA
-    "HEM": "C34 H32 Fe N4 O4",
-    "HEC": "C34 H34 Fe N4 O4",
-    "SAM": "C15 H22 N6 O5 S",
-    "SAH": "C14 H20 N6 O5 S",
-    "PLP": "C8 H10 N O6 P",
-    "PLM": "C16 H32 O2",
-    "OLA": "C18 H34 O2",
-    "MYR": "C14 H28 O2",
-    "CIT": "C6 H8 O7",
-    "CLA": "C55 H72 Mg N4 O5",
-    "CHL": "C55 H70 Mg N4 O6",
-    "BCL": "C55 H74 Mg N4 O6",
-    "BCB": "C55 H72 Mg N4 O6",
-    # -- small additives seen in crystal structures --
-    "SO4": "O4 S", "PO4": "O4 P", "GOL": "C3 H8 O3", "EDO": "C2 H6 O2", "ACT": "C2 H3 O2", "PEG": "C4 H10 O3",
-    # -- protein PTMs (AlphaFold Server allow-list, then common extras); free form with OXT --
-    "SEP": "C3 H8 N O6 P",  # phosphoserine
-    "TPO": "C4 H10 N O6 P",  # phosphothreonine
-    "PTR": "C9 H12 N O6 P",  # O-phosphotyrosine
-    "NEP": "C6 H10 N3 O5 P",  # N1-phosphonohistidine
-    "HIP": "C6 H10 N3 O5 P",  # ND1-phosphonohistidine
-    "ALY": "C8 H16 N2 O3",  # N6-acetyllysine
-    "MLY": "C8 H18 N2 O2",  # N6,N6-dimethyllysine
-    "M3L": "C9 H21 N2 O2",  # N6,N6,N6-trimethyllysine
-    "MLZ": "C7 H16 N2 O2",  # N6-methyllysine
-    "2MR": "C8 H18 N4 O2",  # N3,N4-dimethylarginine
-    "AGM": "C7 H16 N4 O2",  # 5-methylarginine
-    "MCS": "C6 H9 N O5 S",  # malonylcysteine
-    "HYP": "C5 H9 N O3",  # 4-hydroxyproline
-    "HY3": "C5 H9 N O3",  # 3-hydroxyproline
-    "LYZ": "C6 H14 N2 O3",  # 5-hydroxylysine
-    "AHB": "C4 H8 N2 O4",  # beta-hydroxyasparagine
-    "P1L": "C19 H37 N O3 S",  # S-palmitoylcysteine
-    "SNN": "C4 H6 N2 O2",  # L-3-aminosuccinimide: the ring takes the carboxyl, so no OXT
-    "SNC": "C3 H6 N2 O3 S",  # S-nitrosocysteine
-    "TRF": "C12 H12 N2 O3",  # N1-formyltryptophan
-    "KCR": "C10 H18 N2 O3",  # N6-crotonyllysine
-    "CIR": "C6 H13 N3 O3",  # citrulline
-    "YHA": "C7 H15 N3 O3",  # homocitrulline (name from a third-party table, see ESTIMATED_CODES)
-    "MSE": "C5 H11 N O2 Se",  # selenomethionine
-    "CSO": "C3 H7 N O3 S",  # S-hydroxycysteine
-    "KCX": "C7 H14 N2 O4",  # lysine NZ-carboxylic acid
-    "PCA": "C5 H7 N O3",  # pyroglutamic acid
-    # -- DNA modifications (server allow-list); free form with OP3 --
-    "5CM": "C10 H16 N3 O7 P",  # 5-methyl-dCMP
-    "C34": "C10 H16 N3 O7 P",  # N4-methyl-dCMP
-    "5HC": "C10 H16 N3 O8 P",  # 5-hydroxymethyl-dCMP
-    "6OG": "C11 H16 N5 O7 P",  # O6-methyl-dGMP
-    "6MA": "C11 H16 N5 O6 P",  # N6-methyl-dAMP
-    "1CC": "C10 H14 N3 O9 P",  # 5-carboxy-dCMP
-    "8OG": "C10 H14 N5 O8 P",  # 8-oxo-dGMP
-    "5FC": "C10 H14 N3 O8 P",  # 5-formyl-dCMP
-    "3DR": "C5 H11 O6 P",  # abasic 1',2'-dideoxyribose 5'-phosphate
-    # -- RNA modifications (server allow-list); free form with OP3 --
-    "PSU": "C9 H13 N2 O9 P",  # pseudouridine 5'-phosphate
-    "5MC": "C10 H16 N3 O8 P",  # 5-methyl-CMP
-    "OMC": "C10 H16 N3 O8 P",  # 2'-O-methyl-CMP
-    "4OC": "C11 H18 N3 O8 P",  # N4,2'-O-dimethyl-CMP
-    "5MU": "C10 H15 N2 O9 P",  # 5-methyl-UMP
-    "OMU": "C10 H15 N2 O9 P",  # 2'-O-methyl-UMP
-    "UR3": "C10 H15 N2 O9 P",  # 3-methyl-UMP
-    "A2M": "C11 H16 N5 O7 P",  # 2'-O-methyl-AMP
-    "MA6": "C12 H18 N5 O7 P",  # N6,N6-dimethyl-AMP
-    "6MZ": "C11 H16 N5 O7 P",  # N6-methyl-AMP
-    "2MG": "C11 H16 N5 O8 P",  # N2-methyl-GMP
-    "OMG": "C11 H16 N5 O8 P",  # 2'-O-methyl-GMP
-    "7MG": "C11 H18 N5 O8 P",  # 7-methyl-8-hydro-GMP
-    "RSQ": "C10 H14 N3 O9 P",  # 5-formyl-CMP (name from a third-party table, see ESTIMATED_CODES)
-    # -- sugars (glycans are multi-code ligands) --
-    "NAG": "C8 H15 N O6", "NDG": "C8 H15 N O6", "MAN": "C6 H12 O6", "BMA": "C6 H12 O6", "GLC": "C6 H12 O6",
-    "BGC": "C6 H12 O6", "FUC": "C6 H12 O5", "GAL": "C6 H12 O6", "SIA": "C11 H19 N O9",
-    # -- standard residues, free form incl. OXT / OP3 (HOH is left out: AF3 does not model water) --
-    "ALA": "C3 H7 N O2", "ARG": "C6 H15 N4 O2", "ASN": "C4 H8 N2 O3", "ASP": "C4 H7 N O4", "CYS": "C3 H7 N O2 S",
-    "GLN": "C5 H10 N2 O3", "GLU": "C5 H9 N O4", "GLY": "C2 H5 N O2", "HIS": "C6 H10 N3 O2", "ILE": "C6 H13 N O2",
-    "LEU": "C6 H13 N O2", "LYS": "C6 H15 N2 O2", "MET": "C5 H11 N O2 S", "PHE": "C9 H11 N O2",
-    "PRO": "C5 H9 N O2", "SER": "C3 H7 N O3", "THR": "C4 H9 N O3", "TRP": "C11 H12 N2 O2",
-    "TYR": "C9 H11 N O3", "VAL": "C5 H11 N O2",
-    "A": "C10 H14 N5 O7 P", "C": "C9 H14 N3 O8 P", "G": "C10 H14 N5 O8 P", "U": "C9 H13 N2 O9 P",
-    "DA": "C10 H14 N5 O6 P", "DC": "C9 H14 N3 O7 P", "DG": "C10 H14 N5 O7 P", "DT": "C10 H15 N2 O8 P",
-}
+from services.af3.ccd_index import CcdIndex, Component, Hit, index_file_key, write_atomic
 
-_FORMULA_PART = re.compile(r"([A-Z][a-z]?)(\d*)")
+__all__ = ["CcdIndex", "CcdUnavailable", "Component", "Hit", "ccd_info", "component_atoms", "configure", "get_ccd",
+           "heavy_atoms_in_smiles", "leaving_atom", "looks_like_ccd_code", "try_ccd"]
 
-
-def heavy_atoms_in_formula(formula: str) -> int:
-    """Return the non-hydrogen atoms of a CCD formula such as "C10 H16 N5 O13 P3" (ATP: 31)."""
-    return sum(int(n or 1) for elem, n in _FORMULA_PART.findall(formula) if elem not in ("H", "D"))
-
-
-HEAVY_ATOMS: dict[str, int] = {code: heavy_atoms_in_formula(f) for code, f in CCD_FORMULAS.items()}
-
-# Codes whose identity comes from a third-party table rather than the CCD entry itself, or whose CCD entry
-# may lack the OXT of the free amino acid; a size estimate that uses them says "approximate".
-ESTIMATED_CODES: frozenset[str] = frozenset({"YHA", "RSQ"})
-
-# Heavy atoms assumed for a code the table does not know: about the median size of CCD ligands (many are
-# small additives or single residues, cofactors are larger). Used by the size estimate and the simulator.
+# Heavy atoms assumed for a component only a `userCCDPath` file defines when that file cannot be read
+# here (e.g. it lives on the GPU host): about the median size of CCD ligands. Sizes using it say "approximate".
 UNKNOWN_COMPONENT_ATOMS = 20
+
+_SACCHARIDE = re.compile(r"\bsaccharide\b")
 
 # What a CCD code can look like: 1-5 upper-case letters or digits (3 before 2023, 5 for new ids).
 CCD_CODE_FORM = re.compile(r"[A-Z0-9]{1,5}")
 
-# Table components that have no leaving atom, so nothing is dropped when they sit inside a chain.
-NO_LEAVING_ATOM: frozenset[str] = frozenset({"SNN"})
 # The leaving atom AF3 drops from a linked residue (atom_layout.get_link_drop_atoms): a peptide residue
 # loses OXT unless it is the chain's last residue, a nucleotide loses OP3 unless it is the first.
 LEAVING_ATOM: dict[str, str] = {"protein": "OXT", "rna": "OP3", "dna": "OP3"}
@@ -147,7 +40,8 @@ PROTEIN_ONE_TO_THREE: dict[str, str] = {
     "T": "THR", "W": "TRP", "Y": "TYR", "V": "VAL",
 }
 
-# (code, label, kind) for the builder's picker: AlphaFold Server ligands and ions first, then extras.
+# (code, label, kind): the AlphaFold Server's 19 ligands and 10 ions, the builder's one-click shortcuts, with the
+# names people know them by. Everything else (names, formulas, atom counts) comes from the CCD index.
 COMMON_LIGANDS: list[tuple[str, str, str]] = [
     ("ATP", "ATP (adenosine triphosphate)", "ligand"),
     ("ADP", "ADP (adenosine diphosphate)", "ligand"),
@@ -168,18 +62,6 @@ COMMON_LIGANDS: list[tuple[str, str, str]] = [
     ("CHL", "Chlorophyll b", "ligand"),
     ("BCL", "Bacteriochlorophyll a", "ligand"),
     ("BCB", "Bacteriochlorophyll b", "ligand"),
-    ("SAM", "S-adenosylmethionine", "ligand"),
-    ("SAH", "S-adenosylhomocysteine", "ligand"),
-    ("FMN", "Flavin mononucleotide", "ligand"),
-    ("COA", "Coenzyme A", "ligand"),
-    ("PLP", "Pyridoxal phosphate", "ligand"),
-    ("NAG", "N-acetylglucosamine (NAG)", "ligand"),
-    ("MAN", "alpha-D-mannose", "ligand"),
-    ("BMA", "beta-D-mannose", "ligand"),
-    ("FUC", "alpha-L-fucose", "ligand"),
-    ("GAL", "beta-D-galactose", "ligand"),
-    ("SO4", "Sulfate", "ligand"),
-    ("PO4", "Phosphate", "ligand"),
     ("MG", "Magnesium (Mg2+)", "ion"),
     ("ZN", "Zinc (Zn2+)", "ion"),
     ("CL", "Chloride (Cl-)", "ion"),
@@ -188,13 +70,11 @@ COMMON_LIGANDS: list[tuple[str, str, str]] = [
     ("MN", "Manganese (Mn2+)", "ion"),
     ("K", "Potassium (K+)", "ion"),
     ("FE", "Iron (Fe3+)", "ion"),
-    ("FE2", "Iron (Fe2+)", "ion"),
     ("CU", "Copper (Cu2+)", "ion"),
     ("CO", "Cobalt (Co2+)", "ion"),
-    ("NI", "Nickel (Ni2+)", "ion"),
 ]
 
-ION_CODES: frozenset[str] = frozenset(code for code, _, kind in COMMON_LIGANDS if kind == "ion")
+ION_CODES: frozenset[str] = frozenset(code for code, _, kind in COMMON_LIGANDS if kind == "ion")  # without a CCD
 
 # SMILES organic subset outside brackets; two-letter symbols must be tried before one-letter ones.
 _TWO_LETTER = ("Cl", "Br")
@@ -215,21 +95,182 @@ def looks_like_ccd_code(code: str) -> bool:
     return bool(CCD_CODE_FORM.fullmatch(code))
 
 
-def component_atoms(code: str, kind: str = "ligand", position: int = 1, length: int = 1) -> tuple[int, bool]:
-    """Return (heavy atoms, exact) of CCD component `code` as AF3 places it, i.e. its token count.
+def component_atoms(code: str, kind: str = "ligand", position: int = 1, length: int = 1,
+                    user: dict[str, Component] | None = None, bonded: frozenset[str] = frozenset()) -> int | None:
+    """Return the heavy atoms of component `code` as AF3 places it, i.e. its token count; None if unknown.
 
     Args:
-        code: CCD code; one the table does not know counts `UNKNOWN_COMPONENT_ATOMS` and is not exact.
+        code: CCD code, or a component of the job's `userCCD` (`user`, which wins over the CCD as in AF3).
         kind: "ligand", or the polymer ("protein" / "rna" / "dna") the residue sits in.
         position: 1-based residue position in that polymer.
-        length: the polymer's length; with `position` it decides whether the leaving atom stays.
+        length: the polymer's length; with `position` it decides whether OXT / OP3 stays.
+        bonded: the component's atoms named in bondedAtomPairs (a glycan keeps O1 only when bonded there).
     """
-    n = HEAVY_ATOMS.get(code)
-    exact = n is not None and code not in ESTIMATED_CODES
-    n = UNKNOWN_COMPONENT_ATOMS if n is None else n
-    if leaving_atom(kind, position, length) and code not in NO_LEAVING_ATOM:
-        n -= 1
-    return n, exact
+    comp = placed_atoms(code, kind, position, length, user, bonded)
+    return None if comp is None else len(comp)
+
+
+def placed_atoms(code: str, kind: str = "ligand", position: int = 1, length: int = 1,
+                 user: dict[str, Component] | None = None,
+                 bonded: frozenset[str] = frozenset()) -> list[tuple[str, str]] | None:
+    """Return [(atom name, element)] of the heavy atoms AF3 keeps for `code` at that place; None if unknown.
+
+    `bonded` names the component's atoms that bondedAtomPairs use: a glycan ligand keeps O1 only then.
+    """
+    comp = (user or {}).get(code) or _lookup(code)
+    if comp is None:
+        return None
+    drop = {leaving_atom(kind, position, length)}
+    if kind == "ligand" and "O1" not in bonded and is_glycan(code):
+        drop.add("O1")
+    return [(n, e) for n, e in zip(comp.atoms, comp.elements, strict=False) if n not in drop]
+
+
+def is_glycan(code: str) -> bool:
+    """Tell whether AF3 treats `code` as a glycan ligand, whose O1 leaving atom it drops unless O1 is bonded.
+
+    AF3 (`chemical_component_sets_gen.py`): `_chem_comp.type` holds the word "saccharide" (UNX excepted);
+    its pipeline runs with drop_ligand_leaving_atoms=True, fix_standalone_glycans=False
+    (`atom_layout.get_link_drop_atoms`), so even a glycan bonded to nothing loses O1.
+    """
+    comp = _lookup(code)
+    return comp is not None and code != "UNX" and bool(_SACCHARIDE.search(comp.type.lower()))
+
+
+def is_ion(code: str) -> bool:
+    """Tell whether `code` is a single-atom CCD component (an ion card in the builder)."""
+    comp = _lookup(code)
+    return comp.single_atom if comp is not None else code in ION_CODES
+
+
+def _lookup(code: str) -> Component | None:
+    """Return `code` from the process's CCD (None when unknown or no CCD can be loaded)."""
+    ccd = try_ccd()
+    return None if ccd is None else ccd.get(code)
+
+
+# -- the process's CCD ---------------------------------------------------------------------------
+
+
+class CcdUnavailable(RuntimeError):
+    """No CCD can be loaded (biotite missing and no FOLDDECK_AF3_CCD_PATH, or that file unreadable)."""
+
+
+_ROOT = Path(__file__).resolve().parents[2]
+_config: dict[str, Path | None] = {"data_dir": None, "ccd_path": None}
+_loaded: dict[str, CcdIndex] = {}  # by CCD file identity: an immutable cache of a file, shared by threads
+_lock = threading.Lock()
+# Validation asks for the CCD per component; the file's identity (a stat) is re-checked this often, so a
+# replaced FOLDDECK_AF3_CCD_PATH file is picked up without a restart at no per-request cost.
+_RECHECK_S = 5.0
+_recent: dict[Path | None, tuple[float, CcdIndex]] = {}
+
+
+def configure(data_dir: Path | None = None, ccd_path: Path | None = None) -> None:
+    """Set where the index cache lives and which CCD file to use (None: FOLDDECK_AF3_CCD_PATH / biotite)."""
+    _config["data_dir"], _config["ccd_path"] = data_dir, ccd_path
+    _recent.clear()
+
+
+def _source() -> Path | None:
+    """Return the configured CCD file, or None for biotite's bundled one."""
+    path = _config["ccd_path"] or os.environ.get("FOLDDECK_AF3_CCD_PATH", "").strip() or None
+    return Path(path).expanduser() if path else None
+
+
+def data_dir() -> Path:
+    """Return the data dir whose `cache/ccd/` holds the index (configured, FOLDDECK_DATA_DIR, or FoldDeck's)."""
+    # Unconfigured processes (the simulator runs inside a job's folder) use FoldDeck's own data dir.
+    configured = _config["data_dir"] or Path(os.environ.get("FOLDDECK_DATA_DIR", "").strip() or _ROOT / "data")
+    return Path(configured).expanduser()
+
+
+def _cache_dir() -> Path:
+    """Return `<data dir>/cache/ccd`."""
+    return data_dir() / "cache" / "ccd"
+
+
+def get_ccd() -> CcdIndex:
+    """Return the process's CCD index, loading (or, once per data dir and CCD version, building) it.
+
+    Raises:
+        CcdUnavailable: no CCD file can be found or read.
+    """
+    source = _source()
+    recent = _recent.get(source)
+    if recent is not None and time.monotonic() - recent[0] < _RECHECK_S:
+        return recent[1]
+    try:
+        ccd_file = source if source is not None else _biotite_file()
+        key = index_file_key(ccd_file)
+    except OSError as exc:
+        raise CcdUnavailable(f"no CCD to check ligands with: {exc}") from None
+    index = _loaded.get(key)
+    if index is None:
+        with _lock:
+            index = _loaded.get(key) or _load_or_build(key, source)
+            _loaded[key] = index
+    _recent[source] = (time.monotonic(), index)
+    return index
+
+
+def try_ccd() -> CcdIndex | None:
+    """Return the process's CCD index, or None when none can be loaded."""
+    try:
+        return get_ccd()
+    except CcdUnavailable:
+        return None
+
+
+def _biotite_file() -> Path:
+    from services.af3.ccd_index import biotite_ccd_file
+
+    path = biotite_ccd_file()
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing")
+    return path
+
+
+def _load_or_build(key: str, source: Path | None) -> CcdIndex:
+    """Read the cached index for `key`, building it under a file lock when it is missing."""
+    import fcntl
+
+    folder = _cache_dir()
+    # Named by source, then version: a new version of the same CCD file replaces its old index.
+    prefix = f"ccd-{hashlib.sha1(str(source).encode()).hexdigest()[:8]}-"
+    path = folder / f"{prefix}{hashlib.sha1(key.encode()).hexdigest()[:16]}.idx"
+    if path.is_file():
+        return CcdIndex.from_bytes(path.read_bytes())
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building it: wait, then read its result
+        if not path.is_file():
+            write_atomic(path, build_index(source))
+            for old in folder.glob(f"{prefix}*.idx"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+    return CcdIndex.from_bytes(path.read_bytes())
+
+
+def build_index(source: Path | None) -> bytes:
+    """Return the packed index of a `components.cif` (plain or gzip), or of biotite's CCD when None."""
+    from services.af3 import ccd_index as I
+
+    if source is not None:
+        dates: list[str] = []
+        comps = list(I.components_from_cif_file(source, dates))
+        return I.pack(comps, f"{source.name} (FOLDDECK_AF3_CCD_PATH)", max(dates, default=""))
+    comps, date = I.biotite_components()
+    return I.pack(comps, f"wwPDB CCD bundled with biotite {I.biotite_version()}", date)
+
+
+def ccd_info() -> str:
+    """Say which CCD is in use, its date and size, e.g. for the builder page and `validate --verbose`."""
+    try:
+        ccd = get_ccd()
+    except CcdUnavailable as exc:
+        return f"No CCD available ({exc}): ligand codes are checked for their form only."
+    return f"CCD: {ccd.source}, dated {ccd.date or 'unknown'}, {len(ccd):,} components."
 
 
 def _bracket_is_heavy(inner: str) -> bool:
@@ -261,3 +302,16 @@ def heavy_atoms_in_smiles(smiles: str) -> int:
             count += ch in _ONE_LETTER
             i += 1
     return count
+
+
+def user_components(text: str | None) -> dict[str, Component]:
+    """Return the components a job's `userCCD` text defines, by block name (AF3 keys them so); {} if unparsable."""
+    from services.af3.ccd_index import component_from_cif
+    from services.af3.cif import CifError, parse_text
+
+    if not text:
+        return {}
+    try:
+        return {name: component_from_cif(name, data) for name, data in parse_text(text).items()}
+    except CifError:
+        return {}

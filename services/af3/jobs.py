@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from services.af3 import rules as R
@@ -28,13 +29,14 @@ class JobDoc:
         return not has_errors(self.problems)
 
 
-def load_jobs(doc: Any, seed_rng: random.Random | None = None) -> list[JobDoc]:
+def load_jobs(doc: Any, seed_rng: random.Random | None = None, json_path: Path | None = None) -> list[JobDoc]:
     """Return one JobDoc per job: one for an AF3 object, one per element of a server list.
 
     Problems that belong to no single job (wrong top-level type, empty list) come as one invalid JobDoc.
+    `json_path` (the file read, when there is one) lets a relative `userCCDPath` be read as AF3 reads it.
     """
     if isinstance(doc, dict):
-        problems = validate_af3(doc)
+        problems = validate_af3(doc, json_path=json_path)
         af3 = None if has_errors(problems) else FoldJob.from_af3(doc).to_af3()
         if af3 is not None:
             af3["version"] = max(af3["version"], doc["version"])  # keep a deliberately higher version

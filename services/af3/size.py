@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.af3.ccd import component_atoms, heavy_atoms_in_smiles
+from services.af3.ccd import UNKNOWN_COMPONENT_ATOMS, Component, component_atoms, heavy_atoms_in_smiles, user_components
 
 # run_alphafold.py --buckets default at HEAD (128 and 384 added after v3.0.4).
 BUCKETS = (128, 256, 384, 512, 768, 1024, 1280, 1536, 2048, 2560, 3072, 3584, 4096, 4608, 5120)
@@ -36,20 +36,31 @@ def count_tokens(af3: dict[str, Any]) -> tuple[int, bool]:
 
 
 def _count(af3: dict[str, Any]) -> tuple[int, list[str]]:
-    """Count tokens and collect codes whose atom count is not known exactly."""
+    """Count tokens exactly from the CCD and the job's userCCD; collect codes neither defines (only a
+    `userCCDPath` file this machine cannot read can define those)."""
     total, unknown = 0, []
+    user = user_components(af3.get("userCCD"))
+    bonded = _bonded_atoms(af3)
     for item in af3.get("sequences") or []:
         (kind, body), = item.items()
-        copies = 1 if isinstance(body.get("id"), str) else len(body.get("id") or [1])
-        if kind == "ligand":
-            n = _ligand_tokens(body, unknown)
+        ids = [body.get("id")] if isinstance(body.get("id"), str) else body.get("id") or [""]
+        if kind == "ligand":  # per copy: a bond to one copy's glycan O1 keeps that atom in that copy only
+            total += sum(_ligand_tokens(body, unknown, user, bonded, chain_id) for chain_id in ids)
         else:
-            n = _polymer_tokens(kind, body, unknown)
-        total += n * copies
+            total += _polymer_tokens(kind, body, unknown, user) * len(ids)
     return total, sorted(set(unknown))
 
 
-def _polymer_tokens(kind: str, body: dict[str, Any], unknown: list[str]) -> int:
+def _bonded_atoms(af3: dict[str, Any]) -> dict[tuple[str, int], frozenset[str]]:
+    """Return the atom names bondedAtomPairs uses, by (chain id, residue)."""
+    out: dict[tuple[str, int], set[str]] = {}
+    for pair in af3.get("bondedAtomPairs") or []:
+        for chain_id, residue, atom in pair:
+            out.setdefault((chain_id, residue), set()).add(atom)
+    return {key: frozenset(names) for key, names in out.items()}
+
+
+def _polymer_tokens(kind: str, body: dict[str, Any], unknown: list[str], user: dict[str, Component]) -> int:
     """One token per standard residue; a modified residue gives one token per heavy atom it keeps in the chain."""
     length = len(body.get("sequence") or "")
     code_key, pos_key = ("ptmType", "ptmPosition") if kind == "protein" else ("modificationType", "basePosition")
@@ -57,22 +68,25 @@ def _polymer_tokens(kind: str, body: dict[str, Any], unknown: list[str]) -> int:
     mods = {mod[pos_key]: mod[code_key] for mod in body.get("modifications") or []}
     n = length
     for pos, code in mods.items():
-        atoms, exact = component_atoms(code, kind, pos, length)
-        if not exact:
+        atoms = component_atoms(code, kind, pos, length, user)
+        if atoms is None:
             unknown.append(code)
+            atoms = UNKNOWN_COMPONENT_ATOMS
         n += atoms - 1
     return n
 
 
-def _ligand_tokens(body: dict[str, Any], unknown: list[str]) -> int:
-    """One token per heavy atom of every component (CCD table or SMILES)."""
+def _ligand_tokens(body: dict[str, Any], unknown: list[str], user: dict[str, Component],
+                   bonded: dict[tuple[str, int], frozenset[str]], chain_id: str) -> int:
+    """One token per heavy atom of every component (CCD, userCCD or SMILES) of one ligand chain."""
     if body.get("smiles"):
         return heavy_atoms_in_smiles(body["smiles"])
     n = 0
-    for code in body.get("ccdCodes") or []:
-        atoms, exact = component_atoms(code)
-        if not exact:
+    for i, code in enumerate(body.get("ccdCodes") or [], start=1):
+        atoms = component_atoms(code, user=user, bonded=bonded.get((chain_id, i), frozenset()))
+        if atoms is None:
             unknown.append(code)
+            atoms = UNKNOWN_COMPONENT_ATOMS
         n += atoms
     return n
 
@@ -108,7 +122,8 @@ def estimate_size(af3: dict[str, Any]) -> SizeEstimate:
     fits = {gpu: tokens <= limit for gpu, limit in GPU_MAX_TOKENS.items()}
     warnings = []
     if unknown:
-        warnings.append(f"Token count is approximate: no atom count for {', '.join(unknown)}.")
+        warnings.append(f"Token count is approximate: {', '.join(unknown)} is defined only in the userCCDPath "
+                        f"file, which FoldDeck cannot read here; counted as {UNKNOWN_COMPONENT_ATOMS} atoms each.")
     if tokens > BUCKETS[-1]:
         warnings.append(f"{tokens} tokens exceed the largest bucket ({BUCKETS[-1]}); AlphaFold 3 will compile a "
                         "new bucket and may run out of GPU memory.")

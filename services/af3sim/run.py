@@ -381,8 +381,8 @@ def _bucket(run: Run, tokens: int) -> int:
 def _warn_estimated(run: Run, layout: Layout) -> None:
     """Log a W line per CCD code the simulator sized by estimate: real AF3 reads it from the full CCD."""
     for code in layout.estimated_codes:
-        run.console.warning("featurisation.py", 118, f"{SIM_LABEL}: CCD code {code} is not in the simulator's "
-                            f"table; it is simulated with about {UNKNOWN_COMPONENT_ATOMS} heavy atoms, so its atom "
+        run.console.warning("featurisation.py", 118, f"{SIM_LABEL}: no CCD index is reachable on this host for "
+                            f"{code}; it is simulated with about {UNKNOWN_COMPONENT_ATOMS} heavy atoms, so its atom "
                             "and token counts are approximate.")
 
 

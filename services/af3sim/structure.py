@@ -1,11 +1,12 @@
 """AF3 tokenisation of a loaded input and a synthetic (helix/coil) structure with matching atoms.
 
 One token per standard residue; one token per heavy atom for ligands, ions and modified residues
-(reference §5.4). Atom counts come from `services.af3.ccd` (in-chain residues lose their leaving
-atom as AF3 drops it), so the simulator's sizes agree with FoldDeck's size estimate. Real AF3 knows the
-whole CCD; a code of CCD form that the bundled table lacks is simulated with an estimated size and
-reported in `Layout.estimated_codes`, while a code that cannot be a CCD id fails as in AF3. Pure stdlib on purpose: the
-simulator may run under a bare Python on a GPU host.
+(reference §5.4). Ligand atoms (names, elements, counts) come from the same CCD index FoldDeck validates
+with (`services.af3.ccd`; in-chain residues lose OXT / OP3 as AF3 drops them), so the mmCIF names ligand
+atoms as the CCD does and the sizes agree with FoldDeck's size estimate; a code the CCD and userCCD lack
+fails as in AF3. Pure stdlib on purpose: the simulator may run under a bare Python on a GPU host, where
+no CCD index may be reachable; only then a code of CCD form is simulated with an estimated size and
+reported in `Layout.estimated_codes`.
 """
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ import re
 from dataclasses import dataclass, field
 
 from services.af3.ccd import (
-    HEAVY_ATOMS,
     PROTEIN_ONE_TO_THREE,
-    component_atoms,
-    leaving_atom,
+    UNKNOWN_COMPONENT_ATOMS,
+    Component,
     looks_like_ccd_code,
+    placed_atoms,
+    try_ccd,
+    user_components,
 )
 from services.af3sim.loader import Chain, DnaChain, Input, Ligand, ProteinChain, RnaChain
 
@@ -77,22 +80,6 @@ class Layout:
         return sum(len(r.atoms) for r in self.residues)
 
 
-def user_ccd_atoms(user_ccd: str | None) -> dict[str, list[tuple[str, str]]]:
-    """Return {component: [(atom name, element)]} of the heavy atoms defined in a user CCD."""
-    comps: dict[str, list[tuple[str, str]]] = {}
-    for block in re.split(r"(?m)^data_", user_ccd or "")[1:]:
-        comp = block.split(None, 1)[0]
-        loop = re.search(r"loop_\s*((?:_chem_comp_atom\.\S+\s+)+)(.*?)(?:\n#|\nloop_|\Z)", block, re.S)
-        if not loop:
-            continue
-        cols = loop.group(1).split()
-        tokens = re.findall(r"'[^']*'(?=\s)|\"[^\"]*\"|\S+", loop.group(2))
-        rows = [tokens[i:i + len(cols)] for i in range(0, len(tokens) - len(cols) + 1, len(cols))]
-        name_i, elem_i = cols.index("_chem_comp_atom.atom_id"), cols.index("_chem_comp_atom.type_symbol")
-        comps[comp] = [(r[name_i].strip("'\""), r[elem_i].upper()) for r in rows if r[elem_i].upper() != "H"]
-    return comps
-
-
 def _generated_atoms(n: int, start: int = 0) -> list[tuple[str, str]]:
     """Return `n` generated heavy atoms named element+index (C1, C2, N3, ...)."""
     out = []
@@ -125,25 +112,23 @@ def user_ccd_ids(user_ccd: str | None) -> set[str]:
 class _Components:
     """What tokenisation knows about components: user CCD atoms and ids, and the codes it had to estimate."""
 
-    user: dict[str, list[tuple[str, str]]]
+    user: dict[str, Component]
     user_ids: set[str]
+    bonded: dict[tuple[str, int], frozenset[str]] = field(default_factory=dict)  # (chain, residue) -> bond atoms
     estimated: list[str] = field(default_factory=list)
 
 
-def _component_atoms(code: str, kind: str, position: int, length: int, comps: _Components) -> list[tuple[str, str]]:
-    """Return the heavy atoms of a CCD/userCCD component as AF3 places it; raise AF3's error for impossible codes."""
-    if code in comps.user:
-        drop = leaving_atom(kind, position, length)
-        return [a for a in comps.user[code] if a[0] != drop]
-    if code not in HEAVY_ATOMS:
-        if not (looks_like_ccd_code(code) or code in comps.user_ids):
-            raise ValueError(f"{code} not found in CCD and no SMILES string")
-        if code not in comps.estimated:
-            comps.estimated.append(code)
-    count, _ = component_atoms(code, kind, position, length)
-    if count == 1 and kind == "ligand":
-        return [(code, code)]  # an ion: the atom is named after its element
-    return _generated_atoms(count)
+def _component_atoms(code: str, kind: str, position: int, length: int, comps: _Components,
+                     chain_id: str = "") -> list[tuple[str, str]]:
+    """Return the heavy atoms of a CCD/userCCD component as AF3 places it; raise AF3's error for unknown codes."""
+    atoms = placed_atoms(code, kind, position, length, comps.user, comps.bonded.get((chain_id, position), frozenset()))
+    if atoms is not None:
+        return atoms
+    if code not in comps.user_ids and (try_ccd() is not None or not looks_like_ccd_code(code)):
+        raise ValueError(f"{code} not found in CCD and no SMILES string")
+    if code not in comps.estimated:
+        comps.estimated.append(code)  # no CCD reachable on this host: simulate an estimated size
+    return _generated_atoms(UNKNOWN_COMPONENT_ATOMS)
 
 
 def _polymer_residues(chain: Chain, comps: _Components) -> list[Residue]:
@@ -172,13 +157,18 @@ def _ligand_residues(chain: Ligand, comps: _Components) -> list[Residue]:
     """Return one residue per CCD code (or one LIG_<id> residue for a SMILES ligand)."""
     if chain.smiles is not None:
         return [Residue(chain.id, 1, f"LIG_{chain.id}", smiles_atoms(chain.smiles), "ligand", True)]
-    return [Residue(chain.id, i, code, _component_atoms(code, "ligand", i, len(chain.ccd_ids), comps), "ligand", True)
-            for i, code in enumerate(chain.ccd_ids, start=1)]
+    return [Residue(chain.id, i, code, _component_atoms(code, "ligand", i, len(chain.ccd_ids), comps, chain.id),
+                    "ligand", True) for i, code in enumerate(chain.ccd_ids, start=1)]
 
 
 def tokenise(fold_input: Input) -> Layout:
     """Return residues and tokens for `fold_input`; raise ValueError for codes that cannot be CCD ids."""
-    comps = _Components(user_ccd_atoms(fold_input.user_ccd), user_ccd_ids(fold_input.user_ccd))
+    bonded: dict[tuple[str, int], set[str]] = {}
+    for pair in fold_input.bonded_atom_pairs or []:
+        for chain_id, residue, atom in pair:
+            bonded.setdefault((chain_id, residue), set()).add(atom)
+    comps = _Components(user_components(fold_input.user_ccd), user_ccd_ids(fold_input.user_ccd),
+                        {key: frozenset(names) for key, names in bonded.items()})
     residues: list[Residue] = []
     for chain in fold_input.chains:
         residues += _ligand_residues(chain, comps) if isinstance(chain, Ligand) else _polymer_residues(chain, comps)

@@ -41,6 +41,13 @@ BEGIN
                                                      OR NEW.owner_id IS NOT OLD.owner_id))));
 END;
 
+-- Pausing or resuming the queue changes how queued jobs are shown (their stage says so).
+CREATE TRIGGER queue_control_changed AFTER UPDATE OF paused ON queue_control
+WHEN NEW.paused IS NOT OLD.paused
+BEGIN
+    UPDATE change_counters SET n = n + 1 WHERE scope = -1;
+END;
+
 -- Queue positions of a page's jobs count, per owner, the queued jobs ahead in (queued_at, id):
 -- this index answers both that range count and the per-owner queued / running counts.
 CREATE INDEX jobs_state_owner_queued ON jobs (state, owner_id, queued_at);

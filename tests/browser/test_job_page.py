@@ -65,8 +65,7 @@ def test_job001_watch_simulated_job_succeed(live, settings, conn, worker):
     dash_duo.wait_for_contains_text(".fd-console", "Job succeeded.", timeout=10)
     assert _line_count(dash_duo) == joblog.last_seq(db.connect(settings.db_path), job.id)  # every line, once
     assert dash_duo.find_element(".fd-console .fd-l.fd-success")  # level-coloured
-    dash_duo.wait_for_element("#job-results-card", timeout=10)
-    assert "Ranking score" in dash_duo.find_element("#job-results-card").text
+    dash_duo.wait_for_contains_text("#job-results-card", "Ranking score", timeout=20)  # filled after first paint
     assert dash_duo.get_logs() == []  # no browser console errors along the way
 
 

@@ -20,7 +20,7 @@ def live_panel_payload(state):
 
 
 def test_live_panel_over_http_validates_on_the_server(user_client):
-    state = B.update_entity(B.empty_state(), 0, sequence="MKT1")
+    state = {**B.update_entity(B.empty_state(), 0, sequence="MKT1"), "attempted": True}  # after a submit attempt
     r = dash_post(user_client, live_panel_payload({**state, "name": "my job"}))
     assert r.status_code == 200, r.get_data(as_text=True)[:500]
     out = r.json["response"]
@@ -93,7 +93,7 @@ def test_each_card_problem_shows_once_under_its_field(app):
 
     state = B.update_entity(B.empty_state(), 0, sequence="MKT1AJ", mods=[{"code": "SEP", "position": 99}])
     state = B.add_entity(state, "rna", sequence="ACGT")
-    state = B.add_entity(state, "ligand", ccd="", copies=0)
+    state = {**B.add_entity(state, "ligand", ccd="", copies=0), "attempted": True}  # every problem shown
     slots = [s for i, e in enumerate(state["entities"]) for s in slots_of(page.EC.entity_card(e, i))]
     assert ("protein", "sequence") not in slots and (0, "sequence") in slots and (2, "ccd") in slots
     out = dict(zip(slots, (text_of(c) for c in page.field_feedback(state, B.evaluate(state), slots)), strict=True))

@@ -103,7 +103,7 @@ def test_form_only_problems_copies_and_empty_ligand():
     ev = B.evaluate({**state, "name": "x"})
     msgs = {(B.locate(p.path).card, B.locate(p.path).field): p.message for p in ev.problems}
     assert "Copies" in msgs[(0, "copies")]
-    assert "Pick a ligand" in msgs[(1, "ccd")]
+    assert "Pick an ion" in msgs[(1, "ccd")]  # the ion card speaks of ions
     assert not ev.valid
 
 
@@ -132,11 +132,11 @@ def test_duplicate_remove_and_seeds():
 def test_apply_form_reads_fields_mods_and_bonds():
     state = protein_ligand_state()
     out = B.apply_form(state, "new", {"sequence": {0: "MCK"}, "copies": {0: 1.0}, "ccd": {1: "HEM"}},
-                       {(0, 0): ("sep", 2)}, {"a_chain": {0: "A"}, "a_res": {0: 2}, "a_atom": {0: "SG"},
+                       {(0, 0): ("sep", 3)}, {"a_chain": {0: "A"}, "a_res": {0: 2}, "a_atom": {0: "SG"},
                                               "b_chain": {0: "B"}, "b_res": {0: 1}, "b_atom": {0: "FE"}})
     assert out["name"] == "new" and out["entities"][0]["copies"] == 1
     af3 = B.to_af3(out)
-    assert af3["sequences"][0]["protein"]["modifications"] == [{"ptmType": "SEP", "ptmPosition": 2}]
+    assert af3["sequences"][0]["protein"]["modifications"] == [{"ptmType": "SEP", "ptmPosition": 3}]
     assert af3["bondedAtomPairs"] == [[["A", 2, "SG"], ["B", 1, "FE"]]]
     assert B.evaluate(out).valid
 

@@ -15,6 +15,7 @@ BIG = [Host(name="local", slots=100)]
 def queue(conn, settings):
     alice = users.get_by_name(conn, "alice")
     bob = users.create_user(conn, "bob", "bob-password-1")
+    users.accept_terms(conn, bob.id)
     for i in range(5):
         jobs.submit(conn, settings, alice, AF3, name=f"alice-{i}")
     return alice, bob

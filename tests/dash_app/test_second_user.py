@@ -192,7 +192,8 @@ def test_job_load_earlier_with_alices_id(app, bob_client, alice_job):
     assert_nothing_of_alice(dash_post(bob_client, body))
 
 
-@pytest.mark.parametrize("button", ["clone", "retry", "cancel-confirm"])
+# Clone is no action any more: a link to /builder?clone=<id> (the builder checks the caller; tested below).
+@pytest.mark.parametrize("button", ["retry", "cancel-confirm"])
 def test_job_actions_with_alices_id(app, bob_client, conn, alice_job, bob, button):
     job_page = sys.modules["dash_app.pages.job"]
     set_state(conn, alice_job.id, "failed" if button == "retry" else
@@ -256,7 +257,7 @@ def test_dashboard_grid_with_all_users_and_searches(app, bob_client, alice_job, 
     assert [row["id"] for row in rows] == ([bob_job.id] if search is None else [])
 
 
-@pytest.mark.parametrize("button", ["clone", "retry", "cancel-confirm"])
+@pytest.mark.parametrize("button", ["retry", "cancel-confirm"])
 def test_dashboard_actions_with_alices_id(app, bob_client, conn, alice_job, bob, button):
     dash_page = sys.modules["dash_app.pages.dashboard"]
     set_state(conn, alice_job.id, "failed" if button == "retry" else "queued")
@@ -279,6 +280,18 @@ def test_dashboard_open_only_answers_a_url(app, bob_client, alice_job):
     r = dash_post(bob_client, body)
     assert_nothing_of_alice(r)
     assert r.json["response"][dash_page.NAV]["pathname"] == f"/jobs/{alice_job.id}"  # that page then says not found
+
+
+def test_dashboard_clone_only_answers_a_builder_url(app, bob_client, conn, alice_job, bob):
+    dash_page = sys.modules["dash_app.pages.dashboard"]
+    n_bob = jobs_of(conn, bob)
+    body = callback_body(app, f"{dash_page.NAV}.href",
+                         {f"{dash_page.CLONE}.n_clicks": 1, f"{dash_page.GRID}.selectedRows": [{"id": alice_job.id}]},
+                         trigger=f"{dash_page.CLONE}.n_clicks")
+    r = dash_post(bob_client, body)
+    assert_nothing_of_alice(r)
+    assert r.json["response"][dash_page.NAV]["href"] == f"/builder?clone={alice_job.id}"  # the builder refuses it
+    assert jobs_of(conn, bob) == n_bob
 
 
 # -- the builder and upload ---------------------------------------------------------------------------

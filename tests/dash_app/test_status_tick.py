@@ -22,6 +22,8 @@ HOSTS = [Host(name="local", slots=300), Host(name="gpu1", address="x", slots=300
 def busy(conn, settings):
     """400 running jobs on two hosts and 30 queued, from 20 users."""
     people = [users.create_user(conn, f"u{i}", "user-password-1") for i in range(20)]
+    for person in people:
+        users.accept_terms(conn, person.id)
     for i in range(430):
         jobs.submit(conn, settings, people[i % 20], AF3, name=f"j{i}")
     for _ in range(400):

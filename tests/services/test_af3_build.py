@@ -125,7 +125,7 @@ def test_round_trip_parse_serialize(job):
 
 
 def test_round_trip_of_a_valid_document_keeps_validity():
-    job = FoldJob("kinase", [1, 2], [Protein(["A"], "MKVSE", [Modification("SEP", 4)], templates=[]),
+    job = FoldJob("kinase", [1, 2], [Protein(["A"], "MKNSE", [Modification("SEP", 4)], templates=[]),
                                      Ligand(["B"], ["NAG", "NAG"]), Ligand(["C"], smiles="CCO")],
                   [Bond(("A", 3, "ND2"), ("B", 1, "C1"))])
     doc = job.to_af3()
@@ -182,9 +182,10 @@ def test_tokens_ligands_ions_smiles_and_unknown():
                {"ligand": {"id": "B", "ccdCodes": ["ATP"]}}, {"ligand": {"id": ["C", "D"], "ccdCodes": ["MG"]}},
                {"ligand": {"id": "E", "smiles": "c1ccccc1Cl"}})
     assert count_tokens(job) == (2 + 10 + 31 + 2 + 7, False)
-    job["sequences"].append({"ligand": {"id": "F", "ccdCodes": ["ZZZ"]}})
+    job["sequences"].append({"ligand": {"id": "F", "ccdCodes": ["LIG-1"]}})  # only a userCCDPath file defines it
+    job["userCCDPath"] = "/gpu-host/ligands.cif"
     est = estimate_size(job)
-    assert est.approximate and est.unknown_codes == ["ZZZ"] and "approximate" in est.warnings[0]
+    assert est.approximate and est.unknown_codes == ["LIG-1"] and "approximate" in est.warnings[0]
 
 
 def test_buckets_time_and_fit():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from pathlib import Path
 import gemmi
 import pytest
 
-from services.af3.ccd import HEAVY_ATOMS, UNKNOWN_COMPONENT_ATOMS, heavy_atoms_in_smiles
+from services.af3 import ccd
+from services.af3.ccd import heavy_atoms_in_smiles
 from services.af3.size import count_tokens
 from services.af3sim.flags import FlagsError, Stage, parse_flags
 from services.af3sim.loader import load_fold_inputs_from_path
@@ -25,7 +27,13 @@ CAUSE = "The above exception was the direct cause of the following exception:"
 def run_sim(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     """Run `python -m services.af3sim` with `args` from the repo root."""
     return subprocess.run([sys.executable, "-m", "services.af3sim", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          env=dict(os.environ, FOLDDECK_DATA_DIR=str(ccd.data_dir())))  # the run's CCD index
+
+
+def heavy(code: str) -> int:
+    """Return the heavy atoms of a CCD component."""
+    return ccd.get_ccd().heavy_atoms(code)
 
 
 def fold(tmp_path: Path, fixture: str, *extra: str) -> tuple[Path, subprocess.CompletedProcess]:
@@ -113,9 +121,9 @@ def test_protein_only_layout_and_shapes(tmp_path):
 
 def test_protein_ligand_tokens_and_merged_entities(tmp_path):
     job, _ = fold(tmp_path, "protein_ligand.json", "--num_seeds=2", "--num_diffusion_samples=3")
-    ptm_tokens = HEAVY_ATOMS["SEP"] - 1  # in-chain phosphoserine, one token per heavy atom
+    ptm_tokens = heavy("SEP") - 1  # in-chain phosphoserine, one token per heavy atom
     aspirin = heavy_atoms_in_smiles("CC(=O)Oc1ccccc1C(=O)O")
-    tokens = 2 * (21 + ptm_tokens) + HEAVY_ATOMS["ATP"] + 2 + aspirin
+    tokens = 2 * (21 + ptm_tokens) + heavy("ATP") + 2 + aspirin
     conf = check_job(job, [7, 8], 3, ["A", "B", "C", "D", "E", "F"], tokens)
     a_res = [r for c, r in zip(conf["token_chain_ids"], conf["token_res_ids"], strict=True) if c == "A"]
     assert a_res.count(13) == ptm_tokens and a_res.count(12) == 1
@@ -133,7 +141,7 @@ def test_protein_ligand_tokens_and_merged_entities(tmp_path):
 
 def test_nucleic_acid_input(tmp_path):
     job, _ = fold(tmp_path, "nucleic.json", "--num_diffusion_samples=2")
-    tokens = 11 + (HEAVY_ATOMS["PSU"] - 1) + 8 + 8
+    tokens = 11 + (heavy("PSU") - 1) + 8 + 8
     conf = check_job(job, [1, 2], 2, ["R", "S", "T"], tokens)
     sites = atom_sites(job / f"{job.name}_model.cif")
     assert {s["comp"] for s in sites if s["chain"] == "S"} == {"DG", "DA", "DC", "DT"}
@@ -220,29 +228,57 @@ def test_impossible_ccd_code_fails_at_featurisation(tmp_path):
     assert "Featurising data with seed 1." in proc.stdout and (tmp_path / "lig" / "lig_data.json").exists()
 
 
-def test_ccd_code_outside_the_table_is_estimated_like_the_size_estimate(tmp_path):
-    # Ethanol (EOH) is in the real CCD but not in the bundled table; the PTM sits at the C terminus (keeps OXT)
-    # and the RNA modification at the 5' end (keeps OP3): the simulator and count_tokens must agree.
+def test_any_ccd_code_is_sized_and_named_as_the_ccd_does(tmp_path):
+    # Ethanol (EOH) and selenomethionine (MSE) were outside the old hand-written table; the PTM sits at the C
+    # terminus (keeps OXT) and the RNA modification at the 5' end (keeps OP3): simulator and count_tokens agree.
     doc = {"dialect": "alphafold3", "version": 1, "name": "rare", "modelSeeds": [1],
            "sequences": [{"protein": {"id": "A", "sequence": "MKVS", "modifications": [
-                              {"ptmType": "SEP", "ptmPosition": 4}, {"ptmType": "QQ9", "ptmPosition": 2}]}},
+                              {"ptmType": "SEP", "ptmPosition": 4}, {"ptmType": "MSE", "ptmPosition": 2}]}},
                          {"rna": {"id": "B", "sequence": "UAG", "modifications": [
                              {"modificationType": "PSU", "basePosition": 1}]}},
-                         {"ligand": {"id": "C", "ccdCodes": ["EOH"]}}]}
+                         {"ligand": {"id": "C", "ccdCodes": ["EOH"]}}, {"ligand": {"id": "D", "ccdCodes": ["MG"]}}]}
     path = tmp_path / "rare.json"
     path.write_text(json.dumps(doc))
     proc = run_sim(f"--json_path={path}", f"--output_dir={tmp_path}", "--speed=0")
     assert proc.returncode == 0, proc.stderr
     tokens, approximate = count_tokens(doc)
-    assert approximate and tokens == 2 + (UNKNOWN_COMPONENT_ATOMS - 1) + HEAVY_ATOMS["SEP"] + 2 + HEAVY_ATOMS["PSU"] \
-        + UNKNOWN_COMPONENT_ATOMS
+    assert not approximate and tokens == 2 + (heavy("MSE") - 1) + heavy("SEP") + 2 + heavy("PSU") + heavy("EOH") + 1
     conf = json.loads((tmp_path / "rare" / "rare_confidences.json").read_text())
-    assert len(conf["token_res_ids"]) == tokens
-    assert conf["token_chain_ids"].count("C") == UNKNOWN_COMPONENT_ATOMS
-    warnings = [line for line in proc.stderr.splitlines() if "approximate" in line]
-    assert len(warnings) == 2 and all(line.startswith("W") for line in warnings)
-    assert "CCD code QQ9 is not in the simulator's table" in warnings[0] and "CCD code EOH" in warnings[1]
-    assert f"Got bucket size 128 for input with {tokens} tokens" in proc.stderr
+    assert len(conf["token_res_ids"]) == tokens and "approximate" not in proc.stderr
+    block = gemmi.cif.read(str(tmp_path / "rare" / "rare_model.cif")).sole_block()
+    names = [(r[0], r[1], r[2]) for r in block.find("_atom_site.", ["label_asym_id", "label_seq_id",
+                                                                    "label_atom_id"])]
+    assert [n for c, _, n in names if c == "C"] == list(ccd.get_ccd().get("EOH").atoms) == ["C1", "C2", "O"]
+    assert [n for c, _, n in names if c == "D"] == ["MG"]
+    mse = [a for a in ccd.get_ccd().get("MSE").atoms if a != "OXT"]  # in-chain: OXT left out, as AF3 does
+    assert [n for c, seq, n in names if c == "A" and seq == "2"] == mse and "SE" in mse
+
+
+def test_glycan_o1_is_dropped_unless_bonded_like_af3(tmp_path):
+    doc = {"dialect": "alphafold3", "version": 1, "name": "glyc", "modelSeeds": [1],
+           "sequences": [{"protein": {"id": "A", "sequence": "MNKT"}},
+                         {"ligand": {"id": ["G", "H"], "ccdCodes": ["NAG"]}}],
+           "bondedAtomPairs": [[["A", 2, "ND2"], ["G", 1, "C1"]], [["A", 3, "NZ"], ["H", 1, "O1"]]]}
+    path = tmp_path / "glyc.json"
+    path.write_text(json.dumps(doc))
+    proc = run_sim(f"--json_path={path}", f"--output_dir={tmp_path}", "--speed=0")
+    assert proc.returncode == 0, proc.stderr
+    block = gemmi.cif.read(str(tmp_path / "glyc" / "glyc_model.cif")).sole_block()
+    names = [(r[0], r[1]) for r in block.find("_atom_site.", ["label_asym_id", "label_atom_id"])]
+    nag = list(ccd.get_ccd().get("NAG").atoms)
+    assert [n for c, n in names if c == "G"] == [a for a in nag if a != "O1"]  # bonded at C1: O1 leaves
+    assert [n for c, n in names if c == "H"] == nag  # bonded at O1: it stays
+    assert count_tokens(doc) == (4 + 2 * len(nag) - 1, False)
+
+
+def test_code_outside_the_ccd_fails_at_featurisation_like_af3(tmp_path):
+    bad = tmp_path / "q.json"
+    bad.write_text(json.dumps({"dialect": "alphafold3", "version": 1, "name": "q", "modelSeeds": [1],
+                               "sequences": [{"protein": {"id": "A", "sequence": "MKV"}},
+                                             {"ligand": {"id": "B", "ccdCodes": ["QQQ9"]}}]}))
+    proc = run_sim(f"--json_path={bad}", f"--output_dir={tmp_path}", "--speed=0")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == "ValueError: QQQ9 not found in CCD and no SMILES string"
 
 
 def test_missing_name_is_an_unwrapped_key_error(tmp_path):

@@ -24,7 +24,9 @@ def admin_user(conn):
 
 @pytest.fixture
 def bob(conn):
-    return users.create_user(conn, "bob", "bob-password-1")
+    bob = users.create_user(conn, "bob", "bob-password-1")
+    users.accept_terms(conn, bob.id)
+    return bob
 
 
 class Marks:
@@ -87,8 +89,14 @@ def test_marks_stay_on_writes_no_page_shows(conn, settings, alice, bob, admin_us
     assert marks.moved(lambda: conn.execute("UPDATE jobs SET progress = 0.502 WHERE id = ?", (job.id,))) == set()
     # plain log lines advance log_seq only
     assert marks.moved(lambda: joblog.append_lines(conn, job.id, ["just a line"])) == set()
-    assert marks.moved(lambda: jobs.pause_queue(conn, admin_user)) == set()
+    assert marks.moved(lambda: users.create_user(conn, "dave", "dave-password-1")) == set()
     assert marks.moved(lambda: users.create_user(conn, "carol", "carol-password-1")) == set()
+
+
+def test_pausing_the_queue_moves_the_queue_mark_once(conn, settings, admin_user, marks):
+    assert marks.moved(lambda: jobs.pause_queue(conn, admin_user)) == {"queue"}  # queued rows say "paused"
+    assert marks.moved(lambda: jobs.pause_queue(conn, admin_user)) == set()  # already paused: nothing shown moves
+    assert marks.moved(lambda: jobs.resume_queue(conn, admin_user)) == {"queue"}
 
 
 def test_marks_are_per_user(conn, settings, alice, bob, marks):
@@ -111,6 +119,8 @@ def _random_queue(conn, settings, people, rng: random.Random, n: int) -> None:
 def test_page_positions_equal_the_full_fair_order(conn, settings, seed):
     rng = random.Random(seed)
     people = [users.create_user(conn, f"u{i}", "user-password-1") for i in range(rng.randrange(2, 7))]
+    for person in people:
+        users.accept_terms(conn, person.id)
     _random_queue(conn, settings, people, rng, 60)
     full = jobs.queue_positions(conn)
     assert sorted(full.values()) == list(range(1, len(full) + 1))

@@ -27,9 +27,8 @@ def test_best_confidences_match_the_best_models_file(job_dir):
     full = json.loads(next(p for p in job_dir.glob("*_confidences.json") if "summary" not in p.name).read_text())
     conf = results.best_confidences(job_dir)
     n = len(full["token_chain_ids"])
-    assert conf.note == "" and conf.tokens == n and conf.pae_block == 1
+    assert conf.note == "" and len(conf.tokens) == n and conf.pae_block == 1
     assert np.allclose(conf.pae, np.round(np.array(full["pae"], dtype=float), 1))
-    assert conf.plddt == [round(x, 2) for x in full["atom_plddts"]] and conf.plddt_step == 1
     assert [c for c, _ in conf.chain_starts] == list(dict.fromkeys(full["token_chain_ids"]))
     assert conf.chain_starts[0] == (full["token_chain_ids"][0], 0)
 
@@ -50,20 +49,21 @@ def test_reduced_sizes_respect_the_caps(job_dir):
 
 def test_too_large_or_broken_files_give_a_note_not_an_error(job_dir, tmp_path):
     assert "download it" in results.best_confidences(job_dir, max_bytes=10).note
+    (tmp_path / "x_summary_confidences.json").write_text("{}")
     (tmp_path / "x_confidences.json").write_text('{"pae": [[1, 2]], "atom_plddts": []')
     assert "could not be read" in results.best_confidences(tmp_path).note
     (tmp_path / "x_confidences.json").write_text(json.dumps(
-        {"pae": [[1, 2]], "atom_plddts": [], "token_chain_ids": ["A"], "atom_chain_ids": []}))
+        {"pae": [[1, 2]], "atom_plddts": [], "token_chain_ids": ["A"], "token_res_ids": [1], "atom_chain_ids": []}))
     assert "not tokens x tokens" in results.best_confidences(tmp_path).note
     assert results.best_confidences(tmp_path / "missing-dir") is None
 
 
 def test_plots_are_built_from_the_reduced_arrays(job_dir):
-    from dash_app.components.results_plots import confidence_plots, pae_figure, plddt_figure
+    from dash_app.components.results_plots import pae_figure, plddt_figure
 
     conf = results.best_confidences(job_dir)
     heat = pae_figure(conf).data[0]
-    assert heat.type == "heatmap" and len(heat.z) == conf.tokens
-    assert len(plddt_figure(conf).data[0].y) == len(conf.plddt)
-    graphs = confidence_plots(conf, "t").children
-    assert [g.children[0].id for g in graphs] == ["t-pae", "t-plddt"]
+    assert heat.type == "heatmap" and len(heat.z) == len(conf.tokens)
+    traces = plddt_figure(conf).data
+    assert sum(len(d.y) for d in traces) == len(conf.tokens)
+    assert [d.name for d in traces] == ["residues (polymer)", "ligand / per-atom"]
