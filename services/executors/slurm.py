@@ -36,6 +36,7 @@ ACTIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUE
 REQUEUE_STATES = {"NODE_FAIL": "its node failed", "PREEMPTED": "it was preempted by a higher-priority job",
                   "BOOT_FAIL": "its node failed to boot"}
 EXIT_MARKER = "exit_code"
+_UNREACHABLE = ("Unable to contact slurm controller", "Socket timed out", "Connection refused")
 
 
 def install_tag(settings: Settings) -> str:
@@ -110,6 +111,8 @@ class Cluster:
         self.gone: dict[int, float] = {}  # slurm id -> when it was first missing from the queue
         self.refreshed_at = float("-inf")  # monotonic time of the last squeue
         self.sacct_at = float("-inf")
+        self.failed_at = float("-inf")  # monotonic time of the last squeue that failed
+        self.outage_logged = float("-inf")
         self.accounting = True  # False once sacct said accounting storage is disabled
         self.reported: set[int] = set()  # unknown jobs already logged
         self._unknown: set[int] = set()  # unknown jobs seen once
@@ -143,8 +146,13 @@ class Cluster:
         """
         with self._lock:
             now = time.monotonic()
-            if now - self.refreshed_at >= self.tick:
-                self._refresh()
+            if now - max(self.refreshed_at, self.failed_at) >= self.tick:
+                try:
+                    self._refresh()
+                except ExecutorError as exc:  # slurmctld restarting or busy: keep the last answer, retry next tick
+                    self.failed_at = now
+                    self._outage(exc)
+                    return self.queue.get(slurm_id) or self.finals.get(slurm_id)
             if slurm_id in self.queue:
                 self.gone.pop(slurm_id, None)
                 return self.queue[slurm_id]
@@ -156,6 +164,14 @@ class Cluster:
             if now - self.sacct_at >= self.tick:
                 self._resolve_gone()
             return self.finals.get(slurm_id)
+
+    def _outage(self, exc: Exception) -> None:
+        """Log a failed squeue at most once a minute (jobs keep their last known state meanwhile)."""
+        if time.monotonic() - self.outage_logged >= 60:
+            self.outage_logged = time.monotonic()
+            log.warning("Slurm on %s does not answer squeue (%s); FoldDeck's jobs there keep their last known "
+                        "state until it does", self.host.name, exc,
+                        extra={"source": "worker", "username": None, "job_id": None})
 
     def gone_for(self, slurm_id: int) -> float:
         """Return the seconds since the job was first missing from the queue (0 while it is in it)."""
@@ -219,14 +235,16 @@ class Cluster:
         if self.accounting:
             res = self.run("sacct", "-X", *fields, check=False)
             if res.returncode == 0:
-                self.finals.update(parse_sacct(res.stdout))
+                self.finals.update(_ended(parse_sacct(res.stdout)))
+                return
+            if "disabled" not in res.stderr:  # slurmdbd busy or restarting: ask again next tick
                 return
             self.accounting = False
             log.info("Slurm accounting is off on %s (%s); reading the job completion log instead", self.host.name,
                      res.stderr.strip()[:200], extra={"source": "worker", "username": None, "job_id": None})
         res = self.run("sacct", "-c", *fields, check=False)
         if res.returncode == 0:
-            self.finals.update(parse_sacct(res.stdout))
+            self.finals.update(_ended(parse_sacct(res.stdout)))
 
     def info(self) -> dict:
         """Return partitions, node states and GPUs from one sinfo (the sampler calls this once per tick)."""
@@ -249,6 +267,11 @@ class Cluster:
             nodes[node] = {"state": state, "gpus": total, "gpus_free": max(0, total - busy)}
         return {"partitions": partitions, "nodes": len(nodes),
                 "gpus_free": sum(n["gpus_free"] for n in nodes.values() if _node_kind(n["state"]) != "down")}
+
+
+def _ended(finals: dict[int, Final]) -> dict[int, Final]:
+    """Keep only end states: a job squeue missed (submitted during the call) shows PENDING in sacct."""
+    return {sid: f for sid, f in finals.items() if f.state not in ACTIVE}
 
 
 def _node_kind(state: str) -> str:
@@ -352,6 +375,9 @@ class SlurmExecutor(Executor):
         res = self.cluster.run("sbatch", "--parsable", f"{self.run_dir}/job.sbatch", check=False)
         if res.returncode != 0:
             error = (res.stderr or res.stdout).strip().removeprefix("sbatch: error: ")
+            if any(s in error for s in _UNREACHABLE):  # the controller is down: not the job's fault
+                jobs.record_state(self._conn(), spec.job_id, spec.attempt, "NOT_SUBMITTED", error[:200])
+                raise HostUnavailable(self.host.name, f"Slurm controller unreachable ({error[:200]})")
             jobs.record_state(self._conn(), spec.job_id, spec.attempt, "REFUSED", error[:200])
             raise ExecutorError(f"Slurm refused the job: {error[-500:]}")
         self.slurm_id = int(res.stdout.strip().split(";")[0])

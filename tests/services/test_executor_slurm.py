@@ -262,17 +262,12 @@ def test_worker_killed_and_restarted_reattaches_with_one_sbatch(slurm, timeout_j
     assert "re-attached to the attempt in Slurm" in log_text(settings, job.id)
 
 
-def test_time_limit_ends_with_timeouts_message(timeout_job):
-    settings, job = timeout_job
-    wait_for(lambda: state_of(settings, job.id) is JobState.FAILED, 150, "the time limit")
-    conn = db.connect(settings.db_path)
-    error = jobs.get_job(conn, users.get_by_name(conn, "alice"), job.id).error
-    assert error.endswith("hit the time limit of 1:00 — ask for more (time_limit of host cluster)"), error
-    assert facts(settings, job.id).state == "TIMEOUT"
+def test_accounting_off_reaches_the_end_state(slurm, timeout_job, tmp_path, workers):
+    """Restarts the cluster without slurmdbd; `sacct` fails, `sacct -c` and the exit marker remain.
 
-
-def test_accounting_off_reaches_the_end_state(slurm, tmp_path, workers):
-    """Last: restarts the cluster without slurmdbd; `sacct` fails, `sacct -c` and the exit marker remain."""
+    The time-limited job runs on through the restart (its worker sees squeue fail meanwhile) and
+    its TIMEOUT then comes from the job completion log (the next test).
+    """
     control("stop", slurm["env"])
     slurm["env"] = _env(SLURM_ACCOUNTING="none")
     control("start", slurm["env"])
@@ -285,3 +280,14 @@ def test_accounting_off_reaches_the_end_state(slurm, tmp_path, workers):
     got = jobs.get_job(conn, users.get_by_name(conn, "alice"), job.id)
     assert got.exit_code == 3 and facts(settings, job.id).state == "FAILED"
     assert slurm_exec.cluster(host, settings).accounting is False
+
+
+def test_time_limit_ends_with_timeouts_message(timeout_job):
+    settings, job = timeout_job
+    wait_for(lambda: state_of(settings, job.id) is JobState.FAILED, 150, "the time limit")
+    conn = db.connect(settings.db_path)
+    error = jobs.get_job(conn, users.get_by_name(conn, "alice"), job.id).error
+    assert error.endswith("hit the time limit of 1:00 — ask for more (time_limit of host cluster)"), error
+    assert facts(settings, job.id).state == "TIMEOUT"
+    assert slurm_exec.cluster(cluster_host(settings.data_dir.parent, SLOW, time_limit="1"), settings).accounting \
+        is False  # it ended after the restart without accounting: `sacct -c` said TIMEOUT
