@@ -291,3 +291,23 @@ def test_time_limit_ends_with_timeouts_message(timeout_job):
     assert facts(settings, job.id).state == "TIMEOUT"
     assert slurm_exec.cluster(cluster_host(settings.data_dir.parent, SLOW, time_limit="1"), settings).accounting \
         is False  # it ended after the restart without accounting: `sacct -c` said TIMEOUT
+
+
+def test_node_failure_requeues_the_job_as_a_new_attempt(slurm, tmp_path, workers):
+    """Last: taking the node down kills the running job with NODE_FAIL (the node is resumed after)."""
+    settings = make_settings(tmp_path)
+    job = submit(settings)
+    start_worker(settings, cluster_host(tmp_path, f"sleep 2; {SIM}"), workers)
+    first = wait_for(lambda: (f := facts(settings, job.id)) and f.state == "RUNNING" and f, 30, "running")
+    try:
+        sh("scontrol", "update", "nodename=localhost", "state=down", "reason=folddeck-test")
+        wait_for(lambda: facts(settings, job.id, 2) is not None, 30, "a second attempt in Slurm")
+    finally:
+        sh("scontrol", "update", "nodename=localhost", "state=resume", check=False)
+    wait_for(lambda: state_of(settings, job.id) is JobState.SUCCEEDED, 60, "succeeded on the second attempt")
+    conn = db.connect(settings.db_path)
+    assert [(a.attempt, a.outcome) for a in jobs.attempts(conn, users.get_by_name(conn, "alice"), job.id)] == \
+        [(1, "requeued"), (2, "succeeded")]
+    assert facts(settings, job.id, 1).state == "NODE_FAIL" and facts(settings, job.id, 2).slurm_id != first.slurm_id
+    assert (f"Slurm job {first.slurm_id} ended NODE_FAIL: its node failed. The job goes back to the queue as a new "
+            "attempt.") in log_text(settings, job.id)

@@ -104,3 +104,28 @@ def test_the_worker_refuses_to_start_naming_the_bad_key(tmp_path):
                          text=True, timeout=60)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "host #1 (cluster): 'mem' must be a string without spaces or quotes (got 64)." in res.stderr
+
+
+def test_slurm_end_states_become_clear_messages(settings):
+    from pathlib import Path
+
+    from services.executors.base import RunSpec
+
+    def outcome(final: Final, cancelled: bool = False):
+        ex = SlurmExecutor(hosts_from(settings, GOOD)[1], settings)
+        ex.slurm_id, ex.cancelled = 77, cancelled
+        ex.spec = RunSpec(1, 1, Path("in.json"), Path("out"), "run")
+        return ex._conclude(final), ex.outcome
+
+    assert outcome(Final("COMPLETED", 0)) == (0, None)
+    assert outcome(Final("FAILED", 3)) == (3, None)  # the worker's usual failure path (the log says why)
+    assert outcome(Final("TIMEOUT", 0)) == (1, ("failed", "Slurm stopped job 77: it hit the time limit of 4:00:00 "
+                                                          "— ask for more (time_limit of host cluster)"))
+    assert outcome(Final("OUT_OF_MEMORY", 0)) == (1, ("failed", "Slurm stopped job 77: it ran out of memory (64G "
+                                                                "asked for) — ask for more (mem of host cluster)"))
+    assert outcome(Final("PREEMPTED", 0))[1] == ("requeue", "Slurm job 77 ended PREEMPTED: it was preempted by a "
+                                                            "higher-priority job. The job goes back to the queue as "
+                                                            "a new attempt.")
+    assert outcome(Final("CANCELLED", 143, "1000"))[1] == ("cancelled", "Slurm job 77 was cancelled outside "
+                                                                        "FoldDeck (user id 1000)")
+    assert outcome(Final("CANCELLED", 143), cancelled=True) == (143, None)  # FoldDeck's own scancel
