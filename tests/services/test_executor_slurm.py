@@ -61,10 +61,9 @@ def slurm():
 
 
 def cancel_test_jobs() -> None:
-    """scancel every FoldDeck-named job on the test cluster (its jobs survive a daemon restart)."""
-    ids = [line.split("|")[0] for line in sh("squeue", "-h", "-o", "%i|%j").split() if "|folddeck." in line]
-    if ids:
-        sh("scancel", *ids, check=False)
+    """scancel every job on the throw-away test cluster (jobs survive a daemon restart), then wait for them."""
+    sh("scancel", "--me", check=False)
+    wait_for(lambda: not sh("squeue", "--me", "-h", "-o", "%i", check=False).strip(), 30, "the cluster to be empty")
 
 
 def control(verb: str, env: dict) -> str:
@@ -231,7 +230,7 @@ def _worker_proc(settings, hosts_file: Path) -> subprocess.Popen:
     env = dict(os.environ, FOLDDECK_DATA_DIR=str(settings.data_dir), FOLDDECK_HOSTS_FILE=str(hosts_file),
                FOLDDECK_LOCAL_SLOTS="0", FOLDDECK_LEASE_SECONDS="5", FOLDDECK_AF3_COMMAND=SIM)
     return subprocess.Popen([sys.executable, "-m", "services.worker", "--hosts", "cluster"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def test_worker_killed_and_restarted_reattaches_with_one_sbatch(slurm, timeout_job, tmp_path):
@@ -254,6 +253,7 @@ def test_worker_killed_and_restarted_reattaches_with_one_sbatch(slurm, timeout_j
             second.wait(20)
     finally:
         first.kill()
+        first.wait(10)
     name = slurm_exec.job_name(slurm_exec.install_tag(settings), job.id, 1)
     # Exactly one Slurm job was ever submitted for the attempt (squeue -t all lists finished ones too).
     assert sh("squeue", "-h", "-t", "all", "-n", name, "-o", "%i").split() == [str(f.slurm_id)]
