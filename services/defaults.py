@@ -125,3 +125,9 @@ COMPRESS_BR_LEVEL = 4  # brotli's fast levels: ~gzip -6 speed, smaller output; c
 COMPRESS_CACHE_MAX_BYTES = 32 * 1024 * 1024  # compressed JS/CSS per web worker: all of Dash's bundles fit
 STATIC_MAX_AGE_S = 365 * 86400  # fingerprinted assets (?m=mtime, versioned bundles) never change under a URL
 SESSION_CACHE_SIZE = 4096  # verified session cookies remembered per web worker: every active browser, ~1 MB
+
+# -- Slurm hosts (issue 15: services/executors/slurm.py) ---------------------------------------------
+SLURM_TICK_S = 1.0  # one squeue per cluster this often for all FoldDeck jobs: Slurm's own scheduler ticks ~1 s
+SLURM_COMMAND_TIMEOUT_S = 30.0  # a slurmctld that does not answer retries for ~10 s per call; more is an outage
+SLURM_FINAL_WAIT_S = 120.0  # a job that left the queue: sacct records arrive asynchronously; after this, "unknown"
+SLURM_OUTPUT_POLL_S = 0.25  # the output file on shared storage is read this often while nothing new arrived

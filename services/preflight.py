@@ -75,7 +75,8 @@ def script(settings: Settings, host: Host) -> str:
     else:
         for name in DB_FILES:
             lines.append(f"[ -e {q(db + '/' + name)} ] || echo {q('MISSING database ' + name + ' in ' + db)}")
-    lines.append("nvidia-smi -L 2>/dev/null | grep -q GPU || echo 'MISSING no GPU visible (nvidia-smi -L)'")
+    if not host.is_slurm:  # a Slurm host's GPUs sit on its compute nodes; sinfo's GRES shows them instead
+        lines.append("nvidia-smi -L 2>/dev/null | grep -q GPU || echo 'MISSING no GPU visible (nvidia-smi -L)'")
     return "\n".join(lines) + "\n"
 
 
@@ -87,7 +88,7 @@ def check_host(settings: Settings, host: Host) -> list[str]:
     """Run the checks on the host; return what is missing ([] = ready)."""
     text = script(settings, host)
     timeout = defaults.PREFLIGHT_HELP_TIMEOUT_S + 30
-    if host.is_local:
+    if host.is_local or host.is_slurm:  # Slurm commands (and the shared work dir) are reached from here
         out = subprocess.run(["bash", "-c", text], capture_output=True, text=True, timeout=timeout)
         return _missing(out.stdout)
     from services import ssh

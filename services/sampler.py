@@ -73,7 +73,7 @@ class Sampler:
 
     def _set_hosts(self, hosts: list[Host]) -> None:
         """Start pollers for new hosts, stop those removed or changed; keep the rest connected."""
-        wanted = {h.name: h for h in hosts if not h.is_local}
+        wanted = {h.name: h for h in hosts if not h.is_local and not h.is_slurm}  # Slurm: sinfo, not SSH
         for name, poller in list(self.pollers.items()):
             if wanted.get(name) != poller.collector.host:
                 poller.stop()
@@ -83,6 +83,7 @@ class Sampler:
                 backoff = Backoff(self.backoff.min_s, self.backoff.max_s) if self.backoff else None
                 self.pollers[name] = HostPoller(SshCollector(host, self.settings.known_hosts,
                                                              self.settings.disk_mounts, backoff=backoff))
+        self.slurm_hosts = [h for h in hosts if h.is_slurm]
         local = next((h for h in hosts if h.is_local), None)
         if local and self.local is None:
             self.local = LocalCollector(local.name, self.settings.disk_mounts)
@@ -120,7 +121,10 @@ class Sampler:
             if snap.host in fresh:
                 snap.ts = ts  # one timestamp per tick keeps every host's rows aligned
         conn = db.connect(self.settings.db_path)
-        self.store.put(snaps, ts, self._job_board(conn))
+        board = self._job_board(conn)
+        if board is not None and self.slurm_hosts:
+            board["clusters"] = self._clusters(conn)
+        self.store.put(snaps, ts, board)
         self._log_transitions(snaps)
         history.append(conn, [s for s in snaps if s.host in fresh])
         if ts - self._last_maintenance >= MAINTENANCE_EVERY_S:
@@ -197,6 +201,24 @@ class Sampler:
         except sqlite3.Error:  # a locked database must not keep the host snapshots from the page
             log.exception("job board not computed this tick")
             return None
+
+    def _clusters(self, conn: sqlite3.Connection) -> dict[str, dict]:
+        """Return per Slurm host: partitions, node states and free GPUs (one sinfo each), and FoldDeck's jobs there."""
+        from services import jobs as jobs_service
+        from services.executors.slurm import cluster
+
+        try:
+            ours = jobs_service.slurm_counts(conn)
+        except sqlite3.Error:
+            ours = {}
+        out = {}
+        for host in self.slurm_hosts:
+            try:
+                info = cluster(host, self.settings).info()
+            except FoldDeckError as exc:  # the clients are missing or slurmctld does not answer
+                info = {"error": str(exc)}
+            out[host.name] = {**info, "folddeck": ours.get(host.name, {"pending": 0, "running": 0})}
+        return out
 
     def _record_jobs(self, conn: sqlite3.Connection, snaps: list[HostSnapshot]) -> None:
         """Record running jobs' peak GPU memory and mean utilisation on the job rows."""

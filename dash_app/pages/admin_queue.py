@@ -10,12 +10,14 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dash_app.components.admin_common import error_alert, fmt_age, fmt_time, ok_alert, page_header
 from dash_app.components.host_rest import resting_badge, resting_line
+from dash_app.components.slurm_cluster import summary as cluster_summary
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
 from services import admin, approvals, defaults, jobs, waiting
 from services.admin import QueueOverview
 from services.errors import FoldDeckError, InvalidInput, JobNotFound, JobStateError
 from services.jobs import JobState
+from services.metrics.store import SnapshotStore, cache_dir
 
 dash.register_page(__name__, path="/admin/queue", name="Queue", order=52, icon="bi-list-task", admin=True)
 
@@ -178,8 +180,13 @@ def workers_table(view: QueueOverview, now: float) -> html.Div | dbc.Table:
                       html.Tbody(rows)], size="sm", hover=True, responsive=True, className="mb-0")
 
 
-def slots_list(view: QueueOverview, resting: dict[str, jobs.HostBackoff] | None = None) -> list:
-    """Return one progress bar per host: running jobs out of slots, and whether workers rest it."""
+def slots_list(view: QueueOverview, resting: dict[str, jobs.HostBackoff] | None = None,
+               clusters: dict[str, dict] | None = None) -> list:
+    """Return one progress bar per host: running jobs out of slots, and whether workers rest it.
+
+    A Slurm host's slots are the most FoldDeck jobs it may have in Slurm; `clusters` (the sampler's
+    last tick) adds its free GPUs and FoldDeck's running / pending jobs there.
+    """
     if not view.slots:
         return [html.P("No host runs jobs. Add hosts in hosts.toml or set FOLDDECK_LOCAL_SLOTS.", className="fd-empty")]
     resting = resting or {}
@@ -188,6 +195,8 @@ def slots_list(view: QueueOverview, resting: dict[str, jobs.HostBackoff] | None 
                                 html.Span(f"{h.running} of {h.slots} busy", className="text-muted small")],
                                className="d-flex justify-content-between"),
                       *resting_line(resting.get(h.name)),
+                      *([html.Div(cluster_summary(clusters[h.name]), className="text-muted small fd-cluster-summary")]
+                        if clusters and h.name in clusters else []),
                       dbc.Progress(value=h.running, max=max(h.slots, 1), className="mb-2",
                                    color="primary" if h.free else "warning")], **{"data-host": h.name})
             for h in view.slots.values()]
@@ -208,7 +217,13 @@ def refresh_queue(_n, _refresh, state):
               "Resume queue" if view.paused else "Pause queue"]
     why = waiting.reasons(conn(), settings(), view.jobs)
     return (status_line(view), button, "success" if view.paused else "warning", counts, job_rows(view, why),
-            workers_table(view, time.time()), slots_list(view, jobs.host_backoffs(conn())))
+            workers_table(view, time.time()), slots_list(view, jobs.host_backoffs(conn()), _clusters()))
+
+
+def _clusters() -> dict[str, dict]:
+    """Return the Slurm clusters of the sampler's last tick (empty without a sampler or a Slurm host)."""
+    board = SnapshotStore(cache_dir(settings().data_dir)).latest().jobs
+    return (board or {}).get("clusters") or {}
 
 
 @callback(

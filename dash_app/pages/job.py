@@ -58,12 +58,26 @@ def header(job: Job) -> list:
              ("Finished", _when(job.finished_at)),
              ("Run time", fmt_duration(end - job.started_at) if job.started_at and end else "—"),
              ("Host", job.host or "—"), ("Attempt", str(job.attempts or "—")), ("Tokens", f"{job.tokens:,}")]
+    facts += slurm_facts(job)
     return [html.Div([html.H1([f"#{job.id} ", job.name], className="h4 mb-0 me-3 text-break"),
                       state_badge(job.state, job.cancel_requested, id=page_id(__name__, "state"))],
                      className="d-flex align-items-center flex-wrap gap-2 mb-2"),
             # one <div> per fact (HTML allows it in a <dl>): the grid places pairs, so a label stays on its value
             html.Dl([html.Div([html.Dt(k), html.Dd(v)], className="fd-fact") for k, v in facts],
                     className="fd-facts mb-0")]
+
+
+def slurm_facts(job: Job) -> list[tuple[str, object]]:
+    """Return the Slurm line of an attempt run through Slurm: pending reason or node, job id, the batch script."""
+    if job.executor != "slurm" or not job.attempts:
+        return []
+    row = jobs.slurm_attempt(conn(), job.id, job.attempts)
+    if row is None:
+        return []
+    script = f"/api/jobs/{job.id}/slurm-script"
+    return [("Slurm", html.Span([html.Span(row.describe(), id=page_id(__name__, "slurm")), " · ",
+                                 html.A("batch script", href=script, target="_blank"), " (",
+                                 html.A("download", href=f"{script}?download=1", download=""), ")"]))]
 
 
 def progress_bar(job: Job, paused: bool = False) -> list:
@@ -73,6 +87,10 @@ def progress_bar(job: Job, paused: bool = False) -> list:
     text = stage_text(job, None) if job.state is not JobState.QUEUED else queued_text(paused)
     if job.state is JobState.QUEUED and not paused:  # why it waits: approval, maintenance, limit... (issue 18)
         text = waiting.reason(conn(), settings(), job) or text
+    if job.executor == "slurm" and job.state is JobState.RUNNING and job.attempts:
+        row = jobs.slurm_attempt(conn(), job.id, job.attempts)
+        if row is not None and row.pending:  # claimed by FoldDeck, but Slurm has not started it
+            text = f"pending in Slurm ({row.reason or 'waiting'})"
     if job.state is JobState.RUNNING and job.progress_detail:
         text = f"{job.stage} · {job.progress_detail}"
     return [html.Div([html.Span(text, id=page_id(__name__, "stage")), html.Span(f"{pct}%", className="ms-auto")],

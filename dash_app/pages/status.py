@@ -19,6 +19,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dash_app import context
 from dash_app.components.host_rest import resting_badge, resting_line
 from dash_app.components.metric_chart import empty_figure, extend_data, history_figure, metric_chart
+from dash_app.components.slurm_cluster import cluster_card
 from services import defaults
 from services import jobs as jobs_service
 from services.metrics import history
@@ -193,6 +194,7 @@ def _cards(hosts: list[HostSnapshot], board: dict | None, seq: int | None = None
     board = board if board is not None else jobs_service.job_board(conn)  # a sampler from before the board
     cards = [_plain(_host_card(h, board["running"].get(h.host, []), board["queued"], admin, resting.get(h.host)))
              for h in hosts]
+    cards += [_plain(cluster_card(name, info)) for name, info in (board.get("clusters") or {}).items()]
     if seq is not None:
         if len(_rendered) >= 8:  # a tick or two of each role; older ticks are never asked for again
             _rendered.pop(next(iter(_rendered)))

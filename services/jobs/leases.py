@@ -45,7 +45,7 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
         row, host = _place(conn, settings, _free_hosts(conn, hosts), now)
         if host is None:
             return None
-        executor = "local" if host.is_local else "ssh"
+        executor = "slurm" if host.is_slurm else "local" if host.is_local else "ssh"
         conn.execute("UPDATE jobs SET state = 'running', worker_id = ?, host = ?, executor = ?, "
                      "attempts = attempts + 1, started_at = ?, lease_expires = ?, updated_at = ?, stage = 'starting', "
                      "pid = NULL, remote_pid = NULL WHERE id = ?",
@@ -171,7 +171,8 @@ def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None
     now = time.time() if now is None else now
     reaped = []
     with transaction(conn):
-        rows = conn.execute(_SELECT + " WHERE j.state = 'running' AND j.lease_expires < ?", (now,)).fetchall()
+        rows = conn.execute(_SELECT + " WHERE j.state = 'running' AND j.lease_expires < ? AND NOT "
+                            + _IN_SLURM, (now,)).fetchall()
         for job in map(_to_job, rows):
             if job.cancel_requested:
                 new, error = JobState.CANCELLED, None
@@ -194,6 +195,40 @@ def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None
         _event(logging.WARNING, "job %s: %s", job, job.id, text)
         _kill_leftovers(conn, settings, job, hosts, down)
     return [job for job, _ in reaped]
+
+
+# A running attempt already handed to Slurm: it runs on without its worker; the next worker serving
+# its host re-attaches to it (adopt_slurm_job) instead of reaping it, so it is never submitted twice.
+_IN_SLURM = ("(j.executor = 'slurm' AND EXISTS (SELECT 1 FROM slurm_jobs s WHERE s.job_id = j.id "
+             "AND s.attempt = j.attempts))")
+
+
+def adopt_slurm_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, hosts: list[Host]) -> Job | None:
+    """Take over one attempt in Slurm whose worker stopped answering (lease expired); None if there is none.
+
+    The job keeps its attempt number: the new worker follows the same Slurm job by its recorded id.
+    """
+    names = [h.name for h in hosts if h.is_slurm]
+    if not names:
+        return None
+    now = time.time()
+    with transaction(conn):
+        row = conn.execute(f"SELECT j.id FROM jobs j WHERE j.state = 'running' AND j.lease_expires < ? AND "
+                           f"j.host IN ({','.join('?' * len(names))}) AND {_IN_SLURM} ORDER BY j.id LIMIT 1",
+                           (now, *names)).fetchone()
+        if row is None:
+            return None
+        old = _load(conn, row[0])
+        conn.execute("UPDATE jobs SET worker_id = ?, lease_expires = ?, updated_at = ? WHERE id = ?",
+                     (worker_id, now + settings.lease_seconds, now, old.id))
+        conn.execute("UPDATE job_attempts SET worker_id = ? WHERE job_id = ? AND attempt = ?",
+                     (worker_id, old.id, old.attempts))
+        conn.execute("UPDATE workers SET current_job = ? WHERE id = ?", (old.id, worker_id))
+        joblog.write_lines(conn, old.id, [(joblog.Stream.SYSTEM.value, f"Worker {old.worker_id} stopped answering; "
+                                           f"worker {worker_id} re-attached to the attempt in Slurm.")])
+        job = _load(conn, old.id)
+    _event(logging.INFO, "job %s: worker %s re-attached to its Slurm attempt %s", job, job.id, worker_id, job.attempts)
+    return job
 
 
 def _kill_leftovers(conn: sqlite3.Connection, settings: Settings, job: Job, hosts: list[Host] | None,
