@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip -q --disable-pip-version-check
-APT_PKGS := chromium chromium-driver openssh-server
+APT_PKGS := chromium chromium-driver openssh-server slurm-wlm munge slurmdbd mariadb-server
 PYTEST_ARGS ?=
 
 .PHONY: run smoke test test-fast test-browser test-service system-deps bench lint clean help

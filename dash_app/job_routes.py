@@ -1,4 +1,4 @@
-"""Plain Flask downloads beside the job page: the full log, the input and the output files.
+"""Plain Flask downloads beside the job page: the full log, the input, the output files, the Slurm script.
 
 The gate already requires a session for /api/*; each route checks the caller may see the job
 (services.jobs.get_job) and answers a JSON 404 otherwise, exactly as for a job that does not exist.
@@ -67,6 +67,21 @@ def download_output(job_id: int, relative: str) -> Response:
     return send_file(path, as_attachment=True, download_name=path.name, max_age=0)
 
 
+def download_slurm_script(job_id: int) -> Response:
+    """Show (or, with ?download=1, send) the batch script of the job's latest attempt in Slurm."""
+    job = _visible_job(job_id)
+    conn = db.connect(current_app.config["FOLDDECK_SETTINGS"].db_path)
+    rows = jobs.slurm_attempts(conn, current_user.account, job.id)
+    if not rows:
+        abort(404, description=f"Job {job.id} was not run through Slurm.")
+    response = Response(rows[0].script, mimetype="text/plain")
+    if request.args.get("download"):
+        name = f"{_stem(job)}-attempt-{rows[0].attempt}.sbatch"
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def download_archive(job_id: int) -> Response:
     """Stream the whole output folder as a zip, written while it is sent (never built in memory)."""
     job = _visible_job(job_id)
@@ -121,5 +136,6 @@ def init_job_routes(server: Flask) -> None:
     server.add_url_rule("/api/jobs/<int:job_id>/log", "job_log", download_log)
     server.add_url_rule("/api/jobs/<int:job_id>/input", "job_input", download_input)
     server.add_url_rule("/api/jobs/<int:job_id>/files/<path:relative>", "job_file", download_output)
+    server.add_url_rule("/api/jobs/<int:job_id>/slurm-script", "job_slurm_script", download_slurm_script)
     server.add_url_rule("/api/jobs/<int:job_id>/archive", "job_archive", download_archive)
     server.add_url_rule("/api/jobs/import", "job_import", csrf.exempt(import_results), methods=["POST"])

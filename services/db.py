@@ -46,10 +46,26 @@ def _open(path: str) -> sqlite3.Connection:
                            check_same_thread=True)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {defaults.DB_BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    _set_wal(conn)
     conn.execute("PRAGMA synchronous = NORMAL")  # durable across app crashes in WAL mode
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, retrying: the switch needs an exclusive lock and SQLite does not wait for it
+    (no busy handler), so processes opening a new database together (web, worker, sampler) would fail."""
+    deadline = time.monotonic() + defaults.DB_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def close_all() -> None:

@@ -45,6 +45,13 @@ CHART_MAX_POINTS = 1000  # per series; more points than pixels wastes bandwidth
 
 # -- application log ------------------------------------------------------------------------
 APP_LOG_RETENTION_DAYS = 90  # a quarter is enough to answer "what happened?"
+APPROVAL_HOURS_PER_1K_SQ = 0.25  # AF3 paper, A100: ~1k tokens in ~15 min, growing ~quadratically with size
+APPROVAL_MIN_HOURS = 0.05  # the fixed cost (model load, compile) of even a tiny job
+CLAIM_CANDIDATES = 50  # queued jobs a claim tries in fair order when the first fits no host (maintenance)
+PREFLIGHT_EVERY_S = 600  # weights and databases rarely move; ten minutes notices a broken mount soon enough
+PREFLIGHT_HELP_TIMEOUT_S = 120  # AF3's --help imports JAX: tens of seconds on a cold host
+RETENTION_WARN_DAYS = 7  # a week's notice before outputs are purged: time to pin or download them
+DISK_MEASURE_EVERY_S = 3600  # walking every job folder is not free; disk use per user changes slowly
 
 # -- metrics collection (services/metrics) ----------------------------------------------------
 SSH_CONNECT_TIMEOUT_S = 5.0  # a healthy LAN host answers in well under a second; longer means down
@@ -136,3 +143,9 @@ WEBHOOK_TIMEOUT_S = 10  # a receiver that does not answer in 10 s is retried lat
 NOTIFY_RETENTION_DAYS = 30  # toasts and sent outbox rows kept this long (the account page lists recent ones)
 TOAST_POLL_MS = 10_000  # finished jobs are news on the scale of tens of seconds; one indexed read per tick
 TOAST_MAX = 5  # toasts shown from one tick; more become one "and N more" line
+
+# -- Slurm hosts (issue 15: services/executors/slurm.py) ---------------------------------------------
+SLURM_TICK_S = 1.0  # one squeue per cluster this often for all FoldDeck jobs: Slurm's own scheduler ticks ~1 s
+SLURM_COMMAND_TIMEOUT_S = 30.0  # a slurmctld that does not answer retries for ~10 s per call; more is an outage
+SLURM_FINAL_WAIT_S = 120.0  # a job that left the queue: sacct records arrive asynchronously; after this, "unknown"
+SLURM_OUTPUT_POLL_S = 0.25  # the output file on shared storage is read this often while nothing new arrived

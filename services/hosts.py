@@ -11,8 +11,17 @@
     af3_command = "..."           # optional; defaults to FOLDDECK_AF3_COMMAND
     run_jobs = true               # false: monitor only
 
+    [[host]]                      # a Slurm cluster: jobs go through sbatch (issue 15)
+    name = "cluster"
+    kind = "slurm"
+    work_dir = "/shared/folddeck" # on storage the compute nodes share with this machine
+    partition = "gpu"             # optional: account, qos, gres ("gpu:1"), cpus, mem ("64G"),
+    gres = "gpu:1"                #   time_limit ("4:00:00"), sbatch_lines (extra "#SBATCH ..." lines)
+    max_jobs = 20                 # FoldDeck jobs in Slurm at once (pending or running)
+
 The local machine is always host `local` with FOLDDECK_LOCAL_SLOTS slots. The job executors and
-the metrics sampler both read this list.
+the metrics sampler both read this list. Slurm commands run on this machine (FoldDeck runs on a
+login node or any machine with the Slurm clients and the cluster's slurm.conf).
 """
 from __future__ import annotations
 
@@ -26,7 +35,27 @@ from services.settings import Settings
 
 LOCAL = "local"
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_KEYS = {"name", "address", "port", "user", "key_file", "work_dir", "slots", "af3_command", "run_jobs"}
+_KEYS = {"name", "kind", "address", "port", "user", "key_file", "work_dir", "slots", "af3_command", "run_jobs"}
+KINDS = ("ssh", "slurm")
+_SLURM_KEYS = {"name", "kind", "work_dir", "af3_command", "run_jobs", "partition", "account", "qos", "gres", "cpus",
+               "mem", "time_limit", "sbatch_lines", "max_jobs"}
+_SLURM_TEXT = ("partition", "account", "qos", "gres", "mem", "time_limit")
+_SLURM_VALUE = re.compile(r"^[A-Za-z0-9._:,=+/-]{1,128}$")  # no spaces or quotes: each lands on an #SBATCH line
+_TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")  # Slurm's forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
+
+
+@dataclass(frozen=True)
+class SlurmConfig:
+    """How a `kind = "slurm"` host submits: every field lands on an #SBATCH line when set."""
+
+    partition: str = ""
+    account: str = ""
+    qos: str = ""
+    gres: str = ""  # e.g. "gpu:1"
+    cpus: int = 0  # --cpus-per-task; 0 = the partition's default
+    mem: str = ""  # e.g. "64G"
+    time_limit: str = ""  # e.g. "4:00:00"; empty = the partition's default
+    sbatch_lines: tuple[str, ...] = ()  # extra lines, each starting with "#SBATCH"
 
 
 @dataclass(frozen=True)
@@ -40,16 +69,22 @@ class Host:
     slots: int = 1
     af3_command: str = ""  # empty -> settings.af3_command
     run_jobs: bool = True
+    kind: str = "ssh"  # "local" for this machine, "ssh", or "slurm"
+    slurm: SlurmConfig | None = None  # set for kind "slurm"
 
     @property
     def is_local(self) -> bool:
         return self.name == LOCAL
 
+    @property
+    def is_slurm(self) -> bool:
+        return self.kind == "slurm"
+
 
 def local_host(settings: Settings) -> Host:
     """Return the local machine as a host."""
     return Host(name=LOCAL, slots=settings.local_slots, work_dir=str(settings.jobs_dir),
-                run_jobs=settings.local_slots > 0)
+                run_jobs=settings.local_slots > 0, kind="local")
 
 
 def load_hosts(settings: Settings) -> list[Host]:
@@ -80,6 +115,11 @@ def load_hosts(settings: Settings) -> list[Host]:
 
 def _parse_host(path: Path, i: int, entry: dict) -> Host:
     where = f"{path}: host #{i + 1}"
+    kind = entry.get("kind", "ssh")
+    if kind not in KINDS:
+        raise SettingsError(f"{where}: 'kind' must be one of {', '.join(KINDS)} (got {kind!r}).")
+    if kind == "slurm":
+        return _parse_slurm(where, entry)
     unknown = sorted(set(entry) - _KEYS)
     if unknown:
         raise SettingsError(f"{where}: unknown keys {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}.")
@@ -98,6 +138,43 @@ def _parse_host(path: Path, i: int, entry: dict) -> Host:
                 key_file=str(Path(entry.get("key_file", "")).expanduser()) if entry.get("key_file") else "",
                 work_dir=work_dir, slots=slots, af3_command=entry.get("af3_command", ""),
                 run_jobs=bool(entry.get("run_jobs", True)))
+
+
+def _parse_slurm(where: str, entry: dict) -> Host:
+    """Return a Slurm host, or raise SettingsError naming the first bad key."""
+    unknown = sorted(set(entry) - _SLURM_KEYS)
+    if unknown:
+        raise SettingsError(f"{where}: unknown keys {', '.join(unknown)} for a slurm host; "
+                            f"allowed: {', '.join(sorted(_SLURM_KEYS))}.")
+    name = entry.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SettingsError(f"{where}: 'name' is required and may use letters, digits, '.', '_' and '-' only.")
+    where = f"{where} ({name})"
+    work_dir = entry.get("work_dir")
+    if not isinstance(work_dir, str) or not work_dir.startswith("/"):
+        raise SettingsError(f"{where}: 'work_dir' is required: an absolute path on storage the compute nodes share.")
+    for key in _SLURM_TEXT:
+        value = entry.get(key, "")
+        if not isinstance(value, str) or (value and not _SLURM_VALUE.match(value)):
+            raise SettingsError(f"{where}: '{key}' must be a string without spaces or quotes (got {value!r}).")
+    if entry.get("time_limit") and not _TIME.match(entry["time_limit"]):
+        raise SettingsError(f"{where}: 'time_limit' must be in a Slurm form such as 4:00:00 or 1-00:00:00 "
+                            f"(got {entry['time_limit']!r}).")
+    cpus, max_jobs = entry.get("cpus", 0), entry.get("max_jobs", 10)
+    if not isinstance(cpus, int) or isinstance(cpus, bool) or not 0 <= cpus <= 1024:
+        raise SettingsError(f"{where}: 'cpus' must be an integer from 0 to 1024.")
+    if not isinstance(max_jobs, int) or isinstance(max_jobs, bool) or not 0 <= max_jobs <= 10_000:
+        raise SettingsError(f"{where}: 'max_jobs' must be an integer from 0 to 10000.")
+    lines = entry.get("sbatch_lines", [])
+    if not isinstance(lines, list) or not all(isinstance(s, str) and s.startswith("#SBATCH ") and "\n" not in s
+                                                for s in lines):
+        raise SettingsError(f"{where}: 'sbatch_lines' must be a list of lines, each starting with '#SBATCH '.")
+    command = entry.get("af3_command", "")
+    if not isinstance(command, str):
+        raise SettingsError(f"{where}: 'af3_command' must be a string.")
+    config = SlurmConfig(**{k: entry.get(k, "") for k in _SLURM_TEXT}, cpus=cpus, sbatch_lines=tuple(lines))
+    return Host(name=name, work_dir=work_dir.rstrip("/") or "/", slots=max_jobs, af3_command=command,
+                run_jobs=bool(entry.get("run_jobs", True)), kind="slurm", slurm=config)
 
 
 def get_host(settings: Settings, name: str) -> Host:

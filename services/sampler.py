@@ -58,6 +58,9 @@ class Sampler:
         self.pollers: dict[str, HostPoller] = {}
         self._hosts_stamp: float | None = None
         self._last_maintenance = 0.0
+        self._last_disk_measure = 0.0
+        self._last_preflight = -math.inf
+        self._preflight_running = threading.Event()
         self._up: dict[str, bool] = {}  # last known state per host, to log only transitions
         self._set_hosts(hosts if hosts is not None else self._load_hosts())
         self._fixed_hosts = hosts is not None
@@ -70,7 +73,7 @@ class Sampler:
 
     def _set_hosts(self, hosts: list[Host]) -> None:
         """Start pollers for new hosts, stop those removed or changed; keep the rest connected."""
-        wanted = {h.name: h for h in hosts if not h.is_local}
+        wanted = {h.name: h for h in hosts if not h.is_local and not h.is_slurm}  # Slurm: sinfo, not SSH
         for name, poller in list(self.pollers.items()):
             if wanted.get(name) != poller.collector.host:
                 poller.stop()
@@ -80,6 +83,7 @@ class Sampler:
                 backoff = Backoff(self.backoff.min_s, self.backoff.max_s) if self.backoff else None
                 self.pollers[name] = HostPoller(SshCollector(host, self.settings.known_hosts,
                                                              self.settings.disk_mounts, backoff=backoff))
+        self.slurm_hosts = [h for h in hosts if h.is_slurm]
         local = next((h for h in hosts if h.is_local), None)
         if local and self.local is None:
             self.local = LocalCollector(local.name, self.settings.disk_mounts)
@@ -117,7 +121,10 @@ class Sampler:
             if snap.host in fresh:
                 snap.ts = ts  # one timestamp per tick keeps every host's rows aligned
         conn = db.connect(self.settings.db_path)
-        self.store.put(snaps, ts, self._job_board(conn))
+        board = self._job_board(conn)
+        if board is not None and self.slurm_hosts:
+            board["clusters"] = self._clusters(conn)
+        self.store.put(snaps, ts, board)
         self._log_transitions(snaps)
         history.append(conn, [s for s in snaps if s.host in fresh])
         if ts - self._last_maintenance >= MAINTENANCE_EVERY_S:
@@ -151,7 +158,37 @@ class Sampler:
         hosts = ([self.local.name] if self.local else []) + list(self.pollers)
         history.rollup(conn, hosts, ts)
         history.prune(conn, self.retention, ts)
+        self._housekeep_jobs(conn, ts)
         self._last_maintenance = ts
+
+    def _housekeep_jobs(self, conn: sqlite3.Connection, ts: float) -> None:
+        """Purge outputs past FOLDDECK_RETENTION_DAYS; re-measure disk use per user now and then (issue 18)."""
+        from services import retention
+
+        if ts - self._last_preflight >= defaults.PREFLIGHT_EVERY_S and not self._preflight_running.is_set():
+            self._last_preflight = ts
+            self._preflight_running.set()
+            threading.Thread(target=self._preflight, name="preflight", daemon=True).start()
+        try:
+            retention.warn_expiring(conn, self.settings, ts)
+            retention.purge_expired(conn, self.settings, ts)
+            if ts - self._last_disk_measure >= defaults.DISK_MEASURE_EVERY_S:
+                retention.measure_disk(conn, self.settings, ts)
+                self._last_disk_measure = ts
+        except (OSError, sqlite3.Error) as exc:  # housekeeping must never stop the metrics
+            log.error("job housekeeping failed: %s", exc)
+
+    def _preflight(self) -> None:
+        """Check every job host for AF3, weights, databases and a GPU (seconds to minutes: off the tick)."""
+        from services import preflight
+
+        try:
+            preflight.run_all(db.connect(self.settings.db_path), self.settings, load_hosts(self.settings))
+        except (FoldDeckError, OSError, sqlite3.Error) as exc:
+            log.error("preflight failed: %s", exc)
+        finally:
+            db.close_all()
+            self._preflight_running.clear()
 
     def _job_board(self, conn: sqlite3.Connection) -> dict | None:
         """Return the queue length and running jobs per host, computed once here for every status viewer."""
@@ -164,6 +201,24 @@ class Sampler:
         except sqlite3.Error:  # a locked database must not keep the host snapshots from the page
             log.exception("job board not computed this tick")
             return None
+
+    def _clusters(self, conn: sqlite3.Connection) -> dict[str, dict]:
+        """Return per Slurm host: partitions, node states and free GPUs (one sinfo each), and FoldDeck's jobs there."""
+        from services import jobs as jobs_service
+        from services.executors.slurm import cluster
+
+        try:
+            ours = jobs_service.slurm_counts(conn)
+        except sqlite3.Error:
+            ours = {}
+        out = {}
+        for host in self.slurm_hosts:
+            try:
+                info = cluster(host, self.settings).info()
+            except FoldDeckError as exc:  # the clients are missing or slurmctld does not answer
+                info = {"error": str(exc)}
+            out[host.name] = {**info, "folddeck": ours.get(host.name, {"pending": 0, "running": 0})}
+        return out
 
     def _record_jobs(self, conn: sqlite3.Connection, snaps: list[HostSnapshot]) -> None:
         """Record running jobs' peak GPU memory and mean utilisation on the job rows."""

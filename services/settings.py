@@ -69,6 +69,8 @@ class Settings:
     mail_from: str = ""  # empty -> folddeck@<smtp host>
     api_rate_per_minute: int = defaults.API_RATE_PER_MINUTE
     submit_rate_per_minute: int = defaults.SUBMIT_RATE_PER_MINUTE
+    retention_days: int = 0  # outputs of unpinned finished jobs are purged after this; 0 keeps them
+    approval_tokens: int = 0  # jobs above this many tokens wait for an admin; 0 turns approval off
 
     def __post_init__(self) -> None:
         # Every path absolute, fixed against the working directory once, here: the AF3 command runs
@@ -240,6 +242,8 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "mail_from": _str,
     "api_rate_per_minute": _int(0, 1_000_000),
     "submit_rate_per_minute": _int(0, 100_000),
+    "retention_days": _int(0, 36_500),
+    "approval_tokens": _int(0, 10_000_000),
 }
 assert set(PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a parser"
 

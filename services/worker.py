@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from services import applog, db, defaults, joblog, jobs
+from services.errors import SettingsError
 from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
 from services.hosts import Host, load_hosts
 from services.jobs import Job, JobState
@@ -144,6 +145,10 @@ class Worker:
         try:
             while not self.stopping.is_set():
                 try:
+                    job = jobs.adopt_slurm_job(conn, self.settings, self.id, self.hosts)
+                    if job is not None:
+                        self._run_tracked(conn, job, reattach=True)
+                        continue
                     jobs.reap_expired(conn, self.settings, hosts=self.hosts)
                     job = jobs.claim_job(conn, self.settings, self.id, self.hosts)
                 except sqlite3.Error:
@@ -163,7 +168,7 @@ class Worker:
         finally:
             db.close_all()
 
-    def _run_tracked(self, conn: sqlite3.Connection, job: Job) -> bool:
+    def _run_tracked(self, conn: sqlite3.Connection, job: Job, reattach: bool = False) -> bool:
         """Run a job while the heartbeat renews its lease; False if it went back to the queue unstarted.
 
         An escaped error leaves the job to the reaper.
@@ -171,7 +176,7 @@ class Worker:
         with self._active_lock:
             self._active.add(job.id)
         try:
-            return self.run_job(conn, job)
+            return self.run_job(conn, job, reattach=reattach)
         except Exception:
             log.exception("job %s: the worker could not record its outcome; the lease will expire", job.id,
                           extra={"source": "jobs", "username": job.owner, "job_id": job.id})
@@ -180,18 +185,26 @@ class Worker:
             with self._active_lock:
                 self._active.discard(job.id)
 
-    def run_job(self, conn: sqlite3.Connection, job: Job) -> bool:
-        """Run one claimed attempt to its end and record the outcome; False if its host was unreachable."""
+    def run_job(self, conn: sqlite3.Connection, job: Job, reattach: bool = False) -> bool:
+        """Run one claimed attempt to its end and record the outcome; False if its host was unreachable.
+
+        With `reattach`, the attempt is already in Slurm (its worker died): follow it, submit nothing.
+        """
         host = next(h for h in self.hosts if h.name == job.host)
         command = host.af3_command or self.settings.af3_command
         spec = RunSpec(job.id, job.attempts, jobs.input_file(self.settings, job),
                        self.settings.jobs_dir / str(job.id) / f"attempt-{job.attempts}", command,
                        self.settings.af3_model_dir, self.settings.af3_db_dir)
-        if not jobs.start_attempt(conn, job, _tracker_for(spec.input_path).to_json()):
+        if not reattach and not jobs.start_attempt(conn, job, _tracker_for(spec.input_path).to_json()):
             return True
         executor = make_executor(host, self.settings)
         try:
-            executor.start(spec)
+            if not reattach:
+                executor.start(spec)
+            elif not executor.attach(spec):
+                self._end(conn, job, JobState.QUEUED, None, None, "The attempt never reached Slurm; the job goes "
+                                                                "back to the queue.")
+                return True
             if not host.is_local:
                 jobs.mark_host_up(conn, host.name)
             remote = f"{host.name}:{executor.remote_output}" if executor.remote_output else None
@@ -236,8 +249,13 @@ class Worker:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + defaults.CANCEL_CHECK_SECONDS
                 verdict = jobs.check_running(conn, job)
-                if not verdict and self.stopping.is_set() and self.shutdown == "requeue":
+                detachable = getattr(executor, "detachable", False)
+                if not verdict and self.stopping.is_set() and (self.shutdown == "requeue" or detachable):
                     verdict = "requeue"
+                if verdict in ("lost", "requeue") and detachable:
+                    # A Slurm job runs on without its worker (whatever the shutdown mode: it may run for
+                    # hours); the next worker serving the host re-attaches to it by its recorded id.
+                    return "detach", None
                 if verdict:
                     executor.cancel(0 if verdict == "lost" else defaults.CANCEL_GRACE_SECONDS)
                     self._drain(conn, job, executor, pending)
@@ -277,12 +295,20 @@ class Worker:
 
     def _conclude(self, conn: sqlite3.Connection, job: Job, executor: Executor, spec: RunSpec, verdict: str,
                   code: int | None) -> None:
-        if verdict == "lost":
-            return  # another worker owns the job now; record nothing
+        if verdict in ("lost", "detach"):
+            return  # another worker owns the job now (or will re-attach to it in Slurm); record nothing
         if verdict == "cancel":
             return self._end(conn, job, JobState.CANCELLED, code, None)
         if verdict == "requeue":
             return self._end(conn, job, JobState.QUEUED, code, None)
+        outcome = getattr(executor, "outcome", None)  # Slurm end states an exit status cannot say
+        if outcome is not None:
+            kind, message = outcome
+            if kind == "requeue":
+                return self._end(conn, job, JobState.QUEUED, code, None, message)
+            if kind == "cancelled":
+                return self._end(conn, job, JobState.CANCELLED, code, message, f"Job cancelled: {message}.")
+            return self._end(conn, job, JobState.FAILED, code, message)
         if code != 0:
             summary = joblog.error_summary(conn, job.id)
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
@@ -291,8 +317,9 @@ class Worker:
         problem = check_outputs(spec.output_dir, json.loads(spec.input_path.read_text()), spec.command)
         self._end(conn, job, JobState.FAILED if problem else JobState.SUCCEEDED, code, problem or None)
 
-    def _end(self, conn: sqlite3.Connection, job: Job, state: JobState, code: int | None, error: str | None) -> None:
-        text = {JobState.SUCCEEDED: "Job succeeded.", JobState.CANCELLED: "Job cancelled.",
+    def _end(self, conn: sqlite3.Connection, job: Job, state: JobState, code: int | None, error: str | None,
+             text: str = "") -> None:
+        text = text or {JobState.SUCCEEDED: "Job succeeded.", JobState.CANCELLED: "Job cancelled.",
                 JobState.QUEUED: "Worker shutting down; job handed back to the queue.",
                 JobState.FAILED: f"Job failed: {error}"}[state]
         level = {JobState.SUCCEEDED: "success", JobState.FAILED: "error"}.get(state, "info")
@@ -314,7 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     if fixed := jobs.fix_relative_paths(db.connect(settings.db_path), settings):
         log.info("made the paths of %s jobs absolute (they were relative to the folder FoldDeck ran in)", fixed,
                  extra={"source": "worker", "username": None, "job_id": None})
-    hosts = load_hosts(settings)
+    try:
+        hosts = load_hosts(settings)  # a bad hosts file stops the worker here, naming the key
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.hosts:
         wanted = {n.strip() for n in args.hosts.split(",")}
         hosts = [h for h in hosts if h.name in wanted]

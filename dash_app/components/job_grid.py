@@ -66,6 +66,8 @@ def stage_text(job: Job, position: int | None, paused: bool = False) -> str:
     """Return what the job is doing now, in words (a failure as its plain summary, not a traceback line)."""
     if job.state is JobState.QUEUED:
         where = f"#{position} in queue" if position else "queued"
+        if job.approval == "pending":  # issue 18: the reason a worker will not take it
+            return f"awaiting approval · {where}"
         return f"{PAUSED_TEXT} · {where}" if paused else where  # the reason first: the column cuts the end
     if job.state is JobState.RUNNING and job.cancel_requested:
         return "cancelling…"

@@ -6,16 +6,18 @@ import time
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dash_app.components.admin_common import error_alert, fmt_age, fmt_time, ok_alert, page_header
 from dash_app.components.host_rest import resting_badge, resting_line
+from dash_app.components.slurm_cluster import summary as cluster_summary
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
-from services import admin, defaults, jobs
+from services import admin, approvals, defaults, jobs, waiting
 from services.admin import QueueOverview
-from services.errors import FoldDeckError, JobNotFound, JobStateError
+from services.errors import FoldDeckError, InvalidInput, JobNotFound, JobStateError
 from services.jobs import JobState
+from services.metrics.store import SnapshotStore, cache_dir
 
 dash.register_page(__name__, path="/admin/queue", name="Queue", order=52, icon="bi-list-task", admin=True)
 
@@ -37,6 +39,11 @@ LIMIT_TOKENS = page_id(__name__, "limit-tokens")
 LIMIT_QUEUED = page_id(__name__, "limit-queued")
 LIMIT_SAVE = page_id(__name__, "limit-save")
 LIMIT_ALERT = page_id(__name__, "limit-alert")
+APPROVALS = page_id(__name__, "approvals")  # issue 18: jobs awaiting approval, shown first
+APPROVE_JOB = page_id(__name__, "approve-job")
+APPROVE_NOTE = page_id(__name__, "approve-note")
+APPROVE = page_id(__name__, "approve")
+REJECT = page_id(__name__, "reject")
 
 ACTIVE = "active"  # queued + running; an empty value would render as a blank select
 STATE_OPTIONS = [{"label": "Waiting and running", "value": ACTIVE}] + [
@@ -53,6 +60,7 @@ COLUMNS = [
     {"field": "started", "headerName": "Started", "width": 180},
     {"field": "tokens", "headerName": "Tokens", "width": 100, "type": "numericColumn"},
     {"field": "attempts", "headerName": "Attempts", "width": 110, "type": "numericColumn"},
+    {"field": "why", "headerName": "Why waiting", "minWidth": 220, "flex": 1},  # issue 18
 ]
 
 
@@ -60,6 +68,7 @@ def layout(**_query) -> html.Div:
     return html.Div([
         page_header("Queue", "bi-list-task", "Every user's jobs, the workers that run them and the free GPU slots."),
         html.Div(id=ALERT),
+        approvals_card(),
         dbc.Card(dbc.CardBody(dbc.Row([
             dbc.Col(html.Div(id=STATUS, **{"aria-live": "polite"}), md=8, className="d-flex align-items-center"),
             dbc.Col(dbc.Button("Pause queue", id=TOGGLE, color="warning"), md=4,
@@ -141,11 +150,12 @@ def save_limits(_n, per_submit, tokens, queued):
             saved.jobs_per_submit, saved.tokens_per_job, saved.queued_per_user)
 
 
-def job_rows(view: QueueOverview) -> list[dict]:
-    """Return the grid rows for the listed jobs."""
+def job_rows(view: QueueOverview, why: dict[int, str] | None = None) -> list[dict]:
+    """Return the grid rows for the listed jobs (`why`: job id -> why a queued job waits)."""
+    why = why or {}
     return [{"id": j.id, "name": j.name, "owner": j.owner, "state": j.state.value, "host": j.host or "",
              "submitted": fmt_time(j.submitted_at), "started": fmt_time(j.started_at, ""), "tokens": j.tokens,
-             "attempts": j.attempts} for j in view.jobs]
+             "attempts": j.attempts, "why": why.get(j.id, "")} for j in view.jobs]
 
 
 def status_line(view: QueueOverview) -> list:
@@ -170,8 +180,13 @@ def workers_table(view: QueueOverview, now: float) -> html.Div | dbc.Table:
                       html.Tbody(rows)], size="sm", hover=True, responsive=True, className="mb-0")
 
 
-def slots_list(view: QueueOverview, resting: dict[str, jobs.HostBackoff] | None = None) -> list:
-    """Return one progress bar per host: running jobs out of slots, and whether workers rest it."""
+def slots_list(view: QueueOverview, resting: dict[str, jobs.HostBackoff] | None = None,
+               clusters: dict[str, dict] | None = None) -> list:
+    """Return one progress bar per host: running jobs out of slots, and whether workers rest it.
+
+    A Slurm host's slots are the most FoldDeck jobs it may have in Slurm; `clusters` (the sampler's
+    last tick) adds its free GPUs and FoldDeck's running / pending jobs there.
+    """
     if not view.slots:
         return [html.P("No host runs jobs. Add hosts in hosts.toml or set FOLDDECK_LOCAL_SLOTS.", className="fd-empty")]
     resting = resting or {}
@@ -180,6 +195,8 @@ def slots_list(view: QueueOverview, resting: dict[str, jobs.HostBackoff] | None 
                                 html.Span(f"{h.running} of {h.slots} busy", className="text-muted small")],
                                className="d-flex justify-content-between"),
                       *resting_line(resting.get(h.name)),
+                      *([html.Div(cluster_summary(clusters[h.name]), className="text-muted small fd-cluster-summary")]
+                        if clusters and h.name in clusters else []),
                       dbc.Progress(value=h.running, max=max(h.slots, 1), className="mb-2",
                                    color="primary" if h.free else "warning")], **{"data-host": h.name})
             for h in view.slots.values()]
@@ -198,8 +215,15 @@ def refresh_queue(_n, _refresh, state):
     counts = [dbc.Badge(f"{name.title()} {n}", className=f"fd-state-{name} fs-6") for name, n in view.counts.items()]
     button = [html.I(className=f"bi {'bi-play-fill' if view.paused else 'bi-pause-fill'} me-1"),
               "Resume queue" if view.paused else "Pause queue"]
-    return (status_line(view), button, "success" if view.paused else "warning", counts, job_rows(view),
-            workers_table(view, time.time()), slots_list(view, jobs.host_backoffs(conn())))
+    why = waiting.reasons(conn(), settings(), view.jobs)
+    return (status_line(view), button, "success" if view.paused else "warning", counts, job_rows(view, why),
+            workers_table(view, time.time()), slots_list(view, jobs.host_backoffs(conn()), _clusters()))
+
+
+def _clusters() -> dict[str, dict]:
+    """Return the Slurm clusters of the sampler's last tick (empty without a sampler or a Slurm host)."""
+    board = SnapshotStore(cache_dir(settings().data_dir)).latest().jobs
+    return (board or {}).get("clusters") or {}
 
 
 @callback(
@@ -254,3 +278,65 @@ def cancel_confirmed(_n, job_id, n):
         return error_alert(exc), no_update, None
     what = "cancelled" if job.state is JobState.CANCELLED else "stopping (cancel requested)"
     return ok_alert(f"Job {job.id} ({job.name}, {job.owner}) is {what}."), (n or 0) + 1, None
+
+
+# -- approval of large jobs (issue 18) -----------------------------------------------------------
+
+
+def approvals_card() -> dbc.Card:
+    """Return the card of jobs awaiting approval: the list, a job chooser, a note, approve and reject."""
+    return dbc.Card([
+        dbc.CardHeader([html.I(className="bi bi-hourglass-split me-2"), "Awaiting approval"]),
+        dbc.CardBody([
+            html.Div(id=APPROVALS),
+            dbc.Row([
+                dbc.Col(dbc.Select(id=APPROVE_JOB, options=[], placeholder="Job", size="sm"), md=3),
+                dbc.Col(dbc.Input(id=APPROVE_NOTE, placeholder="Note the user sees (required to reject)",
+                                  size="sm", maxLength=500), md=5),
+                dbc.Col([dbc.Button("Approve", id=APPROVE, color="success", size="sm", className="me-2"),
+                         dbc.Button("Reject", id=REJECT, color="danger", outline=True, size="sm")], md=4),
+            ], className="g-2"),
+        ]),
+    ], className="mb-3 shadow-sm border-warning")
+
+
+def approval_rows(pending: list[approvals.PendingJob]) -> html.Div | dbc.Table:
+    """Return the pending jobs with size, estimated GPU hours and the owner's recent usage."""
+    if not pending:
+        return html.P("No job is waiting for approval.", className="fd-empty small mb-2")
+    head = html.Thead(html.Tr([html.Th(x) for x in ("Job", "Owner", "Tokens", "Est. GPU h",
+                                                   f"Owner's last {approvals.RECENT_DAYS} days", "Waiting since")]))
+    body = [html.Tr([html.Td(f"#{p.job.id} {p.job.name}"), html.Td(p.job.owner), html.Td(f"{p.job.tokens:,}"),
+                     html.Td(f"{p.gpu_hours:.1f}"), html.Td(f"{p.recent_jobs} jobs, {p.recent_gpu_hours:.1f} GPU h"),
+                     html.Td(fmt_time(p.job.submitted_at))]) for p in pending]
+    return dbc.Table([head, html.Tbody(body)], size="sm", hover=True, responsive=True, className="mb-2")
+
+
+@callback(Output(APPROVALS, "children"), Output(APPROVE_JOB, "options"), Input(TICK, "n_intervals"),
+          Input(REFRESH, "data"))
+def refresh_approvals(_n, _refresh):
+    """List the jobs awaiting approval."""
+    require_account()
+    pending = approvals.pending(conn())
+    return approval_rows(pending), [{"label": f"#{p.job.id} {p.job.name} ({p.job.owner})", "value": p.job.id}
+                                    for p in pending]
+
+
+@callback(Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+          Output(APPROVE_NOTE, "value"), Input(APPROVE, "n_clicks"), Input(REJECT, "n_clicks"),
+          State(APPROVE_JOB, "value"), State(APPROVE_NOTE, "value"), State(REFRESH, "data"),
+          prevent_initial_call=True)
+def decide_approval(_approve, _reject, job_id, note, n):
+    """Approve or reject the chosen job; a rejection needs a note, which its owner reads."""
+    try:
+        if not job_id:
+            raise JobNotFound("Choose a job awaiting approval first.")
+        if ctx.triggered_id == REJECT:
+            if not (note or "").strip():
+                raise InvalidInput("Write a note saying why: the user reads it on the job page.")
+            job = approvals.reject(conn(), require_account(), int(job_id), note)
+            return ok_alert(f"Job {job.id} ({job.owner}) rejected."), (n or 0) + 1, ""
+        job = approvals.approve(conn(), require_account(), int(job_id), note or "")
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update, no_update
+    return ok_alert(f"Job {job.id} ({job.owner}) approved; it keeps its place in the queue."), (n or 0) + 1, ""

@@ -9,7 +9,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dash_app.components.admin_common import error_alert, fmt_time, ok_alert, page_header
 from dash_app.context import conn, require_account
 from dash_app.ids import page_id
-from services import admin, users
+from services import admin, approvals, retention, users
 from services.admin import UserSummary
 from services.errors import FoldDeckError, UserError
 from services.jobs import UserLimits
@@ -36,6 +36,8 @@ MAX_RUNNING = page_id(__name__, "max-running")
 MAX_QUEUED = page_id(__name__, "max-queued")
 MAX_TOKENS = page_id(__name__, "max-tokens")
 SAVE_LIMITS = page_id(__name__, "save-limits")
+APPROVAL_FLAG = page_id(__name__, "approval-flag")  # issue 18: every job of this user waits for an admin
+ERASED = page_id(__name__, "erased")
 
 ROLE_OPTIONS = [{"label": "User", "value": "user"}, {"label": "Admin", "value": "admin"}]
 COLUMNS = [
@@ -51,6 +53,8 @@ COLUMNS = [
     {"field": "max_running", "headerName": "Max running", "width": 130},
     {"field": "max_queued", "headerName": "Max queued", "width": 130},
     {"field": "max_tokens", "headerName": "Max tokens/job", "width": 145},
+    {"field": "disk", "headerName": "Disk used", "width": 120},  # measured by the sampler (issue 18)
+    {"field": "approval", "headerName": "Approval", "width": 120},
 ]
 
 
@@ -105,6 +109,8 @@ def _manage_card() -> dbc.Card:
             _labelled("Max tokens per job", dbc.Input(id=MAX_TOKENS, **{**limit_input, "placeholder": "default"}),
                       "Empty means the default (Admin → Queue → Limits)."),
             dbc.Button([html.I(className="bi bi-save me-1"), "Save limits"], id=SAVE_LIMITS, color="primary"),
+            dbc.Button("Require approval for every job (toggle)", id=APPROVAL_FLAG, color="secondary",
+                       outline=True, className="mt-3 w-100"),
         ], id=MANAGE, disabled=True)),
     ], className="mb-3 shadow-sm")
 
@@ -125,6 +131,7 @@ def layout(**_query) -> html.Div:
                     xs=12, xl=8, className="mb-3"),
             dbc.Col([_manage_card(), _create_card()], xs=12, xl=4),
         ]),
+        html.P(id=ERASED, className="small text-muted"),
         dcc.Store(id=REFRESH, data=0),
     ])
 
@@ -133,10 +140,42 @@ def _selected_id(rows) -> int | None:
     return rows[0]["id"] if rows else None
 
 
-@callback(Output(GRID, "rowData"), Input(REFRESH, "data"))
+def fmt_bytes(n: int | None) -> str:
+    """Return "1.2 GB" style sizes ("—" when not measured yet)."""
+    if n is None:
+        return "—"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+@callback(Output(GRID, "rowData"), Output(ERASED, "children"), Input(REFRESH, "data"))
 def refresh_users(_n):
-    """List every user with usage and limits."""
-    return [user_row(s) for s in admin.user_summaries(conn(), require_account())]
+    """List every user with usage, limits, disk use and approval flag; count erased accounts."""
+    summaries = admin.user_summaries(conn(), require_account())
+    disk, flagged = retention.disk_use(conn()), approvals.flagged_users(conn())
+    rows = [{**user_row(s), "disk": fmt_bytes(disk.get(s.id)),
+             "approval": "every job" if s.id in flagged else "large jobs"} for s in summaries]
+    accounts, erased_jobs = retention.erased_counts(conn())
+    return rows, (f"{accounts} account(s) erased themselves (\"delete my data\") with {erased_jobs} jobs."
+                  if accounts else "")
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Input(APPROVAL_FLAG, "n_clicks"), State(GRID, "selectedRows"), State(REFRESH, "data"), prevent_initial_call=True,
+)
+def toggle_approval(_n, rows, n):
+    """Make every job of the selected user wait for an admin's approval, or stop doing so."""
+    try:
+        target = users.get_user(conn(), _selected_id(rows) or 0)
+        flag = target.id not in approvals.flagged_users(conn())
+        approvals.flag_user(conn(), require_account(), target.id, flag)
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update
+    return _done(f"{target.username}: {'every job now waits for approval' if flag else 'only large jobs wait'}.", n)
 
 
 @callback(

@@ -9,6 +9,7 @@ import base64
 import json
 import random
 import uuid
+from datetime import datetime
 
 import dash
 import dash_bootstrap_components as dbc
@@ -62,6 +63,7 @@ TARGETS = P(__name__, "targets")
 FOCUS_SINK = P(__name__, "focus-sink")
 SIZE = P(__name__, "size")
 SUBMIT = P(__name__, "submit")
+NOT_BEFORE = P(__name__, "not-before")  # issue 18: optional earliest start
 SUBMIT_HINT = P(__name__, "submit-hint")
 DOWNLOAD = P(__name__, "download")
 DOWNLOAD_BTN = P(__name__, "download-btn")
@@ -226,6 +228,9 @@ def _live_panel() -> html.Div:
             html.Div(id=SIZE, className="mb-2"),
             html.Div(id=PROBLEMS, className="fd-problems mb-2", **{"aria-live": "polite"}),
             terms_check(TERMS_ACCEPT, require_account().accepted_terms_at is not None),
+            dbc.InputGroup([dbc.InputGroupText("Not before", className="small"),
+                            dbc.Input(id=NOT_BEFORE, type="datetime-local", size="sm")],
+                           size="sm", className="mb-2", style={"maxWidth": "22rem"}),
             html.Div([
                 dbc.Button([html.I(className="bi bi-send me-1"), "Submit"], id=SUBMIT, color="success",
                            disabled=True, className="me-2"),
@@ -755,9 +760,10 @@ def download_json(_clicks, state, dialect):
     State(STATE, "data"),
     State(SUBMIT_KEY, "data"),
     State(TERMS_ACCEPT, "value"),
+    State(NOT_BEFORE, "value"),
     prevent_initial_call=True,
 )
-def submit_job(_submit, state, key, accepted):
+def submit_job(_submit, state, key, accepted, not_before=None):
     """Queue the job (the AF3 terms ticked) and go to its page; an attempt on a job with problems shows them all."""
     nu = no_update
     if not _clicked():  # the page's buttons are new to a shell whose URL output already exists: Dash calls once
@@ -765,13 +771,27 @@ def submit_job(_submit, state, key, accepted):
     if not B.evaluate(state).valid:  # the attempt shows every problem at its field; nothing is queued
         return nu, nu, {**state, "attempted": True}
     try:
-        job = submit_state(state, require_account(), key, bool(accepted))
+        job = submit_state(state, require_account(), key, bool(accepted), parse_not_before(not_before))
     except FoldDeckError as exc:
         return nu, _alert(str(exc), getattr(exc, "problems", [])), nu
     return f"/jobs/{job.id}", nu, nu
 
 
-def submit_state(state: dict, user, key: str | None, accepted: bool):
+def parse_not_before(value: str | None) -> float | None:
+    """Return the timestamp of a datetime-local value ("2026-11-28T14:00"), None when empty.
+
+    Raises:
+        InvalidInput: not a date and time.
+    """
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise InvalidInput(f"'Not before' must be a date and time, not {value!r}.") from None
+
+
+def submit_state(state: dict, user, key: str | None, accepted: bool, not_before: float | None = None):
     """Validate the form state on the server and queue it.
 
     Raises:
@@ -782,4 +802,4 @@ def submit_state(state: dict, user, key: str | None, accepted: bool):
     if not ev.valid:
         raise InvalidInput("The job has problems; nothing was submitted.", [p for p in ev.problems if p.is_error])
     return jobs.submit(conn(), settings(), user, ev.af3, idempotency_key=f"builder-{key}" if key else None,
-                       accept_terms=accepted, via="builder")
+                       accept_terms=accepted, via="builder", not_before=not_before)

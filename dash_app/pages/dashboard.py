@@ -15,9 +15,9 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dash_app.components.job_grid import DEFAULT_SORT, STATES, GridPage, column_defs, job_grid, load_page, sort_key
-from dash_app.context import account, conn, require_account
+from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import defaults, jobs
+from services import defaults, jobs, retention
 from services.errors import FoldDeckError
 
 dash.register_page(__name__, path="/", name="Dashboard", order=0, icon="bi-speedometer2")
@@ -119,15 +119,19 @@ def layout(**_query) -> html.Div:
                   dbc.Button([html.I(className="bi bi-plus-lg me-1"), "New job"], href=NEW_JOB_HREF, color="primary",
                              size="sm")], className="d-flex justify-content-between align-items-center mb-3"),
         filters,
-        html.Div([_actions(), html.Small(summary_text(page), id=SUMMARY, className="text-muted ms-auto")],
-                 className="d-flex align-items-center mb-2"),
+        html.Div([_actions(), _manage_actions(), html.Small(summary_text(page), id=SUMMARY,
+                                                             className="text-muted ms-auto")],
+                 className="d-flex align-items-center gap-2 mb-2"),
         html.Div(id=ALERT),
+        html.Div(retention_banner(user), id=RETENTION),
         job_grid(GRID, page.rows, False),
         html.Div(_empty_state(sum(page.counts.values())), id=EMPTY, className="fd-empty text-muted p-4 text-center",
                  hidden=bool(page.total)),
         dbc.Pagination(id=PAGER, max_value=page.pages, active_page=1, fully_expanded=False, first_last=True,
                        previous_next=True, size="sm", className="mt-2 justify-content-end"),
-        modal,
+        html.Div(html.A("Delete my data", href="/account/delete-data", className="small text-muted"),
+                 className="text-end mt-3"),
+        modal, _delete_modal(),
         dcc.Location(id=NAV, refresh="callback-nav"),
         dcc.Store(id=CURSOR, data=page_cursor(marks, page)),
         dcc.Store(id=SORT, data=DEFAULT_SORT),
@@ -257,3 +261,74 @@ def act_on_selected(_cancel, _retry, selected, n):
     except FoldDeckError as exc:
         message, color = str(exc), "danger"
     return dbc.Alert(message, color=color, dismissable=True, duration=6000, className="py-2"), (n or 0) + 1
+
+
+# -- delete and pin the selected job; the retention warning (issue 18) ----------------------------
+
+RETENTION = page_id(__name__, "retention")
+DELETE, PIN = page_id(__name__, "delete"), page_id(__name__, "pin")
+DELETE_MODAL, DELETE_CONFIRM, DELETE_KEEP = (page_id(__name__, x) for x in ("delete-modal", "delete-confirm",
+                                                                           "delete-keep"))
+
+
+def retention_banner(user) -> list:
+    """Return the warning about the user's jobs whose outputs retention deletes within a week."""
+    text = retention.warning_text(retention.expiring(conn(), settings(), user)) if user else ""
+    return [dbc.Alert([html.I(className="bi bi-clock-history me-2"), text], color="warning", className="py-2")
+            ] if text else []
+
+
+def _manage_actions() -> html.Div:
+    return html.Div([
+        dbc.Button([html.I(className="bi bi-pin-angle me-1"), "Pin / unpin"], id=PIN, color="secondary",
+                   outline=True, size="sm", disabled=True),
+        dbc.Button([html.I(className="bi bi-trash me-1"), "Delete"], id=DELETE, color="danger", outline=True,
+                   size="sm", disabled=True),
+    ], className="d-flex gap-2")
+
+
+def _delete_modal() -> dbc.Modal:
+    return dbc.Modal([dbc.ModalHeader(dbc.ModalTitle("Delete this job?")),
+                      dbc.ModalBody("Its input, outputs and log are removed for good."),
+                      dbc.ModalFooter([dbc.Button("Keep it", id=DELETE_KEEP, color="secondary"),
+                                       dbc.Button("Delete job", id=DELETE_CONFIRM, color="danger")])],
+                     id=DELETE_MODAL, is_open=False)
+
+
+@callback(Output(DELETE, "disabled"), Output(PIN, "disabled"), Input(GRID, "selectedRows"), Input(GRID, "rowData"))
+def enable_manage(selected, rows):
+    """Delete only a finished job; pin any selected one."""
+    if not selected:
+        return True, True
+    state = next((r["state"] for r in rows or [] if r["id"] == selected[0]["id"]), selected[0]["state"])
+    return state in ("queued", "running"), False
+
+
+@callback(Output(DELETE_MODAL, "is_open"), Input(DELETE, "n_clicks"), Input(DELETE_KEEP, "n_clicks"),
+          Input(DELETE_CONFIRM, "n_clicks"), prevent_initial_call=True)
+def toggle_delete(*_clicks):
+    """Ask before deleting; close on either answer."""
+    return ctx.triggered_id == DELETE
+
+
+@callback(Output(ALERT, "children", allow_duplicate=True), Output(INTERVAL, "n_intervals", allow_duplicate=True),
+          Output(RETENTION, "children"), Input(DELETE_CONFIRM, "n_clicks"), Input(PIN, "n_clicks"),
+          State(GRID, "selectedRows"), State(INTERVAL, "n_intervals"), prevent_initial_call=True)
+def manage_selected(_delete, _pin, selected, n):
+    """Delete or pin/unpin the selected job (checked against the logged-in user), then refresh."""
+    if not selected:
+        raise PreventUpdate
+    user = require_account()
+    try:
+        job_id = int(selected[0]["id"])
+        if ctx.triggered_id == DELETE_CONFIRM:
+            jobs.delete_job(conn(), settings(), user, job_id)
+            message = f"Job #{job_id} deleted."
+        else:
+            job = jobs.pin_job(conn(), user, job_id, not jobs.get_job(conn(), user, job_id).pinned)
+            message = f"Job #{job.id} " + ("pinned: retention keeps its outputs." if job.pinned else "unpinned.")
+        color = "success"
+    except FoldDeckError as exc:
+        message, color = str(exc), "danger"
+    return (dbc.Alert(message, color=color, dismissable=True, duration=6000, className="py-2"), (n or 0) + 1,
+            retention_banner(user))

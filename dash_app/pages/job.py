@@ -19,6 +19,7 @@ from dash import Input, Output, Patch, State, callback, clientside_callback, ctx
 from dash.exceptions import PreventUpdate
 
 from dash_app.components import console as cons
+from dash_app.components import job_manage as jm
 from dash_app.components import results_plots as rp
 from dash_app.components import results_view as rv
 from dash_app.components import structure_viewer as sv
@@ -26,7 +27,7 @@ from dash_app.components.job_grid import fmt_duration, stage_text
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import defaults, failures, joblog, jobs, results
+from services import defaults, failures, joblog, jobs, results, waiting
 from services.errors import FoldDeckError, JobNotFound
 from services.jobs import Job, JobState
 from services.result_import import IMPORTED_HOST
@@ -43,6 +44,7 @@ CANCEL_MODAL, CANCEL_CONFIRM, CANCEL_KEEP = (page_id(__name__, x) for x in ("can
                                                                            "cancel-keep"))
 CANCEL_BODY = page_id(__name__, "cancel-body")
 NOT_FOUND = page_id(__name__, "not-found")
+jm.register_callbacks()  # delete, rename, pin (issue 18)
 
 
 def _when(ts: float | None) -> str:
@@ -56,6 +58,7 @@ def header(job: Job) -> list:
              ("Finished", _when(job.finished_at)),
              ("Run time", fmt_duration(end - job.started_at) if job.started_at and end else "—"),
              ("Host", job.host or "—"), ("Attempt", str(job.attempts or "—")), ("Tokens", f"{job.tokens:,}")]
+    facts += slurm_facts(job)
     return [html.Div([html.H1([f"#{job.id} ", job.name], className="h4 mb-0 me-3 text-break"),
                       state_badge(job.state, job.cancel_requested, id=page_id(__name__, "state"))],
                      className="d-flex align-items-center flex-wrap gap-2 mb-2"),
@@ -64,11 +67,30 @@ def header(job: Job) -> list:
                     className="fd-facts mb-0")]
 
 
+def slurm_facts(job: Job) -> list[tuple[str, object]]:
+    """Return the Slurm line of an attempt run through Slurm: pending reason or node, job id, the batch script."""
+    if job.executor != "slurm" or not job.attempts:
+        return []
+    row = jobs.slurm_attempt(conn(), job.id, job.attempts)
+    if row is None:
+        return []
+    script = f"/api/jobs/{job.id}/slurm-script"
+    return [("Slurm", html.Span([html.Span(row.describe(), id=page_id(__name__, "slurm")), " · ",
+                                 html.A("batch script", href=script, target="_blank"), " (",
+                                 html.A("download", href=f"{script}?download=1", download=""), ")"]))]
+
+
 def progress_bar(job: Job, paused: bool = False) -> list:
     """Return the stage bar: the stage and detail parsed from the log, and the fraction done."""
     pct = round(job.progress * 100)
     color = {"failed": "danger", "cancelled": "warning", "succeeded": "success"}.get(job.state.value, "primary")
     text = stage_text(job, None) if job.state is not JobState.QUEUED else queued_text(paused)
+    if job.state is JobState.QUEUED and not paused:  # why it waits: approval, maintenance, limit... (issue 18)
+        text = waiting.reason(conn(), settings(), job) or text
+    if job.executor == "slurm" and job.state is JobState.RUNNING and job.attempts:
+        row = jobs.slurm_attempt(conn(), job.id, job.attempts)
+        if row is not None and row.pending:  # claimed by FoldDeck, but Slurm has not started it
+            text = f"pending in Slurm ({row.reason or 'waiting'})"
     if job.state is JobState.RUNNING and job.progress_detail:
         text = f"{job.stage} · {job.progress_detail}"
     return [html.Div([html.Span(text, id=page_id(__name__, "stage")), html.Span(f"{pct}%", className="ms-auto")],
@@ -157,9 +179,11 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
     return html.Div([
         html.A([html.I(className="bi bi-arrow-left me-1"), "All jobs"], href="/", className="small"),
         dbc.Card(dbc.CardBody([html.Div(header(job), id=HEADER), html.Div(progress_bar(job, paused), id=PROGRESS,
-                                                                           className="my-3"), _buttons(job)]),
+                                                                           className="my-3"), _buttons(job),
+                               jm.manage_bar(job)]),
                  className="mb-3 mt-2"),
         html.Div(id=ALERT),
+        html.Div(jm.notices(job), id=jm.NOTICES),
         html.Div(failure(job), id=FAILURE),
         html.Div(results_section(job), id=RESULTS),
         dbc.Card([dbc.CardHeader([html.I(className="bi bi-terminal me-2"), "Log"]),

@@ -19,6 +19,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dash_app import context
 from dash_app.components.host_rest import resting_badge, resting_line
 from dash_app.components.metric_chart import empty_figure, extend_data, history_figure, metric_chart
+from dash_app.components.slurm_cluster import cluster_card
 from services import defaults
 from services import jobs as jobs_service
 from services.metrics import history
@@ -79,6 +80,7 @@ def layout(**_query) -> html.Div:
         html.H1("Status", className="h3"),
         html.Div(_alert(latest.ts), id=ALERT),
         dbc.Row(_cards(latest.hosts, latest.jobs), id=CARDS, className="g-3 mb-4"),
+        html.Div(readiness_list(), id=READINESS, className="mb-4"),
         dbc.Row([
             dbc.Col(dcc.Dropdown(id=HOST, options=names, value=names[0] if names else None, clearable=False,
                                  placeholder="host"), md=3),
@@ -192,6 +194,7 @@ def _cards(hosts: list[HostSnapshot], board: dict | None, seq: int | None = None
     board = board if board is not None else jobs_service.job_board(conn)  # a sampler from before the board
     cards = [_plain(_host_card(h, board["running"].get(h.host, []), board["queued"], admin, resting.get(h.host)))
              for h in hosts]
+    cards += [_plain(cluster_card(name, info)) for name, info in (board.get("clusters") or {}).items()]
     if seq is not None:
         if len(_rendered) >= 8:  # a tick or two of each role; older ticks are never asked for again
             _rendered.pop(next(iter(_rendered)))
@@ -272,3 +275,32 @@ def refresh_status(_n: int, cursor: dict | None):
         cursor = {**cursor, "last_ts": snap.ts}
     new_cursor = {**cursor, "seq": latest.seq} if cursor else no_update
     return [_cards(latest.hosts, latest.jobs, latest.seq), _alert(latest.ts)] + extends + [new_cursor]
+
+
+# -- AlphaFold 3 readiness per host (issue 18): the sampler's preflight, one small table read --------
+
+READINESS = "status-readiness"
+
+
+def readiness_list() -> list:
+    """Return one line per checked host: ready, or what is missing (nothing before the first check)."""
+    from services import preflight
+
+    found = preflight.readiness(context.conn())
+    if not found:
+        return []
+    items = []
+    for r in sorted(found.values(), key=lambda r: r.host):
+        badge = dbc.Badge("ready" if r.ready else "not ready", color="success" if r.ready else "danger",
+                          className="me-2")
+        detail = html.Ul([html.Li(m) for m in r.missing], className="small mb-1") if r.missing else None
+        items.append(html.Li([html.Strong(r.host, className="me-2"), badge,
+                              html.Span(f"checked {time.strftime('%H:%M', time.localtime(r.checked_at))}",
+                                        className="text-muted small"), detail], **{"data-host": r.host}))
+    return [html.H2("AlphaFold 3 readiness", className="h5"), html.Ul(items, className="list-unstyled mb-0")]
+
+
+@callback(Output(READINESS, "children"), Input(INTERVAL, "n_intervals"), prevent_initial_call=True)
+def refresh_readiness(_n: int):
+    """Show each host's latest preflight (checked every few minutes by the sampler)."""
+    return readiness_list()

@@ -1,4 +1,4 @@
-"""Executors run one AF3 command for one job attempt: locally or on an SSH host.
+"""Executors run one AF3 command for one job attempt: locally, on an SSH host or through Slurm.
 
 `base` holds the interface and knows no executor; this package chooses one per host kind, so
 `local` and `ssh` import `base` without an import circle.
@@ -14,6 +14,10 @@ __all__ = ["Executor", "ExecutorError", "HostUnavailable", "RunSpec", "make_exec
 
 def make_executor(host: Host, settings: Settings) -> Executor:
     """Return the executor for a host."""
+    if host.is_slurm:
+        from services.executors.slurm import SlurmExecutor
+
+        return SlurmExecutor(host, settings)
     if host.is_local:
         from services.executors.local import LocalExecutor
 

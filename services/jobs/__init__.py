@@ -23,6 +23,7 @@ from services.jobs.backoff import (  # noqa: F401
 )
 from services.jobs.cli import EXIT_REFUSED, EXIT_UNREADABLE, main, problem_lines  # noqa: F401
 from services.jobs.leases import (  # noqa: F401
+    adopt_slurm_job,
     check_running,
     claim_job,
     finish_attempt,
@@ -44,6 +45,7 @@ from services.jobs.limits import (  # noqa: F401
     too_many_jobs,
     too_many_tokens,
 )
+from services.jobs.manage import delete_job, pin_job, rename_job, set_not_before  # noqa: F401
 from services.jobs.model import _SELECT, FINISHED, SORTS, WORKER_LOST, Job, JobState, log  # noqa: F401
 from services.jobs.queries import (  # noqa: F401
     Attempt,
@@ -57,6 +59,17 @@ from services.jobs.queries import (  # noqa: F401
     record_gpu_usage,
     running_jobs,
     state_counts,
+)
+from services.jobs.slurm import (  # noqa: F401
+    SlurmAttempt,
+    active_slurm_ids,
+    record_offset,
+    record_slurm_id,
+    record_state,
+    record_submission,
+    slurm_attempt,
+    slurm_attempts,
+    slurm_counts,
 )
 from services.jobs.submission import (  # noqa: F401
     TERMS_REFUSAL,

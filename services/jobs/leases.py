@@ -5,7 +5,7 @@ import logging
 import sqlite3
 import time
 
-from services import joblog
+from services import approvals, defaults, joblog, maintenance, preflight
 from services.db import transaction
 from services.errors import HostUnreachable, SettingsError
 from services.hosts import Host, load_hosts
@@ -15,25 +15,25 @@ from services.jobs.workers import queue_paused
 from services.settings import Settings
 
 
-def _pick_host(conn: sqlite3.Connection, hosts: list[Host]) -> Host | None:
-    """Return the host with the most free slots (first listed on a tie), skipping hosts in backoff."""
+def _free_hosts(conn: sqlite3.Connection, hosts: list[Host]) -> list[Host]:
+    """Return the hosts with a free slot, most free slots first (first listed on a tie), none in backoff."""
     running = dict(conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host"))
     resting = {r[0] for r in conn.execute("SELECT host FROM host_backoff WHERE until > ?", (time.time(),))}
     free = [(h.slots - running.get(h.name, 0), -i, h) for i, h in enumerate(hosts)
             if h.run_jobs and h.name not in resting]
-    free = [f for f in free if f[0] > 0]
-    return max(free, key=lambda f: f[:2])[2] if free else None
+    return [f[2] for f in sorted((f for f in free if f[0] > 0), key=lambda f: f[:2], reverse=True)]
 
 
 _FAIR_NEXT = """
 WITH r AS (SELECT owner_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner_id)
-SELECT j.id FROM jobs j
+SELECT j.id, j.tokens FROM jobs j
 LEFT JOIN r ON r.owner_id = j.owner_id
 LEFT JOIN user_limits l ON l.user_id = j.owner_id
-WHERE j.state = 'queued' AND (l.max_running IS NULL OR COALESCE(r.n, 0) < l.max_running)
+WHERE j.state = 'queued' AND {claimable} AND (j.not_before IS NULL OR j.not_before <= ?)
+  AND (l.max_running IS NULL OR COALESCE(r.n, 0) < l.max_running)
 ORDER BY COALESCE(r.n, 0), j.queued_at, j.id
-LIMIT 1
-"""
+LIMIT {candidates}
+""".format(claimable=approvals.claimable_sql("j"), candidates=defaults.CLAIM_CANDIDATES)
 
 
 def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, hosts: list[Host]) -> Job | None:
@@ -41,14 +41,11 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
     with transaction(conn):
         if queue_paused(conn):
             return None
-        host = _pick_host(conn, hosts)
+        now = time.time()
+        row, host = _place(conn, settings, _free_hosts(conn, hosts), now)
         if host is None:
             return None
-        row = conn.execute(_FAIR_NEXT).fetchone()
-        if row is None:
-            return None
-        now = time.time()
-        executor = "local" if host.is_local else "ssh"
+        executor = "slurm" if host.is_slurm else "local" if host.is_local else "ssh"
         conn.execute("UPDATE jobs SET state = 'running', worker_id = ?, host = ?, executor = ?, "
                      "attempts = attempts + 1, started_at = ?, lease_expires = ?, updated_at = ?, stage = 'starting', "
                      "pid = NULL, remote_pid = NULL WHERE id = ?",
@@ -60,6 +57,18 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
     _event(logging.INFO, "job %s started on %s by worker %s (attempt %s)", job, job.id, host.name, worker_id,
            job.attempts)
     return job
+
+
+def _place(conn: sqlite3.Connection, settings: Settings, free: list[Host], now: float):
+    """Return (job row, host) for the first job in fair order that some free host may take now (issue 18:
+    maintenance windows, preflight), or (None, None)."""
+    if not free:
+        return None, None
+    for row in conn.execute(_FAIR_NEXT, (now,)).fetchall():
+        host = maintenance.place(conn, row, free, lambda h: preflight.runs_real_af3(settings, h), now)
+        if host is not None:
+            return row, host
+    return None, None
 
 
 def hand_back(conn: sqlite3.Connection, job: Job, reason: str, log_line: str) -> bool:
@@ -162,7 +171,8 @@ def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None
     now = time.time() if now is None else now
     reaped = []
     with transaction(conn):
-        rows = conn.execute(_SELECT + " WHERE j.state = 'running' AND j.lease_expires < ?", (now,)).fetchall()
+        rows = conn.execute(_SELECT + " WHERE j.state = 'running' AND j.lease_expires < ? AND NOT "
+                            + _IN_SLURM, (now,)).fetchall()
         for job in map(_to_job, rows):
             if job.cancel_requested:
                 new, error = JobState.CANCELLED, None
@@ -185,6 +195,40 @@ def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None
         _event(logging.WARNING, "job %s: %s", job, job.id, text)
         _kill_leftovers(conn, settings, job, hosts, down)
     return [job for job, _ in reaped]
+
+
+# A running attempt already handed to Slurm: it runs on without its worker; the next worker serving
+# its host re-attaches to it (adopt_slurm_job) instead of reaping it, so it is never submitted twice.
+_IN_SLURM = ("(j.executor = 'slurm' AND EXISTS (SELECT 1 FROM slurm_jobs s WHERE s.job_id = j.id "
+             "AND s.attempt = j.attempts))")
+
+
+def adopt_slurm_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, hosts: list[Host]) -> Job | None:
+    """Take over one attempt in Slurm whose worker stopped answering (lease expired); None if there is none.
+
+    The job keeps its attempt number: the new worker follows the same Slurm job by its recorded id.
+    """
+    names = [h.name for h in hosts if h.is_slurm]
+    if not names:
+        return None
+    now = time.time()
+    with transaction(conn):
+        row = conn.execute(f"SELECT j.id FROM jobs j WHERE j.state = 'running' AND j.lease_expires < ? AND "
+                           f"j.host IN ({','.join('?' * len(names))}) AND {_IN_SLURM} ORDER BY j.id LIMIT 1",
+                           (now, *names)).fetchone()
+        if row is None:
+            return None
+        old = _load(conn, row[0])
+        conn.execute("UPDATE jobs SET worker_id = ?, lease_expires = ?, updated_at = ? WHERE id = ?",
+                     (worker_id, now + settings.lease_seconds, now, old.id))
+        conn.execute("UPDATE job_attempts SET worker_id = ? WHERE job_id = ? AND attempt = ?",
+                     (worker_id, old.id, old.attempts))
+        conn.execute("UPDATE workers SET current_job = ? WHERE id = ?", (old.id, worker_id))
+        joblog.write_lines(conn, old.id, [(joblog.Stream.SYSTEM.value, f"Worker {old.worker_id} stopped answering; "
+                                           f"worker {worker_id} re-attached to the attempt in Slurm.")])
+        job = _load(conn, old.id)
+    _event(logging.INFO, "job %s: worker %s re-attached to its Slurm attempt %s", job, job.id, worker_id, job.attempts)
+    return job
 
 
 def _kill_leftovers(conn: sqlite3.Connection, settings: Settings, job: Job, hosts: list[Host] | None,

@@ -76,6 +76,11 @@ class Job:
     idempotency_key: str | None
     terms_accepted_at: float | None = None  # when the owner accepted the AlphaFold 3 terms for this job
     terms_via: str | None = None  # how it was submitted: builder, upload, cli, clone...
+    pinned: int = 0  # 1: kept past FOLDDECK_RETENTION_DAYS
+    purged_at: float | None = None  # when retention removed its outputs
+    approval: str | None = None  # None (not needed), "pending", "approved" or "rejected"
+    approval_note: str | None = None  # the admin's note, shown to the owner
+    not_before: float | None = None  # the owner asked that it not start before this
 
     @property
     def is_finished(self) -> bool:

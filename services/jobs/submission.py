@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services import defaults, ratelimit
+from services import approvals, defaults, ratelimit
 from services.db import transaction
 from services.errors import InvalidInput, LimitExceeded, TermsNotAccepted
 from services.jobs.limits import (
@@ -54,26 +54,26 @@ class NewJob:
 
 def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict, *,
            idempotency_key: str | None = None, name: str | None = None, cloned_from: int | None = None,
-           accept_terms: bool | None = None, via: str = "") -> Job:
+           accept_terms: bool | None = None, via: str = "", not_before: float | None = None) -> Job:
     """Queue one job from an AF3-dialect input that is already validated (see `submit_many`).
 
     A second submit with the same `idempotency_key` by the same owner returns the first job.
     """
     return submit_many(conn, settings, owner, [NewJob(af3, name, idempotency_key, "", cloned_from)],
-                       accept_terms=accept_terms, via=via)[0]
+                       accept_terms=accept_terms, via=via, not_before=not_before)[0]
 
 
 RATE_LIMITED_VIA = ("builder", "upload", "api")  # where people and scripts submit; shared gunicorn-wide in SQLite
 
 
 def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items: list[NewJob], *,
-                accept_terms: bool | None = None, via: str = "") -> list[Job]:
+                accept_terms: bool | None = None, via: str = "", not_before: float | None = None) -> list[Job]:
     """Queue validated AF3-dialect jobs all or nothing, in one transaction; return them in order.
 
     Items whose idempotency key the owner already used return the job made then. The AlphaFold 3
     terms must be accepted: `accept_terms=True` accepts them now (and remembers it); None relies
     on the owner's earlier acceptance; False refuses. The job row records when and through what
-    (`via`: "builder", "upload", "cli", ...).
+    (`via`: "builder", "upload", "cli", ...). `not_before`: no job starts before this time.
 
     Raises:
         LimitExceeded: too many jobs, too many tokens in one, or too many queued (the message names the
@@ -98,6 +98,9 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
         _check_batch(conn, owner.id, [(e.item.label, e.tokens) for e in new], limits)
         with _undo_inputs(settings) as written:
             made = _insert_many(conn, settings, owner, new, terms_at, via, written)
+            if not_before:  # in the same transaction: no worker sees the jobs without it
+                conn.executemany("UPDATE jobs SET not_before = ? WHERE id = ?",
+                                 [(not_before, i) for i in made.values()])
         ids = [made[e.index] if e.index in made else existing[e.item.idempotency_key] for e in entries]
         jobs = _load_many(conn, ids)
     for job in jobs:
@@ -165,6 +168,7 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
     conn.executemany("INSERT INTO jobs (id, owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
                      "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via) "
                      "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    approvals.mark_pending(conn, settings, owner.id, [(r[0], r[5]) for r in rows])
     return made
 
 

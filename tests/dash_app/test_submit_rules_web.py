@@ -115,7 +115,7 @@ def test_upload_marks_a_job_over_the_token_limit_not_valid(user_client, app, con
 def builder_submit(client, app, state, accepted, key="b1"):
     body = payload(app, "shell-url.href", [("builder-submit", "n_clicks", 1)],
                    [("builder-state", "data", state), ("builder-submit-key", "data", key),
-                    ("builder-terms-accept", "value", accepted)])
+                    ("builder-terms-accept", "value", accepted), ("builder-not-before", "value", None)])
     r = dash_post(client, body)
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
     return r.json["response"]

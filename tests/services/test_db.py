@@ -34,7 +34,7 @@ def test_concurrent_migrations_from_two_threads(tmp_path):
         results.append(db.migrate(path))
         db.close_all()
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    threads = [threading.Thread(target=run) for _ in range(16)]
     [t.start() for t in threads]
     [t.join() for t in threads]
     applied = [name for r in results for name in r]

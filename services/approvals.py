@@ -1,0 +1,143 @@
+"""Approval of large jobs: above FOLDDECK_APPROVAL_TOKENS (or from a flagged user) a job waits.
+
+A job that needs approval is queued with `approval = 'pending'`; the claim skips it
+(`claimable_sql`) until an admin approves it. A rejection cancels the job with the admin's note
+as its error, so the owner reads it on the job page and the dashboard.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from services.db import transaction
+from services.errors import JobStateError, PermissionDenied
+from services.settings import Settings
+from services.users import User
+
+if TYPE_CHECKING:  # the jobs package imports this module while it loads: its names are taken at call time
+    from services.jobs.model import Job
+
+log = logging.getLogger("folddeck.jobs")
+AWAITING = "awaiting approval"
+RECENT_DAYS = 30  # "recent usage" an admin weighs a request against
+
+
+def claimable_sql(alias: str = "j") -> str:
+    """Return the SQL condition a claim adds: no approval needed, or approved."""
+    return f"({alias}.approval IS NULL OR {alias}.approval = 'approved')"
+
+
+def mark_pending(conn: sqlite3.Connection, settings: Settings, owner_id: int, job_ids_tokens: list[tuple[int, int]]
+                 ) -> list[int]:
+    """Mark newly inserted jobs that need an admin's approval (inside the submit transaction)."""
+    flagged = conn.execute("SELECT needs_approval FROM users WHERE id = ?", (owner_id,)).fetchone()
+    limit = settings.approval_tokens
+    pending = [i for i, tokens in job_ids_tokens if (flagged and flagged[0]) or (limit and tokens > limit)]
+    conn.executemany("UPDATE jobs SET approval = 'pending', stage = ? WHERE id = ?", [(AWAITING, i) for i in pending])
+    return pending
+
+
+def set_needs_approval(conn: sqlite3.Connection, user_id: int, flag: bool) -> None:
+    """Flag (or unflag) a user so that every job of theirs waits for an admin."""
+    conn.execute("UPDATE users SET needs_approval = ? WHERE id = ?", (int(flag), user_id))
+
+
+def flag_user(conn: sqlite3.Connection, admin: User, user_id: int, flag: bool) -> bool:
+    """Flag or unflag a user as an admin; return the new flag.
+
+    Raises:
+        PermissionDenied: the caller is not an admin.
+    """
+    if not admin.is_admin:
+        raise PermissionDenied("Only an admin flags users for approval.")
+    set_needs_approval(conn, user_id, flag)
+    log.info("user %s %s by %s", user_id, "must have every job approved" if flag else "no longer needs approval",
+             admin.username, extra={"source": "admin", "username": admin.username})
+    return flag
+
+
+def flagged_users(conn: sqlite3.Connection) -> set[int]:
+    """Return the ids of users whose every job waits for an admin."""
+    return {r[0] for r in conn.execute("SELECT id FROM users WHERE needs_approval = 1")}
+
+
+def _decide(conn: sqlite3.Connection, admin: User, job_id: int) -> Job:
+    from services.jobs.model import _load
+
+    if not admin.is_admin:
+        raise PermissionDenied("Only an admin approves or rejects jobs.")
+    job = _load(conn, job_id)
+    if job.approval != "pending" or job.state.value != "queued":
+        raise JobStateError(f"Job {job.id} is not awaiting approval.")
+    return job
+
+
+def approve(conn: sqlite3.Connection, admin: User, job_id: int, note: str = "") -> Job:
+    """Let a pending job be claimed; its place in the queue is kept.
+
+    Raises:
+        PermissionDenied: the caller is not an admin.
+        JobNotFound / JobStateError: no such job, or it is not awaiting approval.
+    """
+    from services.jobs.model import _event, _load
+
+    with transaction(conn):
+        job = _decide(conn, admin, job_id)
+        conn.execute("UPDATE jobs SET approval = 'approved', approval_note = ?, stage = '', updated_at = ? "
+                     "WHERE id = ?", (note.strip() or None, time.time(), job.id))
+    _event(logging.INFO, "job %s approved by %s", job, job.id, admin.username)
+    return _load(conn, job.id)
+
+
+def reject(conn: sqlite3.Connection, admin: User, job_id: int, note: str) -> Job:
+    """Cancel a pending job with a note its owner sees.
+
+    Raises:
+        PermissionDenied: the caller is not an admin.
+        JobNotFound / JobStateError: no such job, or it is not awaiting approval.
+    """
+    from services.jobs.model import _event, _load
+
+    note = note.strip() or "no reason given"
+    with transaction(conn):
+        job = _decide(conn, admin, job_id)
+        now = time.time()
+        conn.execute("UPDATE jobs SET approval = 'rejected', approval_note = ?, state = 'cancelled', "
+                     "finished_at = ?, updated_at = ?, stage = 'rejected', error = ? WHERE id = ?",
+                     (note, now, now, f"Rejected by an admin: {note}", job.id))
+    _event(logging.INFO, "job %s rejected by %s: %s", job, job.id, admin.username, note)
+    return _load(conn, job.id)
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    job: Job
+    gpu_hours: float  # the estimate: tokens at the measured pace
+    recent_jobs: int  # the owner's jobs in the last RECENT_DAYS
+    recent_gpu_hours: float  # their finished jobs' run time in that period
+
+
+def estimate_gpu_hours(tokens: int) -> float:
+    """Return a rough GPU-hour estimate for a job of `tokens` tokens (AF3's published A100 timings)."""
+    from services import defaults
+
+    return max(defaults.APPROVAL_MIN_HOURS, (tokens / 1000) ** 2 * defaults.APPROVAL_HOURS_PER_1K_SQ)
+
+
+def pending(conn: sqlite3.Connection, now: float | None = None) -> list[PendingJob]:
+    """Return jobs awaiting approval, oldest first, with what an admin needs to decide."""
+    from services.jobs.model import _SELECT, _to_jobs
+
+    now = time.time() if now is None else now
+    since = now - RECENT_DAYS * 86_400
+    out = []
+    for job in _to_jobs(conn.execute(_SELECT + " WHERE j.approval = 'pending' AND j.state = 'queued' "
+                                     "ORDER BY j.queued_at, j.id")):
+        n, secs = conn.execute("SELECT COUNT(*), COALESCE(SUM(finished_at - started_at), 0) FROM jobs "
+                               "WHERE owner_id = ? AND submitted_at >= ? AND id != ?",
+                               (job.owner_id, since, job.id)).fetchone()
+        out.append(PendingJob(job, estimate_gpu_hours(job.tokens), n, secs / 3600))
+    return out

@@ -1,0 +1,524 @@
+"""Run attempts through a Slurm cluster's own scheduler: sbatch, one squeue per tick, sacct, scancel.
+
+Each attempt gets a folder on storage the compute nodes share (`<work_dir>/<install tag>/<job>/
+attempt-<n>/`) holding its input, a generated batch script, Slurm's output file and, when the
+command ends, an `exit_code` marker written by the script itself. The worker follows the output
+file by byte offset into the log store, exactly like a local process's stdout.
+
+Tracking scales with the cluster, not the jobs: every executor of a cluster in this process asks
+one shared `Cluster`, which runs ONE `squeue` per tick for all of FoldDeck's jobs (by job-name
+prefix), and one `sacct` per tick for all those that left the queue. When accounting is off
+(`sacct` fails), `sacct -c` (the job completion log) and then the exit marker are used.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from services import db, defaults, jobs
+from services.executors.base import Executor, ExecutorError, HostUnavailable, LineSplitter, RunSpec, render_command
+from services.hosts import Host
+from services.settings import Settings
+
+log = logging.getLogger("folddeck.slurm")
+
+ACTIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING", "STOPPED",
+          "SIGNALING", "STAGE_OUT", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SPECIAL_EXIT")
+REQUEUE_STATES = {"NODE_FAIL": "its node failed", "PREEMPTED": "it was preempted by a higher-priority job",
+                  "BOOT_FAIL": "its node failed to boot"}
+EXIT_MARKER = "exit_code"
+_UNREACHABLE = ("Unable to contact slurm controller", "Socket timed out", "Connection refused")
+
+
+def install_tag(settings: Settings) -> str:
+    """Return 8 hex digits naming this FoldDeck installation (its data dir) in Slurm job names."""
+    return hashlib.sha1(str(Path(settings.data_dir).resolve()).encode()).hexdigest()[:8]
+
+
+def job_name(tag: str, job_id: int, attempt: int) -> str:
+    return f"folddeck.{tag}.{job_id}.{attempt}"
+
+
+def parse_job_name(name: str, tag: str) -> tuple[int, int] | None:
+    """Return (job id, attempt) for one of this installation's job names, else None."""
+    parts = name.split(".")
+    if len(parts) != 4 or parts[:2] != ["folddeck", tag] or not (parts[2].isdigit() and parts[3].isdigit()):
+        return None
+    return int(parts[2]), int(parts[3])
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One job as squeue shows it."""
+    state: str
+    reason: str
+    node: str
+    time_limit: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Final:
+    """How a job that left the queue ended: Slurm's state and the command's exit status."""
+    state: str  # COMPLETED, FAILED, TIMEOUT, CANCELLED, OUT_OF_MEMORY, NODE_FAIL, ...
+    exit_code: int | None
+    by: str = ""  # "CANCELLED by 1000" -> "1000"
+
+
+def parse_exit(text: str) -> int | None:
+    """Return the exit status of Slurm's "code:signal" (a signal counts as 128 + signal)."""
+    code, _, sig = text.partition(":")
+    if not code.isdigit():
+        return None
+    return 128 + int(sig) if sig.isdigit() and int(sig) and not int(code) else int(code)
+
+
+def parse_sacct(text: str) -> dict[int, Final]:
+    """Parse `sacct -X -n -P -o JobID,State,ExitCode` lines."""
+    out = {}
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if len(parts) < 3 or not parts[0].isdigit():
+            continue
+        state, _, by = parts[1].partition(" by ")
+        out[int(parts[0])] = Final(state.strip(), parse_exit(parts[2]), by.strip())
+    return out
+
+
+class Cluster:
+    """All of this process's view of one Slurm host: one squeue per tick, one sacct per tick.
+
+    Thread-safe; every executor (one per slot thread) of the host shares the instance from `cluster()`.
+    `calls` counts the Slurm commands run, by name (the bench reads it).
+    """
+
+    def __init__(self, host: Host, settings: Settings, tick: float = defaults.SLURM_TICK_S):
+        self.host, self.settings, self.tick = host, settings, tick
+        self.tag = install_tag(settings)
+        self.prefix = f"folddeck.{self.tag}."
+        self.calls: Counter = Counter()
+        self.queue: dict[int, Queued] = {}
+        self.finals: dict[int, Final] = {}
+        self.gone: dict[int, float] = {}  # slurm id -> when it was first missing from the queue
+        self.refreshed_at = float("-inf")  # monotonic time of the last squeue
+        self.sacct_at = float("-inf")
+        self.failed_at = float("-inf")  # monotonic time of the last squeue that failed
+        self.outage_logged = float("-inf")
+        self.accounting = True  # False once sacct said accounting storage is disabled
+        self.reported: set[int] = set()  # unknown jobs already logged
+        self._unknown: set[int] = set()  # unknown jobs seen once
+        self._lock = threading.Lock()
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run one Slurm client command here; HostUnavailable when the clients or controller are missing."""
+        self.calls[args[0]] += 1
+        try:
+            res = subprocess.run(args, capture_output=True, text=True, timeout=defaults.SLURM_COMMAND_TIMEOUT_S,
+                                 stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            raise HostUnavailable(self.host.name, f"{args[0]} not found", config=True,
+                                  fix="install the Slurm clients (and the cluster's slurm.conf) on this machine"
+                                  ) from None
+        except subprocess.TimeoutExpired:
+            raise HostUnavailable(self.host.name, f"{args[0]} did not answer within "
+                                  f"{defaults.SLURM_COMMAND_TIMEOUT_S:.0f} s (is slurmctld up?)") from None
+        if check and res.returncode != 0:
+            raise ExecutorError(f"{' '.join(args[:2])} failed: {(res.stderr or res.stdout).strip()[-500:]}")
+        return res
+
+    # -- tracking ---------------------------------------------------------------------------------
+
+    def status(self, slurm_id: int, since: float) -> Queued | Final | None:
+        """Return the job's place in the queue, how it ended, or None while that is not known yet.
+
+        `since` is when it was submitted (monotonic): a job newer than the last squeue is pending.
+        """
+        with self._lock:
+            now = time.monotonic()
+            if now - max(self.refreshed_at, self.failed_at) >= self.tick:
+                try:
+                    self._refresh()
+                except ExecutorError as exc:  # slurmctld restarting or busy: keep the last answer, retry next tick
+                    self.failed_at = now
+                    self._outage(exc)
+                    return self.queue.get(slurm_id) or self.finals.get(slurm_id)
+            if slurm_id in self.queue:
+                self.gone.pop(slurm_id, None)
+                return self.queue[slurm_id]
+            if since >= self.refreshed_at:
+                return Queued("PENDING", "submitted", "", "", "")
+            if slurm_id in self.finals:
+                return self.finals[slurm_id]
+            self.gone.setdefault(slurm_id, now)
+            if now - self.sacct_at >= self.tick:
+                self._resolve_gone()
+            return self.finals.get(slurm_id)
+
+    def _outage(self, exc: Exception) -> None:
+        """Log a failed squeue at most once a minute (jobs keep their last known state meanwhile)."""
+        if time.monotonic() - self.outage_logged >= 60:
+            self.outage_logged = time.monotonic()
+            log.warning("Slurm on %s does not answer squeue (%s); FoldDeck's jobs there keep their last known "
+                        "state until it does", self.host.name, exc,
+                        extra={"source": "worker", "username": None, "job_id": None})
+
+    def gone_for(self, slurm_id: int) -> float:
+        """Return the seconds since the job was first missing from the queue (0 while it is in it)."""
+        with self._lock:
+            start = self.gone.get(slurm_id)
+        return time.monotonic() - start if start is not None else 0.0
+
+    def forget(self, slurm_id: int) -> None:
+        with self._lock:
+            self.finals.pop(slurm_id, None)
+            self.gone.pop(slurm_id, None)
+
+    def refresh(self) -> dict[int, Queued]:
+        """Run the tick's squeue now (the bench and the sampler call this); return the queue."""
+        with self._lock:
+            self._refresh()
+            return dict(self.queue)
+
+    def _refresh(self) -> None:
+        started = time.monotonic()  # a job submitted after this may be missing from the answer
+        res = self.run("squeue", "--me", "-h", "-t", "all", "-o", "%i|%j|%T|%r|%N|%l")
+        queue = {}
+        for line in res.stdout.splitlines():
+            parts = line.split("|")
+            if len(parts) < 6 or not parts[0].isdigit() or not parts[1].startswith(self.prefix):
+                continue
+            state = parts[2]
+            if state not in ACTIVE:  # finished, still listed for MinJobAge: sacct has the exit status
+                continue
+            queue[int(parts[0])] = Queued(state, "" if parts[3] == "None" else parts[3],
+                                          "" if parts[4] in ("(null)", "n/a") else parts[4], parts[5], parts[1])
+        self.queue = queue
+        self.refreshed_at = started
+        self._report_unknown()
+
+    def _report_unknown(self) -> None:
+        """Log, once each, Slurm jobs named as this installation's that no running FoldDeck attempt owns."""
+        candidates = {sid: q for sid, q in self.queue.items() if sid not in self.reported}
+        if not candidates:
+            return
+        known = jobs.active_slurm_ids(db.connect(self.settings.db_path), self.host.name)
+        for sid, q in candidates.items():
+            if sid in known:
+                continue
+            # An attempt between sbatch and recording its id shows up once; report only when seen twice.
+            if sid not in self._unknown:
+                self._unknown.add(sid)
+                continue
+            self.reported.add(sid)
+            log.warning("Slurm job %s (%s, %s) on %s belongs to no running FoldDeck job; cancel it with "
+                        "`scancel %s` if it should not run", sid, q.name, q.state.lower(), self.host.name, sid,
+                        extra={"source": "worker", "username": None, "job_id": None})
+
+    def _resolve_gone(self) -> None:
+        """One sacct for every job that left the queue and has no end state yet (sacct -c without accounting)."""
+        self.sacct_at = time.monotonic()
+        ids = sorted(i for i in self.gone if i not in self.finals)
+        if not ids:
+            return
+        fields = ("-n", "-P", "-j", ",".join(map(str, ids)), "-o", "JobID,State,ExitCode")
+        if self.accounting:
+            res = self.run("sacct", "-X", *fields, check=False)
+            if res.returncode == 0:
+                self.finals.update(_ended(parse_sacct(res.stdout)))
+                return
+            if "disabled" not in res.stderr:  # slurmdbd busy or restarting: ask again next tick
+                return
+            self.accounting = False
+            log.info("Slurm accounting is off on %s (%s); reading the job completion log instead", self.host.name,
+                     res.stderr.strip()[:200], extra={"source": "worker", "username": None, "job_id": None})
+        res = self.run("sacct", "-c", *fields, check=False)
+        if res.returncode == 0:
+            self.finals.update(_ended(parse_sacct(res.stdout)))
+
+    def info(self) -> dict:
+        """Return partitions, node states and GPUs from one sinfo (the sampler calls this once per tick)."""
+        res = self.run("sinfo", "-h", "-N", "-O", "NodeHost:|,Partition:|,StateLong:|,Gres:|,GresUsed:|")
+        nodes: dict[str, dict] = {}
+        partitions: dict[str, dict] = {}
+        for line in res.stdout.splitlines():
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) < 5:
+                continue
+            node, part, state, gres, used = parts[:5]
+            part = part.rstrip("*")
+            kind = _node_kind(state)
+            total, busy = _gpus(gres), _gpus(used)
+            p = partitions.setdefault(part, {"idle": 0, "mixed": 0, "allocated": 0, "down": 0, "gpus": 0,
+                                             "gpus_free": 0})
+            p[kind] += 1
+            p["gpus"] += total
+            p["gpus_free"] += max(0, total - busy) if kind != "down" else 0
+            nodes[node] = {"state": state, "gpus": total, "gpus_free": max(0, total - busy)}
+        return {"partitions": partitions, "nodes": len(nodes),
+                "gpus_free": sum(n["gpus_free"] for n in nodes.values() if _node_kind(n["state"]) != "down")}
+
+
+def _ended(finals: dict[int, Final]) -> dict[int, Final]:
+    """Keep only end states: a job squeue missed (submitted during the call) shows PENDING in sacct."""
+    return {sid: f for sid, f in finals.items() if f.state not in ACTIVE}
+
+
+def _node_kind(state: str) -> str:
+    s = state.rstrip("*~#!%$@^-+").lower()
+    if s.startswith(("idle",)):
+        return "idle"
+    if s.startswith("mix"):
+        return "mixed"
+    if s.startswith(("alloc", "completing")):
+        return "allocated"
+    return "down"
+
+
+def _gpus(gres: str) -> int:
+    """Return the GPU count in a GRES string such as "gpu:2", "gpu:a100:4(S:0-1)" or "gpu:0(IDX:N/A)"."""
+    total = 0
+    for item in gres.split(","):
+        if not item.startswith("gpu"):
+            continue
+        last = item.split("(")[0].split(":")[-1]
+        total += int(last) if last.isdigit() else 0
+    return total
+
+
+_clusters: dict[tuple[str, str], Cluster] = {}
+_clusters_lock = threading.Lock()
+
+
+def cluster(host: Host, settings: Settings) -> Cluster:
+    """Return this process's shared Cluster for a Slurm host (a new one if its config changed)."""
+    key = (host.name, str(settings.db_path))
+    with _clusters_lock:
+        found = _clusters.get(key)
+        if found is None or found.host != host:
+            found = _clusters[key] = Cluster(host, settings)
+        return found
+
+
+def batch_script(host: Host, name: str, run_dir: str, command: str) -> str:
+    """Return the batch script for one attempt: #SBATCH lines from the host's config, then the command."""
+    cfg = host.slurm
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --output={run_dir}/slurm.out",
+             f"#SBATCH --chdir={run_dir}", "#SBATCH --open-mode=append", "#SBATCH --no-requeue",
+             "#SBATCH --ntasks=1"]
+    if cfg is not None:
+        for key, flag in (("partition", "partition"), ("account", "account"), ("qos", "qos"), ("gres", "gres"),
+                          ("mem", "mem"), ("time_limit", "time")):
+            if getattr(cfg, key):
+                lines.append(f"#SBATCH --{flag}={getattr(cfg, key)}")
+        if cfg.cpus:
+            lines.append(f"#SBATCH --cpus-per-task={cfg.cpus}")
+        lines.extend(cfg.sbatch_lines)
+    marker = shlex.quote(f"{run_dir}/{EXIT_MARKER}")
+    lines += ["", "# Written by FoldDeck: the AF3 command, then its exit status for when accounting is off.",
+              "echo \"FoldDeck: Slurm job $SLURM_JOB_ID on $(hostname)\"", command, "code=$?",
+              f"echo $code > {marker}.tmp && mv {marker}.tmp {marker}", "exit $code", ""]
+    return "\n".join(lines)
+
+
+class SlurmExecutor(Executor):
+    """Hands one attempt to Slurm and follows it; survives its worker (see `attach`)."""
+
+    kind = "slurm"
+    detachable = True  # a worker that stops or loses the lease leaves the Slurm job running for the next one
+
+    def __init__(self, host: Host, settings: Settings, shared: Cluster | None = None):
+        self.host, self.settings = host, settings
+        self.cluster = shared or cluster(host, settings)
+        self.slurm_id: int | None = None
+        self.spec: RunSpec | None = None
+        self.run_dir = ""
+        self.offset = 0
+        self.since = 0.0
+        self.splitter = LineSplitter()
+        self.final: Final | None = None
+        self.outcome: tuple[str, str] | None = None  # ("failed" | "requeue" | "cancelled", message)
+        self.cancelled = False
+        self._last_fact: tuple = ()
+
+    def _conn(self):
+        return db.connect(self.settings.db_path)
+
+    # -- start or re-attach -------------------------------------------------------------------------
+
+    def start(self, spec: RunSpec) -> None:
+        self.spec = spec
+        name = job_name(self.cluster.tag, spec.job_id, spec.attempt)
+        self.run_dir = f"{self.host.work_dir}/{self.cluster.tag}/{spec.job_id}/attempt-{spec.attempt}"
+        out = f"{self.run_dir}/output"
+        try:
+            os.makedirs(out, exist_ok=True)
+            shutil.copyfile(spec.input_path, f"{self.run_dir}/input.json")
+        except OSError as exc:
+            raise ExecutorError(f"cannot prepare {self.run_dir} on {self.host.name}'s work_dir: {exc}") from None
+        command = render_command(spec.command, f"{self.run_dir}/input.json", out, spec.model_dir, spec.db_dir)
+        script = batch_script(self.host, name, self.run_dir, command)
+        Path(self.run_dir, "job.sbatch").write_text(script)
+        if not jobs.record_submission(self._conn(), spec.job_id, spec.attempt, self.host.name, name, script,
+                                      self.run_dir):
+            raise ExecutorError(f"attempt {spec.attempt} was already handed to Slurm; not submitting it twice")
+        res = self.cluster.run("sbatch", "--parsable", f"{self.run_dir}/job.sbatch", check=False)
+        if res.returncode != 0:
+            error = (res.stderr or res.stdout).strip().removeprefix("sbatch: error: ")
+            if any(s in error for s in _UNREACHABLE):  # the controller is down: not the job's fault
+                jobs.record_state(self._conn(), spec.job_id, spec.attempt, "NOT_SUBMITTED", error[:200])
+                raise HostUnavailable(self.host.name, f"Slurm controller unreachable ({error[:200]})")
+            jobs.record_state(self._conn(), spec.job_id, spec.attempt, "REFUSED", error[:200])
+            raise ExecutorError(f"Slurm refused the job: {error[-500:]}")
+        self.slurm_id = int(res.stdout.strip().split(";")[0])
+        self.since = time.monotonic()
+        jobs.record_slurm_id(self._conn(), spec.job_id, spec.attempt, self.slurm_id)
+        self.remote_pid, self.remote_output = self.slurm_id, out
+        log.info("job %s attempt %s: Slurm job %s submitted on %s", spec.job_id, spec.attempt, self.slurm_id,
+                 self.host.name, extra={"source": "worker", "username": None, "job_id": spec.job_id})
+
+    def attach(self, spec: RunSpec) -> bool:
+        """Follow an attempt already in Slurm (a restarted worker); False if it never reached Slurm."""
+        self.spec = spec
+        row = jobs.slurm_attempt(self._conn(), spec.job_id, spec.attempt)
+        if row is None:
+            return False
+        self.run_dir, self.offset = row.run_dir, row.log_offset
+        self.slurm_id = row.slurm_id
+        if self.slurm_id is None:  # the worker died between sbatch and recording the id: find it by name
+            self.slurm_id = next((sid for sid, q in self.cluster.refresh().items() if q.name == row.name), None)
+            if self.slurm_id is None:
+                return False
+            jobs.record_slurm_id(self._conn(), spec.job_id, spec.attempt, self.slurm_id)
+        self.remote_pid, self.remote_output = self.slurm_id, f"{self.run_dir}/output"
+        self.since = float("-inf")
+        return True
+
+    # -- following ----------------------------------------------------------------------------------
+
+    def _read(self) -> list[str]:
+        try:
+            with open(f"{self.run_dir}/slurm.out", "rb") as f:
+                f.seek(self.offset)
+                data = f.read(4 * 1024 * 1024)
+        except FileNotFoundError:
+            return []
+        if not data:
+            return []
+        self.offset += len(data)
+        lines = self.splitter.feed(data)
+        jobs.record_offset(self._conn(), self.spec.job_id, self.spec.attempt, self.offset)
+        return lines
+
+    def read_lines(self, timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self._read()
+            if not lines and self.final is not None and self._output_done():
+                return self.splitter.flush()  # the job ended: its last line may lack a newline
+            if lines or time.monotonic() >= deadline:
+                return lines
+            time.sleep(min(defaults.SLURM_OUTPUT_POLL_S, max(0.0, deadline - time.monotonic())))
+
+    def _output_done(self) -> bool:
+        try:
+            return os.path.getsize(f"{self.run_dir}/slurm.out") <= self.offset
+        except OSError:
+            return True
+
+    def poll(self) -> int | None:
+        if self.final is None:
+            got = self.cluster.status(self.slurm_id, self.since)
+            if isinstance(got, Queued):
+                self._note(got.state, got.reason, got.node, got.time_limit)
+                return None
+            if got is None:
+                got = self._marker_final()
+                if got is None:
+                    return None
+            self.final = got
+            self._note(got.state, "", "")
+        if not self._output_done() or self.splitter.buf or self.splitter.dropping:
+            return None  # read_lines hands out the rest first
+        return self._conclude(self.final)
+
+    def _marker_final(self) -> Final | None:
+        """Without an accounting record: the script's exit marker, or give up after SLURM_FINAL_WAIT_S."""
+        gone = self.cluster.gone_for(self.slurm_id)
+        if gone <= 0:
+            return None
+        try:
+            code = int(Path(self.run_dir, EXIT_MARKER).read_text().strip())
+            return Final("COMPLETED" if code == 0 else "FAILED", code)
+        except (OSError, ValueError):
+            pass
+        if gone >= defaults.SLURM_FINAL_WAIT_S:
+            return Final("UNKNOWN", None)
+        return None
+
+    def _note(self, state: str, reason: str, node: str, time_limit: str | None = None) -> None:
+        fact = (state, reason, node, time_limit)
+        if fact != self._last_fact:
+            self._last_fact = fact
+            jobs.record_state(self._conn(), self.spec.job_id, self.spec.attempt, state, reason, node,
+                              time_limit or None)
+
+    def _conclude(self, final: Final) -> int:
+        """Turn Slurm's end state into an exit status, with `outcome` for states the status cannot say."""
+        sid, state = self.slurm_id, final.state
+        code = final.exit_code if final.exit_code is not None else 1
+        row = jobs.slurm_attempt(self._conn(), self.spec.job_id, self.spec.attempt)
+        limit = (row.time_limit if row and row.time_limit else "") or (self.host.slurm.time_limit
+                                                                     if self.host.slurm else "")
+        if state == "COMPLETED":
+            return final.exit_code or 0
+        if state == "TIMEOUT":
+            self.outcome = ("failed", f"Slurm stopped job {sid}: it hit the time limit of {limit or 'the partition'}"
+                                      f" — ask for more (time_limit of host {self.host.name})")
+        elif state == "OUT_OF_MEMORY":
+            mem = self.host.slurm.mem if self.host.slurm and self.host.slurm.mem else "the default"
+            self.outcome = ("failed", f"Slurm stopped job {sid}: it ran out of memory ({mem} asked for) — ask for "
+                                      f"more (mem of host {self.host.name})")
+        elif state in REQUEUE_STATES:
+            self.outcome = ("requeue", f"Slurm job {sid} ended {state}: {REQUEUE_STATES[state]}. The job goes back "
+                                       "to the queue as a new attempt.")
+        elif state == "CANCELLED" and not self.cancelled:
+            by = f" (user id {final.by})" if final.by else ""
+            self.outcome = ("cancelled", f"Slurm job {sid} was cancelled outside FoldDeck{by}")
+        elif state == "UNKNOWN":
+            self.outcome = ("failed", f"Slurm job {sid} left the queue and neither sacct nor its exit marker says "
+                                      "how it ended")
+        elif state not in ("FAILED", "CANCELLED"):
+            self.outcome = ("failed", f"Slurm job {sid} ended {state}")
+        return code if code else 1
+
+    def cancel(self, grace: float = defaults.CANCEL_GRACE_SECONDS) -> None:
+        """scancel the job (Slurm sends SIGTERM, then SIGKILL after its KillWait)."""
+        self.cancelled = True
+        if self.slurm_id is not None:
+            self.cluster.run("scancel", str(self.slurm_id), check=False)
+
+    def collect(self) -> None:
+        """Copy the results from the shared work dir to the job's folder (nothing when they are the same)."""
+        src = Path(self.run_dir, "output")
+        dst = self.spec.output_dir
+        if src.resolve() == Path(dst).resolve():
+            return
+        try:
+            shutil.copytree(src, dst, dirs_exist_ok=True)
+        except OSError as exc:
+            raise ExecutorError(f"cannot copy the results from {src}: {exc}") from None
+
+    def close(self) -> None:
+        if self.slurm_id is not None and self.final is not None:
+            self.cluster.forget(self.slurm_id)

@@ -1,0 +1,107 @@
+"""What an owner (or an admin) does to keep their job list tidy: delete, rename, pin."""
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from services.db import transaction
+from services.errors import InvalidInput, JobStateError
+from services.jobs.model import Job, _event, _load
+from services.jobs.queries import get_job
+from services.settings import Settings
+from services.users import User
+
+NAME_MAX = 200  # a job name is one line in a table; longer ones are typing accidents
+
+
+def delete_job(conn: sqlite3.Connection, settings: Settings, caller: User, job_id: int) -> Job:
+    """Delete a finished job: its row, attempts, log lines and its folder (input, outputs).
+
+    One audit line stays in the application log. Returns the job as it was.
+
+    Raises:
+        JobNotFound: not visible to the caller (another user's job reads exactly like a missing one).
+        JobStateError: the job is queued or running (cancel it first).
+    """
+    with transaction(conn):
+        job = get_job(conn, caller, job_id)
+        if not job.is_finished:
+            raise JobStateError(f"Job {job.id} is {job.state.value}; cancel it before deleting it.")
+        _delete_rows(conn, job.id)
+    remove_folder(settings, job.id)
+    _event(logging.WARNING, "job %s (%r, %s, owner %s) deleted by %s", job, job.id, job.name, job.state.value,
+           job.owner, caller.username)
+    return job
+
+
+def _delete_rows(conn: sqlite3.Connection, job_id: int) -> None:
+    """Delete a job's rows (inside the caller's transaction); attempts go by ON DELETE CASCADE."""
+    conn.execute("DELETE FROM job_log WHERE job_id = ?", (job_id,))
+    conn.execute("DELETE FROM job_log_levels WHERE job_id = ?", (job_id,))
+    conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
+
+def remove_folder(settings: Settings, job_id: int) -> None:
+    """Remove `<data dir>/jobs/<id>/`; a folder already gone is fine."""
+    folder = settings.jobs_dir / str(int(job_id))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def rename_job(conn: sqlite3.Connection, caller: User, job_id: int, name: str) -> Job:
+    """Give a visible job a new name (any state).
+
+    Raises:
+        JobNotFound: not visible to the caller.
+        InvalidInput: the name is empty or longer than NAME_MAX.
+    """
+    name = " ".join((name or "").split())
+    if not name or len(name) > NAME_MAX:
+        raise InvalidInput(f"A job name needs 1 to {NAME_MAX} characters.")
+    with transaction(conn):
+        job = get_job(conn, caller, job_id)
+        conn.execute("UPDATE jobs SET name = ?, updated_at = ? WHERE id = ?", (name, time.time(), job.id))
+    _event(logging.INFO, "job %s renamed from %r to %r by %s", job, job.id, job.name, name, caller.username)
+    return _load(conn, job.id)
+
+
+def pin_job(conn: sqlite3.Connection, caller: User, job_id: int, pinned: bool) -> Job:
+    """Pin a job (retention keeps its outputs) or unpin it.
+
+    Raises:
+        JobNotFound: not visible to the caller.
+    """
+    with transaction(conn):
+        job = get_job(conn, caller, job_id)
+        conn.execute("UPDATE jobs SET pinned = ?, updated_at = ? WHERE id = ?", (int(pinned), time.time(), job.id))
+    _event(logging.INFO, "job %s %s by %s", job, job.id, "pinned" if pinned else "unpinned", caller.username)
+    return _load(conn, job.id)
+
+
+def set_not_before(conn: sqlite3.Connection, caller: User, job_id: int, not_before: float | None) -> Job:
+    """Ask that a queued job not start before `not_before` (None: as soon as possible).
+
+    Raises:
+        JobNotFound: not visible to the caller.
+        JobStateError: the job is no longer queued.
+    """
+    with transaction(conn):
+        job = get_job(conn, caller, job_id)
+        if job.state.value != "queued":
+            raise JobStateError(f"Job {job.id} is {job.state.value}; only a queued job can be held back.")
+        conn.execute("UPDATE jobs SET not_before = ?, updated_at = ? WHERE id = ?", (not_before, time.time(), job.id))
+    return _load(conn, job.id)
+
+
+def folder_bytes(folder: Path) -> int:
+    """Return the bytes of the regular files under `folder` (0 when it is gone)."""
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total

@@ -1,0 +1,74 @@
+"""Why a queued job waits (issue 18): approval, paused queue, "not before", per-user limit, maintenance,
+preflight, or simply no free slot. One sentence per job for the job page and the admin queue."""
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+
+from services import maintenance, preflight
+from services.errors import SettingsError
+from services.hosts import Host, load_hosts
+from services.jobs.model import Job, JobState
+from services.jobs.workers import queue_paused
+from services.settings import Settings
+
+NO_SLOT = "waiting for a free GPU"
+PAUSED = "queue paused by an admin: no new jobs start until it is resumed"
+
+
+def _hm(ts: float) -> str:
+    return time.strftime("%H:%M" if time.localtime(ts)[:3] == time.localtime()[:3] else "%Y-%m-%d %H:%M",
+                         time.localtime(ts))
+
+
+def reasons(conn: sqlite3.Connection, settings: Settings, jobs: Iterable[Job], now: float | None = None,
+            hosts: list[Host] | None = None) -> dict[int, str]:
+    """Return job id -> why it waits, for the queued jobs among `jobs` (shared facts read once)."""
+    queued = [j for j in jobs if j.state is JobState.QUEUED]
+    if not queued:
+        return {}
+    now = time.time() if now is None else now
+    if hosts is None:
+        try:
+            hosts = load_hosts(settings)
+        except SettingsError:
+            hosts = []
+    hosts = [h for h in hosts if h.run_jobs]
+    paused = queue_paused(conn)
+    running = dict(conn.execute("SELECT owner_id, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY owner_id"))
+    limits = dict(conn.execute("SELECT user_id, max_running FROM user_limits WHERE max_running IS NOT NULL"))
+    return {j.id: _reason(conn, settings, j, now, hosts, paused, running, limits) for j in queued}
+
+
+def _reason(conn, settings, job: Job, now: float, hosts: list[Host], paused: bool, running: dict,
+            limits: dict) -> str:
+    if job.approval == "pending":
+        return "waiting: awaiting approval by an admin"
+    if paused:
+        return PAUSED
+    if job.not_before and job.not_before > now:
+        return f"waiting: not before {_hm(job.not_before)} (asked at submission)"
+    limit = limits.get(job.owner_id)
+    if limit is not None and running.get(job.owner_id, 0) >= limit:
+        return f"waiting: per-user limit, {running.get(job.owner_id, 0)} of {limit} jobs running"
+    if not hosts:
+        return "waiting: no host runs jobs (FOLDDECK_LOCAL_SLOTS is 0 and no SSH host has slots)"
+    blocked = []
+    for host in hosts:
+        text = maintenance.maintenance_text(conn, host.name, now)
+        if not text:
+            nxt = maintenance.next_start(conn, host.name, now)
+            if nxt is not None and now + maintenance.estimate_seconds(job.tokens) > nxt:
+                text = f"{host.name} has maintenance at {_hm(nxt)}, before this job would finish"
+        if not text and preflight.runs_real_af3(settings, host) and not preflight.is_ready(conn, host.name):
+            text = f"{host.name} not ready for AlphaFold 3"
+        if not text:
+            return NO_SLOT  # some host could take it: it waits for a slot there
+        blocked.append(text)
+    return "waiting: " + "; ".join(blocked)
+
+
+def reason(conn: sqlite3.Connection, settings: Settings, job: Job, now: float | None = None) -> str:
+    """Return why one queued job waits ("" when it is not queued)."""
+    return reasons(conn, settings, [job], now).get(job.id, "")

@@ -1,0 +1,87 @@
+"""Delete, rename, pin (issue 18): files and rows go, one audit line stays, other users' jobs are untouchable."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from services import joblog, jobs, users
+from services.errors import InvalidInput, JobNotFound, JobStateError
+from services.hosts import Host
+from services.jobs import JobState
+from tests.services.test_jobs import af3
+
+LOCAL = [Host(name="local", slots=4)]
+
+
+def finished(conn, settings, owner, name="job") -> jobs.Job:
+    """Submit, claim and finish a job with an output file and log lines; return it."""
+    job = jobs.submit(conn, settings, owner, af3(name))
+    jobs.register_worker(conn, "w1", "test", 1)
+    claimed = jobs.claim_job(conn, settings, "w1", LOCAL)
+    out = settings.jobs_dir / str(job.id) / "attempt-1"
+    out.mkdir(parents=True)
+    (out / "model.cif").write_text("data_x\n")
+    jobs.record_process(conn, claimed, output_path=str(out))
+    joblog.append_lines(conn, job.id, [(joblog.Stream.OUTPUT.value, "a line")])
+    assert jobs.finish_attempt(conn, claimed, JobState.SUCCEEDED, exit_code=0)
+    return jobs.get_job(conn, owner, job.id)
+
+
+@pytest.fixture
+def bob(conn):
+    bob = users.create_user(conn, "bob", "bob-password-1")
+    users.accept_terms(conn, bob.id)
+    return bob
+
+
+def test_delete_removes_folder_rows_and_keeps_one_audit_line(conn, settings, alice, caplog):
+    job = finished(conn, settings, alice)
+    folder = settings.jobs_dir / str(job.id)
+    assert (folder / "attempt-1" / "model.cif").exists()
+    with caplog.at_level(logging.INFO, logger="folddeck.jobs"):
+        jobs.delete_job(conn, settings, alice, job.id)
+    assert not folder.exists()
+    for table, col in (("jobs", "id"), ("job_attempts", "job_id"), ("job_log", "job_id"),
+                       ("job_log_levels", "job_id")):
+        assert conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {col} = ?", (job.id,)).fetchone()[0] == 0, table
+    audit = [r for r in caplog.records if "deleted by alice" in r.getMessage()]
+    assert len(audit) == 1 and audit[0].job_id == job.id
+    with pytest.raises(JobNotFound):
+        jobs.get_job(conn, alice, job.id)
+
+
+def test_delete_refuses_unfinished_jobs(conn, settings, alice):
+    job = jobs.submit(conn, settings, alice, af3())
+    with pytest.raises(JobStateError):
+        jobs.delete_job(conn, settings, alice, job.id)
+    assert (settings.jobs_dir / str(job.id) / "input.json").exists()
+
+
+def test_other_user_cannot_delete_rename_or_pin(conn, settings, alice, bob):
+    job = finished(conn, settings, alice, "alice-secret")
+    for act in (lambda: jobs.delete_job(conn, settings, bob, job.id),
+                lambda: jobs.rename_job(conn, bob, job.id, "mine now"),
+                lambda: jobs.pin_job(conn, bob, job.id, True)):
+        with pytest.raises(JobNotFound):
+            act()
+    again = jobs.get_job(conn, alice, job.id)
+    assert again.name == "alice-secret" and not again.pinned
+    assert (settings.jobs_dir / str(job.id) / "attempt-1" / "model.cif").exists()
+
+
+def test_admin_deletes_anyones_finished_job(conn, settings, alice):
+    job = finished(conn, settings, alice)
+    jobs.delete_job(conn, settings, users.get_by_name(conn, "admin"), job.id)
+    assert not (settings.jobs_dir / str(job.id)).exists()
+
+
+def test_rename_and_pin(conn, settings, alice):
+    job = jobs.submit(conn, settings, alice, af3("old"))
+    marks = jobs.change_marks(conn, alice)
+    assert jobs.rename_job(conn, alice, job.id, "  new   name ").name == "new name"
+    with pytest.raises(InvalidInput):
+        jobs.rename_job(conn, alice, job.id, "   ")
+    assert jobs.pin_job(conn, alice, job.id, True).pinned == 1
+    assert jobs.change_marks(conn, alice) != marks  # the dashboard sees the rename and the pin
+    assert jobs.pin_job(conn, alice, job.id, False).pinned == 0
