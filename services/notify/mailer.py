@@ -56,7 +56,8 @@ def compose(settings: Settings, payload: dict, to: str, outbox_id: int) -> Email
     elif state == "failed":
         body += ["", f"Error: {payload.get('error') or 'no error message was recorded'}"]
     elif payload.get("cancelled_by"):
-        body += ["", f"Cancelled by {payload['cancelled_by']}."]
+        reason = f" {payload['error']}" if payload.get("error") else ""  # a rejected job carries the admin's note
+        body += ["", f"Cancelled by {payload['cancelled_by']}.{reason}"]
     body += ["", f"Open the job: {link}", "", "You get this mail because of your FoldDeck notification settings "
              f"({settings.public_url}/account)."]
     msg.set_content("\n".join(body) + "\n")

@@ -210,3 +210,18 @@ def test_without_a_mail_server_mails_wait_and_stale_ones_are_dropped(settings, c
     with caplog.at_level(logging.ERROR, logger="folddeck.notify"):
         assert Sender(s).run_once(conn) == 0
     assert inbox.messages == [] and "gave up" in caplog.text
+
+
+def test_rejected_job_mails_its_owner_with_the_note(settings, conn, alice, smtp):
+    from services import approvals
+
+    port, inbox = smtp
+    set_prefs(conn, alice.id, NotifyPrefs(email="alice@lab.example"))
+    approvals.set_needs_approval(conn, alice.id, True)
+    s = mail_settings(settings, port)
+    job = jobs.submit(conn, s, alice, INPUT, accept_terms=True)
+    approvals.reject(conn, users.get_by_name(conn, "admin"), job.id, "too big for this week")
+    Sender(s).run_once(conn)
+    (mail,) = inbox.messages
+    assert mail["Subject"].endswith("was cancelled")
+    assert "Cancelled by admin. Rejected by an admin: too big for this week" in body(mail)
