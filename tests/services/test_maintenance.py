@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from services import jobs, maintenance, preflight, users
+from services import jobs, maintenance, preflight
 from services.errors import InvalidInput, PermissionDenied
 from services.hosts import Host
 from services.jobs import JobState
@@ -16,11 +16,6 @@ from tests.services.test_jobs import af3
 
 GPU1, GPU2 = Host(name="gpu1", address="x", user="u", slots=2), Host(name="gpu2", address="y", user="u", slots=1)
 H = 3600
-
-
-@pytest.fixture
-def admin(conn):
-    return users.get_by_name(conn, "admin")
 
 
 @pytest.fixture
