@@ -103,6 +103,16 @@ def test_preflight_command_missing(settings, tmp_path):
     assert "FOLDDECK_AF3_MODEL_DIR is not set" in missing and "FOLDDECK_AF3_DB_DIR is not set" in missing
 
 
+def test_preflight_of_a_slurm_host_runs_here_without_nvidia_smi(settings):
+    """A Slurm host has no address to SSH to and its GPUs are on the compute nodes, not where sbatch runs."""
+    real = settings.with_overrides(af3_command="/nonexistent/run_alphafold --json_path={input} --output_dir={output}")
+    cluster = Host(name="cluster", kind="slurm", slots=4)
+    assert "nvidia-smi" not in preflight.script(real, cluster)
+    missing = preflight.check_host(real, cluster)  # an SSH attempt would answer "cannot connect" instead
+    assert "AF3 command not found: /nonexistent/run_alphafold" in missing
+    assert not any("GPU" in m for m in missing)
+
+
 def test_why_a_job_waits(conn, settings, alice, admin):
     from services import approvals, waiting
 
