@@ -51,6 +51,42 @@ def alice(conn) -> users.User:
     return users.get_by_name(conn, "alice")
 
 
+@pytest.fixture
+def admin(conn) -> users.User:
+    """The `admin` account of the `settings` fixture."""
+    return users.get_by_name(conn, "admin")
+
+
+BOB_PASSWORD = "bob-password-1"
+
+
+@pytest.fixture
+def bob(conn) -> users.User:
+    """A second plain user who has accepted the AF3 terms (every submission needs them)."""
+    bob = users.create_user(conn, "bob", BOB_PASSWORD, users.Role.USER)
+    users.accept_terms(conn, bob.id)
+    return bob
+
+
+@pytest.fixture
+def done_job(conn, settings, tmp_path):
+    """Return alice's succeeded job whose output folder is the real AF3 v3.0.1 run (1 seed x 3 samples)."""
+    import shutil
+
+    from services import jobs
+    from services.af3 import load_json_text
+
+    alice = users.get_by_name(conn, "alice")
+    doc = load_json_text((ROOT / "tests/fixtures/af3/protein_only.json").read_text())
+    job = jobs.submit_document(conn, settings, alice, doc)[0]
+    out = tmp_path / "out"
+    shutil.copytree(ROOT / "tests/fixtures/af3_outputs/local_v301_pdl1_binder", out)
+    conn.execute("UPDATE jobs SET state = 'succeeded', output_path = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                 (str(out), time.time(), time.time(), job.id))
+    conn.commit()
+    return jobs.get_job(conn, alice, job.id)
+
+
 def alive(pid: int) -> bool:
     """Return True if the process exists and is not a zombie (this sandbox's PID 1 reaps late)."""
     try:

@@ -2,33 +2,16 @@
 draw a box on the PAE and see those residues selected in the viewer."""
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
 
 from dash_app.components import results_view as rv
-from services import jobs, users
-from services.af3 import load_json_text
 from tests.browser.conftest import browser_login
 from tests.conftest import ROOT, USER_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REAL = ROOT / "tests" / "fixtures" / "af3_outputs"
-
-
-@pytest.fixture
-def done_job(conn, settings, tmp_path):
-    """Return alice's succeeded job whose output is the real AF3 v3.0.1 run (1 seed x 3 samples)."""
-    alice = users.get_by_name(conn, "alice")
-    doc = load_json_text((ROOT / "tests/fixtures/af3/protein_only.json").read_text())
-    job = jobs.submit_document(conn, settings, alice, doc)[0]
-    out = tmp_path / "out"
-    shutil.copytree(REAL / "local_v301_pdl1_binder", out)
-    conn.execute("UPDATE jobs SET state = 'succeeded', output_path = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                 (str(out), time.time(), time.time(), job.id))
-    conn.commit()
-    return job
 
 
 def _errors(dash_duo) -> list:

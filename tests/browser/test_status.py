@@ -52,8 +52,11 @@ def sampler(settings):
     s.close()
 
 
-def card(dash_duo, host: str, css: str):
-    return dash_duo.find_element(f'[data-host="{host}"] {css}')
+def card_text(dash_duo, host: str, css: str) -> str:
+    """Return a card element's text in one script call (cards re-render every sampler tick: no stale handle)."""
+    dash_duo.wait_for_element(f'[data-host="{host}"] {css}', timeout=10)
+    return dash_duo.driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", f'[data-host="{host}"] {css}')
 
 
 def trace_len(dash_duo, chart: str) -> int:
@@ -76,14 +79,14 @@ def test_status001_cards_charts_and_a_down_host(live, sampler, settings):
     dash_duo.wait_for_text_to_equal('[data-host="local"] .fd-host-state', "up", timeout=15)
     dash_duo.wait_for_text_to_equal('[data-host="gpu1"] .fd-host-state', "up", timeout=15)
     dash_duo.wait_for_text_to_equal('[data-host="dead"] .fd-host-state', "down", timeout=15)
-    assert "cannot connect" in card(dash_duo, "dead", ".fd-host-reason").text
-    assert card(dash_duo, "dead", ".fd-host-resting").text == "resting"
-    assert "connection refused · retrying at" in card(dash_duo, "dead", ".fd-host-backoff").text
+    assert "cannot connect" in card_text(dash_duo, "dead", ".fd-host-reason")
+    assert card_text(dash_duo, "dead", ".fd-host-resting") == "resting"
+    assert "connection refused · retrying at" in card_text(dash_duo, "dead", ".fd-host-backoff")
     assert dash_duo.find_elements('[data-host="gpu1"] .fd-host-resting') == []
     assert dash_duo.find_elements("#status-sampler-alert") == []  # the sampler ticks every second
     assert len(dash_duo.find_elements('[data-host="gpu1"] .fd-gpu')) == 2
-    assert "°C" in card(dash_duo, "gpu1", ".fd-gpu-temp-power").text
-    assert "no GPU" in card(dash_duo, "local", ".fd-gpu-note").text
+    assert "°C" in card_text(dash_duo, "gpu1", ".fd-gpu-temp-power")
+    assert "no GPU" in card_text(dash_duo, "local", ".fd-gpu-note")
     # local is the default chart host: CPU history drawn, then extended live by extendData
     dash_duo.wait_for_element("#status-chart-cpu .js-plotly-plot", timeout=15)
     first = trace_len(dash_duo, "status-chart-cpu")

@@ -4,35 +4,17 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
-import time
 import zipfile
 
 import numpy as np
-import pytest
 
 from dash_app.components import console as cons
 from dash_app.components import results_view as rv
-from services import jobs, users
-from services.af3 import load_json_text
+from services import users
 from tests.conftest import ADMIN_PASSWORD, ROOT, dash_post, login
 
 CURSOR = cons.cid("cursor", "job")  # the job page's console cursor: where every callback gets the job
 REAL = ROOT / "tests" / "fixtures" / "af3_outputs"
-
-
-@pytest.fixture
-def done_job(conn, settings, tmp_path):
-    """Return alice's job, succeeded, whose output folder is the real AF3 v3.0.1 run (3 samples)."""
-    alice = users.get_by_name(conn, "alice")
-    doc = load_json_text((ROOT / "tests/fixtures/af3/protein_only.json").read_text())
-    job = jobs.submit_document(conn, settings, alice, doc)[0]
-    out = tmp_path / "out"
-    shutil.copytree(REAL / "local_v301_pdl1_binder", out)
-    conn.execute("UPDATE jobs SET state = 'succeeded', output_path = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                 (str(out), time.time(), time.time(), job.id))
-    conn.commit()
-    return jobs.get_job(conn, alice, job.id)
 
 
 def _call(client, output: list[tuple[str, str]], inputs: list[tuple[str, str, object]],

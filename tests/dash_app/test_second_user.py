@@ -36,13 +36,6 @@ ALICE_AF3 = {"name": SECRET_NAME, "modelSeeds": [7], "dialect": "alphafold3", "v
 
 
 @pytest.fixture
-def bob(conn) -> users.User:
-    bob = users.create_user(conn, "bob", BOB_PASSWORD, users.Role.USER)
-    users.accept_terms(conn, bob.id)  # he submits jobs too: every submission needs the AF3 terms (issue 11)
-    return bob
-
-
-@pytest.fixture
 def bob_client(app, bob):
     client = app.server.test_client()
     assert login(client, "bob", BOB_PASSWORD).status_code == 302

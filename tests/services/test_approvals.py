@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import approvals, jobs, users
+from services import approvals, jobs
 from services.errors import JobStateError, PermissionDenied
 from services.hosts import Host
 from services.jobs import JobState
@@ -16,11 +16,6 @@ BIG_SEQ = "MKVLAAGIVALLLA" * 10  # 140 tokens
 @pytest.fixture
 def gated(settings):
     return settings.with_overrides(approval_tokens=100)
-
-
-@pytest.fixture
-def admin(conn):
-    return users.get_by_name(conn, "admin")
 
 
 def test_large_job_waits_until_approved(conn, gated, alice, admin):

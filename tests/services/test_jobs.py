@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from services import db, joblog, jobs, users
+from services import db, joblog, jobs
 from services.errors import InvalidInput, JobNotFound, JobStateError, LimitExceeded
 from services.hosts import Host
 from services.jobs import JobState, UserLimits
@@ -20,18 +20,6 @@ BIG = [Host(name="local", slots=100)]
 def af3(name: str = "job", seq: str = "MKVLAAGIVALLLA", seeds: tuple = (1,)) -> dict:
     return {"name": name, "modelSeeds": list(seeds), "dialect": "alphafold3", "version": 1,
             "sequences": [{"protein": {"id": "A", "sequence": seq}}]}
-
-
-@pytest.fixture
-def admin(conn):
-    return users.get_by_name(conn, "admin")
-
-
-@pytest.fixture
-def bob(conn):
-    bob = users.create_user(conn, "bob", "bob-password-1")
-    users.accept_terms(conn, bob.id)
-    return bob
 
 
 def test_submit_keeps_input_file_and_tokens(conn, settings, alice):

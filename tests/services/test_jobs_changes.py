@@ -22,13 +22,6 @@ def admin_user(conn):
     return users.get_by_name(conn, "admin")
 
 
-@pytest.fixture
-def bob(conn):
-    bob = users.create_user(conn, "bob", "bob-password-1")
-    users.accept_terms(conn, bob.id)
-    return bob
-
-
 class Marks:
     """Reads alice's, bob's, the all-users and the queue counters before and after a write."""
 

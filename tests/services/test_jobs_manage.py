@@ -28,13 +28,6 @@ def finished(conn, settings, owner, name="job") -> jobs.Job:
     return jobs.get_job(conn, owner, job.id)
 
 
-@pytest.fixture
-def bob(conn):
-    bob = users.create_user(conn, "bob", "bob-password-1")
-    users.accept_terms(conn, bob.id)
-    return bob
-
-
 def test_delete_removes_folder_rows_and_keeps_one_audit_line(conn, settings, alice, caplog):
     job = finished(conn, settings, alice)
     folder = settings.jobs_dir / str(job.id)

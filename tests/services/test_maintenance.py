@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from services import jobs, maintenance, preflight, users
+from services import jobs, maintenance, preflight
 from services.errors import InvalidInput, PermissionDenied
 from services.hosts import Host
 from services.jobs import JobState
@@ -16,11 +16,6 @@ from tests.services.test_jobs import af3
 
 GPU1, GPU2 = Host(name="gpu1", address="x", user="u", slots=2), Host(name="gpu2", address="y", user="u", slots=1)
 H = 3600
-
-
-@pytest.fixture
-def admin(conn):
-    return users.get_by_name(conn, "admin")
 
 
 @pytest.fixture
@@ -106,6 +101,16 @@ def test_preflight_command_missing(settings, tmp_path):
     missing = preflight.check_host(real, Host(name="local", slots=1))
     assert "AF3 command not found: /nonexistent/run_alphafold" in missing
     assert "FOLDDECK_AF3_MODEL_DIR is not set" in missing and "FOLDDECK_AF3_DB_DIR is not set" in missing
+
+
+def test_preflight_of_a_slurm_host_runs_here_without_nvidia_smi(settings):
+    """A Slurm host has no address to SSH to and its GPUs are on the compute nodes, not where sbatch runs."""
+    real = settings.with_overrides(af3_command="/nonexistent/run_alphafold --json_path={input} --output_dir={output}")
+    cluster = Host(name="cluster", kind="slurm", slots=4)
+    assert "nvidia-smi" not in preflight.script(real, cluster)
+    missing = preflight.check_host(real, cluster)  # an SSH attempt would answer "cannot connect" instead
+    assert "AF3 command not found: /nonexistent/run_alphafold" in missing
+    assert not any("GPU" in m for m in missing)
 
 
 def test_why_a_job_waits(conn, settings, alice, admin):
