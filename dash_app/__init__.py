@@ -16,8 +16,10 @@ from dash import Input, Output, State, dcc, html
 from flask import Flask, Response, current_app, got_request_exception, jsonify, request
 
 from dash_app import ids
+from dash_app.api_v1 import init_api
 from dash_app.auth import init_auth
 from dash_app.components.navbar import navbar
+from dash_app.components.toasts import init_toasts
 from dash_app.compression import init_compression
 from dash_app.context import account
 from dash_app.job_routes import init_job_routes
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         Output("nav-collapse", "is_open"), Input("nav-toggler", "n_clicks"), State("nav-collapse", "is_open"),
         prevent_initial_call=True,
     )
+    init_toasts(app)  # the navbar's toast poll
     _init_extras(server, settings)
     init_compression(server)  # last: its hooks see every route's response
     app._setup_server()  # take this app's page callbacks now, so several apps can coexist (tests)
@@ -85,6 +88,7 @@ def _init_extras(server: Flask, settings: Settings) -> None:
     """Register the plain Flask routes that live beside the Dash pages."""
     init_metrics_endpoint(server, settings)  # /metrics (OpenMetrics)
     init_job_routes(server)  # /api/jobs/<id>/log, /input and /files/<path> downloads
+    init_api(server)  # /api/v1: the REST API for scripts (tokens) and /api/v1/openapi.json
 
 
 def _too_large(_exc) -> tuple[Response, int]:

@@ -1,7 +1,8 @@
 """`python -m dash_app` (what `make run` calls): prepare the data dir and start everything.
 
 Migrates the database, creates the first admin account (printing its password once), then starts
-the web app under gunicorn, one job worker and the metrics sampler as child processes. Ctrl-C
+the web app under gunicorn, one job worker, the metrics sampler and the notification sender
+(mail, webhooks) as child processes. Ctrl-C
 (or SIGTERM) stops all of them.
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ from services.settings import load_settings
 
 WEB_WORKERS = 2  # gunicorn processes; state they share lives in SQLite/diskcache, never in globals
 WEB_THREADS = 8  # each Dash page polls; threads keep a slow request from blocking the others
-CHILDREN = (("worker", "services.worker"), ("sampler", "services.sampler"))
+CHILDREN = (("worker", "services.worker"), ("sampler", "services.sampler"),
+            ("notify", "services.notify"))  # the outbox sender: job e-mails and webhooks
 STOP_SECONDS = 30  # the job worker may wait for AF3 to stop (CANCEL_GRACE_SECONDS); then everything is killed
 
 

@@ -14,20 +14,34 @@ from __future__ import annotations
 import json
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, jsonify, redirect, render_template_string, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf, validate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import ValidationError
 
 from dash_app.ids import ADMIN_ID_PREFIX
-from services import db, defaults, users
+from services import api_tokens, db, defaults, users
 from services.errors import LoginThrottled, UserNotFound
 
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/metrics"})  # /metrics checks its own token
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/metrics",  # /metrics checks its own token
+                          "/api/v1/openapi.json"})
 PUBLIC_PREFIXES = ("/assets/",)
 API_PREFIXES = ("/_dash-", "/_reload-hash", "/api/")
 ADMIN_PAGE_PREFIX = "/admin"
+TOKEN_PREFIX = "/api/v1/"  # the only paths an API token opens (never pages or Dash callbacks)
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
 CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads
 DASH_APP_KEY = "folddeck_dash"  # server.extensions[...]: the Dash app, to resolve callbacks and pages
 ROUTER_OUTPUT = "_pages_content.children"  # the dash pages router: renders the layout of a pathname
@@ -66,6 +80,20 @@ def load_user(cookie_id: str) -> LoginUser | None:
     if not account.active or account.session_token != token:
         return None
     return LoginUser(account)
+
+
+def load_token_user(req) -> LoginUser | None:
+    """Return the user of a valid `Authorization: Bearer` API token on /api/v1 (no session is made)."""
+    if not req.path.startswith(TOKEN_PREFIX):
+        return None
+    scheme, _, secret = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    found = api_tokens.authenticate(_conn(), secret.strip())
+    if found is None:
+        return None
+    g.api_token = found[1]
+    return LoginUser(found[0])
 
 
 def safe_next(target: str | None) -> str:
@@ -223,12 +251,20 @@ def gate() -> Response | None:
     if path.startswith(API_PREFIXES) and (refused := _check_json_body()) is not None:
         return refused
     if not current_user.is_authenticated:
+        if path.startswith(TOKEN_PREFIX) and "Authorization" in request.headers:
+            response = _json_error(401, "The API token is wrong, revoked, or its account is disabled.")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="FoldDeck"'
+            return response
         notice = _remember_why_logged_out()
         if path.startswith(API_PREFIXES):
             message = NOTICES[notice] if notice else "Your session has ended; please log in again."
             return _json_error(401, message, login="/login")
         nxt = request.full_path.rstrip("?") if request.query_string else path
         return redirect(url_for("login", next=nxt))
+    token = g.get("api_token")
+    if token is not None and not token.can_write and request.method not in READ_METHODS:
+        return _json_error(403, f"The token {token.name!r} is read-only; create a read-write token on your "
+                                "account page to submit, cancel or retry.")
     if not current_user.is_admin:
         if path.startswith(ADMIN_PAGE_PREFIX) or (not path.startswith(API_PREFIXES) and _admin_page_load(path)):
             return forbidden_page()
@@ -317,6 +353,7 @@ def init_auth(server: Flask) -> None:
     """Install Flask-Login, the gate, CSRF protection and the login/logout/health routes."""
     manager = LoginManager()
     manager.user_loader(load_user)
+    manager.request_loader(load_token_user)  # API tokens, for /api/v1 only
     manager.init_app(server)
     hops = server.config["FOLDDECK_SETTINGS"].trusted_proxies
     if hops:  # only then is X-Forwarded-For the proxy's word and not the client's

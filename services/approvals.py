@@ -105,9 +105,10 @@ def reject(conn: sqlite3.Connection, admin: User, job_id: int, note: str) -> Job
     with transaction(conn):
         job = _decide(conn, admin, job_id)
         now = time.time()
+        # cancelled_by: the owner gets the mail and toast an admin's cancel brings (migration 0011's trigger)
         conn.execute("UPDATE jobs SET approval = 'rejected', approval_note = ?, state = 'cancelled', "
-                     "finished_at = ?, updated_at = ?, stage = 'rejected', error = ? WHERE id = ?",
-                     (note, now, now, f"Rejected by an admin: {note}", job.id))
+                     "finished_at = ?, updated_at = ?, stage = 'rejected', error = ?, cancelled_by = ? WHERE id = ?",
+                     (note, now, now, f"Rejected by an admin: {note}", admin.id, job.id))
     _event(logging.INFO, "job %s rejected by %s: %s", job, job.id, admin.username, note)
     return _load(conn, job.id)
 

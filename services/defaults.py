@@ -126,6 +126,24 @@ COMPRESS_CACHE_MAX_BYTES = 32 * 1024 * 1024  # compressed JS/CSS per web worker:
 STATIC_MAX_AGE_S = 365 * 86400  # fingerprinted assets (?m=mtime, versioned bundles) never change under a URL
 SESSION_CACHE_SIZE = 4096  # verified session cookies remembered per web worker: every active browser, ~1 MB
 
+# -- notifications and the REST API (issue 17) ----------------------------------------------------
+API_RATE_PER_MINUTE = 600  # 10 a second per token/user: a script polling several jobs, not a flood
+API_RATE_BURST = 60  # a script starting up lists and fetches a few dozen things at once
+SUBMIT_RATE_PER_MINUTE = 30  # per user and per token: batch scripts submit a file of jobs at once, not thousands
+SUBMIT_RATE_BURST = 30
+API_LOG_MAX_LINES = 5000  # one log response; a script follows with since=N for the rest
+OUTBOX_POLL_S = 1.0  # the sender looks for due messages this often: mail leaves within ~1 s of the state change
+OUTBOX_CLAIM_S = 120  # a claimed message is another sender's after this (the first one died mid-send)
+OUTBOX_BACKOFF_MIN_S = 5  # first retry soon: a restarted SMTP server is back quickly
+OUTBOX_BACKOFF_MAX_S = 1800  # then every half hour at most, until the day is over
+OUTBOX_GIVE_UP_S = 86_400  # a day: a message older than that is news no more; log an error instead
+OUTBOX_BATCH = 20  # messages claimed per round; each is one SMTP/HTTP exchange
+SMTP_TIMEOUT_S = 20  # a stuck server must not hold the sender for long
+WEBHOOK_TIMEOUT_S = 10  # a receiver that does not answer in 10 s is retried later
+NOTIFY_RETENTION_DAYS = 30  # toasts and sent outbox rows kept this long (the account page lists recent ones)
+TOAST_POLL_MS = 10_000  # finished jobs are news on the scale of tens of seconds; one indexed read per tick
+TOAST_MAX = 5  # toasts shown from one tick; more become one "and N more" line
+
 # -- Slurm hosts (issue 15: services/executors/slurm.py) ---------------------------------------------
 SLURM_TICK_S = 1.0  # one squeue per cluster this often for all FoldDeck jobs: Slurm's own scheduler ticks ~1 s
 SLURM_COMMAND_TIMEOUT_S = 30.0  # a slurmctld that does not answer retries for ~10 s per call; more is an outage

@@ -20,6 +20,7 @@ from services.errors import SettingsError
 PREFIX = "FOLDDECK_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SHUTDOWN_MODES = ("wait", "requeue")
+SMTP_SECURITY = ("starttls", "ssl", "plain")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -59,6 +60,15 @@ class Settings:
     upload_max_bytes: int = defaults.UPLOAD_MAX_BYTES
     console_max_lines: int = defaults.CONSOLE_MAX_LINES
     app_log_retention_days: int = defaults.APP_LOG_RETENTION_DAYS
+    base_url: str = ""  # empty -> http://<host>:<port>
+    smtp_host: str = ""  # empty: no e-mail is sent (the outbox keeps the messages)
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = ""  # empty -> folddeck@<smtp host>
+    api_rate_per_minute: int = defaults.API_RATE_PER_MINUTE
+    submit_rate_per_minute: int = defaults.SUBMIT_RATE_PER_MINUTE
     retention_days: int = 0  # outputs of unpinned finished jobs are purged after this; 0 keeps them
     approval_tokens: int = 0  # jobs above this many tokens wait for an admin; 0 turns approval off
 
@@ -87,6 +97,11 @@ class Settings:
     def hosts_path(self) -> Path:
         """Return the hosts configuration file (it need not exist)."""
         return self.hosts_file or self.data_dir / "hosts.toml"
+
+    @property
+    def public_url(self) -> str:
+        """Return the address people open FoldDeck at (links in mail), without a trailing slash."""
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def with_overrides(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (tests use this)."""
@@ -179,6 +194,13 @@ def _mounts(name: str, raw: str) -> tuple[str, ...]:
     return mounts
 
 
+def _url(name: str, raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{name}={raw!r} must start with http:// or https://, e.g. https://folddeck.lab.example.")
+    return value
+
+
 def _port(name: str, raw: str) -> int:
     return _int(1, 65535)(name, raw)
 
@@ -211,6 +233,15 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "upload_max_bytes": _int(1024, 1024**3),
     "console_max_lines": _int(100, 1_000_000),
     "app_log_retention_days": _int(1, 36_500),
+    "base_url": _url,
+    "smtp_host": _str,
+    "smtp_port": _port,
+    "smtp_security": _choice(SMTP_SECURITY),
+    "smtp_user": _str,
+    "smtp_password": _str,
+    "mail_from": _str,
+    "api_rate_per_minute": _int(0, 1_000_000),
+    "submit_rate_per_minute": _int(0, 100_000),
     "retention_days": _int(0, 36_500),
     "approval_tokens": _int(0, 10_000_000),
 }

@@ -8,6 +8,7 @@ from flask import has_request_context
 from flask_wtf.csrf import generate_csrf
 
 from dash_app import ids
+from dash_app.components.toasts import toast_host
 from services.users import User
 
 
@@ -29,9 +30,10 @@ def navbar(user: User | None) -> dbc.Navbar:
     if user is not None:
         token = generate_csrf() if has_request_context() else ""
         right = [
-            html.Span([html.I(className="bi bi-person-circle me-1"), html.Span(user.username, id="nav-username"),
-                       dbc.Badge(user.role.value, color="light", text_color="dark", className="ms-2", id="nav-role")],
-                      className="navbar-text text-white me-3"),
+            html.A([html.I(className="bi bi-person-circle me-1"), html.Span(user.username, id="nav-username"),
+                    dbc.Badge(user.role.value, color="light", text_color="dark", className="ms-2", id="nav-role")],
+                   href="/account", title="Your account: e-mail, notifications, password, API tokens",
+                   className="navbar-text text-white text-decoration-none me-3", id="nav-account"),
             html.Form([dcc.Input(type="hidden", name="csrf_token", value=token, id="nav-csrf"),
                        html.Button([html.I(className="bi bi-box-arrow-right me-1"), "Log out"], type="submit",
                                    className="btn btn-outline-light btn-sm", id="nav-logout")],
@@ -43,4 +45,5 @@ def navbar(user: User | None) -> dbc.Navbar:
         dbc.Collapse([dbc.Nav(links, navbar=True, className="me-auto"),
                       html.Div(right, className="d-flex align-items-center")],
                      id="nav-collapse", navbar=True),
+        toast_host() if user is not None else None,
     ], fluid=True), color="primary", dark=True, className="mb-3", id=ids.NAVBAR)

@@ -30,10 +30,12 @@ def cancel_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
         job = get_job(conn, caller, job_id)
         now = time.time()
         if job.state is JobState.QUEUED:
-            conn.execute("UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ?, stage = 'cancelled' "
-                         "WHERE id = ?", (now, now, job.id))
+            # cancelled_by in the same UPDATE: the finish trigger (migration 0011) mails only others' cancels
+            conn.execute("UPDATE jobs SET state = 'cancelled', finished_at = ?, updated_at = ?, stage = 'cancelled', "
+                         "cancelled_by = ? WHERE id = ?", (now, now, caller.id, job.id))
         elif job.state is JobState.RUNNING:
-            conn.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", (now, job.id))
+            conn.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ?, cancelled_by = ? WHERE id = ?",
+                         (now, caller.id, job.id))
         else:
             raise JobStateError(f"Job {job.id} already {job.state.value}; there is nothing to cancel.")
     joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Cancel requested by {caller.username}.")])

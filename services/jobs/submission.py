@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services import approvals
+from services import approvals, defaults, ratelimit
 from services.db import transaction
 from services.errors import InvalidInput, LimitExceeded, TermsNotAccepted
 from services.jobs.limits import (
@@ -63,6 +63,9 @@ def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict,
                        accept_terms=accept_terms, via=via, not_before=not_before)[0]
 
 
+RATE_LIMITED_VIA = ("builder", "upload", "api")  # where people and scripts submit; shared gunicorn-wide in SQLite
+
+
 def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items: list[NewJob], *,
                 accept_terms: bool | None = None, via: str = "", not_before: float | None = None) -> list[Job]:
     """Queue validated AF3-dialect jobs all or nothing, in one transaction; return them in order.
@@ -76,9 +79,13 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
         LimitExceeded: too many jobs, too many tokens in one, or too many queued (the message names the
             limit and the job); nothing was submitted.
         TermsNotAccepted: the terms were not accepted; nothing was submitted.
+        RateLimited: more submissions than FOLDDECK_SUBMIT_RATE_PER_MINUTE through builder, upload or API.
     """
     if not items:
         return []
+    if via in RATE_LIMITED_VIA:  # one bucket per person over web and API (issue 17); the CLI is the admin's
+        ratelimit.check(conn, f"submit:user:{owner.id}", ratelimit.Limit(
+            settings.submit_rate_per_minute, defaults.SUBMIT_RATE_BURST), "submissions")
     limits = effective_limits(conn, owner.id)
     check_job_count(len(items), limits)
     # Counted and serialised before taking the write lock: other submitters wait only for the inserts.

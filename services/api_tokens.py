@@ -1,0 +1,126 @@
+"""Per-user API tokens: named, shown once, stored as a SHA-256 hash, read-only or read-write, revocable.
+
+A token is `fdk_` + 43 URL-safe characters (256 random bits). Random secrets that long need no
+slow password hash: SHA-256 makes the stored value useless to a database thief, and lookup by
+hash stays one indexed read per API request.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+from services import users
+from services.errors import InvalidInput, UserNotFound
+
+TOKEN_PREFIX = "fdk_"
+NAME_MAX = 60
+MAX_TOKENS_PER_USER = 50  # more is a leak waiting to happen, not a workflow
+
+
+class Scope(str, Enum):
+    READ = "read"
+    WRITE = "write"
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    scope: Scope
+    created_at: float
+    last_used_at: float | None
+    revoked_at: float | None
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope is Scope.WRITE
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _row(row: sqlite3.Row) -> ApiToken:
+    return ApiToken(row["id"], row["user_id"], row["name"], row["prefix"], Scope(row["scope"]), row["created_at"],
+                    row["last_used_at"], row["revoked_at"])
+
+
+def create_token(conn: sqlite3.Connection, user_id: int, name: str, scope: Scope | str) -> tuple[ApiToken, str]:
+    """Create a token for a user; return it and its secret (the only time the secret exists in clear).
+
+    Raises:
+        InvalidInput: empty or over-long name, unknown scope, or too many tokens.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > NAME_MAX:
+        raise InvalidInput(f"Give the token a name of 1 to {NAME_MAX} characters (e.g. the script that uses it).")
+    try:
+        scope = Scope(scope)
+    except ValueError:
+        raise InvalidInput("A token is either read (look only) or write (also submit, cancel, retry).") from None
+    active = conn.execute("SELECT COUNT(*) FROM api_tokens WHERE user_id = ? AND revoked_at IS NULL",
+                          (user_id,)).fetchone()[0]
+    if active >= MAX_TOKENS_PER_USER:
+        raise InvalidInput(f"You already have {active} tokens; revoke some before creating more.")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = conn.execute("INSERT INTO api_tokens (user_id, name, prefix, token_hash, scope, created_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            (user_id, name, secret[:8], _hash(secret), scope.value, time.time())).lastrowid
+    return get_token(conn, user_id, token_id), secret
+
+
+def get_token(conn: sqlite3.Connection, user_id: int, token_id: int) -> ApiToken:
+    """Return one of the user's tokens.
+
+    Raises:
+        InvalidInput: no such token for this user.
+    """
+    row = conn.execute("SELECT * FROM api_tokens WHERE id = ? AND user_id = ?", (token_id, user_id)).fetchone()
+    if row is None:
+        raise InvalidInput(f"Token {token_id} was not found.")
+    return _row(row)
+
+
+def list_tokens(conn: sqlite3.Connection, user_id: int) -> list[ApiToken]:
+    """Return the user's tokens that are not revoked, newest first."""
+    return [_row(r) for r in conn.execute("SELECT * FROM api_tokens WHERE user_id = ? AND revoked_at IS NULL "
+                                          "ORDER BY created_at DESC, id DESC", (user_id,))]
+
+
+def revoke_token(conn: sqlite3.Connection, user_id: int, token_id: int) -> None:
+    """Revoke one of the user's tokens at once (the next request with it gets 401).
+
+    Raises:
+        InvalidInput: no such token for this user.
+    """
+    cur = conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+                       (time.time(), token_id, user_id))
+    if not cur.rowcount:
+        raise InvalidInput(f"Token {token_id} was not found.")
+
+
+def authenticate(conn: sqlite3.Connection, secret: str) -> tuple[users.User, ApiToken] | None:
+    """Return the active user and token a secret belongs to, or None (unknown, revoked, disabled user)."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    row = conn.execute("SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                       (_hash(secret),)).fetchone()
+    if row is None:
+        return None
+    token = _row(row)
+    try:
+        user = users.get_user(conn, token.user_id)
+    except UserNotFound:
+        return None
+    if not user.active:
+        return None
+    now = time.time()
+    if token.last_used_at is None or now - token.last_used_at > 60:  # at most one write a minute per token
+        conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token.id))
+    return user, token

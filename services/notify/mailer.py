@@ -1,0 +1,92 @@
+"""Job e-mails: what finished, its scores or its error, a link; sent with smtplib."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from services import defaults, results
+from services.settings import Settings
+
+SUBJECTS = {"succeeded": "succeeded", "failed": "failed", "cancelled": "was cancelled"}
+
+
+def job_link(settings: Settings, job_id: int) -> str:
+    """Return the job page's address for mail and webhooks."""
+    return f"{settings.public_url}/jobs/{job_id}"
+
+
+def score_lines(output_path: str | None, limit: int = 5) -> list[str]:
+    """Return one line per best sample: ranking score, ipTM, pTM (empty when there are no results)."""
+    try:
+        samples = results.read_results(output_path).samples
+    except (OSError, ValueError):
+        return []
+    lines = []
+    for s in samples[:limit]:
+        where = f"seed {s.seed}, sample {s.sample}" if s.seed is not None else getattr(s, "label", "model")
+        lines.append(f"  {where}: ranking score {_fmt(s.ranking_score)}, ipTM {_fmt(s.iptm)}, pTM {_fmt(s.ptm)}")
+    return lines
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def compose(settings: Settings, payload: dict, to: str, outbox_id: int) -> EmailMessage:
+    """Return the mail for one finished job (`payload`: the job as the trigger recorded it)."""
+    job_id, name, state = payload["job_id"], payload.get("name") or "job", payload["state"]
+    link = job_link(settings, job_id)
+    msg = EmailMessage()
+    msg["Subject"] = f"[FoldDeck] Job {job_id} ({name}) {SUBJECTS.get(state, state)}"
+    msg["From"] = settings.mail_from or f"folddeck@{settings.smtp_host or 'localhost'}"
+    msg["To"] = to
+    msg["Date"] = formatdate(localtime=True)
+    # One Message-ID per outbox row: a receiving server can drop a copy if a crash made us send twice.
+    msg["Message-ID"] = make_msgid(idstring=f"folddeck-outbox-{outbox_id}", domain="folddeck.local")
+    body = [f"Your AlphaFold 3 job {job_id} ({name}) {SUBJECTS.get(state, state)}."]
+    if payload.get("finished_at"):
+        body.append(f"Finished: {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(payload['finished_at']))}"
+                    + (f" on {payload['host']}" if payload.get("host") else ""))
+    if state == "succeeded":
+        scores = score_lines(payload.get("output_path"))
+        body += ["", "Best samples:", *scores] if scores else ["", "No scores were found in its output."]
+    elif state == "failed":
+        body += ["", f"Error: {payload.get('error') or 'no error message was recorded'}"]
+    elif payload.get("cancelled_by"):
+        reason = f" {payload['error']}" if payload.get("error") else ""  # a rejected job carries the admin's note
+        body += ["", f"Cancelled by {payload['cancelled_by']}.{reason}"]
+    body += ["", f"Open the job: {link}", "", "You get this mail because of your FoldDeck notification settings "
+             f"({settings.public_url}/account)."]
+    msg.set_content("\n".join(body) + "\n")
+    return msg
+
+
+def send(settings: Settings, msg: EmailMessage) -> None:
+    """Deliver one message to the configured SMTP server (STARTTLS, SSL or plain).
+
+    Raises:
+        OSError / smtplib.SMTPException: the server is down or refused the message.
+    """
+    timeout = defaults.SMTP_TIMEOUT_S
+    if settings.smtp_security == "ssl":
+        server: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=timeout,
+                                                context=ssl.create_default_context())
+    else:
+        server = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+    with server:
+        if settings.smtp_security == "starttls":
+            server.starttls(context=ssl.create_default_context())
+        if settings.smtp_user:
+            server.login(settings.smtp_user, settings.smtp_password)
+        server.send_message(msg)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True if retrying cannot help (the server refused the address or the login for good)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600 and \
+        not isinstance(exc, smtplib.SMTPAuthenticationError)
