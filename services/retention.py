@@ -155,6 +155,8 @@ def erase_user_data(conn: sqlite3.Connection, settings: Settings, caller: User, 
         for table in ("user_limits", "user_disk_use"):
             conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (caller.id,))
         conn.execute("DELETE FROM change_counters WHERE scope = ?", (caller.id,))
+        for table in ("outbox", "notifications"):  # sent mails' snapshots name their jobs and scores too
+            conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (caller.id,))
         conn.execute("UPDATE app_log SET username = NULL WHERE username = ?", (caller.username,))
         conn.execute("DELETE FROM users WHERE id = ?", (caller.id,))
         conn.execute("INSERT INTO erased_accounts (erased_at, jobs) VALUES (?, ?)", (time.time(), len(ids)))

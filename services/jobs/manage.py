@@ -41,6 +41,9 @@ def _delete_rows(conn: sqlite3.Connection, job_id: int) -> None:
     """Delete a job's rows (inside the caller's transaction); attempts go by ON DELETE CASCADE."""
     conn.execute("DELETE FROM job_log WHERE job_id = ?", (job_id,))
     conn.execute("DELETE FROM job_log_levels WHERE job_id = ?", (job_id,))
+    # mails/webhooks not yet sent and toasts about it: they would name a job that no longer exists
+    conn.execute("DELETE FROM outbox WHERE job_id = ? AND sent_at IS NULL", (job_id,))
+    conn.execute("DELETE FROM notifications WHERE job_id = ?", (job_id,))
     conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
 

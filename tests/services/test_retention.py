@@ -67,7 +67,11 @@ def test_sampler_purges_and_measures(conn, kept, alice, tmp_path):
 
 
 def test_delete_my_data(conn, settings, alice):
+    from services.notify import prefs
+
+    prefs.set_prefs(conn, alice.id, prefs.NotifyPrefs(email="alice@lab.example"))
     job = finished(conn, settings, alice)
+    assert conn.execute("SELECT COUNT(*) FROM outbox WHERE user_id = ?", (alice.id,)).fetchone()[0] == 1
     with pytest.raises(InvalidInput):
         retention.erase_user_data(conn, settings, alice, "not-alice")
     assert retention.erase_user_data(conn, settings, alice, "alice") == 1
@@ -78,6 +82,8 @@ def test_delete_my_data(conn, settings, alice):
         jobs.get_job(conn, users.get_by_name(conn, "admin"), job.id)
     assert retention.erased_counts(conn) == (1, 1)
     assert conn.execute("SELECT COUNT(*) FROM app_log WHERE username = 'alice'").fetchone()[0] == 0
+    for table in ("outbox", "notifications"):  # her mail about the job (its name, scores) goes too
+        assert conn.execute(f"SELECT COUNT(*) FROM {table} WHERE user_id = ?", (alice.id,)).fetchone()[0] == 0
 
 
 def test_owner_is_warned_once_a_week_ahead(conn, kept, alice, monkeypatch):
