@@ -60,7 +60,21 @@ def notify_purged(conn: sqlite3.Connection, job_id: int) -> None:
 
 
 def notify_expiring(conn: sqlite3.Connection, job_id: int, purge_at: float) -> None:
-    """Hook point for the notifications outbox (e-mail): a job's outputs go at `purge_at` (nothing sent yet)."""
+    """Queue the owner's mail (if they gave an address) and a toast: the job's outputs go at `purge_at`.
+
+    Written into the notifications outbox, so the sender delivers it with the same retries as job mail.
+    """
+    now = time.time()
+    when = time.strftime("%Y-%m-%d", time.localtime(purge_at))
+    conn.execute("INSERT INTO outbox (kind, user_id, job_id, event, target, payload, created_at, next_at) "
+                 "SELECT 'email', j.owner_id, j.id, 'expiring', p.email, "
+                 "json_object('job_id', j.id, 'name', j.name, 'state', 'expiring', 'purge_at', ?, "
+                 "'owner', u.username, 'finished_at', j.finished_at), ?, ? "
+                 "FROM jobs j JOIN users u ON u.id = j.owner_id JOIN notify_prefs p ON p.user_id = j.owner_id "
+                 "WHERE j.id = ? AND p.email != ''", (purge_at, now, now, job_id))
+    conn.execute("INSERT INTO notifications (user_id, for_admins, level, text, job_id, at) "
+                 "SELECT owner_id, 0, 'warning', 'Job ' || id || ' (' || name || '): its outputs will be deleted on ' "
+                 "|| ? || '; pin it to keep them.', id, ? FROM jobs WHERE id = ?", (when, now, job_id))
 
 
 def warn_expiring(conn: sqlite3.Connection, settings: Settings, now: float | None = None) -> list[int]:

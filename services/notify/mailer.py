@@ -10,7 +10,8 @@ from email.utils import formatdate, make_msgid
 from services import defaults, results
 from services.settings import Settings
 
-SUBJECTS = {"succeeded": "succeeded", "failed": "failed", "cancelled": "was cancelled"}
+SUBJECTS = {"succeeded": "succeeded", "failed": "failed", "cancelled": "was cancelled",
+            "expiring": "will lose its outputs soon"}  # expiring: the retention warning, a week ahead
 
 
 def job_link(settings: Settings, job_id: int) -> str:
@@ -55,6 +56,10 @@ def compose(settings: Settings, payload: dict, to: str, outbox_id: int) -> Email
         body += ["", "Best samples:", *scores] if scores else ["", "No scores were found in its output."]
     elif state == "failed":
         body += ["", f"Error: {payload.get('error') or 'no error message was recorded'}"]
+    elif state == "expiring":
+        day = time.strftime("%Y-%m-%d", time.localtime(payload["purge_at"]))
+        body += ["", f"Its output files will be deleted on {day} under this lab's retention rule. Pin the job on "
+                     "its page to keep them, or download what you need before then."]
     elif payload.get("cancelled_by"):
         reason = f" {payload['error']}" if payload.get("error") else ""  # a rejected job carries the admin's note
         body += ["", f"Cancelled by {payload['cancelled_by']}.{reason}"]

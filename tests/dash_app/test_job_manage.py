@@ -16,8 +16,8 @@ from tests.conftest import dash_post
 from tests.dash_app import test_second_user as su
 from tests.dash_app.test_second_user import SECRET_NAME, assert_nothing_of_alice, callback_body
 
-# the second-user file's fixtures: alice's finished job with secret files, bob and both logged in
-bob, bob_client, alice_client, alice_job = su.bob, su.bob_client, su.alice_client, su.alice_job
+# the second-user file's fixtures: alice's finished job with secret files, both logged in (bob: conftest)
+bob_client, alice_client, alice_job = su.bob_client, su.alice_client, su.alice_job
 
 CCUR = json.dumps(cons.cid("cursor", "job"), sort_keys=True, separators=(",", ":"))
 

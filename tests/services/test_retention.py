@@ -97,3 +97,26 @@ def test_owner_is_warned_once_a_week_ahead(conn, kept, alice, monkeypatch):
     assert retention.warn_expiring(conn, kept, now + 24 * DAY) == [job.id]
     assert retention.warn_expiring(conn, kept, now + 25 * DAY) == []  # once
     assert [t[0] for t in told] == [job.id]
+
+
+def test_retention_warning_mail_reaches_the_owner_through_a_real_smtp_server(conn, kept, alice, smtp):
+    from services.notify.prefs import NotifyPrefs, set_prefs
+    from services.notify.sender import Sender
+    from tests.services.test_notify_mail import body, mail_settings
+
+    port, inbox = smtp
+    s = mail_settings(kept, port).with_overrides(retention_days=30)
+    set_prefs(conn, alice.id, NotifyPrefs(email="alice@lab.example"))
+    job = finished(conn, s, alice)
+    inbox.messages.clear()  # only the warning, not the mail about the job finishing
+    conn.execute("DELETE FROM outbox")
+    assert retention.warn_expiring(conn, s, time.time() + 24 * DAY) == [job.id]
+    Sender(s, poll=0.01).run_once(conn)
+    [mail] = inbox.messages
+    assert mail["To"] == "alice@lab.example"
+    assert mail["Subject"] == f"[FoldDeck] Job {job.id} ({job.name}) will lose its outputs soon"
+    day = time.strftime("%Y-%m-%d", time.localtime(jobs.get_job(conn, alice, job.id).finished_at + 30 * DAY))
+    assert f"deleted on {day}" in body(mail) and f"/jobs/{job.id}" in body(mail)
+    toast = conn.execute("SELECT text FROM notifications WHERE user_id = ? AND job_id = ? AND level = 'warning'",
+                         (alice.id, job.id)).fetchone()
+    assert toast and f"deleted on {day}" in toast[0]
