@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -35,6 +36,13 @@ def _row_ids(dash_duo) -> list[int]:
         "return Array.from(document.querySelectorAll('.fd-job-grid .ag-center-cols-container .ag-row'))"
         ".sort((a, b) => a.getAttribute('row-index') - b.getAttribute('row-index'))"
         ".map(r => parseInt(r.getAttribute('row-id'), 10));")
+
+
+def _name_sort(dash_duo) -> str | None:
+    """Return the name header's aria-sort ("ascending", "descending", "none")."""
+    return dash_duo.driver.execute_script(
+        "const h = document.querySelector('.ag-header-cell[col-id=\"name\"]');"
+        "return h && h.getAttribute('aria-sort');")
 
 
 def _cut_off(dash_duo, job_id: int) -> list[str]:
@@ -107,13 +115,14 @@ def test_dashboard002_admin_all_users_owner_column_and_sort(live, settings, conn
     assert _text(dash_duo, b.id, "owner") == "admin" and _text(dash_duo, a.id, "owner") == "alice"
     # a header click sorts on the server (case-blind: the browser alone would put "Beta" before "alpha"),
     # name ascending, then descending, then back to newest first
-    name_header = dash_duo.find_element('.ag-header-cell[col-id="name"] .ag-header-cell-label')
-    name_header.click()
-    wait_until(lambda: _row_ids(dash_duo) == [b.id, a.id, c.id], timeout=10)
-    name_header.click()
-    wait_until(lambda: _row_ids(dash_duo) == [c.id, a.id, b.id], timeout=10)
-    name_header.click()
-    wait_until(lambda: _row_ids(dash_duo) == [c.id, b.id, a.id], timeout=10)
+    # Each click waits for the header to show the sort the server answered with: the answer re-sends the
+    # column definitions, and a click that lands before them is applied to the old sort state.
+    for order, aria in (([b.id, a.id, c.id], "ascending"), ([c.id, a.id, b.id], "descending"),
+                        ([c.id, b.id, a.id], "none")):
+        dash_duo.find_element('.ag-header-cell[col-id="name"] .ag-header-cell-label').click()
+        wait_until(lambda order=order: _row_ids(dash_duo) == order, timeout=10)
+        wait_until(lambda aria=aria: _name_sort(dash_duo) == aria, timeout=10)
+        threading.Event().wait(0.5)  # let the grid apply the answered column definitions
     host = '.ag-header-cell[col-id="host"].ag-header-cell-sortable'
     assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, host)  # the service has no such sort
     assert [c for c in _cut_off(dash_duo, a.id) if c != "stage"] == []

@@ -114,12 +114,15 @@ def test_flat_coords_keep_layout_atom_order(layout):
     assert flat.shape == (layout.num_atoms, 3) and tuple(flat[-1]) == base[-1][-1]
 
 
+# Peak memory from VmHWM (this process image only): ru_maxrss keeps the high-water mark across fork+exec, so
+# a child of a large pytest process (the session's CCD build) would report the parent's size as its own.
 _MEASURED_RUN = """
 import resource, sys
 from services.af3sim.run import main
 rc = main(sys.argv[1:])
 use = resource.getrusage(resource.RUSAGE_SELF)
-print(f"{use.ru_utime + use.ru_stime} {use.ru_maxrss}", file=sys.stderr)
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(f"{use.ru_utime + use.ru_stime} {hwm}", file=sys.stderr)
 sys.exit(rc)
 """
 
