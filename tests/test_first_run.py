@@ -64,15 +64,21 @@ def test_first_run_fresh_clone_no_settings_job_succeeds(tmp_path):
             return subprocess.run([sys.executable, "-m", "services.jobs", *args], cwd=clone, env=env,
                                   capture_output=True, text=True, timeout=60)
 
-        submit = cli("submit", "data/samples/protein_only.json", "--accept-terms")
-        assert submit.returncode == 0, submit.stderr
-        job_id = re.search(r"submitted job (\d+)", submit.stdout).group(1)
-        deadline, shown = time.monotonic() + 120, ""
-        while time.monotonic() < deadline and not re.search(r"state\s+(succeeded|failed)", shown):
-            time.sleep(1)
-            shown = cli("show", job_id).stdout
-        assert re.search(r"state\s+succeeded", shown), shown
-        assert list((tmp_path / "folddeck" / "data" / "jobs" / job_id).rglob("*_summary_confidences.json"))
+        # every bundled sample, the ligand/ion one included: it needs the CCD index, built on first use
+        job_ids = []
+        for sample in sorted((clone / "data" / "samples").glob("*.json")):
+            submit = cli("submit", f"data/samples/{sample.name}", "--accept-terms")
+            assert submit.returncode == 0, (sample.name, submit.stdout, submit.stderr)
+            job_ids += re.findall(r"submitted job (\d+)", submit.stdout)
+        assert len(job_ids) >= 5, job_ids  # four files, one of them with two jobs
+        deadline = time.monotonic() + 240
+        for job_id in job_ids:
+            shown = ""
+            while time.monotonic() < deadline and not re.search(r"state\s+(succeeded|failed|cancelled)", shown):
+                time.sleep(1)
+                shown = cli("show", job_id).stdout
+            assert re.search(r"state\s+succeeded", shown), shown
+            assert list((tmp_path / "folddeck" / "data" / "jobs" / job_id).rglob("*_summary_confidences.json"))
     finally:
         started = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal
