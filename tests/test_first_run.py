@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -66,7 +67,7 @@ def test_first_run_fresh_clone_no_settings_job_succeeds(tmp_path):
 
         # every bundled sample, the ligand/ion one included: it needs the CCD index, built on first use
         job_ids = []
-        for sample in sorted((clone / "data" / "samples").glob("*.json")):
+        for sample in sorted((Path(clone) / "data" / "samples").glob("*.json")):
             submit = cli("submit", f"data/samples/{sample.name}", "--accept-terms")
             assert submit.returncode == 0, (sample.name, submit.stdout, submit.stderr)
             job_ids += re.findall(r"submitted job (\d+)", submit.stdout)
