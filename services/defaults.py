@@ -149,3 +149,8 @@ SLURM_TICK_S = 1.0  # one squeue per cluster this often for all FoldDeck jobs: S
 SLURM_COMMAND_TIMEOUT_S = 30.0  # a slurmctld that does not answer retries for ~10 s per call; more is an outage
 SLURM_FINAL_WAIT_S = 120.0  # a job that left the queue: sacct records arrive asynchronously; after this, "unknown"
 SLURM_OUTPUT_POLL_S = 0.25  # the output file on shared storage is read this often while nothing new arrived
+
+# -- two stages and the MSA cache (issue 16) ----------------------------------------------------------
+SIMULATOR_CPU_SLOTS = 2  # the simulator's data pipelines at once: searches overlap another job's inference
+MSA_CACHE_MB = 2048  # a protein's MSAs + templates are 0.1-20 MB; 2 GB holds hundreds of chains
+MSA_CACHE_DIR = "cache/msa"  # under the data dir, one JSON file per cached chain

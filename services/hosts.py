@@ -8,6 +8,8 @@
     key_file = "~/.ssh/id_ed25519"
     work_dir = "/scratch/folddeck"  # jobs' inputs and outputs live under here on the host
     slots = 2                     # jobs run at once (usually the GPU count)
+    cpu_slots = 4                 # optional: data pipelines (MSA search) at once, beside the GPU jobs;
+                                  #   0 (default) runs both stages of a job in one GPU slot
     af3_command = "..."           # optional; defaults to FOLDDECK_AF3_COMMAND
     run_jobs = true               # false: monitor only
 
@@ -35,7 +37,8 @@ from services.settings import Settings
 
 LOCAL = "local"
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_KEYS = {"name", "kind", "address", "port", "user", "key_file", "work_dir", "slots", "af3_command", "run_jobs"}
+_KEYS = {"name", "kind", "address", "port", "user", "key_file", "work_dir", "slots", "cpu_slots", "af3_command",
+         "run_jobs"}
 KINDS = ("ssh", "slurm")
 _SLURM_KEYS = {"name", "kind", "work_dir", "af3_command", "run_jobs", "partition", "account", "qos", "gres", "cpus",
                "mem", "time_limit", "sbatch_lines", "max_jobs"}
@@ -66,7 +69,8 @@ class Host:
     user: str = ""
     key_file: str = ""
     work_dir: str = ""
-    slots: int = 1
+    slots: int = 1  # GPU slots: inference (or whole one-stage runs) at once
+    cpu_slots: int = 0  # data-pipeline slots; 0: every job runs both stages in one GPU slot
     af3_command: str = ""  # empty -> settings.af3_command
     run_jobs: bool = True
     kind: str = "ssh"  # "local" for this machine, "ssh", or "slurm"
@@ -80,11 +84,16 @@ class Host:
     def is_slurm(self) -> bool:
         return self.kind == "slurm"
 
+    @property
+    def two_stage(self) -> bool:
+        """True when this host runs data pipelines in CPU slots and inference in GPU slots."""
+        return self.cpu_slots > 0
+
 
 def local_host(settings: Settings) -> Host:
     """Return the local machine as a host."""
-    return Host(name=LOCAL, slots=settings.local_slots, work_dir=str(settings.jobs_dir),
-                run_jobs=settings.local_slots > 0, kind="local")
+    return Host(name=LOCAL, slots=settings.local_slots, cpu_slots=settings.cpu_slots if settings.local_slots else 0,
+                work_dir=str(settings.jobs_dir), run_jobs=settings.local_slots > 0, kind="local")
 
 
 def load_hosts(settings: Settings) -> list[Host]:
@@ -133,10 +142,13 @@ def _parse_host(path: Path, i: int, entry: dict) -> Host:
         raise SettingsError(f"{where}: 'port' must be an integer from 1 to 65535.")
     if not isinstance(slots, int) or not 0 <= slots <= 64:
         raise SettingsError(f"{where}: 'slots' must be an integer from 0 to 64.")
+    cpu_slots = entry.get("cpu_slots", 0)
+    if not isinstance(cpu_slots, int) or isinstance(cpu_slots, bool) or not 0 <= cpu_slots <= 256:
+        raise SettingsError(f"{where}: 'cpu_slots' must be an integer from 0 to 256.")
     work_dir = entry.get("work_dir") or f"/tmp/folddeck-{entry['user']}"
     return Host(name=entry["name"], address=entry["address"].strip(), port=port, user=entry["user"].strip(),
                 key_file=str(Path(entry.get("key_file", "")).expanduser()) if entry.get("key_file") else "",
-                work_dir=work_dir, slots=slots, af3_command=entry.get("af3_command", ""),
+                work_dir=work_dir, slots=slots, cpu_slots=cpu_slots, af3_command=entry.get("af3_command", ""),
                 run_jobs=bool(entry.get("run_jobs", True)))
 
 

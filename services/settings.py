@@ -21,6 +21,7 @@ PREFIX = "FOLDDECK_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SHUTDOWN_MODES = ("wait", "requeue")
 SMTP_SECURITY = ("starttls", "ssl", "plain")
+MSA_CACHE_SCOPES = ("user", "lab")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -46,6 +47,7 @@ class Settings:
     af3_db_dir: str = ""
     af3_ccd_path: Path | None = None  # None -> the wwPDB CCD bundled with biotite
     local_slots: int = 1
+    local_cpu_slots: int | None = None  # data pipelines at once here; None: 2 with the simulator, else 0 (one stage)
     hosts_file: Path | None = None  # None -> <data_dir>/hosts.toml
     known_hosts: Path = Path("~/.ssh/known_hosts")
     max_attempts: int = defaults.MAX_ATTEMPTS
@@ -71,6 +73,8 @@ class Settings:
     submit_rate_per_minute: int = defaults.SUBMIT_RATE_PER_MINUTE
     retention_days: int = 0  # outputs of unpinned finished jobs are purged after this; 0 keeps them
     approval_tokens: int = 0  # jobs above this many tokens wait for an admin; 0 turns approval off
+    msa_cache_mb: int = defaults.MSA_CACHE_MB  # cached MSAs and templates, least recently used evicted; 0: off
+    msa_cache_scope: str = "user"  # "user": reuse only your own chains; "lab": anyone's identical chain
 
     def __post_init__(self) -> None:
         # Every path absolute, fixed against the working directory once, here: the AF3 command runs
@@ -87,6 +91,18 @@ class Settings:
     def db_path(self) -> Path:
         """Return the SQLite database file."""
         return self.data_dir / defaults.DB_FILE
+
+    @property
+    def uses_simulator(self) -> bool:
+        """True when jobs run the bundled AF3 simulator (FOLDDECK_AF3_COMMAND left at its default)."""
+        return "-m services.af3sim" in self.af3_command
+
+    @property
+    def cpu_slots(self) -> int:
+        """Return the data-pipeline slots of this machine (0: each job runs both stages in one GPU slot)."""
+        if self.local_cpu_slots is not None:
+            return self.local_cpu_slots
+        return defaults.SIMULATOR_CPU_SLOTS if self.uses_simulator else 0
 
     @property
     def jobs_dir(self) -> Path:
@@ -219,6 +235,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "af3_db_dir": _str,
     "af3_ccd_path": _ccd_file,
     "local_slots": _int(0, 64),
+    "local_cpu_slots": _int(0, 256),
     "hosts_file": _path,
     "known_hosts": _path,
     "max_attempts": _int(1, 100),
@@ -244,6 +261,8 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "submit_rate_per_minute": _int(0, 100_000),
     "retention_days": _int(0, 36_500),
     "approval_tokens": _int(0, 10_000_000),
+    "msa_cache_mb": _int(0, 10_000_000),
+    "msa_cache_scope": _choice(MSA_CACHE_SCOPES),
 }
 assert set(PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a parser"
 

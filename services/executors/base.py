@@ -38,12 +38,23 @@ class RunSpec:
     command: str  # template with {input}, {output}, optional {model_dir}, {db_dir}
     model_dir: str = ""
     db_dir: str = ""
+    stage: str = ""  # "" both stages in one run, "data" (data pipeline only) or "inference" (from a _data.json)
 
 
-def render_command(template: str, input_path: str, output_dir: str, model_dir: str = "", db_dir: str = "") -> str:
-    """Return the command line with each placeholder replaced by a shell-quoted value."""
+# run_alphafold.py's own switches for running one stage (issue 16).
+STAGE_FLAGS = {"": "", "data": "--norun_inference", "inference": "--norun_data_pipeline"}
+
+
+def render_command(template: str, input_path: str, output_dir: str, model_dir: str = "", db_dir: str = "",
+                   stage: str = "") -> str:
+    """Return the command line with each placeholder replaced by a shell-quoted value.
+
+    The stage's flag goes where the template says `{stage_flags}`, else at the end.
+    """
     values = {"input": input_path, "output": output_dir, "model_dir": model_dir, "db_dir": db_dir}
-    return template.format(**{k: shlex.quote(v) if v else "''" for k, v in values.items()})
+    flags = STAGE_FLAGS[stage]
+    command = template.format(stage_flags=flags, **{k: shlex.quote(v) if v else "''" for k, v in values.items()})
+    return command if not flags or "{stage_flags}" in template else f"{command} {flags}"
 
 
 class LineSplitter:

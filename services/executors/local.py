@@ -41,7 +41,8 @@ class LocalExecutor(Executor):
     def start(self, spec: RunSpec) -> None:
         """Start `spec.command` under /bin/sh in a new session (its own process group)."""
         spec.output_dir.mkdir(parents=True, exist_ok=True)
-        cmd = render_command(spec.command, str(spec.input_path), str(spec.output_dir), spec.model_dir, spec.db_dir)
+        cmd = render_command(spec.command, str(spec.input_path), str(spec.output_dir), spec.model_dir, spec.db_dir,
+                             spec.stage)
         env = dict(os.environ, PYTHONUNBUFFERED="1", **{JOB_ENV: job_tag(spec.job_id, spec.attempt)})
         # Last on the path: the bundled simulator (`-m services.af3sim`) resolves from any working dir.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(_FOLDDECK_ROOT)) if p)

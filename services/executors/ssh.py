@@ -62,7 +62,7 @@ class SSHExecutor(Executor):
             self._raise_if_dropped(exc)
             raise ExecutorError(f"{self.host.name}: cannot upload the input: {exc}") from None
         cmd = render_command(self.host.af3_command or spec.command, remote_input, self.remote_output,
-                             spec.model_dir, spec.db_dir)
+                             spec.model_dir, spec.db_dir, spec.stage)
         # setsid -w: the command leads its own process group (killed as one) and we still get its status.
         inner = f"echo {PID_MARKER} $$; cd {shlex.quote(run_dir)} && exec /bin/sh -c {shlex.quote(cmd)}"
         # The marker in every process's environment lets a reaper find this attempt after its worker died.

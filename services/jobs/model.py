@@ -81,6 +81,20 @@ class Job:
     approval: str | None = None  # None (not needed), "pending", "approved" or "rejected"
     approval_note: str | None = None  # the admin's note, shown to the owner
     not_before: float | None = None  # the owner asked that it not start before this
+    phase: str = ""  # while running: "" both stages in one run, "data" (CPU slot) or "inference" (GPU slot)
+    data_json: str | None = None  # the finished data pipeline's <name>_data.json: inference starts from it
+    msa_keys: str | None = None  # JSON: the chains a data pipeline would search (services.msa_cache)
+    msa_reuse: int = 1  # 0: the owner asked to search again rather than reuse cached MSAs
+    msa_reused: str | None = None  # JSON [{"chain": "A", "job_id": 12}]: chains whose MSA came from the cache
+
+    @property
+    def waiting_for_gpu(self) -> bool:
+        """True for a queued job whose data pipeline is done: only inference is left."""
+        return self.state is JobState.QUEUED and bool(self.data_json)
+
+    def reused_chains(self) -> list[dict]:
+        """Return [{"chain": "A", "job_id": 12}, ...] for the chains whose MSA came from the cache."""
+        return json.loads(self.msa_reused) if self.msa_reused else []
 
     @property
     def is_finished(self) -> bool:

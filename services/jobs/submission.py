@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from services import approvals, defaults, ratelimit
+from services import approvals, defaults, msa_cache, ratelimit
 from services.db import transaction
 from services.errors import InvalidInput, LimitExceeded, TermsNotAccepted
 from services.jobs.limits import (
@@ -54,26 +54,29 @@ class NewJob:
 
 def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict, *,
            idempotency_key: str | None = None, name: str | None = None, cloned_from: int | None = None,
-           accept_terms: bool | None = None, via: str = "", not_before: float | None = None) -> Job:
+           accept_terms: bool | None = None, via: str = "", not_before: float | None = None,
+           reuse_msa: bool = True) -> Job:
     """Queue one job from an AF3-dialect input that is already validated (see `submit_many`).
 
     A second submit with the same `idempotency_key` by the same owner returns the first job.
     """
     return submit_many(conn, settings, owner, [NewJob(af3, name, idempotency_key, "", cloned_from)],
-                       accept_terms=accept_terms, via=via, not_before=not_before)[0]
+                       accept_terms=accept_terms, via=via, not_before=not_before, reuse_msa=reuse_msa)[0]
 
 
 RATE_LIMITED_VIA = ("builder", "upload", "api")  # where people and scripts submit; shared gunicorn-wide in SQLite
 
 
 def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items: list[NewJob], *,
-                accept_terms: bool | None = None, via: str = "", not_before: float | None = None) -> list[Job]:
+                accept_terms: bool | None = None, via: str = "", not_before: float | None = None,
+                reuse_msa: bool = True) -> list[Job]:
     """Queue validated AF3-dialect jobs all or nothing, in one transaction; return them in order.
 
     Items whose idempotency key the owner already used return the job made then. The AlphaFold 3
     terms must be accepted: `accept_terms=True` accepts them now (and remembers it); None relies
     on the owner's earlier acceptance; False refuses. The job row records when and through what
     (`via`: "builder", "upload", "cli", ...). `not_before`: no job starts before this time.
+    `reuse_msa=False`: search every chain again rather than take cached MSAs ("search again").
 
     Raises:
         LimitExceeded: too many jobs, too many tokens in one, or too many queued (the message names the
@@ -98,6 +101,8 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
         _check_batch(conn, owner.id, [(e.item.label, e.tokens) for e in new], limits)
         with _undo_inputs(settings) as written:
             made = _insert_many(conn, settings, owner, new, terms_at, via, written)
+            conn.executemany("UPDATE jobs SET msa_keys = ?, msa_reuse = ? WHERE id = ?",
+                             [(msa_cache.dumps_keys(e.item.af3), int(reuse_msa), made[e.index]) for e in new])
             if not_before:  # in the same transaction: no worker sees the jobs without it
                 conn.executemany("UPDATE jobs SET not_before = ? WHERE id = ?",
                                  [(not_before, i) for i in made.values()])
@@ -227,7 +232,7 @@ class _undo_inputs:  # noqa: N801  (used like a function: `with _undo_inputs(set
 
 def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, doc: Any,
                     idempotency_key: str | None = None, *, accept_terms: bool | None = None,
-                    via: str = "") -> list[Job]:
+                    via: str = "", reuse_msa: bool = True) -> list[Job]:
     """Validate a parsed input document (either dialect) and queue one job per fold job in it.
 
     All or nothing (see `submit_many`): a refused entry leaves none of the others queued. The
@@ -250,7 +255,7 @@ def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, d
     many = len(docs) > 1
     items = [NewJob(d.af3, d.name, f"{idempotency_key}#{d.index}" if idempotency_key else None,
                     (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "") for d in docs]
-    return submit_many(conn, settings, owner, items, accept_terms=accept_terms, via=via)
+    return submit_many(conn, settings, owner, items, accept_terms=accept_terms, via=via, reuse_msa=reuse_msa)
 
 
 def _job_name(af3: dict, name: str | None) -> str:
