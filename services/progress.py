@@ -15,6 +15,7 @@ from services.errors import JobNotFound
 
 # Fraction of the run at which each stage begins; inference dominates on a GPU.
 _STARTING, _PIPELINE, _FEATURES, _INFERENCE, _WRITING, _END = 0.02, 0.05, 0.45, 0.50, 0.95, 0.99
+DATA_DONE = _FEATURES  # where a job stands once its data pipeline (the CPU stage) is done
 
 _ABSL = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+\s+\S+:\d+\] ")
 _CHAIN_START = re.compile(r"^Running data pipeline for chain (\S+)\.\.\.$")
@@ -47,6 +48,7 @@ class Tracker:
     n_seeds: int = 0
     seeds_done: int = 0
     n_samples: int = 5
+    cap: float = 1.0  # a data-pipeline-only run stops where inference would begin (issue 16)
 
     @classmethod
     def from_json(cls, raw: str | None) -> Tracker:
@@ -64,7 +66,7 @@ class Tracker:
 
     def _set(self, stage: str, fraction: float, detail: str | None = None) -> bool:
         self.stage = stage
-        self.fraction = max(self.fraction, min(fraction, 1.0))  # never runs backwards
+        self.fraction = max(self.fraction, min(fraction, self.cap))  # never runs backwards
         if detail is not None:
             self.detail = detail
         return True

@@ -64,9 +64,24 @@ def _reason(conn, settings, job: Job, now: float, hosts: list[Host], paused: boo
         if not text and preflight.runs_real_af3(settings, host) and not preflight.is_ready(conn, host.name):
             text = f"{host.name} not ready for AlphaFold 3"
         if not text:
-            return NO_SLOT  # some host could take it: it waits for a slot there
+            return _slot_text(conn, settings, job, hosts)  # some host could take it: it waits for a slot there
         blocked.append(text)
     return "waiting: " + "; ".join(blocked)
+
+
+def _slot_text(conn: sqlite3.Connection, settings: Settings, job: Job, hosts: list[Host]) -> str:
+    """Say which kind of slot a job waits for (issue 16): a GPU for inference, a CPU slot for its MSA search,
+    or another job's search of the same chain."""
+    from services.jobs import stages
+
+    if job.data_json:
+        return "waiting for GPU: its MSA search is done"
+    other = stages.waits_for(conn, settings, job)
+    if other is not None:
+        return f"waiting for job #{other}'s MSA search of the same chain (it is reused, not searched twice)"
+    if any(h.two_stage for h in hosts) and (job.msa_keys or "[]") != "[]":
+        return "waiting for a free CPU slot for its MSA search"
+    return NO_SLOT
 
 
 def reason(conn: sqlite3.Connection, settings: Settings, job: Job, now: float | None = None) -> str:

@@ -22,12 +22,14 @@ import threading
 import time
 from pathlib import Path
 
-from services import applog, db, defaults, joblog, jobs
+from services import applog, db, defaults, joblog, jobs, msa_cache
 from services.errors import SettingsError
 from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
 from services.hosts import Host, load_hosts
 from services.jobs import Job, JobState
-from services.progress import Tracker
+from services.jobs import stages
+from services.jobs.stages import BOTH, DATA, INFERENCE
+from services.progress import DATA_DONE, Tracker
 from services.settings import Settings
 
 log = logging.getLogger("folddeck.worker")
@@ -64,18 +66,34 @@ def check_outputs(output_dir: Path, af3: dict, command: str) -> str:
     return f"results incomplete: no summary confidences for seed {s} sample {i}{more}"
 
 
-def _tracker_for(input_path: Path) -> Tracker:
-    """Return a fresh progress tracker that knows how many chains and seeds to expect."""
+def _tracker_for(input_path: Path, phase: str = BOTH) -> Tracker:
+    """Return a fresh progress tracker that knows how many chains and seeds to expect.
+
+    A data-pipeline run stops where inference begins; an inference run starts there (issue 16).
+    """
+    start, cap = (DATA_DONE, 1.0) if phase == INFERENCE else (0.0, DATA_DONE if phase == DATA else 1.0)
     try:
         af3 = json.loads(input_path.read_text())
     except (OSError, ValueError):
-        return Tracker()
+        return Tracker(fraction=start, cap=cap)
     chains = 0
     for entity in af3.get("sequences", []):
         for body in entity.values():
             ids = body.get("id", []) if isinstance(body, dict) else []
             chains += len(ids) if isinstance(ids, list) else 1
-    return Tracker(n_chains=chains, n_seeds=len(af3.get("modelSeeds") or [1]))
+    return Tracker(n_chains=chains, n_seeds=len(af3.get("modelSeeds") or [1]), fraction=start, cap=cap)
+
+
+def find_data_json(output_dir: Path) -> Path | None:
+    """Return the newest `<name>_data.json` a run wrote under `output_dir` (AF3: <output>/<name>/...), or None."""
+    found = [p for p in output_dir.glob("*/*_data.json") if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def _between_stages(conn: sqlite3.Connection, job_id: int) -> bool:
+    """True when the job's data pipeline is done and its inference is still to run."""
+    row = conn.execute("SELECT state, data_json FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return row is not None and row[0] == JobState.QUEUED.value and bool(row[1])
 
 
 class Worker:
@@ -86,7 +104,7 @@ class Worker:
                  poll: float = defaults.WORKER_POLL_SECONDS):
         self.settings = settings
         self.hosts = [h for h in (hosts or load_hosts(settings)) if h.run_jobs and h.slots > 0]
-        self.concurrency = concurrency or max(1, sum(h.slots for h in self.hosts))
+        self.concurrency = concurrency or max(1, sum(h.slots + h.cpu_slots for h in self.hosts))
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
         self.shutdown = shutdown or settings.worker_shutdown
         self.poll = poll
@@ -162,6 +180,8 @@ class Worker:
                     continue
                 if not self._run_tracked(conn, job):
                     continue  # handed back: its host rests, so the next claim goes elsewhere or waits
+                if job.phase == DATA and _between_stages(conn, job.id):
+                    continue  # only its first stage ran: --once means one job run to its end
                 self.jobs_done += 1
                 if once:
                     return
@@ -192,11 +212,16 @@ class Worker:
         """
         host = next(h for h in self.hosts if h.name == job.host)
         command = host.af3_command or self.settings.af3_command
-        spec = RunSpec(job.id, job.attempts, jobs.input_file(self.settings, job),
+        original, phase = jobs.input_file(self.settings, job), job.phase
+        if reattach:
+            stage_input = Path(job.data_json) if phase == INFERENCE and job.data_json else original
+        else:
+            if not jobs.start_attempt(conn, job, _tracker_for(original, phase).to_json()):
+                return True
+            stage_input, phase = self._stage_input(conn, job, original, phase, command)
+        spec = RunSpec(job.id, job.attempts, stage_input,
                        self.settings.jobs_dir / str(job.id) / f"attempt-{job.attempts}", command,
-                       self.settings.af3_model_dir, self.settings.af3_db_dir)
-        if not reattach and not jobs.start_attempt(conn, job, _tracker_for(spec.input_path).to_json()):
-            return True
+                       self.settings.af3_model_dir, self.settings.af3_db_dir, stage=phase)
         executor = make_executor(host, self.settings)
         try:
             if not reattach:
@@ -224,6 +249,44 @@ class Worker:
         finally:
             executor.close()
         return True
+
+    def _stage_input(self, conn: sqlite3.Connection, job: Job, original: Path, phase: str,
+                     command: str) -> tuple[Path, str]:
+        """Return the input this attempt runs on and its phase (issue 16).
+
+        Inference runs on the saved `_data.json`; otherwise the job's input gets the cached MSAs of
+        its chains injected (written next to it), so AF3 skips their search. Trouble with the cache
+        never fails the job: it runs on its own input and searches.
+        """
+        if phase == INFERENCE and job.data_json:
+            if Path(job.data_json).is_file():
+                joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, "Inference starts from the saved data "
+                                                    f"pipeline output ({Path(job.data_json).name}): the MSA search is "
+                                                    "not repeated.")])
+                return Path(job.data_json), phase
+            stages.forget_data_json(conn, job, "its file is gone")
+        try:
+            af3 = json.loads(original.read_text())
+            prepared, reused = msa_cache.prepare(conn, self.settings, job.owner_id, af3,
+                                                 msa_cache.search_context(self.settings, command),
+                                                 reuse=bool(job.msa_reuse))
+        except (OSError, ValueError, sqlite3.Error):
+            log.exception("job %s: the MSA cache could not be read; the job searches", job.id,
+                          extra={"source": "jobs", "username": job.owner, "job_id": job.id})
+            prepared, reused = None, []
+        if phase == INFERENCE and (prepared is None or msa_cache.search_keys(prepared)):
+            # Routed to a GPU slot with nothing to search, but a cache entry went meanwhile (evicted,
+            # cleared) or the saved _data.json is gone: this run does both stages.
+            phase = BOTH
+            stages.set_phase(conn, job, phase)
+        stages.record_reuse(conn, job, reused)
+        if not reused:
+            return original, phase
+        path = original.with_name(f"input-attempt-{job.attempts}.json")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(prepared, indent=1))
+        os.replace(tmp, path)
+        return path, phase
 
     def _hand_back(self, conn: sqlite3.Connection, job: Job, exc: HostUnavailable) -> None:
         """Queue the job again and keep every worker off its host for a backoff period."""
@@ -297,6 +360,7 @@ class Worker:
                   code: int | None) -> None:
         if verdict in ("lost", "detach"):
             return  # another worker owns the job now (or will re-attach to it in Slurm); record nothing
+        self._record_split_data(conn, job, executor, spec)
         if verdict == "cancel":
             return self._end(conn, job, JobState.CANCELLED, code, None)
         if verdict == "requeue":
@@ -314,8 +378,41 @@ class Worker:
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
             return self._end(conn, job, JobState.FAILED, code, summary or f"AlphaFold {how}")
         executor.collect()
+        data = find_data_json(spec.output_dir)
+        if spec.stage == DATA:
+            if data is None:
+                return self._end(conn, job, JobState.FAILED, code, "the data pipeline wrote no _data.json")
+            self._store_msas(conn, job, spec, data)
+            if not stages.finish_data_stage(conn, job, str(data), time.time() - (job.started_at or time.time())):
+                log.info("job %s: data pipeline done, but the attempt no longer owns the job", job.id)
+            return None
         problem = check_outputs(spec.output_dir, json.loads(spec.input_path.read_text()), spec.command)
+        if spec.stage == BOTH and data is not None:
+            self._store_msas(conn, job, spec, data)
         self._end(conn, job, JobState.FAILED if problem else JobState.SUCCEEDED, code, problem or None)
+
+    def _record_split_data(self, conn: sqlite3.Connection, job: Job, executor: Executor, spec: RunSpec) -> None:
+        """Keep the _data.json of an executor that ran the two stages itself (Slurm, two linked jobs).
+
+        A retry after an inference failure then starts from it, and its chains go into the cache.
+        """
+        data = getattr(executor, "data_json", None)
+        if spec.stage != BOTH or not data or not Path(data).is_file():
+            return
+        stages.record_data_json(conn, job, str(data))
+        self._store_msas(conn, job, spec, Path(data))
+
+    def _store_msas(self, conn: sqlite3.Connection, job: Job, spec: RunSpec, data: Path) -> None:
+        """Put the chains this run searched into the MSA cache; trouble there is logged, never fails the job."""
+        if not msa_cache.enabled(self.settings):
+            return
+        try:
+            original = json.loads(jobs.input_file(self.settings, job).read_text())
+            msa_cache.store(conn, self.settings, job.owner_id, job.id, original, json.loads(data.read_text()),
+                            msa_cache.search_context(self.settings, spec.command))
+        except (OSError, ValueError, sqlite3.Error):
+            log.exception("job %s: its MSAs could not be cached", job.id,
+                          extra={"source": "jobs", "username": job.owner, "job_id": job.id})
 
     def _end(self, conn: sqlite3.Connection, job: Job, state: JobState, code: int | None, error: str | None,
              text: str = "") -> None:

@@ -9,24 +9,31 @@ from services import approvals, defaults, joblog, maintenance, preflight
 from services.db import transaction
 from services.errors import HostUnreachable, SettingsError
 from services.hosts import Host, load_hosts
+from services.jobs import stages
 from services.jobs.backoff import HOST_UNREACHABLE
 from services.jobs.model import _SELECT, WORKER_LOST, Job, JobState, _event, _load, _to_job
 from services.jobs.workers import queue_paused
 from services.settings import Settings
 
 
-def _free_hosts(conn: sqlite3.Connection, hosts: list[Host]) -> list[Host]:
-    """Return the hosts with a free slot, most free slots first (first listed on a tie), none in backoff."""
-    running = dict(conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host"))
+def _free_hosts(conn: sqlite3.Connection, hosts: list[Host]) -> tuple[list[Host], list[Host]]:
+    """Return (hosts with a free GPU slot, hosts with a free CPU slot), most free first (first listed on a
+    tie), none in backoff. A running data pipeline holds a CPU slot; any other running attempt a GPU slot."""
+    used = {(h, bool(d)): n for h, d, n in conn.execute(
+        "SELECT host, phase = 'data', COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host, phase = 'data'")}
     resting = {r[0] for r in conn.execute("SELECT host FROM host_backoff WHERE until > ?", (time.time(),))}
-    free = [(h.slots - running.get(h.name, 0), -i, h) for i, h in enumerate(hosts)
-            if h.run_jobs and h.name not in resting]
-    return [f[2] for f in sorted((f for f in free if f[0] > 0), key=lambda f: f[:2], reverse=True)]
+    usable = [(i, h) for i, h in enumerate(hosts) if h.run_jobs and h.name not in resting]
+
+    def free(cpu: bool) -> list[Host]:
+        room = [((h.cpu_slots if cpu else h.slots) - used.get((h.name, cpu), 0), -i, h) for i, h in usable]
+        return [f[2] for f in sorted((f for f in room if f[0] > 0), key=lambda f: f[:2], reverse=True)]
+
+    return free(False), free(True)
 
 
 _FAIR_NEXT = """
 WITH r AS (SELECT owner_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner_id)
-SELECT j.id, j.tokens FROM jobs j
+SELECT j.id, j.tokens, j.owner_id, j.data_json, j.msa_keys, j.msa_reuse FROM jobs j
 LEFT JOIN r ON r.owner_id = j.owner_id
 LEFT JOIN user_limits l ON l.user_id = j.owner_id
 WHERE j.state = 'queued' AND {claimable} AND (j.not_before IS NULL OR j.not_before <= ?)
@@ -37,38 +44,45 @@ LIMIT {candidates}
 
 
 def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, hosts: list[Host]) -> Job | None:
-    """Atomically take the next job in fair order for a host with a free slot; None if nothing to do."""
+    """Atomically take the next job in fair order for a host with a free slot of the kind it needs; None if
+    nothing to do. The job's `phase` says what this attempt runs (issue 16: data pipeline, inference, or both)."""
     with transaction(conn):
         if queue_paused(conn):
             return None
         now = time.time()
-        row, host = _place(conn, settings, _free_hosts(conn, hosts), now)
+        row, host, phase = _place(conn, settings, *_free_hosts(conn, hosts), now)
         if host is None:
             return None
         executor = "slurm" if host.is_slurm else "local" if host.is_local else "ssh"
-        conn.execute("UPDATE jobs SET state = 'running', worker_id = ?, host = ?, executor = ?, "
+        conn.execute("UPDATE jobs SET state = 'running', worker_id = ?, host = ?, executor = ?, phase = ?, "
                      "attempts = attempts + 1, started_at = ?, lease_expires = ?, updated_at = ?, stage = 'starting', "
                      "pid = NULL, remote_pid = NULL WHERE id = ?",
-                     (worker_id, host.name, executor, now, now + settings.lease_seconds, now, row[0]))
+                     (worker_id, host.name, executor, phase, now, now + settings.lease_seconds, now, row[0]))
         job = _load(conn, row[0])
-        conn.execute("INSERT INTO job_attempts (job_id, attempt, worker_id, host, executor, started_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", (job.id, job.attempts, worker_id, host.name, executor, now))
+        conn.execute("INSERT INTO job_attempts (job_id, attempt, worker_id, host, executor, started_at, phase) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?)", (job.id, job.attempts, worker_id, host.name, executor, now, phase))
         conn.execute("UPDATE workers SET current_job = ? WHERE id = ?", (job.id, worker_id))
-    _event(logging.INFO, "job %s started on %s by worker %s (attempt %s)", job, job.id, host.name, worker_id,
-           job.attempts)
+    _event(logging.INFO, "job %s started on %s by worker %s (attempt %s%s)", job, job.id, host.name, worker_id,
+           job.attempts, f", {stages.PHASE_WORDS[phase]}" if phase else "")
     return job
 
 
-def _place(conn: sqlite3.Connection, settings: Settings, free: list[Host], now: float):
-    """Return (job row, host) for the first job in fair order that some free host may take now (issue 18:
-    maintenance windows, preflight), or (None, None)."""
-    if not free:
-        return None, None
+def _place(conn: sqlite3.Connection, settings: Settings, gpu: list[Host], cpu: list[Host], now: float):
+    """Return (job row, host, phase) for the first job in fair order that some free host may take now (issue 18:
+    maintenance windows, preflight; issue 16: a CPU slot for a search, a GPU slot for inference), or Nones."""
+    if not gpu and not cpu:
+        return None, None, None
+    busy = None
     for row in conn.execute(_FAIR_NEXT, (now,)).fetchall():
-        host = maintenance.place(conn, row, free, lambda h: preflight.runs_real_af3(settings, h), now)
+        if busy is None:  # read once per claim, only when some job is a candidate
+            busy = stages.searching(conn, settings)
+        where = stages.route(conn, settings, stages.Candidate(*row), gpu, cpu, busy)
+        if where is None:
+            continue
+        host = maintenance.place(conn, row, where.hosts, lambda h: preflight.runs_real_af3(settings, h), now)
         if host is not None:
-            return row, host
-    return None, None
+            return row, host, where.phase
+    return None, None, None
 
 
 def hand_back(conn: sqlite3.Connection, job: Job, reason: str, log_line: str) -> bool:
@@ -120,9 +134,9 @@ def start_attempt(conn: sqlite3.Connection, job: Job, tracker_json: str) -> bool
                        "WHERE id = ? AND state = 'running' AND worker_id = ? AND attempts = ?",
                        (tracker_json, job.id, job.worker_id, job.attempts))
     if cur.rowcount:
-        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value,
-                                            f"Attempt {job.attempts} started on {job.host} by worker {job.worker_id}.",
-                                            joblog.Level.INFO.value)])
+        what = f" ({stages.PHASE_WORDS[job.phase]})" if job.phase else ""
+        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Attempt {job.attempts}{what} started on "
+                                            f"{job.host} by worker {job.worker_id}.", joblog.Level.INFO.value)])
     return bool(cur.rowcount)
 
 

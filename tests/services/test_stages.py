@@ -1,0 +1,219 @@
+"""Two stages per job and MSA reuse (issue 16), end to end with real workers and the bundled simulator.
+
+The host is this machine with 1 GPU slot and 2 CPU slots: the data pipeline (`--norun_inference`)
+runs in a CPU slot, inference (`--norun_data_pipeline` on the `_data.json`) in the GPU slot.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from services import joblog, jobs, msa_cache
+from services.jobs import JobState
+from services.worker import Worker
+from tests.conftest import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}}"
+KINASE = "GSHMSRKLSEIEFKKLGEGTFGVVYKAKNRETGEIVALKKIRLDTETEGVPSTAIREISLLKELNHPNIV"
+
+
+def fold(name: str, sequence: str = KINASE, ligand: str | None = "ATP", seeds: tuple[int, ...] = (1,)) -> dict:
+    """Return an AF3 input: one protein chain A and, optionally, one CCD ligand B."""
+    seqs = [{"protein": {"id": "A", "sequence": sequence}}]
+    if ligand:
+        seqs.append({"ligand": {"id": "B", "ccdCodes": [ligand]}})
+    return {"dialect": "alphafold3", "version": 1, "name": name, "modelSeeds": list(seeds), "sequences": seqs}
+
+
+def two_stage(settings, speed: float = 0, **more):
+    return settings.with_overrides(af3_command=f"{SIM} --speed={speed}", local_slots=1, local_cpu_slots=2, **more)
+
+
+def attempts(conn, job_id: int) -> list[dict]:
+    rows = conn.execute("SELECT attempt, phase, outcome, started_at, finished_at FROM job_attempts WHERE job_id = ? "
+                        "ORDER BY attempt", (job_id,))
+    return [dict(zip(("attempt", "phase", "outcome", "started", "finished"), r, strict=True)) for r in rows]
+
+
+def log_text(conn, job_id: int) -> list[str]:
+    return [x.text for x in joblog.read_log(conn, job_id, 0, 100_000)]
+
+
+def searched(conn, job_id: int) -> int:
+    """Return how many Jackhmmer runs the job's log launched (4 per protein search)."""
+    return sum("Launching subprocess" in t and "jackhmmer" in t for t in log_text(conn, job_id))
+
+
+def test_data_pipeline_runs_in_a_cpu_slot_while_another_jobs_inference_holds_the_gpu(settings, conn, alice,
+                                                                                    running_worker):
+    s = two_stage(settings, speed=40, msa_cache_mb=0)
+    # A's protein is short (its search ends first), B's a little longer: B's search is still running
+    # while A's four-seed inference holds the only GPU slot.
+    a = jobs.submit(conn, s, alice, fold("A", KINASE[:20], seeds=(1, 2, 3, 4)))
+    b = jobs.submit(conn, s, alice, fold("B", KINASE[:60]))
+    running_worker(s)
+    seen = set()
+
+    def done():
+        for j in (a, b):
+            cur = jobs.get_job(conn, alice, j.id)
+            seen.add((j.id, cur.state.value, cur.phase if cur.state is JobState.RUNNING else bool(cur.data_json)))
+        return all(jobs.get_job(conn, alice, j.id).state is JobState.SUCCEEDED for j in (a, b))
+
+    wait_for(done, 90, "both jobs to succeed")
+    (a_data, a_inf), (b_data, b_inf) = attempts(conn, a.id), attempts(conn, b.id)
+    assert [x["phase"] for x in (a_data, a_inf, b_data, b_inf)] == ["data", "inference", "data", "inference"]
+    assert a_data["outcome"] == b_data["outcome"] == "data done"
+    assert b_data["started"] < a_inf["finished"] and a_inf["started"] < b_data["finished"], "B's search overlaps " \
+        "A's inference"
+    assert b_inf["started"] >= a_inf["finished"] - 0.01, "one GPU slot: B's inference waits for A's"
+    assert (b.id, "queued", True) in seen, "B waited for the GPU with its _data.json ready"
+    b_now = jobs.get_job(conn, alice, b.id)
+    assert Path(b_now.data_json).name == "b_data.json" and b_now.progress == 1.0
+    text = log_text(conn, b.id)
+    assert "MSA search done in" in "\n".join(text) and "Skipping data pipeline..." in text
+    assert any(t.startswith("Inference starts from the saved data pipeline output (b_data.json)") for t in text)
+    assert searched(conn, b.id) == 4
+
+
+def test_same_protein_with_another_ligand_reuses_the_msa_and_skips_the_search(settings, conn, alice):
+    s = two_stage(settings)
+    first = jobs.submit(conn, s, alice, fold("with ATP"))
+    assert Worker(s).run(once=True) == 1
+    first = jobs.get_job(conn, alice, first.id)
+    assert first.state is JobState.SUCCEEDED and searched(conn, first.id) == 4 and not first.reused_chains()
+    second = jobs.submit(conn, s, alice, fold("with MG", ligand="MG"))
+    assert Worker(s).run(once=True) == 1
+    second = jobs.get_job(conn, alice, second.id)
+    assert second.state is JobState.SUCCEEDED
+    assert second.reused_chains() == [{"chains": ["A"], "job_id": first.id}]
+    text = log_text(conn, second.id)
+    assert f"MSA for chain A reused from job #{first.id}: its search is skipped." in text
+    assert searched(conn, second.id) == 0 and "Skipping data pipeline..." in text
+    assert [x["phase"] for x in attempts(conn, second.id)] == ["inference"], "no data-pipeline stage at all"
+    # The input AF3 ran on carries the first job's MSAs and templates, byte for byte.
+    data = json.loads(Path(first.data_json).read_text())["sequences"][0]["protein"]
+    given = json.loads((s.jobs_dir / str(second.id) / "input-attempt-1.json").read_text())["sequences"][0]["protein"]
+    assert given["unpairedMsa"] == data["unpairedMsa"] and given["pairedMsa"] == data["pairedMsa"]
+    assert given["templates"] == data["templates"]
+    assert json.loads(Path(second.input_path).read_text()) == fold("with MG", ligand="MG"), "the job's own input " \
+        "stays as submitted"
+
+
+def test_two_jobs_with_one_protein_search_it_once(settings, conn, alice, running_worker):
+    s = two_stage(settings, speed=200)
+    a = jobs.submit(conn, s, alice, fold("ATP"))
+    b = jobs.submit(conn, s, alice, fold("MG", ligand="MG"))  # queued while A's search runs: it waits for it
+    running_worker(s)
+    wait_for(lambda: all(jobs.get_job(conn, alice, j.id).is_finished for j in (a, b)), 60, "both jobs")
+    assert [jobs.get_job(conn, alice, j.id).state for j in (a, b)] == [JobState.SUCCEEDED] * 2
+    assert searched(conn, a.id) + searched(conn, b.id) == 4, "the protein was searched once"
+    assert jobs.get_job(conn, alice, b.id).reused_chains() == [{"chains": ["A"], "job_id": a.id}]
+
+
+def test_another_users_identical_chain_is_not_reused_by_default(settings, conn, alice, bob):
+    s = two_stage(settings)
+    jobs.submit(conn, s, alice, fold("alice's"))
+    assert Worker(s).run(once=True) == 1
+    theirs = jobs.submit(conn, s, bob, fold("bob's", ligand="MG"))
+    assert Worker(s).run(once=True) == 1
+    theirs = jobs.get_job(conn, bob, theirs.id)
+    assert theirs.state is JobState.SUCCEEDED and not theirs.reused_chains()
+    assert searched(conn, theirs.id) == 4 and not any("reused" in t for t in log_text(conn, theirs.id))
+    # Lab-wide, an admin's choice, the next one reuses (alice's or bob's own entry: both searched it).
+    lab = s.with_overrides(msa_cache_scope="lab")
+    again = jobs.submit(conn, lab, bob, fold("bob's again", ligand="ZN"))
+    assert Worker(lab).run(once=True) == 1
+    assert searched(conn, again.id) == 0 and jobs.get_job(conn, bob, again.id).reused_chains()
+
+
+def test_search_again_opts_out_of_the_cache(settings, conn, alice):
+    s = two_stage(settings)
+    jobs.submit(conn, s, alice, fold("first"))
+    assert Worker(s).run(once=True) == 1
+    fresh = jobs.submit(conn, s, alice, fold("fresh", ligand="MG"), reuse_msa=False)
+    assert Worker(s).run(once=True) == 1
+    fresh = jobs.get_job(conn, alice, fresh.id)
+    assert fresh.state is JobState.SUCCEEDED and fresh.msa_reuse == 0 and not fresh.reused_chains()
+    assert searched(conn, fresh.id) == 4
+
+
+def test_retry_after_an_inference_failure_starts_from_the_saved_data_json(settings, conn, alice):
+    failing = two_stage(settings).with_overrides(af3_command=f"{SIM} --speed=0 --fail_at=inference",
+                                                 msa_cache_mb=0)
+    job = jobs.submit(conn, failing, alice, fold("oom"))
+    Worker(failing).run(once=True)
+    job = jobs.get_job(conn, alice, job.id)
+    assert job.state is JobState.FAILED and "Out of memory" in job.error and Path(job.data_json).is_file()
+    before = joblog.last_seq(conn, job.id)
+    jobs.retry_job(conn, alice, job.id)
+    ok = two_stage(settings, msa_cache_mb=0)
+    assert Worker(ok).run(once=True) == 1
+    job = jobs.get_job(conn, alice, job.id)
+    assert job.state is JobState.SUCCEEDED
+    assert [x["phase"] for x in attempts(conn, job.id)] == ["data", "inference", "inference"]
+    after = [x.text for x in joblog.read_log(conn, job.id, before, 100_000)]
+    assert any(t.startswith("Inference starts from the saved data pipeline output (oom_data.json)") for t in after)
+    assert not any("Running data pipeline for chain" in t for t in after), "the retry did not search again"
+
+
+def test_a_worker_killed_between_the_stages_resumes_from_the_data_json(tmp_path, settings, conn, alice):
+    """Kill -9 the worker while B waits for the GPU with its _data.json and A's inference runs: a new worker
+    runs both inferences from the saved files; nothing is searched twice."""
+    s = two_stage(settings, speed=40, msa_cache_mb=0)
+    a = jobs.submit(conn, s, alice, fold("A", KINASE[:20], seeds=tuple(range(1, 9))))
+    b = jobs.submit(conn, s, alice, fold("B", KINASE[:24]))
+    env = dict(os.environ, FOLDDECK_DATA_DIR=str(s.data_dir), FOLDDECK_LEASE_SECONDS="5", FOLDDECK_LOCAL_SLOTS="1",
+               FOLDDECK_LOCAL_CPU_SLOTS="2", FOLDDECK_AF3_COMMAND=s.af3_command, FOLDDECK_MSA_CACHE_MB="0",
+               PYTHONPATH=str(ROOT))
+    env.pop("FOLDDECK_HOSTS_FILE", None)
+
+    def start(log: str) -> subprocess.Popen:
+        with open(tmp_path / log, "wb") as out:
+            return subprocess.Popen([sys.executable, "-m", "services.worker"], cwd=ROOT, env=env, stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    worker = start("worker1.log")
+    try:
+        wait_for(lambda: jobs.get_job(conn, alice, b.id).waiting_for_gpu
+                 and jobs.get_job(conn, alice, a.id).phase == "inference", 60, "B between its stages")
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+        worker = start("worker2.log")
+        wait_for(lambda: all(jobs.get_job(conn, alice, j.id).is_finished for j in (a, b)), 90, "both jobs")
+    finally:
+        worker.kill()
+        worker.wait(10)
+    for j in (a, b):
+        assert jobs.get_job(conn, alice, j.id).state is JobState.SUCCEEDED, (tmp_path / "worker2.log").read_text()
+        assert searched(conn, j.id) == 4, "searched once"
+        phases = [x["phase"] for x in attempts(conn, j.id)]
+        assert phases[0] == "data" and set(phases[1:]) == {"inference"}
+    assert len(attempts(conn, a.id)) == 3, "A's inference was lost with the worker and ran again"
+    assert any(t.startswith("Inference starts from the saved data pipeline output") for t in log_text(conn, b.id))
+
+
+def test_a_job_with_nothing_to_search_goes_straight_to_the_gpu(settings, conn, alice):
+    s = two_stage(settings)
+    dna = {"dialect": "alphafold3", "version": 1, "name": "dna", "modelSeeds": [1],
+           "sequences": [{"dna": {"id": "A", "sequence": "GATTACA"}}, {"ligand": {"id": "B", "ccdCodes": ["MG"]}}]}
+    job = jobs.submit(conn, s, alice, dna)
+    assert Worker(s).run(once=True) == 1
+    assert [x["phase"] for x in attempts(conn, job.id)] == [""]
+    assert jobs.get_job(conn, alice, job.id).state is JobState.SUCCEEDED
+
+
+def test_one_stage_hosts_keep_running_both_stages_in_one_slot(settings, conn, alice):
+    s = settings.with_overrides(af3_command=f"{SIM} --speed=0", local_cpu_slots=0)
+    job = jobs.submit(conn, s, alice, fold("one"))
+    assert Worker(s).run(once=True) == 1
+    assert [x["phase"] for x in attempts(conn, job.id)] == [""]
+    assert jobs.get_job(conn, alice, job.id).state is JobState.SUCCEEDED
+    # ...and its searched chain is cached all the same.
+    assert msa_cache.stats(conn, s).entries == 1
