@@ -12,7 +12,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from services import defaults
+from services import defaults, msa_cache
 from services.db import transaction
 from services.jobs.manage import _delete_rows, folder_bytes, remove_folder
 from services.settings import Settings
@@ -176,6 +176,7 @@ def erase_user_data(conn: sqlite3.Connection, settings: Settings, caller: User, 
         conn.execute("INSERT INTO erased_accounts (erased_at, jobs) VALUES (?, ?)", (time.time(), len(ids)))
     for job_id in ids:
         remove_folder(settings, job_id)
+    msa_cache.clear(conn, settings, caller.id)  # their cache rows went by ON DELETE CASCADE; this removes the files
     log.warning("an account erased itself with %s jobs (delete my data)", len(ids), extra={"source": "users"})
     return len(ids)
 
