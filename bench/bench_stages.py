@@ -11,8 +11,10 @@ Three modes, each on a fresh data dir with a real worker:
 
 Printed per mode: total wall time, its ratio to one-stage (the floor measured in the same run), and the
 GPU slot's idle fraction: 1 - (time some job was in model inference) / wall time, from the job logs'
-own timestamps ("Running model inference..." to "...took"). In one-stage mode the GPU sits idle while
-its job runs jackhmmer.
+own timestamps ("Running model inference..." to "...took"), and how much of the wall time the GPU slot
+was held by an attempt. In one-stage mode the slot is held throughout while its GPU sits idle during
+jackhmmer; with two stages the slot is held only for inference (model start-up, featurisation and
+writing included, which is why even then the GPU computes for only part of it).
 """
 from __future__ import annotations
 
@@ -89,10 +91,13 @@ def run_mode(mode: str, speed: float, n: int) -> dict:
         thread.join(60)
         states = {jobs.get_job(conn, user, i).state.value for i in ids}
         spans = [sp for i in ids for sp in inference_spans(conn, i)]
+        held = conn.execute("SELECT started_at, finished_at FROM job_attempts WHERE phase != 'data' "
+                            "AND finished_at IS NOT NULL").fetchall()
         searches = sum("Getting protein MSAs for sequence" in x.text
                        for i in ids for x in joblog.read_log(conn, i, 0, 1_000_000))
         db.close_all()
-        return {"wall": wall, "idle": 1 - busy_seconds(spans) / wall, "states": states, "searches": searches}
+        return {"wall": wall, "idle": 1 - busy_seconds(spans) / wall, "held": busy_seconds(held) / wall,
+                "states": states, "searches": searches}
 
 
 def main() -> None:
@@ -107,7 +112,8 @@ def main() -> None:
         r = run_mode(mode, args.speed, args.jobs)
         floor = floor or r["wall"]
         print(f"  {mode:16s} wall {r['wall']:7.1f} s  ({r['wall'] * args.speed / 60:6.1f} min at real pace)  "
-              f"speed-up x{floor / r['wall']:.2f}  GPU idle {r['idle'] * 100:5.1f} %  protein searches "
+              f"speed-up x{floor / r['wall']:.2f}  GPU idle {r['idle'] * 100:5.1f} %  GPU slot held "
+              f"{r['held'] * 100:5.1f} %  protein searches "
               f"{r['searches']:2d}  states {sorted(r['states'])}")
 
 

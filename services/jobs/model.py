@@ -85,7 +85,7 @@ class Job:
     data_json: str | None = None  # the finished data pipeline's <name>_data.json: inference starts from it
     msa_keys: str | None = None  # JSON: the chains a data pipeline would search (services.msa_cache)
     msa_reuse: int = 1  # 0: the owner asked to search again rather than reuse cached MSAs
-    msa_reused: str | None = None  # JSON [{"chain": "A", "job_id": 12}]: chains whose MSA came from the cache
+    msa_reused: str | None = None  # JSON [{"chains": ["A"], "job_id": 12}]: one entry per entity taken from the cache
 
     @property
     def waiting_for_gpu(self) -> bool:
@@ -93,7 +93,7 @@ class Job:
         return self.state is JobState.QUEUED and bool(self.data_json)
 
     def reused_chains(self) -> list[dict]:
-        """Return [{"chain": "A", "job_id": 12}, ...] for the chains whose MSA came from the cache."""
+        """Return [{"chains": ["A"], "job_id": 12}, ...]: one per entity whose MSA came from the cache."""
         return json.loads(self.msa_reused) if self.msa_reused else []
 
     @property

@@ -92,17 +92,15 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
     limits = effective_limits(conn, owner.id)
     check_job_count(len(items), limits)
     # Counted and serialised before taking the write lock: other submitters wait only for the inserts.
-    entries = [_Entry(i, item, count_tokens(item.af3), _job_name(item.af3, item.name), _input_text(item.af3))
-               for i, item in enumerate(items)]
+    entries = [_Entry(i, item, count_tokens(item.af3), _job_name(item.af3, item.name), _input_text(item.af3),
+                      msa_cache.dumps_keys(item.af3)) for i, item in enumerate(items)]
     with transaction(conn):
         terms_at = _terms_accepted_at(conn, owner, accept_terms)
         existing = _existing_keys(conn, owner.id, [e.item.idempotency_key for e in entries])
         new = [e for e in entries if e.item.idempotency_key not in existing]
         _check_batch(conn, owner.id, [(e.item.label, e.tokens) for e in new], limits)
         with _undo_inputs(settings) as written:
-            made = _insert_many(conn, settings, owner, new, terms_at, via, written)
-            conn.executemany("UPDATE jobs SET msa_keys = ?, msa_reuse = ? WHERE id = ?",
-                             [(msa_cache.dumps_keys(e.item.af3), int(reuse_msa), made[e.index]) for e in new])
+            made = _insert_many(conn, settings, owner, new, terms_at, via, written, reuse_msa)
             if not_before:  # in the same transaction: no worker sees the jobs without it
                 conn.executemany("UPDATE jobs SET not_before = ? WHERE id = ?",
                                  [(not_before, i) for i in made.values()])
@@ -147,10 +145,11 @@ class _Entry:
     tokens: int
     name: str
     text: str  # the input file's content
+    msa_keys: str  # the chains a data pipeline would search (services.msa_cache)
 
 
 def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new: list[_Entry], terms_at: float,
-                 via: str, written: list[int]) -> dict[int, int]:
+                 via: str, written: list[int], reuse_msa: bool = True) -> dict[int, int]:
     """Write the inputs and insert the rows with one executemany (inside the caller's transaction).
 
     Returns entry index -> job id. Ids are taken after the largest one under the write lock, as
@@ -169,10 +168,10 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
         os.replace(tmp, path)
         made[e.index] = job_id
         rows.append((job_id, owner.id, e.name, e.item.idempotency_key, str(path), e.tokens, e.item.cloned_from, now,
-                     now, now, terms_at, via or None))
+                     now, now, terms_at, via or None, e.msa_keys, int(reuse_msa)))
     conn.executemany("INSERT INTO jobs (id, owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
-                     "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via) "
-                     "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                     "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via, msa_keys, msa_reuse) "
+                     "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     approvals.mark_pending(conn, settings, owner.id, [(r[0], r[5]) for r in rows])
     return made
 

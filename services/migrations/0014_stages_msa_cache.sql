@@ -5,7 +5,7 @@ ALTER TABLE jobs ADD COLUMN phase TEXT NOT NULL DEFAULT '';  -- what the running
 ALTER TABLE jobs ADD COLUMN data_json TEXT;           -- the finished data pipeline's <name>_data.json on this machine
 ALTER TABLE jobs ADD COLUMN msa_keys TEXT;            -- JSON list of the chains a data pipeline would search (msa_cache)
 ALTER TABLE jobs ADD COLUMN msa_reuse INTEGER NOT NULL DEFAULT 1;  -- 0: the owner asked to search again
-ALTER TABLE jobs ADD COLUMN msa_reused TEXT;          -- JSON [{"chain": "A", "job_id": 12}]: chains taken from the cache
+ALTER TABLE jobs ADD COLUMN msa_reused TEXT;          -- JSON [{"chains": ["A"], "job_id": 12}]: chains taken from the cache
 ALTER TABLE job_attempts ADD COLUMN phase TEXT NOT NULL DEFAULT '';
 
 -- One row per (owner, chain, search context); the MSAs and templates themselves are a JSON file each.

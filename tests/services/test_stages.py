@@ -75,10 +75,10 @@ def test_data_pipeline_runs_in_a_cpu_slot_while_another_jobs_inference_holds_the
     assert b_inf["started"] >= a_inf["finished"] - 0.01, "one GPU slot: B's inference waits for A's"
     assert (b.id, "queued", True) in seen, "B waited for the GPU with its _data.json ready"
     b_now = jobs.get_job(conn, alice, b.id)
-    assert Path(b_now.data_json).name == "b_data.json" and b_now.progress == 1.0
+    assert Path(b_now.data_json).name == "B_data.json" and b_now.progress == 1.0
     text = log_text(conn, b.id)
     assert "MSA search done in" in "\n".join(text) and "Skipping data pipeline..." in text
-    assert any(t.startswith("Inference starts from the saved data pipeline output (b_data.json)") for t in text)
+    assert any(t.startswith("Inference starts from the saved data pipeline output (B_data.json)") for t in text)
     assert searched(conn, b.id) == 4
 
 
