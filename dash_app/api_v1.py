@@ -121,6 +121,23 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _bool_arg(name: str, default: bool) -> bool:
+    """Return a true/false query parameter (absent or empty: `default`).
+
+    Raises:
+        InvalidInput: any other value.
+    """
+    raw = (request.args.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in _BOOLS:
+        raise InvalidInput(f"{name} must be true or false, not {request.args.get(name)!r}.")
+    return _BOOLS[raw]
+
+
 @bp.get("/me")
 def me() -> Response:
     """Say who the caller is and what this token may do."""
@@ -161,9 +178,10 @@ def submit() -> tuple[Response, int]:
                         "submissions with this token")
     doc = load_json_text(request.get_data(cache=False), max_bytes=settings.upload_max_bytes)
     accept = request.args.get("accept_terms", "").lower() in ("1", "true", "yes")
+    reuse_msa = _bool_arg("reuse_msa", True)
     # The web's own submission: same validation, limits, terms (required every time) and user rate limit.
     made = jobs.submit_document(conn, settings, caller, doc, request.headers.get("Idempotency-Key") or None,
-                                accept_terms=accept, via="api")
+                                accept_terms=accept, via="api", reuse_msa=reuse_msa)
     return jsonify({"jobs": [job_json(j) for j in made]}), 201
 
 

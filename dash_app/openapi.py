@@ -55,6 +55,10 @@ _PATHS = {
                      "description": "true: you accept the AlphaFold 3 model-parameter terms of use for this "
                                     "submission (required, as on the web)",
                      "schema": {"type": "string", "enum": ["true"]}},
+                    {"name": "reuse_msa", "in": "query", "required": False,
+                     "description": "false: search every chain's MSAs again rather than take them from the MSA "
+                                    "cache (the web's \"Search MSAs again\"); true (the default) reuses cached ones",
+                     "schema": {"type": "boolean", "default": True}},
                     {"name": "Idempotency-Key", "in": "header",
                      "description": "the same key again returns the jobs made the first time",
                      "schema": {"type": "string", "maxLength": 200}}],

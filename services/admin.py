@@ -11,7 +11,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from services import jobs, users
+from services import jobs, msa_cache, users
 from services.errors import FoldDeckError, InvalidInput, PermissionDenied
 from services.jobs import Job, JobState, UserLimits
 from services.settings import Settings
@@ -196,6 +196,27 @@ def cancel_job(conn: sqlite3.Connection, actor: User, job_id: int) -> Job:
     """
     with _Audited(actor, f"cancel job {job_id}", job_id=job_id):
         return jobs.cancel_job(conn, actor, job_id)
+
+
+# -- MSA cache (issue 16) --------------------------------------------------------------------------
+
+
+def msa_cache_stats(conn: sqlite3.Connection, settings: Settings, actor: User) -> msa_cache.CacheStats:
+    """Return the MSA cache's entries, size, owners, hits, size limit and scope (`msa_cache.CacheStats`)."""
+    _require_admin(actor)
+    return msa_cache.stats(conn, settings)
+
+
+def clear_msa_cache(conn: sqlite3.Connection, settings: Settings, actor: User) -> int:
+    """Empty the MSA cache (every owner's entries and files); later jobs search their chains again.
+
+    Returns:
+        The number of entries removed.
+    """
+    with _Audited(actor, "clear the MSA cache") as audited:
+        removed = msa_cache.clear(conn, settings)
+        audited.what = f"clear the MSA cache ({removed} entr{'y' if removed == 1 else 'ies'} removed)"
+        return removed
 
 
 @dataclass(frozen=True)

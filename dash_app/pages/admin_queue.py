@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import dash
 import dash_ag_grid as dag
@@ -18,6 +19,9 @@ from services.admin import QueueOverview
 from services.errors import FoldDeckError, InvalidInput, JobNotFound, JobStateError
 from services.jobs import JobState
 from services.metrics.store import SnapshotStore, cache_dir
+
+if TYPE_CHECKING:
+    from services.msa_cache import CacheStats
 
 dash.register_page(__name__, path="/admin/queue", name="Queue", order=52, icon="bi-list-task", admin=True)
 
@@ -44,6 +48,10 @@ APPROVE_JOB = page_id(__name__, "approve-job")
 APPROVE_NOTE = page_id(__name__, "approve-note")
 APPROVE = page_id(__name__, "approve")
 REJECT = page_id(__name__, "reject")
+CACHE_BODY = page_id(__name__, "msa-cache")  # issue 16: the MSA cache card
+CACHE_CLEAR = page_id(__name__, "msa-cache-clear")
+CACHE_CONFIRM = page_id(__name__, "msa-cache-confirm")
+MB = 1024 * 1024  # FOLDDECK_MSA_CACHE_MB counts mebibytes
 
 ACTIVE = "active"  # queued + running; an empty value would render as a blank select
 STATE_OPTIONS = [{"label": "Waiting and running", "value": ACTIVE}] + [
@@ -99,6 +107,7 @@ def layout(**_query) -> html.Div:
                 dbc.Card([dbc.CardHeader([html.I(className="bi bi-cpu me-2"), "Workers"]),
                           dbc.CardBody(id=WORKERS, className="p-0")], className="shadow-sm mb-3"),
                 limits_card(jobs.default_limits(conn())),
+                msa_cache_card(),
             ], xs=12, xl=4),
         ]),
         dcc.Interval(id=TICK, interval=defaults.ADMIN_QUEUE_POLL_MS),
@@ -278,6 +287,61 @@ def cancel_confirmed(_n, job_id, n):
         return error_alert(exc), no_update, None
     what = "cancelled" if job.state is JobState.CANCELLED else "stopping (cancel requested)"
     return ok_alert(f"Job {job.id} ({job.name}, {job.owner}) is {what}."), (n or 0) + 1, None
+
+
+# -- the MSA cache (issue 16) ---------------------------------------------------------------------
+
+
+def msa_cache_card() -> dbc.Card:
+    """Return the MSA cache card: its figures (filled by `refresh_cache`), and Clear cache behind a confirm."""
+    return dbc.Card([
+        dbc.CardHeader([html.I(className="bi bi-database me-2"), "MSA cache"]),
+        dbc.CardBody([
+            html.Div(id=CACHE_BODY),
+            dbc.Button([html.I(className="bi bi-trash me-1"), "Clear cache"], id=CACHE_CLEAR, color="danger",
+                       outline=True, size="sm"),
+            dcc.ConfirmDialog(id=CACHE_CONFIRM, message="Clear the MSA cache? Every user's cached MSAs and templates "
+                                                        "are deleted; later jobs search their chains again."),
+        ]),
+    ], className="shadow-sm mb-3")
+
+
+def msa_cache_facts(stats: CacheStats) -> list:
+    """Return the cache's entries, size and limit, scope and hits (or that it is off)."""
+    if not stats.limit_bytes:
+        return [html.P("Off (FOLDDECK_MSA_CACHE_MB=0): every job searches its chains.", className="small mb-2")]
+    scope = "lab-wide" if stats.scope == "lab" else "your own chains (each user reuses only theirs)"
+    facts = [("Entries", f"{stats.entries:,} chains of {stats.owners:,} user{'s' * (stats.owners != 1)}"),
+             ("Size", f"{stats.bytes / MB:,.1f} MB of {stats.limit_bytes / MB:,.0f} MB"),
+             ("Scope", scope), ("Hits", f"{stats.hits:,}")]
+    return [html.Dl([html.Div([html.Dt(k), html.Dd(v)], className="fd-fact") for k, v in facts],
+                    className="fd-facts small mb-2")]
+
+
+@callback(Output(CACHE_BODY, "children"), Input(REFRESH, "data"))
+def refresh_cache(_refresh):
+    """Show the cache's figures when the page opens and after an action (one aggregate query, not per tick)."""
+    return msa_cache_facts(admin.msa_cache_stats(conn(), settings(), require_account()))
+
+
+@callback(Output(CACHE_CONFIRM, "displayed"), Input(CACHE_CLEAR, "n_clicks"), prevent_initial_call=True)
+def ask_clear_cache(_n):
+    """Ask before clearing the MSA cache."""
+    require_account()
+    return True
+
+
+@callback(Output(ALERT, "children", allow_duplicate=True), Output(CACHE_BODY, "children", allow_duplicate=True),
+          Input(CACHE_CONFIRM, "submit_n_clicks"), prevent_initial_call=True)
+def clear_cache(_n):
+    """Clear the MSA cache (the service checks the admin and writes the audit line); show what is left."""
+    c, actor = conn(), require_account()
+    try:
+        removed = admin.clear_msa_cache(c, settings(), actor)
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update
+    return (ok_alert(f"MSA cache cleared: {removed:,} entr{'y' if removed == 1 else 'ies'} removed."),
+            msa_cache_facts(admin.msa_cache_stats(c, settings(), actor)))
 
 
 # -- approval of large jobs (issue 18) -----------------------------------------------------------

@@ -19,6 +19,7 @@ from dash_app import builder_state as B
 from dash_app import ids
 from dash_app import upload_state as U
 from dash_app.components import entity_card as EC
+from dash_app.components.msa_option import search_again_check
 from dash_app.components.size_badge import size_badge
 from dash_app.components.terms import terms_check
 from dash_app.context import conn, require_account, settings
@@ -64,6 +65,7 @@ FOCUS_SINK = P(__name__, "focus-sink")
 SIZE = P(__name__, "size")
 SUBMIT = P(__name__, "submit")
 NOT_BEFORE = P(__name__, "not-before")  # issue 18: optional earliest start
+SEARCH_AGAIN = P(__name__, "search-again")  # issue 16: ticked, no MSA is taken from the cache
 SUBMIT_HINT = P(__name__, "submit-hint")
 DOWNLOAD = P(__name__, "download")
 DOWNLOAD_BTN = P(__name__, "download-btn")
@@ -231,6 +233,7 @@ def _live_panel() -> html.Div:
             dbc.InputGroup([dbc.InputGroupText("Not before", className="small"),
                             dbc.Input(id=NOT_BEFORE, type="datetime-local", size="sm")],
                            size="sm", className="mb-2", style={"maxWidth": "22rem"}),
+            search_again_check(SEARCH_AGAIN),
             html.Div([
                 dbc.Button([html.I(className="bi bi-send me-1"), "Submit"], id=SUBMIT, color="success",
                            disabled=True, className="me-2"),
@@ -761,9 +764,10 @@ def download_json(_clicks, state, dialect):
     State(SUBMIT_KEY, "data"),
     State(TERMS_ACCEPT, "value"),
     State(NOT_BEFORE, "value"),
+    State(SEARCH_AGAIN, "value"),
     prevent_initial_call=True,
 )
-def submit_job(_submit, state, key, accepted, not_before=None):
+def submit_job(_submit, state, key, accepted, not_before=None, search_again=False):
     """Queue the job (the AF3 terms ticked) and go to its page; an attempt on a job with problems shows them all."""
     nu = no_update
     if not _clicked():  # the page's buttons are new to a shell whose URL output already exists: Dash calls once
@@ -771,7 +775,8 @@ def submit_job(_submit, state, key, accepted, not_before=None):
     if not B.evaluate(state).valid:  # the attempt shows every problem at its field; nothing is queued
         return nu, nu, {**state, "attempted": True}
     try:
-        job = submit_state(state, require_account(), key, bool(accepted), parse_not_before(not_before))
+        job = submit_state(state, require_account(), key, bool(accepted), parse_not_before(not_before),
+                           reuse_msa=not search_again)
     except FoldDeckError as exc:
         return nu, _alert(str(exc), getattr(exc, "problems", [])), nu
     return f"/jobs/{job.id}", nu, nu
@@ -791,8 +796,9 @@ def parse_not_before(value: str | None) -> float | None:
         raise InvalidInput(f"'Not before' must be a date and time, not {value!r}.") from None
 
 
-def submit_state(state: dict, user, key: str | None, accepted: bool, not_before: float | None = None):
-    """Validate the form state on the server and queue it.
+def submit_state(state: dict, user, key: str | None, accepted: bool, not_before: float | None = None, *,
+                 reuse_msa: bool = True):
+    """Validate the form state on the server and queue it (`reuse_msa=False`: search every chain again).
 
     Raises:
         InvalidInput: the form has errors.
@@ -802,4 +808,4 @@ def submit_state(state: dict, user, key: str | None, accepted: bool, not_before:
     if not ev.valid:
         raise InvalidInput("The job has problems; nothing was submitted.", [p for p in ev.problems if p.is_error])
     return jobs.submit(conn(), settings(), user, ev.af3, idempotency_key=f"builder-{key}" if key else None,
-                       accept_terms=accepted, via="builder", not_before=not_before)
+                       accept_terms=accepted, via="builder", not_before=not_before, reuse_msa=reuse_msa)

@@ -11,6 +11,7 @@ the logged-in user (`cons.checked_job`) before anything is read or done.
 """
 from __future__ import annotations
 
+import json
 import time
 
 import dash
@@ -23,7 +24,7 @@ from dash_app.components import job_manage as jm
 from dash_app.components import results_plots as rp
 from dash_app.components import results_view as rv
 from dash_app.components import structure_viewer as sv
-from dash_app.components.job_grid import fmt_duration, stage_text
+from dash_app.components.job_grid import PHASE_TEXT, WAITING_FOR_GPU, fmt_duration, stage_text
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
@@ -44,6 +45,7 @@ CANCEL_MODAL, CANCEL_CONFIRM, CANCEL_KEEP = (page_id(__name__, x) for x in ("can
                                                                            "cancel-keep"))
 CANCEL_BODY = page_id(__name__, "cancel-body")
 NOT_FOUND = page_id(__name__, "not-found")
+STEPS, MSA_REUSED = page_id(__name__, "steps"), page_id(__name__, "msa-reused")  # issue 16: the two stages
 jm.register_callbacks()  # delete, rename, pin (issue 18)
 
 
@@ -84,7 +86,7 @@ def progress_bar(job: Job, paused: bool = False) -> list:
     """Return the stage bar: the stage and detail parsed from the log, and the fraction done."""
     pct = round(job.progress * 100)
     color = {"failed": "danger", "cancelled": "warning", "succeeded": "success"}.get(job.state.value, "primary")
-    text = stage_text(job, None) if job.state is not JobState.QUEUED else queued_text(paused)
+    text = stage_text(job, None) if job.state is not JobState.QUEUED else queued_text(paused, job.waiting_for_gpu)
     if job.state is JobState.QUEUED and not paused:  # why it waits: approval, maintenance, limit... (issue 18)
         text = waiting.reason(conn(), settings(), job) or text
     if job.executor == "slurm" and job.state is JobState.RUNNING and job.attempts:
@@ -92,17 +94,115 @@ def progress_bar(job: Job, paused: bool = False) -> list:
         if row is not None and row.pending:  # claimed by FoldDeck, but Slurm has not started it
             text = f"pending in Slurm ({row.reason or 'waiting'})"
     if job.state is JobState.RUNNING and job.progress_detail:
-        text = f"{job.stage} · {job.progress_detail}"
-    return [html.Div([html.Span(text, id=page_id(__name__, "stage")), html.Span(f"{pct}%", className="ms-auto")],
+        text = f"{PHASE_TEXT.get(job.phase) or job.stage} · {job.progress_detail}"
+    return [*stage_steps(job),
+            html.Div([html.Span(text, id=page_id(__name__, "stage")), html.Span(f"{pct}%", className="ms-auto")],
                      className="d-flex small mb-1"),
             dbc.Progress(value=pct, color=color, striped=job.state is JobState.RUNNING,
                          animated=job.state is JobState.RUNNING, style={"height": "0.75rem"},
                          id=page_id(__name__, "bar"))]
 
 
-def queued_text(paused: bool) -> str:
-    """Say why a queued job is not running yet."""
-    return "queue paused by an admin: no new jobs start until it is resumed" if paused else "waiting for a free GPU"
+def queued_text(paused: bool, gpu_only: bool = False) -> str:
+    """Say why a queued job is not running yet (`gpu_only`: its MSA search is done, inference is left)."""
+    if paused:
+        return "queue paused by an admin: no new jobs start until it is resumed"
+    if gpu_only:
+        return f"{WAITING_FOR_GPU}: the MSA search is done, only inference is left"
+    return "waiting for a free GPU"
+
+
+# -- the two stages (issue 16): MSA search in a CPU slot, inference in a GPU slot ----------------------------
+
+_DATA_STAGES = ("", "starting", "data pipeline")  # the log's stages before inference (services.progress)
+
+
+def _source(job_id: object) -> str:
+    return "the cache" if job_id is None else f"job #{job_id}"  # the entry outlived a job no longer known
+
+
+def reused_text(chains: list[str], job_id: object) -> str:
+    """Return "MSA for chain A reused from job #12" ("chains A, B" for several), as msa_cache.Reused words it."""
+    return f"MSA for {'chain' if len(chains) == 1 else 'chains'} {', '.join(chains)} reused from {_source(job_id)}"
+
+
+def reused_groups(job: Job) -> list[tuple[list[str], object]]:
+    """Return (chain ids, source job id) per reused entity, in order.
+
+    An entry is {"chains": [...], "job_id": n} (one entity) or {"chain": "A", "job_id": n} (one chain:
+    neighbouring chains from the same job are joined, as copies of one entity are).
+    """
+    groups: list[tuple[list[str], object]] = []
+    joinable = False  # the last group came from one-chain entries
+    for entry in job.reused_chains():
+        one = isinstance(entry, dict) and "chains" not in entry
+        chains = [str(c) for c in (entry.get("chains") or [entry.get("chain")]) if c is not None] \
+            if isinstance(entry, dict) else []
+        if not chains:
+            continue
+        if one and joinable and groups[-1][1] == entry.get("job_id"):
+            groups[-1][0].extend(c for c in chains if c not in groups[-1][0])
+        else:
+            groups.append((chains, entry.get("job_id")))
+        joinable = one
+    return groups
+
+
+def runs_in_stages(job: Job) -> bool:
+    """True when the job runs as two stages, or took MSAs from the cache: the page then shows both steps."""
+    return job.phase in PHASE_TEXT or bool(job.data_json) or bool(job.msa_reused)
+
+
+def all_reused(job: Job, groups: list[tuple[list[str], object]]) -> bool:
+    """True when every chain to search came from the cache, so no MSA search ran.
+
+    A job's keys are one per distinct sequence, the groups one per reused entity: at least as many groups
+    as keys, none uncacheable ("x:"), and no data stage seen means nothing was searched. (Chains given one
+    by one and joined per source job can undercount: then it says "done", never a wrong "reused".)
+    """
+    try:
+        keys = json.loads(job.msa_keys or "[]")
+    except ValueError:
+        return False
+    return bool(groups) and job.phase != "data" and not any(str(k).startswith("x:") for k in keys) \
+        and len(groups) >= len(keys)
+
+
+def _in_data_stage(job: Job) -> bool:
+    """True while (or, once ended, if) the last attempt was in its MSA search rather than inference."""
+    if job.data_json:
+        return False
+    return job.phase == "data" or (job.phase == "" and job.stage in _DATA_STAGES)
+
+
+def step_states(job: Job, groups: list[tuple[list[str], object]]) -> tuple[str, str]:
+    """Return the words for step 1 (MSA search) and step 2 (inference), from the job row alone."""
+    ended = {JobState.FAILED: "failed", JobState.CANCELLED: "cancelled"}.get(job.state)
+    searched = "reused" if all_reused(job, groups) else "done"
+    if job.state is JobState.SUCCEEDED:
+        return searched, "done"
+    if job.state is JobState.QUEUED:  # every chain from the cache: no search to wait for either
+        return (searched, WAITING_FOR_GPU) if job.data_json or searched == "reused" else ("waiting", "waiting")
+    if _in_data_stage(job):
+        return ("running", "waiting") if ended is None else (ended, "not started")
+    return searched, ended or "running"
+
+
+def stage_steps(job: Job) -> list:
+    """Return the two-step line ("① MSA search: done · ② Inference: running") and one line per reused entity.
+
+    Nothing for a job that runs both stages in one slot without the cache. Built from the row: no file read.
+    """
+    if not runs_in_stages(job):
+        return []
+    groups = reused_groups(job)
+    first, second = step_states(job, groups)
+    via = "from" if first == "reused" else "reused from"
+    notes = "; ".join(f"{'chain' if len(c) == 1 else 'chains'} {', '.join(c)} {via} {_source(n)}" for c, n in groups)
+    line = f"① MSA search: {first}{f' ({notes})' if notes else ''} · ② Inference: {second}"
+    reused = [html.Div([html.I(className="bi bi-recycle me-1"), reused_text(c, n)]) for c, n in groups]
+    return [html.Div(line, id=STEPS, className="small fw-semibold mb-1"),
+            html.Div(reused, id=MSA_REUSED, className="small text-muted mb-1") if reused else None]
 
 
 def failure(job: Job) -> list:
@@ -191,10 +291,16 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
                                             f"/api/jobs/{job.id}/log", live=not job.is_finished))]),
         modal,
         dcc.Location(id=NAV, refresh="callback-nav"),
-        dcc.Store(id=CURSOR, data={"updated": job.updated_at, "state": job.state.value, "paused": paused}),
+        dcc.Store(id=CURSOR, data={"updated": job.updated_at, "state": job.state.value, "paused": paused,
+                                   "steps": steps_signature(job)}),
         dcc.Interval(id=INTERVAL, interval=defaults.CONSOLE_POLL_MS, disabled=done),
         dcc.Interval(id=FIRST, interval=FIRST_POLL_MS, max_intervals=1),
     ], className="fd-job-page")
+
+
+def steps_signature(job: Job) -> str:
+    """Return what the two-step line hangs on ("" for a one-slot run): a stage change redraws the bar."""
+    return f"{job.phase}|{bool(job.data_json)}|{job.msa_reused or ''}" if runs_in_stages(job) else ""
 
 
 def tick(cursor: dict, console_cursor: dict) -> dict | None:
@@ -209,7 +315,7 @@ def tick(cursor: dict, console_cursor: dict) -> dict | None:
     cursor = cursor if isinstance(cursor, dict) else {}
     paused = job.state is JobState.QUEUED and jobs.queue_paused(db)  # an admin's pause changes no job row
     job_changed = (job.updated_at != cursor.get("updated") or job.state.value != cursor.get("state")
-                   or paused != bool(cursor.get("paused")))
+                   or paused != bool(cursor.get("paused")) or steps_signature(job) != (cursor.get("steps") or ""))
     if patch is None and not job_changed:
         return {"stop": True} if job.is_finished else None
     out = {"job": job, "patch": patch, "console": new_console, "job_changed": job_changed, "paused": paused,
@@ -244,7 +350,8 @@ def refresh_job(_n, _first, cursor, console_cursor):
     return (header(job) if moved else nu, progress_bar(job, change["paused"]) if moved else nu,
             failure(job) if newly_final else nu, results_section(job) if newly_final else nu,
             job.is_finished if moved else nu, job.state not in (JobState.FAILED, JobState.CANCELLED) if moved else nu,
-            {"updated": job.updated_at, "state": job.state.value, "paused": change["paused"]} if moved else nu,
+            {"updated": job.updated_at, "state": job.state.value, "paused": change["paused"],
+             "steps": steps_signature(job)} if moved else nu,
             change["patch"] if sent else nu, change["console"] if sent else nu, *counts,
             not cons.has_earlier(change["console"]) if sent else nu, change["stop"] or nu)
 

@@ -11,6 +11,7 @@ from flask import current_app
 
 from dash_app import ids
 from dash_app import upload_state as U
+from dash_app.components.msa_option import search_again_check
 from dash_app.components.terms import terms_check
 from dash_app.context import conn, require_account, settings
 from services import defaults, jobs
@@ -29,6 +30,7 @@ KEY = P(__name__, "key")
 BATCH = P(__name__, "batch")
 LIMITS = P(__name__, "limits")
 TERMS = P(__name__, "terms")
+SEARCH_AGAIN = P(__name__, "search-again")  # issue 16: ticked, no MSA is taken from the cache
 COLUMNS = [
     {"field": "name", "headerName": "Job", "flex": 2, "minWidth": 180},
     {"field": "file", "headerName": "File", "flex": 1, "minWidth": 120},
@@ -67,6 +69,7 @@ def layout(**_query) -> html.Div:
                                     "domLayout": "autoHeight"},
                    columnSize="responsiveSizeToFit", className="ag-theme-alpine mb-3", style={"height": None}),
         terms_check(TERMS, require_account().accepted_terms_at is not None),
+        search_again_check(SEARCH_AGAIN),
         html.Div([
             dbc.Button([html.I(className="bi bi-send me-1"), "Submit all valid"], id=SUBMIT_ALL, color="success",
                        className="me-2", disabled=True),
@@ -170,15 +173,16 @@ def enable_selected(selected):
     State(GRID, "selectedRows"),
     State(KEY, "data"),
     State(TERMS, "value"),
+    State(SEARCH_AGAIN, "value"),
     prevent_initial_call=True,
 )
-def submit_uploads(_all, _selected, batch, selected, key, accepted):
+def submit_uploads(_all, _selected, batch, selected, key, accepted, search_again=False):
     """Re-read the files on the server and queue the valid jobs (all, or the selected ones)."""
     if not any(t.get("value") for t in ctx.triggered):
         return no_update, no_update
     keys = [r["key"] for r in selected or []] if ctx.triggered_id == SUBMIT_SELECTED else None
     try:
-        queued = submit_rows(read(batch), keys, key, bool(accepted))
+        queued = submit_rows(read(batch), keys, key, bool(accepted), reuse_msa=not search_again)
     except FoldDeckError as exc:
         return dbc.Alert(str(exc), color="danger", className="py-2"), no_update
     if not queued:
@@ -189,13 +193,16 @@ def submit_uploads(_all, _selected, batch, selected, key, accepted):
                      color="success", className="py-2", id=P(__name__, "queued")), True
 
 
-def submit_rows(results: list[U.FileResult], keys: list[str] | None, key: str | None, accepted: bool) -> list:
+def submit_rows(results: list[U.FileResult], keys: list[str] | None, key: str | None, accepted: bool, *,
+                reuse_msa: bool = True) -> list:
     """Queue the chosen valid jobs of files read again on the server (never trust the browser's table).
 
-    All or nothing, in one transaction: a refused job leaves none of the others queued.
+    All or nothing, in one transaction: a refused job leaves none of the others queued. `reuse_msa=False`:
+    the owner ticked "Search MSAs again".
     """
     rows = U.valid_rows(results, keys)
     items = [jobs.NewJob(r.af3, r.name or None, f"upload-{key}-{r.key}" if key else None,
                          f"{r.file}, job {int(r.key.split(':')[1]) + 1}" + (f" ({r.name})" if r.name else ""))
              for r in rows]
-    return jobs.submit_many(conn(), settings(), require_account(), items, accept_terms=accepted, via="upload")
+    return jobs.submit_many(conn(), settings(), require_account(), items, accept_terms=accepted, via="upload",
+                            reuse_msa=reuse_msa)

@@ -14,7 +14,8 @@ from tests.dash_app.test_upload_page import payload
 def submit(client, app, state, not_before):
     body = payload(app, "shell-url.href", [("builder-submit", "n_clicks", 1)],
                    [("builder-state", "data", state), ("builder-submit-key", "data", "nb1"),
-                    ("builder-terms-accept", "value", True), ("builder-not-before", "value", not_before)])
+                    ("builder-terms-accept", "value", True), ("builder-not-before", "value", not_before),
+                    ("builder-search-again", "value", False)])
     return dash_post(client, body)
 
 

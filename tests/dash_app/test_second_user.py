@@ -392,6 +392,22 @@ def test_router_inputs_are_checked_by_position_not_by_name(app, bob_client, alic
     assert_nothing_of_alice(r)
 
 
+def test_msa_cache_clear_is_refused_to_bob(app, bob_client, conn, settings, alice):
+    """The admin card's Clear cache (issue 16), posted by hand: refused, and alice's cached chains stay."""
+    queue = sys.modules["dash_app.pages.admin_queue"]
+    now = time.time()
+    conn.execute("INSERT INTO msa_cache (owner_id, key, context, chain_type, length, has_templates, path, bytes, "
+                 "created_at, last_used_at) VALUES (?, 'k', 'c', 'protein', 20, 1, '/nowhere.json', 10, ?, ?)",
+                 (alice.id, now, now))
+    for output, trigger in ((f"{queue.CACHE_BODY}.children", f"{queue.REFRESH}.data"),  # the figures
+                            (f"{queue.CACHE_BODY}.children@", f"{queue.CACHE_CONFIRM}.submit_n_clicks"),
+                            (f"{queue.CACHE_CONFIRM}.displayed", f"{queue.CACHE_CLEAR}.n_clicks")):
+        r = dash_post(bob_client, callback_body(app, output, {trigger: 1}, trigger=trigger))
+        assert r.status_code == 403
+        assert_nothing_of_alice(r)
+    assert conn.execute("SELECT COUNT(*) FROM msa_cache").fetchone()[0] == 1
+
+
 def test_admin_still_gets_admin_pages_through_the_router(app, admin_client):
     for path in ("/admin/logs", "/admin/users", "/admin/queue"):
         assert dash_post(admin_client, router_body(path)).status_code == 200

@@ -34,7 +34,8 @@ def submit_upload(client, app, batch, accepted, key="k") -> str:
     body = payload(app, "upload-result.children", [("upload-submit-all", "n_clicks", 1),
                                                    ("upload-submit-selected", "n_clicks", None)],
                    [("upload-batch", "data", batch), ("upload-grid", "selectedRows", None),
-                    ("upload-key", "data", key), ("upload-terms", "value", accepted)])
+                    ("upload-key", "data", key), ("upload-terms", "value", accepted),
+                    ("upload-search-again", "value", False)])
     r = dash_post(client, body)
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
     return json.dumps(r.json["response"]["upload-result"]["children"])
@@ -115,7 +116,8 @@ def test_upload_marks_a_job_over_the_token_limit_not_valid(user_client, app, con
 def builder_submit(client, app, state, accepted, key="b1"):
     body = payload(app, "shell-url.href", [("builder-submit", "n_clicks", 1)],
                    [("builder-state", "data", state), ("builder-submit-key", "data", key),
-                    ("builder-terms-accept", "value", accepted), ("builder-not-before", "value", None)])
+                    ("builder-terms-accept", "value", accepted), ("builder-not-before", "value", None),
+                    ("builder-search-again", "value", False)])
     r = dash_post(client, body)
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
     return r.json["response"]

@@ -56,7 +56,8 @@ def test_review_over_http_lists_held_back_files_and_submit_queues_only_valid(use
     submit = payload(app, "upload-result.children", [("upload-submit-all", "n_clicks", 1),
                                                      ("upload-submit-selected", "n_clicks", None)],
                      [("upload-batch", "data", batch), ("upload-grid", "selectedRows", None),
-                      ("upload-key", "data", "k"), ("upload-terms", "value", True)])
+                      ("upload-key", "data", "k"), ("upload-terms", "value", True),
+                      ("upload-search-again", "value", False)])
     out = dash_post(user_client, submit).json["response"]
     assert "1 job(s) queued" in json.dumps(out["upload-result"]["children"])
     found, total = jobs.list_jobs(conn, users.get_by_name(conn, "alice"))
