@@ -61,9 +61,26 @@ for job in $jobs; do
 done
 job=$(echo $jobs | wc -w)
 
+# issue 16: the same protein with another ligand reuses the first job's MSA (no second search)
+kinase=""
+for id in $jobs; do
+    env "${unset_args[@]}" $PY -m services.jobs show "$id" | grep -q "^name .*Kinase" && kinase=$id
+done
+ADP_JSON=$(mktemp --suffix=.json)
+sed 's/"ATP"/"ADP"/' data/samples/protein_ligand_ion.json > "$ADP_JSON"
+out=$(env "${unset_args[@]}" $PY -m services.jobs submit "$ADP_JSON" --accept-terms) || fail "submit ADP: $out"
+again=$(echo "$out" | sed -n 's/^submitted job \([0-9]*\).*/\1/p')
+for _ in $(seq 1 240); do
+    shown=$(env "${unset_args[@]}" $PY -m services.jobs show "$again")
+    case "$(echo "$shown" | awk '$1 == "state" {print $2}')" in succeeded|failed|cancelled) break ;; esac
+    sleep 0.5
+done
+echo "$shown" | grep -q "^state *succeeded" || fail "the ADP job did not succeed: $shown"
+echo "$shown" | grep -q "^msa_reused *chain A from job #$kinase\$" || fail "the ADP job did not reuse job $kinase's MSA: $shown"
+
 start=$(date +%s)
 stop || fail "Ctrl-C did not stop everything"
 took=$(( $(date +%s) - start ))
 grep -q "FoldDeck stopped." "$LOG" || fail "no 'FoldDeck stopped.' after Ctrl-C"
 if grep -q "SIGKILL" "$LOG"; then fail "a process had to be killed on Ctrl-C"; fi
-echo "first run OK: all $job sample jobs succeeded with no settings; Ctrl-C stopped everything in ${took} s"
+echo "first run OK: all $job sample jobs succeeded with no settings, the same protein with another ligand reused job $kinase's MSA; Ctrl-C stopped everything in ${took} s"

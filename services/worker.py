@@ -26,8 +26,7 @@ from services import applog, db, defaults, joblog, jobs, msa_cache
 from services.errors import SettingsError
 from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
 from services.hosts import Host, load_hosts
-from services.jobs import Job, JobState
-from services.jobs import stages
+from services.jobs import Job, JobState, stages
 from services.jobs.stages import BOTH, DATA, INFERENCE
 from services.progress import DATA_DONE, Tracker
 from services.settings import Settings

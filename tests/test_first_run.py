@@ -7,6 +7,7 @@ this test run's interpreter standing in for the `.venv` that `make run` creates.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -33,6 +34,13 @@ def fresh_clone(dest) -> str:
     subprocess.run(["git", "clone", "-q", "--no-checkout", str(ROOT), str(dest)], check=True)
     subprocess.run(["git", "-C", str(dest), "checkout", "-q", head], check=True)
     return str(dest)
+
+
+def run_seconds(shown: str) -> float:
+    """Return finished_at - started_at from `python -m services.jobs show` output."""
+    stamp = {k: time.mktime(time.strptime(v, "%Y-%m-%d %H:%M:%S"))
+             for k, v in re.findall(r"^(started_at|finished_at)\s+(\S+ \S+)$", shown, re.M)}
+    return stamp["finished_at"] - stamp["started_at"]
 
 
 def port_free(port: int) -> bool:
@@ -80,6 +88,19 @@ def test_first_run_fresh_clone_no_settings_job_succeeds(tmp_path):
                 shown = cli("show", job_id).stdout
             assert re.search(r"state\s+succeeded", shown), shown
             assert list((tmp_path / "folddeck" / "data" / "jobs" / job_id).rglob("*_summary_confidences.json"))
+        # Issue 16: the same protein again with another ligand reuses the first job's MSA and finishes sooner.
+        kinase = json.loads((Path(clone) / "data" / "samples" / "protein_ligand_ion.json").read_text())
+        first = next(i for i in job_ids if "Kinase" in cli("show", i).stdout)
+        kinase["sequences"][1]["ligand"]["ccdCodes"] = ["ADP"]
+        (Path(clone) / "kinase_adp.json").write_text(json.dumps(kinase))
+        again = re.findall(r"submitted job (\d+)", cli("submit", "kinase_adp.json", "--accept-terms").stdout)[0]
+        shown = ""
+        while time.monotonic() < deadline + 60 and not re.search(r"state\s+(succeeded|failed|cancelled)", shown):
+            time.sleep(1)
+            shown = cli("show", again).stdout
+        assert re.search(r"state\s+succeeded", shown), shown
+        assert re.search(rf"msa_reused\s+chain A from job #{first}$", shown, re.M), shown
+        assert run_seconds(shown) < run_seconds(cli("show", first).stdout), "the reused job finished sooner"
     finally:
         started = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal

@@ -32,6 +32,9 @@ def _print_job(job: Job) -> None:
         print(f"{key:<16} {'-' if value in (None, '') else value}")
     for key in ("submitted_at", "started_at", "finished_at"):
         print(f"{key:<16} {_fmt_time(getattr(job, key))}")
+    reused = "; ".join(f"chain{'s' if len(r['chains']) > 1 else ''} {', '.join(r['chains'])} from job #{r['job_id']}"
+                       for r in job.reused_chains())
+    print(f"{'msa_reused':<16} {reused or '-'}")
 
 
 def _follow(conn: sqlite3.Connection, caller: User, job_id: int, follow: bool) -> None:
