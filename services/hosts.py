@@ -20,6 +20,10 @@
     partition = "gpu"             # optional: account, qos, gres ("gpu:1"), cpus, mem ("64G"),
     gres = "gpu:1"                #   time_limit ("4:00:00"), sbatch_lines (extra "#SBATCH ..." lines)
     max_jobs = 20                 # FoldDeck jobs in Slurm at once (pending or running)
+    cpu_partition = "cpu"         # optional: each run becomes two Slurm jobs, the data pipeline here (no
+                                  #   gres), then inference in `partition` once it succeeded (afterok);
+                                  #   cpu_cpus, cpu_mem, cpu_time_limit size the first (unset: the partition's
+                                  #   defaults); account and qos apply to both, sbatch_lines to inference only
 
 The local machine is always host `local` with FOLDDECK_LOCAL_SLOTS slots. The job executors and
 the metrics sampler both read this list. Slurm commands run on this machine (FoldDeck runs on a
@@ -41,8 +45,9 @@ _KEYS = {"name", "kind", "address", "port", "user", "key_file", "work_dir", "slo
          "run_jobs"}
 KINDS = ("ssh", "slurm")
 _SLURM_KEYS = {"name", "kind", "work_dir", "af3_command", "run_jobs", "partition", "account", "qos", "gres", "cpus",
-               "mem", "time_limit", "sbatch_lines", "max_jobs"}
-_SLURM_TEXT = ("partition", "account", "qos", "gres", "mem", "time_limit")
+               "mem", "time_limit", "sbatch_lines", "max_jobs", "cpu_partition", "cpu_cpus", "cpu_mem",
+               "cpu_time_limit"}
+_SLURM_TEXT = ("partition", "account", "qos", "gres", "mem", "time_limit", "cpu_partition", "cpu_mem", "cpu_time_limit")
 _SLURM_VALUE = re.compile(r"^[A-Za-z0-9._:,=+/-]{1,128}$")  # no spaces or quotes: each lands on an #SBATCH line
 _TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")  # Slurm's forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
 
@@ -58,7 +63,16 @@ class SlurmConfig:
     cpus: int = 0  # --cpus-per-task; 0 = the partition's default
     mem: str = ""  # e.g. "64G"
     time_limit: str = ""  # e.g. "4:00:00"; empty = the partition's default
-    sbatch_lines: tuple[str, ...] = ()  # extra lines, each starting with "#SBATCH"
+    sbatch_lines: tuple[str, ...] = ()  # extra lines, each starting with "#SBATCH" (the GPU job only)
+    cpu_partition: str = ""  # set: the data pipeline is a job of its own here, inference follows (afterok)
+    cpu_cpus: int = 0  # the data-pipeline job's --cpus-per-task; 0 = cpu_partition's default
+    cpu_mem: str = ""
+    cpu_time_limit: str = ""
+
+    @property
+    def two_jobs(self) -> bool:
+        """True when a whole run is submitted as a data-pipeline job and a dependent inference job."""
+        return bool(self.cpu_partition)
 
 
 @dataclass(frozen=True)
@@ -165,16 +179,8 @@ def _parse_slurm(where: str, entry: dict) -> Host:
     work_dir = entry.get("work_dir")
     if not isinstance(work_dir, str) or not work_dir.startswith("/"):
         raise SettingsError(f"{where}: 'work_dir' is required: an absolute path on storage the compute nodes share.")
-    for key in _SLURM_TEXT:
-        value = entry.get(key, "")
-        if not isinstance(value, str) or (value and not _SLURM_VALUE.match(value)):
-            raise SettingsError(f"{where}: '{key}' must be a string without spaces or quotes (got {value!r}).")
-    if entry.get("time_limit") and not _TIME.match(entry["time_limit"]):
-        raise SettingsError(f"{where}: 'time_limit' must be in a Slurm form such as 4:00:00 or 1-00:00:00 "
-                            f"(got {entry['time_limit']!r}).")
-    cpus, max_jobs = entry.get("cpus", 0), entry.get("max_jobs", 10)
-    if not isinstance(cpus, int) or isinstance(cpus, bool) or not 0 <= cpus <= 1024:
-        raise SettingsError(f"{where}: 'cpus' must be an integer from 0 to 1024.")
+    _check_slurm_job_options(where, entry)
+    max_jobs = entry.get("max_jobs", 10)
     if not isinstance(max_jobs, int) or isinstance(max_jobs, bool) or not 0 <= max_jobs <= 10_000:
         raise SettingsError(f"{where}: 'max_jobs' must be an integer from 0 to 10000.")
     lines = entry.get("sbatch_lines", [])
@@ -184,9 +190,29 @@ def _parse_slurm(where: str, entry: dict) -> Host:
     command = entry.get("af3_command", "")
     if not isinstance(command, str):
         raise SettingsError(f"{where}: 'af3_command' must be a string.")
-    config = SlurmConfig(**{k: entry.get(k, "") for k in _SLURM_TEXT}, cpus=cpus, sbatch_lines=tuple(lines))
+    config = SlurmConfig(**{k: entry.get(k, "") for k in _SLURM_TEXT}, cpus=entry.get("cpus", 0),
+                         cpu_cpus=entry.get("cpu_cpus", 0), sbatch_lines=tuple(lines))
     return Host(name=name, work_dir=work_dir.rstrip("/") or "/", slots=max_jobs, af3_command=command,
                 run_jobs=bool(entry.get("run_jobs", True)), kind="slurm", slurm=config)
+
+
+def _check_slurm_job_options(where: str, entry: dict) -> None:
+    """Raise SettingsError naming the first bad option of the Slurm jobs (partition, sizes, limits)."""
+    for key in _SLURM_TEXT:
+        value = entry.get(key, "")
+        if not isinstance(value, str) or (value and not _SLURM_VALUE.match(value)):
+            raise SettingsError(f"{where}: '{key}' must be a string without spaces or quotes (got {value!r}).")
+    for key in ("time_limit", "cpu_time_limit"):
+        if entry.get(key) and not _TIME.match(entry[key]):
+            raise SettingsError(f"{where}: '{key}' must be in a Slurm form such as 4:00:00 or 1-00:00:00 "
+                                f"(got {entry[key]!r}).")
+    for key in ("cpus", "cpu_cpus"):
+        cpus = entry.get(key, 0)
+        if not isinstance(cpus, int) or isinstance(cpus, bool) or not 0 <= cpus <= 1024:
+            raise SettingsError(f"{where}: '{key}' must be an integer from 0 to 1024.")
+    orphans = [k for k in ("cpu_cpus", "cpu_mem", "cpu_time_limit") if k in entry and not entry.get("cpu_partition")]
+    if orphans:  # they size the data-pipeline job, which only exists with a cpu_partition
+        raise SettingsError(f"{where}: '{orphans[0]}' applies to the data-pipeline job: set 'cpu_partition' too.")
 
 
 def get_host(settings: Settings, name: str) -> Host:

@@ -9,10 +9,19 @@ Tracking scales with the cluster, not the jobs: every executor of a cluster in t
 one shared `Cluster`, which runs ONE `squeue` per tick for all of FoldDeck's jobs (by job-name
 prefix), and one `sacct` per tick for all those that left the queue. When accounting is off
 (`sacct` fails), `sacct -c` (the job completion log) and then the exit marker are used.
+
+Two jobs per attempt (issue 16): on a host with `cpu_partition`, a whole run is the data-pipeline
+job there (no GRES, `--norun_inference`, output in `data/`), then the inference job in `partition`
+(`--norun_data_pipeline` on the `_data.json` the first writes, output in `output/`) that waits for
+it with `--dependency=afterok` and `--kill-on-invalid-dep=yes`. Both append to the same output
+file, so the log holds the stages in order. The attempt's row keeps the data job's id; the
+inference job is named after it (`<name>.after<data id>`, so tracking knows it as ours) and its id
+is kept in `inference.slurm_id` in the attempt folder for a worker that re-attaches.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shlex
@@ -25,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services import db, defaults, jobs
+from services.af3.names import sanitised_name
 from services.executors.base import Executor, ExecutorError, HostUnavailable, LineSplitter, RunSpec, render_command
-from services.hosts import Host
+from services.hosts import Host, SlurmConfig
+from services.jobs.slurm import append_script
 from services.settings import Settings
 
 log = logging.getLogger("folddeck.slurm")
@@ -36,6 +47,9 @@ ACTIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUE
 REQUEUE_STATES = {"NODE_FAIL": "its node failed", "PREEMPTED": "it was preempted by a higher-priority job",
                   "BOOT_FAIL": "its node failed to boot"}
 EXIT_MARKER = "exit_code"
+DATA_MARKER = "data.exit_code"  # the data-pipeline job's own marker in a two-job attempt
+DEPENDENT_ID = "inference.slurm_id"  # a two-job attempt's inference job id, for a worker that re-attaches
+STAGE_LABELS = {"data": "data pipeline", "inference": "inference"}
 _UNREACHABLE = ("Unable to contact slurm controller", "Socket timed out", "Connection refused")
 
 
@@ -54,6 +68,32 @@ def parse_job_name(name: str, tag: str) -> tuple[int, int] | None:
     if len(parts) != 4 or parts[:2] != ["folddeck", tag] or not (parts[2].isdigit() and parts[3].isdigit()):
         return None
     return int(parts[2]), int(parts[3])
+
+
+def dependent_name(name: str, data_id: int) -> str:
+    """Return the Slurm name of the inference job that waits for data job `data_id` of attempt `name`."""
+    return f"{name}.after{data_id}"
+
+
+def depends_on(name: str) -> int | None:
+    """Return the data job id a dependent job's name carries, else None."""
+    head, sep, tail = name.rpartition(".after")
+    return int(tail) if sep and head and tail.isdigit() else None
+
+
+def data_json_path(input_path: str, output_dir: str) -> str:
+    """Return where AF3's data pipeline writes `<name>_data.json` for this input under `output_dir`.
+
+    The data job's output folder is fresh, so AF3 adds no timestamp to the job folder's name.
+    """
+    try:
+        name = json.loads(Path(input_path).read_text()).get("name")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ExecutorError(f"cannot read the job's name from {input_path}: {exc}") from None
+    if not isinstance(name, str):
+        raise ExecutorError(f"{input_path} has no \"name\": AF3 names its output folder after it")
+    folder = sanitised_name(name)
+    return str(Path(output_dir, folder, f"{folder}_data.json"))
 
 
 @dataclass(frozen=True)
@@ -214,7 +254,7 @@ class Cluster:
             return
         known = jobs.active_slurm_ids(db.connect(self.settings.db_path), self.host.name)
         for sid, q in candidates.items():
-            if sid in known:
+            if sid in known or depends_on(q.name) in known:  # an inference job is named after its data job
                 continue
             # An attempt between sbatch and recording its id shows up once; report only when seen twice.
             if sid not in self._unknown:
@@ -229,22 +269,37 @@ class Cluster:
         """One sacct for every job that left the queue and has no end state yet (sacct -c without accounting)."""
         self.sacct_at = time.monotonic()
         ids = sorted(i for i in self.gone if i not in self.finals)
-        if not ids:
-            return
-        fields = ("-n", "-P", "-j", ",".join(map(str, ids)), "-o", "JobID,State,ExitCode")
+        if ids:
+            self.finals.update(_ended(self._sacct("-j", ",".join(map(str, ids)))))
+
+    def _sacct(self, *select: str) -> dict[int, Final]:
+        """Return what sacct says of the selected jobs ({} while slurmdbd is busy); without accounting, `sacct -c`."""
+        fields = ("-n", "-P", *select, "-o", "JobID,State,ExitCode")
         if self.accounting:
             res = self.run("sacct", "-X", *fields, check=False)
             if res.returncode == 0:
-                self.finals.update(_ended(parse_sacct(res.stdout)))
-                return
+                return parse_sacct(res.stdout)
             if "disabled" not in res.stderr:  # slurmdbd busy or restarting: ask again next tick
-                return
+                return {}
             self.accounting = False
             log.info("Slurm accounting is off on %s (%s); reading the job completion log instead", self.host.name,
                      res.stderr.strip()[:200], extra={"source": "worker", "username": None, "job_id": None})
         res = self.run("sacct", "-c", *fields, check=False)
-        if res.returncode == 0:
-            self.finals.update(_ended(parse_sacct(res.stdout)))
+        return parse_sacct(res.stdout) if res.returncode == 0 else {}
+
+    def find(self, name: str, submitted_at: float) -> int | None:
+        """Return the id of our Slurm job called `name`: from the queue, else from sacct; None if neither knows it.
+
+        `submitted_at` (epoch seconds) bounds the sacct search; an ended job's state is kept for `status`.
+        """
+        found = [sid for sid, q in self.refresh().items() if q.name == name]
+        if not found:
+            start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(submitted_at - 60))
+            with self._lock:
+                known = self._sacct(f"--name={name}", "-S", start)
+                self.finals.update(_ended(known))
+            found = list(known)
+        return max(found) if found else None
 
     def info(self) -> dict:
         """Return partitions, node states and GPUs from one sinfo (the sampler calls this once per tick)."""
@@ -310,29 +365,63 @@ def cluster(host: Host, settings: Settings) -> Cluster:
         return found
 
 
-def batch_script(host: Host, name: str, run_dir: str, command: str) -> str:
-    """Return the batch script for one attempt: #SBATCH lines from the host's config, then the command."""
-    cfg = host.slurm
+def batch_script(host: Host, name: str, run_dir: str, command: str, *, stage: str = "", cpu: bool = False,
+                 marker: str = EXIT_MARKER, after: int | None = None) -> str:
+    """Return one Slurm job's batch script: #SBATCH lines from the host's config, then the command.
+
+    `cpu`: the data-pipeline job, sized by the cpu_* keys in cpu_partition, without GRES; `after`:
+    the data job an inference job waits for (Slurm cancels it if that one fails).
+    """
     lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --output={run_dir}/slurm.out",
              f"#SBATCH --chdir={run_dir}", "#SBATCH --open-mode=append", "#SBATCH --no-requeue",
-             "#SBATCH --ntasks=1"]
-    if cfg is not None:
-        for key, flag in (("partition", "partition"), ("account", "account"), ("qos", "qos"), ("gres", "gres"),
-                          ("mem", "mem"), ("time_limit", "time")):
-            if getattr(cfg, key):
-                lines.append(f"#SBATCH --{flag}={getattr(cfg, key)}")
-        if cfg.cpus:
-            lines.append(f"#SBATCH --cpus-per-task={cfg.cpus}")
-        lines.extend(cfg.sbatch_lines)
-    marker = shlex.quote(f"{run_dir}/{EXIT_MARKER}")
+             "#SBATCH --ntasks=1", *_options(host.slurm, cpu)]
+    if after is not None:
+        lines += [f"#SBATCH --dependency=afterok:{after}", "#SBATCH --kill-on-invalid-dep=yes"]
+    path = shlex.quote(f"{run_dir}/{marker}")
+    label = f": {STAGE_LABELS[stage]}" if stage else ""
     lines += ["", "# Written by FoldDeck: the AF3 command, then its exit status for when accounting is off.",
-              "echo \"FoldDeck: Slurm job $SLURM_JOB_ID on $(hostname)\"", command, "code=$?",
-              f"echo $code > {marker}.tmp && mv {marker}.tmp {marker}", "exit $code", ""]
+              f"echo \"FoldDeck: Slurm job $SLURM_JOB_ID on $(hostname){label}\"", command, "code=$?",
+              f"echo $code > {path}.tmp && mv {path}.tmp {path}", "exit $code", ""]
     return "\n".join(lines)
 
 
+def _options(cfg: SlurmConfig | None, cpu: bool) -> list[str]:
+    """Return the #SBATCH lines of the host's config for the GPU job, or for the data-pipeline job (`cpu`)."""
+    if cfg is None:
+        return []
+    if cpu:  # sbatch_lines stay with the GPU job: a GPU constraint would leave this one pending forever
+        pairs, extra = (("partition", cfg.cpu_partition), ("account", cfg.account), ("qos", cfg.qos),
+                        ("mem", cfg.cpu_mem), ("time", cfg.cpu_time_limit), ("cpus-per-task", cfg.cpu_cpus)), ()
+    else:
+        pairs, extra = (("partition", cfg.partition), ("account", cfg.account), ("qos", cfg.qos), ("gres", cfg.gres),
+                        ("mem", cfg.mem), ("time", cfg.time_limit), ("cpus-per-task", cfg.cpus)), cfg.sbatch_lines
+    return [f"#SBATCH --{flag}={value}" for flag, value in pairs if value] + list(extra)
+
+
+@dataclass
+class Part:
+    """One Slurm job of an attempt: the whole run, or the data pipeline or the inference of a two-job attempt."""
+    stage: str  # the stage flags its command gets: "", "data" or "inference"
+    cpu: bool  # in cpu_partition, without GRES
+    output: str  # AF3's --output_dir
+    marker: str  # its exit marker's file name in the run dir
+    script: str  # its batch script's file name in the run dir
+    name: str = ""
+    slurm_id: int | None = None
+    since: float = float("-inf")  # monotonic time of its sbatch (-inf: an earlier worker submitted it)
+
+
+def plan(host: Host, stage: str, run_dir: str, two_jobs: bool) -> list[Part]:
+    """Return an attempt's Slurm jobs: the data pipeline and the inference for `two_jobs`, else one job."""
+    if two_jobs:
+        return [Part("data", True, f"{run_dir}/data", DATA_MARKER, "data.sbatch"),
+                Part("inference", False, f"{run_dir}/output", EXIT_MARKER, "job.sbatch")]
+    cpu = bool(host.slurm and host.slurm.cpu_partition) and stage == "data"
+    return [Part(stage, cpu, f"{run_dir}/output", EXIT_MARKER, "job.sbatch")]
+
+
 class SlurmExecutor(Executor):
-    """Hands one attempt to Slurm and follows it; survives its worker (see `attach`)."""
+    """Hands one attempt to Slurm (one job, or two on a `cpu_partition` host) and follows it; survives its worker."""
 
     kind = "slurm"
     detachable = True  # a worker that stops or loses the lease leaves the Slurm job running for the next one
@@ -340,19 +429,30 @@ class SlurmExecutor(Executor):
     def __init__(self, host: Host, settings: Settings, shared: Cluster | None = None):
         self.host, self.settings = host, settings
         self.cluster = shared or cluster(host, settings)
-        self.slurm_id: int | None = None
+        self.slurm_id: int | None = None  # the attempt's recorded id: its first (or only) Slurm job
         self.spec: RunSpec | None = None
         self.run_dir = ""
         self.offset = 0
         self.since = 0.0
         self.splitter = LineSplitter()
-        self.final: Final | None = None
+        self.parts: list[Part] = []
+        self.current = 0  # index in `parts` of the job followed now
+        self.final: Final | None = None  # how the followed job ended
         self.outcome: tuple[str, str] | None = None  # ("failed" | "requeue" | "cancelled", message)
+        # The data pipeline's <name>_data.json on the shared work dir, set as soon as a data-pipeline job (of a
+        # two-job attempt, or a stage "data" one) is seen COMPLETED with exit 0 and the file exists: by `poll`,
+        # before it follows the inference job, or by `attach` when that job had already ended so.
+        self.data_json: str | None = None
         self.cancelled = False
         self._last_fact: tuple = ()
 
     def _conn(self):
         return db.connect(self.settings.db_path)
+
+    @property
+    def phase(self) -> str:
+        """Return what the followed Slurm job runs: "data", "inference", or "" (both stages)."""
+        return self.parts[self.current].stage if self.parts else ""
 
     # -- start or re-attach -------------------------------------------------------------------------
 
@@ -360,32 +460,84 @@ class SlurmExecutor(Executor):
         self.spec = spec
         name = job_name(self.cluster.tag, spec.job_id, spec.attempt)
         self.run_dir = f"{self.host.work_dir}/{self.cluster.tag}/{spec.job_id}/attempt-{spec.attempt}"
-        out = f"{self.run_dir}/output"
+        two = bool(self.host.slurm and self.host.slurm.two_jobs) and spec.stage == ""
+        self.parts = plan(self.host, spec.stage, self.run_dir, two)
         try:
-            os.makedirs(out, exist_ok=True)
+            for part in self.parts:
+                os.makedirs(part.output, exist_ok=True)
             shutil.copyfile(spec.input_path, f"{self.run_dir}/input.json")
         except OSError as exc:
             raise ExecutorError(f"cannot prepare {self.run_dir} on {self.host.name}'s work_dir: {exc}") from None
-        command = render_command(spec.command, f"{self.run_dir}/input.json", out, spec.model_dir, spec.db_dir)
-        script = batch_script(self.host, name, self.run_dir, command)
-        Path(self.run_dir, "job.sbatch").write_text(script)
+        if two:
+            self._data_json_path()  # the inference job's input: an input AF3 cannot name fails before any sbatch
+        first = self.parts[0]
+        first.name = name
+        script = self._write_script(first)
         if not jobs.record_submission(self._conn(), spec.job_id, spec.attempt, self.host.name, name, script,
                                       self.run_dir):
             raise ExecutorError(f"attempt {spec.attempt} was already handed to Slurm; not submitting it twice")
-        res = self.cluster.run("sbatch", "--parsable", f"{self.run_dir}/job.sbatch", check=False)
+        self._sbatch(first)
+        jobs.record_slurm_id(self._conn(), spec.job_id, spec.attempt, first.slurm_id)
+        self.slurm_id, self.since = first.slurm_id, first.since
+        self.remote_pid, self.remote_output = self.slurm_id, f"{self.run_dir}/output"
+        self._log("Slurm job %s submitted on %s", self.slurm_id, self.host.name)
+        if two:
+            self._submit_dependent(self.parts[1], after=first.slurm_id)
+
+    def _write_script(self, part: Part, after: int | None = None) -> str:
+        """Render the part's command and batch script, save it in the run dir and return it."""
+        spec = self.spec
+        source = self._data_json_path() if len(self.parts) > 1 and part.stage == "inference" else \
+            f"{self.run_dir}/input.json"
+        command = render_command(spec.command, source, part.output, spec.model_dir, spec.db_dir, part.stage)
+        script = batch_script(self.host, part.name, self.run_dir, command, stage=part.stage, cpu=part.cpu,
+                              marker=part.marker, after=after)
+        Path(self.run_dir, part.script).write_text(script)
+        return script
+
+    def _data_json_path(self) -> str:
+        return data_json_path(f"{self.run_dir}/input.json", self.parts[0].output)
+
+    def _sbatch(self, part: Part) -> None:
+        """Submit the part's script; HostUnavailable or ExecutorError (recorded on the attempt) if Slurm says no."""
+        res = self.cluster.run("sbatch", "--parsable", f"{self.run_dir}/{part.script}", check=False)
         if res.returncode != 0:
             error = (res.stderr or res.stdout).strip().removeprefix("sbatch: error: ")
             if any(s in error for s in _UNREACHABLE):  # the controller is down: not the job's fault
-                jobs.record_state(self._conn(), spec.job_id, spec.attempt, "NOT_SUBMITTED", error[:200])
+                jobs.record_state(self._conn(), self.spec.job_id, self.spec.attempt, "NOT_SUBMITTED", error[:200])
                 raise HostUnavailable(self.host.name, f"Slurm controller unreachable ({error[:200]})")
-            jobs.record_state(self._conn(), spec.job_id, spec.attempt, "REFUSED", error[:200])
-            raise ExecutorError(f"Slurm refused the job: {error[-500:]}")
-        self.slurm_id = int(res.stdout.strip().split(";")[0])
-        self.since = time.monotonic()
-        jobs.record_slurm_id(self._conn(), spec.job_id, spec.attempt, self.slurm_id)
-        self.remote_pid, self.remote_output = self.slurm_id, out
-        log.info("job %s attempt %s: Slurm job %s submitted on %s", spec.job_id, spec.attempt, self.slurm_id,
-                 self.host.name, extra={"source": "worker", "username": None, "job_id": spec.job_id})
+            jobs.record_state(self._conn(), self.spec.job_id, self.spec.attempt, "REFUSED", error[:200])
+            what = f"{STAGE_LABELS[part.stage]} job" if part.stage else "job"
+            raise ExecutorError(f"Slurm refused the {what}: {error[-500:]}")
+        part.slurm_id = int(res.stdout.strip().split(";")[0])
+        part.since = time.monotonic()
+
+    def _submit_dependent(self, part: Part, after: int | None) -> None:
+        """Submit the inference job (waiting for data job `after`); if Slurm refuses it, cancel the data job."""
+        data = self.parts[0]
+        part.name = dependent_name(data.name, data.slurm_id)
+        try:
+            script = self._write_script(part, after)
+            self._sbatch(part)
+        except ExecutorError:  # HostUnavailable too: half an attempt must not run
+            self._scancel(str(data.slurm_id))
+            raise
+        Path(self.run_dir, DEPENDENT_ID).write_text(f"{part.slurm_id}\n")
+        append_script(self._conn(), self.spec.job_id, self.spec.attempt,
+                      f"\n# Then, once Slurm job {data.slurm_id} succeeded:\n{script}")
+        self._log("Slurm job %s (inference) submitted on %s after job %s", part.slurm_id, self.host.name,
+                  data.slurm_id)
+
+    def _scancel(self, *args: str) -> None:
+        """scancel, best effort: an unreachable controller must not hide the error being reported."""
+        try:
+            self.cluster.run("scancel", *args, check=False)
+        except ExecutorError:
+            pass
+
+    def _log(self, msg: str, *args) -> None:
+        log.info(f"job %s attempt %s: {msg}", self.spec.job_id, self.spec.attempt, *args,
+                 extra={"source": "worker", "username": None, "job_id": self.spec.job_id})
 
     def attach(self, spec: RunSpec) -> bool:
         """Follow an attempt already in Slurm (a restarted worker); False if it never reached Slurm."""
@@ -394,15 +546,30 @@ class SlurmExecutor(Executor):
         if row is None:
             return False
         self.run_dir, self.offset = row.run_dir, row.log_offset
-        self.slurm_id = row.slurm_id
-        if self.slurm_id is None:  # the worker died between sbatch and recording the id: find it by name
-            self.slurm_id = next((sid for sid, q in self.cluster.refresh().items() if q.name == row.name), None)
-            if self.slurm_id is None:
+        self.parts = plan(self.host, spec.stage, self.run_dir, Path(self.run_dir, "data.sbatch").exists())
+        first = self.parts[0]
+        first.name, first.slurm_id = row.name, row.slurm_id
+        if first.slurm_id is None:  # the worker died between sbatch and recording the id: find it by name
+            first.slurm_id = next((sid for sid, q in self.cluster.refresh().items() if q.name == row.name), None)
+            if first.slurm_id is None:
                 return False
-            jobs.record_slurm_id(self._conn(), spec.job_id, spec.attempt, self.slurm_id)
+            jobs.record_slurm_id(self._conn(), spec.job_id, spec.attempt, first.slurm_id)
+        self.slurm_id, self.since = first.slurm_id, float("-inf")
         self.remote_pid, self.remote_output = self.slurm_id, f"{self.run_dir}/output"
-        self.since = float("-inf")
+        if len(self.parts) > 1:
+            self._reattach_dependent(row.submitted_at)
         return True
+
+    def _reattach_dependent(self, submitted_at: float) -> None:
+        """Find a two-job attempt's inference job again; follow it at once if the data job already succeeded."""
+        data, part = self.parts
+        part.name = dependent_name(data.name, data.slurm_id)
+        try:
+            part.slurm_id = int(Path(self.run_dir, DEPENDENT_ID).read_text().strip())
+        except (OSError, ValueError):  # the worker died between its sbatch and writing the id down
+            part.slurm_id = self.cluster.find(part.name, submitted_at)
+        if self._marker_code(data) == 0 and self._data_done(data):
+            self._advance()
 
     # -- following ----------------------------------------------------------------------------------
 
@@ -437,31 +604,74 @@ class SlurmExecutor(Executor):
             return True
 
     def poll(self) -> int | None:
+        part = self.parts[self.current]
         if self.final is None:
-            got = self.cluster.status(self.slurm_id, self.since)
+            got = self.cluster.status(part.slurm_id, part.since) if part.slurm_id is not None else None
             if isinstance(got, Queued):
                 self._note(got.state, got.reason, got.node, got.time_limit)
                 return None
+            got = got or self._marker_final(part)
             if got is None:
-                got = self._marker_final()
-                if got is None:
-                    return None
+                return None
             self.final = got
+            if part.stage == "data" and self._data_ended(part, got):
+                return None  # the inference job is followed now (its state replaces this one's on the page)
             self._note(got.state, "", "")
         if not self._output_done() or self.splitter.buf or self.splitter.dropping:
             return None  # read_lines hands out the rest first
-        return self._conclude(self.final)
+        return self._conclude(self.final, part)
 
-    def _marker_final(self) -> Final | None:
+    def _data_ended(self, part: Part, final: Final) -> bool:
+        """Handle the data-pipeline job's end; True when the attempt goes on with its inference job."""
+        ok = final.state == "COMPLETED" and not final.exit_code
+        if ok and not self._data_done(part):
+            self.final, ok = Final("FAILED", 1), False
+        if self.current + 1 >= len(self.parts):
+            return False
+        if not ok:  # the data job's failure is the attempt's; Slurm drops the dependent too, this makes sure
+            nxt = self.parts[self.current + 1]
+            if nxt.slurm_id is not None:
+                self._scancel(str(nxt.slurm_id))
+            return False
+        self._advance()
+        return True
+
+    def _data_done(self, part: Part) -> bool:
+        """Set `data_json` to the data pipeline's output; False (with the failure as outcome) when it is missing."""
+        try:
+            path = data_json_path(f"{self.run_dir}/input.json", part.output)
+        except ExecutorError as exc:
+            self.outcome = ("failed", f"the data pipeline finished but {exc}")
+            return False
+        if not os.path.isfile(path):
+            self.outcome = ("failed", f"the data pipeline (Slurm job {part.slurm_id}) finished without writing {path}")
+            return False
+        self.data_json = path
+        return True
+
+    def _advance(self) -> None:
+        """Follow the inference job from now on (submitting it if the attempt's first worker died before it could)."""
+        self.current += 1
+        self.final, self._last_fact = None, ()
+        part = self.parts[self.current]
+        if part.slurm_id is None and self._marker_code(part) is None:
+            self._submit_dependent(part, after=None)  # the data job succeeded: nothing left to wait for
+
+    def _marker_code(self, part: Part) -> int | None:
+        """Return the exit status the part's script wrote, or None if it has not (yet)."""
+        try:
+            return int(Path(self.run_dir, part.marker).read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _marker_final(self, part: Part) -> Final | None:
         """Without an accounting record: the script's exit marker, or give up after SLURM_FINAL_WAIT_S."""
-        gone = self.cluster.gone_for(self.slurm_id)
+        gone = self.cluster.gone_for(part.slurm_id) if part.slurm_id is not None else defaults.SLURM_FINAL_WAIT_S
         if gone <= 0:
             return None
-        try:
-            code = int(Path(self.run_dir, EXIT_MARKER).read_text().strip())
+        code = self._marker_code(part)
+        if code is not None:
             return Final("COMPLETED" if code == 0 else "FAILED", code)
-        except (OSError, ValueError):
-            pass
         if gone >= defaults.SLURM_FINAL_WAIT_S:
             return Final("UNKNOWN", None)
         return None
@@ -473,22 +683,25 @@ class SlurmExecutor(Executor):
             jobs.record_state(self._conn(), self.spec.job_id, self.spec.attempt, state, reason, node,
                               time_limit or None)
 
-    def _conclude(self, final: Final) -> int:
+    def _conclude(self, final: Final, part: Part | None = None) -> int:
         """Turn Slurm's end state into an exit status, with `outcome` for states the status cannot say."""
-        sid, state = self.slurm_id, final.state
+        sid, state = (part.slurm_id if part else self.slurm_id), final.state
+        cpu = bool(part and part.cpu)
+        job = f"data-pipeline job {sid}" if cpu else f"job {sid}"
+        limit_key, mem_key = ("cpu_time_limit", "cpu_mem") if cpu else ("time_limit", "mem")
         code = final.exit_code if final.exit_code is not None else 1
         row = jobs.slurm_attempt(self._conn(), self.spec.job_id, self.spec.attempt)
-        limit = (row.time_limit if row and row.time_limit else "") or (self.host.slurm.time_limit
-                                                                     if self.host.slurm else "")
+        cfg = self.host.slurm
+        limit = (row.time_limit if row and row.time_limit else "") or (getattr(cfg, limit_key) if cfg else "")
         if state == "COMPLETED":
             return final.exit_code or 0
         if state == "TIMEOUT":
-            self.outcome = ("failed", f"Slurm stopped job {sid}: it hit the time limit of {limit or 'the partition'}"
-                                      f" — ask for more (time_limit of host {self.host.name})")
+            self.outcome = ("failed", f"Slurm stopped {job}: it hit the time limit of {limit or 'the partition'}"
+                                      f" — ask for more ({limit_key} of host {self.host.name})")
         elif state == "OUT_OF_MEMORY":
-            mem = self.host.slurm.mem if self.host.slurm and self.host.slurm.mem else "the default"
-            self.outcome = ("failed", f"Slurm stopped job {sid}: it ran out of memory ({mem} asked for) — ask for "
-                                      f"more (mem of host {self.host.name})")
+            mem = getattr(cfg, mem_key) if cfg and getattr(cfg, mem_key) else "the default"
+            self.outcome = ("failed", f"Slurm stopped {job}: it ran out of memory ({mem} asked for) — ask for "
+                                      f"more ({mem_key} of host {self.host.name})")
         elif state in REQUEUE_STATES:
             self.outcome = ("requeue", f"Slurm job {sid} ended {state}: {REQUEUE_STATES[state]}. The job goes back "
                                        "to the queue as a new attempt.")
@@ -503,10 +716,15 @@ class SlurmExecutor(Executor):
         return code if code else 1
 
     def cancel(self, grace: float = defaults.CANCEL_GRACE_SECONDS) -> None:
-        """scancel the job (Slurm sends SIGTERM, then SIGKILL after its KillWait)."""
+        """scancel the attempt's jobs (Slurm sends SIGTERM, then SIGKILL after its KillWait)."""
         self.cancelled = True
-        if self.slurm_id is not None:
-            self.cluster.run("scancel", str(self.slurm_id), check=False)
+        ids = [str(p.slurm_id) for p in self.parts if p.slurm_id is not None] or \
+            ([str(self.slurm_id)] if self.slurm_id is not None else [])
+        if ids:
+            self.cluster.run("scancel", *ids, check=False)
+        if len(self.parts) > 1 and self.parts[1].slurm_id is None and self.parts[0].slurm_id is not None:
+            self.cluster.run("scancel", f"--name={dependent_name(self.parts[0].name, self.parts[0].slurm_id)}",
+                             check=False)  # submitted by a worker that died before writing its id down
 
     def collect(self) -> None:
         """Copy the results from the shared work dir to the job's folder (nothing when they are the same)."""
@@ -520,5 +738,7 @@ class SlurmExecutor(Executor):
             raise ExecutorError(f"cannot copy the results from {src}: {exc}") from None
 
     def close(self) -> None:
-        if self.slurm_id is not None and self.final is not None:
-            self.cluster.forget(self.slurm_id)
+        """Drop the ended jobs' states from the shared tracking (a detached attempt's live job stays)."""
+        for part in self.parts[:self.current + (self.final is not None)]:
+            if part.slurm_id is not None:
+                self.cluster.forget(part.slurm_id)

@@ -67,6 +67,11 @@ def record_slurm_id(conn: sqlite3.Connection, job_id: int, attempt: int, slurm_i
     _touch(conn, job_id, now)
 
 
+def append_script(conn: sqlite3.Connection, job_id: int, attempt: int, text: str) -> None:
+    """Add a two-job attempt's second batch script (the inference job's) to the script shown on the job page."""
+    conn.execute("UPDATE slurm_jobs SET script = script || ? WHERE job_id = ? AND attempt = ?", (text, job_id, attempt))
+
+
 def _touch(conn: sqlite3.Connection, job_id: int, now: float) -> None:
     """Move the job's updated_at: the job page redraws its header when it moves."""
     conn.execute("UPDATE jobs SET updated_at = ? WHERE id = ?", (now, job_id))

@@ -226,6 +226,47 @@ def test_cancelled_outside_folddeck_says_so(slurm, timeout_job, tmp_path, worker
         f"Slurm job {f.slurm_id} was cancelled outside FoldDeck (user id 0)"
 
 
+@pytest.fixture
+def cpu_partition(slurm):
+    """A second partition, "cpu", on the same node: made at run time (slurm.conf has "debug" only)."""
+    sh("scontrol", "create", "PartitionName=cpu", "Nodes=ALL", "MaxTime=INFINITE", "State=UP", check=False)
+    yield "cpu"
+    sh("scontrol", "delete", "PartitionName=cpu", check=False)
+
+
+def test_a_run_is_a_data_job_then_an_inference_job_linked_by_afterok(slurm, cpu_partition, tmp_path, workers,
+                                                                      monkeypatch, caplog):
+    import services.worker
+
+    made: list = []
+    monkeypatch.setattr(services.worker, "make_executor",
+                        lambda host, settings: made.append(slurm_exec.SlurmExecutor(host, settings)) or made[-1])
+    settings = make_settings(tmp_path)
+    job = submit(settings)
+    start_worker(settings, cluster_host(tmp_path, cpu_partition=cpu_partition, gres="gpu:1"), workers)
+    with caplog.at_level(logging.WARNING, logger="folddeck.slurm"):
+        wait_for(lambda: state_of(settings, job.id) is JobState.SUCCEEDED, 60, "succeeded as two Slurm jobs")
+    assert not [r for r in caplog.records if "belongs to no running FoldDeck job" in r.getMessage()]
+    ex = made[0]
+    data_id, gpu_id = ex.slurm_id, ex.parts[1].slurm_id
+    assert facts(settings, job.id).slurm_id == data_id and gpu_id > data_id
+    assert "#SBATCH --dependency=afterok:" in facts(settings, job.id).script
+    # squeue -t all lists finished jobs too: one per partition, both completed, the second named after the first
+    seen = sh("squeue", "-h", "-t", "all", "-j", f"{data_id},{gpu_id}", "-o", "%i|%P|%T|%j").split()
+    name = slurm_exec.job_name(slurm_exec.install_tag(settings), job.id, 1)
+    assert sorted(seen) == [f"{data_id}|cpu|COMPLETED|{name}", f"{gpu_id}|debug|COMPLETED|{name}.after{data_id}"]
+    lines = log_text(settings, job.id).splitlines()
+    order = [next(i for i, line in enumerate(lines) if want(line)) for want in (
+        lambda line: line.startswith(f"FoldDeck: Slurm job {data_id} on ") and line.endswith(": data pipeline"),
+        lambda line: "Skipping model inference..." in line,
+        lambda line: line.startswith(f"FoldDeck: Slurm job {gpu_id} on ") and line.endswith(": inference"),
+        lambda line: "Skipping data pipeline..." in line,
+        lambda line: line == "Job succeeded.")]
+    assert order == sorted(order), lines
+    assert ex.data_json.endswith("/data/Slurm_test/Slurm_test_data.json") and Path(ex.data_json).is_file()
+    assert list((settings.jobs_dir / str(job.id) / "attempt-1").glob("Slurm_test/seed-1_sample-0/*summary_conf*"))
+
+
 def _worker_proc(settings, hosts_file: Path) -> subprocess.Popen:
     env = dict(os.environ, FOLDDECK_DATA_DIR=str(settings.data_dir), FOLDDECK_HOSTS_FILE=str(hosts_file),
                FOLDDECK_LOCAL_SLOTS="0", FOLDDECK_LEASE_SECONDS="5", FOLDDECK_AF3_COMMAND=SIM)

@@ -2,11 +2,25 @@
 script carries the config, and Slurm's answers are parsed into clear end states."""
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
+from services import db, jobs, users
 from services.errors import SettingsError
 from services.executors import make_executor
-from services.executors.slurm import Final, SlurmExecutor, _gpus, batch_script, parse_job_name, parse_sacct
+from services.executors.base import RunSpec
+from services.executors.slurm import (
+    Cluster,
+    Final,
+    SlurmExecutor,
+    _gpus,
+    batch_script,
+    depends_on,
+    parse_job_name,
+    parse_sacct,
+)
 from services.hosts import load_hosts
 
 GOOD = """
@@ -87,6 +101,7 @@ def test_slurm_answers_are_parsed():
                    15: Final("FAILED", 3)}
     assert parse_job_name("folddeck.abcd1234.7.2", "abcd1234") == (7, 2)
     assert parse_job_name("folddeck.other000.7.2", "abcd1234") is None
+    assert depends_on("folddeck.abcd1234.7.2.after512") == 512 and depends_on("folddeck.abcd1234.7.2") is None
     assert [_gpus(g) for g in ("gpu:2", "gpu:a100:4(S:0-1)", "gpu:0(IDX:N/A)", "(null)", "gpu:1,gpu:a100:2")] == \
         [2, 4, 0, 0, 3]
 
@@ -107,10 +122,6 @@ def test_the_worker_refuses_to_start_naming_the_bad_key(tmp_path):
 
 
 def test_slurm_end_states_become_clear_messages(settings):
-    from pathlib import Path
-
-    from services.executors.base import RunSpec
-
     def outcome(final: Final, cancelled: bool = False):
         ex = SlurmExecutor(hosts_from(settings, GOOD)[1], settings)
         ex.slurm_id, ex.cancelled = 77, cancelled
@@ -129,3 +140,125 @@ def test_slurm_end_states_become_clear_messages(settings):
     assert outcome(Final("CANCELLED", 143, "1000"))[1] == ("cancelled", "Slurm job 77 was cancelled outside "
                                                                         "FoldDeck (user id 1000)")
     assert outcome(Final("CANCELLED", 143), cancelled=True) == (143, None)  # FoldDeck's own scancel
+
+
+# -- two Slurm jobs per attempt (issue 16): the data pipeline in cpu_partition, then inference --------
+
+TWO_JOBS = GOOD + 'cpu_partition = "cpu"\ncpu_cpus = 16\ncpu_mem = "32G"\ncpu_time_limit = "2:00:00"\n'
+TEMPLATE = "run_af3 --json_path={input} --output_dir={output}"
+NAMED = {"name": "Two stage test!", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
+         "sequences": [{"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA"}}]}
+
+
+class FakeCluster(Cluster):
+    """Runs no Slurm command: sbatch answers 101, 102, ...; sacct says what `ended` holds; all are recorded."""
+
+    def __init__(self, host, settings):
+        super().__init__(host, settings, tick=0)
+        self.commands: list[tuple] = []
+        self.ended: dict[int, str] = {}  # slurm id -> "STATE|code:signal"
+        self.next_id = 100
+
+    def run(self, *args, check=True):
+        self.commands.append(args)
+        out = ""
+        if args[0] == "sbatch":
+            self.next_id += 1
+            out = f"{self.next_id}\n"
+        elif args[0] == "sacct":
+            out = "".join(f"{sid}|{how}\n" for sid, how in self.ended.items())
+        return subprocess.CompletedProcess(args, 0, out, "")
+
+
+def started(settings, text: str, stage: str = "", attempt: int = 1):
+    """Return (executor, fake cluster, run dir) for an attempt of a fresh job submitted on a host from `text`."""
+    host = hosts_from(settings, text)[1]
+    conn = db.connect(settings.db_path)
+    job = jobs.submit(conn, settings, users.get_by_name(conn, "alice"), NAMED)
+    fake = FakeCluster(host, settings)
+    ex = SlurmExecutor(host, settings, shared=fake)
+    ex.start(RunSpec(job.id, attempt, jobs.input_file(settings, job), settings.jobs_dir / "out", TEMPLATE, stage=stage))
+    return ex, fake, Path(ex.run_dir)
+
+
+def test_a_whole_run_on_a_cpu_partition_host_is_two_linked_slurm_jobs(settings):
+    ex, fake, run = started(settings, TWO_JOBS)
+    data, gpu = (run / "data.sbatch").read_text().splitlines(), (run / "job.sbatch").read_text().splitlines()
+    for want in ("#SBATCH --partition=cpu", "#SBATCH --cpus-per-task=16", "#SBATCH --mem=32G", "#SBATCH --time=2:00:00",
+                 "#SBATCH --account=lab42", f"#SBATCH --job-name={ex.parts[0].name}",
+                 f"run_af3 --json_path={run}/input.json --output_dir={run}/data --norun_inference"):
+        assert want in data, want
+    assert not any(s.startswith(("#SBATCH --gres", "#SBATCH --dependency", "#SBATCH --constraint")) for s in data)
+    assert f"echo $code > {run}/data.exit_code.tmp && mv {run}/data.exit_code.tmp {run}/data.exit_code" in data
+    # The inference job: GPU partition and GRES, after the data job, reading the _data.json it writes.
+    data_json = f"{run}/data/Two_stage_test/Two_stage_test_data.json"
+    for want in ("#SBATCH --partition=gpu", "#SBATCH --gres=gpu:1", "#SBATCH --mem=64G", "#SBATCH --time=4:00:00",
+                 "#SBATCH --constraint=a100", "#SBATCH --dependency=afterok:101", "#SBATCH --kill-on-invalid-dep=yes",
+                 f"#SBATCH --job-name={ex.parts[0].name}.after101", f"#SBATCH --output={run}/slurm.out",
+                 f"run_af3 --json_path={data_json} --output_dir={run}/output --norun_data_pipeline"):
+        assert want in gpu, want
+    first_cmd = next(i for i, s in enumerate(gpu) if s and not s.startswith("#"))
+    assert all(i < first_cmd for i, s in enumerate(gpu) if s.startswith("#SBATCH"))
+    assert [c[0] for c in fake.commands] == ["sbatch", "sbatch"] and ex.slurm_id == 101
+    row = jobs.slurm_attempt(db.connect(settings.db_path), ex.spec.job_id, 1)
+    assert row.slurm_id == 101 and "--partition=cpu" in row.script and "--dependency=afterok:101" in row.script
+    assert (run / "inference.slurm_id").read_text() == "102\n" and ex.phase == "data" and ex.data_json is None
+
+
+def test_one_stage_attempts_are_one_job_with_their_stage_flags(settings):
+    ex, fake, run = started(settings, GOOD)  # no cpu_partition: exactly as before
+    assert len(ex.parts) == 1 and not (run / "data.sbatch").exists()
+    script = (run / "job.sbatch").read_text()
+    assert f"run_af3 --json_path={run}/input.json --output_dir={run}/output\n" in script and "norun" not in script
+    ex, fake, run = started(settings, TWO_JOBS, stage="inference")  # a retry from the saved _data.json
+    script = (run / "job.sbatch").read_text()
+    assert "#SBATCH --partition=gpu" in script and "#SBATCH --gres=gpu:1" in script and "--dependency" not in script
+    assert f"--json_path={run}/input.json --output_dir={run}/output --norun_data_pipeline" in script
+    ex, fake, run = started(settings, TWO_JOBS, stage="data")
+    script = (run / "job.sbatch").read_text()
+    assert "#SBATCH --partition=cpu" in script and "--gres" not in script and "--dependency" not in script
+    assert f"--output_dir={run}/output --norun_inference" in script and len(fake.commands) == 1
+
+
+def test_two_jobs_are_followed_in_turn_cancelled_together_and_found_again(settings):
+    ex, fake, run = started(settings, TWO_JOBS)
+    fake.ended[101] = "COMPLETED|0:0"
+    data_json = run / "data" / "Two_stage_test" / "Two_stage_test_data.json"
+    data_json.parent.mkdir(parents=True)
+    data_json.write_text("{}")
+    assert ex.poll() is None and ex.phase == "inference" and ex.data_json == str(data_json)
+    # A worker that dies now: the next one follows the inference job straight away.
+    again = SlurmExecutor(ex.host, settings, shared=fake)
+    (run / "data.exit_code").write_text("0\n")
+    assert again.attach(ex.spec) and again.phase == "inference" and again.data_json == str(data_json)
+    assert [p.slurm_id for p in again.parts] == [101, 102]
+    again.cancel()
+    assert fake.commands[-1] == ("scancel", "101", "102")
+    fake.ended[102] = "COMPLETED|0:0"
+    assert ex.poll() == 0 and ex.outcome is None
+
+
+def test_a_failed_data_pipeline_is_the_attempts_failure_and_drops_the_inference_job(settings):
+    ex, fake, run = started(settings, TWO_JOBS)
+    fake.ended[101] = "TIMEOUT|0:0"
+    assert ex.poll() == 1 and ex.data_json is None and ex.phase == "data"
+    assert ("scancel", "102") in fake.commands
+    assert ex.outcome == ("failed", "Slurm stopped data-pipeline job 101: it hit the time limit of 2:00:00 — ask for "
+                                    "more (cpu_time_limit of host cluster)")
+    ex, fake, run = started(settings, TWO_JOBS, attempt=2)  # it ended well but wrote no _data.json
+    fake.ended[fake.next_id - 1] = "COMPLETED|0:0"
+    assert ex.poll() == 1 and ex.outcome[1].startswith(f"the data pipeline (Slurm job {fake.next_id - 1}) finished "
+                                                       f"without writing {run}/data/Two_stage_test/")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ('cpu_partition = "cpu nodes"', "'cpu_partition' must be a string without spaces or quotes"),
+    ('cpu_time_limit = "2h"', "'cpu_time_limit' must be in a Slurm form"),
+    ("cpu_cpus = true", "'cpu_cpus' must be an integer from 0 to 1024"),
+    ('cpu_mem = "8G"', "'cpu_mem' applies to the data-pipeline job: set 'cpu_partition' too"),
+])
+def test_bad_cpu_partition_config_is_refused_naming_the_key(settings, change, message):
+    extra = 'cpu_partition = "cpu"\n' if change.startswith(("cpu_time", "cpu_cpus")) else ""
+    with pytest.raises(SettingsError) as err:
+        hosts_from(settings, GOOD + extra + change + "\n")
+    assert message in str(err.value)
