@@ -59,7 +59,8 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
                      "attempts = attempts + 1, started_at = CASE WHEN ? = 'inference' AND data_json IS NOT NULL "
                      "THEN COALESCE(started_at, ?) ELSE ? END, lease_expires = ?, updated_at = ?, stage = 'starting', "
                      "pid = NULL, remote_pid = NULL WHERE id = ?",
-                     (worker_id, host.name, executor, phase, phase, now, now, now + settings.lease_seconds, now, row[0]))
+                     (worker_id, host.name, executor, phase, phase, now, now, now + settings.lease_seconds, now,
+                      row[0]))
         job = _load(conn, row[0])
         conn.execute("INSERT INTO job_attempts (job_id, attempt, worker_id, host, executor, started_at, phase) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)", (job.id, job.attempts, worker_id, host.name, executor, now, phase))
