@@ -79,8 +79,12 @@ def _slot_text(conn: sqlite3.Connection, settings: Settings, job: Job, hosts: li
     other = stages.waits_for(conn, settings, job)
     if other is not None:
         return f"waiting for job #{other}'s MSA search of the same chain (it is reused, not searched twice)"
-    if any(h.two_stage for h in hosts) and (job.msa_keys or "[]") != "[]":
-        return "waiting for a free CPU slot for its MSA search"
+    two_stage = [h for h in hosts if h.two_stage]
+    if two_stage and (job.msa_keys or "[]") != "[]":
+        searching = dict(conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' AND phase = 'data' "
+                                      "GROUP BY host"))
+        if all(searching.get(h.name, 0) >= h.cpu_slots for h in two_stage):
+            return "waiting for a free CPU slot for its MSA search"
     return NO_SLOT
 
 

@@ -35,7 +35,8 @@ def test_simulated_job_succeeds_with_results_and_progress(settings, conn, alice)
     assert job.state is JobState.SUCCEEDED and job.exit_code == 0 and job.error is None
     assert (job.stage, job.progress) == ("done", 1.0)
     out = Path(job.output_path)
-    assert out == settings.jobs_dir / str(job.id) / "attempt-1"
+    # The default simulator runs two stages (issue 16): data pipeline in attempt 1, inference in attempt 2.
+    assert job.attempts == 2 and out == settings.jobs_dir / str(job.id) / "attempt-2"
     assert len(list(out.glob("Worker_test/seed-1_sample-*/*_summary_confidences.json"))) == 5
     counts = joblog.level_counts(conn, job.id)
     assert counts["progress"] >= 5 and counts["warning"] >= 1 and counts["error"] == 0 and counts["success"] >= 2
