@@ -11,7 +11,6 @@ the logged-in user (`cons.checked_job`) before anything is read or done.
 """
 from __future__ import annotations
 
-import json
 import time
 
 import dash
@@ -127,25 +126,9 @@ def reused_text(chains: list[str], job_id: object) -> str:
 
 
 def reused_groups(job: Job) -> list[tuple[list[str], object]]:
-    """Return (chain ids, source job id) per reused entity, in order.
-
-    An entry is {"chains": [...], "job_id": n} (one entity) or {"chain": "A", "job_id": n} (one chain:
-    neighbouring chains from the same job are joined, as copies of one entity are).
-    """
-    groups: list[tuple[list[str], object]] = []
-    joinable = False  # the last group came from one-chain entries
-    for entry in job.reused_chains():
-        one = isinstance(entry, dict) and "chains" not in entry
-        chains = [str(c) for c in (entry.get("chains") or [entry.get("chain")]) if c is not None] \
-            if isinstance(entry, dict) else []
-        if not chains:
-            continue
-        if one and joinable and groups[-1][1] == entry.get("job_id"):
-            groups[-1][0].extend(c for c in chains if c not in groups[-1][0])
-        else:
-            groups.append((chains, entry.get("job_id")))
-        joinable = one
-    return groups
+    """Return (chain ids, source job id) per reused entity, in order."""
+    return [([str(c) for c in e.get("chains") or []], e.get("job_id")) for e in job.reused_chains()
+            if isinstance(e, dict) and e.get("chains")]
 
 
 def runs_in_stages(job: Job) -> bool:
@@ -154,18 +137,12 @@ def runs_in_stages(job: Job) -> bool:
 
 
 def all_reused(job: Job, groups: list[tuple[list[str], object]]) -> bool:
-    """True when every chain to search came from the cache, so no MSA search ran.
+    """True when every chain came from the cache, so no MSA search ran.
 
-    A job's keys are one per distinct sequence, the groups one per reused entity: at least as many groups
-    as keys, none uncacheable ("x:"), and no data stage seen means nothing was searched. (Chains given one
-    by one and joined per source job can undercount: then it says "done", never a wrong "reused".)
+    The claim sends such a job straight to inference (phase "inference" without a saved _data.json);
+    a job that searched any chain holds its _data.json, or ran both stages in one slot (phase "").
     """
-    try:
-        keys = json.loads(job.msa_keys or "[]")
-    except ValueError:
-        return False
-    return bool(groups) and job.phase != "data" and not any(str(k).startswith("x:") for k in keys) \
-        and len(groups) >= len(keys)
+    return bool(groups) and job.phase == "inference" and not job.data_json
 
 
 def _in_data_stage(job: Job) -> bool:

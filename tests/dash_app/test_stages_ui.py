@@ -83,14 +83,15 @@ def test_job_page_shows_both_steps(app, user_client, conn, job):
 
 def test_job_page_names_reused_chains(app, user_client, conn, job):
     job_page = page("job")
-    reused = [{"chain": "A", "job_id": 12}, {"chain": "B", "job_id": 12}, {"chain": "C", "job_id": 15}]
-    set_row(conn, job.id, state="running", phase="inference", data_json="/x/d.json", msa_reused=json.dumps(reused))
+    reused = [{"chains": ["A", "B"], "job_id": 12}, {"chains": ["C"], "job_id": 15}]
+    # every chain came from the cache: the claim sent it straight to inference, with no _data.json of its own
+    set_row(conn, job.id, state="running", phase="inference", data_json=None, msa_reused=json.dumps(reused))
     body = render(user_client, job.id)
     assert job_page.MSA_REUSED in body
     assert "MSA for chains A, B reused from job #12" in body and "MSA for chain C reused from job #15" in body
-    # every entity came from the cache (two keys, two entities), no data stage ran: the search was skipped
     assert "① MSA search: reused (chains A, B from job #12; chain C from job #15) · ② Inference: running" in body
-    set_row(conn, job.id, state="succeeded", msa_reused=json.dumps(reused[:2]))
+    # one entity from the cache, another searched in a data stage: the search ran, partly reused
+    set_row(conn, job.id, state="succeeded", data_json="/x/d.json", msa_reused=json.dumps(reused[:1]))
     body = render(user_client, job.id)
     assert "① MSA search: done (chains A, B reused from job #12) · ② Inference: done" in body
 
@@ -105,7 +106,7 @@ def test_job_page_failed_search_and_helpers(app, job):
     entity = dataclasses.replace(job, msa_reused=json.dumps([{"chains": ["A", "B"], "job_id": 3},
                                                              {"chains": ["C"], "job_id": 3}]))
     assert job_page.reused_groups(entity) == [(["A", "B"], 3), (["C"], 3)]  # one line per entity as given
-    odd = dataclasses.replace(job, msa_reused=json.dumps([{"chain": None}, "A", {"chain": "B", "job_id": None}]))
+    odd = dataclasses.replace(job, msa_reused=json.dumps([{"chains": []}, "A", {"chains": ["B"], "job_id": None}]))
     assert job_page.reused_groups(odd) == [(["B"], None)]
     assert job_page.reused_text(["B"], None) == "MSA for chain B reused from the cache"
 
@@ -219,3 +220,11 @@ def test_admin_card_shows_and_clears_the_cache(app, client, conn, settings, alic
     assert applog.flush()
     entries, _ = applog.query(db.connect(settings.db_path), LogFilters(source="admin", text="MSA cache"), 0, 5)
     assert [e.message for e in entries] == ["admin: clear the MSA cache (4 entries removed)"]
+
+
+def test_job_page_words_match_the_worker_log_line(app):
+    from services.msa_cache import Reused
+
+    job_page = page("job")
+    for chains, job_id in ((["A"], 12), (["A", "B"], 3), (["C"], None)):
+        assert job_page.reused_text(chains, job_id) == Reused(chains, job_id, "protein").text()
