@@ -38,11 +38,35 @@ def reasons(conn: sqlite3.Connection, settings: Settings, jobs: Iterable[Job], n
     paused = queue_paused(conn)
     running = dict(conn.execute("SELECT owner_id, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY owner_id"))
     limits = dict(conn.execute("SELECT user_id, max_running FROM user_limits WHERE max_running IS NOT NULL"))
-    return {j.id: _reason(conn, settings, j, now, hosts, paused, running, limits) for j in queued}
+    slots = _Slots(conn, settings, hosts)
+    return {j.id: _reason(conn, settings, j, now, hosts, paused, running, limits, slots) for j in queued}
+
+
+class _Slots:
+    """What the running stages hold (issue 16), read once per call and only if some job needs it."""
+
+    def __init__(self, conn: sqlite3.Connection, settings: Settings, hosts: list[Host]):
+        self.conn, self.settings, self.two_stage = conn, settings, [h for h in hosts if h.two_stage]
+        self._busy: dict | None = None
+        self._cpu_full: bool | None = None
+
+    def searching(self) -> dict:
+        from services.jobs import stages
+
+        if self._busy is None:
+            self._busy = stages.searching(self.conn, self.settings)
+        return self._busy
+
+    def cpu_full(self) -> bool:
+        if self._cpu_full is None:
+            used = dict(self.conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' AND phase = 'data' "
+                                          "GROUP BY host"))
+            self._cpu_full = all(used.get(h.name, 0) >= h.cpu_slots for h in self.two_stage)
+        return self._cpu_full
 
 
 def _reason(conn, settings, job: Job, now: float, hosts: list[Host], paused: bool, running: dict,
-            limits: dict) -> str:
+            limits: dict, slots: _Slots) -> str:
     if job.approval == "pending":
         return "waiting: awaiting approval by an admin"
     if paused:
@@ -64,27 +88,23 @@ def _reason(conn, settings, job: Job, now: float, hosts: list[Host], paused: boo
         if not text and preflight.runs_real_af3(settings, host) and not preflight.is_ready(conn, host.name):
             text = f"{host.name} not ready for AlphaFold 3"
         if not text:
-            return _slot_text(conn, settings, job, hosts)  # some host could take it: it waits for a slot there
+            return _slot_text(settings, job, slots)  # some host could take it: it waits for a slot there
         blocked.append(text)
     return "waiting: " + "; ".join(blocked)
 
 
-def _slot_text(conn: sqlite3.Connection, settings: Settings, job: Job, hosts: list[Host]) -> str:
+def _slot_text(settings: Settings, job: Job, slots: _Slots) -> str:
     """Say which kind of slot a job waits for (issue 16): a GPU for inference, a CPU slot for its MSA search,
     or another job's search of the same chain."""
     from services.jobs import stages
 
     if job.data_json:
         return "waiting for GPU: its MSA search is done"
-    other = stages.waits_for(conn, settings, job)
+    other = stages.waits_for_in(settings, job, slots.searching())
     if other is not None:
         return f"waiting for job #{other}'s MSA search of the same chain (it is reused, not searched twice)"
-    two_stage = [h for h in hosts if h.two_stage]
-    if two_stage and (job.msa_keys or "[]") != "[]":
-        searching = dict(conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' AND phase = 'data' "
-                                      "GROUP BY host"))
-        if all(searching.get(h.name, 0) >= h.cpu_slots for h in two_stage):
-            return "waiting for a free CPU slot for its MSA search"
+    if slots.two_stage and (job.msa_keys or "[]") != "[]" and slots.cpu_full():
+        return "waiting for a free CPU slot for its MSA search"
     return NO_SLOT
 
 

@@ -92,12 +92,12 @@ def _waits_for(settings: Settings, job: Candidate, keys: list[str], busy: dict[t
     return None
 
 
-def waits_for(conn: sqlite3.Connection, settings: Settings, job: Job) -> int | None:
-    """Return the id of the running job whose MSA search this queued job waits for, else None."""
+def waits_for_in(settings: Settings, job: Job, busy: dict[tuple[int, str], int]) -> int | None:
+    """Return the id of the running job whose MSA search this queued job waits for (`busy`: `searching`)."""
     if not job.msa_keys or job.data_json or not job.msa_reuse or not msa_cache.enabled(settings):
         return None
     cand = Candidate(job.id, job.tokens, job.owner_id, job.data_json, job.msa_keys, job.msa_reuse)
-    return _waits_for(settings, cand, json.loads(job.msa_keys), searching(conn, settings))
+    return _waits_for(settings, cand, json.loads(job.msa_keys), busy)
 
 
 def context(settings: Settings, host: Host | None = None) -> str:

@@ -216,3 +216,32 @@ def test_one_stage_hosts_keep_running_both_stages_in_one_slot(settings, conn, al
     assert jobs.get_job(conn, alice, job.id).state is JobState.SUCCEEDED
     # ...and its searched chain is cached all the same.
     assert msa_cache.stats(conn, s).entries == 1
+
+
+def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, alice):
+    from services import waiting
+    from services.hosts import load_hosts
+
+    s = two_stage(settings)
+    hosts = load_hosts(s)
+    first = jobs.submit(conn, s, alice, fold("first"))
+    same = jobs.submit(conn, s, alice, fold("same protein", ligand="MG"))
+    other = jobs.submit(conn, s, alice, fold("other", KINASE[:40]))
+    third = jobs.submit(conn, s, alice, fold("third", KINASE[:30]))
+    claimed = [jobs.claim_job(conn, s, "w", hosts) for _ in range(3)]
+    # first searches its protein; same waits for that search rather than repeat it; other and third fill the
+    # two CPU slots... other takes the second one, and nothing else may start a search.
+    assert [(j.id, j.phase) for j in claimed if j] == [(first.id, "data"), (other.id, "data")]
+    why = waiting.reasons(conn, s, [jobs.get_job(conn, alice, j.id) for j in (same, third)])
+    assert why[same.id] == f"waiting for job #{first.id}'s MSA search of the same chain (it is reused, not " \
+                           "searched twice)"
+    assert why[third.id] == "waiting for a free CPU slot for its MSA search"
+    data = s.jobs_dir / "first_data.json"
+    data.write_text("{}")
+    assert jobs.stages.finish_data_stage(conn, claimed[0], str(data), 3.0)
+    gpu_wait = jobs.get_job(conn, alice, first.id)
+    assert gpu_wait.waiting_for_gpu and gpu_wait.progress == 0.45
+    assert waiting.reason(conn, s, gpu_wait) == "waiting for GPU: its MSA search is done"
+    # the GPU is free: the next claim gives it to first's inference (it keeps its place in the queue)
+    nxt = jobs.claim_job(conn, s, "w", hosts)
+    assert (nxt.id, nxt.phase) == (first.id, "inference")
