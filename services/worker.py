@@ -102,7 +102,8 @@ class Worker:
                  worker_id: str | None = None, shutdown: str | None = None,
                  poll: float = defaults.WORKER_POLL_SECONDS):
         self.settings = settings
-        self.hosts = [h for h in (hosts or load_hosts(settings)) if h.run_jobs and h.slots > 0]
+        # A host with CPU slots only runs data pipelines (a CPU node for jackhmmer, issue 16).
+        self.hosts = [h for h in (hosts or load_hosts(settings)) if h.run_jobs and (h.slots > 0 or h.cpu_slots > 0)]
         self.concurrency = concurrency or max(1, sum(h.slots + h.cpu_slots for h in self.hosts))
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
         self.shutdown = shutdown or settings.worker_shutdown

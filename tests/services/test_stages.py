@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from services import joblog, jobs, msa_cache
+from services.hosts import Host, load_hosts
 from services.jobs import JobState
 from services.worker import Worker
 from tests.conftest import wait_for
@@ -220,7 +223,6 @@ def test_one_stage_hosts_keep_running_both_stages_in_one_slot(settings, conn, al
 
 def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, alice):
     from services import waiting
-    from services.hosts import load_hosts
 
     s = two_stage(settings)
     hosts = load_hosts(s)
@@ -245,3 +247,44 @@ def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, ali
     # the GPU is free: the next claim gives it to first's inference (it keeps its place in the queue)
     nxt = jobs.claim_job(conn, s, "w", hosts)
     assert (nxt.id, nxt.phase) == (first.id, "inference")
+
+
+@pytest.mark.service
+def test_two_stages_on_an_ssh_host_search_there_and_infer_from_the_fetched_data_json(settings, conn, alice, sshd,
+                                                                                     tmp_path):
+    remote_sim = (f"cd {ROOT} && {ROOT}/.venv/bin/python -m services.af3sim --json_path={{input}} "
+                  "--output_dir={output} --speed=0")
+    host = Host(name="sshbox", address=sshd["host"], port=sshd["port"], user=sshd["user"], key_file=sshd["key"],
+                work_dir=str(tmp_path / "remote"), slots=1, cpu_slots=1, af3_command=remote_sim)
+    s = settings.with_overrides(known_hosts=Path(sshd["known_hosts"]), local_slots=0)
+    job = jobs.submit(conn, s, alice, fold("over ssh"))
+    assert Worker(s, hosts=[host]).run(once=True) == 1
+    job = jobs.get_job(conn, alice, job.id)
+    assert job.state is JobState.SUCCEEDED, job.error
+    assert [x["phase"] for x in attempts(conn, job.id)] == ["data", "inference"]
+    # the data stage's _data.json came back to this machine; inference uploaded it as its input
+    assert Path(job.data_json).is_relative_to(s.jobs_dir / str(job.id) / "attempt-1")
+    assert (tmp_path / "remote" / f"job-{job.id}" / "attempt-2" / "input.json").read_text() == \
+        Path(job.data_json).read_text()
+    again = jobs.submit(conn, s, alice, fold("again over ssh", ligand="MG"))
+    assert Worker(s, hosts=[host]).run(once=True) == 1
+    again = jobs.get_job(conn, alice, again.id)
+    assert again.state is JobState.SUCCEEDED and again.reused_chains() == [{"chains": ["A"], "job_id": job.id}]
+    assert [x["phase"] for x in attempts(conn, again.id)] == ["inference"] and searched(conn, again.id) == 0
+
+
+@pytest.mark.service
+def test_a_cpu_only_ssh_host_searches_and_the_local_gpu_infers(settings, conn, alice, sshd, tmp_path):
+    remote_sim = (f"cd {ROOT} && {ROOT}/.venv/bin/python -m services.af3sim --json_path={{input}} "
+                  "--output_dir={output} --speed=0")
+    cpu_node = Host(name="cpunode", address=sshd["host"], port=sshd["port"], user=sshd["user"], key_file=sshd["key"],
+                    work_dir=str(tmp_path / "remote"), slots=0, cpu_slots=2, af3_command=remote_sim)
+    s = settings.with_overrides(known_hosts=Path(sshd["known_hosts"]), af3_command=f"{SIM} --speed=0",
+                                local_slots=1, local_cpu_slots=0)
+    hosts = [*load_hosts(s), cpu_node]
+    job = jobs.submit(conn, s, alice, fold("split"))
+    assert Worker(s, hosts=hosts).run(once=True) == 1
+    job = jobs.get_job(conn, alice, job.id)
+    assert job.state is JobState.SUCCEEDED, job.error
+    rows = conn.execute("SELECT phase, host FROM job_attempts WHERE job_id = ? ORDER BY attempt", (job.id,))
+    assert [tuple(r) for r in rows] == [("data", "cpunode"), ("inference", "local")]
