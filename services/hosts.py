@@ -9,7 +9,8 @@
     work_dir = "/scratch/folddeck"  # jobs' inputs and outputs live under here on the host
     slots = 2                     # jobs run at once (usually the GPU count)
     cpu_slots = 4                 # optional: data pipelines (MSA search) at once, beside the GPU jobs;
-                                  #   0 (default) runs both stages of a job in one GPU slot
+                                  #   0 (default) runs both stages of a job in one GPU slot; with
+                                  #   slots = 0 the host is a CPU node that only searches
     af3_command = "..."           # optional; defaults to FOLDDECK_AF3_COMMAND
     run_jobs = true               # false: monitor only
 
