@@ -7,6 +7,7 @@ message a person can act on.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SHUTDOWN_MODES = ("wait", "requeue")
 SMTP_SECURITY = ("starttls", "ssl", "plain")
 MSA_CACHE_SCOPES = ("user", "lab")
+_SHELL_OPERATORS = re.compile(r"[;&|`$()<>\n]")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -94,8 +96,12 @@ class Settings:
 
     @property
     def uses_simulator(self) -> bool:
-        """True when jobs run the bundled AF3 simulator (FOLDDECK_AF3_COMMAND left at its default)."""
-        return "-m services.af3sim" in self.af3_command
+        """True when jobs run the bundled AF3 simulator itself (the default command, or it with other flags).
+
+        A shell line around it (`a && python -m services.af3sim ...`) is not: the stage flag is appended
+        to the command, and only a plain command line takes it there.
+        """
+        return "-m services.af3sim" in self.af3_command and not _SHELL_OPERATORS.search(self.af3_command)
 
     @property
     def cpu_slots(self) -> int:
@@ -198,7 +204,7 @@ def _command(name: str, raw: str) -> str:
     if missing:
         raise SettingsError(
             f"{name} must contain the placeholders {{input}} and {{output}} (missing: {', '.join(missing)}); "
-            "optional ones are {model_dir} and {db_dir}."
+            "optional ones are {model_dir}, {db_dir} and {stage_flags}."
         )
     return value
 

@@ -13,6 +13,7 @@ from services.jobs import stages
 from services.jobs.backoff import HOST_UNREACHABLE
 from services.jobs.model import _SELECT, WORKER_LOST, Job, JobState, _event, _load, _to_job
 from services.jobs.workers import queue_paused
+from services.progress import Tracker
 from services.settings import Settings
 
 
@@ -132,14 +133,21 @@ def record_process(conn: sqlite3.Connection, job: Job, *, pid: int | None = None
 
 
 def start_attempt(conn: sqlite3.Connection, job: Job, tracker_json: str) -> bool:
-    """Reset the job's progress for a new attempt; False if this worker no longer holds it."""
-    cur = conn.execute("UPDATE jobs SET progress_state = ?, progress = 0, progress_detail = '', log_in_traceback = 0 "
-                       "WHERE id = ? AND state = 'running' AND worker_id = ? AND attempts = ?",
-                       (tracker_json, job.id, job.worker_id, job.attempts))
-    if cur.rowcount:
-        what = f" ({stages.PHASE_WORDS[job.phase]})" if job.phase else ""
-        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Attempt {job.attempts}{what} started on "
-                                            f"{job.host} by worker {job.worker_id}.", joblog.Level.INFO.value)])
+    """Reset the job's progress for a new attempt; False if this worker no longer holds it.
+
+    The "Attempt N started" line goes with the reset, in one transaction: an attempt that lost the
+    job in between writes nothing.
+    """
+    what = f" ({stages.PHASE_WORDS[job.phase]})" if job.phase else ""
+    with transaction(conn):
+        # An inference stage starts where its data pipeline ended, not at 0 (the tracker says where).
+        cur = conn.execute("UPDATE jobs SET progress_state = ?, progress = ?, progress_detail = '', "
+                           "log_in_traceback = 0 WHERE id = ? AND state = 'running' AND worker_id = ? AND attempts = ?",
+                           (tracker_json, Tracker.from_json(tracker_json).fraction, job.id, job.worker_id,
+                            job.attempts))
+        if cur.rowcount:
+            joblog.write_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Attempt {job.attempts}{what} started "
+                                               f"on {job.host} by worker {job.worker_id}.", joblog.Level.INFO.value)])
     return bool(cur.rowcount)
 
 

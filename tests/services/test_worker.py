@@ -172,7 +172,9 @@ def test_four_workers_run_200_jobs_exactly_once(settings, conn, alice):
     # Alice queues all of hers first: only the fair claim order lets bob's jobs start early.
     ids = [jobs.submit(conn, settings, alice if i < 100 else bob, INPUT).id for i in range(200)]
     # One slot thread each, four slots in all: every claim races the other processes.
-    procs = [start_worker_process(settings, "--concurrency=1", af3_command=command, local_slots=4) for _ in range(4)]
+    # (the MSA cache off: every run reads its own input.json, as the ledger checks)
+    procs = [start_worker_process(settings, "--concurrency=1", af3_command=command, local_slots=4, msa_cache_mb=0)
+             for _ in range(4)]
     try:
         wait_for(lambda: jobs.state_counts(conn, alice, all_users=False)["succeeded"] == 100
                  and jobs.state_counts(conn, bob)["succeeded"] == 100, timeout=240, what="200 jobs")
