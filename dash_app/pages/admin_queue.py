@@ -201,7 +201,9 @@ def slots_list(view: QueueOverview, resting: dict[str, jobs.HostBackoff] | None 
     resting = resting or {}
     return [html.Div([html.Div([html.Span([h.name, resting_badge(resting.get(h.name), "ms-2")],
                                           className="fw-semibold"),
-                                html.Span(f"{h.running} of {h.slots} busy", className="text-muted small")],
+                                html.Span(f"{h.running} of {h.slots} busy" + (
+                                    f" · MSA search {h.searching} of {h.cpu_slots} CPU slots" if h.cpu_slots else ""),
+                                    className="text-muted small")],
                                className="d-flex justify-content-between"),
                       *resting_line(resting.get(h.name)),
                       *([html.Div(cluster_summary(clusters[h.name]), className="text-muted small fd-cluster-summary")]

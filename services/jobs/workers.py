@@ -62,8 +62,10 @@ def list_workers(conn: sqlite3.Connection, include_stopped: bool = False) -> lis
 @dataclass(frozen=True)
 class HostSlots:
     name: str
-    slots: int
-    running: int
+    slots: int  # GPU slots
+    running: int  # attempts holding a GPU slot (inference, or both stages in one run)
+    cpu_slots: int = 0  # data-pipeline slots (issue 16)
+    searching: int = 0  # data pipelines running there
 
     @property
     def free(self) -> int:
@@ -71,9 +73,11 @@ class HostSlots:
 
 
 def slots_per_host(settings: Settings, conn: sqlite3.Connection) -> dict[str, HostSlots]:
-    """Return, per host that runs jobs, its slots and how many jobs run there now."""
-    running = dict(conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host"))
-    return {h.name: HostSlots(h.name, h.slots, running.get(h.name, 0)) for h in load_hosts(settings) if h.run_jobs}
+    """Return, per host that runs jobs, its GPU and CPU slots and how many of each are in use now."""
+    used = {(h, bool(d)): n for h, d, n in conn.execute(
+        "SELECT host, phase = 'data', COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host, phase = 'data'")}
+    return {h.name: HostSlots(h.name, h.slots, used.get((h.name, False), 0), h.cpu_slots, used.get((h.name, True), 0))
+            for h in load_hosts(settings) if h.run_jobs}
 
 
 # -- worker side ------------------------------------------------------------------------------

@@ -238,6 +238,8 @@ def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, ali
     assert why[same.id] == f"waiting for job #{first.id}'s MSA search of the same chain (it is reused, not " \
                            "searched twice)"
     assert why[third.id] == "waiting for a free CPU slot for its MSA search"
+    local = jobs.slots_per_host(s, conn)["local"]  # the admin queue's slot bars: searches hold no GPU
+    assert (local.running, local.slots, local.searching, local.cpu_slots) == (0, 1, 2, 2)
     data = s.jobs_dir / "first_data.json"
     data.write_text("{}")
     assert jobs.stages.finish_data_stage(conn, claimed[0], str(data), 3.0)
