@@ -50,7 +50,7 @@ def test_job001_watch_simulated_job_succeed(live, settings, conn, worker):
     # ~8 s run: 4.5 s of data pipeline, then recycles stretch inference to ~3 s so a 1.5 s poll sees it
     worker(50, "--num_recycles=2000")
     dash_duo.wait_for_contains_text("#job-state", "running", timeout=15)
-    dash_duo.wait_for_contains_text("#job-stage", "data pipeline", timeout=15)
+    dash_duo.wait_for_contains_text("#job-stage", "MSA running", timeout=15)
     texts = set()
     for _ in range(80):  # sample the stage bar while it moves (one script call: the text is re-rendered)
         texts.add(dash_duo.driver.execute_script("return document.querySelector('#job-stage').innerText"))
