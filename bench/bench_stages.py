@@ -91,8 +91,8 @@ def run_mode(mode: str, speed: float, n: int) -> dict:
         thread.join(60)
         states = {jobs.get_job(conn, user, i).state.value for i in ids}
         spans = [sp for i in ids for sp in inference_spans(conn, i)]
-        held = conn.execute("SELECT started_at, finished_at FROM job_attempts WHERE phase != 'data' "
-                            "AND finished_at IS NOT NULL").fetchall()
+        held = [(r[0], r[1]) for r in conn.execute("SELECT started_at, finished_at FROM job_attempts "
+                                                   "WHERE phase != 'data' AND finished_at IS NOT NULL")]
         searches = sum("Getting protein MSAs for sequence" in x.text
                        for i in ids for x in joblog.read_log(conn, i, 0, 1_000_000))
         db.close_all()
