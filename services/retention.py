@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from services import defaults, msa_cache
 from services.db import transaction
-from services.jobs.manage import _delete_rows, folder_bytes, remove_folder
+from services.jobs.manage import _delete_rows, folder_bytes, hosts_with_files, remove_elsewhere, remove_folder
 from services.settings import Settings
 from services.users import User
 
@@ -48,6 +48,7 @@ def purge_expired(conn: sqlite3.Connection, settings: Settings, now: float | Non
     for job_id, _name, owner in rows:
         for attempt in (settings.jobs_dir / str(job_id)).glob("attempt-*"):
             shutil.rmtree(attempt, ignore_errors=True)
+        remove_elsewhere(settings, job_id, hosts_with_files(conn, job_id))  # and its copies on SSH / Slurm hosts
         conn.execute("UPDATE jobs SET purged_at = ?, output_path = NULL WHERE id = ?", (now, job_id))
         log.info("job %s outputs purged after %s days (retention)", job_id, settings.retention_days,
                  extra={"source": "jobs", "username": owner, "job_id": job_id})
@@ -164,6 +165,7 @@ def erase_user_data(conn: sqlite3.Connection, settings: Settings, caller: User, 
                                             "AND id != ?", (caller.id,)).fetchone()[0] == 0:
             raise InvalidInput("You are the last active admin; make someone else admin first.")
         ids = [r[0] for r in conn.execute("SELECT id FROM jobs WHERE owner_id = ?", (caller.id,))]
+        elsewhere = {job_id: hosts_with_files(conn, job_id) for job_id in ids}
         for job_id in ids:
             _delete_rows(conn, job_id)
         for table in ("user_limits", "user_disk_use"):
@@ -176,6 +178,7 @@ def erase_user_data(conn: sqlite3.Connection, settings: Settings, caller: User, 
         conn.execute("INSERT INTO erased_accounts (erased_at, jobs) VALUES (?, ?)", (time.time(), len(ids)))
     for job_id in ids:
         remove_folder(settings, job_id)
+        remove_elsewhere(settings, job_id, elsewhere[job_id])
     msa_cache.clear(conn, settings, caller.id)  # their cache rows went by ON DELETE CASCADE; this removes the files
     log.warning("an account erased itself with %s jobs (delete my data)", len(ids), extra={"source": "users"})
     return len(ids)

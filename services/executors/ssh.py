@@ -242,3 +242,22 @@ def kill_remote_leftovers(host: Host, known_hosts: Path, job_id: int, attempt: i
         raise HostUnreachable(f"{host.name}: cannot stop the lost attempt: {exc or 'timed out'}") from None
     finally:
         client.close()
+
+
+def remove_remote_job(host: Host, known_hosts: Path, job_id: int, timeout: float | None = None) -> None:
+    """Remove a deleted job's folder (every attempt) from `host`'s work dir.
+
+    Raises:
+        HostUnreachable: the host did not answer within `timeout` seconds, or the removal failed.
+    """
+    timeout = defaults.REAP_SSH_TIMEOUT_S if timeout is None else timeout
+    folder = posixpath.join(host.work_dir or "folddeck", f"job-{int(job_id)}")
+    client = open_client(host, known_hosts, timeout=timeout)
+    try:
+        _, out, err = client.exec_command(f"rm -rf -- {shlex.quote(folder)}", timeout=timeout)
+        if out.channel.recv_exit_status() != 0:
+            raise HostUnreachable(f"{host.name}: cannot remove {folder}: {err.read().decode(errors='replace')[:200]}")
+    except (OSError, paramiko.SSHException) as exc:
+        raise HostUnreachable(f"{host.name}: cannot remove {folder}: {exc or 'timed out'}") from None
+    finally:
+        client.close()

@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
 from services.db import transaction
 from services.errors import InvalidInput, JobStateError
-from services.jobs.model import Job, _event, _load
+from services.jobs.model import Job, _event, _load, log
 from services.jobs.queries import get_job
 from services.settings import Settings
 from services.users import User
@@ -30,8 +31,10 @@ def delete_job(conn: sqlite3.Connection, settings: Settings, caller: User, job_i
         job = get_job(conn, caller, job_id)
         if not job.is_finished:
             raise JobStateError(f"Job {job.id} is {job.state.value}; cancel it before deleting it.")
+        elsewhere = hosts_with_files(conn, job.id)
         _delete_rows(conn, job.id)
     remove_folder(settings, job.id)
+    remove_elsewhere(settings, job.id, elsewhere)
     _event(logging.WARNING, "job %s (%r, %s, owner %s) deleted by %s", job, job.id, job.name, job.state.value,
            job.owner, caller.username)
     return job
@@ -51,6 +54,53 @@ def remove_folder(settings: Settings, job_id: int) -> None:
     """Remove `<data dir>/jobs/<id>/`; a folder already gone is fine."""
     folder = settings.jobs_dir / str(int(job_id))
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def hosts_with_files(conn: sqlite3.Connection, job_id: int) -> list[str]:
+    """Return the SSH and Slurm hosts the job's attempts ran on: each keeps a folder of the job there."""
+    return [r[0] for r in conn.execute("SELECT DISTINCT host FROM job_attempts WHERE job_id = ? "
+                                       "AND executor IN ('ssh', 'slurm') ORDER BY host", (job_id,))]
+
+
+def remove_elsewhere(settings: Settings, job_id: int, host_names: list[str], wait: bool = False) -> None:
+    """Remove a deleted job's folders on the hosts it ran on, in the background (a host may be slow or down).
+
+    What cannot be removed is named in the application log, with the folder, for an admin to remove.
+    """
+    if not host_names:
+        return
+    thread = threading.Thread(target=_remove_elsewhere, args=(settings, job_id, host_names),
+                              name=f"remove-job-{job_id}", daemon=True)
+    thread.start()
+    if wait:
+        thread.join()
+
+
+def _remove_elsewhere(settings: Settings, job_id: int, host_names: list[str]) -> None:
+    from services.errors import HostUnreachable, SettingsError
+    from services.hosts import load_hosts
+
+    extra = {"source": "jobs", "username": None, "job_id": job_id}
+    try:
+        hosts = {h.name: h for h in load_hosts(settings)}
+    except SettingsError as exc:
+        log.warning("job %s: its folders on %s were not removed: %s", job_id, ", ".join(host_names), exc, extra=extra)
+        return
+    for name in host_names:
+        host = hosts.get(name)
+        try:
+            if host is None:
+                raise HostUnreachable(f"{name} is not in the hosts file any more")
+            if host.is_slurm:
+                from services.executors.slurm import install_tag
+
+                shutil.rmtree(Path(host.work_dir) / install_tag(settings) / str(int(job_id)), ignore_errors=True)
+            else:
+                from services.executors.ssh import remove_remote_job
+
+                remove_remote_job(host, settings.known_hosts, job_id)
+        except HostUnreachable as exc:
+            log.warning("job %s was deleted, but its folder on %s stays: %s", job_id, name, exc, extra=extra)
 
 
 def rename_job(conn: sqlite3.Connection, caller: User, job_id: int, name: str) -> Job:

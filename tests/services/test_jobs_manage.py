@@ -78,3 +78,47 @@ def test_rename_and_pin(conn, settings, alice):
     assert jobs.pin_job(conn, alice, job.id, True).pinned == 1
     assert jobs.change_marks(conn, alice) != marks  # the dashboard sees the rename and the pin
     assert jobs.pin_job(conn, alice, job.id, False).pinned == 0
+
+
+@pytest.mark.service
+def test_deleting_a_job_removes_its_folder_on_the_ssh_host_too(settings, conn, alice, sshd, tmp_path, caplog):
+    import time
+    from pathlib import Path
+
+    from services.hosts import load_hosts
+    from services.jobs.manage import remove_elsewhere
+    from services.worker import Worker
+
+    root = Path(__file__).resolve().parents[2]
+    remote = tmp_path / "remote"
+    command = (f"cd {root} && {root}/.venv/bin/python -m services.af3sim --json_path={{input}} "
+               "--output_dir={output} --speed=0")
+    (settings.data_dir / "hosts.toml").write_text(f"""
+[[host]]
+name = "sshbox"
+address = "{sshd['host']}"
+port = {sshd['port']}
+user = "{sshd['user']}"
+key_file = "{sshd['key']}"
+work_dir = "{remote}"
+af3_command = "{command}"
+
+[[host]]
+name = "gone"
+address = "127.0.0.1"
+port = 1
+user = "nobody"
+""")
+    s = settings.with_overrides(known_hosts=Path(sshd["known_hosts"]), local_slots=0)
+    job = jobs.submit(conn, s, alice, af3("remote"))
+    assert Worker(s, hosts=[h for h in load_hosts(s) if h.name == "sshbox"]).run(once=True) == 1
+    assert (remote / f"job-{job.id}").is_dir()
+    jobs.delete_job(conn, s, alice, job.id)  # returns at once: the host is reached in the background
+    deadline = time.monotonic() + 15
+    while (remote / f"job-{job.id}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not (remote / f"job-{job.id}").exists()
+    # a host that does not answer: the folder stays, and the log says where
+    with caplog.at_level(logging.WARNING, logger="folddeck.jobs"):
+        remove_elsewhere(s, 99, ["gone"], wait=True)
+    assert any("job 99 was deleted, but its folder on gone stays" in r.getMessage() for r in caplog.records)
