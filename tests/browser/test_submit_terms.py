@@ -40,3 +40,28 @@ def test_terms001_upload_needs_the_terms_ticked(live, settings):
     found, total = jobs.list_jobs(conn, newcomer)
     assert total == 2 and {j.terms_via for j in found} == {"upload"}
     assert users.get_by_name(conn, "newcomer").accepted_terms_at == found[0].terms_accepted_at
+
+
+def test_terms002_every_bundled_sample_uploads_while_the_ccd_index_is_built(live, settings, tmp_path, monkeypatch):
+    """A newcomer on a fresh install drops all four sample files at once, before the CCD index exists (the
+    ligand/ion sample needs it): every job is checked and queued, none is lost."""
+    from dash_app.pages import upload as page
+    from services.af3 import ccd
+
+    monkeypatch.setattr(ccd, "_loaded", {})  # this process has no index in memory...
+    monkeypatch.setattr(ccd, "_recent", {})
+    monkeypatch.setitem(ccd._config, "data_dir", tmp_path / "fresh")  # ...and none is on disk: the check builds it
+    conn = db.connect(settings.db_path)
+    users.create_user(conn, "newcomer", "newcomer-password-1")
+    dash_duo = live
+    browser_login(dash_duo, "newcomer", "newcomer-password-1", "/upload")
+    files = sorted(SAMPLES.glob("*.json"))
+    dash_duo.wait_for_element(f"#{page.DROP} input[type=file]", timeout=10).send_keys("\n".join(map(str, files)))
+    dash_duo.wait_for_contains_text(f"#{page.SUBMIT_ALL}", "Submit all valid (5)", timeout=60)
+    click(dash_duo, f"#{page.TERMS}")
+    click(dash_duo, f"#{page.SUBMIT_ALL}")
+    dash_duo.wait_for_contains_text(f"#{page.RESULT}", "5 job(s) queued", timeout=20)
+    found, total = jobs.list_jobs(conn, users.get_by_name(conn, "newcomer"))
+    assert total == 5 and "Kinase fragment with ATP and Mg" in {j.name for j in found}
+    assert list((tmp_path / "fresh" / "cache" / "ccd").glob("*.idx")), "the index was built by this upload"
+    assert dash_duo.get_logs() == []
