@@ -438,13 +438,18 @@ def _reduce(files: SampleFiles, path: Path, max_cells: int) -> Confidences:
 
 
 def best_confidences(job_dir: Path, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,
-                     max_cells: int = defaults.RESULTS_PAE_MAX_CELLS) -> Confidences | None:
-    """Return the top-ranked sample's confidences (see `sample_confidences`), or None."""
+                     max_cells: int = defaults.RESULTS_PAE_MAX_CELLS,
+                     cache_dir: Path | None = None) -> Confidences | None:
+    """Return the top-ranked sample's confidences (see `sample_confidences`), or None.
+
+    The job page opens on that sample: the worker calls this with the page's `cache_dir` when a job
+    succeeds, so a large PAE is parsed then and the first visit finds it reduced.
+    """
     contents = describe_folder(job_dir)
     scores = sample_scores(contents)
     if not scores:
         return None
-    return sample_confidences(find_sample(contents, scores[0].key), max_bytes, max_cells)
+    return sample_confidences(find_sample(contents, scores[0].key), max_bytes, max_cells, cache_dir=cache_dir)
 
 
 def find_sample(contents: FolderContents, key: str | None) -> SampleFiles | None:

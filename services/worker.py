@@ -22,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from services import applog, db, defaults, joblog, jobs, msa_cache
+from services import applog, db, defaults, joblog, jobs, msa_cache, results
 from services.errors import SettingsError
 from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
 from services.hosts import Host, load_hosts
@@ -113,6 +113,7 @@ class Worker:
         self._slots: list[threading.Thread] = []
         self._active: set[int] = set()  # jobs a slot is running now: the only leases the heartbeat renews
         self._active_lock = threading.Lock()
+        self.warming: list[threading.Thread] = []  # results pre-parsing of finished jobs (joined at stop)
 
     def _conn(self) -> sqlite3.Connection:
         return db.connect(self.settings.db_path)
@@ -139,6 +140,8 @@ class Worker:
                 t.join(0.2)  # short joins keep the main thread responsive to signals
         self.stopping.set()
         beat.join(5)
+        for thread in self.warming:  # a few seconds at most; a page visit would parse the rest
+            thread.join(30)
         jobs.stop_worker(conn, self.id)
         log.info("worker %s stopped after %s jobs", self.id, self.jobs_done,
                  extra={"source": "jobs", "username": None, "job_id": None})
@@ -390,6 +393,21 @@ class Worker:
         if spec.stage == BOTH and data is not None:
             self._store_msas(conn, job, spec, data)
         self._end(conn, job, JobState.FAILED if problem else JobState.SUCCEEDED, code, problem or None)
+        if not problem:
+            self._warm_results(job, spec.output_dir)
+
+    def _warm_results(self, job: Job, output_dir: Path) -> None:
+        """Parse the best sample's PAE for the job page in the background (a 5,000-token one takes seconds)."""
+        def warm() -> None:
+            try:
+                results.best_confidences(output_dir, cache_dir=self.settings.data_dir / defaults.RESULTS_CACHE_DIR)
+            except Exception:  # a page visit parses it then; never let this end the worker
+                log.exception("job %s: results not pre-parsed", job.id,
+                              extra={"source": "jobs", "username": job.owner, "job_id": job.id})
+
+        thread = threading.Thread(target=warm, name=f"job-{job.id}-results", daemon=True)
+        thread.start()
+        self.warming = [t for t in self.warming if t.is_alive()] + [thread]
 
     def _record_split_data(self, conn: sqlite3.Connection, job: Job, executor: Executor, spec: RunSpec) -> None:
         """Keep the _data.json of an executor that ran the two stages itself (Slurm, two linked jobs).

@@ -192,3 +192,18 @@ def test_four_workers_run_200_jobs_exactly_once(settings, conn, alice):
     order = [r[0] for r in conn.execute("SELECT job_id FROM job_attempts ORDER BY rowid")]  # claim commit order
     bobs_early = sum(j in set(ids[100:]) for j in order[:100])
     assert 40 <= bobs_early <= 60, f"bob got {bobs_early} of the first 100 claims; four racing workers broke fairness"
+
+
+def test_a_succeeded_jobs_best_sample_is_parsed_for_its_page_before_anyone_opens_it(settings, conn, alice,
+                                                                                     monkeypatch):
+    from services import defaults, results
+
+    job = run_one(settings, conn, alice, SIM)  # run() returns once the pre-parse thread is done
+    cache = settings.data_dir / defaults.RESULTS_CACHE_DIR
+
+    def no_parse(*_args):
+        raise AssertionError("the page parsed the PAE again")
+
+    monkeypatch.setattr(results, "_reduce", no_parse)
+    conf = results.best_confidences(Path(job.output_path), cache_dir=cache)
+    assert conf is not None and not conf.note and len(conf.pae) > 0
