@@ -154,3 +154,11 @@ SLURM_OUTPUT_POLL_S = 0.25  # the output file on shared storage is read this oft
 SIMULATOR_CPU_SLOTS = 2  # the simulator's data pipelines at once: searches overlap another job's inference
 MSA_CACHE_MB = 2048  # a protein's MSAs + templates are 0.1-20 MB; 2 GB holds hundreds of chains
 MSA_CACHE_DIR = "cache/msa"  # under the data dir, one JSON file per cached chain
+
+# -- Slurm time_limit = "auto" (issue 15): a limit sized from the job, not one for the largest job -----------------
+AUTO_INFERENCE_FACTOR = 3.0  # AF3's published figures are A100 80 GB; older or smaller GPUs take up to ~3x
+AUTO_INFERENCE_FALLBACK_S = 4 * 3600.0  # an input the size estimate cannot read
+AUTO_MODEL_START_S = 30 * 60.0  # weights loading, JAX compilation per bucket, featurisation, writing
+AUTO_SEARCH_BASE_S = 30 * 60.0  # template search, deduplication, queueing for the databases' page cache
+AUTO_SEARCH_PER_CHAIN_S = 60 * 60.0  # jackhmmer over 4 databases (or nhmmer over 3) for one chain, slow disks
+AUTO_MIN_MINUTES = 30  # never ask Slurm for less

@@ -19,7 +19,8 @@
     kind = "slurm"
     work_dir = "/shared/folddeck" # on storage the compute nodes share with this machine
     partition = "gpu"             # optional: account, qos, gres ("gpu:1"), cpus, mem ("64G"),
-    gres = "gpu:1"                #   time_limit ("4:00:00"), sbatch_lines (extra "#SBATCH ..." lines)
+    gres = "gpu:1"                #   time_limit ("4:00:00", or "auto": sized from each job's input),
+                                  #   sbatch_lines (extra "#SBATCH ..." lines)
     max_jobs = 20                 # FoldDeck jobs in Slurm at once (pending or running)
     cpu_partition = "cpu"         # optional: each run becomes two Slurm jobs, the data pipeline here (no
                                   #   gres), then inference in `partition` once it succeeded (afterok);
@@ -204,9 +205,9 @@ def _check_slurm_job_options(where: str, entry: dict) -> None:
         if not isinstance(value, str) or (value and not _SLURM_VALUE.match(value)):
             raise SettingsError(f"{where}: '{key}' must be a string without spaces or quotes (got {value!r}).")
     for key in ("time_limit", "cpu_time_limit"):
-        if entry.get(key) and not _TIME.match(entry[key]):
-            raise SettingsError(f"{where}: '{key}' must be in a Slurm form such as 4:00:00 or 1-00:00:00 "
-                                f"(got {entry[key]!r}).")
+        if entry.get(key) and entry[key] != "auto" and not _TIME.match(entry[key]):
+            raise SettingsError(f"{where}: '{key}' must be in a Slurm form such as 4:00:00 or 1-00:00:00, or "
+                                f"\"auto\" (sized from each job's input) (got {entry[key]!r}).")
     for key in ("cpus", "cpu_cpus"):
         cpus = entry.get(key, 0)
         if not isinstance(cpus, int) or isinstance(cpus, bool) or not 0 <= cpus <= 1024:

@@ -366,15 +366,16 @@ def cluster(host: Host, settings: Settings) -> Cluster:
 
 
 def batch_script(host: Host, name: str, run_dir: str, command: str, *, stage: str = "", cpu: bool = False,
-                 marker: str = EXIT_MARKER, after: int | None = None) -> str:
+                 marker: str = EXIT_MARKER, after: int | None = None, af3: dict | None = None) -> str:
     """Return one Slurm job's batch script: #SBATCH lines from the host's config, then the command.
 
     `cpu`: the data-pipeline job, sized by the cpu_* keys in cpu_partition, without GRES; `after`:
-    the data job an inference job waits for (Slurm cancels it if that one fails).
+    the data job an inference job waits for (Slurm cancels it if that one fails). `af3`: the job's
+    input, for a time limit of "auto" (sized from the job, see `auto_time_limit`).
     """
     lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --output={run_dir}/slurm.out",
              f"#SBATCH --chdir={run_dir}", "#SBATCH --open-mode=append", "#SBATCH --no-requeue",
-             "#SBATCH --ntasks=1", *_options(host.slurm, cpu)]
+             "#SBATCH --ntasks=1", *_options(host.slurm, cpu, stage, af3)]
     if after is not None:
         lines += [f"#SBATCH --dependency=afterok:{after}", "#SBATCH --kill-on-invalid-dep=yes"]
     path = shlex.quote(f"{run_dir}/{marker}")
@@ -385,17 +386,47 @@ def batch_script(host: Host, name: str, run_dir: str, command: str, *, stage: st
     return "\n".join(lines)
 
 
-def _options(cfg: SlurmConfig | None, cpu: bool) -> list[str]:
+def _options(cfg: SlurmConfig | None, cpu: bool, stage: str = "", af3: dict | None = None) -> list[str]:
     """Return the #SBATCH lines of the host's config for the GPU job, or for the data-pipeline job (`cpu`)."""
     if cfg is None:
         return []
+    limit = cfg.cpu_time_limit if cpu else cfg.time_limit
+    if limit == AUTO:
+        limit = auto_time_limit(af3 or {}, "data" if cpu else stage)
     if cpu:  # sbatch_lines stay with the GPU job: a GPU constraint would leave this one pending forever
         pairs, extra = (("partition", cfg.cpu_partition), ("account", cfg.account), ("qos", cfg.qos),
-                        ("mem", cfg.cpu_mem), ("time", cfg.cpu_time_limit), ("cpus-per-task", cfg.cpu_cpus)), ()
+                        ("mem", cfg.cpu_mem), ("time", limit), ("cpus-per-task", cfg.cpu_cpus)), ()
     else:
         pairs, extra = (("partition", cfg.partition), ("account", cfg.account), ("qos", cfg.qos), ("gres", cfg.gres),
-                        ("mem", cfg.mem), ("time", cfg.time_limit), ("cpus-per-task", cfg.cpus)), cfg.sbatch_lines
+                        ("mem", cfg.mem), ("time", limit), ("cpus-per-task", cfg.cpus)), cfg.sbatch_lines
     return [f"#SBATCH --{flag}={value}" for flag, value in pairs if value] + list(extra)
+
+
+AUTO = "auto"  # a time limit sized from the job itself (hosts.toml: time_limit / cpu_time_limit = "auto")
+
+
+def auto_time_limit(af3: dict, stage: str) -> str:
+    """Return a Slurm time limit (D-HH:MM:00) for one job's `stage` ("" both, "data", "inference"), from its input.
+
+    Inference: AF3's published A100 seconds for the job's bucket and seeds (services.af3.size), times
+    AUTO_INFERENCE_FACTOR for slower GPUs, plus model start-up and compilation. Data pipeline: a fixed
+    allowance per chain to search (jackhmmer on the full databases takes minutes to an hour per chain).
+    """
+    from services import msa_cache
+    from services.af3.size import estimate_size
+
+    seconds = 0.0
+    if stage in ("", "inference"):
+        try:
+            seconds += estimate_size(af3).seconds_total * defaults.AUTO_INFERENCE_FACTOR
+        except (KeyError, TypeError, ValueError):
+            seconds += defaults.AUTO_INFERENCE_FALLBACK_S  # an input the estimate cannot read: a generous guess
+        seconds += defaults.AUTO_MODEL_START_S
+    if stage in ("", "data"):
+        seconds += defaults.AUTO_SEARCH_BASE_S + defaults.AUTO_SEARCH_PER_CHAIN_S * len(msa_cache.search_keys(af3))
+    minutes = max(defaults.AUTO_MIN_MINUTES, -(-int(seconds) // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    return f"{days}-{rest // 60:02d}:{rest % 60:02d}:00"
 
 
 @dataclass
@@ -491,9 +522,16 @@ class SlurmExecutor(Executor):
             f"{self.run_dir}/input.json"
         command = render_command(spec.command, source, part.output, spec.model_dir, spec.db_dir, part.stage)
         script = batch_script(self.host, part.name, self.run_dir, command, stage=part.stage, cpu=part.cpu,
-                              marker=part.marker, after=after)
+                              marker=part.marker, after=after, af3=self._input())
         Path(self.run_dir, part.script).write_text(script)
         return script
+
+    def _input(self) -> dict:
+        """Return the attempt's input document ({} when unreadable: only an "auto" time limit reads it)."""
+        try:
+            return json.loads(Path(self.spec.input_path).read_text())
+        except (OSError, ValueError):
+            return {}
 
     def _data_json_path(self) -> str:
         return data_json_path(f"{self.run_dir}/input.json", self.parts[0].output)
@@ -693,6 +731,7 @@ class SlurmExecutor(Executor):
         row = jobs.slurm_attempt(self._conn(), self.spec.job_id, self.spec.attempt)
         cfg = self.host.slurm
         limit = (row.time_limit if row and row.time_limit else "") or (getattr(cfg, limit_key) if cfg else "")
+        limit = "the one sized from the job (\"auto\")" if limit == AUTO else limit
         if state == "COMPLETED":
             return final.exit_code or 0
         if state == "TIMEOUT":

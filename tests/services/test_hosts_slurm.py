@@ -262,3 +262,32 @@ def test_bad_cpu_partition_config_is_refused_naming_the_key(settings, change, me
     with pytest.raises(SettingsError) as err:
         hosts_from(settings, GOOD + extra + change + "\n")
     assert message in str(err.value)
+
+
+def test_an_auto_time_limit_is_sized_from_each_job(settings):
+    """time_limit = "auto": each job asks Slurm for what its input needs (issue 15), not one limit for the largest."""
+    from services import defaults
+    from services.af3.size import estimate_size
+    from services.executors.slurm import auto_time_limit
+
+    auto = TWO_JOBS.replace('time_limit = "4:00:00"', 'time_limit = "auto"').replace(
+        'cpu_time_limit = "2:00:00"', 'cpu_time_limit = "auto"')
+    ex, _fake, run = started(settings, auto)
+    data, gpu = (run / "data.sbatch").read_text(), (run / "job.sbatch").read_text()
+    # the search: a base plus one chain's allowance; inference: 3x AF3's A100 time plus model start-up
+    assert "#SBATCH --time=0-01:30:00" in data
+    inference_s = estimate_size(NAMED).seconds_total * defaults.AUTO_INFERENCE_FACTOR + defaults.AUTO_MODEL_START_S
+    assert f"#SBATCH --time={auto_time_limit(NAMED, 'inference')}" in gpu
+    assert auto_time_limit(NAMED, "inference") == f"0-00:{-(-int(inference_s) // 60):02d}:00"
+    # a bigger job asks for more: 4 seeds of a 2,000-residue protein and two more chains to search
+    big = {**NAMED, "modelSeeds": [1, 2, 3, 4], "sequences": [
+        {"protein": {"id": "A", "sequence": "M" * 2000}}, {"protein": {"id": "B", "sequence": "G" * 300}},
+        {"rna": {"id": "C", "sequence": "ACGU" * 20}}]}
+    assert auto_time_limit(big, "inference") > auto_time_limit(NAMED, "inference")
+    assert auto_time_limit(big, "data") == "0-03:30:00"
+    assert auto_time_limit(big, "") > auto_time_limit(big, "data")
+    # one job for both stages (no cpu_partition) gets both allowances
+    ex, _fake, run = started(settings, GOOD.replace('time_limit = "4:00:00"', 'time_limit = "auto"'))
+    assert f"#SBATCH --time={auto_time_limit(NAMED, '')}" in (run / "job.sbatch").read_text()
+    with pytest.raises(SettingsError, match="or \"auto\""):
+        hosts_from(settings, GOOD.replace('time_limit = "4:00:00"', 'time_limit = "soon"'))
