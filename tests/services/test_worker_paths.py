@@ -57,7 +57,8 @@ def test_a_job_queued_with_a_relative_input_path_runs_from_any_folder(settings, 
     assert Worker(s, concurrency=1).run(once=True) == 1
     done = jobs.get_job(conn, alice, job.id)
     assert done.state is JobState.SUCCEEDED, done.error
-    assert Path(done.output_path) == settings.jobs_dir / str(job.id) / f"attempt-{done.attempts}"  # two stages: the last attempt holds the results
+    # two stages (the default simulator): the last attempt holds the results
+    assert Path(done.output_path) == settings.jobs_dir / str(job.id) / f"attempt-{done.attempts}"
 
 
 def test_fix_relative_paths_rewrites_old_rows_against_the_data_dir(settings, conn, alice):
