@@ -63,8 +63,11 @@ def script(settings: Settings, host: Host) -> str:
              f"if ! command -v {q(exe)} >/dev/null 2>&1; then echo {q('MISSING AF3 command not found: ' + exe)};",
              f"elif ! timeout {defaults.PREFLIGHT_HELP_TIMEOUT_S} {help_command(template)} >/dev/null 2>&1; then "
              f"echo {q('MISSING AF3 command does not start: ' + help_command(template) + ' failed')}; fi"]
+    searches_only = host.slots == 0 and host.cpu_slots > 0  # a CPU node (issue 16): databases, no weights, no GPU
     model = settings.af3_model_dir
-    if not model:
+    if searches_only:
+        pass
+    elif not model:
         lines.append("echo 'MISSING FOLDDECK_AF3_MODEL_DIR is not set'")
     else:
         lines.append(f"w=0; for f in {q(model)}/*.bin {q(model)}/*.bin.zst; do [ -s \"$f\" ] && w=1; done; "
@@ -75,7 +78,7 @@ def script(settings: Settings, host: Host) -> str:
     else:
         for name in DB_FILES:
             lines.append(f"[ -e {q(db + '/' + name)} ] || echo {q('MISSING database ' + name + ' in ' + db)}")
-    if not host.is_slurm:  # a Slurm host's GPUs sit on its compute nodes; sinfo's GRES shows them instead
+    if not host.is_slurm and not searches_only:  # a Slurm host's GPUs sit on its compute nodes (sinfo's GRES)
         lines.append("nvidia-smi -L 2>/dev/null | grep -q GPU || echo 'MISSING no GPU visible (nvidia-smi -L)'")
     return "\n".join(lines) + "\n"
 

@@ -134,3 +134,14 @@ def test_why_a_job_waits(conn, settings, alice, admin):
     approvals.set_needs_approval(conn, alice.id, True)
     big = jobs.submit(conn, settings, alice, af3("big"))
     assert "awaiting approval" in waiting.reason(conn, settings, big, now)
+
+
+def test_preflight_of_a_cpu_node_checks_the_databases_not_weights_or_gpus(settings, tmp_path):
+    """A host with CPU slots only runs data pipelines (issue 16): it needs the databases, not the weights or a GPU."""
+    real = settings.with_overrides(af3_command="/nonexistent/run_alphafold --json_path={input} --output_dir={output}",
+                                   af3_db_dir=str(tmp_path / "db"))
+    cpu_node = Host(name="cpunode", slots=0, cpu_slots=8)
+    text = preflight.script(real, cpu_node)
+    assert "nvidia-smi" not in text and "weights" not in text and "FOLDDECK_AF3_MODEL_DIR" not in text
+    assert "uniref90_2022_05.fa" in text
+    assert "FOLDDECK_AF3_MODEL_DIR" in preflight.script(real, Host(name="gpu", slots=1, cpu_slots=8))
