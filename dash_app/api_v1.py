@@ -101,7 +101,9 @@ def job_json(job: jobs.Job, position: int | None = None) -> dict:
             "submitted_at": job.submitted_at, "started_at": job.started_at, "finished_at": job.finished_at,
             "host": job.host, "stage": job.stage, "progress": job.progress, "progress_detail": job.progress_detail,
             "attempts": job.attempts, "cancel_requested": job.cancel_requested, "error": job.error,
-            "queue_position": position, "url": f"{_settings().public_url}/jobs/{job.id}"}
+            "queue_position": position, "url": f"{_settings().public_url}/jobs/{job.id}",
+            "phase": job.phase if job.state is jobs.JobState.RUNNING else "", "waiting_for_gpu": job.waiting_for_gpu,
+            "msa_reused": job.reused_chains()}
 
 
 def _job(job_id: int) -> jobs.Job:

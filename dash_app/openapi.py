@@ -121,7 +121,15 @@ _SCHEMAS = {
         "progress": {"type": "number"}, "progress_detail": {"type": "string"}, "attempts": {"type": "integer"},
         "cancel_requested": {"type": "boolean"}, "error": {"type": ["string", "null"]},
         "queue_position": {"type": ["integer", "null"], "description": "1 = next to start; null unless queued"},
-        "url": {"type": "string", "description": "the job page"}}},
+        "url": {"type": "string", "description": "the job page"},
+        "phase": {"type": "string", "enum": ["", "data", "inference"],
+                  "description": "while running: data = MSA search in a CPU slot, inference = in a GPU slot, "
+                                 "empty = both stages in one run (or not running)"},
+        "waiting_for_gpu": {"type": "boolean", "description": "queued with its MSA search done"},
+        "msa_reused": {"type": "array", "description": "entities whose MSA came from the cache",
+                       "items": {"type": "object", "properties": {
+                           "chains": {"type": "array", "items": {"type": "string"}},
+                           "job_id": {"type": ["integer", "null"]}}}}}},
     "JobList": {"type": "object", "properties": {"jobs": {"type": "array", "items": _ref("Job")},
                                                  "total": {"type": "integer"}, "offset": {"type": "integer"},
                                                  "limit": {"type": "integer"}}},

@@ -91,6 +91,7 @@ def test_submit_runs_and_results_come_back(client, settings, conn, alice, alice_
     assert Worker(settings.with_overrides(af3_command=SIM), concurrency=1).run(once=True) == 1
     got = client.get(f"/api/v1/jobs/{job['id']}", headers=bearer(alice_token)).json
     assert got["state"] == "succeeded" and got["progress"] == 1.0 and got["queue_position"] is None
+    assert (got["phase"], got["waiting_for_gpu"], got["msa_reused"]) == ("", False, [])
     listed = client.get("/api/v1/jobs?state=succeeded", headers=bearer(alice_token)).json
     assert [j["id"] for j in listed["jobs"]] == [job["id"]] and listed["total"] == 1
     scores = client.get(f"/api/v1/jobs/{job['id']}/scores", headers=bearer(alice_token)).json["samples"]
@@ -104,6 +105,12 @@ def test_submit_runs_and_results_come_back(client, settings, conn, alice, alice_
     assert archive.status_code == 200 and archive.mimetype == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(archive.data)).namelist()
     assert len(names) == len(files) and any(n.endswith(cif.rsplit("/", 1)[-1]) for n in names)
+    # the same chains again: their MSAs come from the cache, and the API says from which job
+    again = submit(client, alice_token, {**INPUT, "name": "again"}).json["jobs"][0]
+    assert Worker(settings.with_overrides(af3_command=SIM), concurrency=1).run(once=True) == 1
+    again = client.get(f"/api/v1/jobs/{again['id']}", headers=bearer(alice_token)).json
+    assert again["state"] == "succeeded" and again["msa_reused"] and \
+        {r["job_id"] for r in again["msa_reused"]} == {job["id"]}
 
 
 def test_log_since_returns_only_newer_lines(client, conn, alice, alice_token):
