@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services import db, jobs, users  # noqa: E402
 from services.executors.base import RunSpec  # noqa: E402
-from services.executors.slurm import Cluster, Queued, SlurmExecutor  # noqa: E402
+from services.executors.slurm import SlurmExecutor  # noqa: E402
+from services.executors.slurm_cluster import Cluster, Queued  # noqa: E402
 from services.hosts import Host, SlurmConfig  # noqa: E402
 from services.settings import load_settings  # noqa: E402
 

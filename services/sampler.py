@@ -205,7 +205,7 @@ class Sampler:
     def _clusters(self, conn: sqlite3.Connection) -> dict[str, dict]:
         """Return per Slurm host: partitions, node states and free GPUs (one sinfo each), and FoldDeck's jobs there."""
         from services import jobs as jobs_service
-        from services.executors.slurm import cluster
+        from services.executors.slurm_cluster import cluster
 
         try:
             ours = jobs_service.slurm_counts(conn)

@@ -19,6 +19,7 @@ import pytest
 
 from services import db, joblog, jobs, users
 from services.executors import slurm as slurm_exec
+from services.executors import slurm_cluster
 from services.hosts import Host, SlurmConfig
 from services.jobs import JobState
 from services.settings import load_settings
@@ -148,7 +149,7 @@ def test_submit_pending_running_succeeded_with_outputs_and_one_squeue_per_tick(s
     blocker = sh("sbatch", "--parsable", "-o", "/dev/null", "-p", "debug", "-c", "1", "--wrap", "sleep 60").strip()
     wait_for(lambda: sh("squeue", "-h", "-j", blocker, "-o", "%T").strip() == "RUNNING", 20, "the blocker")
     # A job named like ours that FoldDeck never submitted (held: it takes no CPU).
-    tag = slurm_exec.install_tag(settings)
+    tag = slurm_cluster.install_tag(settings)
     stray = sh("sbatch", "--parsable", "-o", "/dev/null", "--hold", "-J", f"folddeck.{tag}.999.1", "--wrap",
                "true").strip()
     job = submit(settings)
@@ -176,7 +177,7 @@ def test_submit_pending_running_succeeded_with_outputs_and_one_squeue_per_tick(s
     text = log_text(settings, job.id)
     assert f"FoldDeck: Slurm job {pending.slurm_id} on " in text and "Job succeeded." in text
     assert facts(settings, job.id).state == "COMPLETED"
-    c = slurm_exec.cluster(host, settings)
+    c = slurm_cluster.cluster(host, settings)
     assert c.calls["sbatch"] == 1
     # Tracking is per cluster: never more than one squeue per tick, whatever the slots did.
     assert c.calls["squeue"] <= (time.monotonic() - t0 + 60) / c.tick + 5
@@ -253,7 +254,7 @@ def test_a_run_is_a_data_job_then_an_inference_job_linked_by_afterok(slurm, cpu_
     assert "#SBATCH --dependency=afterok:" in facts(settings, job.id).script
     # squeue -t all lists finished jobs too: one per partition, both completed, the second named after the first
     seen = sh("squeue", "-h", "-t", "all", "-j", f"{data_id},{gpu_id}", "-o", "%i|%P|%T|%j").split()
-    name = slurm_exec.job_name(slurm_exec.install_tag(settings), job.id, 1)
+    name = slurm_exec.job_name(slurm_cluster.install_tag(settings), job.id, 1)
     assert sorted(seen) == [f"{data_id}|cpu|COMPLETED|{name}", f"{gpu_id}|debug|COMPLETED|{name}.after{data_id}"]
     lines = log_text(settings, job.id).splitlines()
     order = [next(i for i, line in enumerate(lines) if want(line)) for want in (
@@ -295,7 +296,7 @@ def test_worker_killed_and_restarted_reattaches_with_one_sbatch(slurm, timeout_j
     finally:
         first.kill()
         first.wait(10)
-    name = slurm_exec.job_name(slurm_exec.install_tag(settings), job.id, 1)
+    name = slurm_exec.job_name(slurm_cluster.install_tag(settings), job.id, 1)
     # Exactly one Slurm job was ever submitted for the attempt (squeue -t all lists finished ones too).
     assert sh("squeue", "-h", "-t", "all", "-n", name, "-o", "%i").split() == [str(f.slurm_id)]
     conn = db.connect(settings.db_path)

@@ -11,16 +11,8 @@ from services import db, jobs, users
 from services.errors import SettingsError
 from services.executors import make_executor
 from services.executors.base import RunSpec
-from services.executors.slurm import (
-    Cluster,
-    Final,
-    SlurmExecutor,
-    _gpus,
-    batch_script,
-    depends_on,
-    parse_job_name,
-    parse_sacct,
-)
+from services.executors.slurm import SlurmExecutor, batch_script
+from services.executors.slurm_cluster import Cluster, Final, _gpus, depends_on, parse_job_name, parse_sacct
 from services.hosts import load_hosts
 
 GOOD = """
