@@ -221,7 +221,11 @@ class Worker:
         else:
             if not jobs.start_attempt(conn, job, _tracker_for(original, phase).to_json()):
                 return True
-            stage_input, phase = self._stage_input(conn, job, original, phase, command)
+            try:
+                stage_input, phase = self._stage_input(conn, job, original, phase, command)
+            except OSError as exc:  # the job's folder cannot take the prepared input (disk full, permissions)
+                self._end(conn, job, JobState.FAILED, None, f"cannot prepare the job's input: {exc}")
+                return True
         spec = RunSpec(job.id, job.attempts, stage_input,
                        self.settings.jobs_dir / str(job.id) / f"attempt-{job.attempts}", command,
                        self.settings.af3_model_dir, self.settings.af3_db_dir, stage=phase)

@@ -290,3 +290,20 @@ def test_a_cpu_only_ssh_host_searches_and_the_local_gpu_infers(settings, conn, a
     assert job.state is JobState.SUCCEEDED, job.error
     rows = conn.execute("SELECT phase, host FROM job_attempts WHERE job_id = ? ORDER BY attempt", (job.id,))
     assert [tuple(r) for r in rows] == [("data", "cpunode"), ("inference", "local")]
+
+
+def test_a_full_disk_while_preparing_the_input_fails_the_job_with_the_reason(settings, conn, alice, monkeypatch):
+    s = two_stage(settings)
+    jobs.submit(conn, s, alice, fold("first"))
+    assert Worker(s).run(once=True) == 1
+    second = jobs.submit(conn, s, alice, fold("second", ligand="MG"))
+
+    def full(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("services.worker.os.replace", full)
+    Worker(s).run(once=True)
+    second = jobs.get_job(conn, alice, second.id)
+    assert second.state is JobState.FAILED
+    assert second.error == "cannot prepare the job's input: [Errno 28] No space left on device"
+    assert log_text(conn, second.id)[-1] == f"Job failed: {second.error}"
