@@ -207,6 +207,17 @@ def msa_cache_stats(conn: sqlite3.Connection, settings: Settings, actor: User) -
     return msa_cache.stats(conn, settings)
 
 
+def set_msa_cache_scope(conn: sqlite3.Connection, settings: Settings, actor: User, lab_wide: bool) -> str:
+    """Let every user reuse anyone's identical chain (`lab_wide`), or only their own; return the new scope.
+
+    Kept in the database, it wins over FOLDDECK_MSA_CACHE_SCOPE from the next claim on.
+    """
+    value = "lab" if lab_wide else "user"
+    with _Audited(actor, f"MSA cache reuse set to {'lab-wide' if lab_wide else 'per user'}"):
+        msa_cache.set_scope(conn, value, actor.username)
+    return value
+
+
 def clear_msa_cache(conn: sqlite3.Connection, settings: Settings, actor: User) -> int:
     """Empty the MSA cache (every owner's entries and files); later jobs search their chains again.
 

@@ -7,7 +7,8 @@ them injected into its input, so AF3 skips that chain's search; when every chain
 data pipeline stage is skipped.
 
 Scope: by default a user reuses only their own chains (sequences may be confidential);
-FOLDDECK_MSA_CACHE_SCOPE=lab makes it lab-wide. FOLDDECK_MSA_CACHE_MB bounds the files, least
+FOLDDECK_MSA_CACHE_SCOPE=lab, or an admin's switch on /admin/queue (kept in lab_settings, it wins),
+makes it lab-wide. FOLDDECK_MSA_CACHE_MB bounds the files, least
 recently used evicted first; 0 turns the cache off.
 
 Key strings in `jobs.msa_keys` (computed at submission by `search_keys`):
@@ -38,7 +39,8 @@ from dataclasses import dataclass
 
 from services import defaults
 from services.db import transaction
-from services.settings import Settings
+from services.errors import InvalidInput
+from services.settings import MSA_CACHE_SCOPES, Settings
 
 log = logging.getLogger("folddeck.msa_cache")
 
@@ -169,9 +171,28 @@ def _writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             yield conn
 
 
-def _scope_sql(settings: Settings, owner_id: int) -> tuple[str, list]:
+def scope(conn: sqlite3.Connection, settings: Settings) -> str:
+    """Return "user" or "lab": an admin's choice on /admin/queue, else FOLDDECK_MSA_CACHE_SCOPE."""
+    row = conn.execute("SELECT value FROM lab_settings WHERE key = 'msa_cache_scope'").fetchone()
+    return row[0] if row and row[0] in MSA_CACHE_SCOPES else settings.msa_cache_scope
+
+
+def set_scope(conn: sqlite3.Connection, value: str, by: str) -> None:
+    """Make reuse lab-wide ("lab") or per user ("user") from now on (an admin's choice, kept in the database).
+
+    Raises:
+        InvalidInput: `value` is neither.
+    """
+    if value not in MSA_CACHE_SCOPES:
+        raise InvalidInput(f"The MSA cache scope is one of {', '.join(MSA_CACHE_SCOPES)}, not {value!r}.")
+    conn.execute("INSERT INTO lab_settings (key, value, changed_by, changed_at) VALUES ('msa_cache_scope', ?, ?, ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, changed_by = excluded.changed_by, "
+                 "changed_at = excluded.changed_at", (value, by, time.time()))
+
+
+def _scope_sql(conn: sqlite3.Connection, settings: Settings, owner_id: int) -> tuple[str, list]:
     """Return the WHERE fragment limiting entries to those this owner may reuse."""
-    return ("", []) if settings.msa_cache_scope == "lab" else (" AND owner_id = ?", [owner_id])
+    return ("", []) if scope(conn, settings) == "lab" else (" AND owner_id = ?", [owner_id])
 
 
 def coverable(conn: sqlite3.Connection, settings: Settings, owner_id: int, keys: list[str], context: str) -> set[str]:
@@ -182,7 +203,7 @@ def coverable(conn: sqlite3.Connection, settings: Settings, owner_id: int, keys:
     wanted = {key: _split_key(key) for key in keys if _split_key(key)[0] in _INJECTED}
     if not enabled(settings) or not wanted:
         return set()
-    scope_sql, args = _scope_sql(settings, owner_id)
+    scope_sql, args = _scope_sql(conn, settings, owner_id)
     rows = conn.execute(
         "SELECT key, MAX(has_templates) FROM msa_cache WHERE context = ? "
         f"AND key IN (SELECT value FROM json_each(?)){scope_sql} GROUP BY key",
@@ -195,7 +216,7 @@ def coverable(conn: sqlite3.Connection, settings: Settings, owner_id: int, keys:
 def _best_row(conn: sqlite3.Connection, settings: Settings, owner_id: int, sha: str, context: str,
               templates: bool) -> sqlite3.Row | None:
     """Return the entry to use for a chain: the owner's own first, else the most recently used one."""
-    scope, args = _scope_sql(settings, owner_id)
+    scope, args = _scope_sql(conn, settings, owner_id)
     return conn.execute(
         "SELECT id, owner_id, path, source_job_id, has_templates FROM msa_cache WHERE key = ? AND context = ?"
         f"{scope}{' AND has_templates = 1' if templates else ''} "
@@ -315,7 +336,7 @@ def _entry_from(kind: str, sequence: str, need: str, found: tuple[str, dict] | N
 def _has_as_good(conn: sqlite3.Connection, settings: Settings, owner_id: int, sha: str, context: str,
                  has_templates: int) -> bool:
     """Tell whether an entry this owner may reuse already covers as much (templates or not) as a new one."""
-    scope, args = _scope_sql(settings, owner_id)
+    scope, args = _scope_sql(conn, settings, owner_id)
     return conn.execute(f"SELECT 1 FROM msa_cache WHERE key = ? AND context = ? AND has_templates >= ?{scope}",
                         [sha, context, has_templates, *args]).fetchone() is not None
 
@@ -417,7 +438,7 @@ def stats(conn: sqlite3.Connection, settings: Settings) -> CacheStats:
     """Return the cache's size and use."""
     row = conn.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0), COUNT(DISTINCT owner_id), COALESCE(SUM(hits), 0) "
                        "FROM msa_cache").fetchone()
-    return CacheStats(row[0], row[1], row[2], row[3], _limit_bytes(settings), settings.msa_cache_scope)
+    return CacheStats(row[0], row[1], row[2], row[3], _limit_bytes(settings), scope(conn, settings))
 
 
 # -- command line -----------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ REJECT = page_id(__name__, "reject")
 CACHE_BODY = page_id(__name__, "msa-cache")  # issue 16: the MSA cache card
 CACHE_CLEAR = page_id(__name__, "msa-cache-clear")
 CACHE_CONFIRM = page_id(__name__, "msa-cache-confirm")
+CACHE_SCOPE = page_id(__name__, "msa-cache-lab")  # the switch: reuse anyone's identical chain
 MB = 1024 * 1024  # FOLDDECK_MSA_CACHE_MB counts mebibytes
 
 ACTIVE = "active"  # queued + running; an empty value would render as a blank select
@@ -300,6 +301,9 @@ def msa_cache_card() -> dbc.Card:
         dbc.CardHeader([html.I(className="bi bi-database me-2"), "MSA cache"]),
         dbc.CardBody([
             html.Div(id=CACHE_BODY),
+            dbc.Switch(id=CACHE_SCOPE, label="Lab-wide reuse: a job may take any user's identical chain",
+                       value=admin.msa_cache_stats(conn(), settings(), require_account()).scope == "lab",
+                       className="small mb-2"),
             dbc.Button([html.I(className="bi bi-trash me-1"), "Clear cache"], id=CACHE_CLEAR, color="danger",
                        outline=True, size="sm"),
             dcc.ConfirmDialog(id=CACHE_CONFIRM, message="Clear the MSA cache? Every user's cached MSAs and templates "
@@ -324,6 +328,20 @@ def msa_cache_facts(stats: CacheStats) -> list:
 def refresh_cache(_refresh):
     """Show the cache's figures when the page opens and after an action (one aggregate query, not per tick)."""
     return msa_cache_facts(admin.msa_cache_stats(conn(), settings(), require_account()))
+
+
+@callback(Output(ALERT, "children", allow_duplicate=True), Output(CACHE_BODY, "children", allow_duplicate=True),
+          Input(CACHE_SCOPE, "value"), prevent_initial_call=True)
+def set_cache_scope(lab_wide):
+    """Switch reuse between per user and lab-wide (the service checks the admin and writes the audit line)."""
+    c, actor = conn(), require_account()
+    try:
+        value = admin.set_msa_cache_scope(c, settings(), actor, bool(lab_wide))
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update
+    words = "lab-wide: a job may reuse any user's identical chain" if value == "lab" else \
+        "per user: each user reuses only their own chains"
+    return ok_alert(f"MSA reuse is now {words}."), msa_cache_facts(admin.msa_cache_stats(c, settings(), actor))
 
 
 @callback(Output(CACHE_CONFIRM, "displayed"), Input(CACHE_CLEAR, "n_clicks"), prevent_initial_call=True)

@@ -44,19 +44,30 @@ class Route:
     hosts: list[Host]
 
 
-def searching(conn: sqlite3.Connection, settings: Settings) -> dict[tuple[int, str], int]:
-    """Return (owner id or 0 lab-wide, chain sha) -> job id, for chains a running data pipeline searches now."""
-    lab = settings.msa_cache_scope == "lab"
+@dataclass(frozen=True)
+class Searching:
+    """The chains running data pipelines search now: (owner id, or 0 when reuse is lab-wide, sha) -> job id."""
+
+    lab: bool
+    chains: dict[tuple[int, str], int]
+
+    def get(self, owner_id: int, sha: str) -> int | None:
+        return self.chains.get((0 if self.lab else owner_id, sha))
+
+
+def searching(conn: sqlite3.Connection, settings: Settings) -> Searching:
+    """Return the chains a running data pipeline searches now, by who may reuse them."""
+    lab = msa_cache.scope(conn, settings) == "lab"
     out: dict[tuple[int, str], int] = {}
     for job_id, owner_id, keys in conn.execute("SELECT id, owner_id, msa_keys FROM jobs WHERE state = 'running' "
                                                "AND phase = 'data' AND msa_keys IS NOT NULL"):
         for key in json.loads(keys):
             out.setdefault((0 if lab else owner_id, key.split(":", 1)[1]), job_id)
-    return out
+    return Searching(lab, out)
 
 
 def route(conn: sqlite3.Connection, settings: Settings, job: Candidate, gpu: list[Host], cpu: list[Host],
-          busy: dict[tuple[int, str], int]) -> Route | None:
+          busy: Searching) -> Route | None:
     """Return where `job` may run now, or None if it must wait (no slot of its kind, or its chain is being searched)."""
     if job.data_json:
         return Route(INFERENCE, gpu) if gpu else None
@@ -64,7 +75,7 @@ def route(conn: sqlite3.Connection, settings: Settings, job: Candidate, gpu: lis
     if keys is None:
         return _search(cpu, gpu)
     reuse = bool(job.msa_reuse) and msa_cache.enabled(settings)
-    if reuse and _waits_for(settings, job, keys, busy) is not None:
+    if reuse and _waits_for(job, keys, busy) is not None:
         return None
     covered = msa_cache.coverable(conn, settings, job.owner_id, keys, context(settings)) if reuse and keys else set()
     missing = [k for k in keys if k not in covered]
@@ -82,22 +93,21 @@ def _search(cpu: list[Host], gpu: list[Host]) -> Route | None:
     return Route(BOTH, one_stage) if one_stage else None
 
 
-def _waits_for(settings: Settings, job: Candidate, keys: list[str], busy: dict[tuple[int, str], int]) -> int | None:
+def _waits_for(job: Candidate, keys: list[str], busy: Searching) -> int | None:
     """Return the job searching one of `job`'s chains now (for the same owner, or anyone's lab-wide), else None."""
-    owner = 0 if settings.msa_cache_scope == "lab" else job.owner_id
     for key in keys:
-        other = busy.get((owner, key.split(":", 1)[1]))
+        other = busy.get(job.owner_id, key.split(":", 1)[1])
         if other is not None and other != job.id and not key.startswith("x:"):
             return other
     return None
 
 
-def waits_for_in(settings: Settings, job: Job, busy: dict[tuple[int, str], int]) -> int | None:
+def waits_for_in(settings: Settings, job: Job, busy: Searching) -> int | None:
     """Return the id of the running job whose MSA search this queued job waits for (`busy`: `searching`)."""
     if not job.msa_keys or job.data_json or not job.msa_reuse or not msa_cache.enabled(settings):
         return None
     cand = Candidate(job.id, job.tokens, job.owner_id, job.data_json, job.msa_keys, job.msa_reuse)
-    return _waits_for(settings, cand, json.loads(job.msa_keys), busy)
+    return _waits_for(cand, json.loads(job.msa_keys), busy)
 
 
 def context(settings: Settings, host: Host | None = None) -> str:

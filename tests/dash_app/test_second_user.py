@@ -115,7 +115,11 @@ def callback_body(app, output_part: str, values: dict | None = None, trigger: st
     "id.prop" that changed.
     """
     values, match = values or {}, match or {}
-    key = next(k for k in app.callback_map if output_part in k)
+
+    def triggered_by(key: str) -> bool:  # two callbacks may share outputs (allow_duplicate): the trigger decides
+        return trigger is None or any(f"{d['id']}.{d['property']}" == trigger for d in app.callback_map[key]["inputs"])
+
+    key = next(k for k in app.callback_map if output_part in k and triggered_by(k))
     spec = app.callback_map[key]
     parts = key[2:-2].split("...") if key.startswith("..") else [key]
     outputs = []
@@ -406,6 +410,14 @@ def test_msa_cache_clear_is_refused_to_bob(app, bob_client, conn, settings, alic
         assert r.status_code == 403
         assert_nothing_of_alice(r)
     assert conn.execute("SELECT COUNT(*) FROM msa_cache").fetchone()[0] == 1
+    # ...and the lab-wide switch: refused, reuse stays per user
+    trigger = f"{queue.CACHE_SCOPE}.value"
+    r = dash_post(bob_client, callback_body(app, f"{queue.CACHE_BODY}.children@", {trigger: True}, trigger=trigger))
+    assert r.status_code == 403
+    from services import msa_cache
+
+    assert msa_cache.scope(conn, settings) == "user"
+    assert conn.execute("SELECT COUNT(*) FROM lab_settings").fetchone()[0] == 0
 
 
 def test_admin_still_gets_admin_pages_through_the_router(app, admin_client):

@@ -228,3 +228,21 @@ def test_job_page_words_match_the_worker_log_line(app):
     job_page = page("job")
     for chains, job_id in ((["A"], 12), (["A", "B"], 3), (["C"], None)):
         assert job_page.reused_text(chains, job_id) == Reused(chains, job_id, "protein").text()
+
+
+def test_admin_switches_reuse_lab_wide_and_back(app, client, conn, settings, admin):
+    from services import msa_cache
+
+    queue = page("admin_queue")
+    assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
+    trigger = f"{queue.CACHE_SCOPE}.value"
+    for value, words, scope in ((True, "lab-wide", "lab"), (False, "per user", "user")):
+        r = dash_post(client, callback_body(app, f"{queue.CACHE_BODY}.children@", {trigger: value}, trigger=trigger))
+        assert r.status_code == 200 and f"MSA reuse is now {words}" in text(r)
+        assert msa_cache.scope(conn, settings) == scope  # wins over FOLDDECK_MSA_CACHE_SCOPE (user here)
+    layout = dash_post(client, router_body("/admin/queue")).get_data(as_text=True)
+    assert "Lab-wide reuse" in layout
+    assert applog.flush()
+    entries, _ = applog.query(db.connect(settings.db_path), LogFilters(source="admin", text="MSA cache reuse"), 0, 5)
+    assert sorted(e.message for e in entries) == ["admin: MSA cache reuse set to lab-wide",
+                                                   "admin: MSA cache reuse set to per user"]

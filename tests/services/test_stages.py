@@ -128,11 +128,29 @@ def test_another_users_identical_chain_is_not_reused_by_default(settings, conn, 
     theirs = jobs.get_job(conn, bob, theirs.id)
     assert theirs.state is JobState.SUCCEEDED and not theirs.reused_chains()
     assert searched(conn, theirs.id) == 4 and not any("reused" in t for t in log_text(conn, theirs.id))
-    # Lab-wide, an admin's choice, the next one reuses (alice's or bob's own entry: both searched it).
+    # Lab-wide, an admin's choice (FOLDDECK_MSA_CACHE_SCOPE=lab), the next one reuses (alice's or bob's own entry).
     lab = s.with_overrides(msa_cache_scope="lab")
     again = jobs.submit(conn, lab, bob, fold("bob's again", ligand="ZN"))
     assert Worker(lab).run(once=True) == 1
     assert searched(conn, again.id) == 0 and jobs.get_job(conn, bob, again.id).reused_chains()
+
+
+def test_the_admins_lab_wide_switch_lets_a_user_reuse_anothers_chain(settings, conn, alice, bob, admin):
+    from services import admin as admin_service
+
+    s = two_stage(settings)  # FOLDDECK_MSA_CACHE_SCOPE left at "user"
+    first = jobs.submit(conn, s, alice, fold("alice's"))
+    assert Worker(s).run(once=True) == 1
+    admin_service.set_msa_cache_scope(conn, s, admin, True)  # the switch on /admin/queue
+    theirs = jobs.submit(conn, s, bob, fold("bob's", ligand="MG"))
+    assert Worker(s).run(once=True) == 1
+    assert jobs.get_job(conn, bob, theirs.id).reused_chains() == [{"chains": ["A"], "job_id": first.id}]
+    assert searched(conn, theirs.id) == 0
+    admin_service.set_msa_cache_scope(conn, s, admin, False)
+    # back to per user: bob has no entry of his own for that protein (he reused alice's), so he searches
+    mine = jobs.submit(conn, s, bob, fold("bob's own", ligand="ZN"))
+    assert Worker(s).run(once=True) == 1
+    assert searched(conn, mine.id) == 4 and not jobs.get_job(conn, bob, mine.id).reused_chains()
 
 
 def test_search_again_opts_out_of_the_cache(settings, conn, alice):
