@@ -9,6 +9,7 @@ them and hands them back to the queue (`requeue`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -221,6 +222,10 @@ class Worker:
         else:
             if not jobs.start_attempt(conn, job, _tracker_for(original, phase).to_json()):
                 return True
+            job = self._recover_lost_search(conn, job, command)
+            if job is None:
+                return True  # its data stage had finished already: nothing left for this CPU slot
+            phase = job.phase
             try:
                 stage_input, phase = self._stage_input(conn, job, original, phase, command)
             except OSError as exc:  # the job's folder cannot take the prepared input (disk full, permissions)
@@ -256,6 +261,25 @@ class Worker:
         finally:
             executor.close()
         return True
+
+    def _recover_lost_search(self, conn: sqlite3.Connection, job: Job, command: str) -> Job | None:
+        """Use the _data.json of an earlier attempt whose search finished before its worker was lost.
+
+        Returns the job to run (now an inference from that file, for a whole run), or None when it was
+        a data stage: it is done and the job waits for a GPU.
+        """
+        if job.phase not in (DATA, BOTH) or job.data_json:
+            return job
+        data = stages.finished_data_of_lost_attempt(conn, self.settings.jobs_dir, job)
+        if data is None:
+            return job
+        if job.phase == DATA:
+            self._store_msas(conn, job, command, data)
+            stages.finish_data_stage(conn, job, str(data), 0.0, recovered_from=data.parent.parent.name)
+            return None
+        stages.record_data_json(conn, job, str(data))
+        stages.set_phase(conn, job, INFERENCE)
+        return dataclasses.replace(job, data_json=str(data), phase=INFERENCE)
 
     def _stage_input(self, conn: sqlite3.Connection, job: Job, original: Path, phase: str,
                      command: str) -> tuple[Path, str]:
@@ -389,13 +413,13 @@ class Worker:
         if spec.stage == DATA:
             if data is None:
                 return self._end(conn, job, JobState.FAILED, code, "the data pipeline wrote no _data.json")
-            self._store_msas(conn, job, spec, data)
+            self._store_msas(conn, job, spec.command, data)
             if not stages.finish_data_stage(conn, job, str(data), time.time() - (job.started_at or time.time())):
                 log.info("job %s: data pipeline done, but the attempt no longer owns the job", job.id)
             return None
         problem = check_outputs(spec.output_dir, json.loads(spec.input_path.read_text()), spec.command)
         if spec.stage == BOTH and data is not None:
-            self._store_msas(conn, job, spec, data)
+            self._store_msas(conn, job, spec.command, data)
         self._end(conn, job, JobState.FAILED if problem else JobState.SUCCEEDED, code, problem or None)
         if not problem:
             self._warm_results(job, spec.output_dir)
@@ -422,16 +446,16 @@ class Worker:
         if spec.stage != BOTH or not data or not Path(data).is_file():
             return
         stages.record_data_json(conn, job, str(data))
-        self._store_msas(conn, job, spec, Path(data))
+        self._store_msas(conn, job, spec.command, Path(data))
 
-    def _store_msas(self, conn: sqlite3.Connection, job: Job, spec: RunSpec, data: Path) -> None:
+    def _store_msas(self, conn: sqlite3.Connection, job: Job, command: str, data: Path) -> None:
         """Put the chains this run searched into the MSA cache; trouble there is logged, never fails the job."""
         if not msa_cache.enabled(self.settings):
             return
         try:
             original = json.loads(jobs.input_file(self.settings, job).read_text())
             msa_cache.store(conn, self.settings, job.owner_id, job.id, original, json.loads(data.read_text()),
-                            msa_cache.search_context(self.settings, spec.command))
+                            msa_cache.search_context(self.settings, command))
         except (OSError, ValueError, sqlite3.Error):
             log.exception("job %s: its MSAs could not be cached", job.id,
                           extra={"source": "jobs", "username": job.owner, "job_id": job.id})

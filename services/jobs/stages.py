@@ -12,11 +12,12 @@ import logging
 import sqlite3
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from services import joblog, msa_cache
 from services.db import transaction
 from services.hosts import Host
-from services.jobs.model import Job, _event
+from services.jobs.model import WORKER_LOST, Job, _event
 from services.progress import DATA_DONE
 from services.settings import Settings
 
@@ -115,14 +116,18 @@ def context(settings: Settings, host: Host | None = None) -> str:
     return msa_cache.search_context(settings, (host.af3_command if host else "") or settings.af3_command)
 
 
-def finish_data_stage(conn: sqlite3.Connection, job: Job, data_json: str, seconds: float) -> bool:
+def finish_data_stage(conn: sqlite3.Connection, job: Job, data_json: str, seconds: float,
+                      recovered_from: str = "") -> bool:
     """Queue a job whose data pipeline is done for its inference; False if this worker lost the job.
 
     The finished stage does not count against max_attempts (like a hand-back): only lost or failed
-    runs do. The job keeps its place in the fair order (queued_at is unchanged).
+    runs do. The job keeps its place in the fair order (queued_at is unchanged). `recovered_from`:
+    the attempt folder whose search had finished before its worker was lost.
     """
     now = time.time()
-    text = f"MSA search done in {seconds:.1f} s; waiting for a GPU for inference."
+    text = (f"The MSA search of {recovered_from} had finished before its worker stopped; its _data.json is used, "
+            "the search is not repeated. Waiting for a GPU for inference." if recovered_from else
+            f"MSA search done in {seconds:.1f} s; waiting for a GPU for inference.")
     with transaction(conn):
         cur = conn.execute("UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires = NULL, pid = NULL, "
                            "remote_pid = NULL, attempts_base = attempts_base + 1, data_json = ?, updated_at = ?, "
@@ -144,6 +149,32 @@ def forget_data_json(conn: sqlite3.Connection, job: Job, why: str) -> None:
     conn.execute("UPDATE jobs SET data_json = NULL WHERE id = ?", (job.id,))
     joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"The saved data pipeline output cannot be used "
                                         f"({why}); this run searches again.", joblog.Level.WARNING.value)])
+
+
+def finished_data_of_lost_attempt(conn: sqlite3.Connection, jobs_dir: Path, job: Job) -> Path | None:
+    """Return the `_data.json` an earlier attempt's data pipeline finished before its worker was lost, or None.
+
+    AF3 writes `<name>_data.json`, then prints "Fold job <name> done, output written to <folder>": that
+    line in the log, naming the file's folder, says the file is whole (a worker killed mid-write leaves
+    no such line). Only attempts that lost their worker count: a failed one ended for a reason.
+    """
+    lost = conn.execute("SELECT attempt FROM job_attempts WHERE job_id = ? AND attempt < ? AND outcome = ? "
+                        "AND phase IN ('data', '') ORDER BY attempt DESC", (job.id, job.attempts, WORKER_LOST))
+    for (attempt,) in lost.fetchall():
+        folder = jobs_dir / str(job.id) / f"attempt-{attempt}"
+        found = [p for p in folder.glob("*/*_data.json") if p.is_file()]
+        for data in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
+            done = f"%done, output written to {data.parent}"
+            if conn.execute("SELECT 1 FROM job_log WHERE job_id = ? AND text LIKE ? ESCAPE '\\' LIMIT 1",
+                            (job.id, _like(done))).fetchone():
+                return data
+    return None
+
+
+def _like(pattern: str) -> str:
+    """Escape LIKE's wildcards in all but a leading '%'."""
+    head, body = ("%", pattern[1:]) if pattern.startswith("%") else ("", pattern)
+    return head + body.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def set_phase(conn: sqlite3.Connection, job: Job, phase: str) -> None:

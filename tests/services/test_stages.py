@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -325,3 +326,41 @@ def test_a_full_disk_while_preparing_the_input_fails_the_job_with_the_reason(set
     assert second.state is JobState.FAILED
     assert second.error == "cannot prepare the job's input: [Errno 28] No space left on device"
     assert log_text(conn, second.id)[-1] == f"Job failed: {second.error}"
+
+
+def _lost_data_attempt(conn, s, job, log_it: bool) -> None:
+    """Claim `job` for its search as a worker that then dies: AF3 runs to its end, the worker records nothing."""
+    claimed = jobs.claim_job(conn, s, "w-dead", load_hosts(s))
+    assert (claimed.id, claimed.phase) == (job.id, "data")
+    out = s.jobs_dir / str(job.id) / f"attempt-{claimed.attempts}"
+    run = subprocess.run([sys.executable, "-m", "services.af3sim", f"--json_path={job.input_path}",
+                          f"--output_dir={out}", "--speed=0", "--norun_inference"], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    if log_it:  # the lines the worker had stored before it died, the last one included
+        joblog.append_attempt_lines(conn, job.id, "w-dead", claimed.attempts, (run.stdout + run.stderr).splitlines())
+    assert [j.id for j in jobs.reap_expired(conn, s, now=time.time() + s.lease_seconds + 10)] == [job.id]
+
+
+def test_a_search_that_finished_before_its_worker_died_is_not_repeated(settings, conn, alice):
+    s = two_stage(settings, msa_cache_mb=0)
+    job = jobs.submit(conn, s, alice, fold("lost search"))
+    _lost_data_attempt(conn, s, job, log_it=True)
+    assert Worker(s).run(once=True) == 1
+    done = jobs.get_job(conn, alice, job.id)
+    assert done.state is JobState.SUCCEEDED and searched(conn, job.id) == 4, "searched once, by the lost attempt"
+    assert [(a["phase"], a["outcome"]) for a in attempts(conn, job.id)] == [
+        ("data", "worker lost"), ("data", "data done"), ("inference", "succeeded")]
+    assert any(t.startswith("The MSA search of attempt-1 had finished before its worker stopped")
+               for t in log_text(conn, job.id))
+    assert Path(done.data_json).is_relative_to(s.jobs_dir / str(job.id) / "attempt-1")
+
+
+def test_a_search_whose_end_was_never_logged_runs_again(settings, conn, alice):
+    """No "Fold job ... done" line: the file may be half written (killed mid-write), so it is not trusted."""
+    s = two_stage(settings, msa_cache_mb=0)
+    job = jobs.submit(conn, s, alice, fold("cut search"))
+    _lost_data_attempt(conn, s, job, log_it=False)
+    assert Worker(s).run(once=True) == 1
+    assert jobs.get_job(conn, alice, job.id).state is JobState.SUCCEEDED and searched(conn, job.id) == 4
+    assert [a["phase"] for a in attempts(conn, job.id)] == ["data", "data", "inference"]
+    assert not any("had finished before its worker stopped" in t for t in log_text(conn, job.id))
