@@ -14,7 +14,7 @@ from dash_app.components.host_rest import resting_badge, resting_line
 from dash_app.components.slurm_cluster import summary as cluster_summary
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
-from services import admin, approvals, defaults, jobs, waiting
+from services import admin, approvals, defaults, jobs, msa_cache, waiting
 from services.admin import QueueOverview
 from services.errors import FoldDeckError, InvalidInput, JobNotFound, JobStateError
 from services.jobs import JobState
@@ -302,8 +302,7 @@ def msa_cache_card() -> dbc.Card:
         dbc.CardBody([
             html.Div(id=CACHE_BODY),
             dbc.Switch(id=CACHE_SCOPE, label="Lab-wide reuse: a job may take any user's identical chain",
-                       value=admin.msa_cache_stats(conn(), settings(), require_account()).scope == "lab",
-                       className="small mb-2"),
+                       value=msa_cache.scope(conn(), settings()) == "lab", className="small mb-2"),
             dbc.Button([html.I(className="bi bi-trash me-1"), "Clear cache"], id=CACHE_CLEAR, color="danger",
                        outline=True, size="sm"),
             dcc.ConfirmDialog(id=CACHE_CONFIRM, message="Clear the MSA cache? Every user's cached MSAs and templates "
