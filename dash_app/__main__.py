@@ -31,12 +31,7 @@ def prepare() -> None:
     jobs.fix_relative_paths(db.connect(settings.db_path), settings)  # rows from before paths were absolute
     password = users.ensure_admin(db.connect(settings.db_path))
     if password:
-        print("=" * 64)
-        print("  First start: created the admin account.")
-        print("    username: admin")
-        print(f"    password: {password}")
-        print("  It is shown only this once; change it with `python -m services.users passwd admin`.")
-        print("=" * 64, flush=True)
+        print(users.first_admin_banner(password), flush=True)
 
 
 def main() -> int:

@@ -232,6 +232,14 @@ def ensure_admin(conn: sqlite3.Connection) -> str | None:
     return password
 
 
+def first_admin_banner(password: str) -> str:
+    """Return the lines that show the first admin's password, the one time it is shown."""
+    rule = "=" * 64
+    return "\n".join([rule, "  First start: created the admin account.", "    username: admin",
+                      f"    password: {password}",
+                      "  It is shown only this once; change it with `python -m services.users passwd admin`.", rule])
+
+
 # -- CLI --------------------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from services.jobs.actions import cancel_job, retry_job
 from services.jobs.model import Job, JobState
 from services.jobs.queries import get_job, list_jobs
 from services.jobs.submission import TERMS_URL, submit_document
+from services.jobs.workers import list_workers
 from services.settings import Settings
 from services.users import User
 
@@ -89,6 +90,9 @@ def _cli_submit(conn: sqlite3.Connection, settings: Settings, caller: User, path
         return EXIT_REFUSED
     for job in made:
         print(f"submitted job {job.id} ({job.name}, {job.tokens} tokens)")
+    if made and not list_workers(conn):
+        print("note: no worker is running yet: start FoldDeck with `make run` (or `python -m services.worker`) and "
+              "the job starts.", file=sys.stderr)  # stderr: stdout lists only the jobs, for scripts
     return 0
 
 
@@ -116,12 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     from services.db import connect, migrate
     from services.errors import FoldDeckError
     from services.settings import load_settings
-    from services.users import get_by_name
+    from services.users import ensure_admin, first_admin_banner, get_by_name
 
     args = _cli_parser().parse_args(argv)
     settings = load_settings()
     migrate(settings.db_path)
     conn = connect(settings.db_path)
+    # A fresh install used from the command line before `make run`: the admin it acts as is made here,
+    # exactly as the first web start would (its password shown once, on stderr: stdout stays parseable).
+    if password := ensure_admin(conn):
+        print(first_admin_banner(password), file=sys.stderr)
     try:
         caller = get_by_name(conn, getattr(args, "sub_user", None) or args.user)
         if args.cmd == "submit":

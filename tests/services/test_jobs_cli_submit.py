@@ -95,3 +95,28 @@ def test_submit_without_accept_terms_is_refused_and_with_it_recorded(settings, c
     row = conn.execute("SELECT j.terms_accepted_at, j.terms_via, u.accepted_terms_at FROM jobs j "
                        "JOIN users u ON u.id = j.owner_id WHERE u.id = ?", (bob.id,)).fetchone()
     assert row[0] is not None and row[1] == "cli" and row[2] == row[0]
+
+
+def test_a_fresh_install_submits_from_the_command_line_before_the_first_start(tmp_path):
+    """A newcomer's first command on a clean clone, no settings, no `make run` yet: the ligand/ion sample is
+    queued (the admin it acts as is created, its password shown once) and a worker runs it to succeeded."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDDECK_")}
+    env["FOLDDECK_DATA_DIR"] = str(tmp_path / "data")  # stands for the clone's own ./data
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", *args], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    out = run("services.jobs", "submit", "data/samples/protein_ligand_ion.json", "--accept-terms")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("submitted job 1 (Kinase fragment with ATP and Mg")
+    assert "no worker is running yet" in out.stderr and "password: " in out.stderr
+    assert "password: " not in run("services.jobs", "list").stderr  # created once
+    assert run("services.worker", "--once").returncode == 0
+    assert "state            succeeded" in run("services.jobs", "show", "1").stdout
