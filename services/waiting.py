@@ -10,7 +10,7 @@ from services import maintenance, preflight
 from services.errors import SettingsError
 from services.hosts import Host, load_hosts
 from services.jobs.model import Job, JobState
-from services.jobs.workers import queue_paused
+from services.jobs.workers import queue_paused, slot_use
 from services.settings import Settings
 
 NO_SLOT = "waiting for a free GPU"
@@ -59,9 +59,8 @@ class _Slots:
 
     def cpu_full(self) -> bool:
         if self._cpu_full is None:
-            used = dict(self.conn.execute("SELECT host, COUNT(*) FROM jobs WHERE state = 'running' AND phase = 'data' "
-                                          "GROUP BY host"))
-            self._cpu_full = all(used.get(h.name, 0) >= h.cpu_slots for h in self.two_stage)
+            used = slot_use(self.conn)
+            self._cpu_full = all(used.get((h.name, True), 0) >= h.cpu_slots for h in self.two_stage)
         return self._cpu_full
 
 

@@ -12,7 +12,7 @@ from services.hosts import Host, load_hosts
 from services.jobs import stages
 from services.jobs.backoff import HOST_UNREACHABLE
 from services.jobs.model import _SELECT, WORKER_LOST, Job, JobState, _event, _load, _to_job
-from services.jobs.workers import queue_paused
+from services.jobs.workers import queue_paused, slot_use
 from services.progress import Tracker
 from services.settings import Settings
 
@@ -20,8 +20,7 @@ from services.settings import Settings
 def _free_hosts(conn: sqlite3.Connection, hosts: list[Host]) -> tuple[list[Host], list[Host]]:
     """Return (hosts with a free GPU slot, hosts with a free CPU slot), most free first (first listed on a
     tie), none in backoff. A running data pipeline holds a CPU slot; any other running attempt a GPU slot."""
-    used = {(h, bool(d)): n for h, d, n in conn.execute(
-        "SELECT host, phase = 'data', COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host, phase = 'data'")}
+    used = slot_use(conn)
     resting = {r[0] for r in conn.execute("SELECT host FROM host_backoff WHERE until > ?", (time.time(),))}
     usable = [(i, h) for i, h in enumerate(hosts) if h.run_jobs and h.name not in resting]
 

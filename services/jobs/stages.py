@@ -78,7 +78,10 @@ def route(conn: sqlite3.Connection, settings: Settings, job: Candidate, gpu: lis
     reuse = bool(job.msa_reuse) and msa_cache.enabled(settings)
     if reuse and _waits_for(job, keys, busy) is not None:
         return None
-    covered = msa_cache.coverable(conn, settings, job.owner_id, keys, context(settings)) if reuse and keys else set()
+    covered = set()
+    if reuse and keys:  # the global command's search context: a host's own af3_command may differ (it searches then)
+        context = msa_cache.search_context(settings, settings.af3_command)
+        covered = msa_cache.coverable(conn, settings, job.owner_id, keys, context)
     missing = [k for k in keys if k not in covered]
     if not missing:  # nothing to search: ligands and DNA only, or every chain in the cache
         return Route(INFERENCE if keys else BOTH, gpu) if gpu else None
@@ -109,11 +112,6 @@ def waits_for_in(settings: Settings, job: Job, busy: Searching) -> int | None:
         return None
     cand = Candidate(job.id, job.tokens, job.owner_id, job.data_json, job.msa_keys, job.msa_reuse)
     return _waits_for(cand, json.loads(job.msa_keys), busy)
-
-
-def context(settings: Settings, host: Host | None = None) -> str:
-    """Return the MSA cache's search context for a host (its AF3 command and the database folder)."""
-    return msa_cache.search_context(settings, (host.af3_command if host else "") or settings.af3_command)
 
 
 def finish_data_stage(conn: sqlite3.Connection, job: Job, data_json: str, seconds: float,

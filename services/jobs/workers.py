@@ -72,10 +72,15 @@ class HostSlots:
         return max(0, self.slots - self.running)
 
 
+def slot_use(conn: sqlite3.Connection) -> dict[tuple[str, bool], int]:
+    """Return (host, is a CPU slot) -> attempts running there: a data pipeline holds a CPU slot, the rest a GPU slot."""
+    return {(h, bool(d)): n for h, d, n in conn.execute(
+        "SELECT host, phase = 'data', COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host, phase = 'data'")}
+
+
 def slots_per_host(settings: Settings, conn: sqlite3.Connection) -> dict[str, HostSlots]:
     """Return, per host that runs jobs, its GPU and CPU slots and how many of each are in use now."""
-    used = {(h, bool(d)): n for h, d, n in conn.execute(
-        "SELECT host, phase = 'data', COUNT(*) FROM jobs WHERE state = 'running' GROUP BY host, phase = 'data'")}
+    used = slot_use(conn)
     return {h.name: HostSlots(h.name, h.slots, used.get((h.name, False), 0), h.cpu_slots, used.get((h.name, True), 0))
             for h in load_hosts(settings) if h.run_jobs}
 
