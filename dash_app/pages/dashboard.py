@@ -7,6 +7,8 @@ then does it load the page, and a page whose signature is unchanged still sends 
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 
 import dash
@@ -159,13 +161,17 @@ def refresh_grid(_n, state, search, active_page, all_users, sort, cursor):
     user = require_account()
     tick = ctx.triggered_id == INTERVAL
     marks = jobs.change_marks(conn(), user, bool(all_users))
-    if tick and unchanged(cursor, marks, time.time()):
+    view = grid_view(state, search, active_page, all_users, sort)
+    # A tick sent before a filter, sort or page change may answer after it: its cursor then names the old view,
+    # and the next tick redraws instead of keeping that stale page for good.
+    same_view = isinstance(cursor, dict) and cursor.get("view") == view
+    if tick and same_view and unchanged(cursor, marks, time.time()):
         raise PreventUpdate  # nothing moved: an empty 204 without reading a job row
     filters_changed = ctx.triggered_id in (STATE_FILTER, SEARCH, ALL_USERS, SORT)
     page = load_page(conn(), user, state=state, search=search, all_users=bool(all_users),
                      page=1 if filters_changed else active_page, sort=sort or DEFAULT_SORT)
-    new_cursor = page_cursor(marks, page)
-    if tick and isinstance(cursor, dict) and new_cursor["sig"] == cursor.get("sig"):
+    new_cursor = page_cursor(marks, page, view)
+    if tick and same_view and new_cursor["sig"] == cursor.get("sig"):
         return (*[no_update] * 8, new_cursor)  # a write this page does not show: only the cursor moves
     # Column defs only when the owner column comes or goes: re-sending them would undo resized widths.
     columns = column_defs(bool(all_users) and user.is_admin) if ctx.triggered_id == ALL_USERS else no_update
@@ -174,10 +180,17 @@ def refresh_grid(_n, state, search, active_page, all_users, sort, cursor):
             _empty_state(sum(page.counts.values())), bool(page.total), new_cursor)
 
 
-def page_cursor(marks: tuple[int, int], page: GridPage) -> dict:
-    """Return what a tick compares: the change marks the page depends on and its signature."""
+def page_cursor(marks: tuple[int, int], page: GridPage, view: str | None = None) -> dict:
+    """Return what a tick compares: the change marks the page depends on, its signature and the view it shows."""
     return {"jobs": marks[0], "queue": marks[1] if page.has_queued else None, "until": page.refresh_at,
-            "sig": page.signature}
+            "sig": page.signature, "view": view or grid_view()}
+
+
+def grid_view(state=None, search=None, page=None, all_users=None, sort=None) -> str:
+    """Return a digest of the filter, search, page, all-users switch and sort a page of the grid was read for
+    (a digest: the cursor goes back to the browser, and need not echo what was searched)."""
+    view = json.dumps([state or "all", search or "", page or 1, bool(all_users), sort or DEFAULT_SORT])
+    return hashlib.sha1(view.encode()).hexdigest()[:12]
 
 
 def unchanged(cursor: dict | None, marks: tuple[int, int], now: float) -> bool:
