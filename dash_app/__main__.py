@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-from services import db, jobs, users
+from services import db, users
 from services.errors import SettingsError
 from services.settings import load_settings
 
@@ -28,7 +28,6 @@ def prepare() -> None:
     """Check settings, migrate, and create the admin account on first start."""
     settings = load_settings()
     db.migrate(settings.db_path)
-    jobs.fix_relative_paths(db.connect(settings.db_path), settings)  # rows from before paths were absolute
     password = users.ensure_admin(db.connect(settings.db_path))
     if password:
         print(users.first_admin_banner(password), flush=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from services import defaults
+from services import defaults, stored_paths
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -49,7 +49,16 @@ def _open(path: str) -> sqlite3.Connection:
     _set_wal(conn)
     conn.execute("PRAGMA synchronous = NORMAL")  # durable across app crashes in WAL mode
     conn.execute("PRAGMA foreign_keys = ON")
+    _add_path_functions(conn, Path(path).parent)
     return conn
+
+
+def _add_path_functions(conn: sqlite3.Connection, data_dir: Path) -> None:
+    """Give SQL `fd_abs(path)` and `fd_rel(path, job_id)`: rows keep paths relative to the data dir
+    (the database's own folder), so a backup restored into another folder still finds its files."""
+    conn.create_function("fd_abs", 1, functools.partial(stored_paths.to_absolute, data_dir), deterministic=True)
+    conn.create_function("fd_rel", 2, lambda path, job_id: stored_paths.to_stored(data_dir, path, job_id),
+                         deterministic=True)
 
 
 def _set_wal(conn: sqlite3.Connection) -> None:

@@ -33,7 +33,9 @@ login node or any machine with the Slurm clients and the cluster's slurm.conf).
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,3 +225,22 @@ def get_host(settings: Settings, name: str) -> Host:
         if host.name == name:
             return host
     raise SettingsError(f"No host named {name!r} is configured.")
+
+
+INSTALL_TAG_KEY = "install_tag"
+
+
+def install_tag(settings: Settings) -> str:
+    """Return 8 hex digits naming this FoldDeck installation in Slurm job names and remote folders.
+
+    Kept in the database (lab_settings), so a backup restored into another data dir still finds its
+    jobs in Slurm. An installation from before that stores the tag it always had (a hash of its data
+    dir) on first use, so its jobs already in Slurm keep their names.
+    """
+    from services import db  # only when a tag is asked for (a worker start, a job's remote clean-up)
+
+    conn = db.connect(settings.db_path)
+    legacy = hashlib.sha1(str(Path(settings.data_dir).resolve()).encode()).hexdigest()[:8]
+    conn.execute("INSERT OR IGNORE INTO lab_settings (key, value, changed_by, changed_at) "
+                 "VALUES (?, ?, 'folddeck', ?)", (INSTALL_TAG_KEY, legacy, time.time()))
+    return conn.execute("SELECT value FROM lab_settings WHERE key = ?", (INSTALL_TAG_KEY,)).fetchone()[0]

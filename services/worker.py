@@ -481,9 +481,6 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     db.migrate(settings.db_path)
     _configure_logging(settings)
-    if fixed := jobs.fix_relative_paths(db.connect(settings.db_path), settings):
-        log.info("made the paths of %s jobs absolute (they were relative to the folder FoldDeck ran in)", fixed,
-                 extra={"source": "worker", "username": None, "job_id": None})
     try:
         hosts = load_hosts(settings)  # a bad hosts file stops the worker here, naming the key
     except SettingsError as exc:

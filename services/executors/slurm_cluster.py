@@ -6,18 +6,16 @@ scales with the cluster, not with the jobs. The executor itself is `services.exe
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import subprocess
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from services import db, defaults, jobs
 from services.executors.base import ExecutorError, HostUnavailable
-from services.hosts import Host
+from services.hosts import Host, install_tag  # noqa: F401  (tests and callers name it here)
 from services.settings import Settings
 
 log = logging.getLogger("folddeck.slurm")
@@ -27,11 +25,6 @@ ACTIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUE
 REQUEUE_STATES = {"NODE_FAIL": "its node failed", "PREEMPTED": "it was preempted by a higher-priority job",
                   "BOOT_FAIL": "its node failed to boot"}
 UNREACHABLE_ERRORS = ("Unable to contact slurm controller", "Socket timed out", "Connection refused")
-
-
-def install_tag(settings: Settings) -> str:
-    """Return 8 hex digits naming this FoldDeck installation (its data dir) in Slurm job names."""
-    return hashlib.sha1(str(Path(settings.data_dir).resolve()).encode()).hexdigest()[:8]
 
 
 def job_name(tag: str, job_id: int, attempt: int) -> str:

@@ -77,7 +77,6 @@ from services.jobs.submission import (  # noqa: F401
     TERMS_URL,
     NewJob,
     count_tokens,
-    fix_relative_paths,
     input_file,
     submit,
     submit_document,

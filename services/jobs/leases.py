@@ -126,8 +126,8 @@ def check_running(conn: sqlite3.Connection, job: Job) -> str:
 def record_process(conn: sqlite3.Connection, job: Job, *, pid: int | None = None, remote_pid: int | None = None,
                    output_path: str | None = None, remote_output: str | None = None) -> None:
     """Store where an attempt runs (process group ids, output folders) on the job row."""
-    conn.execute("UPDATE jobs SET pid = ?, remote_pid = ?, output_path = ?, remote_output = ?, updated_at = ? "
-                 "WHERE id = ? AND worker_id = ? AND attempts = ?",
+    conn.execute("UPDATE jobs SET pid = ?, remote_pid = ?, output_path = fd_rel(?, id), remote_output = ?, "
+                 "updated_at = ? WHERE id = ? AND worker_id = ? AND attempts = ?",
                  (pid, remote_pid, output_path, remote_output, time.time(), job.id, job.worker_id, job.attempts))
 
 

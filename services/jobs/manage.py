@@ -92,7 +92,7 @@ def _remove_elsewhere(settings: Settings, job_id: int, host_names: list[str]) ->
             if host is None:
                 raise HostUnreachable(f"{name} is not in the hosts file any more")
             if host.is_slurm:
-                from services.executors.slurm_cluster import install_tag
+                from services.hosts import install_tag
 
                 shutil.rmtree(Path(host.work_dir) / install_tag(settings) / str(int(job_id)), ignore_errors=True)
             else:

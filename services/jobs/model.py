@@ -106,7 +106,9 @@ class Job:
 
 
 _JOB_FIELDS = [f.name for f in fields(Job)]
-_SELECT = "SELECT j.*, u.username AS owner FROM jobs j JOIN users u ON u.id = j.owner_id"
+# Paths are kept relative to the data dir (services.stored_paths); the first column of a name wins.
+_SELECT = ("SELECT fd_abs(j.input_path) AS input_path, fd_abs(j.output_path) AS output_path, "
+           "fd_abs(j.data_json) AS data_json, j.*, u.username AS owner FROM jobs j JOIN users u ON u.id = j.owner_id")
 
 
 def _to_job(row: sqlite3.Row) -> Job:

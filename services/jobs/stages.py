@@ -128,8 +128,8 @@ def finish_data_stage(conn: sqlite3.Connection, job: Job, data_json: str, second
             f"MSA search done in {seconds:.1f} s; waiting for a GPU for inference.")
     with transaction(conn):
         cur = conn.execute("UPDATE jobs SET state = 'queued', worker_id = NULL, lease_expires = NULL, pid = NULL, "
-                           "remote_pid = NULL, attempts_base = attempts_base + 1, data_json = ?, updated_at = ?, "
-                           "stage = 'MSA done', progress = ?, progress_detail = '' "
+                           "remote_pid = NULL, attempts_base = attempts_base + 1, data_json = fd_rel(?, id), "
+                           "updated_at = ?, stage = 'MSA done', progress = ?, progress_detail = '' "
                            "WHERE id = ? AND state = 'running' AND worker_id = ? AND attempts = ?",
                            (data_json, now, DATA_DONE, job.id, job.worker_id, job.attempts))
         if not cur.rowcount:
@@ -184,7 +184,7 @@ def set_phase(conn: sqlite3.Connection, job: Job, phase: str) -> None:
 
 def record_data_json(conn: sqlite3.Connection, job: Job, data_json: str) -> None:
     """Remember the _data.json an attempt wrote (a later retry starts from it), if the attempt still owns the job."""
-    conn.execute("UPDATE jobs SET data_json = ? WHERE id = ? AND worker_id = ? AND attempts = ?",
+    conn.execute("UPDATE jobs SET data_json = fd_rel(?, id) WHERE id = ? AND worker_id = ? AND attempts = ?",
                  (data_json, job.id, job.worker_id, job.attempts))
 
 

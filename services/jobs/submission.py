@@ -171,7 +171,7 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
                      now, now, terms_at, via or None, e.msa_keys, int(reuse_msa)))
     conn.executemany("INSERT INTO jobs (id, owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
                      "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via, msa_keys, msa_reuse) "
-                     "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                     "VALUES (?1, ?2, ?3, 'queued', ?4, fd_rel(?5, ?1), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)", rows)
     approvals.mark_pending(conn, settings, owner.id, [(r[0], r[5]) for r in rows])
     return made
 
@@ -184,29 +184,8 @@ def _load_many(conn: sqlite3.Connection, ids: list[int]) -> list[Job]:
 
 
 def input_file(settings: Settings, job: Job) -> Path:
-    """Return the absolute path of a job's input file.
-
-    Rows written before paths were made absolute hold `data/jobs/<id>/input.json`, relative to
-    whatever folder the submitter ran in; the input always lives in this data dir's job folder.
-    """
-    path = Path(job.input_path)
-    return path if path.is_absolute() else settings.jobs_dir / str(job.id) / "input.json"
-
-
-def fix_relative_paths(conn: sqlite3.Connection, settings: Settings) -> int:
-    """Rewrite relative input/output paths of existing jobs against the data dir; return the rows changed."""
-    with transaction(conn):
-        rows = conn.execute("SELECT id, input_path, output_path FROM jobs WHERE input_path NOT LIKE '/%' "
-                            "OR (output_path IS NOT NULL AND output_path NOT LIKE '/%')").fetchall()
-        for job_id, input_path, output_path in rows:
-            folder = settings.jobs_dir / str(job_id)
-            new_output = output_path
-            if output_path and not Path(output_path).is_absolute():
-                new_output = str(folder / Path(output_path).name)  # attempt-<n>
-            new_input = input_path if Path(input_path).is_absolute() else str(folder / "input.json")
-            conn.execute("UPDATE jobs SET input_path = ?, output_path = ? WHERE id = ?",
-                         (new_input, new_output, job_id))
-    return len(rows)
+    """Return the absolute path of a job's input file: it always lives in this data dir's job folder."""
+    return settings.jobs_dir / str(job.id) / "input.json"
 
 
 class _undo_inputs:  # noqa: N801  (used like a function: `with _undo_inputs(settings) as written`)

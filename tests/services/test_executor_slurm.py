@@ -353,3 +353,47 @@ def test_node_failure_requeues_the_job_as_a_new_attempt(slurm, tmp_path, workers
     assert facts(settings, job.id, 1).state == "NODE_FAIL" and facts(settings, job.id, 2).slurm_id != first.slurm_id
     assert (f"Slurm job {first.slurm_id} ended NODE_FAIL: its node failed. The job goes back to the queue as a new "
             "attempt.") in log_text(settings, job.id)
+
+
+def test_restored_into_another_data_dir_the_worker_keeps_its_slurm_jobs(slurm, timeout_job, tmp_path):
+    """Issue 22: back up while a job runs in Slurm, restore into a new folder, delete the old one: the
+    restored worker re-attaches by the same job name (the tag is kept in the database, not derived
+    from the data dir) and the job succeeds with one sbatch."""
+    import shutil
+
+    from services import backup
+
+    settings = make_settings(tmp_path / "old", FOLDDECK_LEASE_SECONDS=5)
+    hosts_file = tmp_path / "hosts.toml"
+    hosts_file.write_text(f'[[host]]\nname = "cluster"\nkind = "slurm"\nwork_dir = "{tmp_path / "shared"}"\n'
+                          f'partition = "debug"\nmax_jobs = 2\n'
+                          f'af3_command = "sleep 4; {SIM.replace(chr(34), "")}"\n')
+    job = submit(settings)
+    tag = slurm_cluster.install_tag(settings)
+    first = _worker_proc(settings, hosts_file)
+    try:
+        f = wait_for(lambda: (f := facts(settings, job.id)) and f.state == "RUNNING" and f, 30, "running")
+        first.kill()
+        first.wait(10)
+    finally:
+        first.kill()
+        first.wait(10)
+    backup.backup(settings, tmp_path / "bk")
+    moved = load_settings(environ={}, dotenv=None, data_dir=tmp_path / "moved" / "data")
+    backup.restore(tmp_path / "bk", moved.data_dir)
+    db.close_all()
+    shutil.rmtree(tmp_path / "old")
+    db.migrate(moved.db_path)
+    assert slurm_cluster.install_tag(moved) == tag
+    second = _worker_proc(moved, hosts_file)
+    try:
+        wait_for(lambda: state_of(moved, job.id) is JobState.SUCCEEDED, 60, "succeeded after the move")
+    finally:
+        second.terminate()
+        second.wait(20)
+    name = slurm_exec.job_name(tag, job.id, 1)
+    assert sh("squeue", "-h", "-t", "all", "-n", name, "-o", "%i").split() == [str(f.slurm_id)]
+    assert "re-attached to the attempt in Slurm" in log_text(moved, job.id)
+    conn = db.connect(moved.db_path)
+    done = jobs.get_job(conn, users.get_by_name(conn, "alice"), job.id)
+    assert done.output_path.startswith(str(moved.data_dir)) and Path(done.output_path).is_dir()

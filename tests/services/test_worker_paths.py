@@ -5,7 +5,6 @@ which runs in its attempt folder, so every job failed with FileNotFoundError.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -59,16 +58,3 @@ def test_a_job_queued_with_a_relative_input_path_runs_from_any_folder(settings, 
     assert done.state is JobState.SUCCEEDED, done.error
     # two stages (the default simulator): the last attempt holds the results
     assert Path(done.output_path) == settings.jobs_dir / str(job.id) / f"attempt-{done.attempts}"
-
-
-def test_fix_relative_paths_rewrites_old_rows_against_the_data_dir(settings, conn, alice):
-    job = _legacy_job(settings, conn, alice)
-    fresh = jobs.submit(conn, settings, alice, INPUT)
-    assert jobs.fix_relative_paths(conn, settings) == 1
-    fixed = jobs.get_job(conn, alice, job.id)
-    folder = settings.jobs_dir / str(job.id)
-    assert (fixed.input_path, fixed.output_path) == (str(folder / "input.json"), str(folder / "attempt-0"))
-    assert fixed.read_input()["name"] == "Paths"
-    assert jobs.get_job(conn, alice, fresh.id).input_path == fresh.input_path
-    assert jobs.fix_relative_paths(conn, settings) == 0
-    assert os.path.isabs(fixed.input_path)
