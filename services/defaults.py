@@ -32,6 +32,8 @@ CONSOLE_MAX_LINES = 5000  # lines kept in the browser; more makes scrolling jank
 CONSOLE_POLL_MS = 1500  # 1-2 s feels live without hammering the server
 DASHBOARD_POLL_MS = 3000  # job states change on the scale of seconds
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # AF3 inputs with inline MSAs reach a few MB; 10 MB is generous
+INPUT_FILES_MAX_BYTES = 256 * 1024**2  # MSA/template/user-CCD files of one submission: a deep MSA is tens of MB
+INPUT_FILE_TEXT_MAX_BYTES = 1024**3  # one such file decompressed, as the worker inlines it (a gzip bomb stops here)
 
 # Ligand picker: hits shown per keystroke; enough to scroll past near-namesakes, small enough to send at once.
 CCD_SEARCH_LIMIT = 30

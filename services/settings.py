@@ -77,6 +77,8 @@ class Settings:
     approval_tokens: int = 0  # jobs above this many tokens wait for an admin; 0 turns approval off
     msa_cache_mb: int = defaults.MSA_CACHE_MB  # cached MSAs and templates, least recently used evicted; 0: off
     msa_cache_scope: str = "user"  # "user": reuse only your own chains; "lab": anyone's identical chain
+    shared_input_dirs: tuple[Path, ...] = ()  # folders whose files any job's input may name (read-only); none
+    input_files_max_bytes: int = defaults.INPUT_FILES_MAX_BYTES  # MSA/template/CCD files sent with one submission
 
     def __post_init__(self) -> None:
         # Every path absolute, fixed against the working directory once, here: the AF3 command runs
@@ -186,6 +188,20 @@ def _path(name: str, raw: str) -> Path:
     return Path(raw.strip()).expanduser()
 
 
+def _folders(name: str, raw: str) -> tuple[Path, ...]:
+    """Comma-separated absolute folders that exist (the shared input folders an admin lists)."""
+    out = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        path = Path(part).expanduser()
+        if not path.is_absolute() or not path.is_dir():
+            raise SettingsError(f"{name}: {part!r} is not an absolute path of an existing folder; give "
+                                "comma-separated folders such as /srv/msas,/srv/templates, or leave it empty.")
+        out.append(path)
+    return tuple(out)
+
+
 def _ccd_file(name: str, raw: str) -> Path:
     path = _path(name, raw)
     if not path.is_file():
@@ -269,6 +285,8 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "approval_tokens": _int(0, 10_000_000),
     "msa_cache_mb": _int(0, 10_000_000),
     "msa_cache_scope": _choice(MSA_CACHE_SCOPES),
+    "shared_input_dirs": _folders,
+    "input_files_max_bytes": _int(0, 16 * 1024**3),
 }
 assert set(PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a parser"
 

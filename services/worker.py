@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 from services import applog, db, defaults, joblog, jobs, msa_cache, results
+from services.af3 import input_files
+from services.af3.input_files import InputFileRefused
 from services.errors import SettingsError
 from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
 from services.hosts import Host, load_hosts
@@ -228,6 +230,9 @@ class Worker:
             phase = job.phase
             try:
                 stage_input, phase = self._stage_input(conn, job, original, phase, command)
+            except InputFileRefused as exc:  # a path naming a file that is not the job's (issue 22)
+                self._end(conn, job, JobState.FAILED, None, str(exc))
+                return True
             except OSError as exc:  # the job's folder cannot take the prepared input (disk full, permissions)
                 self._end(conn, job, JobState.FAILED, None, f"cannot prepare the job's input: {exc}")
                 return True
@@ -285,9 +290,13 @@ class Worker:
                      command: str) -> tuple[Path, str]:
         """Return the input this attempt runs on and its phase (issue 16).
 
-        Inference runs on the saved `_data.json`; otherwise the job's input gets the cached MSAs of
-        its chains injected (written next to it), so AF3 skips their search. Trouble with the cache
-        never fails the job: it runs on its own input and searches.
+        Inference runs on the saved `_data.json`; otherwise the job's input gets the text of the files
+        it names (checked: only its own or shared ones, issue 22) and the cached MSAs of its chains
+        injected (written next to it), so AF3 reads no path a user wrote and skips cached searches.
+        Trouble with the cache never fails the job: it runs on its own input and searches.
+
+        Raises:
+            InputFileRefused: the input names a file that is not the job's.
         """
         if phase == INFERENCE and job.data_json:
             if Path(job.data_json).is_file():
@@ -296,8 +305,9 @@ class Worker:
                                                     "not repeated.")])
                 return Path(job.data_json), phase
             stages.forget_data_json(conn, job, "its file is gone")
+        submitted = json.loads(original.read_text())
+        af3 = input_files.inline(submitted, original.parent, self.settings.shared_input_dirs)
         try:
-            af3 = json.loads(original.read_text())
             prepared, reused = msa_cache.prepare(conn, self.settings, job.owner_id, af3,
                                                  msa_cache.search_context(self.settings, command),
                                                  reuse=bool(job.msa_reuse))
@@ -311,11 +321,11 @@ class Worker:
             phase = BOTH
             stages.set_phase(conn, job, phase)
         stages.record_reuse(conn, job, reused)
-        if not reused:
+        if not reused and af3 == submitted:
             return original, phase
         path = original.with_name(f"input-attempt-{job.attempts}.json")
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(prepared, indent=1))
+        tmp.write_text(json.dumps(prepared if reused else af3, indent=1))
         os.replace(tmp, path)
         return path, phase
 

@@ -78,6 +78,7 @@ from services.jobs.submission import (  # noqa: F401
     NewJob,
     count_tokens,
     input_file,
+    job_files,
     submit,
     submit_document,
     submit_many,

@@ -12,7 +12,7 @@ from services.errors import JobStateError
 from services.jobs.limits import _check_limits
 from services.jobs.model import Job, JobState, _event, _load
 from services.jobs.queries import get_job
-from services.jobs.submission import input_file, submit
+from services.jobs.submission import input_file, job_files, submit
 from services.settings import Settings
 from services.users import User
 
@@ -77,4 +77,4 @@ def clone_job(conn: sqlite3.Connection, settings: Settings, caller: User, job_id
     """
     job = get_job(conn, caller, job_id)
     return submit(conn, settings, caller, json.loads(input_file(settings, job).read_text()), name=job.name,
-                  cloned_from=job.id, idempotency_key=idempotency_key, via="clone")
+                  cloned_from=job.id, idempotency_key=idempotency_key, via="clone", files=job_files(settings, job))

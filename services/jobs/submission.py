@@ -7,11 +7,13 @@ import os
 import shutil
 import sqlite3
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from services import approvals, defaults, msa_cache, ratelimit
+from services.af3 import input_files
 from services.db import transaction
 from services.errors import InvalidInput, LimitExceeded, TermsNotAccepted
 from services.jobs.limits import (
@@ -50,17 +52,19 @@ class NewJob:
     idempotency_key: str | None = None
     label: str = ""  # "Entry 3 (apo)", "model.json, job 2": the start of a refusal naming this job
     cloned_from: int | None = None
+    files: Mapping[str, bytes] = field(default_factory=dict)  # sent with it: safe relative name -> bytes
 
 
 def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict, *,
            idempotency_key: str | None = None, name: str | None = None, cloned_from: int | None = None,
            accept_terms: bool | None = None, via: str = "", not_before: float | None = None,
-           reuse_msa: bool = True) -> Job:
+           reuse_msa: bool = True, files: Mapping[str, bytes] | None = None) -> Job:
     """Queue one job from an AF3-dialect input that is already validated (see `submit_many`).
 
-    A second submit with the same `idempotency_key` by the same owner returns the first job.
+    A second submit with the same `idempotency_key` by the same owner returns the first job. `files`:
+    the MSA, template and user-CCD files sent with it (safe relative name -> bytes).
     """
-    return submit_many(conn, settings, owner, [NewJob(af3, name, idempotency_key, "", cloned_from)],
+    return submit_many(conn, settings, owner, [NewJob(af3, name, idempotency_key, "", cloned_from, files or {})],
                        accept_terms=accept_terms, via=via, not_before=not_before, reuse_msa=reuse_msa)[0]
 
 
@@ -91,6 +95,7 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
             settings.submit_rate_per_minute, defaults.SUBMIT_RATE_BURST), "submissions")
     limits = effective_limits(conn, owner.id)
     check_job_count(len(items), limits)
+    items = _bind_files(settings, items)
     # Counted and serialised before taking the write lock: other submitters wait only for the inserts.
     entries = [_Entry(i, item, count_tokens(item.af3), _job_name(item.af3, item.name), _input_text(item.af3),
                       msa_cache.dumps_keys(item.af3)) for i, item in enumerate(items)]
@@ -111,6 +116,28 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
             _event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username,
                    job.tokens)
     return jobs
+
+
+def _bind_files(settings: Settings, items: list[NewJob]) -> list[NewJob]:
+    """Point each job's file paths at the files sent with it or a shared folder (services.af3.input_files).
+
+    Raises:
+        InvalidInput: a path names any other file (each problem names the job and the field).
+        LimitExceeded: the files sent with the submission are larger than FOLDDECK_INPUT_FILES_MAX_BYTES.
+    """
+    out, problems, total = [], [], 0
+    for item in items:
+        af3, used, refused = input_files.bind(item.af3, item.files, settings.shared_input_dirs)
+        problems += [f"{item.label}: {p}" if item.label else p for p in refused]
+        total += sum(len(b) for b in used.values())
+        out.append(replace(item, af3=af3, files=used))
+    if problems:
+        raise InvalidInput("The input names files it may not read; nothing was submitted.", problems)
+    if total > settings.input_files_max_bytes:
+        raise LimitExceeded(f"The files sent with this submission hold {total / 1e6:,.1f} MB; the limit is "
+                            f"{settings.input_files_max_bytes / 1e6:,.1f} MB (FOLDDECK_INPUT_FILES_MAX_BYTES). "
+                            "Nothing was submitted.")
+    return out
 
 
 def _terms_accepted_at(conn: sqlite3.Connection, owner: User, accept: bool | None) -> float:
@@ -163,6 +190,9 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
         written.append(job_id)
         folder = settings.jobs_dir / str(job_id)
         folder.mkdir(parents=True, exist_ok=True)
+        for name, data in e.item.files.items():  # before the input that names them
+            (folder / input_files.FILES_DIR / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / input_files.FILES_DIR / name).write_bytes(data)
         path, tmp = folder / "input.json", folder / ".input.json.tmp"
         tmp.write_text(e.text)
         os.replace(tmp, path)
@@ -188,6 +218,17 @@ def input_file(settings: Settings, job: Job) -> Path:
     return settings.jobs_dir / str(job.id) / "input.json"
 
 
+def job_files(settings: Settings, job: Job) -> dict[str, bytes]:
+    """Return the files sent with a job (name -> bytes), so a clone carries them: plain files only."""
+    folder = settings.jobs_dir / str(job.id) / input_files.FILES_DIR
+    out = {}
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        name = input_files.safe_name(str(path.relative_to(folder)))
+        if name and path.is_file() and not path.is_symlink():
+            out[name] = path.read_bytes()
+    return out
+
+
 class _undo_inputs:  # noqa: N801  (used like a function: `with _undo_inputs(settings) as written`)
     """Remove the input folders of jobs whose insert is being rolled back.
 
@@ -210,7 +251,7 @@ class _undo_inputs:  # noqa: N801  (used like a function: `with _undo_inputs(set
 
 def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, doc: Any,
                     idempotency_key: str | None = None, *, accept_terms: bool | None = None,
-                    via: str = "", reuse_msa: bool = True) -> list[Job]:
+                    via: str = "", reuse_msa: bool = True, files: Mapping[str, bytes] | None = None) -> list[Job]:
     """Validate a parsed input document (either dialect) and queue one job per fold job in it.
 
     All or nothing (see `submit_many`): a refused entry leaves none of the others queued. The
@@ -232,7 +273,8 @@ def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, d
         raise InvalidInput("The input has problems; nothing was submitted.", problems or ["no jobs in the input"])
     many = len(docs) > 1
     items = [NewJob(d.af3, d.name, f"{idempotency_key}#{d.index}" if idempotency_key else None,
-                    (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "") for d in docs]
+                    (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "",
+                    files=files or {}) for d in docs]
     return submit_many(conn, settings, owner, items, accept_terms=accept_terms, via=via, reuse_msa=reuse_msa)
 
 
