@@ -18,7 +18,7 @@ from flask_login import current_user
 from dash_app.auth import csrf
 from dash_app.openapi import openapi_document
 from services import db, defaults, joblog, jobs, ratelimit, results
-from services.af3 import load_json_text
+from services.af3 import input_files, load_json_text
 from services.af3.names import safe_filename
 from services.errors import (
     FoldDeckError,
@@ -178,13 +178,41 @@ def submit() -> tuple[Response, int]:
         ratelimit.check(conn, f"submit:token:{token.id}",
                         ratelimit.Limit(settings.submit_rate_per_minute, defaults.SUBMIT_RATE_BURST),
                         "submissions with this token")
-    doc = load_json_text(request.get_data(cache=False), max_bytes=settings.upload_max_bytes)
+    doc, files = _submitted(settings)
     accept = request.args.get("accept_terms", "").lower() in ("1", "true", "yes")
     reuse_msa = _bool_arg("reuse_msa", True)
     # The web's own submission: same validation, limits, terms (required every time) and user rate limit.
     made = jobs.submit_document(conn, settings, caller, doc, request.headers.get("Idempotency-Key") or None,
-                                accept_terms=accept, via="api", reuse_msa=reuse_msa)
+                                accept_terms=accept, via="api", reuse_msa=reuse_msa, files=files)
     return jsonify({"jobs": [job_json(j) for j in made]}), 201
+
+
+def _submitted(settings) -> tuple[object, dict[str, bytes]]:
+    """Return the input document and the files sent with it.
+
+    A JSON body is the input alone. A multipart/form-data body has the input in the part named
+    `input` and the MSA, template and user-CCD files it names as further file parts (issue 22).
+
+    Raises:
+        InvalidInput: no `input` part, or a file name that is not a plain relative name.
+    """
+    if request.mimetype != "multipart/form-data":
+        return load_json_text(request.get_data(cache=False), max_bytes=settings.upload_max_bytes), {}
+    request.max_content_length = settings.upload_max_bytes + settings.input_files_max_bytes + 1024 * 1024
+    part = request.files.get("input")
+    raw = part.read(settings.upload_max_bytes + 1) if part else request.form.get("input", "").encode()
+    if not raw:
+        raise InvalidInput("A multipart submission needs the input JSON in a part named 'input'.")
+    files = {}
+    for field, upload in request.files.items(multi=True):
+        if field == "input":
+            continue
+        name = input_files.safe_name(upload.filename or field)
+        if name is None:
+            raise InvalidInput(f"File part {field!r}: {upload.filename!r} is not a plain file name (letters, digits, "
+                               ". _ + -, folders with /); nothing was submitted.")
+        files[name] = upload.read()
+    return load_json_text(raw, max_bytes=settings.upload_max_bytes), files
 
 
 @bp.get("/jobs/<int:job_id>")

@@ -59,6 +59,8 @@ def _add_path_functions(conn: sqlite3.Connection, data_dir: Path) -> None:
     conn.create_function("fd_abs", 1, functools.partial(stored_paths.to_absolute, data_dir), deterministic=True)
     conn.create_function("fd_rel", 2, lambda path, job_id: stored_paths.to_stored(data_dir, path, job_id),
                          deterministic=True)
+    conn.create_function("fd_hide", 2, lambda text, job_id: text and stored_paths.hide(
+        text, str(data_dir / "jobs" / str(job_id)), str(data_dir)), deterministic=True)
 
 
 def _set_wal(conn: sqlite3.Connection) -> None:

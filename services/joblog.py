@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
-from services import defaults
+from services import defaults, stored_paths
 from services.db import transaction
 from services.errors import JobNotFound
 from services.progress import Tracker
@@ -133,11 +133,12 @@ def write_lines(conn: sqlite3.Connection, job_id: int, lines: Iterable[str | tup
         JobNotFound: no job with this id.
     """
     now = time.time() if ts is None else ts
-    row = conn.execute("SELECT log_seq, log_in_traceback, progress_state FROM jobs WHERE id = ?",
-                       (job_id,)).fetchone()
+    row = conn.execute("SELECT log_seq, log_in_traceback, progress_state, fd_abs('jobs/' || id) AS job_dir, "
+                       "fd_abs('.') AS data_dir FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None:
         raise JobNotFound(f"No job {job_id}.")
     seq, in_tb = row["log_seq"], bool(row["log_in_traceback"])
+    job_dir, data_dir = row["job_dir"], row["data_dir"]
     tracker = Tracker.from_json(row["progress_state"])
     before = tracker.snapshot()
     rows, counts = [], Counter()
@@ -146,7 +147,7 @@ def write_lines(conn: sqlite3.Connection, job_id: int, lines: Iterable[str | tup
             stream, text, forced = Stream.OUTPUT.value, item, None
         else:
             stream, text, forced = item[0], item[1], (item[2] if len(item) > 2 else None)
-        text = clip(text)
+        text = clip(stored_paths.hide(text, job_dir, data_dir))  # users see paths relative to the job
         if forced is None:
             level, in_tb = classify(text, in_tb, tracker)
         else:

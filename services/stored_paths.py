@@ -32,6 +32,15 @@ def to_stored(data_dir: Path, path: str | None, job_id: int | None = None) -> st
     return path
 
 
+def hide(text: str, job_dir: str, data_dir: str) -> str:
+    """Return `text` with the server's folders out of it: paths in the job's folder relative to it
+    (`attempt-1/x`), other paths in the data dir as `<data dir>/...` (issue 22: users see no server paths)."""
+    if data_dir not in text:
+        return text
+    return (text.replace(job_dir + "/", "").replace(job_dir, ".")
+            .replace(data_dir + "/", "<data dir>/").replace(data_dir, "<data dir>"))
+
+
 def to_absolute(data_dir: Path, stored: str | None) -> str | None:
     """Return the absolute path of a stored one (None and absolute paths unchanged)."""
     if not stored or stored.startswith("/"):

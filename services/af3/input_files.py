@@ -178,7 +178,8 @@ def read_text(path: Path) -> str:
     if raw[:4] == _ZSTD_MAGIC:
         raise ValueError("zstd-compressed; send it plain, gzip or xz")
     if opener is not None:
-        with opener(fileobj=io.BytesIO(raw)) if opener is gzip.GzipFile else opener(io.BytesIO(raw)) as stream:  # bounded: a small bomb must not fill the worker's memory
+        # bounded: a small bomb must not fill the worker's memory
+        with opener(fileobj=io.BytesIO(raw)) if opener is gzip.GzipFile else opener(io.BytesIO(raw)) as stream:
             raw = stream.read(defaults.INPUT_FILE_TEXT_MAX_BYTES + 1)
         if len(raw) > defaults.INPUT_FILE_TEXT_MAX_BYTES:
             raise ValueError(f"larger than {defaults.INPUT_FILE_TEXT_MAX_BYTES >> 20} MiB decompressed")

@@ -169,11 +169,11 @@ def finish_attempt(conn: sqlite3.Connection, job: Job, state: JobState, *, exit_
                          "remote_pid = NULL, attempts_base = attempts_base + 1, updated_at = ?, stage = '' "
                          "WHERE id = ?", (now, job.id))
         else:
-            conn.execute("UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, exit_code = ?, error = ?, "
-                         "lease_expires = NULL, pid = NULL, remote_pid = NULL, stage = ?, "
+            conn.execute("UPDATE jobs SET state = ?, finished_at = ?, updated_at = ?, exit_code = ?, "
+                         "error = fd_hide(?, id), lease_expires = NULL, pid = NULL, remote_pid = NULL, stage = ?, "
                          "progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE progress END WHERE id = ?",
                          (state.value, now, now, exit_code, error, stage, state.value, job.id))
-        conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ?, exit_code = ?, error = ? "
+        conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ?, exit_code = ?, error = fd_hide(?, job_id) "
                      "WHERE job_id = ? AND attempt = ?",
                      (now, "requeued" if state is JobState.QUEUED else state.value, exit_code, error, job.id,
                       job.attempts))

@@ -162,10 +162,12 @@ def finished_data_of_lost_attempt(conn: sqlite3.Connection, jobs_dir: Path, job:
         folder = jobs_dir / str(job.id) / f"attempt-{attempt}"
         found = [p for p in folder.glob("*/*_data.json") if p.is_file()]
         for data in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
-            done = f"%done, output written to {data.parent}"
-            if conn.execute("SELECT 1 FROM job_log WHERE job_id = ? AND text LIKE ? ESCAPE '\\' LIMIT 1",
-                            (job.id, _like(done))).fetchone():
-                return data
+            # The log shows the folder relative to the job (issue 22); lines from before that, absolute.
+            for folder_text in (data.parent.relative_to(jobs_dir / str(job.id)), data.parent):
+                done = f"%done, output written to {folder_text}"
+                if conn.execute("SELECT 1 FROM job_log WHERE job_id = ? AND text LIKE ? ESCAPE '\\' LIMIT 1",
+                                (job.id, _like(done))).fetchone():
+                    return data
     return None
 
 
