@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from services import defaults
-from services.af3 import count_tokens, load_jobs, load_json_text
+from services.af3 import count_tokens, input_files, load_jobs, load_json_text
 from services.errors import InvalidInput
 from services.jobs import too_many_jobs, too_many_tokens
 
@@ -38,6 +39,7 @@ class FileResult:
     name: str
     rows: list[JobRow] = field(default_factory=list)
     error: str | None = None
+    attachment: bytes | None = None  # an MSA, template or user-CCD file sent beside the JSON (issue 22)
 
 
 def decode_contents(contents: str) -> bytes:
@@ -125,8 +127,13 @@ def skipped_message(reason: str | None, size: int | None, max_bytes: int, reques
 
 def not_json_message(name: str) -> str:
     """Say why a file that is not .json was refused, and where its content belongs instead."""
-    return (f"Refused: {name or 'this file'} is not a .json file. Upload AlphaFold 3 or AlphaFold Server JSON; "
+    return (f"Refused: {name or 'this file'} is not a .json file. Upload AlphaFold 3 or AlphaFold Server JSON "
+            "(with the .a3m and .cif files its paths name, also .gz or .xz); "
             "build a job from FASTA on the Builder page.")
+
+
+# Files a job's unpairedMsaPath / pairedMsaPath / mmcifPath / userCCDPath may name (the upload page's JS agrees).
+ATTACHMENT = re.compile(r"[.](a3m|cif|mmcif)([.](gz|xz))?$", re.IGNORECASE)
 
 
 def drop_capacity(request_bytes: int) -> int:
@@ -160,9 +167,26 @@ def _read_one(index: int, name: str, body: str, max_bytes: int, max_jobs: int = 
         return FileResult(name, error=str(exc))
     if len(data) > max_bytes:  # a browser that skipped the page's own check, or an old page
         return FileResult(name, error=too_large_message(len(data), max_bytes, sent=True))
+    if ATTACHMENT.search(name) and input_files.safe_name(name):
+        return FileResult(name, attachment=data)
     if not name.lower().endswith(".json"):
         return FileResult(name, error=not_json_message(name))
     return read_file(index, name, data, max_bytes, max_jobs, max_tokens)
+
+
+def attachments(results: list[FileResult]) -> dict[str, bytes]:
+    """Return the files dropped beside the JSON, by name, for the jobs whose paths name them."""
+    return {r.name: r.attachment for r in results if r.attachment is not None}
+
+
+def bind_rows(results: list[FileResult], shared) -> None:
+    """Mark a valid job that names a file neither dropped with it nor shared as not valid, saying so
+    at review time (the submit checks the same rule again: `services.af3.input_files.bind`)."""
+    files = attachments(results)
+    for row in (r for f in results for r in f.rows if r.valid and r.af3 is not None):
+        problems = input_files.bind(row.af3, files, shared)[2]
+        if problems:
+            row.valid, row.problems = False, problems
 
 
 def valid_rows(results: list[FileResult], keys: list[str] | None = None) -> list[JobRow]:

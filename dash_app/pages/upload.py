@@ -103,7 +103,10 @@ SPLIT_BATCH = """function(contents, names, limits) {
         const pad = body.endsWith('==') ? 2 : (body.endsWith('=') ? 1 : 0);
         const bytes = Math.max(0, Math.floor((body.length - comma) * 3 / 4) - pad);
         const file = {name: names[i], bytes: bytes, contents: null, skipped: null};
-        if (!/[.]json$/i.test(names[i])) { file.skipped = 'type'; }
+        // JSON, and the MSA, template and CCD files a job may name (dash_app.upload_state.ATTACHMENT)
+        const named = /[.](a3m|cif|mmcif)([.](gz|xz))?$/i;
+        const sendable = /[.]json$/i.test(names[i]) || named.test(names[i]);
+        if (!sendable) { file.skipped = 'type'; }
         else if (bytes > limits.file) { file.skipped = 'size'; }
         else if (sent + bytes > limits.drop) { file.skipped = 'batch'; }
         else { file.contents = body; sent += bytes; }
@@ -136,14 +139,20 @@ def read(batch: list[dict] | None) -> list[U.FileResult]:
     """Read the batch with the server's own limits (the browser's figures only word the messages)."""
     limits = upload_limits()
     mine = jobs.effective_limits(conn(), require_account().id)
-    return U.read_batch(batch, limits["file"], limits["drop"], mine.jobs_per_submit, mine.tokens_per_job)
+    results = U.read_batch(batch, limits["file"], limits["drop"], mine.jobs_per_submit, mine.tokens_per_job)
+    U.bind_rows(results, settings().shared_input_dirs)
+    return results
 
 
 def file_messages(results: list[U.FileResult]) -> list:
     """Return one line per file: how many jobs it holds, or why it cannot be read."""
     out = []
     for f in results:
-        if f.error:
+        if f.attachment is not None:
+            out.append(dbc.Alert([html.I(className="bi bi-paperclip me-1"), html.Strong(f.name + ": "),
+                                  f"{U.human_bytes(len(f.attachment))}, sent with the jobs whose input names it"],
+                                 color="light", className="py-2 mb-2 fd-file-attachment"))
+        elif f.error:
             out.append(dbc.Alert([html.I(className="bi bi-x-octagon me-1"), html.Strong(f.name + ": "), f.error],
                                  color="danger", className="py-2 mb-2 fd-file-error"))
         else:
@@ -200,9 +209,10 @@ def submit_rows(results: list[U.FileResult], keys: list[str] | None, key: str | 
     All or nothing, in one transaction: a refused job leaves none of the others queued. `reuse_msa=False`:
     the owner ticked "Search MSAs again".
     """
-    rows = U.valid_rows(results, keys)
+    rows, files = U.valid_rows(results, keys), U.attachments(results)
     items = [jobs.NewJob(r.af3, r.name or None, f"upload-{key}-{r.key}" if key else None,
-                         f"{r.file}, job {int(r.key.split(':')[1]) + 1}" + (f" ({r.name})" if r.name else ""))
+                         f"{r.file}, job {int(r.key.split(':')[1]) + 1}" + (f" ({r.name})" if r.name else ""),
+                         files=files)
              for r in rows]
     return jobs.submit_many(conn(), settings(), require_account(), items, accept_terms=accepted, via="upload",
                             reuse_msa=reuse_msa)

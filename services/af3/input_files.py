@@ -92,6 +92,18 @@ def safe_name(name: str) -> str | None:
     return "/".join(parts)
 
 
+def files_beside(doc: object, json_path: Path) -> dict[str, bytes]:
+    """Return the files an input names by a relative path that stays inside the JSON file's folder
+    (resolved as AF3 resolves it), to send with it from the command line; other paths are left to `bind`."""
+    folder, out = json_path.parent, {}
+    for one in doc if isinstance(doc, list) else [doc]:
+        for field in file_fields(one) if isinstance(one, dict) else []:
+            name = safe_name(field.value) if not field.value.startswith("/") else None
+            if name and name not in out and _inside(folder / name, folder) and (folder / name).is_file():
+                out[name] = (folder / name).read_bytes()
+    return out
+
+
 def _inside(path: Path, folder: Path) -> bool:
     """True when `path`, with every symlink and `..` resolved, lies inside `folder` (also resolved)."""
     try:

@@ -70,7 +70,7 @@ def problem_lines(problems: list, limit: int = defaults.CLI_MAX_PROBLEMS_SHOWN) 
 
 def _cli_submit(conn: sqlite3.Connection, settings: Settings, caller: User, path: Path, accept_terms: bool) -> int:
     """Read, check and queue one file; print the jobs made, or why not (exit 2: the file cannot be read)."""
-    from services.af3 import load_json_text
+    from services.af3 import input_files, load_json_text
 
     try:
         size = path.stat().st_size
@@ -84,7 +84,8 @@ def _cli_submit(conn: sqlite3.Connection, settings: Settings, caller: User, path
         print(f"error: {path}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     try:
-        made = submit_document(conn, settings, caller, doc, accept_terms=accept_terms, via="cli")
+        files = input_files.files_beside(doc, path)  # MSAs, templates, user CCD next to the JSON (issue 22)
+        made = submit_document(conn, settings, caller, doc, accept_terms=accept_terms, via="cli", files=files)
     except TermsNotAccepted as exc:
         print(f"error: {exc} Read them, then submit again with --accept-terms.", file=sys.stderr)
         return EXIT_REFUSED

@@ -62,3 +62,32 @@ def test_review_over_http_lists_held_back_files_and_submit_queues_only_valid(use
     assert "1 job(s) queued" in json.dumps(out["upload-result"]["children"])
     found, total = jobs.list_jobs(conn, users.get_by_name(conn, "alice"))
     assert total == 1 and found[0].name == job["name"]
+
+
+def test_an_msa_dropped_beside_the_json_is_sent_with_it_and_a_server_path_is_refused_at_review(user_client, app,
+                                                                                                conn, settings):
+    """Issue 22: the job's unpairedMsaPath names a file dropped with it (by file name, wherever the
+    user's JSON said it lived); another job naming the server's secret key is not valid at review and
+    is never queued."""
+    from tests.services.test_input_files import MSA, doc
+
+    ok = doc("unpairedMsaPath", "/home/alice/msas/a.a3m", name="with msa")
+    bad = doc("pairedMsaPath", str(settings.data_dir / "secret_key"), name="thief")
+    batch = [{"name": "ok.json", "bytes": 1, "contents": data_url(json.dumps(ok).encode()), "skipped": None},
+             {"name": "bad.json", "bytes": 1, "contents": data_url(json.dumps(bad).encode()), "skipped": None},
+             {"name": "a.a3m", "bytes": 1, "contents": data_url(MSA.encode()), "skipped": None}]
+    out = dash_post(user_client, payload(app, "upload-files.children", [("upload-batch", "data", batch)])).json
+    rows = {r["name"]: r["status"] for r in out["response"]["upload-grid"]["rowData"]}
+    assert rows["with msa"] == "valid" and "pairedMsaPath" in rows["thief"] and "is not a file of this job" in \
+        rows["thief"]
+    assert "sent with the jobs whose input names it" in json.dumps(out["response"]["upload-files"]["children"])
+    submit = payload(app, "upload-result.children", [("upload-submit-all", "n_clicks", 1),
+                                                     ("upload-submit-selected", "n_clicks", None)],
+                     [("upload-batch", "data", batch), ("upload-grid", "selectedRows", None),
+                      ("upload-key", "data", "k2"), ("upload-terms", "value", True),
+                      ("upload-search-again", "value", False)])
+    out = dash_post(user_client, submit).json["response"]
+    assert "1 job(s) queued" in json.dumps(out["upload-result"]["children"])
+    found, total = jobs.list_jobs(conn, users.get_by_name(conn, "alice"))
+    assert total == 1 and found[0].read_input()["sequences"][0]["protein"]["unpairedMsaPath"] == "files/a.a3m"
+    assert (settings.jobs_dir / str(found[0].id) / "files" / "a.a3m").read_text() == MSA

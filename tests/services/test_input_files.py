@@ -168,3 +168,23 @@ def test_bind_refuses_zstd_and_unnamed_uploads_are_not_kept(settings, conn, bob)
     assert input_files.safe_name("../x") is None and input_files.safe_name("msas/a.a3m") == "msas/a.a3m"
     assert input_files.safe_name("/etc/passwd") is None
     db.close_all()
+
+
+def test_the_command_line_sends_files_next_to_the_json_and_refuses_the_rest(settings, conn, bob, victims, tmp_path):
+    from tests.services.test_jobs_cli import cli
+
+    folder = tmp_path / "mine"
+    (folder / "msas").mkdir(parents=True)
+    (folder / "msas" / "a.a3m").write_text(MSA)
+    (folder / "ok.json").write_text(json.dumps(doc("unpairedMsaPath", "msas/a.a3m")))
+    out = cli(settings, "--user", "bob", "submit", str(folder / "ok.json"), "--accept-terms")
+    assert out.returncode == 0, out.stderr
+    job = jobs.list_jobs(conn, bob, limit=5)[0][0]
+    assert (settings.jobs_dir / str(job.id) / "files" / "msas" / "a.a3m").read_text() == MSA
+    (folder / "link.a3m").symlink_to(victims["secret"])  # a symlink next to the JSON pointing out of it
+    alices = f"../../data/jobs/{victims['alice_job'].id}/input.json"
+    for value in (str(victims["secret"]), "../../data/secret_key", "link.a3m", alices):
+        (folder / "bad.json").write_text(json.dumps(doc("userCCDPath", value)))
+        out = cli(settings, "--user", "bob", "submit", str(folder / "bad.json"), "--accept-terms")
+        assert out.returncode == 1 and "userCCDPath" in out.stderr and CANARY not in out.stderr + out.stdout, value
+    assert jobs.list_jobs(conn, bob, limit=5)[1] == 1
