@@ -10,6 +10,7 @@ import json
 import random
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
@@ -24,7 +25,7 @@ from dash_app.components.size_badge import size_badge
 from dash_app.components.terms import terms_check
 from dash_app.context import conn, require_account, settings
 from services import defaults, jobs
-from services.af3 import load_json_text, safe_filename, server_to_af3
+from services.af3 import input_files, load_json_text, safe_filename, server_to_af3
 from services.af3 import rules as R
 from services.af3.ccd import try_ccd
 from services.errors import FoldDeckError, InvalidInput
@@ -457,11 +458,21 @@ def _state_from_job(job_id) -> tuple[dict, object]:
     """Return the form state for a copy of one of the user's jobs (the caller must see it) and a note."""
     try:
         job = jobs.get_job(conn(), require_account(), int(job_id))
-        state, notes = B.from_af3(job.read_input())
+        state, notes = B.from_af3(_with_files_inline(job))
     except (FoldDeckError, ValueError, OSError) as exc:
         return B.empty_state(), _alert(f"Could not load job {job_id}: {exc}", [])
     state = {**state, "name": copy_name(job.name), "attempted": True}
     return state, _note(f"Loaded a copy of job #{job.id} ({job.name}); nothing is queued until you submit.", notes)
+
+
+def _with_files_inline(job) -> dict:
+    """Return a job's input with the text of the files sent with it in place of their paths, so its copy
+    carries them (issue 22); a path the rule refuses stays, and the submit names it."""
+    doc = job.read_input()
+    try:
+        return input_files.inline(doc, Path(job.input_path).parent, settings().shared_input_dirs)
+    except input_files.InputFileRefused:
+        return doc
 
 
 def copy_name(name: str) -> str:

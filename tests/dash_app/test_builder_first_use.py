@@ -128,3 +128,17 @@ def test_server_file_with_a_problem_loads_too_and_a_broken_layout_is_refused(app
         with pytest.raises(InvalidInput, match="not laid out") as refused:
             page._state_from_upload(data_url(doc), "server.json")
         assert refused.value.problems  # the upload page's problems, named
+
+
+def test_a_clone_in_the_builder_carries_the_msa_sent_with_the_job(app, page, conn, settings, alice):
+    """Issue 22: the copy gets the MSA's text inline (the file stays with the first job) and submits;
+    the builder's submit goes through the same file rule as every route."""
+    from tests.services.test_input_files import MSA, doc
+
+    job = jobs.submit(conn, settings, alice, doc("unpairedMsaPath", "a.a3m"), files={"a.a3m": MSA.encode()})
+    with as_user(app, alice):
+        state, _ = page._state_from_job(job.id)
+        card = state["entities"][0]
+        assert card["msa_mode"] == "custom" and card["msa_text"] == MSA
+        copy = page.submit_state(state, alice, "k", True)
+    assert copy.read_input()["sequences"][0]["protein"]["unpairedMsa"] == MSA
