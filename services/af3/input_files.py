@@ -70,6 +70,34 @@ def file_fields(doc: dict) -> Iterator[FileField]:
                     yield FileField(f"{base}.templates[{j}].mmcifPath", tpl, "mmcifPath", "mmcif")
 
 
+def _inline_fields(doc: dict) -> Iterator[tuple[str, str]]:
+    """Yield (where, value) for every inline text field that AF3 would also try as a file path."""
+    if isinstance(doc.get("userCCD"), str):
+        yield "userCCD", doc["userCCD"]
+    for i, entry in enumerate(doc.get("sequences") or []):
+        for kind, chain in (entry.items() if isinstance(entry, dict) else []):
+            if kind not in ("protein", "rna") or not isinstance(chain, dict):
+                continue
+            for key in ("unpairedMsa", "pairedMsa"):
+                if isinstance(chain.get(key), str):
+                    yield f"sequences[{i}].{kind}.{key}", chain[key]
+            for j, tpl in enumerate(chain.get("templates") or [] if kind == "protein" else []):
+                if isinstance(tpl, dict) and isinstance(tpl.get("mmcif"), str):
+                    yield f"sequences[{i}].{kind}.templates[{j}].mmcif", tpl["mmcif"]
+
+
+def path_like_inline(doc: dict) -> list[str]:
+    """Return problems for inline texts that look like a file path.
+
+    AF3 refuses a short inline text naming an existing file ("Set the ... path using the ...Path
+    field") and reads on otherwise, so such a value would tell a user which server files exist. Real
+    MSA, mmCIF and CCD text has several lines; one short line with a slash in it is refused, exists or not.
+    """
+    return [f"{where}: {value!r} looks like a file path, not the file's text; name it in the field's Path "
+            "variant and send the file with the job." for where, value in _inline_fields(doc)
+            if value and len(value) < 1024 and "\n" not in value and "/" in value]
+
+
 def names_files(doc: dict) -> bool:
     """True when the input names at least one file."""
     return next(file_fields(doc), None) is not None
@@ -135,7 +163,7 @@ def bind(doc: dict, uploads: Mapping[str, bytes], shared: Sequence[Path]) -> tup
     for name in uploads:
         by_base.setdefault(PurePosixPath(name).name, []).append(name)
     used: dict[str, bytes] = {}
-    problems = []
+    problems = path_like_inline(out)
     for field in list(file_fields(out)):
         value = field.value
         own = safe_name(value.removeprefix(FILES_DIR + "/")) if not value.startswith("/") else None
@@ -179,6 +207,8 @@ def inline(doc: dict, job_dir: Path, shared: Sequence[Path]) -> dict:
                                    f"({type(exc).__name__}).") from None
         del field.holder[field.key]
         field.holder[field.inline_key] = text
+    if problems := path_like_inline(out):  # a file whose text is one path line counts too
+        raise InputFileRefused(problems[0])
     return out
 
 

@@ -188,3 +188,20 @@ def test_the_command_line_sends_files_next_to_the_json_and_refuses_the_rest(sett
         out = cli(settings, "--user", "bob", "submit", str(folder / "bad.json"), "--accept-terms")
         assert out.returncode == 1 and "userCCDPath" in out.stderr and CANARY not in out.stderr + out.stdout, value
     assert jobs.list_jobs(conn, bob, limit=5)[1] == 1
+
+
+def test_an_inline_text_that_is_a_path_is_refused_whether_the_file_exists_or_not(settings, conn, bob, victims):
+    """AF3 answers "Set the ... path using the ...Path field" only when the file exists: an oracle for
+    the server's files. FoldDeck refuses every such one-line value alike, at submit and on the worker."""
+    s = settings.with_overrides(af3_command=SIM, submit_rate_per_minute=0)
+    answers = set()
+    for value in (str(victims["secret"]), str(victims["secret"]) + ".nope"):
+        with pytest.raises(InvalidInput) as err:
+            jobs.submit(conn, s, bob, {**doc("unpairedMsaPath", "x"), "sequences": [{"protein": {
+                "id": "A", "sequence": SEQ, "unpairedMsa": value, "pairedMsa": "", "templates": []}}]})
+        answers.add(err.value.problems[0].replace(value, "<value>"))
+    assert len(answers) == 1 and "looks like a file path" in answers.pop()
+    job = jobs.submit(conn, s, bob, doc("unpairedMsaPath", "a.a3m"), files={"a.a3m": str(victims["secret"]).encode()})
+    Worker(s, concurrency=1).run(once=True)
+    failed = jobs.get_job(conn, bob, job.id)
+    assert failed.state is JobState.FAILED and "looks like a file path" in failed.error
