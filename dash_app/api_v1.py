@@ -243,7 +243,7 @@ def cancel(job_id: int) -> Response:
 @bp.post("/jobs/<int:job_id>/retry")
 def retry(job_id: int) -> Response:
     """Queue a failed or cancelled job again."""
-    return jsonify(job_json(jobs.retry_job(_conn(), _caller(), job_id)))
+    return jsonify(job_json(jobs.retry_job(_conn(), _caller(), job_id, _settings())))
 
 
 @bp.get("/jobs/<int:job_id>/scores")

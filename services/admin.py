@@ -167,7 +167,8 @@ def set_default_limits(conn: sqlite3.Connection, actor: User, limits: jobs.Submi
         InvalidInput: a limit is not a whole number from 1 to 10,000,000.
     """
     shown = (f"{limits.jobs_per_submit} jobs per submission, {limits.tokens_per_job} tokens per job, "
-             f"{limits.queued_per_user} queued jobs per user")
+             f"{limits.queued_per_user} queued jobs per user, {limits.seeds_per_job} seeds per job, "
+             f"{limits.gpu_hours_per_job} GPU hours per job")
     with _Audited(actor, f"set the default limits: {shown}"):
         return jobs.set_default_limits(conn, limits, actor.username)
 

@@ -1,8 +1,10 @@
-"""Approval of large jobs: above FOLDDECK_APPROVAL_TOKENS (or from a flagged user) a job waits.
+"""Approval of large jobs: above FOLDDECK_APPROVAL_GPU_HOURS or FOLDDECK_APPROVAL_TOKENS (or from a flagged
+user) a job waits.
 
 A job that needs approval is queued with `approval = 'pending'`; the claim skips it
 (`claimable_sql`) until an admin approves it. A rejection cancels the job with the admin's note
-as its error, so the owner reads it on the job page and the dashboard.
+as its error, so the owner reads it on the job page and the dashboard. Every way a job becomes
+runnable (submit, clone, import, API, retry) goes through `gate`, the one rule (issue 22).
 """
 from __future__ import annotations
 
@@ -30,13 +32,43 @@ def claimable_sql(alias: str = "j") -> str:
     return f"({alias}.approval IS NULL OR {alias}.approval = 'approved')"
 
 
-def mark_pending(conn: sqlite3.Connection, settings: Settings, owner_id: int, job_ids_tokens: list[tuple[int, int]]
-                 ) -> list[int]:
-    """Mark newly inserted jobs that need an admin's approval (inside the submit transaction)."""
-    flagged = conn.execute("SELECT needs_approval FROM users WHERE id = ?", (owner_id,)).fetchone()
-    limit = settings.approval_tokens
-    pending = [i for i, tokens in job_ids_tokens if (flagged and flagged[0]) or (limit and tokens > limit)]
-    conn.executemany("UPDATE jobs SET approval = 'pending', stage = ? WHERE id = ?", [(AWAITING, i) for i in pending])
+def rule(conn: sqlite3.Connection, settings: Settings | None, owner_id: int, tokens: int, gpu_seconds: float,
+         before: str | None = None) -> str | None:
+    """Return the approval a job about to become runnable gets: "pending", "approved" or None (not needed).
+
+    Args:
+        settings: the thresholds; None (a caller without them) keeps a job that waited waiting.
+        gpu_seconds: the estimate (services.af3.size.gpu_seconds), compared to FOLDDECK_APPROVAL_GPU_HOURS.
+        before: the job's approval so far (a retry): a rejection is asked again, never undone by
+            retrying; an approval stands, unless the owner has since been flagged.
+    """
+    row = conn.execute("SELECT needs_approval FROM users WHERE id = ?", (owner_id,)).fetchone()
+    if (row and row[0]) or before == "rejected":
+        return "pending"
+    if before == "approved":
+        return "approved"
+    if settings is None:  # the thresholds are unknown here: a job that waited keeps waiting
+        return "pending" if before == "pending" else None
+    over_tokens = settings.approval_tokens and tokens > settings.approval_tokens
+    over_hours = settings.approval_gpu_hours and gpu_seconds > settings.approval_gpu_hours * 3600
+    return "pending" if over_tokens or over_hours else None
+
+
+def gate(conn: sqlite3.Connection, settings: Settings | None, owner_id: int,
+         jobs: list[tuple[int, int, float, str | None]]) -> list[int]:
+    """Decide and record approval for jobs that become runnable (inside the caller's transaction).
+
+    `jobs`: (job id, tokens, estimated GPU seconds, approval so far). Returns the ids that now wait
+    for an admin; they show under "Awaiting approval" with that stage.
+    """
+    pending, rows = [], []
+    for job_id, tokens, seconds, before in jobs:
+        state = rule(conn, settings, owner_id, tokens, seconds, before)
+        if state == "pending":
+            pending.append(job_id)
+        if state != before or state == "pending":  # a plain submit writes nothing more (one insert per job)
+            rows.append((state, state == "pending", AWAITING, job_id))
+    conn.executemany("UPDATE jobs SET approval = ?, stage = CASE WHEN ? THEN ? ELSE stage END WHERE id = ?", rows)
     return pending
 
 
@@ -116,16 +148,9 @@ def reject(conn: sqlite3.Connection, admin: User, job_id: int, note: str) -> Job
 @dataclass(frozen=True)
 class PendingJob:
     job: Job
-    gpu_hours: float  # the estimate: tokens at the measured pace
+    gpu_hours: float  # the estimate (services.af3.size.gpu_seconds: tokens x seeds x samples)
     recent_jobs: int  # the owner's jobs in the last RECENT_DAYS
     recent_gpu_hours: float  # their finished jobs' run time in that period
-
-
-def estimate_gpu_hours(tokens: int) -> float:
-    """Return a rough GPU-hour estimate for a job of `tokens` tokens (AF3's published A100 timings)."""
-    from services import defaults
-
-    return max(defaults.APPROVAL_MIN_HOURS, (tokens / 1000) ** 2 * defaults.APPROVAL_HOURS_PER_1K_SQ)
 
 
 def pending(conn: sqlite3.Connection, now: float | None = None) -> list[PendingJob]:
@@ -140,5 +165,5 @@ def pending(conn: sqlite3.Connection, now: float | None = None) -> list[PendingJ
         n, secs = conn.execute("SELECT COUNT(*), COALESCE(SUM(finished_at - started_at), 0) FROM jobs "
                                "WHERE owner_id = ? AND submitted_at >= ? AND id != ?",
                                (job.owner_id, since, job.id)).fetchone()
-        out.append(PendingJob(job, estimate_gpu_hours(job.tokens), n, secs / 3600))
+        out.append(PendingJob(job, job.gpu_seconds / 3600, n, secs / 3600))
     return out

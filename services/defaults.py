@@ -47,8 +47,6 @@ CHART_MAX_POINTS = 1000  # per series; more points than pixels wastes bandwidth
 
 # -- application log ------------------------------------------------------------------------
 APP_LOG_RETENTION_DAYS = 90  # a quarter is enough to answer "what happened?"
-APPROVAL_HOURS_PER_1K_SQ = 0.25  # AF3 paper, A100: ~1k tokens in ~15 min, growing ~quadratically with size
-APPROVAL_MIN_HOURS = 0.05  # the fixed cost (model load, compile) of even a tiny job
 CLAIM_CANDIDATES = 50  # queued jobs a claim tries in fair order when the first fits no host (maintenance)
 PREFLIGHT_EVERY_S = 600  # weights and databases rarely move; ten minutes notices a broken mount soon enough
 PREFLIGHT_HELP_TIMEOUT_S = 120  # AF3's --help imports JAX: tens of seconds on a cold host
@@ -118,6 +116,8 @@ HOST_BACKOFF_MAX_S = 300.0  # doubling stops here: a host that returns starts jo
 MAX_JOBS_PER_SUBMIT = 100  # a screen's worth to review; one 9.9 MB file once queued 94,000 jobs in 241 s
 MAX_TOKENS_PER_JOB = 5000  # AlphaFold 3's practical ceiling on one 80 GB GPU; beyond it a job only fails late
 MAX_QUEUED_PER_USER = 500  # five full submissions: enough for a screen, not enough to block the lab for weeks
+MAX_SEEDS_PER_JOB = 100  # 20x AF3's usual 5; one 4,000-seed job of 100 tokens once asked 8.7 GPU-hours unnoticed
+MAX_GPU_HOURS_PER_JOB = 24.0  # a day of one GPU (services.af3.size.gpu_seconds); a 5,000-token, 5-seed job is ~3.5 h
 CLI_SUBMIT_MAX_BYTES = UPLOAD_MAX_BYTES  # the command line reads a file like the upload page does
 CLI_MAX_PROBLEMS_SHOWN = 50  # one broken file once printed 260,000 lines; the first fifty say what is wrong
 

@@ -1,6 +1,7 @@
 """Maintenance windows per host and where a claimed job may go (issue 18).
 
-A host takes no job whose time estimate says it would not finish before that host's next window;
+A host takes no job whose time estimate (services.af3.size.gpu_seconds: tokens x seeds x samples, the
+size badge's) says it would not finish before that host's next window;
 a host inside a window takes nothing; running jobs are left alone. Preflight (services.preflight)
 adds: no real-AF3 job goes to a host whose last check failed.
 """
@@ -87,38 +88,30 @@ def next_start(conn: sqlite3.Connection, host: str, now: float) -> float | None:
     return row[0]
 
 
-def estimate_seconds(tokens: int) -> float:
-    """Return the run-time estimate a window is checked against (the approvals estimate)."""
-    from services.approvals import estimate_gpu_hours
-
-    return estimate_gpu_hours(tokens) * 3600
-
-
-def fits(conn: sqlite3.Connection, host: str, tokens: int, now: float) -> bool:
-    """Return True when a job of `tokens` may start on `host` now: not in a window, done before the next."""
+def fits(conn: sqlite3.Connection, host: str, seconds: float, now: float) -> bool:
+    """Return True when a job estimated at `seconds` of GPU time may start on `host` now: not in a window,
+    done before the next."""
     if current(conn, host, now) is not None:
         return False
     nxt = next_start(conn, host, now)
-    return nxt is None or now + estimate_seconds(tokens) <= nxt
+    return nxt is None or now + seconds <= nxt
 
 
 def _hm(ts: float, day: bool = False) -> str:
     return time.strftime("%Y-%m-%d %H:%M" if day else "%H:%M", time.localtime(ts))
 
 
-def place(conn: sqlite3.Connection, job_row: sqlite3.Row | tuple, free: list[Host], real_af3: callable,
+def place(conn: sqlite3.Connection, seconds: float, free: list[Host], real_af3: callable,
           now: float | None = None) -> Host | None:
-    """Return the first free host (best first) that may take this job now, or None.
+    """Return the first free host (best first) that may take a job estimated at `seconds` now, or None.
 
-    `job_row` is (id, tokens); `real_af3(host)` says whether that host runs real AlphaFold 3 (then
-    its preflight must have passed).
+    `real_af3(host)` says whether that host runs real AlphaFold 3 (then its preflight must have passed).
     """
     from services import preflight
 
     now = time.time() if now is None else now
-    tokens = job_row[1]
     for host in free:
-        if not fits(conn, host.name, tokens, now):
+        if not fits(conn, host.name, seconds, now):
             continue
         if real_af3(host) and not preflight.is_ready(conn, host.name):
             continue

@@ -74,7 +74,8 @@ class Settings:
     api_rate_per_minute: int = defaults.API_RATE_PER_MINUTE
     submit_rate_per_minute: int = defaults.SUBMIT_RATE_PER_MINUTE
     retention_days: int = 0  # outputs of unpinned finished jobs are purged after this; 0 keeps them
-    approval_tokens: int = 0  # jobs above this many tokens wait for an admin; 0 turns approval off
+    approval_tokens: int = 0  # (older rule, kept) jobs above this many tokens wait for an admin; 0: off
+    approval_gpu_hours: float = 0.0  # jobs estimated above this many GPU hours wait for an admin; 0: off
     msa_cache_mb: int = defaults.MSA_CACHE_MB  # cached MSAs and templates, least recently used evicted; 0: off
     msa_cache_scope: str = "user"  # "user": reuse only your own chains; "lab": anyone's identical chain
     shared_input_dirs: tuple[Path, ...] = ()  # folders whose files any job's input may name (read-only); none
@@ -283,6 +284,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "submit_rate_per_minute": _int(0, 100_000),
     "retention_days": _int(0, 36_500),
     "approval_tokens": _int(0, 10_000_000),
+    "approval_gpu_hours": _float(0, 1_000_000),
     "msa_cache_mb": _int(0, 10_000_000),
     "msa_cache_scope": _choice(MSA_CACHE_SCOPES),
     "shared_input_dirs": _folders,

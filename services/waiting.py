@@ -82,7 +82,7 @@ def _reason(conn, settings, job: Job, now: float, hosts: list[Host], paused: boo
         text = maintenance.maintenance_text(conn, host.name, now)
         if not text:
             nxt = maintenance.next_start(conn, host.name, now)
-            if nxt is not None and now + maintenance.estimate_seconds(job.tokens) > nxt:
+            if nxt is not None and now + job.gpu_seconds > nxt:
                 text = f"{host.name} has maintenance at {_hm(nxt)}, before this job would finish"
         if not text and preflight.runs_real_af3(settings, host) and not preflight.is_ready(conn, host.name):
             text = f"{host.name} not ready for AlphaFold 3"

@@ -41,6 +41,8 @@ REFRESH = page_id(__name__, "refresh")
 LIMIT_JOBS = page_id(__name__, "limit-jobs")
 LIMIT_TOKENS = page_id(__name__, "limit-tokens")
 LIMIT_QUEUED = page_id(__name__, "limit-queued")
+LIMIT_SEEDS = page_id(__name__, "limit-seeds")
+LIMIT_GPU_HOURS = page_id(__name__, "limit-gpu-hours")
 LIMIT_SAVE = page_id(__name__, "limit-save")
 LIMIT_ALERT = page_id(__name__, "limit-alert")
 APPROVALS = page_id(__name__, "approvals")  # issue 18: jobs awaiting approval, shown first
@@ -120,10 +122,11 @@ def layout(**_query) -> html.Div:
 
 def limits_card(limits: jobs.SubmitLimits) -> dbc.Card:
     """Return the default submission limits, editable (a user's own limits on the Users page win)."""
-    def field(label: str, component_id: str, value: int) -> dbc.Row:
+    def field(label: str, component_id: str, value: float, bounds: tuple = jobs.LIMIT_RANGE, step: float = 1
+              ) -> dbc.Row:
         return dbc.Row([dbc.Label(label, html_for=component_id, width=7, className="small"),
-                        dbc.Col(dbc.Input(id=component_id, type="number", min=jobs.LIMIT_RANGE[0],
-                                          max=jobs.LIMIT_RANGE[1], step=1, value=value, size="sm"), width=5)],
+                        dbc.Col(dbc.Input(id=component_id, type="number", min=bounds[0], max=bounds[1], step=step,
+                                          value=value, size="sm"), width=5)],
                        className="mb-2")
 
     return dbc.Card([
@@ -133,8 +136,12 @@ def limits_card(limits: jobs.SubmitLimits) -> dbc.Card:
             field("Jobs per submission (file, upload or request)", LIMIT_JOBS, limits.jobs_per_submit),
             field("Tokens per job", LIMIT_TOKENS, limits.tokens_per_job),
             field("Queued jobs per user", LIMIT_QUEUED, limits.queued_per_user),
+            field("Seeds per job", LIMIT_SEEDS, limits.seeds_per_job),
+            field("GPU hours per job (estimated)", LIMIT_GPU_HOURS, limits.gpu_hours_per_job, jobs.GPU_HOURS_RANGE,
+                  0.01),
             html.P("Defaults for everyone; a user's own limits (Users page) take their place. AlphaFold 3 fits "
-                   "about 5,000 tokens on one 80 GB GPU.", className="small text-muted"),
+                   "about 5,000 tokens on one 80 GB GPU. GPU hours are the size badge's estimate: tokens x seeds "
+                   "x samples.", className="small text-muted"),
             dbc.Button([html.I(className="bi bi-save me-1"), "Save limits"], id=LIMIT_SAVE, color="primary",
                        size="sm"),
         ]),
@@ -143,21 +150,25 @@ def limits_card(limits: jobs.SubmitLimits) -> dbc.Card:
 
 @callback(
     Output(LIMIT_ALERT, "children"), Output(LIMIT_JOBS, "value"), Output(LIMIT_TOKENS, "value"),
-    Output(LIMIT_QUEUED, "value"),
+    Output(LIMIT_QUEUED, "value"), Output(LIMIT_SEEDS, "value"), Output(LIMIT_GPU_HOURS, "value"),
     Input(LIMIT_SAVE, "n_clicks"), State(LIMIT_JOBS, "value"), State(LIMIT_TOKENS, "value"),
-    State(LIMIT_QUEUED, "value"), prevent_initial_call=True,
+    State(LIMIT_QUEUED, "value"), State(LIMIT_SEEDS, "value"), State(LIMIT_GPU_HOURS, "value"),
+    prevent_initial_call=True,
 )
-def save_limits(_n, per_submit, tokens, queued):
+def save_limits(_n, per_submit, tokens, queued, seeds, gpu_hours):
     """Store new default limits and show what is in force now."""
     try:
         values = [int(v) if isinstance(v, (int, float)) and float(v).is_integer() else v
-                  for v in (per_submit, tokens, queued)]
-        saved = admin.set_default_limits(conn(), require_account(), jobs.SubmitLimits(*values))
+                  for v in (per_submit, tokens, queued, seeds)]
+        hours = float(gpu_hours) if isinstance(gpu_hours, (int, float)) else gpu_hours
+        saved = admin.set_default_limits(conn(), require_account(), jobs.SubmitLimits(*values, hours))
     except FoldDeckError as exc:
-        return error_alert(exc), no_update, no_update, no_update
+        return error_alert(exc), no_update, no_update, no_update, no_update, no_update
     return (ok_alert(f"Limits saved: {saved.jobs_per_submit:,} jobs per submission, {saved.tokens_per_job:,} tokens "
-                     f"per job, {saved.queued_per_user:,} queued jobs per user."),
-            saved.jobs_per_submit, saved.tokens_per_job, saved.queued_per_user)
+                     f"per job, {saved.queued_per_user:,} queued jobs per user, {saved.seeds_per_job:,} seeds per "
+                     f"job, {saved.gpu_hours_per_job:,g} GPU hours per job."),
+            saved.jobs_per_submit, saved.tokens_per_job, saved.queued_per_user, saved.seeds_per_job,
+            saved.gpu_hours_per_job)
 
 
 def job_rows(view: QueueOverview, why: dict[int, str] | None = None) -> list[dict]:
@@ -387,10 +398,11 @@ def approval_rows(pending: list[approvals.PendingJob]) -> html.Div | dbc.Table:
     """Return the pending jobs with size, estimated GPU hours and the owner's recent usage."""
     if not pending:
         return html.P("No job is waiting for approval.", className="fd-empty small mb-2")
-    head = html.Thead(html.Tr([html.Th(x) for x in ("Job", "Owner", "Tokens", "Est. GPU h",
+    head = html.Thead(html.Tr([html.Th(x) for x in ("Job", "Owner", "Tokens x seeds", "Est. GPU h",
                                                    f"Owner's last {approvals.RECENT_DAYS} days", "Waiting since")]))
-    body = [html.Tr([html.Td(f"#{p.job.id} {p.job.name}"), html.Td(p.job.owner), html.Td(f"{p.job.tokens:,}"),
-                     html.Td(f"{p.gpu_hours:.1f}"), html.Td(f"{p.recent_jobs} jobs, {p.recent_gpu_hours:.1f} GPU h"),
+    body = [html.Tr([html.Td(f"#{p.job.id} {p.job.name}"), html.Td(p.job.owner),
+                     html.Td(f"{p.job.tokens:,} x {p.job.seeds:,}"), html.Td(f"{p.gpu_hours:.1f}"),
+                     html.Td(f"{p.recent_jobs} jobs, {p.recent_gpu_hours:.1f} GPU h"),
                      html.Td(fmt_time(p.job.submitted_at))]) for p in pending]
     return dbc.Table([head, html.Tbody(body)], size="sm", hover=True, responsive=True, className="mb-2")
 

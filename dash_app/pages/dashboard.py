@@ -257,7 +257,9 @@ def act(user, job_id: int, action: str) -> str:
         job = jobs.cancel_job(conn(), user, job_id)
         return f"Job #{job.id} " + ("is stopping." if job.state.value == "running" else "was cancelled.")
     if action == "retry":
-        return f"Job #{jobs.retry_job(conn(), user, job_id).id} is queued again."
+        job = jobs.retry_job(conn(), user, job_id, settings())
+        return f"Job #{job.id} is queued again" + (", awaiting approval by an admin." if job.approval == "pending"
+                                                   else ".")
     raise ValueError(f"unknown action {action!r}")
 
 

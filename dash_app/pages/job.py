@@ -365,7 +365,7 @@ def act_on_job(_cancel, _retry, console_cursor):
     try:
         job_id = cons.checked_job(conn(), user, console_cursor)[0].id
         if ctx.triggered_id == RETRY:
-            jobs.retry_job(conn(), user, job_id)
+            jobs.retry_job(conn(), user, job_id, settings())
             message = "Queued again; the log continues below."
         else:
             job = jobs.cancel_job(conn(), user, job_id)

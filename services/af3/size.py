@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +12,8 @@ from services.af3.ccd import UNKNOWN_COMPONENT_ATOMS, Component, component_atoms
 BUCKETS = (128, 256, 384, 512, 768, 1024, 1280, 1536, 2048, 2560, 3072, 3584, 4096, 4608, 5120)
 # AF3 docs/performance: seconds per seed on one A100 80 GB, by token count.
 A100_SECONDS = ((1024, 62.0), (2048, 275.0), (3072, 703.0), (4096, 1434.0), (5120, 2547.0))
+# AF3's default --num_diffusion_samples; the published timings above are for it.
+DEFAULT_SAMPLES = 5
 # Largest token count each GPU holds (AF3 docs: 80 GB cards to 5120; A100 40 GB ~4352 with unified memory).
 GPU_MAX_TOKENS = {"A100 80GB": 5120, "H100 80GB": 5120, "A100 40GB": 4352}
 
@@ -113,12 +116,33 @@ def seconds_per_seed(bucket: int) -> float:
     return lo[1] * (bucket / lo[0]) ** slope
 
 
-def estimate_size(af3: dict[str, Any]) -> SizeEstimate:
+def gpu_seconds(tokens: int, seeds: int = 1, samples: int = DEFAULT_SAMPLES) -> float:
+    """Return a job's estimated GPU seconds: its bucket's time per seed, times seeds, scaled by samples.
+
+    The one estimator: the size badge, the limits, approval, the admin queue's GPU hours and
+    maintenance-window placement all call it, so they cannot disagree.
+    """
+    per_seed = seconds_per_seed(bucket_for(max(0, int(tokens))))
+    return per_seed * max(1, int(seeds)) * max(1, int(samples)) / DEFAULT_SAMPLES
+
+
+def seeds_in(af3: dict[str, Any]) -> int:
+    """Return how many seeds a valid AF3-dialect job runs (at least one)."""
+    return max(1, len(af3.get("modelSeeds") or []))
+
+
+def samples_in(command: str) -> int:
+    """Return the diffusion samples per seed an AF3 command line asks for (AF3's default when it does not say)."""
+    m = re.search(r"--num_diffusion_samples[= ](\d+)", command or "")
+    return max(1, int(m.group(1))) if m else DEFAULT_SAMPLES
+
+
+def estimate_size(af3: dict[str, Any], samples: int = DEFAULT_SAMPLES) -> SizeEstimate:
     """Estimate tokens, bucket, time and GPU fit for a valid AF3-dialect job."""
     tokens, unknown = _count(af3)
     bucket = bucket_for(tokens)
-    per_seed = round(seconds_per_seed(bucket), 1)
-    seeds = max(1, len(af3.get("modelSeeds") or []))
+    per_seed = round(gpu_seconds(tokens, 1, samples), 1)
+    seeds = seeds_in(af3)
     fits = {gpu: tokens <= limit for gpu, limit in GPU_MAX_TOKENS.items()}
     warnings = []
     if unknown:
@@ -130,4 +154,5 @@ def estimate_size(af3: dict[str, Any]) -> SizeEstimate:
     for gpu, ok in fits.items():
         if not ok:
             warnings.append(f"{tokens} tokens do not fit on one {gpu} (about {GPU_MAX_TOKENS[gpu]} at most).")
-    return SizeEstimate(tokens, bool(unknown), unknown, bucket, per_seed, round(per_seed * seeds, 1), fits, warnings)
+    return SizeEstimate(tokens, bool(unknown), unknown, bucket, per_seed, round(gpu_seconds(tokens, seeds, samples), 1),
+                        fits, warnings)

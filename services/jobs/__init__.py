@@ -33,6 +33,7 @@ from services.jobs.leases import (  # noqa: F401
     start_attempt,
 )
 from services.jobs.limits import (  # noqa: F401
+    GPU_HOURS_RANGE,
     LIMIT_RANGE,
     SubmitLimits,
     UserLimits,

@@ -6,7 +6,7 @@ import logging
 import sqlite3
 import time
 
-from services import joblog
+from services import approvals, joblog
 from services.db import transaction
 from services.errors import JobStateError
 from services.jobs.limits import _check_limits
@@ -43,27 +43,33 @@ def cancel_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
     return _load(conn, job.id)
 
 
-def retry_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
+def retry_job(conn: sqlite3.Connection, caller: User, job_id: int, settings: Settings | None = None) -> Job:
     """Queue a failed or cancelled job again as a new attempt; earlier attempts stay in its history.
+
+    It passes the approval rule again (`approvals.gate`, as at submission): a rejected job, or one
+    whose owner must have jobs approved, waits under "Awaiting approval" rather than run. Pass
+    `settings` so the size thresholds apply too; without them a job that waited keeps waiting.
 
     Raises:
         JobNotFound: not visible to the caller.
         JobStateError: the job is not failed or cancelled.
-        LimitExceeded: the owner's queued-jobs limit refuses it.
+        LimitExceeded: the owner's per-job or queued-jobs limits refuse it.
     """
     with transaction(conn):
         job = get_job(conn, caller, job_id)
         if job.state not in (JobState.FAILED, JobState.CANCELLED):
             raise JobStateError(f"Job {job.id} is {job.state.value}; only failed or cancelled jobs can be retried.")
-        _check_limits(conn, job.owner_id, job.tokens)
+        _check_limits(conn, job.owner_id, job.tokens, job.seeds, job.samples)
         now = time.time()
         conn.execute("UPDATE jobs SET state = 'queued', queued_at = ?, updated_at = ?, started_at = NULL, "
                      "finished_at = NULL, cancel_requested = 0, exit_code = NULL, error = NULL, worker_id = NULL, "
                      "lease_expires = NULL, pid = NULL, remote_pid = NULL, stage = '', progress = 0, "
                      "progress_detail = '', progress_state = '{}', attempts_base = attempts WHERE id = ?",
                      (now, now, job.id))
+        waits = approvals.gate(conn, settings, job.owner_id, [(job.id, job.tokens, job.gpu_seconds, job.approval)])
     joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Retry requested by {caller.username}.")])
-    _event(logging.INFO, "job %s retried by %s", job, job.id, caller.username)
+    _event(logging.INFO, "job %s retried by %s%s", job, job.id, caller.username,
+           ", awaiting approval" if waits else "")
     return _load(conn, job.id)
 
 

@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"job {args.id} is {cancel_job(conn, caller, args.id).state.value}"
                   + (" (stopping)" if get_job(conn, caller, args.id).state is JobState.RUNNING else ""))
         elif args.cmd == "retry":
-            print(f"job {args.id} is {retry_job(conn, caller, args.id).state.value}")
+            print(f"job {args.id} is {retry_job(conn, caller, args.id, settings).state.value}")
     except InvalidInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         for line in problem_lines(exc.problems):

@@ -33,7 +33,7 @@ def _free_hosts(conn: sqlite3.Connection, hosts: list[Host]) -> tuple[list[Host]
 
 _FAIR_NEXT = """
 WITH r AS (SELECT owner_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner_id)
-SELECT j.id, j.tokens, j.owner_id, j.data_json, j.msa_keys, j.msa_reuse FROM jobs j
+SELECT j.id, j.tokens, j.owner_id, j.data_json, j.msa_keys, j.msa_reuse, j.seeds, j.samples FROM jobs j
 LEFT JOIN r ON r.owner_id = j.owner_id
 LEFT JOIN user_limits l ON l.user_id = j.owner_id
 WHERE j.state = 'queued' AND {claimable} AND (j.not_before IS NULL OR j.not_before <= ?)
@@ -79,10 +79,12 @@ def _place(conn: sqlite3.Connection, settings: Settings, gpu: list[Host], cpu: l
     for row in conn.execute(_FAIR_NEXT, (now,)).fetchall():
         if busy is None:  # read once per claim, only when some job is a candidate
             busy = stages.searching(conn, settings)
-        where = stages.route(conn, settings, stages.Candidate(*row), gpu, cpu, busy)
+        cand = stages.Candidate(*row)
+        where = stages.route(conn, settings, cand, gpu, cpu, busy)
         if where is None:
             continue
-        host = maintenance.place(conn, row, where.hosts, lambda h: preflight.runs_real_af3(settings, h), now)
+        host = maintenance.place(conn, cand.gpu_seconds, where.hosts, lambda h: preflight.runs_real_af3(settings, h),
+                                 now)
         if host is not None:
             return row, host, where.phase
     return None, None, None

@@ -25,9 +25,13 @@ class SubmitLimits:
     jobs_per_submit: int = defaults.MAX_JOBS_PER_SUBMIT
     tokens_per_job: int = defaults.MAX_TOKENS_PER_JOB
     queued_per_user: int = defaults.MAX_QUEUED_PER_USER
+    seeds_per_job: int = defaults.MAX_SEEDS_PER_JOB
+    gpu_hours_per_job: float = defaults.MAX_GPU_HOURS_PER_JOB  # estimated (services.af3.size.gpu_seconds)
 
 
 LIMIT_RANGE = (1, 10_000_000)  # a limit of 0 would refuse everything; use pause for that
+GPU_HOURS_RANGE = (0.01, 1_000_000.0)  # a 100-token, 1-seed job is ~0.002 h; 0 would refuse everything
+_COLUMNS = ("jobs_per_submit", "tokens_per_job", "queued_per_user", "seeds_per_job", "gpu_hours_per_job")
 
 
 def get_limits(conn: sqlite3.Connection, user_id: int) -> UserLimits:
@@ -56,32 +60,34 @@ def set_limits(conn: sqlite3.Connection, user_id: int, limits: UserLimits) -> Us
 
 def default_limits(conn: sqlite3.Connection) -> SubmitLimits:
     """Return the limits every user has unless an admin set their own (NULL columns: defaults.py)."""
-    row = conn.execute("SELECT jobs_per_submit, tokens_per_job, queued_per_user FROM submit_limits "
-                       "WHERE id = 1").fetchone()
+    row = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM submit_limits WHERE id = 1").fetchone()
     base = SubmitLimits()
     if row is None:
         return base
-    return SubmitLimits(*(v if v is not None else d for v, d in zip(row, (base.jobs_per_submit, base.tokens_per_job,
-                                                                         base.queued_per_user), strict=True)))
+    return SubmitLimits(*(v if v is not None else getattr(base, name) for v, name in zip(row, _COLUMNS, strict=True)))
 
 
 def set_default_limits(conn: sqlite3.Connection, limits: SubmitLimits, by: str) -> SubmitLimits:
     """Store new default limits (services.admin checks the caller is an admin and logs it).
 
     Raises:
-        InvalidInput: a limit is not a whole number from 1 to 10,000,000.
+        InvalidInput: a count is not a whole number from 1 to 10,000,000, or GPU hours not from 0.01 to 1,000,000.
     """
     lo, hi = LIMIT_RANGE
     for label, value in (("Jobs per submission", limits.jobs_per_submit), ("Tokens per job", limits.tokens_per_job),
-                         ("Queued jobs per user", limits.queued_per_user)):
-        if not isinstance(value, int) or not lo <= value <= hi:
+                         ("Queued jobs per user", limits.queued_per_user), ("Seeds per job", limits.seeds_per_job)):
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
             raise InvalidInput(f"{label} must be a whole number from {lo:,} to {hi:,}.")
-    conn.execute("INSERT INTO submit_limits (id, jobs_per_submit, tokens_per_job, queued_per_user, changed_by, "
-                 "changed_at) VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                 "jobs_per_submit = excluded.jobs_per_submit, tokens_per_job = excluded.tokens_per_job, "
-                 "queued_per_user = excluded.queued_per_user, changed_by = excluded.changed_by, "
-                 "changed_at = excluded.changed_at",
-                 (limits.jobs_per_submit, limits.tokens_per_job, limits.queued_per_user, by, time.time()))
+    glo, ghi = GPU_HOURS_RANGE
+    hours = limits.gpu_hours_per_job
+    if not isinstance(hours, (int, float)) or isinstance(hours, bool) or not glo <= hours <= ghi:
+        raise InvalidInput(f"GPU hours per job must be a number from {glo:,} to {ghi:,.0f}.")
+    values = [getattr(limits, name) for name in _COLUMNS]
+    values[-1] = float(hours)
+    conn.execute(f"INSERT INTO submit_limits (id, {', '.join(_COLUMNS)}, changed_by, changed_at) "
+                 f"VALUES (1, {', '.join('?' * len(_COLUMNS))}, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                 + ", ".join(f"{c} = excluded.{c}" for c in (*_COLUMNS, "changed_by", "changed_at")),
+                 (*values, by, time.time()))
     return default_limits(conn)
 
 
@@ -90,7 +96,8 @@ def effective_limits(conn: sqlite3.Connection, user_id: int) -> SubmitLimits:
     base, own = default_limits(conn), get_limits(conn, user_id)
     return SubmitLimits(base.jobs_per_submit,
                         base.tokens_per_job if own.max_tokens is None else own.max_tokens,
-                        base.queued_per_user if own.max_queued is None else own.max_queued)
+                        base.queued_per_user if own.max_queued is None else own.max_queued,
+                        base.seeds_per_job, base.gpu_hours_per_job)
 
 
 _ASK = "ask an admin if you need more"
@@ -121,6 +128,25 @@ def too_many_tokens(tokens: int, limit: int) -> str:
     return _tokens_refusal(tokens, limit)
 
 
+def job_refusal(limits: SubmitLimits, tokens: int, seeds: int, samples: int) -> str:
+    """Return why one job is over its owner's per-job limits (tokens, seeds, estimated GPU hours), or "".
+
+    The GPU hours are `services.af3.size.gpu_seconds`, the estimate the size badge shows.
+    """
+    from services.af3.size import gpu_seconds
+
+    if tokens > limits.tokens_per_job:
+        return _tokens_refusal(tokens, limits.tokens_per_job)
+    if seeds > limits.seeds_per_job:
+        return (f"This job has {seeds:,} seeds; the limit is {limits.seeds_per_job:,} seeds per job (AlphaFold 3 "
+                f"usually runs 5); {_ASK}.")
+    hours = gpu_seconds(tokens, seeds, samples) / 3600
+    if hours > limits.gpu_hours_per_job:
+        return (f"This job needs about {hours:,.1f} GPU hours ({tokens:,} tokens x {seeds:,} seeds x {samples} "
+                f"samples); the limit is {limits.gpu_hours_per_job:,g} GPU hours per job. Use fewer seeds, or {_ASK}.")
+    return ""
+
+
 def _tokens_refusal(tokens: int, limit: int) -> str:
     return (f"This job has {tokens:,} tokens; your limit is {limit:,} tokens per job (AlphaFold 3 fits about "
             f"5,000 on one 80 GB GPU); {_ASK}.")
@@ -131,10 +157,12 @@ def _queued_refusal(queued: int, limit: int) -> str:
     return f"You already have {queued:,} queued {noun}; the limit is {limit:,}. Wait for some to run, or {_ASK}."
 
 
-def _check_limits(conn: sqlite3.Connection, owner_id: int, tokens: int, extra_queued: int = 1) -> None:
+def _check_limits(conn: sqlite3.Connection, owner_id: int, tokens: int, seeds: int, samples: int,
+                  extra_queued: int = 1) -> None:
     limits = effective_limits(conn, owner_id)
-    if tokens > limits.tokens_per_job:
-        raise LimitExceeded(_tokens_refusal(tokens, limits.tokens_per_job))
+    why = job_refusal(limits, tokens, seeds, samples)
+    if why:
+        raise LimitExceeded(why)
     queued = _queued_count(conn, owner_id)
     if queued + extra_queued > limits.queued_per_user:
         raise LimitExceeded(_queued_refusal(queued, limits.queued_per_user))

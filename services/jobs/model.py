@@ -86,6 +86,15 @@ class Job:
     msa_keys: str | None = None  # JSON: the chains a data pipeline would search (services.msa_cache)
     msa_reuse: int = 1  # 0: the owner asked to search again rather than reuse cached MSAs
     msa_reused: str | None = None  # JSON [{"chains": ["A"], "job_id": 12}]: one entry per entity taken from the cache
+    seeds: int = 1  # modelSeeds in the input (issue 22: GPU time, not tokens alone)
+    samples: int = 5  # diffusion samples per seed the AF3 command asks for
+
+    @property
+    def gpu_seconds(self) -> float:
+        """Return the job's estimated GPU seconds (services.af3.size.gpu_seconds, the one estimator)."""
+        from services.af3.size import gpu_seconds
+
+        return gpu_seconds(self.tokens, self.seeds, self.samples)
 
     @property
     def waiting_for_gpu(self) -> bool:

@@ -35,6 +35,15 @@ class Candidate:
     data_json: str | None
     msa_keys: str | None
     msa_reuse: int
+    seeds: int = 1
+    samples: int = 5
+
+    @property
+    def gpu_seconds(self) -> float:
+        """Return its estimated GPU seconds (services.af3.size.gpu_seconds), which window placement checks."""
+        from services.af3.size import gpu_seconds
+
+        return gpu_seconds(self.tokens, self.seeds, self.samples)
 
 
 @dataclass

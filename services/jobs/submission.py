@@ -21,9 +21,9 @@ from services.jobs.limits import (
     SubmitLimits,
     _queued_count,
     _queued_refusal,
-    _tokens_refusal,
     check_job_count,
     effective_limits,
+    job_refusal,
 )
 from services.jobs.model import _SELECT, Job, _event, _to_job
 from services.settings import Settings
@@ -83,8 +83,8 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
     `reuse_msa=False`: search every chain again rather than take cached MSAs ("search again").
 
     Raises:
-        LimitExceeded: too many jobs, too many tokens in one, or too many queued (the message names the
-            limit and the job); nothing was submitted.
+        LimitExceeded: too many jobs, too many tokens, seeds or GPU hours in one, or too many queued (the message
+            names the limit and the job); nothing was submitted.
         TermsNotAccepted: the terms were not accepted; nothing was submitted.
         RateLimited: more submissions than FOLDDECK_SUBMIT_RATE_PER_MINUTE through builder, upload or API.
     """
@@ -97,13 +97,16 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
     check_job_count(len(items), limits)
     items = _bind_files(settings, items)
     # Counted and serialised before taking the write lock: other submitters wait only for the inserts.
+    from services.af3.size import samples_in, seeds_in
+
+    samples = samples_in(settings.af3_command)
     entries = [_Entry(i, item, count_tokens(item.af3), _job_name(item.af3, item.name), _input_text(item.af3),
-                      msa_cache.dumps_keys(item.af3)) for i, item in enumerate(items)]
+                      msa_cache.dumps_keys(item.af3), seeds_in(item.af3), samples) for i, item in enumerate(items)]
     with transaction(conn):
         terms_at = _terms_accepted_at(conn, owner, accept_terms)
         existing = _existing_keys(conn, owner.id, [e.item.idempotency_key for e in entries])
         new = [e for e in entries if e.item.idempotency_key not in existing]
-        _check_batch(conn, owner.id, [(e.item.label, e.tokens) for e in new], limits)
+        _check_batch(conn, owner.id, [(e.item.label, e.tokens, e.seeds, e.samples) for e in new], limits)
         with _undo_inputs(settings) as written:
             made = _insert_many(conn, settings, owner, new, terms_at, via, written, reuse_msa)
             if not_before:  # in the same transaction: no worker sees the jobs without it
@@ -173,6 +176,8 @@ class _Entry:
     name: str
     text: str  # the input file's content
     msa_keys: str  # the chains a data pipeline would search (services.msa_cache)
+    seeds: int = 1  # modelSeeds: with tokens and samples, the GPU time (services.af3.size.gpu_seconds)
+    samples: int = 5  # diffusion samples per seed (the AF3 command's --num_diffusion_samples)
 
 
 def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new: list[_Entry], terms_at: float,
@@ -198,11 +203,14 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
         os.replace(tmp, path)
         made[e.index] = job_id
         rows.append((job_id, owner.id, e.name, e.item.idempotency_key, str(path), e.tokens, e.item.cloned_from, now,
-                     now, now, terms_at, via or None, e.msa_keys, int(reuse_msa)))
+                     now, now, terms_at, via or None, e.msa_keys, int(reuse_msa), e.seeds, e.samples))
     conn.executemany("INSERT INTO jobs (id, owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
-                     "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via, msa_keys, msa_reuse) "
-                     "VALUES (?1, ?2, ?3, 'queued', ?4, fd_rel(?5, ?1), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)", rows)
-    approvals.mark_pending(conn, settings, owner.id, [(r[0], r[5]) for r in rows])
+                     "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via, msa_keys, msa_reuse, seeds, "
+                     "samples) VALUES (?1, ?2, ?3, 'queued', ?4, fd_rel(?5, ?1), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                     "?15, ?16)", rows)
+    from services.af3.size import gpu_seconds
+
+    approvals.gate(conn, settings, owner.id, [(r[0], r[5], gpu_seconds(r[5], r[14], r[15]), None) for r in rows])
     return made
 
 
@@ -293,9 +301,9 @@ def _existing_keys(conn: sqlite3.Connection, owner_id: int, keys: list[str | Non
     return {key: job_id for key, job_id in rows}
 
 
-def _check_batch(conn: sqlite3.Connection, owner_id: int, entries: list[tuple[str, int]],
+def _check_batch(conn: sqlite3.Connection, owner_id: int, entries: list[tuple[str, int, int, int]],
                  limits: SubmitLimits) -> None:
-    """Check the limits for every new entry, as if all were queued together.
+    """Check the limits for every new entry (label, tokens, seeds, samples), as if all were queued together.
 
     Raises:
         LimitExceeded: naming the first refused entry by its label, and why; nothing is submitted.
@@ -303,9 +311,10 @@ def _check_batch(conn: sqlite3.Connection, owner_id: int, entries: list[tuple[st
     def refuse(label: str, why: str) -> LimitExceeded:
         return LimitExceeded(f"{label}: {why} Nothing was submitted." if label else why)
 
-    for label, tokens in entries:
-        if tokens > limits.tokens_per_job:
-            raise refuse(label, _tokens_refusal(tokens, limits.tokens_per_job))
+    for label, tokens, seeds, samples in entries:
+        why = job_refusal(limits, tokens, seeds, samples)
+        if why:
+            raise refuse(label, why)
     queued = _queued_count(conn, owner_id)
     if entries and queued + len(entries) > limits.queued_per_user:
         if len(entries) == 1:

@@ -140,9 +140,11 @@ def test_builder_refuses_a_job_over_the_default_token_limit(user_client, app, co
 
 
 def limits_save(client, app, values):
+    values = [*values, defaults.MAX_SEEDS_PER_JOB, defaults.MAX_GPU_HOURS_PER_JOB][:5]
     body = payload(app, "admin-queue-limit-alert.children", [("admin-queue-limit-save", "n_clicks", 1)],
                    [("admin-queue-limit-jobs", "value", values[0]), ("admin-queue-limit-tokens", "value", values[1]),
-                    ("admin-queue-limit-queued", "value", values[2])])
+                    ("admin-queue-limit-queued", "value", values[2]), ("admin-queue-limit-seeds", "value", values[3]),
+                    ("admin-queue-limit-gpu-hours", "value", values[4])])
     return dash_post(client, body)
 
 

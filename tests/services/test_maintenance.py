@@ -36,9 +36,9 @@ def test_host_in_maintenance_takes_nothing_and_says_until_when(conn, settings, a
 
 def test_job_that_would_overrun_the_next_window_waits(conn, settings, alice, admin, worker):
     now = time.time()
-    big = jobs.submit(conn, settings, alice, af3("big", BIG_SEQ * 20))  # 2,800 tokens: ~2 h estimated
+    big = jobs.submit(conn, settings, alice, af3("big", BIG_SEQ * 20, seeds=range(1, 7)))  # 2,800 tokens x 6 seeds
     small = jobs.submit(conn, settings, alice, af3("small"))
-    assert maintenance.estimate_seconds(big.tokens) > H > maintenance.estimate_seconds(small.tokens)
+    assert big.gpu_seconds > H > small.gpu_seconds  # ~1.2 h: the size badge's estimate
     maintenance.add_window(conn, admin, "gpu1", now + H, now + 2 * H)
     claimed = jobs.claim_job(conn, settings, worker, [GPU1])
     assert claimed.id == small.id  # the big one would overrun: the small one behind it goes
@@ -123,7 +123,7 @@ def test_why_a_job_waits(conn, settings, alice, admin):
     w = maintenance.add_window(conn, admin, "gpu1", now - 60, now + H)
     assert waiting.reasons(conn, settings, [job], now, one)[job.id].startswith("waiting: gpu1 in maintenance until ")
     maintenance.delete_window(conn, admin, w.id)
-    maintenance.add_window(conn, admin, "gpu1", now + 60, now + H)
+    maintenance.add_window(conn, admin, "gpu1", now + job.gpu_seconds / 2, now + H)  # it would not finish first
     assert "has maintenance at" in waiting.reasons(conn, settings, [job], now, one)[job.id]
     jobs.set_limits(conn, alice.id, jobs.UserLimits(max_running=0, max_queued=None, max_tokens=None))
     assert "per-user limit, 0 of 0" in waiting.reasons(conn, settings, [job], now, one)[job.id]
