@@ -206,8 +206,8 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
                      now, now, terms_at, via or None, e.msa_keys, int(reuse_msa), e.seeds, e.samples))
     conn.executemany("INSERT INTO jobs (id, owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
                      "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via, msa_keys, msa_reuse, seeds, "
-                     "samples) VALUES (?1, ?2, ?3, 'queued', ?4, fd_rel(?5, ?1), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                     "?15, ?16)", rows)
+                     "samples) VALUES (?1, ?2, ?3, 'queued', ?4, fd_rel(?5, ?1), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                     "?14, ?15, ?16)", rows)
     from services.af3.size import gpu_seconds
 
     approvals.gate(conn, settings, owner.id, [(r[0], r[5], gpu_seconds(r[5], r[14], r[15]), None) for r in rows])
