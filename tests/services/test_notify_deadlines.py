@@ -171,3 +171,22 @@ def test_mail_has_an_overall_deadline(settings, slow_smtp):
     with pytest.raises(TimeoutError):
         mailer.send(s, msg, deadline_s=2)
     assert 1.9 <= time.monotonic() - t0 <= 4
+
+
+def test_a_tls_handshake_that_drips_is_cut_at_the_deadline(settings):
+    # A TLS record header announcing 64 KiB, then one byte a second: the handshake never trips a read timeout.
+    server = DripServer(b"\x16\x03\x03\xff\xff", request=False)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            webhooks.post(webhooks.Target(f"https://127.0.0.1:{server.port}/hook", "s"), b"{}", "job.succeeded",
+                          "d1", deadline_s=2)
+        assert time.monotonic() - t0 <= 4
+        s = mail_settings(settings, server.port).with_overrides(smtp_security="ssl")
+        msg = mailer.compose(s, {"job_id": 1, "name": "x", "state": "failed"}, "alice@lab.example", "d1")
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            mailer.send(s, msg, deadline_s=2)
+        assert time.monotonic() - t0 <= 4
+    finally:
+        server.close()
