@@ -246,6 +246,7 @@ def post(hook: Target, body: bytes, event: str, delivery_id: str,
         OSError: the receiver is down or answered with an error status (retry later).
     """
     parts = urlsplit(hook.url)
+    port = parts.port or DEFAULT_PORTS[parts.scheme]  # explicit: http.client would misparse a bare IPv6 host
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {"Content-Type": "application/json", "User-Agent": "FoldDeck-Webhook/1", EVENT_HEADER: event,
                DELIVERY_HEADER: delivery_id, SIGNATURE_HEADER: sign(hook.secret, int(time.time()), body)}
@@ -253,10 +254,10 @@ def post(hook: Target, body: bytes, event: str, delivery_id: str,
         timeout = deadline.timeout(defaults.WEBHOOK_TIMEOUT_S)
         # http.client: no redirects (one could lead off the allow-list), no proxy from the environment.
         if parts.scheme == "https":
-            connection: http.client.HTTPConnection = _HTTPS(parts.hostname, parts.port, timeout=timeout,
+            connection: http.client.HTTPConnection = _HTTPS(parts.hostname, port, timeout=timeout,
                                                             context=ssl.create_default_context())
         else:
-            connection = _HTTP(parts.hostname, parts.port, timeout=timeout)
+            connection = _HTTP(parts.hostname, port, timeout=timeout)
         connection.deadline = deadline
         try:
             connection.request("POST", path, body=body, headers=headers)

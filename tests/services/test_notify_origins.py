@@ -151,3 +151,30 @@ def test_migration_turns_host_rows_into_the_origins_in_use(tmp_path):
             webhooks.check_url(conn, url)
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'webhook_hosts'").fetchone() is None
     db.close_all()
+
+
+def test_webhook_to_an_ipv6_origin_arrives(settings, conn, admin, alice):
+    import socket
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    class V6Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    receiver = Receiver()  # its handler class, served on ::1 instead
+    handler = receiver.server.RequestHandlerClass
+    receiver.close()
+    try:
+        server = V6Server(("::1", 0), handler)
+    except OSError as exc:
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        webhooks.allow_origin(conn, admin, f"http://[::1]:{server.server_port}")
+        webhooks.add_webhook(conn, alice, f"http://[::1]:{server.server_port}/hook")
+        run_job(settings, conn, alice)
+        assert Sender(settings).run_once(conn) == 1
+        assert len(receiver.received) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
