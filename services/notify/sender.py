@@ -77,26 +77,28 @@ class Sender:
         try:
             while True:
                 sent += self._record(conn)
-                if not self.stopping.is_set():
-                    self._start_due(conn)
-                if not self._in_flight:
+                claimed = 0 if self.stopping.is_set() else self._start_due(conn)
+                if self._in_flight:
+                    wait(list(self._in_flight), return_when=FIRST_COMPLETED)
+                elif not claimed:  # (claimed but none started: stale or refused; more may be due)
                     return sent
-                wait(list(self._in_flight), return_when=FIRST_COMPLETED)
         finally:
             self._close_pool()
 
-    def _start_due(self, conn: sqlite3.Connection) -> None:
-        """Claim what is due for the free workers and idle receivers, and start delivering it."""
+    def _start_due(self, conn: sqlite3.Connection) -> int:
+        """Claim what is due for the free workers and idle receivers and start delivering it; return how many
+        messages were claimed."""
         if time.time() - self._pruned_at > 3600:
             outbox.prune(conn)
             self._pruned_at = time.time()
         free = self.workers - len(self._in_flight)
         if free <= 0:
-            return
+            return 0
         # Without a mail server, mails wait unclaimed (no pointless tries); webhooks still go.
         kinds = ("email", "webhook") if self.settings.smtp_host else ("webhook",)
         busy = {m.receiver for m in self._in_flight.values()}
-        for message in outbox.claim_due(conn, self.id, kinds=kinds, limit=free, busy=busy):
+        claimed = outbox.claim_due(conn, self.id, kinds=kinds, limit=free, busy=busy)
+        for message in claimed:
             if time.time() - message.created_at >= self.give_up_s:  # waited a day (e.g. no mail server): stale
                 outbox.mark_failed(conn, message, self.id, "not sent within a day", give_up_s=self.give_up_s)
                 continue
@@ -108,6 +110,7 @@ class Sender:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="notify-send")
             self._in_flight[self._pool.submit(send, message)] = message
+        return len(claimed)
 
     def _record(self, conn: sqlite3.Connection) -> int:
         """Mark each finished delivery sent or failed; return how many were sent."""

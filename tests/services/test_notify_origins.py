@@ -178,3 +178,15 @@ def test_webhook_to_an_ipv6_origin_arrives(settings, conn, admin, alice):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_run_once_goes_past_a_batch_of_refused_messages(settings, conn, admin, alice, receivers):
+    good, gone = receivers
+    webhooks.allow_origin(conn, admin, gone.origin)
+    for _ in range(6):  # more than the sender's workers, all older than the good one
+        webhooks.add_webhook(conn, alice, gone.url)
+    webhooks.disallow_origin(conn, admin, gone.origin)
+    webhooks.allow_origin(conn, admin, good.origin)
+    webhooks.add_webhook(conn, alice, good.url)
+    run_job(settings, conn, alice)
+    assert Sender(settings).run_once(conn) == 1 and len(good.received) == 1 and gone.received == []
