@@ -110,8 +110,10 @@ def layout(**_kwargs) -> html.Div:
         ]),
     ]
     if user.is_admin:
-        right.append(_card("Webhook hosts allowed (admins)", "bi-shield-check", [
-            dbc.InputGroup([dbc.Input(id=HOST_NAME, placeholder="hooks.lab.example"),
+        right.append(_card("Webhook addresses allowed (admins)", "bi-shield-check", [
+            html.P(["Scheme, host and port: ", html.Code("https://hooks.lab.example"), " allows port 443 there "
+                    "and no other; a bare host name means https on 443."], className="small text-muted"),
+            dbc.InputGroup([dbc.Input(id=HOST_NAME, placeholder="https://hooks.lab.example or http://10.0.0.5:8080"),
                             dbc.Button("Allow", id=HOST_ADD, color="secondary")], className="mb-2"),
             html.Div(host_list(), id=HOST_LIST)]))
     return html.Div([page_header("Your account", "bi-person-circle", f"Signed in as {user.username}."),
@@ -175,13 +177,13 @@ def hook_table(user) -> html.Div:
 
 
 def host_list() -> html.Div:
-    """Return the allow-list with a remove button per host."""
-    hosts = webhooks.allowed_hosts(conn())
-    if not hosts:
-        return html.P("No host is allowed yet: nobody can add a webhook.", className="text-muted small mb-0")
-    return html.Div([dbc.Badge([h, html.Span(" ×", id={"type": HOST_REMOVE, "index": h}, role="button",
-                                             n_clicks=0, title=f"Remove {h}")],
-                               color="light", text_color="dark", className="me-2 mb-1") for h in hosts])
+    """Return the allow-list (scheme, host, port) with a remove button per entry."""
+    origins = [str(o) for o in webhooks.allowed_origins(conn())]
+    if not origins:
+        return html.P("No address is allowed yet: nobody can add a webhook.", className="text-muted small mb-0")
+    return html.Div([dbc.Badge([o, html.Span(" ×", id={"type": HOST_REMOVE, "index": o}, role="button",
+                                             n_clicks=0, title=f"Remove {o}")],
+                               color="light", text_color="dark", className="me-2 mb-1") for o in origins])
 
 
 def _secret_alert(what: str, secret: str) -> dbc.Alert:
@@ -265,14 +267,14 @@ def update_webhooks(_add, removes, url, lab_wide):
           Input(HOST_ADD, "n_clicks"), Input({"type": HOST_REMOVE, "index": ALL}, "n_clicks"),
           State(HOST_NAME, "value"), prevent_initial_call=True)
 def update_hosts(_add, removes, host):
-    """Allow a webhook host or remove one (admins; the service checks)."""
+    """Allow a webhook origin (scheme, host, port) or remove one (admins; the service checks)."""
     user, c = require_account(), conn()
     trigger = ctx.triggered_id
     try:
         if trigger == HOST_ADD:
-            webhooks.allow_host(c, user, host or "")
+            webhooks.allow_origin(c, user, host or "")
         elif isinstance(trigger, dict) and any(removes or []):
-            webhooks.disallow_host(c, user, str(trigger["index"]))
+            webhooks.disallow_origin(c, user, str(trigger["index"]))
         else:
             return no_update, no_update, no_update
     except FoldDeckError as exc:

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from services import defaults, results
+from services.notify.deadline import Deadline
 from services.settings import Settings
 
 SUBJECTS = {"succeeded": "succeeded", "failed": "failed", "cancelled": "was cancelled",
@@ -36,8 +37,9 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def compose(settings: Settings, payload: dict, to: str, outbox_id: int) -> EmailMessage:
-    """Return the mail for one finished job (`payload`: the job as the trigger recorded it)."""
+def compose(settings: Settings, payload: dict, to: str, delivery_id: str | int) -> EmailMessage:
+    """Return the mail for one finished job (`payload`: the job as the trigger recorded it; `delivery_id`: the
+    outbox message's, the same on every try)."""
     job_id, name, state = payload["job_id"], payload.get("name") or "job", payload["state"]
     link = job_link(settings, job_id)
     msg = EmailMessage()
@@ -45,8 +47,8 @@ def compose(settings: Settings, payload: dict, to: str, outbox_id: int) -> Email
     msg["From"] = settings.mail_from or f"folddeck@{settings.smtp_host or 'localhost'}"
     msg["To"] = to
     msg["Date"] = formatdate(localtime=True)
-    # One Message-ID per outbox row: a receiving server can drop a copy if a crash made us send twice.
-    msg["Message-ID"] = make_msgid(idstring=f"folddeck-outbox-{outbox_id}", domain="folddeck.local")
+    # One Message-ID per outbox message: a receiving server can drop a copy if a crash made us send twice.
+    msg["Message-ID"] = make_msgid(idstring=f"folddeck-{delivery_id}", domain="folddeck.local")
     body = [f"Your AlphaFold 3 job {job_id} ({name}) {SUBJECTS.get(state, state)}."]
     if payload.get("finished_at"):
         body.append(f"Finished: {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(payload['finished_at']))}"
@@ -69,24 +71,47 @@ def compose(settings: Settings, payload: dict, to: str, outbox_id: int) -> Email
     return msg
 
 
-def send(settings: Settings, msg: EmailMessage) -> None:
-    """Deliver one message to the configured SMTP server (STARTTLS, SSL or plain).
+def send(settings: Settings, msg: EmailMessage, deadline_s: float = defaults.NOTIFY_DEADLINE_S) -> None:
+    """Deliver one message to the configured SMTP server (STARTTLS, SSL or plain) within `deadline_s`.
 
     Raises:
+        TimeoutError: the exchange took longer than `deadline_s` (a server dripping its answers).
         OSError / smtplib.SMTPException: the server is down or refused the message.
     """
-    timeout = defaults.SMTP_TIMEOUT_S
-    if settings.smtp_security == "ssl":
-        server: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=timeout,
-                                                context=ssl.create_default_context())
-    else:
-        server = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
-    with server:
-        if settings.smtp_security == "starttls":
-            server.starttls(context=ssl.create_default_context())
-        if settings.smtp_user:
-            server.login(settings.smtp_user, settings.smtp_password)
-        server.send_message(msg)
+    with Deadline(deadline_s) as deadline:
+        timeout = deadline.timeout(defaults.SMTP_TIMEOUT_S)
+        if settings.smtp_security == "ssl":
+            server: smtplib.SMTP = _SMTPSSL(deadline, settings.smtp_host, settings.smtp_port, timeout=timeout,
+                                            context=ssl.create_default_context())
+        else:
+            server = _SMTP(deadline, settings.smtp_host, settings.smtp_port, timeout=timeout)
+        with server:
+            if settings.smtp_security == "starttls":
+                server.starttls(context=ssl.create_default_context())
+            if settings.smtp_user:
+                server.login(settings.smtp_user, settings.smtp_password)
+            server.send_message(msg)
+
+
+class _SMTP(smtplib.SMTP):
+    """SMTP whose socket the deadline watches from the moment it connects (greeting and TLS included)."""
+
+    def __init__(self, deadline: Deadline, *args, **kwargs):
+        self.deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):  # noqa: ANN001, ANN202  (smtplib's hook)
+        sock = super()._get_socket(host, port, timeout)
+        self.deadline.watch(sock)
+        return sock
+
+
+class _SMTPSSL(smtplib.SMTP_SSL, _SMTP):
+    """Implicit TLS: `SMTP_SSL._get_socket` wraps the socket `_SMTP._get_socket` already watches."""
+
+    def __init__(self, deadline: Deadline, *args, **kwargs):
+        self.deadline = deadline
+        smtplib.SMTP_SSL.__init__(self, *args, **kwargs)
 
 
 def is_permanent(exc: BaseException) -> bool:

@@ -10,6 +10,8 @@ import json
 import logging
 import sqlite3
 import time
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services import defaults
@@ -29,22 +31,33 @@ class Message:
     payload: dict  # the job as it finished
     created_at: float
     attempts: int
+    delivery_id: str = ""  # random, set at the first claim: the same on every retry, so a receiver drops replays
+    receiver: str = ""  # who answers it: "email" (the one SMTP server) or "webhook:<id>"
+
+
+# One delivery in flight per receiver: a slow one then holds one sender worker, and the rest go on.
+_RECEIVER = "CASE kind WHEN 'email' THEN 'email' ELSE 'webhook:' || target END"
 
 
 def claim_due(conn: sqlite3.Connection, sender_id: str, now: float | None = None,
               limit: int = defaults.OUTBOX_BATCH, claim_s: float = defaults.OUTBOX_CLAIM_S,
-              kinds: tuple[str, ...] = ("email", "webhook")) -> list[Message]:
-    """Lease up to `limit` due, unsent messages of `kinds` to `sender_id` and return them, oldest first."""
+              kinds: tuple[str, ...] = ("email", "webhook"), busy: Iterable[str] = ()) -> list[Message]:
+    """Lease due, unsent messages of `kinds` to `sender_id` and return them, oldest first: at most `limit`, the
+    oldest one per receiver, none for a receiver in `busy` (this sender is still delivering to it)."""
     now = time.time() if now is None else now
     with transaction(conn):
         rows = conn.execute(
-            "SELECT id, kind, user_id, job_id, event, target, payload, created_at, attempts FROM outbox "
+            "SELECT id, kind, user_id, job_id, event, target, payload, created_at, attempts, delivery_id, receiver "
+            f"FROM (SELECT *, {_RECEIVER} AS receiver, ROW_NUMBER() OVER (PARTITION BY {_RECEIVER} "
+            "ORDER BY next_at, id) AS nth FROM outbox "
             "WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_at <= ? "
-            "AND (claim_until IS NULL OR claim_until < ?) AND kind IN (SELECT value FROM json_each(?)) "
-            "ORDER BY next_at, id LIMIT ?", (now, now, json.dumps(kinds), limit)).fetchall()
-        conn.executemany("UPDATE outbox SET claimed_by = ?, claim_until = ? WHERE id = ?",
-                         [(sender_id, now + claim_s, r[0]) for r in rows])
-    return [Message(*r[:6], json.loads(r[6]), r[7], r[8]) for r in rows]
+            "AND (claim_until IS NULL OR claim_until < ?) AND kind IN (SELECT value FROM json_each(?))) "
+            "WHERE nth = 1 AND receiver NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?",
+            (now, now, json.dumps(kinds), json.dumps(sorted(busy)), limit)).fetchall()
+        messages = [Message(*r[:6], json.loads(r[6]), r[7], r[8], r[9] or uuid.uuid4().hex, r[10]) for r in rows]
+        conn.executemany("UPDATE outbox SET claimed_by = ?, claim_until = ?, delivery_id = ? WHERE id = ?",
+                         [(sender_id, now + claim_s, m.delivery_id, m.id) for m in messages])
+    return messages
 
 
 def mark_sent(conn: sqlite3.Connection, message: Message, sender_id: str) -> bool:

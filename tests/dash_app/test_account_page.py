@@ -110,11 +110,11 @@ def test_webhooks_need_an_allowed_host_which_only_admins_set(app, page, client, 
                    f"{page.HOOK_ADD}.n_clicks")
     assert "not allowed" in text_of(refused)
     denied = call(app, client, page.HOST_LIST, {page.HOST_NAME: "hooks.lab.example"}, f"{page.HOST_ADD}.n_clicks")
-    assert "Only admins" in text_of(denied) and webhooks.allowed_hosts(conn) == []
+    assert "Only admins" in text_of(denied) and webhooks.allowed_origins(conn) == []
     admin = app.server.test_client()
     assert login(admin, "admin", ADMIN_PASSWORD).status_code == 302
     call(app, admin, page.HOST_LIST, {page.HOST_NAME: "hooks.lab.example"}, f"{page.HOST_ADD}.n_clicks")
-    assert webhooks.allowed_hosts(conn) == ["hooks.lab.example"]
+    assert [str(o) for o in webhooks.allowed_origins(conn)] == ["https://hooks.lab.example"]
     added = call(app, client, page.HOOK_ALERT, {page.HOOK_URL: "https://hooks.lab.example/x", page.HOOK_LAB: False},
                  f"{page.HOOK_ADD}.n_clicks")
     assert "whsec_" in text_of(added) and [h.url for h in webhooks.list_webhooks(conn, alice)] == [

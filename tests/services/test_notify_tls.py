@@ -67,3 +67,36 @@ def test_mail_over_tls_with_login(settings, conn, alice, certificate, security):
         assert inbox.messages[0]["Subject"] == f"[FoldDeck] Job {job.id} (Mail test) succeeded"
     finally:
         controller.stop()
+
+
+def test_webhook_over_https_is_verified_and_arrives(settings, conn, alice, admin, certificate):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from services.notify import webhooks
+
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            received.append((self.headers, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = certificate.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        origin = f"https://localhost:{server.server_port}"
+        webhooks.allow_origin(conn, admin, origin)
+        _, secret = webhooks.add_webhook(conn, alice, origin + "/hook")
+        run_job(settings, conn, alice)
+        assert Sender(settings).run_once(conn) == 1, conn.execute("SELECT last_error FROM outbox").fetchone()
+        ((headers, raw),) = received
+        assert webhooks.verify(secret, headers["X-FoldDeck-Signature"], raw) and headers["X-FoldDeck-Delivery"]
+    finally:
+        server.shutdown()
+        server.server_close()
