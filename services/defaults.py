@@ -18,6 +18,8 @@ ADMIN_PASSWORD_BYTES = 12  # token_urlsafe(12) -> 16 chars printed once on first
 # -- database -----------------------------------------------------------------------------------
 DB_FILE = "folddeck.db"
 DB_BUSY_TIMEOUT_MS = 10_000  # writers wait this long for the WAL lock instead of failing at once
+FILE_UMASK = 0o027  # files FoldDeck creates: never readable by other users (hashes, private sequences)
+DB_FILE_MODE = 0o600  # the database and its -wal/-shm hold password and token hashes: owner only
 
 # -- jobs ---------------------------------------------------------------------------------------
 LEASE_SECONDS = 30  # a claimed job is re-queued this long after its worker's last heartbeat

@@ -282,9 +282,13 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
                   **overrides: Any) -> Settings:
     """Return settings from `.env`, then the environment, then `overrides` (strongest).
 
+    Every FoldDeck process loads its settings first, so this is also where it stops creating
+    files other users can read (`restrict_new_files`).
+
     Raises:
         SettingsError: a variable has a value FoldDeck cannot use.
     """
+    restrict_new_files()
     env: dict[str, str] = {}
     if dotenv is not None and dotenv.is_file():
         from dotenv import dotenv_values
@@ -298,9 +302,29 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
             values[name] = parse(env_name(name), raw)
     values.update(overrides)
     settings = Settings(**values)
+    _close_data_dir(settings.data_dir)
     if not settings.secret_key:
         settings = replace(settings, secret_key=ensure_secret_key(settings.data_dir))
     return settings
+
+
+def restrict_new_files() -> None:
+    """Create files owner-only for other users from now on (umask 027, or a stricter one already set).
+
+    The data dir holds password and token hashes, inputs, outputs, the MSA cache and backups; a
+    deployment that sets no UMask would otherwise create them world-readable (0644).
+    """
+    os.umask(os.umask(defaults.FILE_UMASK) | defaults.FILE_UMASK)
+
+
+def _close_data_dir(data_dir: Path) -> None:
+    """Take other users' access to an existing data dir away: files made before the umask was set stay 0644."""
+    try:
+        mode = data_dir.stat().st_mode
+        if mode & 0o007:
+            data_dir.chmod(mode & 0o7770)
+    except OSError:
+        pass  # not there yet (created with the umask), or not ours to change
 
 
 def ensure_secret_key(data_dir: Path) -> str:
