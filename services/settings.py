@@ -62,6 +62,7 @@ class Settings:
     hour_retention_days: int = defaults.HOUR_RETENTION_DAYS
     metrics_token: str = ""
     upload_max_bytes: int = defaults.UPLOAD_MAX_BYTES
+    user_quota_mb: int = defaults.USER_QUOTA_MB  # disk per user for job folders; admins override per user; 0: none
     console_max_lines: int = defaults.CONSOLE_MAX_LINES
     app_log_retention_days: int = defaults.APP_LOG_RETENTION_DAYS
     base_url: str = ""  # empty -> http://<host>:<port>
@@ -254,6 +255,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "hour_retention_days": _int(1, 36_500),
     "metrics_token": _str,
     "upload_max_bytes": _int(1024, 1024**3),
+    "user_quota_mb": _int(0, 1_000_000_000),
     "console_max_lines": _int(100, 1_000_000),
     "app_log_retention_days": _int(1, 36_500),
     "base_url": _url,
