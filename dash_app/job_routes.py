@@ -6,18 +6,21 @@ The gate already requires a session for /api/*; each route checks the caller may
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 
 from flask import Flask, Response, abort, current_app, jsonify, redirect, request, send_file, stream_with_context
 from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.exceptions import HTTPException, NotFound
 from wtforms import ValidationError
 
 from dash_app.auth import csrf
 from services import db, defaults, joblog, jobs, result_archive, result_import, results
 from services.af3.names import safe_filename
-from services.errors import InvalidInput, JobNotFound
+from services.errors import InvalidInput, JobNotFound, LimitExceeded
+
+IMPORT_ERROR_SALT = "folddeck-import-error"  # signs only /import's own refusals, nothing else
+IMPORT_ERROR_MAX_AGE_S = 600  # the reason is read right after the redirect; an old link shows nothing
 
 
 def _visible_job(job_id: int) -> jobs.Job:
@@ -94,6 +97,26 @@ def download_archive(job_id: int) -> Response:
     return response
 
 
+def _import_errors() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=IMPORT_ERROR_SALT)
+
+
+def _back_to_import(message: str) -> Response:
+    """Go back to /import with the reason, signed for this user: the page shows no text it did not write."""
+    return redirect("/import?error=" + _import_errors().dumps([current_user.account.id, message]))
+
+
+def import_error(token: str | None, user_id: int | None) -> str | None:
+    """Return the refusal `_back_to_import` signed for `user_id`; None for any other text, user or an old one."""
+    if not token or user_id is None:
+        return None
+    try:
+        owner, message = _import_errors().loads(token, max_age=IMPORT_ERROR_MAX_AGE_S)
+    except (BadData, TypeError, ValueError):
+        return None
+    return message if owner == user_id and isinstance(message, str) else None
+
+
 def import_results() -> Response:
     """Take an uploaded results zip (POST, form field `file`) and open the imported job, or say why not.
 
@@ -104,16 +127,16 @@ def import_results() -> Response:
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError:
-        return redirect("/import?error=" + quote("The form expired; reload the page and try again."))
+        return _back_to_import("The form expired; reload the page and try again.")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return redirect("/import?error=" + quote("Choose a .zip file to import."))
+        return _back_to_import("Choose a .zip file to import.")
     conn = db.connect(current_app.config["FOLDDECK_SETTINGS"].db_path)
     try:
         job = result_import.import_zip(conn, current_app.config["FOLDDECK_SETTINGS"], current_user.account,
                                        upload.stream, upload.filename)
-    except InvalidInput as exc:
-        return redirect("/import?error=" + quote(str(exc)))
+    except (InvalidInput, LimitExceeded) as exc:
+        return _back_to_import(str(exc))
     return redirect(f"/jobs/{job.id}")
 
 

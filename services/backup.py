@@ -26,6 +26,7 @@ def backup(settings: Settings, dest: Path) -> dict:
     """Write a backup of the data dir to `dest` (created; must not exist); return what was copied."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=False)
+    dest.chmod(0o700)  # a backup holds every user's data and the password hashes: owner only
     src = sqlite3.connect(settings.db_path, timeout=defaults.DB_BUSY_TIMEOUT_MS / 1000)
     out = sqlite3.connect(dest / defaults.DB_FILE)
     try:
@@ -34,6 +35,7 @@ def backup(settings: Settings, dest: Path) -> dict:
     finally:
         out.close()
         src.close()
+    (dest / defaults.DB_FILE).chmod(defaults.DB_FILE_MODE)
     copied = 0
     for job_id in ids:
         folder = settings.jobs_dir / str(job_id)
@@ -64,6 +66,7 @@ def restore(src: Path, data_dir: Path, force: bool = False) -> dict:
     for stale in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
         stale.unlink(missing_ok=True)
     shutil.copy2(src / defaults.DB_FILE, target)
+    target.chmod(defaults.DB_FILE_MODE)
     if (src / "jobs").is_dir():
         shutil.copytree(src / "jobs", data_dir / "jobs", symlinks=True, dirs_exist_ok=True)
     for name in EXTRA_FILES:

@@ -6,6 +6,7 @@ each one runs once (its number is recorded in `schema_migrations`), so re-runnin
 from __future__ import annotations
 
 import functools
+import os
 import re
 import sqlite3
 import threading
@@ -44,6 +45,7 @@ def _open(path: str) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN ourselves, so a read never holds a write lock.
     conn = sqlite3.connect(path, timeout=defaults.DB_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                            check_same_thread=True)
+    _owner_only(path)  # before WAL: SQLite gives -wal and -shm the database file's mode
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {defaults.DB_BUSY_TIMEOUT_MS}")
     _set_wal(conn)
@@ -61,6 +63,16 @@ def _add_path_functions(conn: sqlite3.Connection, data_dir: Path) -> None:
                          deterministic=True)
     conn.create_function("fd_hide", 2, lambda text, job_id: text and stored_paths.hide(
         text, str(data_dir / "jobs" / str(job_id)), str(data_dir)), deterministic=True)
+
+
+def _owner_only(path: str) -> None:
+    """Make the database and its -wal/-shm files owner-only (they hold password and token hashes)."""
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, defaults.DB_FILE_MODE)
+        except OSError:
+            pass  # not there, or another user's file (root reading with a CLI): the owner's mode stays
 
 
 def _set_wal(conn: sqlite3.Connection) -> None:

@@ -18,6 +18,8 @@ ADMIN_PASSWORD_BYTES = 12  # token_urlsafe(12) -> 16 chars printed once on first
 # -- database -----------------------------------------------------------------------------------
 DB_FILE = "folddeck.db"
 DB_BUSY_TIMEOUT_MS = 10_000  # writers wait this long for the WAL lock instead of failing at once
+FILE_UMASK = 0o027  # files FoldDeck creates: never readable by other users (hashes, private sequences)
+DB_FILE_MODE = 0o600  # the database and its -wal/-shm hold password and token hashes: owner only
 
 # -- jobs ---------------------------------------------------------------------------------------
 LEASE_SECONDS = 30  # a claimed job is re-queued this long after its worker's last heartbeat
@@ -104,7 +106,9 @@ RESULTS_PARSE_LOCK_SECONDS = 120  # longest a large PAE parse holds its lock: a 
 RESULTS_IMPORT_MAX_UPLOAD_BYTES = 2 * 1024 ** 3  # an imported results zip: a server download is MBs, a local run GBs
 RESULTS_IMPORT_MAX_BYTES = 4 * 1024 ** 3  # unpacked size of an imported zip: 5 seeds x 5 samples of a large job
 RESULTS_IMPORT_MAX_FILES = 5000  # AF3 writes ~4 files per sample; thousands means it is not an AF3 folder
-RESULTS_IMPORT_MAX_RATIO = 100  # AF3's JSON deflates ~5-10x; zip bombs expand ~1000x
+RESULTS_IMPORT_MAX_RATIO = 100  # AF3's JSON deflates ~5-10x; zip bombs expand ~1000x (every member is checked)
+RESULTS_IMPORT_MODEL_BYTES_PER_TOKEN = 4096  # AF3 writes ~0.7 KB of mmCIF per protein token, ~2 KB per nucleotide
+USER_QUOTA_MB = 100 * 1024  # 100 GB per user: ~250 large jobs' outputs; a disk shared by a lab fills slowly
 RESULTS_ZIP_CHUNK_BYTES = 1024 * 1024  # "download all" reads and sends this much at a time: memory stays flat
 RESULTS_ZIP_LEVEL = 1  # fastest deflate: AF3's JSON still shrinks ~4x, and a 1 GB folder streams at disk speed
 

@@ -12,7 +12,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from services import defaults, msa_cache
+from services import applog, defaults, msa_cache
 from services.db import transaction
 from services.jobs.manage import _delete_rows, folder_bytes, hosts_with_files, remove_elsewhere, remove_folder
 from services.settings import Settings
@@ -160,11 +160,13 @@ def erase_user_data(conn: sqlite3.Connection, settings: Settings, caller: User, 
 
     if typed_name.strip() != caller.username:
         raise InvalidInput("Type your user name exactly to confirm deleting all your data.")
+    applog.flush()  # their records still queued must be in the table before it is rewritten
     with transaction(conn):
         if caller.is_admin and conn.execute("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1 "
                                             "AND id != ?", (caller.id,)).fetchone()[0] == 0:
             raise InvalidInput("You are the last active admin; make someone else admin first.")
-        ids = [r[0] for r in conn.execute("SELECT id FROM jobs WHERE owner_id = ?", (caller.id,))]
+        names = dict(conn.execute("SELECT id, name FROM jobs WHERE owner_id = ?", (caller.id,)).fetchall())
+        ids = list(names)
         elsewhere = {job_id: hosts_with_files(conn, job_id) for job_id in ids}
         for job_id in ids:
             _delete_rows(conn, job_id)
@@ -173,9 +175,10 @@ def erase_user_data(conn: sqlite3.Connection, settings: Settings, caller: User, 
         conn.execute("DELETE FROM change_counters WHERE scope = ?", (caller.id,))
         for table in ("outbox", "notifications"):  # sent mails' snapshots name their jobs and scores too
             conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (caller.id,))
-        conn.execute("UPDATE app_log SET username = NULL WHERE username = ?", (caller.username,))
         conn.execute("DELETE FROM users WHERE id = ?", (caller.id,))
-        conn.execute("INSERT INTO erased_accounts (erased_at, jobs) VALUES (?, ?)", (time.time(), len(ids)))
+        erased = conn.execute("INSERT INTO erased_accounts (erased_at, jobs) VALUES (?, ?)",
+                              (time.time(), len(ids))).lastrowid
+        applog.pseudonymise(conn, caller.username, names, f"erased-user-{erased}")  # the log is kept 90 days
     for job_id in ids:
         remove_folder(settings, job_id)
         remove_elsewhere(settings, job_id, elsewhere[job_id])

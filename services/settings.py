@@ -62,6 +62,7 @@ class Settings:
     hour_retention_days: int = defaults.HOUR_RETENTION_DAYS
     metrics_token: str = ""
     upload_max_bytes: int = defaults.UPLOAD_MAX_BYTES
+    user_quota_mb: int = defaults.USER_QUOTA_MB  # disk per user for job folders; admins override per user; 0: none
     console_max_lines: int = defaults.CONSOLE_MAX_LINES
     app_log_retention_days: int = defaults.APP_LOG_RETENTION_DAYS
     base_url: str = ""  # empty -> http://<host>:<port>
@@ -271,6 +272,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "hour_retention_days": _int(1, 36_500),
     "metrics_token": _str,
     "upload_max_bytes": _int(1024, 1024**3),
+    "user_quota_mb": _int(0, 1_000_000_000),
     "console_max_lines": _int(100, 1_000_000),
     "app_log_retention_days": _int(1, 36_500),
     "base_url": _url,
@@ -302,9 +304,13 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
                   **overrides: Any) -> Settings:
     """Return settings from `.env`, then the environment, then `overrides` (strongest).
 
+    Every FoldDeck process loads its settings first, so this is also where it stops creating
+    files other users can read (`restrict_new_files`).
+
     Raises:
         SettingsError: a variable has a value FoldDeck cannot use.
     """
+    restrict_new_files()
     env: dict[str, str] = {}
     if dotenv is not None and dotenv.is_file():
         from dotenv import dotenv_values
@@ -318,9 +324,29 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
             values[name] = parse(env_name(name), raw)
     values.update(overrides)
     settings = Settings(**values)
+    _close_data_dir(settings.data_dir)
     if not settings.secret_key:
         settings = replace(settings, secret_key=ensure_secret_key(settings.data_dir))
     return settings
+
+
+def restrict_new_files() -> None:
+    """Create files owner-only for other users from now on (umask 027, or a stricter one already set).
+
+    The data dir holds password and token hashes, inputs, outputs, the MSA cache and backups; a
+    deployment that sets no UMask would otherwise create them world-readable (0644).
+    """
+    os.umask(os.umask(defaults.FILE_UMASK) | defaults.FILE_UMASK)
+
+
+def _close_data_dir(data_dir: Path) -> None:
+    """Take other users' access to an existing data dir away: files made before the umask was set stay 0644."""
+    try:
+        mode = data_dir.stat().st_mode
+        if mode & 0o007:
+            data_dir.chmod(mode & 0o7770)
+    except OSError:
+        pass  # not there yet (created with the umask), or not ours to change
 
 
 def ensure_secret_key(data_dir: Path) -> str:

@@ -7,9 +7,9 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dash_app.components.admin_common import error_alert, fmt_time, ok_alert, page_header
-from dash_app.context import conn, require_account
+from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
-from services import admin, approvals, retention, users
+from services import admin, approvals, quota, retention, users
 from services.admin import UserSummary
 from services.errors import FoldDeckError, UserError
 from services.jobs import UserLimits
@@ -38,6 +38,8 @@ MAX_TOKENS = page_id(__name__, "max-tokens")
 SAVE_LIMITS = page_id(__name__, "save-limits")
 APPROVAL_FLAG = page_id(__name__, "approval-flag")  # issue 18: every job of this user waits for an admin
 ERASED = page_id(__name__, "erased")
+QUOTA = page_id(__name__, "quota")  # issue 22: disk per user, MB; empty: FOLDDECK_USER_QUOTA_MB
+SAVE_QUOTA = page_id(__name__, "save-quota")
 
 ROLE_OPTIONS = [{"label": "User", "value": "user"}, {"label": "Admin", "value": "admin"}]
 COLUMNS = [
@@ -54,6 +56,7 @@ COLUMNS = [
     {"field": "max_queued", "headerName": "Max queued", "width": 130},
     {"field": "max_tokens", "headerName": "Max tokens/job", "width": 145},
     {"field": "disk", "headerName": "Disk used", "width": 120},  # measured by the sampler (issue 18)
+    {"field": "quota", "headerName": "Disk quota", "width": 150},
     {"field": "approval", "headerName": "Approval", "width": 120},
 ]
 
@@ -109,6 +112,9 @@ def _manage_card() -> dbc.Card:
             _labelled("Max tokens per job", dbc.Input(id=MAX_TOKENS, **{**limit_input, "placeholder": "default"}),
                       "Empty means the default (Admin → Queue → Limits)."),
             dbc.Button([html.I(className="bi bi-save me-1"), "Save limits"], id=SAVE_LIMITS, color="primary"),
+            _labelled("Disk quota (MB)", dbc.Input(id=QUOTA, **{**limit_input, "placeholder": "default"}),
+                      "Empty means the default (FOLDDECK_USER_QUOTA_MB); 0 means no quota."),
+            dbc.Button([html.I(className="bi bi-hdd me-1"), "Save quota"], id=SAVE_QUOTA, color="primary"),
             dbc.Button("Require approval for every job (toggle)", id=APPROVAL_FLAG, color="secondary",
                        outline=True, className="mt-3 w-100"),
         ], id=MANAGE, disabled=True)),
@@ -156,7 +162,7 @@ def refresh_users(_n):
     """List every user with usage, limits, disk use and approval flag; count erased accounts."""
     summaries = admin.user_summaries(conn(), require_account())
     disk, flagged = retention.disk_use(conn()), approvals.flagged_users(conn())
-    rows = [{**user_row(s), "disk": fmt_bytes(disk.get(s.id)),
+    rows = [{**user_row(s), "disk": fmt_bytes(disk.get(s.id)), "quota": quota_text(s.id),
              "approval": "every job" if s.id in flagged else "large jobs"} for s in summaries]
     accounts, erased_jobs = retention.erased_counts(conn())
     return rows, (f"{accounts} account(s) erased themselves (\"delete my data\") with {erased_jobs} jobs."
@@ -275,3 +281,34 @@ def save_limits(_n, rows, max_running, max_queued, max_tokens, n):
     except FoldDeckError as exc:
         return error_alert(exc), no_update
     return _done(f"Limits saved for {target.username}.", n)
+
+
+def quota_text(user_id: int) -> str:
+    """Return the user's disk quota as the grid shows it ("100.0 GB (default)", "5.0 GB", "none")."""
+    own = quota.own_quota_mb(conn(), user_id)
+    limit = quota.quota_bytes(conn(), settings(), user_id)
+    shown = quota.size_text(limit) if limit else "none"
+    return f"{shown} (default)" if own is None else shown
+
+
+@callback(Output(QUOTA, "value"), Input(GRID, "selectedRows"), Input(REFRESH, "data"))
+def show_selected_quota(rows, _n):
+    """Fill the quota field with the selected user's own quota (empty: the default)."""
+    user_id = _selected_id(rows)
+    return quota.own_quota_mb(conn(), user_id) if user_id is not None else None
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Input(SAVE_QUOTA, "n_clicks"), State(GRID, "selectedRows"), State(QUOTA, "value"), State(REFRESH, "data"),
+    prevent_initial_call=True,
+)
+def save_quota(_n, rows, value, n):
+    """Store the selected user's disk quota; submissions and imports check it from now on."""
+    try:
+        mb = admin.parse_limit("Disk quota", value)
+        target = users.get_user(conn(), _selected_id(rows) or 0)
+        quota.set_quota_mb(conn(), require_account(), target.id, mb)
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update
+    return _done(f"Disk quota saved for {target.username}: {quota_text(target.id)}.", n)

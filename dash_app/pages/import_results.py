@@ -2,7 +2,8 @@
 
 Dash has no file <input> that posts a form, so the form is plain HTML in a same-origin iframe:
 it posts the zip to /api/jobs/import (job_routes.import_results), which opens the new read-only
-job in the whole window or comes back here with the reason in `?error=`.
+job in the whole window or comes back here with the reason in `?error=`: a token the route signed
+for the caller, so a link cannot make this page show someone else's words as an official error.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import dash_bootstrap_components as dbc
 from dash import get_relative_path, html
 from flask_wtf.csrf import generate_csrf
 
+from dash_app.context import account
 from dash_app.ids import page_id
+from dash_app.job_routes import import_error
 
 dash.register_page(__name__, path="/import", name="Import", order=3, icon="bi-box-arrow-in-down")
 
@@ -28,6 +31,8 @@ FORM_HTML = """<!doctype html><html><head><link rel="stylesheet" href="{css}"></
 
 
 def layout(error: str | None = None, **_query) -> html.Div:
+    user = account()
+    error = import_error(error, user.id if user else None)
     form = FORM_HTML.format(css=get_relative_path("/assets/vendor/01-bootstrap-flatly.min.css"),
                             action=get_relative_path("/api/jobs/import"), token=escape(generate_csrf()))
     return html.Div([

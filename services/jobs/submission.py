@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from services import approvals, defaults, msa_cache, ratelimit
+from services import approvals, defaults, msa_cache, quota, ratelimit
 from services.af3 import input_files
 from services.db import transaction
 from services.errors import InvalidInput, LimitExceeded, TermsNotAccepted
@@ -83,8 +83,8 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
     `reuse_msa=False`: search every chain again rather than take cached MSAs ("search again").
 
     Raises:
-        LimitExceeded: too many jobs, too many tokens, seeds or GPU hours in one, or too many queued (the message
-            names the limit and the job); nothing was submitted.
+        LimitExceeded: too many jobs, too many tokens, seeds or GPU hours in one, too many queued, or the
+            owner's disk quota is used up (the message names the limit and the job); nothing was submitted.
         TermsNotAccepted: the terms were not accepted; nothing was submitted.
         RateLimited: more submissions than FOLDDECK_SUBMIT_RATE_PER_MINUTE through builder, upload or API.
     """
@@ -95,6 +95,7 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
             settings.submit_rate_per_minute, defaults.SUBMIT_RATE_BURST), "submissions")
     limits = effective_limits(conn, owner.id)
     check_job_count(len(items), limits)
+    quota.check_submit(conn, settings, owner.id)
     items = _bind_files(settings, items)
     # Counted and serialised before taking the write lock: other submitters wait only for the inserts.
     from services.af3.size import samples_in, seeds_in

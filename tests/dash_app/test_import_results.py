@@ -1,11 +1,11 @@
 """POST /api/jobs/import through the real server: the form's zip becomes the caller's job, errors come back
-to /import in words, and the CSRF token is still required."""
+to /import in words (only words the route signed for that user: issue 22), and the CSRF token is still required."""
 from __future__ import annotations
 
 import io
 import json
 import zipfile
-from urllib.parse import unquote
+from urllib.parse import quote
 
 from services import users
 from tests.conftest import ROOT, dash_post, login
@@ -43,16 +43,28 @@ def test_import_opens_the_new_job_and_only_its_owner_sees_it(app, user_client, c
     assert bob.get(f"/api/jobs/{job_id}/archive").status_code == 404
 
 
+def _import_page(client, search: str = "") -> str:
+    from tests.dash_app.test_job_page import page_payload
+
+    payload = page_payload("/import")
+    payload["inputs"][1]["value"] = search
+    return dash_post(client, payload).get_data(as_text=True)
+
+
+def _shown_after(client, response) -> str:
+    """Follow the route's redirect to /import as the browser does; return the rendered page."""
+    location = response.headers["Location"]
+    assert response.status_code == 302 and location.startswith("/import?error=")
+    return _import_page(client, location[len("/import"):])
+
+
 def test_bad_zips_come_back_with_the_reason_and_no_job(user_client, conn):
     bad = io.BytesIO()
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("../../escape.txt", "x")
     bad.seek(0)
-    r = _post(user_client, bad, "bad.zip")
-    assert r.status_code == 302 and "outside the folder" in unquote(r.headers["Location"])
-    assert r.headers["Location"].startswith("/import?error=")
-    r = _post(user_client, _server_zip(), "fold.zip", token=None)
-    assert r.status_code == 302 and "expired" in unquote(r.headers["Location"])
+    assert "outside the folder" in _shown_after(user_client, _post(user_client, bad, "bad.zip"))
+    assert "expired" in _shown_after(user_client, _post(user_client, _server_zip(), "fold.zip", token=None))
     assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
 
 
@@ -63,6 +75,14 @@ def test_import_page_has_the_form_and_shows_the_error(user_client):
     form = json.loads(page)["response"]["_pages_content"]["children"]["props"]["children"][-1]["props"]["srcDoc"]
     assert 'action="/api/jobs/import"' in form and 'name="csrf_token"' in form and 'type="file"' in form
     assert "AlphaFold Server" in page
-    payload = page_payload("/import")
-    payload["inputs"][1]["value"] = "?error=The%20zip%20is%20bad"
-    assert "The zip is bad" in dash_post(user_client, payload).get_data(as_text=True)
+
+
+def test_import_page_shows_only_refusals_the_route_signed_for_the_caller(app, user_client, bob):
+    """A crafted /import?error=… link shows nothing; a real refusal shows for its user only, not for bob."""
+    spoof = "Your account is locked. Call +1 555 0100 with your password."
+    assert "locked" not in _import_page(user_client, "?error=" + quote(spoof))
+    response = _post(user_client, io.BytesIO(b"{not a zip}"), "Your account is locked.zip")
+    assert "Your account is locked.zip is not a zip file" in _shown_after(user_client, response)
+    other = app.server.test_client()
+    assert login(other, "bob", "bob-password-1").status_code == 302
+    assert "locked" not in _shown_after(other, response)  # alice's signed text, sent to bob as a link
