@@ -2,11 +2,16 @@
 
 Scripts: only this origin's files plus Dash's own inline scripts (the renderer's start-up line and
 the clientside callbacks it writes into the page), each allowed by its SHA-256 hash from
-`Dash.csp_hashes()`, so neither `'unsafe-inline'` nor `'unsafe-eval'` is needed for scripts.
-Dash's `_dash-config` block is JSON (`type="application/json"`), which CSP does not treat as a script.
+`Dash.csp_hashes()`: no `'unsafe-inline'`, so injected markup cannot run a script. Dash's
+`_dash-config` block is JSON (`type="application/json"`), which CSP does not treat as a script.
+`'unsafe-eval'` is allowed, only because the vendored Mol* bundle (dash_molstar's rcsb-molstar.js,
+its Emscripten embind glue) builds named functions with `new Function(...)` as it loads: without
+it the 3D viewer stays blank (tests/browser/test_job_results.py). Dash is a single-page app, so the
+first page's policy holds for every page: it cannot be narrowed to the job page alone.
 Styles keep `'unsafe-inline'`: React, plotly.js and Mol* set element styles and inject `<style>`
 tags at run time, and a style cannot run code. Mol* loads its bundle from /assets and draws with
-WebGL; `blob:` is allowed for workers and images (plotly's and Mol*'s snapshots).
+WebGL and fetches its WebAssembly from a `data:` URL (connect-src `data:`: local bytes, nothing
+leaves); `blob:` is allowed for workers and images (plotly's and Mol*'s snapshots).
 """
 from __future__ import annotations
 
@@ -18,8 +23,8 @@ STATIC_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",  # job names in URLs stay inside the lab
 }
-POLICY = ("default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
-          "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
+POLICY = ("default-src 'self'; script-src 'self' 'unsafe-eval' {hashes}; style-src 'self' 'unsafe-inline'; "
+          "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' data:; worker-src 'self' blob:; "
           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 
 

@@ -149,5 +149,14 @@ def authenticate(conn: sqlite3.Connection, secret: str) -> tuple[users.User, Api
         raise TokenExpired(f"token expired: the API token {token.name!r} expired on {day}; "
                            "create a new one on your account page.")
     if token.last_used_at is None or now - token.last_used_at > 60:  # at most one write a minute per token
-        conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token.id))
+        _touch(conn, token.id, now)
     return user, token
+
+
+def _touch(conn: sqlite3.Connection, token_id: int, now: float) -> None:
+    """Record the token's use; on a full disk skip it, so scripts can still read while writes fail."""
+    try:
+        conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, token_id))
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+            raise
