@@ -15,6 +15,9 @@ leaves); `blob:` is allowed for workers and images (plotly's and Mol*'s snapshot
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import dash
 from flask import Flask, Response
 
@@ -23,6 +26,9 @@ STATIC_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",  # job names in URLs stay inside the lab
 }
+# Inline event handlers the app's own markup uses, allowed one by one ('unsafe-hashes' + their hash):
+# the import page's upload form (an iframe srcdoc, which inherits this policy) greys its button on submit.
+INLINE_HANDLERS = ("document.getElementById('import-submit').disabled = true",)
 POLICY = ("default-src 'self'; script-src 'self' 'unsafe-eval' {hashes}; style-src 'self' 'unsafe-inline'; "
           "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' data:; worker-src 'self' blob:; "
           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
@@ -33,7 +39,10 @@ def content_security_policy(app: dash.Dash) -> str:
     cache = app.server.extensions.setdefault("folddeck_csp", {})
     count = len(app._inline_scripts)  # clientside callbacks add inline scripts as pages register
     if cache.get("n") != count:
-        cache.update(n=count, policy=POLICY.format(hashes=" ".join(app.csp_hashes())))
+        handlers = [f"'sha256-{base64.b64encode(hashlib.sha256(h.encode()).digest()).decode()}'"
+                    for h in INLINE_HANDLERS]
+        hashes = [*app.csp_hashes(), "'unsafe-hashes'", *handlers]
+        cache.update(n=count, policy=POLICY.format(hashes=" ".join(hashes)))
     return cache["policy"]
 
 

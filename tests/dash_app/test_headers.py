@@ -62,6 +62,18 @@ def test_script_hashes_cover_every_inline_script_dash_serves(admin_client):
     assert allowed[0] == "'self'" and not any(s.startswith("http") or s == "*" for s in allowed)
 
 
+def test_inline_handlers_of_the_import_form_are_allowed_by_hash(admin_client):
+    """The import page's form lives in an iframe srcdoc (same policy): each of its on*="" handlers is hashed."""
+    r = dash_post(admin_client, router("/import"))
+    handlers = re.findall(r'\bon[a-z]+=\\"([^"\\]*)\\"', json.dumps(r.json))
+    assert handlers, "the import form has no inline handler any more: drop headers.INLINE_HANDLERS"
+    allowed = directives(admin_client.get("/").headers["Content-Security-Policy"])["script-src"]
+    assert "'unsafe-hashes'" in allowed
+    for body in handlers:
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in allowed, body
+
+
 def graphs(node) -> list[dict]:
     """Return every dcc.Graph (as plotly JSON) inside a layout."""
     found, stack = [], [json.loads(json.dumps(node, cls=_Encoder))]
