@@ -22,6 +22,8 @@ from dash_app.components.navbar import navbar
 from dash_app.components.toasts import init_toasts
 from dash_app.compression import init_compression
 from dash_app.context import account
+from dash_app.disk_full import init_disk_full, on_callback_error
+from dash_app.headers import init_headers
 from dash_app.job_routes import init_job_routes
 from dash_app.metrics_endpoint import init_metrics_endpoint
 from dash_app.session_cache import CachedCookieSessions
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.session_interface = CachedCookieSessions()  # polls skip re-verifying a known cookie
     init_auth(server)
     server.register_error_handler(413, _too_large)
+    init_disk_full(server)  # a full disk or database: one clear message instead of a raw 500
 
     app = dash.Dash(
         "folddeck",
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         suppress_callback_exceptions=True,
         external_stylesheets=[],  # everything is vendored under assets/: no CDN
         serve_locally=True,
+        on_error=on_callback_error,  # the callbacks' side of init_disk_full; anything else raises as before
     )
     server.extensions["folddeck_dash"] = app  # the gate resolves callbacks and pages through it (auth.py)
     app.layout = shell_layout
@@ -79,6 +83,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     init_toasts(app)  # the navbar's toast poll
     _init_extras(server, settings)
+    init_headers(server, app)  # CSP (with the hashes of Dash's inline scripts), no framing, nosniff
     init_compression(server)  # last: its hooks see every route's response
     app._setup_server()  # take this app's page callbacks now, so several apps can coexist (tests)
     return app

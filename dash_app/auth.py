@@ -1,7 +1,9 @@
 """Login, logout and the one deny-by-default gate in front of every route.
 
 - `/login` is a plain Flask form (CSRF-checked with Flask-WTF); failures are throttled by the
-  users service.
+  users service. Each login is a row in `user_sessions` whose id is part of the signed cookie:
+  `/logout` deletes it, so a copied cookie stops working there and then, while the user's other
+  browsers stay logged in. A password change or disable ends all of them (users service).
 - `gate()` runs before every request: public endpoints pass; a page load without a session is
   redirected to `/login?next=…`; any `/_dash-*` or `/api/*` request without one gets 401 JSON;
   admin pages and the callbacks that update admin components (ids starting `admin-`) get 403
@@ -33,7 +35,7 @@ from wtforms import ValidationError
 
 from dash_app.ids import ADMIN_ID_PREFIX
 from services import api_tokens, db, defaults, users
-from services.errors import LoginThrottled, UserNotFound
+from services.errors import LoginThrottled, TokenExpired, UserNotFound
 
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/metrics",  # /metrics checks its own token
                           "/api/v1/openapi.json"})
@@ -52,14 +54,20 @@ csrf = CSRFProtect()
 
 
 class LoginUser(UserMixin):
-    """Flask-Login's view of a FoldDeck user. The cookie id embeds the session token, so
-    rotating the token (disable, password change) ends every session of that user."""
+    """Flask-Login's view of a FoldDeck user. The cookie id is `user:session_token:session_id`:
+    rotating the token (disable, password change) ends every session of that user, deleting the
+    session row (logout) ends this one."""
 
-    def __init__(self, account: users.User):
+    def __init__(self, account: users.User, session_id: str | None = None):
         self.account = account
+        self.session_id = session_id
 
     def get_id(self) -> str:
-        return f"{self.account.id}:{self.account.session_token}"
+        """Return the cookie id; logging in a user without a session (`login_user`) starts one here."""
+        if self.session_id is None:
+            self.session_id = users.start_session(_conn(), self.account.id, request.remote_addr or "",
+                                                  current_app.permanent_session_lifetime.total_seconds())
+        return f"{self.account.id}:{self.account.session_token}:{self.session_id}"
 
     @property
     def is_admin(self) -> bool:
@@ -71,15 +79,12 @@ def _conn():
 
 
 def load_user(cookie_id: str) -> LoginUser | None:
-    """Return the session's user if it still exists, is active and the token still matches."""
-    user_id, _, token = (cookie_id or "").partition(":")
-    try:
-        account = users.get_user(_conn(), int(user_id))
-    except (ValueError, UserNotFound):
+    """Return the session's user if the session is live, the account active and the token still matches."""
+    parts = (cookie_id or "").split(":")
+    if len(parts) != 3 or not parts[0].isdigit():  # ids from before per-session rows log in again
         return None
-    if not account.active or account.session_token != token:
-        return None
-    return LoginUser(account)
+    account = users.session_user(_conn(), int(parts[0]), parts[1], parts[2])
+    return LoginUser(account, parts[2]) if account else None
 
 
 def load_token_user(req) -> LoginUser | None:
@@ -89,7 +94,11 @@ def load_token_user(req) -> LoginUser | None:
     scheme, _, secret = req.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return None
-    found = api_tokens.authenticate(_conn(), secret.strip())
+    try:
+        found = api_tokens.authenticate(_conn(), secret.strip())
+    except TokenExpired as exc:
+        g.api_token_refused = str(exc)  # the gate says why
+        return None
     if found is None:
         return None
     g.api_token = found[1]
@@ -252,7 +261,8 @@ def gate() -> Response | None:
         return refused
     if not current_user.is_authenticated:
         if path.startswith(TOKEN_PREFIX) and "Authorization" in request.headers:
-            response = _json_error(401, "The API token is wrong, revoked, or its account is disabled.")
+            response = _json_error(401, g.get("api_token_refused")
+                                   or "The API token is wrong, revoked, or its account is disabled.")
             response.headers["WWW-Authenticate"] = 'Bearer realm="FoldDeck"'
             return response
         notice = _remember_why_logged_out()
@@ -324,7 +334,7 @@ def login():
     if account is None:
         return render_template_string(LOGIN_HTML, error="Wrong username or password, or the account is disabled.",
                                       username=username, next=nxt, csrf_token=generate_csrf()), 401
-    login_user(LoginUser(account))
+    login_user(LoginUser(account))  # starts a session row (LoginUser.get_id)
     return redirect(nxt)
 
 
@@ -332,6 +342,8 @@ def logout():
     """End the session (POST with a CSRF token) and go to the login page; GET asks to confirm."""
     if request.method == "GET":
         return render_template_string(LOGOUT_HTML, csrf_token=generate_csrf())
+    if current_user.is_authenticated and current_user.session_id:
+        users.end_session(_conn(), current_user.session_id)  # the cookie, wherever copied, is dead now
     logout_user()
     return redirect(url_for("login"))
 

@@ -26,6 +26,10 @@ class LoginThrottled(FoldDeckError):
         self.retry_after = retry_after
 
 
+class TokenExpired(FoldDeckError):
+    """An API token is right but past its expiry date; the message names it and the date."""
+
+
 class PermissionDenied(FoldDeckError):
     """The caller may not do this."""
 

@@ -118,11 +118,26 @@ def count_users(conn: sqlite3.Connection) -> int:
 
 
 def set_password(conn: sqlite3.Connection, user_id: int, password: str) -> None:
-    """Set a new password and end the user's other sessions."""
+    """Set a new password, end every session of the user and revoke their API tokens.
+
+    Every way a password changes (own change, an admin's reset, the CLI) comes here: a password
+    changed because it leaked must not leave a session or a script's token open to whoever has it.
+    """
     check_password(password)
-    get_user(conn, user_id)
-    conn.execute("UPDATE users SET password_hash = ?, session_token = ? WHERE id = ?",
-                 (generate_password_hash(password), secrets.token_hex(16), user_id))
+    password_hash = generate_password_hash(password)
+    with transaction(conn):
+        get_user(conn, user_id)
+        conn.execute("UPDATE users SET password_hash = ?, session_token = ? WHERE id = ?",
+                     (password_hash, secrets.token_hex(16), user_id))
+        _end_access(conn, user_id)
+
+
+def _end_access(conn: sqlite3.Connection, user_id: int) -> None:
+    """End every session of the user and revoke every API token of theirs (inside the caller's transaction)."""
+    conn.execute("DELETE FROM user_sessions WHERE user_id = ?", (user_id,))
+    # api_tokens is the owner of tokens, but it imports this module; the one UPDATE lives here.
+    conn.execute("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                 (time.time(), user_id))
 
 
 def _other_active_admins(conn: sqlite3.Connection, user_id: int) -> int:
@@ -131,7 +146,8 @@ def _other_active_admins(conn: sqlite3.Connection, user_id: int) -> int:
 
 
 def set_active(conn: sqlite3.Connection, user_id: int, active: bool) -> User:
-    """Enable or disable a user; disabling ends their sessions at their next request.
+    """Enable or disable a user; disabling ends their sessions and revokes their API tokens at once
+    (enabling again gives neither back: the user logs in and makes new tokens).
 
     Raises:
         UserError: it would disable the last active admin.
@@ -142,6 +158,8 @@ def set_active(conn: sqlite3.Connection, user_id: int, active: bool) -> User:
             raise UserError(f"{user.username} is the last active admin and cannot be disabled.")
         conn.execute("UPDATE users SET active = ?, session_token = ? WHERE id = ?",
                      (int(active), secrets.token_hex(16) if not active else user.session_token, user_id))
+        if not active:
+            _end_access(conn, user_id)
     return get_user(conn, user_id)
 
 
@@ -164,6 +182,37 @@ def accept_terms(conn: sqlite3.Connection, user_id: int) -> None:
     """Record that the user accepted the AlphaFold 3 model-parameter terms."""
     conn.execute("UPDATE users SET accepted_terms_at = ? WHERE id = ? AND accepted_terms_at IS NULL",
                  (time.time(), user_id))
+
+
+def start_session(conn: sqlite3.Connection, user_id: int, address: str, max_age_s: float) -> str:
+    """Record a new login session of the user; return its id (it goes into the signed cookie).
+
+    The user's sessions older than `max_age_s` (the cookie lifetime: their cookies no longer
+    verify) are dropped here, so the table holds only sessions that could still be used.
+    """
+    now = time.time()
+    session_id = secrets.token_urlsafe(24)
+    with transaction(conn):
+        conn.execute("DELETE FROM user_sessions WHERE user_id = ? AND created_at < ?", (user_id, now - max_age_s))
+        conn.execute("INSERT INTO user_sessions (id, user_id, created_at, address) VALUES (?, ?, ?, ?)",
+                     (session_id, user_id, now, address or ""))
+    return session_id
+
+
+def end_session(conn: sqlite3.Connection, session_id: str) -> None:
+    """End one session (logout): its cookie, even copied elsewhere, no longer logs anyone in."""
+    conn.execute("DELETE FROM user_sessions WHERE id = ?", (session_id,))
+
+
+def session_user(conn: sqlite3.Connection, user_id: int, session_token: str, session_id: str) -> User | None:
+    """Return the user of a live session, or None (no such session, token rotated, account disabled).
+
+    One indexed read: every request and poll of a logged-in browser asks this.
+    """
+    row = conn.execute("SELECT u.* FROM user_sessions s JOIN users u ON u.id = s.user_id "
+                       "WHERE s.id = ? AND u.id = ? AND u.session_token = ? AND u.active = 1",
+                       (session_id, user_id, session_token)).fetchone()
+    return _row_to_user(row) if row else None
 
 
 def _recent_failures(conn: sqlite3.Connection, where: str, args: tuple, since: float) -> list[float]:

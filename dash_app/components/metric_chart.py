@@ -10,6 +10,7 @@ from datetime import datetime
 
 from dash import dcc
 
+from dash_app.components.graph_config import graph_config
 from services import defaults
 
 Series = dict[str, tuple[list[float], list[float | None]]]  # key -> (unix seconds, values)
@@ -29,7 +30,7 @@ def local_xs(timestamps: Sequence[float]) -> list[str]:
 def metric_chart(chart_id: str, height: int = 220) -> dcc.Graph:
     """Return an empty chart placeholder; `history_figure` fills it."""
     return dcc.Graph(id=chart_id, figure=empty_figure("", "loading..."), style={"height": f"{height}px"},
-                     config={"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]})
+                     config=graph_config(modeBarButtonsToRemove=["lasso2d", "select2d"]))
 
 
 def empty_figure(title: str, note: str) -> dict:

@@ -8,14 +8,15 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from dash_app.components.graph_config import graph_config
 from services.results import Confidences
 
 # AlphaFold's pLDDT bands, as its own viewers colour them
 PLDDT_BANDS = ((90, 100, "#0053d6", "very high (> 90)"), (70, 90, "#65cbf3", "confident (70–90)"),
                (50, 70, "#ffdb13", "low (50–70)"), (0, 50, "#ff7d45", "very low (< 50)"))
 PAE_MAX = 30.0  # Å; AF3 clamps at 99.9 but anything above ~30 reads as "no idea" alike
-GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "autoScale2d"]}
-SMALL_CONFIG = {"displayModeBar": False}
+GRAPH_CONFIG = graph_config(modeBarButtonsToRemove=["lasso2d", "autoScale2d"])
+SMALL_CONFIG = graph_config(displayModeBar=False)
 BORDER = {"color": "#2c3e50", "width": 1}
 MARK = {"color": "#e74c3c", "width": 2}
 

@@ -32,6 +32,7 @@ PW_SAVE = page_id(__name__, "pw-save")
 PW_ALERT = page_id(__name__, "pw-alert")
 TOKEN_NAME = page_id(__name__, "token-name")
 TOKEN_SCOPE = page_id(__name__, "token-scope")
+TOKEN_EXPIRY = page_id(__name__, "token-expiry")
 TOKEN_CREATE = page_id(__name__, "token-create")
 TOKEN_ALERT = page_id(__name__, "token-alert")
 TOKEN_LIST = page_id(__name__, "token-list")
@@ -53,6 +54,9 @@ CHOICE_OPTIONS = [{"label": "a job succeeded", "value": "succeeded"},
                   {"label": "an admin cancelled a job of mine", "value": "cancelled"}]
 SCOPE_OPTIONS = [{"label": "Read only (list, status, log, results)", "value": "read"},
                  {"label": "Read and write (also submit, cancel, retry)", "value": "write"}]
+NEVER = "never"  # the expiry select's value for a token that does not expire
+EXPIRY_OPTIONS = [{"label": f"{d} days" if d else "never (not recommended)", "value": str(d) if d else NEVER}
+                  for d in api_tokens.EXPIRY_DAYS]
 
 
 def _card(title: str, icon: str, body: list) -> dbc.Card:
@@ -85,7 +89,8 @@ def layout(**_kwargs) -> html.Div:
         _card("Password", "bi-key", [
             _field("Current password", dbc.Input(id=PW_CURRENT, type="password", autoComplete="current-password")),
             _field("New password", dbc.Input(id=PW_NEW, type="password", autoComplete="new-password")),
-            _field("New password again", dbc.Input(id=PW_REPEAT, type="password", autoComplete="new-password")),
+            _field("New password again", dbc.Input(id=PW_REPEAT, type="password", autoComplete="new-password"),
+                   "Changing it logs out your other browsers and revokes all your API tokens."),
             dbc.Button("Change password", id=PW_SAVE, color="primary"), html.Div(id=PW_ALERT, className="mt-2"),
         ]),
     ]
@@ -96,6 +101,10 @@ def layout(**_kwargs) -> html.Div:
             dbc.Row([dbc.Col(_field("Name", dbc.Input(id=TOKEN_NAME, placeholder="e.g. screening script")), md=5),
                      dbc.Col(_field("Access", dbc.Select(id=TOKEN_SCOPE, options=SCOPE_OPTIONS, value="read")),
                              md=7)]),
+            _field("Expires after", dbc.Select(id=TOKEN_EXPIRY, options=EXPIRY_OPTIONS,
+                                               value=str(api_tokens.DEFAULT_EXPIRY_DAYS)),
+                   "An expired token gets 401 \"token expired\". Changing your password, or an admin resetting "
+                   "it or disabling your account, revokes all your tokens."),
             dbc.Button("Create token", id=TOKEN_CREATE, color="primary"), html.Div(id=TOKEN_ALERT, className="mt-2"),
             html.Div(token_table(user.id), id=TOKEN_LIST, className="mt-2"),
         ]),
@@ -153,13 +162,35 @@ def sent_table(user_id: int) -> html.Div:
                  html.Td(status(r))]) for r in rows]), size="sm", className="mb-0 small")])
 
 
+def _expiry(token: api_tokens.ApiToken) -> html.Span:
+    """Return when the token expires (or that it has)."""
+    if token.expires_at is None:
+        return html.Span("never expires", className="text-warning")
+    if token.expired():
+        return html.Span(f"expired {fmt_time(token.expires_at)}", className="text-danger")
+    return html.Span(f"expires {fmt_time(token.expires_at)}")
+
+
+def _expiry_days(value) -> int | None:
+    """Return the lifetime in days chosen in the select (None: never); the service checks it."""
+    if value is None or value == "":
+        return api_tokens.DEFAULT_EXPIRY_DAYS
+    if value == NEVER:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1  # refused by the service with the list of lifetimes
+
+
 def token_table(user_id: int) -> html.Div:
-    """Return the list of the user's tokens, each with a revoke button."""
+    """Return the list of the user's tokens with their expiry, each with a revoke button."""
     tokens = api_tokens.list_tokens(conn(), user_id)
     if not tokens:
         return html.P("No tokens yet.", className="text-muted small mb-0")
     return dbc.Table(html.Tbody([html.Tr([
         html.Td(t.name), html.Td(html.Code(t.prefix + "…")), html.Td(t.scope.value),
+        html.Td(_expiry(t), className="small"),
         html.Td(f"used {fmt_time(t.last_used_at)}", className="small text-muted"),
         html.Td(dbc.Button("Revoke", id={"type": TOKEN_REVOKE, "index": t.id}, color="outline-danger", size="sm"))])
         for t in tokens]), size="sm", className="mb-0")
@@ -207,30 +238,35 @@ def save_notifications(_n, email, choices):
 
 
 @callback(Output(PW_ALERT, "children"), Output(PW_CURRENT, "value"), Output(PW_NEW, "value"),
-          Output(PW_REPEAT, "value"), Input(PW_SAVE, "n_clicks"), State(PW_CURRENT, "value"), State(PW_NEW, "value"),
+          Output(PW_REPEAT, "value"), Output(TOKEN_LIST, "children", allow_duplicate=True),
+          Input(PW_SAVE, "n_clicks"), State(PW_CURRENT, "value"), State(PW_NEW, "value"),
           State(PW_REPEAT, "value"), prevent_initial_call=True)
 def change_password(_n, current, new, repeat):
-    """Change the password; this session stays logged in, every other one ends."""
+    """Change the password; this browser gets a new session, every other one ends, every token is revoked."""
     try:
         account = account_service.change_password(conn(), require_account(), current or "", new or "",
                                                   repeat or "", request.remote_addr or "unknown")
     except (FoldDeckError, LoginThrottled) as exc:
-        return error_alert(exc), "", no_update, no_update
-    login_user(LoginUser(account))  # the new session token in this browser's cookie
-    return ok_alert("Password changed. Your other sessions have ended."), "", "", ""
+        return error_alert(exc), "", no_update, no_update, no_update
+    login_user(LoginUser(account))  # a new session (and the new session token) in this browser's cookie
+    return (ok_alert("Password changed. Your other sessions have ended and your API tokens were revoked."),
+            "", "", "", token_table(account.id))
 
 
 @callback(Output(TOKEN_ALERT, "children"), Output(TOKEN_LIST, "children"), Output(TOKEN_NAME, "value"),
           Input(TOKEN_CREATE, "n_clicks"), Input({"type": TOKEN_REVOKE, "index": ALL}, "n_clicks"),
-          State(TOKEN_NAME, "value"), State(TOKEN_SCOPE, "value"), prevent_initial_call=True)
-def update_tokens(_create, revokes, name, scope):
+          State(TOKEN_NAME, "value"), State(TOKEN_SCOPE, "value"), State(TOKEN_EXPIRY, "value"),
+          prevent_initial_call=True)
+def update_tokens(_create, revokes, name, scope, expiry):
     """Create a token (its secret shown once) or revoke one."""
     user, c = require_account(), conn()
     trigger = ctx.triggered_id
     try:
         if trigger == TOKEN_CREATE:
-            token, secret = api_tokens.create_token(c, user.id, name or "", scope or "read")
-            alert, name = _secret_alert(f"Token {token.name!r} ({token.scope.value}) created.", secret), ""
+            token, secret = api_tokens.create_token(c, user.id, name or "", scope or "read", _expiry_days(expiry))
+            until = f"expires {fmt_time(token.expires_at)}" if token.expires_at else "never expires"
+            alert = _secret_alert(f"Token {token.name!r} ({token.scope.value}, {until}) created.", secret)
+            name = ""
         elif isinstance(trigger, dict) and any(revokes or []):
             api_tokens.revoke_token(c, user.id, int(trigger["index"]))
             alert = ok_alert("Token revoked: scripts using it now get 401.")

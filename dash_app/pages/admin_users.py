@@ -105,7 +105,8 @@ def _manage_card() -> dbc.Card:
             dbc.InputGroup([dbc.Input(id=PASSWORD, type="password", placeholder="New password",
                                       autoComplete="new-password"),
                             dbc.Button("Reset password", id=RESET, color="secondary")], className="mb-1"),
-            dbc.FormText("Disabling or resetting the password ends the user's sessions.", className="d-block mb-3"),
+            dbc.FormText("Disabling or resetting the password ends the user's sessions and revokes their "
+                         "API tokens.", className="d-block mb-3"),
             html.H2("Limits", className="h6"),
             _labelled("Max running jobs", dbc.Input(id=MAX_RUNNING, **limit_input), "Empty means no limit."),
             _labelled("Max queued jobs", dbc.Input(id=MAX_QUEUED, **{**limit_input, "placeholder": "default"})),
@@ -227,13 +228,14 @@ def create_user(_n, name, password, role, n):
     Input(TOGGLE, "n_clicks"), State(GRID, "selectedRows"), State(REFRESH, "data"), prevent_initial_call=True,
 )
 def toggle_user(_n, rows, n):
-    """Disable an active user (ending their sessions) or enable a disabled one."""
+    """Disable an active user (ending their sessions, revoking their tokens) or enable a disabled one."""
     try:
         target = users.get_user(conn(), _selected_id(rows) or 0)
         user = admin.set_active(conn(), require_account(), target.id, not target.active)
     except FoldDeckError as exc:
         return error_alert(exc), no_update
-    return _done(f"{user.username} is now {'active' if user.active else 'disabled; their sessions ended'}.", n)
+    done = "active" if user.active else "disabled; their sessions ended and API tokens were revoked"
+    return _done(f"{user.username} is now {done}.", n)
 
 
 @callback(
@@ -262,7 +264,7 @@ def reset_password(_n, rows, password, n):
         user = admin.reset_password(conn(), require_account(), _selected_id(rows) or 0, password or "")
     except FoldDeckError as exc:
         return error_alert(exc), no_update, no_update
-    return *_done(f"New password set for {user.username}; their sessions ended.", n), ""
+    return *_done(f"New password set for {user.username}; their sessions ended and API tokens were revoked.", n), ""
 
 
 @callback(
