@@ -2,13 +2,10 @@
 callback, the grid shows it, a plain user cannot set it, and the import route refuses past it in words."""
 from __future__ import annotations
 
-import io
-import zipfile
-
 from dash_app.ids import page_id
 from services import quota
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login
-from tests.dash_app.test_import_results import SERVER, _import_page
+from tests.dash_app.test_import_results import _import_page, _server_zip
 from tests.dash_app.test_second_user import callback_body
 
 PAGE = "dash_app.pages.admin_users"
@@ -20,15 +17,6 @@ def _save_quota(app, client, user_id: int, value):
                                                  f"{QUOTA}.value": value, f"{REFRESH}.data": 1},
                          trigger=f"{SAVE}.n_clicks")
     return dash_post(client, body)
-
-
-def _server_zip() -> io.BytesIO:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for p in SERVER.iterdir():
-            zf.writestr(f"fold_5b8c/{p.name}", p.read_bytes())
-    buf.seek(0)
-    return buf
 
 
 def test_admin_sets_a_users_quota_and_the_import_route_refuses_past_it(app, client, conn, alice):

@@ -275,12 +275,18 @@ def _worker_proc(settings, hosts_file: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def test_worker_killed_and_restarted_reattaches_with_one_sbatch(slurm, timeout_job, tmp_path):
-    settings = make_settings(tmp_path, FOLDDECK_LEASE_SECONDS=5)
+def slow_cluster_hosts(tmp_path: Path) -> Path:
+    """Write a hosts file whose cluster job takes 4 s before the simulator: time to kill its worker."""
     hosts_file = tmp_path / "hosts.toml"
     hosts_file.write_text(f'[[host]]\nname = "cluster"\nkind = "slurm"\nwork_dir = "{tmp_path / "shared"}"\n'
                           f'partition = "debug"\nmax_jobs = 2\n'
                           f'af3_command = "sleep 4; {SIM.replace(chr(34), "")}"\n')
+    return hosts_file
+
+
+def test_worker_killed_and_restarted_reattaches_with_one_sbatch(slurm, timeout_job, tmp_path):
+    settings = make_settings(tmp_path, FOLDDECK_LEASE_SECONDS=5)
+    hosts_file = slow_cluster_hosts(tmp_path)
     job = submit(settings)
     first = _worker_proc(settings, hosts_file)
     try:
@@ -364,10 +370,7 @@ def test_restored_into_another_data_dir_the_worker_keeps_its_slurm_jobs(slurm, t
     from services import backup
 
     settings = make_settings(tmp_path / "old", FOLDDECK_LEASE_SECONDS=5)
-    hosts_file = tmp_path / "hosts.toml"
-    hosts_file.write_text(f'[[host]]\nname = "cluster"\nkind = "slurm"\nwork_dir = "{tmp_path / "shared"}"\n'
-                          f'partition = "debug"\nmax_jobs = 2\n'
-                          f'af3_command = "sleep 4; {SIM.replace(chr(34), "")}"\n')
+    hosts_file = slow_cluster_hosts(tmp_path)
     job = submit(settings)
     tag = slurm_cluster.install_tag(settings)
     first = _worker_proc(settings, hosts_file)
