@@ -142,3 +142,21 @@ def test_a_clone_in_the_builder_carries_the_msa_sent_with_the_job(app, page, con
         assert card["msa_mode"] == "custom" and card["msa_text"] == MSA
         copy = page.submit_state(state, alice, "k", True)
     assert copy.read_input()["sequences"][0]["protein"]["unpairedMsa"] == MSA
+
+
+def test_the_builder_refuses_a_loaded_json_that_names_a_server_file(app, page, conn, settings, alice, bob):
+    """Issue 22 through the builder: a JSON naming alice's input (as bob) loads, and its submit is refused
+    naming the field, whichever path field it is; nothing is queued and nothing of the file is shown."""
+    from services.errors import InvalidInput
+    from tests.services.test_input_files import CANARY, FIELDS, doc
+
+    mine = jobs.submit(conn, settings, alice, {**SAMPLE, "sequences": [{"protein": {
+        "id": "A", "sequence": "MKTAQ", "description": CANARY}}], "version": 4})
+    for field in FIELDS:
+        with as_user(app, bob):
+            state, _ = page._state_from_upload(data_url(doc(field, mine.input_path)), "x.json")
+            with pytest.raises(InvalidInput) as err:
+                page.submit_state(state, bob, f"k-{field}", True)
+        text = " ".join(err.value.problems)
+        assert field in text and CANARY not in text
+    assert jobs.list_jobs(conn, bob)[1] == 0
