@@ -71,10 +71,8 @@ class Reserve:
         tmp = self.path.with_name(f"{RESERVE_NAME}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as f:
-                for start in range(0, size, _CHUNK):
+                for start in range(0, size, _CHUNK):  # written, so the blocks are taken now (no fsync needed)
                     f.write(b"\0" * min(_CHUNK, size - start))
-                f.flush()
-                os.fsync(f.fileno())
             os.replace(tmp, self.path)
         except OSError:
             tmp.unlink(missing_ok=True)

@@ -58,9 +58,10 @@ def full(disk):
     return full
 
 
-def fill_disk(filler, conn) -> None:
+def fill_disk(filler, conn=None) -> None:
     """Take every free byte of the file system `filler` is on, into `filler` (unlink it to give them back)."""
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL must grow for the next write
+    if conn is not None:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL must grow for the next write
     with open(filler, "ab", buffering=0) as f:
         for size in (1 << 16, 4096, 1):
             try:

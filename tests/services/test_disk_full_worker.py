@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from services import applog, db, disk, joblog, jobs, users
+from services import applog, db, defaults, disk, joblog, jobs, users
 from services.jobs import JobState
 from services.jobs.model import FINISHED
 from services.settings import load_settings
@@ -42,8 +42,14 @@ def held(release) -> str:
     return f"while [ ! -e {release} ]; do sleep 0.05; done; {SIM} --num_diffusion_samples=1"
 
 
-def test_a_full_disk_fails_the_running_job_at_once_and_nothing_is_corrupted(on_tmpfs, tmp_path, running_worker):
+@pytest.mark.parametrize("noticed_by", ["output", "heartbeat"])
+def test_a_full_disk_fails_the_running_job_at_once_and_nothing_is_corrupted(on_tmpfs, tmp_path, running_worker,
+                                                                             monkeypatch, noticed_by):
+    """`noticed_by`: which write meets the full disk first, the job's output (no heartbeat due) or a heartbeat
+    (the job held silent at its gate)."""
     settings, conn = on_tmpfs
+    if noticed_by == "output":
+        monkeypatch.setattr(defaults, "HEARTBEAT_SECONDS", 3600)  # one beat at the start, none during the test
     release = tmp_path / "release"  # off the tmpfs: touching it must not need the full disk
     s = settings.with_overrides(af3_command=held(release), lease_seconds=600)  # a stall would outlast the test
     alice = users.get_by_name(conn, "alice")
@@ -56,7 +62,8 @@ def test_a_full_disk_fails_the_running_job_at_once_and_nothing_is_corrupted(on_t
 
     fill_disk(s.data_dir.parent / "filler", conn)
     filled_at = time.time()
-    release.touch()
+    if noticed_by == "output":
+        release.touch()
 
     job = wait_for(lambda: (j := jobs.get_job(conn, alice, first.id)).state is not JobState.RUNNING and j, timeout=30,
                    what="the first job to end")
@@ -70,6 +77,7 @@ def test_a_full_disk_fails_the_running_job_at_once_and_nothing_is_corrupted(on_t
     wait_for(worker.disk_full.is_set, what="the worker to stop claiming")
     assert jobs.get_job(conn, alice, second.id).state is JobState.QUEUED
 
+    release.touch()
     (s.data_dir.parent / "filler").unlink()
     freed_at = time.time()
     done = wait_for(lambda: (j := jobs.get_job(conn, alice, second.id)).state in FINISHED and j, timeout=60,
@@ -111,6 +119,6 @@ def test_the_reserve_takes_real_blocks_and_is_not_made_where_space_is_short(tmpf
     assert took >= disk.reserve_bytes()  # written out, not a sparse file that frees nothing
     assert reserve.release() and not reserve.path.exists() and not reserve.release()
 
-    fill_disk(tmpfs / "filler", db.connect(data / "x.db"))
+    fill_disk(tmpfs / "filler")
     assert not reserve.ensure() and not reserve.path.exists()  # no half-made reserve left behind
     assert not any(p.name.startswith(disk.RESERVE_NAME) for p in data.iterdir())
