@@ -137,8 +137,8 @@ class Worker:
         """Run until stopped (or, with once, until one job ran); return the number of jobs run."""
         conn = self._conn()
         if not self.reserve.ensure():
-            log.warning("worker %s: less than %s MiB free under %s, no disk reserve made", self.id,
-                        disk.reserve_bytes() >> 20, self.settings.data_dir,
+            log.warning("worker %s: less than %s MiB free under %s, so no disk reserve was made", self.id,
+                        2 * disk.reserve_bytes() >> 20, self.settings.data_dir,
                         extra={"source": "worker", "username": None, "job_id": None})
         jobs.register_worker(conn, self.id, socket.gethostname(), os.getpid())
         log.info("worker %s started: hosts %s, %s slot threads, shutdown=%s", self.id,
