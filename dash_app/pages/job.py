@@ -287,11 +287,9 @@ def act_on_job(_cancel, _retry, console_cursor):
     try:
         job_id = cons.checked_job(conn(), user, console_cursor)[0].id
         if ctx.triggered_id == RETRY:
-            jobs.retry_job(conn(), user, job_id, settings())
-            message = "Queued again; the log continues below."
+            message = wording.retried(jobs.retry_job(conn(), user, job_id, settings())) + " The log continues below."
         else:
-            job = jobs.cancel_job(conn(), user, job_id)
-            message = "Stopping the job…" if job.state is JobState.RUNNING else "Job cancelled."
+            message = wording.cancelled(jobs.cancel_job(conn(), user, job_id))
     except FoldDeckError as exc:
         return dbc.Alert(str(exc), color="danger", dismissable=True), no_update, no_update
     return dbc.Alert(message, color="info", dismissable=True, duration=5000), no_update, False  # polling resumes

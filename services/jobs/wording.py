@@ -216,6 +216,17 @@ def steps_line(job: Job) -> tuple[str, list[str]] | None:
 
 # -- actions ------------------------------------------------------------------------------------------------
 
+def cancelled(job: Job) -> str:
+    """Say what a cancel did: a running job is stopping (its worker ends it), a queued one is gone."""
+    return f"Job #{job.id} " + ("is stopping." if job.state is JobState.RUNNING else "was cancelled.")
+
+
+def retried(job: Job) -> str:
+    """Say that a job is queued again, and that it waits for an admin when it needs approval."""
+    return f"Job #{job.id} is queued again" + (f", {AWAITING_APPROVAL} by an admin." if job.approval == "pending"
+                                               else ".")
+
+
 def cancel_wording(state: JobState | str | None) -> tuple[str, str]:
     """Return the cancel dialog's text and its keep button for a job in `state` (unknown: a running job's)."""
     if state == JobState.QUEUED:

@@ -19,7 +19,7 @@ AF3 = {"name": "words", "modelSeeds": [1], "dialect": "alphafold3", "version": 1
 # Sentences that once were written in two to four places. Only wording.py may hold them now.
 ONCE = ["reused from", "its search is skipped", "Keep it running", "Keep it queued", "leaves the queue and never",
         "waiting for GPU", "waiting for a free GPU", "queue paused by an admin", "MSA running",
-        "per-user limit", "pending in Slurm (", "cancelling…"]
+        "per-user limit", "pending in Slurm (", "cancelling…", "is stopping.", "queued again"]
 
 
 @pytest.fixture
@@ -101,3 +101,10 @@ def test_steps_line_for_a_job_whose_every_chain_was_reused(job):
     assert line == "① MSA search: reused (chains A, B from job #12) · ② Inference: done"
     assert reused == ["MSA for chains A, B reused from job #12"]
     assert wording.steps_line(job) is None  # one slot, no cache: no two-step line
+
+
+def test_what_cancel_and_retry_say(job):
+    assert wording.cancelled(job) == f"Job #{job.id} was cancelled."
+    assert wording.cancelled(dataclasses.replace(job, state=JobState.RUNNING)) == f"Job #{job.id} is stopping."
+    assert wording.retried(job) == f"Job #{job.id} is queued again."
+    assert wording.retried(dataclasses.replace(job, approval="pending")).endswith(", awaiting approval by an admin.")
