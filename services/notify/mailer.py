@@ -7,7 +7,7 @@ import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from services import defaults, results
+from services import defaults, results, stored_paths
 from services.notify.deadline import Deadline
 from services.settings import Settings
 
@@ -18,6 +18,11 @@ SUBJECTS = {"succeeded": "succeeded", "failed": "failed", "cancelled": "was canc
 def job_link(settings: Settings, job_id: int) -> str:
     """Return the job page's address for mail and webhooks."""
     return f"{settings.public_url}/jobs/{job_id}"
+
+
+def output_folder(settings: Settings, payload: dict) -> str | None:
+    """Return the absolute output folder of a finished job's message (rows keep it relative to the data dir)."""
+    return stored_paths.to_absolute(settings.data_dir, payload.get("output_path"))
 
 
 def score_lines(output_path: str | None, limit: int = 5) -> list[str]:
@@ -54,7 +59,7 @@ def compose(settings: Settings, payload: dict, to: str, delivery_id: str | int) 
         body.append(f"Finished: {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(payload['finished_at']))}"
                     + (f" on {payload['host']}" if payload.get("host") else ""))
     if state == "succeeded":
-        scores = score_lines(payload.get("output_path"))
+        scores = score_lines(output_folder(settings, payload))
         body += ["", "Best samples:", *scores] if scores else ["", "No scores were found in its output."]
     elif state == "failed":
         body += ["", f"Error: {payload.get('error') or 'no error message was recorded'}"]

@@ -153,7 +153,7 @@ class Sender:
         """Return the delivery of one message to `hook` (run in a worker: no database there)."""
         def post(message: outbox.Message) -> None:
             try:
-                samples = results.read_results(message.payload.get("output_path")).samples
+                samples = results.read_results(mailer.output_folder(self.settings, message.payload)).samples
             except (OSError, ValueError):
                 samples = []
             scores = [{k: v for k, v in dataclasses.asdict(s).items()
