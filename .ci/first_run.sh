@@ -76,7 +76,7 @@ for _ in $(seq 1 240); do
     sleep 0.5
 done
 echo "$shown" | grep -q "^state *succeeded" || fail "the ADP job did not succeed: $shown"
-echo "$shown" | grep -q "^msa_reused *chain A from job #$kinase\$" || fail "the ADP job did not reuse job $kinase's MSA: $shown"
+echo "$shown" | grep -q "^msa_reused *chain A reused from job #$kinase\$" || fail "the ADP job did not reuse job $kinase's MSA: $shown"
 
 start=$(date +%s)
 stop || fail "Ctrl-C did not stop everything"

@@ -99,7 +99,7 @@ def test_first_run_fresh_clone_no_settings_job_succeeds(tmp_path):
             time.sleep(1)
             shown = cli("show", again).stdout
         assert re.search(r"state\s+succeeded", shown), shown
-        assert re.search(rf"msa_reused\s+chain A from job #{first}$", shown, re.M), shown
+        assert re.search(rf"msa_reused\s+chain A reused from job #{first}$", shown, re.M), shown
         assert run_seconds(shown) < run_seconds(cli("show", first).stdout), "the reused job finished sooner"
     finally:
         started = time.monotonic()
