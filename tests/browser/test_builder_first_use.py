@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dash_app.components import entity_card as EC
+from dash_app.builder import entity_card as EC
 from services import db, jobs, users
 from tests.browser.conftest import browser_login
 from tests.browser.test_builder import click, field, wait_until
