@@ -91,5 +91,6 @@ def search_context(settings: Settings, command: str) -> str:
 
 
 def split_key(key: str) -> tuple[str, str]:
+    """Return (need, sha) of a key ("p:<sha>" -> ("p", "<sha>"))."""
     need, _, sha = key.partition(":")
     return need, sha
