@@ -67,7 +67,7 @@ METRICS_CACHE_DIR = "cache"  # diskcache folder in the data dir: latest snapshot
 HISTORY_MAX_ROWS = 5000  # a chart reads the finest tier with at most this many rows in range (fast JSON decode)
 HISTORY_GAP_STEPS = 3  # a hole longer than this many steps is drawn as a gap, not a straight line
 
-# -- application log writer and pages (services/applog.py, admin pages) ----------------------
+# -- application log writer and pages (services/applog/, admin pages) ----------------------
 APP_LOG_QUEUE_MAX = 50_000  # records waiting for the writer; beyond this they are dropped, never block a request
 APP_LOG_BATCH_MAX = 1000  # rows per write transaction: one fsync covers a burst
 APP_LOG_PRUNE_EVERY_S = 3600  # retention is in days; hourly pruning keeps each delete small

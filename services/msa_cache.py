@@ -11,24 +11,17 @@ FOLDDECK_MSA_CACHE_SCOPE=lab, or an admin's switch on /admin/queue (kept in lab_
 makes it lab-wide. FOLDDECK_MSA_CACHE_MB bounds the files, least
 recently used evicted first; 0 turns the cache off.
 
-Key strings in `jobs.msa_keys` (computed at submission by `search_keys`):
-    "p:<sha>"  protein chain given nothing: needs unpairedMsa + pairedMsa + templates
-    "m:<sha>"  protein chain given templates (any list, [] included) but no MSA: needs the two MSAs
-    "r:<sha>"  RNA chain without unpairedMsa: needs unpairedMsa
-    "x:<sha>"  a chain AF3 must search that the cache cannot cover (e.g. MSAs given, templates not)
-<sha> = chain_key(kind, sequence): the same for "p" and "m" of one sequence.
+What is keyed, and how (`jobs.msa_keys`, the search context), is services.msa_keys; its public
+names are re-exported here for the callers that ask the cache.
 """
 from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import logging
 import os
-import re
 import secrets
-import shlex
 import shutil
 import sqlite3
 import sys
@@ -40,55 +33,13 @@ from dataclasses import dataclass
 from services import defaults
 from services.db import transaction
 from services.errors import InvalidInput
+from services.msa_keys import chain_key, chain_need, polymers, split_key
+from services.msa_keys import dumps_keys as dumps_keys  # re-exported: callers ask the cache
+from services.msa_keys import search_context as search_context
+from services.msa_keys import search_keys as search_keys
 from services.settings import MSA_CACHE_SCOPES, Settings
 
 log = logging.getLogger("folddeck.msa_cache")
-
-_MSA_FIELDS = ("unpairedMsa", "unpairedMsaPath", "pairedMsa", "pairedMsaPath")
-
-
-def chain_key(kind: str, sequence: str) -> str:
-    """Return the cache key of a chain: sha256 of its type and sequence (modifications do not change a search)."""
-    return hashlib.sha256(f"{kind}:{sequence}".encode()).hexdigest()
-
-
-def _polymers(af3: dict) -> Iterator[tuple[str, list[str], dict]]:
-    """Yield (kind, chain ids, body) for each protein and RNA entity of an AF3-dialect input."""
-    for entity in af3.get("sequences") or []:
-        for kind in ("protein", "rna"):
-            body = entity.get(kind) if isinstance(entity, dict) else None
-            if isinstance(body, dict) and isinstance(body.get("sequence"), str):
-                ids = body.get("id")
-                yield kind, ids if isinstance(ids, list) else [ids], body
-
-
-def _need(kind: str, body: dict) -> str:
-    """Return what a chain needs from a search: "p", "m", "r", "x" (cannot be cached) or "" (nothing)."""
-    has_msa = any(body.get(f) is not None for f in _MSA_FIELDS)
-    has_templates = body.get("templates") is not None
-    if kind == "rna":
-        return "" if has_msa else "r"
-    if not has_msa:
-        return "m" if has_templates else "p"
-    complete = all(body.get(a) is not None or body.get(b) is not None
-                   for a, b in (("unpairedMsa", "unpairedMsaPath"), ("pairedMsa", "pairedMsaPath")))
-    return "" if complete and has_templates else "x"  # AF3 searches what is missing; we store only whole sets
-
-
-def search_keys(af3: dict) -> list[str]:
-    """Return the keys ("p:<sha>", ...) of the chains a data pipeline would search, each once, in input order."""
-    keys: list[str] = []
-    for kind, _ids, body in _polymers(af3):
-        need = _need(kind, body)
-        key = f"{need}:{chain_key(kind, body['sequence'])}" if need else ""
-        if key and key not in keys:
-            keys.append(key)
-    return keys
-
-
-def dumps_keys(af3: dict) -> str:
-    """Return `search_keys` as the JSON stored in jobs.msa_keys."""
-    return json.dumps(search_keys(af3), separators=(",", ":"))
 
 
 # -- the cache itself -----------------------------------------------------------------------------------
@@ -117,8 +68,6 @@ class CacheStats:
 # What an entry supplies for each need: "m" keeps the job's own templates, "r" is an RNA chain.
 _INJECTED = {"p": ("unpairedMsa", "pairedMsa", "templates"), "m": ("unpairedMsa", "pairedMsa"),
              "r": ("unpairedMsa",)}
-_CONTEXT_FLAGS = ("db_dir", "max_template_date")  # plus every --*_database_path
-_FLAG = re.compile(r"^--?([A-Za-z0-9_]+)(?:=(.*))?$", re.S)
 _MB = 1024 * 1024
 
 
@@ -130,29 +79,6 @@ def enabled(settings: Settings) -> bool:
 def _limit_bytes(settings: Settings) -> int:
     return settings.msa_cache_mb * _MB
 
-
-def search_context(settings: Settings, command: str) -> str:
-    """Return 16 hex characters naming the database set and the AF3 flags that change search results."""
-    try:
-        words = shlex.split(command)
-    except ValueError:  # unbalanced quotes: the command fails anyway, but the hash must not
-        words = command.split()
-    found = []
-    for i, word in enumerate(words):
-        m = _FLAG.match(word)
-        if not m or not (m.group(1) in _CONTEXT_FLAGS or m.group(1).endswith("_database_path")):
-            continue
-        value = m.group(2)
-        if value is None:  # "--db_dir /x": the value is the next word
-            value = words[i + 1] if i + 1 < len(words) else ""
-        found.append(f"{m.group(1)}={value}")
-    text = "\n".join([settings.af3_db_dir, *sorted(found)])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _split_key(key: str) -> tuple[str, str]:
-    need, _, sha = key.partition(":")
-    return need, sha
 
 
 @contextmanager
@@ -194,7 +120,7 @@ def coverable(conn: sqlite3.Connection, settings: Settings, owner_id: int, keys:
 
     One query and no file reads: the claim calls this inside its write transaction.
     """
-    wanted = {key: _split_key(key) for key in keys if _split_key(key)[0] in _INJECTED}
+    wanted = {key: split_key(key) for key in keys if split_key(key)[0] in _INJECTED}
     if not enabled(settings) or not wanted:
         return set()
     scope_sql, args = _scope_sql(conn, settings, owner_id)
@@ -292,8 +218,8 @@ def prepare(conn: sqlite3.Connection, settings: Settings, owner_id: int, af3: di
         return out, []
     reused: list[Reused] = []
     loaded: dict[tuple[str, str], tuple[sqlite3.Row, dict] | None] = {}
-    for kind, ids, body in _polymers(out):
-        need = _need(kind, body)
+    for kind, ids, body in polymers(out):
+        need = chain_need(kind, body)
         if need not in _INJECTED:
             continue
         sha = chain_key(kind, body["sequence"])
@@ -314,7 +240,7 @@ def prepare(conn: sqlite3.Connection, settings: Settings, owner_id: int, af3: di
 
 def _searched_chains(data: dict) -> dict[str, tuple[str, dict]]:
     """Return chain id -> (kind, body) for the protein and RNA chains of a _data.json."""
-    return {str(i): (kind, body) for kind, ids, body in _polymers(data) for i in ids}
+    return {str(i): (kind, body) for kind, ids, body in polymers(data) for i in ids}
 
 
 def _entry_from(kind: str, sequence: str, need: str, found: tuple[str, dict] | None) -> dict | None:
@@ -380,8 +306,8 @@ def store(conn: sqlite3.Connection, settings: Settings, owner_id: int, job_id: i
         return 0
     searched = _searched_chains(data)
     written, done = 0, set()
-    for kind, ids, body in _polymers(original):
-        need = _need(kind, body)
+    for kind, ids, body in polymers(original):
+        need = chain_need(kind, body)
         sha = chain_key(kind, body["sequence"])
         if need not in _INJECTED or (need, sha) in done:
             continue

@@ -94,7 +94,7 @@ def _tokens(contents: results.FolderContents) -> int:
     files = contents.samples[0] if contents.samples else None
     if files is None or files.confidences is None:
         return 0
-    text = results._array_text(files.confidences.read_bytes(), "token_chain_ids", nested=False)
+    text = results.array_text(files.confidences.read_bytes(), "token_chain_ids", nested=False)
     try:
         return len(json.loads(text)) if text else 0
     except ValueError:

@@ -6,7 +6,8 @@ from selenium.common.exceptions import ElementClickInterceptedException, Timeout
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-from dash_app.components import entity_card as EC
+from dash_app.builder import entity_card as EC
+from dash_app.builder.ids import BOND_ATOM
 from services import db, jobs, users
 from tests.browser.conftest import browser_login
 from tests.conftest import USER_PASSWORD
@@ -176,11 +177,11 @@ def test_builder003_common_ligand_ion_and_a_covalent_bond(live):
     choose(dash_duo, part(page.BOND_CHAIN, "a"), "A (")
     assert options_of(dash_duo, part(page.BOND_RES, "a"))[5] == "6 C"  # only residues of chain A, with letters
     choose(dash_duo, part(page.BOND_RES, "a"), "6 C")
-    part(page.BOND_ATOM, "a").send_keys("SG")
+    part(BOND_ATOM, "a").send_keys("SG")
     choose(dash_duo, part(page.BOND_CHAIN, "b"), "B (")
     assert options_of(dash_duo, part(page.BOND_RES, "b")) == ["1 ATP"]
     choose(dash_duo, part(page.BOND_RES, "b"), "1 ATP")
-    part(page.BOND_ATOM, "b").send_keys("PG")
+    part(BOND_ATOM, "b").send_keys("PG")
 
     dash_duo.wait_for_contains_text(f"#{page.PROBLEMS}", "No problems", timeout=10)
     preview = json.loads(dash_duo.find_element(f"#{page.PREVIEW}").text)

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from dash_app.components import entity_card as EC
+from dash_app.builder import entity_card as EC
 from tests.browser.conftest import browser_login
 from tests.browser.test_builder import click, close_dropdown, field, open_dropdown, wait_until
 from tests.conftest import USER_PASSWORD

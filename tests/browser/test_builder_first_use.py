@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from dash_app.components import entity_card as EC
+from dash_app.builder import entity_card as EC
+from dash_app.builder.ids import LOADED
 from services import db, jobs, users
 from tests.browser.conftest import browser_login
 from tests.browser.test_builder import click, field, wait_until
@@ -67,7 +68,7 @@ def test_builder102_json_file_with_one_problem_loads_marked(live, tmp_path):
     dash_duo = live
     browser_login(dash_duo, "alice", USER_PASSWORD, "/builder")
     dash_duo.wait_for_element(f"#{page.JSON_UPLOAD} input[type=file]", timeout=10).send_keys(str(path))
-    dash_duo.wait_for_contains_text(f"#{page.P(page.__name__, 'loaded')}", "it has 1 problem", timeout=10)
+    dash_duo.wait_for_contains_text(f"#{LOADED}", "it has 1 problem", timeout=10)
     assert "sequences[0].protein.sequence:" in dash_duo.find_element(".fd-load-problems").text  # upload's words
     wait_until(dash_duo, lambda: field(dash_duo, EC.SEQ, 0).get_attribute("value") == "MKT1AQ")
     assert field(dash_duo, EC.CCD, 1).get_attribute("value") == "ATP"

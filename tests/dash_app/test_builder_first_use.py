@@ -9,8 +9,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from dash_app import builder_state as B
+from dash_app import builder as B
 from dash_app import upload_state as U
+from dash_app.builder.prefill import restructure, state_from_job, state_from_upload
+from dash_app.builder.submit import submit_state
 from services import jobs, users
 from tests.conftest import USER_PASSWORD, dash_post, login
 
@@ -54,14 +56,14 @@ def test_untouched_form_shows_no_problems_until_touched_or_submitted():
 
 
 def test_seed_add_and_enter(page):
-    state, _ = page.restructure(B.empty_state(), page.SEED_ADD, seed=2)
-    state, _ = page.restructure(state, page.SEED_INPUT, seed="3")  # Enter in the box
+    state, _ = restructure(B.empty_state(), page.SEED_ADD, seed=2)
+    state, _ = restructure(state, page.SEED_INPUT, seed="3")  # Enter in the box
     assert state["seeds"] == [1, 2, 3] and "seeds" in state["touched"]
 
 
 def test_json_with_a_problem_loads_with_the_problem_at_its_field(app, page, alice):
     with as_user(app, alice):
-        state, message = page._state_from_upload(data_url(SAMPLE), "kinase.json")
+        state, message = state_from_upload(data_url(SAMPLE), "kinase.json")
     assert state["name"] == "kinase" and state["seeds"] == [1, 2] and state["attempted"]
     assert [e["kind"] for e in state["entities"]] == ["protein", "ligand"]
     assert state["entities"][0]["sequence"] == "MKT1AQ" and state["entities"][1]["ccd"] == "ATP"
@@ -119,14 +121,14 @@ def test_server_file_with_a_problem_loads_too_and_a_broken_layout_is_refused(app
     doc = json.loads((ROOT / "data" / "samples" / "server_two_jobs.json").read_text())
     doc[0]["sequences"][0]["proteinChain"]["sequence"] = "MK1"
     with as_user(app, alice):
-        state, message = page._state_from_upload(data_url(doc), "server.json")
+        state, message = state_from_upload(data_url(doc), "server.json")
         assert state["entities"][0]["sequence"] == "MK1" and state["entities"][0]["copies"] == 2
         listed = [li.children for li in message.children[1].children]
         [first, _] = U.read_file(0, "server.json", json.dumps(doc).encode(), 10_000_000).rows
         assert listed == first.problems and "[0].sequences[0].proteinChain.sequence" in listed[0]
         doc[0]["sequences"][0]["proteinChain"]["count"] = "two"
         with pytest.raises(InvalidInput, match="not laid out") as refused:
-            page._state_from_upload(data_url(doc), "server.json")
+            state_from_upload(data_url(doc), "server.json")
         assert refused.value.problems  # the upload page's problems, named
 
 
@@ -137,10 +139,10 @@ def test_a_clone_in_the_builder_carries_the_msa_sent_with_the_job(app, page, con
 
     job = jobs.submit(conn, settings, alice, doc("unpairedMsaPath", "a.a3m"), files={"a.a3m": MSA.encode()})
     with as_user(app, alice):
-        state, _ = page._state_from_job(job.id)
+        state, _ = state_from_job(job.id)
         card = state["entities"][0]
         assert card["msa_mode"] == "custom" and card["msa_text"] == MSA
-        copy = page.submit_state(state, alice, "k", True)
+        copy = submit_state(state, alice, "k", True)
     assert copy.read_input()["sequences"][0]["protein"]["unpairedMsa"] == MSA
 
 
@@ -154,9 +156,9 @@ def test_the_builder_refuses_a_loaded_json_that_names_a_server_file(app, page, c
         "id": "A", "sequence": "MKTAQ", "description": CANARY}}], "version": 4})
     for field in FIELDS:
         with as_user(app, bob):
-            state, _ = page._state_from_upload(data_url(doc(field, mine.input_path)), "x.json")
+            state, _ = state_from_upload(data_url(doc(field, mine.input_path)), "x.json")
             with pytest.raises(InvalidInput) as err:
-                page.submit_state(state, bob, f"k-{field}", True)
+                submit_state(state, bob, f"k-{field}", True)
         text = " ".join(err.value.problems)
         assert field in text and CANARY not in text
     assert jobs.list_jobs(conn, bob)[1] == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from dash_app import builder_state as B
+from dash_app import builder as B
 from services import jobs, users, waiting
 from services.hosts import Host
 from tests.conftest import dash_post

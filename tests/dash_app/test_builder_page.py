@@ -3,7 +3,11 @@ import json
 
 import pytest
 
-from dash_app import builder_state as B
+from dash_app import builder as B
+from dash_app.builder import entity_card as EC
+from dash_app.builder.feedback import field_feedback
+from dash_app.builder.prefill import restructure
+from dash_app.builder.submit import submit_state
 from services import jobs, users
 from services.errors import InvalidInput, TermsNotAccepted
 from tests.conftest import dash_post
@@ -37,24 +41,24 @@ def test_restructure_and_submit_rules(app, settings, conn):
     from dash_app.pages import builder as page
 
     state = B.empty_state()
-    state, _ = page.restructure(state, page.ADD["ion"])
+    state, _ = restructure(state, page.ADD["ion"])
     assert [e["kind"] for e in state["entities"]] == ["protein", "ion"]
-    state, _ = page.restructure(state, {"type": page.EC.MOD_ADD, "index": 0})
+    state, _ = restructure(state, {"type": EC.MOD_ADD, "index": 0})
     assert state["entities"][0]["mods"] == [{"code": "", "position": None}]
-    state, _ = page.restructure(state, page.SEED_ADD, seed=7)
+    state, _ = restructure(state, page.SEED_ADD, seed=7)
     assert state["seeds"] == [1, 7]
-    state, _ = page.restructure(state, {"type": page.SEED_DEL, "index": 0})
+    state, _ = restructure(state, {"type": page.SEED_DEL, "index": 0})
     assert state["seeds"] == [7]
     alice = users.get_by_name(conn, "alice")
     state = {**B.update_entity(state, 0, sequence="MKSA", mods=[{"code": "SEP", "position": 3}]), "name": "j"}
     state = B.update_entity(state, 1, ccd="ZN")
     with app.server.test_request_context():
         with pytest.raises(TermsNotAccepted, match="terms"):  # unticked: refused, though alice accepted before
-            page.submit_state(state, alice, "k1", False)
+            submit_state(state, alice, "k1", False)
         with pytest.raises(InvalidInput, match="problems"):
-            page.submit_state(B.update_entity(state, 0, sequence="MK1"), alice, "k0", True)
-        job = page.submit_state(state, alice, "k1", True)
-        again = page.submit_state(state, alice, "k1", True)  # a double click queues one job
+            submit_state(B.update_entity(state, 0, sequence="MK1"), alice, "k0", True)
+        job = submit_state(state, alice, "k1", True)
+        again = submit_state(state, alice, "k1", True)  # a double click queues one job
     assert job.id == again.id
     assert jobs.list_jobs(conn, alice)[1] == 1
     assert job.read_input()["sequences"][1] == {"ligand": {"id": "B", "ccdCodes": ["ZN"]}}
@@ -89,14 +93,12 @@ def slots_of(card) -> list[tuple[int, str]]:
 
 
 def test_each_card_problem_shows_once_under_its_field(app):
-    from dash_app.pages import builder as page
-
     state = B.update_entity(B.empty_state(), 0, sequence="MKT1AJ", mods=[{"code": "SEP", "position": 99}])
     state = B.add_entity(state, "rna", sequence="ACGT")
     state = {**B.add_entity(state, "ligand", ccd="", copies=0), "attempted": True}  # every problem shown
-    slots = [s for i, e in enumerate(state["entities"]) for s in slots_of(page.EC.entity_card(e, i))]
+    slots = [s for i, e in enumerate(state["entities"]) for s in slots_of(EC.entity_card(e, i))]
     assert ("protein", "sequence") not in slots and (0, "sequence") in slots and (2, "ccd") in slots
-    out = dict(zip(slots, (text_of(c) for c in page.field_feedback(state, B.evaluate(state), slots)), strict=True))
+    out = dict(zip(slots, (text_of(c) for c in field_feedback(state, B.evaluate(state), slots)), strict=True))
 
     seq = out[(0, "sequence")]
     assert "6 residues" in seq and "Not allowed: '1' at 4, 'J' at 6" in seq

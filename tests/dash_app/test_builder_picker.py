@@ -1,5 +1,5 @@
 """The builder's ligand and ion pickers: whole-CCD search, option wording, shortcuts, ion wording."""
-from dash_app.components import entity_card as EC
+from dash_app.builder import entity_card as EC
 
 
 def _page():

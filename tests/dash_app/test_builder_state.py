@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dash_app import builder_state as B
+from dash_app import builder as B
 from services.af3 import validate
 from services.errors import InvalidInput
 

@@ -312,7 +312,7 @@ def test_builder_clone_query_of_alices_job_through_the_router(app, bob_client, a
 
 def test_builder_submit_with_alices_idempotency_key(app, bob_client, conn, alice_job, bob):
     """The submit key comes from a Store: reusing alice's must not answer with her job."""
-    from dash_app import builder_state as B
+    from dash_app import builder as B
 
     builder = sys.modules["dash_app.pages.builder"]
     users.accept_terms(conn, bob.id)

@@ -135,7 +135,7 @@ def msa_reuse(conn, job_id: int) -> int:
 
 @pytest.mark.parametrize("ticked", [True, False])
 def test_builder_search_again_box(app, user_client, conn, ticked):
-    from dash_app import builder_state as B
+    from dash_app import builder as B
 
     builder = page("builder")
     state, _ = B.from_af3({**AF3, "name": f"b{ticked}"})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from dash_app import builder_state as B
+from dash_app import builder as B
 from services import db, defaults, jobs, users
 from services.jobs import SubmitLimits
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dash_app import builder_state as B
+from dash_app import builder as B
 from dash_app import upload_state as U
 from services.af3 import ccd
 from services.af3.jobs import load_jobs

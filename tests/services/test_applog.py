@@ -273,7 +273,7 @@ def test_a_dead_writer_thread_is_replaced_and_nothing_queued_is_lost(settings, c
     handler = applog.AppLogHandler(settings.db_path)
     handler._ensure_writer()
     first = handler._thread
-    handler._queue.put(applog._STOP)  # the writer exits as on close(), without closing the handler
+    handler._queue.put(applog.handler._STOP)  # the writer exits as on close(), without closing the handler
     first.join(5)
     assert not first.is_alive()
     logger = logging.getLogger("folddeck.test-dead-writer")

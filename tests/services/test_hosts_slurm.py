@@ -11,8 +11,9 @@ from services import db, jobs, users
 from services.errors import SettingsError
 from services.executors import make_executor
 from services.executors.base import RunSpec
-from services.executors.slurm import SlurmExecutor, batch_script
+from services.executors.slurm import SlurmExecutor
 from services.executors.slurm_cluster import Cluster, Final, _gpus, depends_on, parse_job_name, parse_sacct
+from services.executors.slurm_script import batch_script
 from services.hosts import load_hosts
 
 GOOD = """
@@ -260,7 +261,7 @@ def test_an_auto_time_limit_is_sized_from_each_job(settings):
     """time_limit = "auto": each job asks Slurm for what its input needs (issue 15), not one limit for the largest."""
     from services import defaults
     from services.af3.size import estimate_size
-    from services.executors.slurm import auto_time_limit
+    from services.executors.slurm_script import auto_time_limit
 
     auto = TWO_JOBS.replace('time_limit = "4:00:00"', 'time_limit = "auto"').replace(
         'cpu_time_limit = "2:00:00"', 'cpu_time_limit = "auto"')

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from services import results
+from services.results import confidences
 from tests.conftest import ROOT
 
 FIXTURE = ROOT / "tests" / "fixtures" / "af3" / "protein_ligand.json"
@@ -36,7 +37,7 @@ def test_best_confidences_match_the_best_models_file(job_dir):
 def test_large_pae_is_block_averaged_nan_aware():
     m = np.arange(25, dtype=float).reshape(5, 5)
     m[0, 0] = np.nan
-    reduced, block = results._block_mean(m, max_cells=3)
+    reduced, block = confidences._block_mean(m, max_cells=3)
     assert block == 2 and reduced.shape == (3, 3)
     assert reduced[0, 0] == np.mean([1, 5, 6])  # NaN ignored
     assert reduced[2, 2] == 24  # the partial edge block holds one value

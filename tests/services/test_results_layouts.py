@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from services import results
-from services.results import Layout
+from services.results import Layout, confidences
 from tests.conftest import ROOT
 
 REAL = ROOT / "tests" / "fixtures" / "af3_outputs"
@@ -142,20 +142,20 @@ def test_reader_on_simulator_output(sim_out):
 def test_fast_pae_reader_matches_json_and_the_cache_serves_the_second_visit(sim_out, tmp_path, monkeypatch):
     contents = results.describe_folder(sim_out)
     files = contents.samples[0]
-    pae, chains, res = results._read_arrays(files.confidences)
+    pae, chains, res = confidences._read_arrays(files.confidences)
     full = json.loads(files.confidences.read_text())
     assert pae.shape == (len(full["pae"]), len(full["pae"])) and chains == full["token_chain_ids"]
     assert np.allclose(pae, np.array(full["pae"]), atol=1e-4) and res == full["token_res_ids"]
     spaced = tmp_path / "spaced_confidences.json"
     for text in (json.dumps(full), json.dumps(full, indent=1)):  # not AF3's compact text: slower paths
         spaced.write_text(text)
-        assert np.array_equal(results._read_arrays(spaced)[0], pae)
+        assert np.array_equal(confidences._read_arrays(spaced)[0], pae)
     first = results.sample_confidences(files, cache_dir=tmp_path / "cache")
 
     def boom(*_a):
         raise AssertionError("parsed again")
 
-    monkeypatch.setattr(results, "_reduce", boom)
+    monkeypatch.setattr(confidences, "_reduce", boom)
     assert results.sample_confidences(files, cache_dir=tmp_path / "cache") == first
 
 
@@ -164,14 +164,14 @@ def test_concurrent_first_visits_parse_a_sample_once(sim_out, tmp_path, monkeypa
     import time
 
     files = results.describe_folder(sim_out).samples[1]
-    calls, real = [], results._reduce
+    calls, real = [], confidences._reduce
 
     def slow_reduce(*args):
         calls.append(1)
         time.sleep(0.3)  # long enough for the other visitor to arrive while this one parses
         return real(*args)
 
-    monkeypatch.setattr(results, "_reduce", slow_reduce)
+    monkeypatch.setattr(confidences, "_reduce", slow_reduce)
     out = []
     visitors = [threading.Thread(target=lambda: out.append(results.sample_confidences(files, cache_dir=tmp_path)))
                 for _ in range(3)]

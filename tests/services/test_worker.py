@@ -197,6 +197,7 @@ def test_four_workers_run_200_jobs_exactly_once(settings, conn, alice):
 def test_a_succeeded_jobs_best_sample_is_parsed_for_its_page_before_anyone_opens_it(settings, conn, alice,
                                                                                      monkeypatch):
     from services import defaults, results
+    from services.results import confidences
 
     job = run_one(settings, conn, alice, SIM)  # run() returns once the pre-parse thread is done
     cache = settings.data_dir / defaults.RESULTS_CACHE_DIR
@@ -204,6 +205,6 @@ def test_a_succeeded_jobs_best_sample_is_parsed_for_its_page_before_anyone_opens
     def no_parse(*_args):
         raise AssertionError("the page parsed the PAE again")
 
-    monkeypatch.setattr(results, "_reduce", no_parse)
+    monkeypatch.setattr(confidences, "_reduce", no_parse)
     conf = results.best_confidences(Path(job.output_path), cache_dir=cache)
     assert conf is not None and not conf.note and len(conf.pae) > 0

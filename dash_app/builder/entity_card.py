@@ -10,7 +10,7 @@ import json
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from dash_app.builder_state import ION_CHOICES, KIND_LABEL, LIGAND_CHOICES, MAX_COPIES
+from dash_app.builder.state import ION_CHOICES, KIND_LABEL, LIGAND_CHOICES, MAX_COPIES
 from services.af3.ccd import Hit, ccd_info, try_ccd
 
 # pattern-matching id types, written once
@@ -37,7 +37,7 @@ SMILES = "builder-smiles"
 SMILES_BOX = "builder-smiles-box"
 DUP = "builder-dup"
 DEL = "builder-del"
-FIELD_PROBLEMS = "builder-field-problems"  # {"type", "index": uid, "field": a builder_state.Location field}
+FIELD_PROBLEMS = "builder-field-problems"  # {"type", "index": uid, "field": a builder.problems.Location field}
 
 KIND_ICON = {"protein": "bi-link-45deg", "rna": "bi-bezier2", "dna": "bi-bezier", "ligand": "bi-hexagon",
              "ion": "bi-circle-fill"}

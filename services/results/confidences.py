@@ -1,0 +1,213 @@
+"""One sample's confidence arrays (PAE, per-token pLDDT), read within bounds and reduced for plotting.
+
+The PAE of a large job is tens of millions of numbers: it is read from the file's text by numpy,
+block-averaged to a plottable size, and cached on disk so a large sample is parsed once.
+"""
+from __future__ import annotations
+
+import io
+import json
+import mmap
+from dataclasses import dataclass
+from pathlib import Path
+
+import diskcache
+import numpy as np
+import pandas as pd
+
+from services import defaults
+from services.mmcif_atoms import read_residues
+from services.results.folder import SampleFiles, describe_folder, find_sample
+from services.results.scores import sample_scores
+
+
+@dataclass(frozen=True)
+class Token:
+    """One PAE row/column: a polymer residue, or one atom of a ligand or modified residue."""
+
+    chain: str
+    number: int  # residue number (auth_seq_id)
+    name: str  # residue CCD code
+    atom: str  # atom name for per-atom tokens, "" for a residue
+    plddt: float | None
+
+
+@dataclass(frozen=True)
+class Confidences:
+    """One sample's confidence arrays, reduced for plotting."""
+
+    pae: list[list[float]]  # block-averaged token x token PAE (Å)
+    pae_block: int  # tokens per heatmap cell (1 = full resolution)
+    tokens: list[Token]  # PAE order; pLDDT per residue for polymers, per atom for ligands
+    chain_starts: list[tuple[str, int]]  # (chain id, first token index) in input order
+    note: str = ""  # why nothing could be plotted, when arrays are empty
+
+    @property
+    def chain_ids(self) -> list[str]:
+        return [c for c, _ in self.chain_starts]
+
+
+def _starts(chain_ids: list[str]) -> list[tuple[str, int]]:
+    """Return where each run of equal chain ids begins."""
+    return [(c, i) for i, c in enumerate(chain_ids) if i == 0 or chain_ids[i - 1] != c]
+
+
+def _block_mean(matrix: np.ndarray, max_cells: int) -> tuple[np.ndarray, int]:
+    """Average square blocks so the matrix is at most max_cells wide (NaN-aware, edge blocks partial)."""
+    n = matrix.shape[0]
+    block = max(1, -(-n // max_cells))
+    if block == 1:
+        return matrix, 1
+    cells = -(-n // block)
+    padded = np.full((cells * block, cells * block), np.nan, dtype=matrix.dtype)
+    padded[:n, :n] = matrix
+    with np.errstate(invalid="ignore"):
+        reduced = np.nanmean(padded.reshape(cells, block, cells, block), axis=(1, 3))
+    return reduced, block
+
+
+def _tokens(token_chains: list[str], token_res: list[int], model: Path | None) -> list[Token]:
+    """Return one Token per PAE index, its pLDDT from the model's B-factors (None without a model).
+
+    A run of tokens with the same chain and residue is a per-atom tokenised residue (ligand,
+    modified residue); a single token stands for a whole residue and gets its atoms' mean pLDDT.
+    """
+    residues = read_residues(model) if model and model.is_file() else []
+    by_key = iter(residues)
+    out: list[Token] = []
+    i, n = 0, len(token_chains)
+    while i < n:
+        j = i
+        while j + 1 < n and token_chains[j + 1] == token_chains[i] and token_res[j + 1] == token_res[i]:
+            j += 1
+        res = next(by_key, None)
+        while res is not None and res.chain != token_chains[i]:
+            res = next(by_key, None)
+        count = j - i + 1
+        if res is None:
+            out += [Token(token_chains[k], int(token_res[k]), "", "", None) for k in range(i, j + 1)]
+        elif (count == 1 and not res.hetero) or len(res.atoms) != count:
+            plddt = round(float(np.mean(res.plddts)), 2)
+            out += [Token(res.chain, res.number, res.name, "", plddt) for _ in range(count)]
+        else:
+            out += [Token(res.chain, res.number, res.name, a, round(p, 2)) for a, p in zip(res.atoms, res.plddts,
+                                                                                         strict=True)]
+        i = j + 1
+    return out
+
+
+def _empty(note: str) -> Confidences:
+    return Confidences([], 0, [], [], note=note)
+
+
+def array_text(data: bytes, key: str, nested: bool) -> bytes | None:
+    """Return the text of the JSON array under `key` (found by position, not by parsing the file)."""
+    at = data.find(f'"{key}"'.encode())
+    start = data.find(b"[", at) if at >= 0 else -1
+    if start < 0:
+        return None
+    end = data.find(b"]]" if nested else b"]", start)
+    return data[start:end + (2 if nested else 1)] if end >= 0 else None
+
+
+def _pae_rows(text: bytes, rows: int) -> np.ndarray | None:
+    """Return the rows x rows matrix written as `[[a,b],[c,d]]` (None when it is not one).
+
+    pandas' C reader takes AF3's compact text one row per line; spaced JSON goes through numpy.
+    """
+    try:
+        pae = pd.read_csv(io.BytesIO(text.strip()[2:-2].replace(b"],[", b"\n")), header=None, dtype=np.float32,
+                          engine="c").to_numpy()
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        flat = np.fromstring(text.translate(None, b"[]").decode(), dtype=np.float32, sep=",")
+        pae = flat.reshape(rows, rows) if flat.size == rows * rows else None
+    return pae if pae is not None and pae.shape == (rows, rows) else None
+
+
+def _read_arrays(path: Path) -> tuple[np.ndarray, list[str], list[int]]:
+    """Return PAE, token chain ids and token residue numbers of a confidences file.
+
+    The PAE of a 5,000-token job is 25 million numbers: parsed by numpy from the array's text
+    (seconds, one float array) rather than by `json` (a Python object per number, gigabytes).
+    Files that do not look like AF3's fall back to `json`. The file is mapped, not read: only the
+    arrays used are copied (contact_probs, as large as the PAE, never is).
+    """
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            pae_text = array_text(data, "pae", nested=True)
+            chains_text = array_text(data, "token_chain_ids", False)
+            res_text = array_text(data, "token_res_ids", False)
+    except ValueError:  # an empty file cannot be mapped
+        pae_text = chains_text = res_text = None
+    if pae_text is not None and chains_text is not None and res_text is not None:
+        rows = pae_text.count(b"[") - 1
+        pae = _pae_rows(pae_text, rows) if rows > 0 else None
+        if pae is not None:
+            return pae, json.loads(chains_text), json.loads(res_text)
+    doc = json.loads(path.read_bytes())
+    return np.array(doc["pae"], dtype=np.float32), list(doc["token_chain_ids"]), list(doc["token_res_ids"])
+
+
+def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,
+                       max_cells: int = defaults.RESULTS_PAE_MAX_CELLS,
+                       cache_dir: Path | None = None) -> Confidences | None:
+    """Return one sample's PAE (block-averaged) and per-token pLDDT, or None when it has no arrays.
+
+    Files over `max_bytes` are not parsed: the note says so and points at the download. With
+    `cache_dir`, the reduced arrays are kept there (keyed by file, size and mtime), so a large
+    sample is parsed once, not on every visit.
+    """
+    path = files.confidences
+    if path is None or not path.is_file():
+        return None
+    stat = path.stat()
+    if stat.st_size > max_bytes:
+        return _empty(f"{path.name} is {stat.st_size / 1024 / 1024:.0f} MB; download it to look at it.")
+    if cache_dir is None:
+        return _reduce(files, path, max_cells)
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_cells}"
+    with diskcache.Cache(str(cache_dir)) as cache:
+        hit = cache.get(key)
+        if isinstance(hit, Confidences):
+            return hit
+        # one parse per sample at a time, across threads and web workers: a second visitor waits for
+        # the first one's result instead of holding another few hundred MB for the same file
+        with diskcache.Lock(cache, f"lock|{key}", expire=defaults.RESULTS_PARSE_LOCK_SECONDS):
+            hit = cache.get(key)
+            if isinstance(hit, Confidences):
+                return hit
+            conf = _reduce(files, path, max_cells)
+            if not conf.note:
+                cache.set(key, conf, expire=defaults.RESULTS_CACHE_SECONDS)
+    return conf
+
+
+def _reduce(files: SampleFiles, path: Path, max_cells: int) -> Confidences:
+    try:
+        pae, token_chains, token_res = _read_arrays(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return _empty(f"{path.name} could not be read: {exc}")
+    if pae.ndim != 2 or pae.shape[0] != pae.shape[1] or pae.shape[0] != len(token_chains):
+        return _empty(f"{path.name} has a PAE that is not tokens x tokens.")
+    reduced, block = _block_mean(pae, max_cells)
+    try:
+        tokens = _tokens(token_chains, token_res, files.model)
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        return _empty(f"{files.model.name if files.model else 'the model'} could not be read: {exc}")
+    return Confidences(pae=np.round(reduced.astype(float), 1).tolist(), pae_block=block, tokens=tokens,
+                       chain_starts=_starts(token_chains))
+
+
+def best_confidences(job_dir: Path, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,
+                     max_cells: int = defaults.RESULTS_PAE_MAX_CELLS,
+                     cache_dir: Path | None = None) -> Confidences | None:
+    """Return the top-ranked sample's confidences (see `sample_confidences`), or None.
+
+    The job page opens on that sample: the worker calls this with the page's `cache_dir` when a job
+    succeeds, so a large PAE is parsed then and the first visit finds it reduced.
+    """
+    contents = describe_folder(job_dir)
+    scores = sample_scores(contents)
+    if not scores:
+        return None
+    return sample_confidences(find_sample(contents, scores[0].key), max_bytes, max_cells, cache_dir=cache_dir)
