@@ -97,11 +97,11 @@ def flagged_users(conn: sqlite3.Connection) -> set[int]:
 
 
 def _decide(conn: sqlite3.Connection, admin: User, job_id: int) -> Job:
-    from services.jobs.model import _load
+    from services.jobs.model import load_job
 
     if not admin.is_admin:
         raise PermissionDenied("Only an admin approves or rejects jobs.")
-    job = _load(conn, job_id)
+    job = load_job(conn, job_id)
     if job.approval != "pending" or job.state.value != "queued":
         raise JobStateError(f"Job {job.id} is not awaiting approval.")
     return job
@@ -114,14 +114,14 @@ def approve(conn: sqlite3.Connection, admin: User, job_id: int, note: str = "") 
         PermissionDenied: the caller is not an admin.
         JobNotFound / JobStateError: no such job, or it is not awaiting approval.
     """
-    from services.jobs.model import _event, _load
+    from services.jobs.model import job_event, load_job
 
     with transaction(conn):
         job = _decide(conn, admin, job_id)
         conn.execute("UPDATE jobs SET approval = 'approved', approval_note = ?, stage = '', updated_at = ? "
                      "WHERE id = ?", (note.strip() or None, time.time(), job.id))
-    _event(logging.INFO, "job %s approved by %s", job, job.id, admin.username)
-    return _load(conn, job.id)
+    job_event(logging.INFO, "job %s approved by %s", job, job.id, admin.username)
+    return load_job(conn, job.id)
 
 
 def reject(conn: sqlite3.Connection, admin: User, job_id: int, note: str) -> Job:
@@ -131,7 +131,7 @@ def reject(conn: sqlite3.Connection, admin: User, job_id: int, note: str) -> Job
         PermissionDenied: the caller is not an admin.
         JobNotFound / JobStateError: no such job, or it is not awaiting approval.
     """
-    from services.jobs.model import _event, _load
+    from services.jobs.model import job_event, load_job
 
     note = note.strip() or "no reason given"
     with transaction(conn):
@@ -141,8 +141,8 @@ def reject(conn: sqlite3.Connection, admin: User, job_id: int, note: str) -> Job
         conn.execute("UPDATE jobs SET approval = 'rejected', approval_note = ?, state = 'cancelled', "
                      "finished_at = ?, updated_at = ?, stage = 'rejected', error = ?, cancelled_by = ? WHERE id = ?",
                      (note, now, now, f"Rejected by an admin: {note}", admin.id, job.id))
-    _event(logging.INFO, "job %s rejected by %s: %s", job, job.id, admin.username, note)
-    return _load(conn, job.id)
+    job_event(logging.INFO, "job %s rejected by %s: %s", job, job.id, admin.username, note)
+    return load_job(conn, job.id)
 
 
 @dataclass(frozen=True)
@@ -155,12 +155,12 @@ class PendingJob:
 
 def pending(conn: sqlite3.Connection, now: float | None = None) -> list[PendingJob]:
     """Return jobs awaiting approval, oldest first, with what an admin needs to decide."""
-    from services.jobs.model import _SELECT, _to_jobs
+    from services.jobs.model import SELECT_JOB, to_jobs
 
     now = time.time() if now is None else now
     since = now - RECENT_DAYS * 86_400
     out = []
-    for job in _to_jobs(conn.execute(_SELECT + " WHERE j.approval = 'pending' AND j.state = 'queued' "
+    for job in to_jobs(conn.execute(SELECT_JOB + " WHERE j.approval = 'pending' AND j.state = 'queued' "
                                      "ORDER BY j.queued_at, j.id")):
         n, secs = conn.execute("SELECT COUNT(*), COALESCE(SUM(finished_at - started_at), 0) FROM jobs "
                                "WHERE owner_id = ? AND submitted_at >= ? AND id != ?",

@@ -47,7 +47,7 @@ from services.jobs.limits import (  # noqa: F401
     too_many_tokens,
 )
 from services.jobs.manage import delete_job, pin_job, rename_job, set_not_before  # noqa: F401
-from services.jobs.model import _SELECT, FINISHED, SORTS, WORKER_LOST, Job, JobState, log  # noqa: F401
+from services.jobs.model import FINISHED, SELECT_JOB, SORTS, WORKER_LOST, Job, JobState, log  # noqa: F401
 from services.jobs.queries import (  # noqa: F401
     Attempt,
     attempts,

@@ -11,7 +11,7 @@ from services.errors import HostUnreachable, SettingsError
 from services.hosts import Host, load_hosts
 from services.jobs import stages
 from services.jobs.backoff import HOST_UNREACHABLE
-from services.jobs.model import _SELECT, WORKER_LOST, Job, JobState, _event, _load, _to_job
+from services.jobs.model import SELECT_JOB, WORKER_LOST, Job, JobState, job_event, load_job, to_job
 from services.jobs.workers import queue_paused, slot_use
 from services.progress import Tracker
 from services.settings import Settings
@@ -61,12 +61,12 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
                      "pid = NULL, remote_pid = NULL WHERE id = ?",
                      (worker_id, host.name, executor, phase, phase, now, now, now + settings.lease_seconds, now,
                       row[0]))
-        job = _load(conn, row[0])
+        job = load_job(conn, row[0])
         conn.execute("INSERT INTO job_attempts (job_id, attempt, worker_id, host, executor, started_at, phase) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)", (job.id, job.attempts, worker_id, host.name, executor, now, phase))
         conn.execute("UPDATE workers SET current_job = ? WHERE id = ?", (job.id, worker_id))
-    _event(logging.INFO, "job %s started on %s by worker %s (attempt %s%s)", job, job.id, host.name, worker_id,
-           job.attempts, f", {stages.PHASE_WORDS[phase]}" if phase else "")
+    job_event(logging.INFO, "job %s started on %s by worker %s (attempt %s%s)", job, job.id, host.name, worker_id,
+              job.attempts, f", {stages.PHASE_WORDS[phase]}" if phase else "")
     return job
 
 
@@ -107,8 +107,8 @@ def hand_back(conn: sqlite3.Connection, job: Job, reason: str, log_line: str) ->
         conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ?, error = ? WHERE job_id = ? AND attempt = ?",
                      (now, outcome, outcome, job.id, job.attempts))
         conn.execute("UPDATE workers SET current_job = NULL WHERE id = ? AND current_job = ?", (job.worker_id, job.id))
-    _event(logging.WARNING, "job %s handed back to the queue: %s cannot be reached (%s)", job, job.id, job.host,
-           reason)
+    job_event(logging.WARNING, "job %s handed back to the queue: %s cannot be reached (%s)", job, job.id, job.host,
+              reason)
     return True
 
 
@@ -180,8 +180,8 @@ def finish_attempt(conn: sqlite3.Connection, job: Job, state: JobState, *, exit_
                      (now, "requeued" if state is JobState.QUEUED else state.value, exit_code, error, job.id,
                       job.attempts))
         conn.execute("UPDATE workers SET current_job = NULL WHERE id = ? AND current_job = ?", (job.worker_id, job.id))
-    _event(logging.WARNING if state is JobState.FAILED else logging.INFO, "job %s %s%s", job, job.id, state.value,
-           f": {error}" if error else "")
+    job_event(logging.WARNING if state is JobState.FAILED else logging.INFO, "job %s %s%s", job, job.id, state.value,
+              f": {error}" if error else "")
     return True
 
 
@@ -197,9 +197,9 @@ def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None
     now = time.time() if now is None else now
     reaped = []
     with transaction(conn):
-        rows = conn.execute(_SELECT + " WHERE j.state = 'running' AND j.lease_expires < ? AND NOT "
+        rows = conn.execute(SELECT_JOB + " WHERE j.state = 'running' AND j.lease_expires < ? AND NOT "
                             + _IN_SLURM, (now,)).fetchall()
-        for job in map(_to_job, rows):
+        for job in map(to_job, rows):
             if job.cancel_requested:
                 new, error = JobState.CANCELLED, None
             elif job.attempts - job.attempts_base >= settings.max_attempts:
@@ -218,7 +218,7 @@ def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None
             reaped.append((job, text))
     down: set[str] = set()
     for job, text in reaped:
-        _event(logging.WARNING, "job %s: %s", job, job.id, text)
+        job_event(logging.WARNING, "job %s: %s", job, job.id, text)
         _kill_leftovers(conn, settings, job, hosts, down)
     return [job for job, _ in reaped]
 
@@ -244,7 +244,7 @@ def adopt_slurm_job(conn: sqlite3.Connection, settings: Settings, worker_id: str
                            (now, *names)).fetchone()
         if row is None:
             return None
-        old = _load(conn, row[0])
+        old = load_job(conn, row[0])
         conn.execute("UPDATE jobs SET worker_id = ?, lease_expires = ?, updated_at = ? WHERE id = ?",
                      (worker_id, now + settings.lease_seconds, now, old.id))
         conn.execute("UPDATE job_attempts SET worker_id = ? WHERE job_id = ? AND attempt = ?",
@@ -252,8 +252,9 @@ def adopt_slurm_job(conn: sqlite3.Connection, settings: Settings, worker_id: str
         conn.execute("UPDATE workers SET current_job = ? WHERE id = ?", (old.id, worker_id))
         joblog.write_lines(conn, old.id, [(joblog.Stream.SYSTEM.value, f"Worker {old.worker_id} stopped answering; "
                                            f"worker {worker_id} re-attached to the attempt in Slurm.")])
-        job = _load(conn, old.id)
-    _event(logging.INFO, "job %s: worker %s re-attached to its Slurm attempt %s", job, job.id, worker_id, job.attempts)
+        job = load_job(conn, old.id)
+    job_event(logging.INFO, "job %s: worker %s re-attached to its Slurm attempt %s", job, job.id, worker_id,
+              job.attempts)
     return job
 
 
@@ -271,7 +272,8 @@ def _kill_leftovers(conn: sqlite3.Connection, settings: Settings, job: Job, host
     host = _find_host(settings, job.host, hosts)
     if host is None or host.name in down:
         why = "it is not in the hosts file any more" if host is None else "it did not answer earlier"
-        _event(logging.WARNING, "job %s: attempt %s may still run on %s: %s", job, job.id, job.attempts, job.host, why)
+        job_event(logging.WARNING, "job %s: attempt %s may still run on %s: %s", job, job.id, job.attempts, job.host,
+                  why)
         return
     from services.executors.ssh import kill_remote_leftovers
 
@@ -279,8 +281,8 @@ def _kill_leftovers(conn: sqlite3.Connection, settings: Settings, job: Job, host
         killed = kill_remote_leftovers(host, settings.known_hosts, job.id, job.attempts)
     except HostUnreachable as exc:
         down.add(host.name)
-        _event(logging.WARNING, "job %s: could not stop attempt %s on %s: %s", job, job.id, job.attempts, host.name,
-               exc)
+        job_event(logging.WARNING, "job %s: could not stop attempt %s on %s: %s", job, job.id, job.attempts, host.name,
+                  exc)
         joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Could not reach {host.name} to stop "
                                             f"attempt {job.attempts}; it may still be running there.", "warning")])
         return

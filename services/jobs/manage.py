@@ -10,7 +10,7 @@ from pathlib import Path
 
 from services.db import transaction
 from services.errors import InvalidInput, JobStateError
-from services.jobs.model import Job, _event, _load, log
+from services.jobs.model import Job, job_event, load_job, log
 from services.jobs.queries import get_job
 from services.settings import Settings
 from services.users import User
@@ -35,8 +35,8 @@ def delete_job(conn: sqlite3.Connection, settings: Settings, caller: User, job_i
         _delete_rows(conn, job.id)
     remove_folder(settings, job.id)
     remove_elsewhere(settings, job.id, elsewhere)
-    _event(logging.WARNING, "job %s (%r, %s, owner %s) deleted by %s", job, job.id, job.name, job.state.value,
-           job.owner, caller.username)
+    job_event(logging.WARNING, "job %s (%r, %s, owner %s) deleted by %s", job, job.id, job.name, job.state.value,
+              job.owner, caller.username)
     return job
 
 
@@ -116,8 +116,8 @@ def rename_job(conn: sqlite3.Connection, caller: User, job_id: int, name: str) -
     with transaction(conn):
         job = get_job(conn, caller, job_id)
         conn.execute("UPDATE jobs SET name = ?, updated_at = ? WHERE id = ?", (name, time.time(), job.id))
-    _event(logging.INFO, "job %s renamed from %r to %r by %s", job, job.id, job.name, name, caller.username)
-    return _load(conn, job.id)
+    job_event(logging.INFO, "job %s renamed from %r to %r by %s", job, job.id, job.name, name, caller.username)
+    return load_job(conn, job.id)
 
 
 def pin_job(conn: sqlite3.Connection, caller: User, job_id: int, pinned: bool) -> Job:
@@ -129,8 +129,8 @@ def pin_job(conn: sqlite3.Connection, caller: User, job_id: int, pinned: bool) -
     with transaction(conn):
         job = get_job(conn, caller, job_id)
         conn.execute("UPDATE jobs SET pinned = ?, updated_at = ? WHERE id = ?", (int(pinned), time.time(), job.id))
-    _event(logging.INFO, "job %s %s by %s", job, job.id, "pinned" if pinned else "unpinned", caller.username)
-    return _load(conn, job.id)
+    job_event(logging.INFO, "job %s %s by %s", job, job.id, "pinned" if pinned else "unpinned", caller.username)
+    return load_job(conn, job.id)
 
 
 def set_not_before(conn: sqlite3.Connection, caller: User, job_id: int, not_before: float | None) -> Job:
@@ -145,7 +145,7 @@ def set_not_before(conn: sqlite3.Connection, caller: User, job_id: int, not_befo
         if job.state.value != "queued":
             raise JobStateError(f"Job {job.id} is {job.state.value}; only a queued job can be held back.")
         conn.execute("UPDATE jobs SET not_before = ?, updated_at = ? WHERE id = ?", (not_before, time.time(), job.id))
-    return _load(conn, job.id)
+    return load_job(conn, job.id)
 
 
 def folder_bytes(folder: Path) -> int:

@@ -25,7 +25,7 @@ from services.jobs.limits import (
     effective_limits,
     job_refusal,
 )
-from services.jobs.model import _SELECT, Job, _event, _to_job
+from services.jobs.model import SELECT_JOB, Job, job_event, to_job
 from services.settings import Settings
 from services.users import User
 
@@ -117,8 +117,8 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
         jobs = _load_many(conn, ids)
     for job in jobs:
         if job.id in written:
-            _event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username,
-                   job.tokens)
+            job_event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username,
+                      job.tokens)
     return jobs
 
 
@@ -217,8 +217,8 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
 
 def _load_many(conn: sqlite3.Connection, ids: list[int]) -> list[Job]:
     """Return the jobs with these ids, in this order."""
-    rows = conn.execute(_SELECT + " WHERE j.id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
-    by_id = {job.id: job for job in map(_to_job, rows)}
+    rows = conn.execute(SELECT_JOB + " WHERE j.id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
+    by_id = {job.id: job for job in map(to_job, rows)}
     return [by_id[i] for i in ids]
 
 
