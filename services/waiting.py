@@ -6,9 +6,9 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from services import maintenance, preflight
 from services.errors import SettingsError
 from services.hosts import Host, load_hosts
+from services.jobs import placement
 from services.jobs.model import Job, JobState
 from services.jobs.workers import queue_paused, slot_use
 from services.settings import Settings
@@ -79,13 +79,7 @@ def _reason(conn, settings, job: Job, now: float, hosts: list[Host], paused: boo
         return "waiting: no host runs jobs (FOLDDECK_LOCAL_SLOTS is 0 and no SSH host has slots)"
     blocked = []
     for host in hosts:
-        text = maintenance.maintenance_text(conn, host.name, now)
-        if not text:
-            nxt = maintenance.next_start(conn, host.name, now)
-            if nxt is not None and now + job.gpu_seconds > nxt:
-                text = f"{host.name} has maintenance at {_hm(nxt)}, before this job would finish"
-        if not text and preflight.runs_real_af3(settings, host) and not preflight.is_ready(conn, host.name):
-            text = f"{host.name} not ready for AlphaFold 3"
+        text = placement.refusal(conn, settings, host, job.gpu_seconds, now)  # the claim's own rule
         if not text:
             return _slot_text(settings, job, slots)  # some host could take it: it waits for a slot there
         blocked.append(text)

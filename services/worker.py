@@ -27,7 +27,7 @@ from services import applog, db, defaults, joblog, jobs, msa_cache, results
 from services.af3 import input_files
 from services.af3.input_files import InputFileRefused
 from services.errors import SettingsError
-from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
+from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, cleanup, make_executor
 from services.hosts import Host, load_hosts
 from services.jobs import Job, JobState, stages
 from services.jobs.stages import BOTH, DATA, INFERENCE
@@ -173,7 +173,7 @@ class Worker:
                     if job is not None:
                         self._run_tracked(conn, job, reattach=True)
                         continue
-                    jobs.reap_expired(conn, self.settings, hosts=self.hosts)
+                    cleanup.reap_lost_attempts(conn, self.settings, hosts=self.hosts)
                     job = jobs.claim_job(conn, self.settings, self.id, self.hosts)
                 except sqlite3.Error:
                     # A locked or busy database is transient: a dead slot thread would be a lost slot.

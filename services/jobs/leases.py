@@ -5,11 +5,10 @@ import logging
 import sqlite3
 import time
 
-from services import approvals, defaults, joblog, maintenance, preflight
+from services import defaults, joblog
 from services.db import transaction
-from services.errors import HostUnreachable, SettingsError
-from services.hosts import Host, load_hosts
-from services.jobs import stages
+from services.hosts import Host
+from services.jobs import approval, placement, stages
 from services.jobs.backoff import HOST_UNREACHABLE
 from services.jobs.model import SELECT_JOB, WORKER_LOST, Job, JobState, job_event, load_job, to_job
 from services.jobs.workers import queue_paused, slot_use
@@ -40,7 +39,7 @@ WHERE j.state = 'queued' AND {claimable} AND (j.not_before IS NULL OR j.not_befo
   AND (l.max_running IS NULL OR COALESCE(r.n, 0) < l.max_running)
 ORDER BY COALESCE(r.n, 0), j.queued_at, j.id
 LIMIT {candidates}
-""".format(claimable=approvals.claimable_sql("j"), candidates=defaults.CLAIM_CANDIDATES)
+""".format(claimable=approval.claimable_sql("j"), candidates=defaults.CLAIM_CANDIDATES)
 
 
 def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, hosts: list[Host]) -> Job | None:
@@ -83,8 +82,7 @@ def _place(conn: sqlite3.Connection, settings: Settings, gpu: list[Host], cpu: l
         where = stages.route(conn, settings, cand, gpu, cpu, busy)
         if where is None:
             continue
-        host = maintenance.place(conn, cand.gpu_seconds, where.hosts, lambda h: preflight.runs_real_af3(settings, h),
-                                 now)
+        host = placement.place(conn, settings, cand.gpu_seconds, where.hosts, now)
         if host is not None:
             return row, host, where.phase
     return None, None, None
@@ -185,14 +183,11 @@ def finish_attempt(conn: sqlite3.Connection, job: Job, state: JobState, *, exit_
     return True
 
 
-def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None = None,
-                 hosts: list[Host] | None = None) -> list[Job]:
+def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None = None) -> list[Job]:
     """Queue again (or fail after max_attempts, or cancel) running jobs whose lease expired; return them.
 
-    What the lost attempt left running is killed afterwards: locally by process group, on an SSH
-    host over a short-timeout connection (`hosts`, else the hosts file, says how to reach it). A
-    host that does not answer gets a warning in the application log and is not tried again in
-    this call.
+    What a lost attempt left running is not the queue's to stop: the worker reaps through
+    services.executors.cleanup.reap_lost_attempts, which kills it on its host afterwards.
     """
     now = time.time() if now is None else now
     reaped = []
@@ -216,10 +211,8 @@ def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None
                 f" after {job.attempts - job.attempts_base} attempts." if new is JobState.FAILED else ".")
             joblog.write_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, text)])  # with the state change
             reaped.append((job, text))
-    down: set[str] = set()
     for job, text in reaped:
         job_event(logging.WARNING, "job %s: %s", job, job.id, text)
-        _kill_leftovers(conn, settings, job, hosts, down)
     return [job for job, _ in reaped]
 
 
@@ -256,50 +249,6 @@ def adopt_slurm_job(conn: sqlite3.Connection, settings: Settings, worker_id: str
     job_event(logging.INFO, "job %s: worker %s re-attached to its Slurm attempt %s", job, job.id, worker_id,
               job.attempts)
     return job
-
-
-def _kill_leftovers(conn: sqlite3.Connection, settings: Settings, job: Job, hosts: list[Host] | None,
-                    down: set[str]) -> None:
-    """Kill what a dead worker's attempt left running, here or on its SSH host (marker-checked)."""
-    if job.executor == "local":
-        if job.pid:
-            from services.executors.local import kill_leftovers
-
-            kill_leftovers(job.pid, job.id, job.attempts)
-        return
-    if job.executor != "ssh" or not job.host:
-        return
-    host = _find_host(settings, job.host, hosts)
-    if host is None or host.name in down:
-        why = "it is not in the hosts file any more" if host is None else "it did not answer earlier"
-        job_event(logging.WARNING, "job %s: attempt %s may still run on %s: %s", job, job.id, job.attempts, job.host,
-                  why)
-        return
-    from services.executors.ssh import kill_remote_leftovers
-
-    try:
-        killed = kill_remote_leftovers(host, settings.known_hosts, job.id, job.attempts)
-    except HostUnreachable as exc:
-        down.add(host.name)
-        job_event(logging.WARNING, "job %s: could not stop attempt %s on %s: %s", job, job.id, job.attempts, host.name,
-                  exc)
-        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Could not reach {host.name} to stop "
-                                            f"attempt {job.attempts}; it may still be running there.", "warning")])
-        return
-    if killed:
-        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Stopped {killed} processes attempt "
-                                            f"{job.attempts} left running on {host.name}.")])
-
-
-def _find_host(settings: Settings, name: str, hosts: list[Host] | None) -> Host | None:
-    """Return the host called `name` from `hosts`, else from the hosts file (None if neither has it)."""
-    for host in hosts or ():
-        if host.name == name:
-            return host
-    try:
-        return next((h for h in load_hosts(settings) if h.name == name), None)
-    except SettingsError:
-        return None
 
 
 # -- CLI --------------------------------------------------------------------------------------

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from services import approvals, defaults, msa_cache, quota, ratelimit
+from services import defaults, msa_cache, quota, ratelimit
 from services.af3 import input_files
 from services.db import transaction
 from services.errors import InvalidInput, LimitExceeded, TermsNotAccepted
+from services.jobs import approval
 from services.jobs.limits import (
     _ASK,
     SubmitLimits,
@@ -211,7 +212,7 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
                      "?14, ?15, ?16)", rows)
     from services.af3.size import gpu_seconds
 
-    approvals.gate(conn, settings, owner.id, [(r[0], r[5], gpu_seconds(r[5], r[14], r[15]), None) for r in rows])
+    approval.gate(conn, settings, owner.id, [(r[0], r[5], gpu_seconds(r[5], r[14], r[15]), None) for r in rows])
     return made
 
 
