@@ -29,7 +29,7 @@ TIERS: list[dict[str, tuple[str, ...]]] = [
     # what the house knows and keeps, each on its own: hosts (the hosts file, SSH, whether a host can
     # run AF3), people (accounts, tokens, rate limits), AlphaFold 3 (inputs, progress and failures in
     # its words, the simulator), and the results a run leaves
-    {"hosts": ("services.hosts", "services.ssh", "services.preflight"),
+    {"hosts": ("services.hosts", "services.ssh", "services.preflight"),  # the claim reads preflight results
      "people": ("services.users", "services.api_tokens", "services.ratelimit"),
      "af3": ("services.af3", "services.af3sim", "services.progress", "services.failures"),
      "results": ("services.results", "services.mmcif_atoms", "services.result_archive")},
