@@ -15,6 +15,8 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("services", "dash_app")
 
@@ -204,8 +206,14 @@ def _circle(graph: dict[str, set[str]], group: set[str]) -> list[str]:
     raise AssertionError(f"no circle through {start}")  # a strongly connected group always has one
 
 
-def test_services_never_import_the_web():
-    bad = web_imports(imports(ROOT))
+@pytest.fixture(scope="module")
+def found() -> list[Import]:
+    """The imports of this checkout, read once for the tests below."""
+    return imports(ROOT)
+
+
+def test_services_never_import_the_web(found):
+    bad = web_imports(found)
     assert not bad, "services/ is plain Python:\n" + "\n".join(bad)
 
 
@@ -214,13 +222,13 @@ def test_every_module_has_a_layer():
     assert not bad, "place these modules in TIERS (tests/test_layers.py):\n" + "\n".join(bad)
 
 
-def test_imports_point_down():
-    bad = upward(imports(ROOT))
+def test_imports_point_down(found):
+    bad = upward(found)
     assert not bad, "imports against the layers (README, Layout):\n" + "\n".join(bad)
 
 
-def test_no_import_circles():
-    bad = [" -> ".join(c) for c in cycles(imports(ROOT))]
+def test_no_import_circles(found):
+    bad = [" -> ".join(c) for c in cycles(found)]
     assert not bad, "modules that import each other:\n" + "\n".join(bad)
 
 
