@@ -2,13 +2,13 @@
 
 SQLite reports a full disk (or a full database) as SQLITE_FULL and rolls the statement or the
 transaction back, and a file write fails with ENOSPC before anything is renamed into place, so
-nothing half-written is left: the request only has to say so instead of a raw 500. Two hooks,
-one message: Flask's error handler for routes (login, logout, /api/v1, downloads) and Dash's
-`on_error` for callbacks (the message goes into the page's alerts area).
+nothing half-written is left: the request only has to say so instead of a raw 500. What counts as
+a full disk is `services.disk.is_disk_full`, the worker's rule too. Two hooks, one message: Flask's
+error handler for routes (login, logout, /api/v1, downloads) and Dash's `on_error` for callbacks
+(the message goes into the page's alerts area).
 """
 from __future__ import annotations
 
-import errno
 import logging
 import sqlite3
 
@@ -17,27 +17,13 @@ from dash import html, set_props
 from flask import Flask, jsonify, render_template_string, request
 
 from dash_app import ids
+from services.disk import is_disk_full
 
 MESSAGE = "The server's disk is full: nothing was saved. Tell your admin."
 STATUS = 507  # Insufficient Storage: the request was fine, the server cannot store it
 ALERT_ID = "disk-full-alert"
 JSON_PREFIXES = ("/_dash-", "/_reload-hash", "/api/")  # answered as JSON, as the gate does (auth.API_PREFIXES)
-_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 log = logging.getLogger("folddeck.web")
-
-
-def is_disk_full(exc: BaseException | None) -> bool:
-    """True if `exc`, or an error it was raised from or while handling, is a full disk or database."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, sqlite3.Error) and (getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-                                               or "database or disk is full" in str(exc)):
-            return True
-        if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def _note(exc: BaseException) -> None:

@@ -28,6 +28,7 @@ MAX_ATTEMPTS = 3  # then the job fails with "worker lost" instead of looping for
 CANCEL_GRACE_SECONDS = 10  # SIGTERM -> SIGKILL after this; AF3 writes nothing worth waiting longer for
 MAX_LOG_LINE_CHARS = 8192  # longer lines are truncated with a marker; a runaway line must not fill the DB
 WORKER_POLL_SECONDS = 0.5  # idle worker looks for a job this often: the < 1 s submit-to-running target
+DISK_RESERVE_BYTES = 8 * 1024**2  # the worker frees it when the disk fills: room to fail jobs with the reason
 
 # -- pages --------------------------------------------------------------------------------------
 CONSOLE_MAX_LINES = 5000  # lines kept in the browser; more makes scrolling janky on laptops

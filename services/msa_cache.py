@@ -95,17 +95,11 @@ def dumps_keys(af3: dict) -> str:
 
 @dataclass(frozen=True)
 class Reused:
-    """One entity whose search results came from the cache."""
+    """One entity whose search results came from the cache (services.jobs.wording.msa_reused says so)."""
 
     chains: list[str]  # chain ids of one entity, e.g. ["A"] or ["A", "B"]
     job_id: int | None  # the job whose search produced the entry (msa_cache.source_job_id)
     kind: str  # "protein" or "rna"
-
-    def text(self) -> str:
-        """Return e.g. "MSA for chain A reused from job #12"."""
-        noun = "chain" if len(self.chains) == 1 else "chains"
-        source = "the cache" if self.job_id is None else f"job #{self.job_id}"
-        return f"MSA for {noun} {', '.join(self.chains)} reused from {source}"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import IO
 from services import applog, db, defaults
 from services.errors import FoldDeckError, SettingsError
 from services.hosts import Host, load_hosts
+from services.jobs.backoff import HostEvent, host_event
 from services.metrics import history
 from services.metrics.collect_local import LocalCollector
 from services.metrics.collect_ssh import Backoff, HostPoller, SshCollector
@@ -125,20 +126,23 @@ class Sampler:
         if board is not None and self.slurm_hosts:
             board["clusters"] = self._clusters(conn)
         self.store.put(snaps, ts, board)
-        self._log_transitions(snaps)
+        self._log_transitions(conn, snaps)
         history.append(conn, [s for s in snaps if s.host in fresh])
         if ts - self._last_maintenance >= MAINTENANCE_EVERY_S:
             self._maintain(conn, ts)
         self._record_jobs(conn, snaps)
         return TickResult(ts=ts, wall_ms=(time.perf_counter() - t0) * 1000, snaps=snaps, fresh=fresh)
 
-    def _log_transitions(self, snaps: list[HostSnapshot]) -> None:
-        """Write 'host down' / 'host up again' to the application log when a host changes state."""
+    def _log_transitions(self, conn: sqlite3.Connection, snaps: list[HostSnapshot]) -> None:
+        """Record a host going down or coming back as a host event (the admins' toast comes from it), and say
+        so in the application log."""
         for snap in snaps:
             was = self._up.get(snap.host)
             self._up[snap.host] = snap.up
             if was is None and snap.up or was == snap.up:
                 continue
+            event = HostEvent.UP if snap.up else HostEvent.DOWN
+            host_event(conn, snap.host, event, "" if snap.up else snap.reason, source="metrics")
             if snap.up:
                 events.info("host %s is up again", snap.host, extra={"source": "metrics"})
             else:

@@ -8,18 +8,13 @@ from collections.abc import Iterable
 
 from services.errors import SettingsError
 from services.hosts import Host, load_hosts
-from services.jobs import placement
+from services.jobs import placement, wording
 from services.jobs.model import Job, JobState
 from services.jobs.workers import queue_paused, slot_use
 from services.settings import Settings
 
-NO_SLOT = "waiting for a free GPU"
-PAUSED = "queue paused by an admin: no new jobs start until it is resumed"
-
-
-def _hm(ts: float) -> str:
-    return time.strftime("%H:%M" if time.localtime(ts)[:3] == time.localtime()[:3] else "%Y-%m-%d %H:%M",
-                         time.localtime(ts))
+NO_SLOT = wording.NO_SLOT
+PAUSED = wording.PAUSED_WHY
 
 
 def reasons(conn: sqlite3.Connection, settings: Settings, jobs: Iterable[Job], now: float | None = None,
@@ -67,23 +62,23 @@ class _Slots:
 def _reason(conn, settings, job: Job, now: float, hosts: list[Host], paused: bool, running: dict,
             limits: dict, slots: _Slots) -> str:
     if job.approval == "pending":
-        return "waiting: awaiting approval by an admin"
+        return wording.awaiting_approval()
     if paused:
         return PAUSED
     if job.not_before and job.not_before > now:
-        return f"waiting: not before {_hm(job.not_before)} (asked at submission)"
+        return wording.not_before(job.not_before)
     limit = limits.get(job.owner_id)
     if limit is not None and running.get(job.owner_id, 0) >= limit:
-        return f"waiting: per-user limit, {running.get(job.owner_id, 0)} of {limit} jobs running"
+        return wording.per_user_limit(running.get(job.owner_id, 0), limit)
     if not hosts:
-        return "waiting: no host runs jobs (FOLDDECK_LOCAL_SLOTS is 0 and no SSH host has slots)"
+        return wording.NO_HOST
     blocked = []
     for host in hosts:
         text = placement.refusal(conn, settings, host, job.gpu_seconds, now)  # the claim's own rule
         if not text:
             return _slot_text(settings, job, slots)  # some host could take it: it waits for a slot there
         blocked.append(text)
-    return "waiting: " + "; ".join(blocked)
+    return wording.waiting(*blocked)
 
 
 def _slot_text(settings: Settings, job: Job, slots: _Slots) -> str:
@@ -92,12 +87,12 @@ def _slot_text(settings: Settings, job: Job, slots: _Slots) -> str:
     from services.jobs import stages
 
     if job.data_json:
-        return "waiting for GPU: its MSA search is done"
+        return wording.GPU_ONLY
     other = stages.waits_for_in(settings, job, slots.searching())
     if other is not None:
-        return f"waiting for job #{other}'s MSA search of the same chain (it is reused, not searched twice)"
+        return wording.waits_for_search(other)
     if slots.two_stage and (job.msa_keys or "[]") != "[]" and slots.cpu_full():
-        return "waiting for a free CPU slot for its MSA search"
+        return wording.NO_CPU_SLOT
     return NO_SLOT
 
 

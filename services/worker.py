@@ -5,6 +5,10 @@
 One thread per slot claims and runs jobs; one thread renews the leases. On SIGTERM the worker
 stops claiming and, by FOLDDECK_WORKER_SHUTDOWN, waits for its running jobs (`wait`) or stops
 them and hands them back to the queue (`requeue`).
+
+When a write fails because the disk is full, the worker frees its reserve (`services.disk`),
+stops and fails its running jobs with the reason, tells the admin once, and claims nothing until
+the reserve can be made again.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from services import applog, db, defaults, joblog, jobs, msa_cache, results
+from services import applog, db, defaults, disk, joblog, jobs, msa_cache, results
 from services.af3 import input_files
 from services.af3.input_files import InputFileRefused
 from services.errors import SettingsError
@@ -117,6 +121,10 @@ class Worker:
         self._active: set[int] = set()  # jobs a slot is running now: the only leases the heartbeat renews
         self._active_lock = threading.Lock()
         self.warming: list[threading.Thread] = []  # results pre-parsing of finished jobs (joined at stop)
+        self.reserve = disk.Reserve(settings.data_dir)
+        self.disk_full = threading.Event()  # set from a write that failed for space until the reserve is back
+        self._disk_error: BaseException | None = None
+        self._disk_lock = threading.Lock()
 
     def _conn(self) -> sqlite3.Connection:
         return db.connect(self.settings.db_path)
@@ -128,6 +136,10 @@ class Worker:
     def run(self, once: bool = False) -> int:
         """Run until stopped (or, with once, until one job ran); return the number of jobs run."""
         conn = self._conn()
+        if not self.reserve.ensure():
+            log.warning("worker %s: less than %s MiB free under %s, so no disk reserve was made", self.id,
+                        2 * disk.reserve_bytes() >> 20, self.settings.data_dir,
+                        extra={"source": "worker", "username": None, "job_id": None})
         jobs.register_worker(conn, self.id, socket.gethostname(), os.getpid())
         log.info("worker %s started: hosts %s, %s slot threads, shutdown=%s", self.id,
                  ", ".join(f"{h.name}({h.slots})" for h in self.hosts), self.concurrency, self.shutdown,
@@ -145,7 +157,10 @@ class Worker:
         beat.join(5)
         for thread in self.warming:  # a few seconds at most; a page visit would parse the rest
             thread.join(30)
-        jobs.stop_worker(conn, self.id)
+        try:
+            jobs.stop_worker(conn, self.id)
+        except sqlite3.Error as exc:  # a full disk: the worker row keeps its last heartbeat
+            log.warning("worker %s: its stop could not be recorded: %s", self.id, exc)
         log.info("worker %s stopped after %s jobs", self.id, self.jobs_done,
                  extra={"source": "jobs", "username": None, "job_id": None})
         return self.jobs_done
@@ -158,8 +173,11 @@ class Worker:
                 active = list(self._active)
             try:
                 jobs.heartbeat(conn, self.id, self.settings.lease_seconds, job_ids=active)
-            except sqlite3.Error:
-                log.exception("heartbeat failed")
+            except sqlite3.Error as exc:
+                if disk.is_disk_full(exc):
+                    self._disk_filled(exc)
+                else:
+                    log.exception("heartbeat failed")
             # Keep beating while the slot threads wind down (wait mode runs jobs to the end).
             if self.stopping.wait(every) and not any(t.is_alive() for t in self._slots):
                 return
@@ -168,6 +186,11 @@ class Worker:
         conn = self._conn()
         try:
             while not self.stopping.is_set():
+                if self.disk_full.is_set() and not self._space_back():
+                    if once:
+                        return
+                    self.stopping.wait(self.poll)
+                    continue
                 try:
                     job = jobs.adopt_slurm_job(conn, self.settings, self.id, self.hosts)
                     if job is not None:
@@ -175,9 +198,11 @@ class Worker:
                         continue
                     cleanup.reap_lost_attempts(conn, self.settings, hosts=self.hosts)
                     job = jobs.claim_job(conn, self.settings, self.id, self.hosts)
-                except sqlite3.Error:
-                    # A locked or busy database is transient: a dead slot thread would be a lost slot.
-                    log.exception("worker %s: claiming failed; trying again", self.id)
+                except sqlite3.Error as exc:
+                    if disk.is_disk_full(exc):
+                        self._disk_filled(exc)
+                    else:  # a locked or busy database is transient: a dead slot thread would be a lost slot
+                        log.exception("worker %s: claiming failed; trying again", self.id)
                     job = None
                 if job is None:
                     if once:
@@ -197,13 +222,16 @@ class Worker:
     def _run_tracked(self, conn: sqlite3.Connection, job: Job, reattach: bool = False) -> bool:
         """Run a job while the heartbeat renews its lease; False if it went back to the queue unstarted.
 
-        An escaped error leaves the job to the reaper.
+        A full disk fails the job with the reason (in the reserve's room); any other escaped error
+        leaves the job to the reaper.
         """
         with self._active_lock:
             self._active.add(job.id)
         try:
             return self.run_job(conn, job, reattach=reattach)
-        except Exception:
+        except Exception as exc:
+            if disk.is_disk_full(exc) and self._fail_for_full_disk(conn, job, exc):
+                return True
             log.exception("job %s: the worker could not record its outcome; the lease will expire", job.id,
                           extra={"source": "jobs", "username": job.owner, "job_id": job.id})
             return True
@@ -233,7 +261,9 @@ class Worker:
             except InputFileRefused as exc:  # a path naming a file that is not the job's (issue 22)
                 self._end(conn, job, JobState.FAILED, None, str(exc))
                 return True
-            except OSError as exc:  # the job's folder cannot take the prepared input (disk full, permissions)
+            except OSError as exc:  # the job's folder cannot take the prepared input (permissions)
+                if disk.is_disk_full(exc):
+                    raise
                 self._end(conn, job, JobState.FAILED, None, f"cannot prepare the job's input: {exc}")
                 return True
         spec = RunSpec(job.id, job.attempts, stage_input,
@@ -260,6 +290,9 @@ class Worker:
         except ExecutorError as exc:
             self._end(conn, job, JobState.FAILED, None, str(exc))
         except Exception as exc:  # a bug must fail the job visibly, not kill the slot thread
+            if disk.is_disk_full(exc):  # its output can be neither stored nor followed: stop it, say why
+                self._stop_quietly(job, executor)
+                raise
             log.exception("job %s: internal error", job.id, extra={"source": "jobs", "username": job.owner,
                                                                   "job_id": job.id})
             self._end(conn, job, JobState.FAILED, None, f"internal error: {exc}")
@@ -348,6 +381,8 @@ class Worker:
         next_check = 0.0
         pending: list[str] = []
         while True:
+            if self.disk_full.is_set():
+                raise disk.DiskFull(str(self._disk_error)) from self._disk_error
             pending += executor.read_lines(defaults.OUTPUT_WAIT_SECONDS)
             pending = self._store(conn, job, pending)
             if time.monotonic() >= next_check:
@@ -378,7 +413,9 @@ class Worker:
             return lines
         try:
             self._append(conn, job, lines)
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as exc:
+            if disk.is_disk_full(exc):  # keeping them would only wait for the lease to run out
+                raise
             log.warning("job %s: log write failed; %s lines kept for the next try", job.id, len(lines),
                         extra={"source": "jobs", "username": job.owner, "job_id": job.id})
             return lines
@@ -433,6 +470,55 @@ class Worker:
         self._end(conn, job, JobState.FAILED if problem else JobState.SUCCEEDED, code, problem or None)
         if not problem:
             self._warm_results(job, spec.output_dir)
+
+    def _disk_filled(self, exc: BaseException) -> None:
+        """Free the reserve, stop claiming and the running jobs, and tell the admin once: a write found no space."""
+        with self._disk_lock:
+            if self.disk_full.is_set():
+                return
+            self._disk_error = exc
+            self.disk_full.set()
+            freed = self.reserve.release()
+        # Logged after the release: the application log lives in the same full database.
+        log.error("Disk full under %s (%s): worker %s fails its running jobs and starts no new ones until %s MiB "
+                  "are free there again%s.", self.settings.data_dir, exc, self.id, 2 * disk.reserve_bytes() >> 20,
+                  "" if freed else " (it had no reserve to free: the failures may not be recorded)",
+                  extra={"source": "worker", "username": None, "job_id": None})
+
+    def _space_back(self) -> bool:
+        """Make the reserve again if there is room; True (and claiming resumes) if there is."""
+        with self._disk_lock:
+            if not self.disk_full.is_set():
+                return True
+            if not self.reserve.ensure():
+                return False
+            self.disk_full.clear()
+        log.info("disk space is back under %s: worker %s claims jobs again", self.settings.data_dir, self.id,
+                 extra={"source": "worker", "username": None, "job_id": None})
+        return True
+
+    def _fail_for_full_disk(self, conn: sqlite3.Connection, job: Job, exc: BaseException) -> bool:
+        """Fail the job because the disk is full; False if even that could not be written."""
+        self._disk_filled(exc)
+        cause = self._disk_error or exc
+        try:
+            if conn.in_transaction:  # a COMMIT that failed for space may leave its transaction open
+                conn.rollback()
+            self._end(conn, job, JobState.FAILED, None, f"The disk is full: the job's log and results could not "
+                                                        f"be written ({cause}). Retry it once space is freed.")
+        except sqlite3.Error:
+            log.exception("job %s: its failure for a full disk could not be recorded", job.id,
+                          extra={"source": "jobs", "username": job.owner, "job_id": job.id})
+            return False
+        return True
+
+    def _stop_quietly(self, job: Job, executor: Executor) -> None:
+        """Kill the attempt's process now; a failure to is logged (the full disk is what gets reported)."""
+        try:
+            executor.cancel(0)
+        except Exception:
+            log.exception("job %s: could not stop its process", job.id,
+                          extra={"source": "jobs", "username": job.owner, "job_id": job.id})
 
     def _warm_results(self, job: Job, output_dir: Path) -> None:
         """Parse the best sample's PAE for the job page in the background (a 5,000-token one takes seconds)."""

@@ -25,9 +25,9 @@ PACKAGES = ("services", "dash_app")
 # nothing of each other. A name stands for that module or package and everything under it (the longest
 # matching name wins); `pkg.__init__` stands for the package's own file only.
 TIERS: list[dict[str, tuple[str, ...]]] = [
-    # settings, database, logging, errors, tunables: everything else stands on these
+    # settings, database, logging, errors, tunables, a full disk: everything else stands on these
     {"platform": ("services.__init__", "services.defaults", "services.errors", "services.settings", "services.db",
-                  "services.stored_paths", "services.applog")},
+                  "services.stored_paths", "services.applog", "services.disk")},
     # what the house knows and keeps, each on its own: hosts (the hosts file, SSH, whether a host can
     # run AF3), people (accounts, tokens, rate limits), AlphaFold 3 (inputs, progress and failures in
     # its words, the simulator), and the results a run leaves

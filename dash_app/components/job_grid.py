@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import dash_ag_grid as dag
 
-from services import defaults, failures, jobs
+from services import defaults, jobs
 from services.jobs import Job, JobState
+from services.jobs.wording import stage_text
 from services.users import User
 
 STATES = [s.value for s in JobState]
@@ -57,31 +58,6 @@ def fmt_duration(seconds: float | None) -> str:
     if s >= 3600:
         return f"{s // 3600} h {s % 3600 // 60:02d} m"
     return f"{s // 60} m {s % 60:02d} s" if s >= 60 else f"{s} s"
-
-
-PAUSED_TEXT = "queue paused by an admin"
-# Issue 16, the two stages in the words the dashboard, job page and README use.
-WAITING_FOR_GPU = "waiting for GPU"  # queued with a finished data pipeline: only inference is left
-PHASE_TEXT = {"data": "MSA running", "inference": "inference"}  # what a running two-stage attempt does
-
-
-def stage_text(job: Job, position: int | None, paused: bool = False) -> str:
-    """Return what the job is doing now, in words (a failure as its plain summary, not a traceback line)."""
-    if job.state is JobState.QUEUED:
-        where = f"#{position} in queue" if position else "queued"
-        if job.approval == "pending":  # issue 18: the reason a worker will not take it
-            return f"awaiting approval · {where}"
-        if job.waiting_for_gpu:  # issue 16: its MSA search is done, only inference is left
-            where = f"{WAITING_FOR_GPU} · {where}"
-        return f"{PAUSED_TEXT} · {where}" if paused else where  # the reason first: the column cuts the end
-    if job.state is JobState.RUNNING and job.cancel_requested:
-        return "cancelling…"
-    if job.state is JobState.FAILED:
-        return failures.summarise(job.error, stage=job.stage).headline if job.error else "failed"
-    detail = f" · {job.progress_detail}" if job.progress_detail and job.state is JobState.RUNNING else ""
-    if job.state is JobState.RUNNING and job.phase in PHASE_TEXT:  # a two-stage run says which stage it is in
-        return f"{PHASE_TEXT[job.phase]}{detail}"
-    return f"{job.stage or job.state.value}{detail}"
 
 
 def to_row(job: Job, position: int | None, paused: bool = False) -> dict:

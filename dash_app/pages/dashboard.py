@@ -21,6 +21,8 @@ from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
 from services import defaults, job_removal, jobs, retention
 from services.errors import FoldDeckError
+from services.jobs import wording
+from services.jobs.wording import cancel_wording
 
 dash.register_page(__name__, path="/", name="Dashboard", order=0, icon="bi-speedometer2")
 
@@ -80,13 +82,6 @@ def _empty_state(total_all: int) -> list:
     return [html.I(className="bi bi-inbox me-2"), "You have no jobs yet. ",
             html.A("Build your first job", href=NEW_JOB_HREF), " or ", html.A("upload input files", href="/upload"),
             "; it shows up here within seconds."]
-
-
-def cancel_wording(state: str | None) -> tuple[str, str]:
-    """Return the cancel dialog's text and its keep button for a job in `state`."""
-    if state == "queued":
-        return "The job leaves the queue and never starts.", "Keep it queued"
-    return "The run is stopped and its partial results are kept.", "Keep it running"
 
 
 def clone_href(job_id: int) -> str:
@@ -254,12 +249,9 @@ def open_job(cell, _open, selected):
 def act(user, job_id: int, action: str) -> str:
     """Run one row action for `user`; return what to tell them."""
     if action == "cancel":
-        job = jobs.cancel_job(conn(), user, job_id)
-        return f"Job #{job.id} " + ("is stopping." if job.state.value == "running" else "was cancelled.")
+        return wording.cancelled(jobs.cancel_job(conn(), user, job_id))
     if action == "retry":
-        job = jobs.retry_job(conn(), user, job_id, settings())
-        return f"Job #{job.id} is queued again" + (", awaiting approval by an admin." if job.approval == "pending"
-                                                   else ".")
+        return wording.retried(jobs.retry_job(conn(), user, job_id, settings()))
     raise ValueError(f"unknown action {action!r}")
 
 

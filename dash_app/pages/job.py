@@ -23,13 +23,14 @@ from dash_app.components import job_manage as jm
 from dash_app.components import results_plots as rp
 from dash_app.components import results_view as rv
 from dash_app.components import structure_viewer as sv
-from dash_app.components.job_grid import PHASE_TEXT, WAITING_FOR_GPU, fmt_duration, stage_text
+from dash_app.components.job_grid import fmt_duration
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
 from services import defaults, failures, joblog, jobs, results, waiting
 from services.errors import FoldDeckError, JobNotFound
-from services.jobs import Job, JobState
+from services.jobs import Job, JobState, wording
+from services.jobs.wording import cancel_wording
 from services.result_import import IMPORTED_HOST
 
 dash.register_page(__name__, path_template="/jobs/<job_id>", name="Job", nav=False)
@@ -85,15 +86,8 @@ def progress_bar(job: Job, paused: bool = False) -> list:
     """Return the stage bar: the stage and detail parsed from the log, and the fraction done."""
     pct = round(job.progress * 100)
     color = {"failed": "danger", "cancelled": "warning", "succeeded": "success"}.get(job.state.value, "primary")
-    text = stage_text(job, None) if job.state is not JobState.QUEUED else queued_text(paused, job.waiting_for_gpu)
-    if job.state is JobState.QUEUED and not paused:  # why it waits: approval, maintenance, limit... (issue 18)
-        text = waiting.reason(conn(), settings(), job) or text
-    if job.executor == "slurm" and job.state is JobState.RUNNING and job.attempts:
-        row = jobs.slurm_attempt(conn(), job.id, job.attempts)
-        if row is not None and row.pending:  # claimed by FoldDeck, but Slurm has not started it
-            text = f"pending in Slurm ({row.reason or 'waiting'})"
-    if job.state is JobState.RUNNING and job.progress_detail:
-        text = f"{PHASE_TEXT.get(job.phase) or job.stage} · {job.progress_detail}"
+    why = waiting.reason(conn(), settings(), job) if job.state is JobState.QUEUED and not paused else ""
+    text = wording.progress_text(job, paused, why, _slurm_pending(job))
     return [*stage_steps(job),
             html.Div([html.Span(text, id=page_id(__name__, "stage")), html.Span(f"{pct}%", className="ms-auto")],
                      className="d-flex small mb-1"),
@@ -102,84 +96,23 @@ def progress_bar(job: Job, paused: bool = False) -> list:
                          id=page_id(__name__, "bar"))]
 
 
-def queued_text(paused: bool, gpu_only: bool = False) -> str:
-    """Say why a queued job is not running yet (`gpu_only`: its MSA search is done, inference is left)."""
-    if paused:
-        return "queue paused by an admin: no new jobs start until it is resumed"
-    if gpu_only:
-        return f"{WAITING_FOR_GPU}: the MSA search is done, only inference is left"
-    return "waiting for a free GPU"
-
-
-# -- the two stages (issue 16): MSA search in a CPU slot, inference in a GPU slot ----------------------------
-
-_DATA_STAGES = ("", "starting", "data pipeline")  # the log's stages before inference (services.progress)
-
-
-def _source(job_id: object) -> str:
-    return "the cache" if job_id is None else f"job #{job_id}"  # the entry outlived a job no longer known
-
-
-def reused_text(chains: list[str], job_id: object) -> str:
-    """Return "MSA for chain A reused from job #12" ("chains A, B" for several), as msa_cache.Reused words it."""
-    return f"MSA for {'chain' if len(chains) == 1 else 'chains'} {', '.join(chains)} reused from {_source(job_id)}"
-
-
-def reused_groups(job: Job) -> list[tuple[list[str], object]]:
-    """Return (chain ids, source job id) per reused entity, in order."""
-    return [([str(c) for c in e.get("chains") or []], e.get("job_id")) for e in job.reused_chains()
-            if isinstance(e, dict) and e.get("chains")]
-
-
-def runs_in_stages(job: Job) -> bool:
-    """True when the job runs as two stages, or took MSAs from the cache: the page then shows both steps."""
-    return job.phase in PHASE_TEXT or bool(job.data_json) or bool(job.msa_reused)
-
-
-def all_reused(job: Job, groups: list[tuple[list[str], object]]) -> bool:
-    """True when every chain came from the cache, so no MSA search ran.
-
-    The claim sends such a job straight to inference (phase "inference" without a saved _data.json);
-    a job that searched any chain holds its _data.json, or ran both stages in one slot (phase "").
-    """
-    return bool(groups) and job.phase == "inference" and not job.data_json
-
-
-def _in_data_stage(job: Job) -> bool:
-    """True while (or, once ended, if) the last attempt was in its MSA search rather than inference."""
-    if job.data_json:
-        return False
-    return job.phase == "data" or (job.phase == "" and job.stage in _DATA_STAGES)
-
-
-def step_states(job: Job, groups: list[tuple[list[str], object]]) -> tuple[str, str]:
-    """Return the words for step 1 (MSA search) and step 2 (inference), from the job row alone."""
-    ended = {JobState.FAILED: "failed", JobState.CANCELLED: "cancelled"}.get(job.state)
-    searched = "reused" if all_reused(job, groups) else "done"
-    if job.state is JobState.SUCCEEDED:
-        return searched, "done"
-    if job.state is JobState.QUEUED:  # every chain from the cache: no search to wait for either
-        return (searched, WAITING_FOR_GPU) if job.data_json or searched == "reused" else ("waiting", "waiting")
-    if _in_data_stage(job):
-        return ("running", "waiting") if ended is None else (ended, "not started")
-    return searched, ended or "running"
+def _slurm_pending(job: Job) -> str | None:
+    """Return Slurm's pending reason ("" when it gives none) for a claimed job Slurm has not started, else None."""
+    if job.executor != "slurm" or job.state is not JobState.RUNNING or not job.attempts:
+        return None
+    row = jobs.slurm_attempt(conn(), job.id, job.attempts)
+    return (row.reason or "") if row is not None and row.pending else None
 
 
 def stage_steps(job: Job) -> list:
-    """Return the two-step line ("① MSA search: done · ② Inference: running") and one line per reused entity.
-
-    Nothing for a job that runs both stages in one slot without the cache. Built from the row: no file read.
-    """
-    if not runs_in_stages(job):
+    """Return the two-step line and one line per reused entity (nothing for a one-slot run without the cache)."""
+    steps = wording.steps_line(job)
+    if steps is None:
         return []
-    groups = reused_groups(job)
-    first, second = step_states(job, groups)
-    via = "from" if first == "reused" else "reused from"
-    notes = "; ".join(f"{'chain' if len(c) == 1 else 'chains'} {', '.join(c)} {via} {_source(n)}" for c, n in groups)
-    line = f"① MSA search: {first}{f' ({notes})' if notes else ''} · ② Inference: {second}"
-    reused = [html.Div([html.I(className="bi bi-recycle me-1"), reused_text(c, n)]) for c, n in groups]
+    line, reused = steps
+    reused_rows = [html.Div([html.I(className="bi bi-recycle me-1"), text]) for text in reused]
     return [html.Div(line, id=STEPS, className="small fw-semibold mb-1"),
-            html.Div(reused, id=MSA_REUSED, className="small text-muted mb-1") if reused else None]
+            html.Div(reused_rows, id=MSA_REUSED, className="small text-muted mb-1") if reused_rows else None]
 
 
 def failure(job: Job) -> list:
@@ -204,13 +137,6 @@ def results_section(job: Job) -> list:
     if job.state is not JobState.SUCCEEDED:
         return []
     return rv.placeholder("Imported results (read-only)" if job.host == IMPORTED_HOST else "Results")
-
-
-def cancel_wording(state: JobState | str) -> tuple[str, str]:
-    """Return the cancel dialog's text and its keep button for a job in `state`."""
-    if JobState(state) is JobState.QUEUED:
-        return "The job leaves the queue and never starts.", "Keep it queued"
-    return "The run is stopped; what it wrote so far stays in its folder.", "Keep it running"
 
 
 def not_found(job_id) -> html.Div:
@@ -277,7 +203,7 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
 
 def steps_signature(job: Job) -> str:
     """Return what the two-step line hangs on ("" for a one-slot run): a stage change redraws the bar."""
-    return f"{job.phase}|{bool(job.data_json)}|{job.msa_reused or ''}" if runs_in_stages(job) else ""
+    return f"{job.phase}|{bool(job.data_json)}|{job.msa_reused or ''}" if wording.runs_in_stages(job) else ""
 
 
 def tick(cursor: dict, console_cursor: dict) -> dict | None:
@@ -349,11 +275,7 @@ def toggle_cancel(_cancel, _keep, _confirm, cursor):
     """Ask before cancelling, in words for the job's state as last seen; close on either answer."""
     if ctx.triggered_id != CANCEL:
         return False, no_update, no_update
-    try:
-        body, keep = cancel_wording((cursor or {}).get("state"))
-    except ValueError:  # only wording hangs on it: fall back to the running job's words
-        body, keep = cancel_wording(JobState.RUNNING)
-    return True, body, keep
+    return (True, *cancel_wording((cursor or {}).get("state")))
 
 
 @callback(Output(ALERT, "children"), Output(NAV, "pathname"), Output(INTERVAL, "disabled", allow_duplicate=True),
@@ -365,11 +287,9 @@ def act_on_job(_cancel, _retry, console_cursor):
     try:
         job_id = cons.checked_job(conn(), user, console_cursor)[0].id
         if ctx.triggered_id == RETRY:
-            jobs.retry_job(conn(), user, job_id, settings())
-            message = "Queued again; the log continues below."
+            message = wording.retried(jobs.retry_job(conn(), user, job_id, settings())) + " The log continues below."
         else:
-            job = jobs.cancel_job(conn(), user, job_id)
-            message = "Stopping the job…" if job.state is JobState.RUNNING else "Job cancelled."
+            message = wording.cancelled(jobs.cancel_job(conn(), user, job_id))
     except FoldDeckError as exc:
         return dbc.Alert(str(exc), color="danger", dismissable=True), no_update, no_update
     return dbc.Alert(message, color="info", dismissable=True, duration=5000), no_update, False  # polling resumes

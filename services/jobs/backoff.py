@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from dataclasses import dataclass
+from enum import Enum
 
 from services import defaults
 from services.db import transaction
@@ -36,6 +37,8 @@ def mark_host_down(conn: sqlite3.Connection, host: str, reason: str, now: float 
             failures = (row[0] if row else 0) + 1
             conn.execute("INSERT OR REPLACE INTO host_backoff (host, failures, until, reason, updated_at) "
                          "VALUES (?, ?, ?, ?, ?)", (host, failures, now + backoff_seconds(failures), reason, now))
+            if failures == 1:  # the first failed connect of an outage is the news; later ones are the same outage
+                host_event(conn, host, HostEvent.DOWN, reason, source="worker", at=now)
         return HostBackoff(host, *conn.execute("SELECT failures, until, reason FROM host_backoff WHERE host = ?",
                                                (host,)).fetchone())
 
@@ -46,8 +49,26 @@ def backoff_seconds(failures: int) -> float:
 
 
 def mark_host_up(conn: sqlite3.Connection, host: str) -> None:
-    """Forget a host's failures once a worker connected to it."""
-    conn.execute("DELETE FROM host_backoff WHERE host = ?", (host,))
+    """Forget a host's failures once a worker connected to it (an outage that ends is an 'up' event)."""
+    with transaction(conn):
+        if conn.execute("DELETE FROM host_backoff WHERE host = ?", (host,)).rowcount:
+            host_event(conn, host, HostEvent.UP, source="worker")
+
+
+class HostEvent(str, Enum):
+    DOWN = "down"
+    UP = "up"
+
+
+def host_event(conn: sqlite3.Connection, host: str, event: HostEvent, reason: str = "", *, source: str,
+               at: float | None = None) -> None:
+    """Record that `host` went down or came back, as `source` ("worker" or "metrics") saw it.
+
+    The admins' toast comes from this row (migration 0022), not from the words of any log line: call it
+    in the transaction that decides the host's state, once per transition.
+    """
+    conn.execute("INSERT INTO host_events (host, event, reason, source, at) VALUES (?, ?, ?, ?, ?)",
+                 (host, HostEvent(event).value, reason, source, time.time() if at is None else at))
 
 
 def host_backoffs(conn: sqlite3.Connection, now: float | None = None) -> dict[str, HostBackoff]:

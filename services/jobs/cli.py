@@ -12,6 +12,7 @@ from pathlib import Path
 
 from services import defaults, joblog
 from services.errors import InvalidInput, TermsNotAccepted
+from services.jobs import wording
 from services.jobs.actions import cancel_job, retry_job
 from services.jobs.model import Job, JobState
 from services.jobs.queries import get_job, list_jobs
@@ -33,8 +34,7 @@ def _print_job(job: Job) -> None:
         print(f"{key:<16} {'-' if value in (None, '') else value}")
     for key in ("submitted_at", "started_at", "finished_at"):
         print(f"{key:<16} {_fmt_time(getattr(job, key))}")
-    reused = "; ".join(f"chain{'s' if len(r['chains']) > 1 else ''} {', '.join(r['chains'])} from job #{r['job_id']}"
-                       for r in job.reused_chains())
+    reused = wording.reused_notes(wording.reused_groups(job))
     print(f"{'msa_reused':<16} {reused or '-'}")
 
 

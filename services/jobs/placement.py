@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from services import preflight
 from services.hosts import Host
+from services.jobs import wording
 from services.settings import Settings
 
 
@@ -43,16 +44,10 @@ def next_start(conn: sqlite3.Connection, host: str, now: float) -> float | None:
     return row[0]
 
 
-def _hm(ts: float, now: float) -> str:
-    """Return "14:00" for a time on the day of `now`, else "2025-03-02 14:00"."""
-    same_day = time.localtime(ts)[:3] == time.localtime(now)[:3]
-    return time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.localtime(ts))
-
-
 def maintenance_text(conn: sqlite3.Connection, host: str, now: float) -> str:
     """Return "gpu1 in maintenance until 14:00" (or "")."""
     w = current(conn, host, now)
-    return f"{host} in maintenance until {_hm(w.ends_at, now)}" if w else ""
+    return f"{host} in maintenance until {wording.clock(w.ends_at)}" if w else ""
 
 
 def refusal(conn: sqlite3.Connection, settings: Settings, host: Host, seconds: float, now: float) -> str:
@@ -62,9 +57,9 @@ def refusal(conn: sqlite3.Connection, settings: Settings, host: Host, seconds: f
         return text
     nxt = next_start(conn, host.name, now)
     if nxt is not None and now + seconds > nxt:
-        return f"{host.name} has maintenance at {_hm(nxt, now)}, before this job would finish"
+        return wording.maintenance_before_end(host.name, nxt)
     if preflight.runs_real_af3(settings, host) and not preflight.is_ready(conn, host.name):
-        return f"{host.name} not ready for AlphaFold 3"
+        return wording.not_ready(host.name)
     return ""
 
 

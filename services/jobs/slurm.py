@@ -10,6 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from services.jobs import wording
 from services.jobs.queries import get_job
 from services.users import User
 
@@ -39,7 +40,7 @@ class SlurmAttempt:
         """Return one line for people: "pending in Slurm (Resources)", "running on node7"..."""
         sid = f"Slurm job {self.slurm_id}" if self.slurm_id else "Slurm job (not yet accepted)"
         if self.pending:
-            return f"pending in Slurm ({self.reason or 'waiting'}) · {sid}"
+            return f"{wording.slurm_pending(self.reason)} · {sid}"
         if self.state in ("RUNNING", "COMPLETING"):
             return f"running in Slurm on {self.node or '?'} · {sid}"
         return f"{self.state.lower()} in Slurm" + (f" on {self.node}" if self.node else "") + f" · {sid}"

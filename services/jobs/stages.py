@@ -17,12 +17,13 @@ from pathlib import Path
 from services import joblog, msa_cache
 from services.db import transaction
 from services.hosts import Host
+from services.jobs import wording
 from services.jobs.model import WORKER_LOST, Job, job_event
 from services.progress import DATA_DONE
 from services.settings import Settings
 
 BOTH, DATA, INFERENCE = "", "data", "inference"
-PHASE_WORDS = {BOTH: "", DATA: "MSA search", INFERENCE: "inference"}
+PHASE_WORDS = wording.PHASE_WORDS  # the claim's log lines name the phase (services.jobs.leases)
 
 
 @dataclass(frozen=True)
@@ -204,5 +205,5 @@ def record_reuse(conn: sqlite3.Connection, job: Job, reused: list[msa_cache.Reus
     doc = json.dumps([{"chains": r.chains, "job_id": r.job_id} for r in reused], separators=(",", ":"))
     conn.execute("UPDATE jobs SET msa_reused = ? WHERE id = ?", (doc if reused else None, job.id))
     if reused:
-        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"{r.text()}: its search is skipped.")
+        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, wording.msa_reused_log(r.chains, r.job_id))
                                            for r in reused])

@@ -49,23 +49,27 @@ def full(disk):
     app.server.config.update(TESTING=True)
     filler = disk / "filler"
 
-    def fill():
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL must grow for the next write
-        with open(filler, "ab", buffering=0) as f:
-            for size in (1 << 16, 4096, 1):
-                try:
-                    while True:
-                        f.write(b"\0" * size)
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC
-        assert os.statvfs(disk).f_bavail == 0
-
     class Full:
         pass
 
     full = Full()
-    full.settings, full.conn, full.app, full.fill, full.free = settings, conn, app, fill, filler.unlink
+    full.settings, full.conn, full.app, full.free = settings, conn, app, filler.unlink
+    full.fill = lambda: fill_disk(filler, conn)
     return full
+
+
+def fill_disk(filler, conn=None) -> None:
+    """Take every free byte of the file system `filler` is on, into `filler` (unlink it to give them back)."""
+    if conn is not None:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL must grow for the next write
+    with open(filler, "ab", buffering=0) as f:
+        for size in (1 << 16, 4096, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+    assert os.statvfs(filler.parent).f_bavail == 0
 
 
 def account_page():

@@ -13,7 +13,7 @@ import pytest
 from dash_app.components.job_grid import stage_text
 from services import api_tokens, applog, db, jobs
 from services.applog import LogFilters
-from services.jobs import JobState
+from services.jobs import JobState, wording
 from tests.conftest import ADMIN_PASSWORD, ROOT, dash_post, login
 from tests.dash_app.test_second_user import callback_body, router_body
 
@@ -96,19 +96,18 @@ def test_job_page_names_reused_chains(app, user_client, conn, job):
     assert "① MSA search: done (chains A, B reused from job #12) · ② Inference: done" in body
 
 
-def test_job_page_failed_search_and_helpers(app, job):
-    job_page = page("job")
+def test_job_page_failed_search_and_helpers(job):
     failed = dataclasses.replace(job, state=JobState.FAILED, phase="data", stage="data pipeline")
-    assert job_page.step_states(failed, []) == ("failed", "not started")
+    assert wording.step_states(failed, []) == ("failed", "not started")
     lost = dataclasses.replace(job, state=JobState.FAILED, phase="inference", data_json="/d.json")
-    assert job_page.step_states(lost, []) == ("done", "failed")
-    assert job_page.reused_text(["A"], 12) == "MSA for chain A reused from job #12"
+    assert wording.step_states(lost, []) == ("done", "failed")
+    assert wording.msa_reused(["A"], 12) == "MSA for chain A reused from job #12"
     entity = dataclasses.replace(job, msa_reused=json.dumps([{"chains": ["A", "B"], "job_id": 3},
                                                              {"chains": ["C"], "job_id": 3}]))
-    assert job_page.reused_groups(entity) == [(["A", "B"], 3), (["C"], 3)]  # one line per entity as given
+    assert wording.reused_groups(entity) == [(["A", "B"], 3), (["C"], 3)]  # one line per entity as given
     odd = dataclasses.replace(job, msa_reused=json.dumps([{"chains": []}, "A", {"chains": ["B"], "job_id": None}]))
-    assert job_page.reused_groups(odd) == [(["B"], None)]
-    assert job_page.reused_text(["B"], None) == "MSA for chain B reused from the cache"
+    assert wording.reused_groups(odd) == [(["B"], None)]
+    assert wording.msa_reused(["B"], None) == "MSA for chain B reused from the cache"
 
 
 def test_poll_redraws_the_bar_when_the_stage_moves(app, user_client, conn, alice, job):
@@ -220,14 +219,6 @@ def test_admin_card_shows_and_clears_the_cache(app, client, conn, settings, alic
     assert applog.flush()
     entries, _ = applog.query(db.connect(settings.db_path), LogFilters(source="admin", text="MSA cache"), 0, 5)
     assert [e.message for e in entries] == ["admin: clear the MSA cache (4 entries removed)"]
-
-
-def test_job_page_words_match_the_worker_log_line(app):
-    from services.msa_cache import Reused
-
-    job_page = page("job")
-    for chains, job_id in ((["A"], 12), (["A", "B"], 3), (["C"], None)):
-        assert job_page.reused_text(chains, job_id) == Reused(chains, job_id, "protein").text()
 
 
 def test_admin_switches_reuse_lab_wide_and_back(app, client, conn, settings, admin):

@@ -145,17 +145,11 @@ def test_store_from_a_real_data_json_then_reuse_it_with_another_ligand(conn, set
     assert injected["sequences"][1] == {"ligand": {"id": "L", "ccdCodes": ["HEM"]}}
     assert search_keys(injected) == []  # AF3 has nothing left to search
     assert reused == [Reused(["A"], 12, "protein")]
-    assert reused[0].text() == "MSA for chain A reused from job #12"
     used = conn.execute("SELECT hits FROM msa_cache WHERE key = ?", (chain_key("protein", chain_b["sequence"]),))
     assert used.fetchone()[0] == 1
 
     # The same job's data again (e.g. after its chains were injected): nothing new is written.
     assert msa_cache.store(conn, settings, alice.id, 13, original, data, ctx) == 0
-
-
-def test_reused_text_for_a_homomer_and_without_a_job():
-    assert Reused(["A", "B"], 12, "protein").text() == "MSA for chains A, B reused from job #12"
-    assert Reused(["C"], None, "rna").text() == "MSA for chain C reused from the cache"
 
 
 def test_prepare_injects_by_need_and_keeps_the_users_templates(conn, settings, alice, ctx):
@@ -169,8 +163,7 @@ def test_prepare_injects_by_need_and_keeps_the_users_templates(conn, settings, a
     assert a["templates"] == [own] and a["unpairedMsa"] == data["sequences"][0]["protein"]["unpairedMsa"]
     assert c["unpairedMsa"] == data["sequences"][1]["rna"]["unpairedMsa"] and "pairedMsa" not in c
     assert "unpairedMsa" not in d  # D's entry has no templates (the job gave []): it cannot serve "p"
-    assert [r.text() for r in reused] == ["MSA for chains A, B reused from job #5",
-                                         "MSA for chain X reused from job #5"]
+    assert [(r.chains, r.job_id) for r in reused] == [(["A", "B"], 5), (["X"], 5)]
     assert msa_cache.prepare(conn, settings, alice.id, new, ctx, reuse=False) == (new, [])
     off = settings.with_overrides(msa_cache_mb=0)
     assert msa_cache.prepare(conn, off, alice.id, new, ctx) == (new, [])

@@ -1,4 +1,4 @@
-"""Toasts written by the triggers: the owner's job endings, hosts going down for admins only."""
+"""Toasts written by the triggers: the owner's job endings, hosts going down (host events) for admins only."""
 from __future__ import annotations
 
 from services import jobs, users
@@ -66,7 +66,7 @@ def test_host_the_sampler_sees_go_down_is_an_admin_toast(settings, conn, alice):
         sampler = Sampler.__new__(Sampler)  # only its up/down bookkeeping: no hosts file, no SSH
         sampler._up = {}
         for up in (True, False, False):  # up, then down on two ticks: one outage, one toast
-            sampler._log_transitions([SimpleNamespace(host="gpu3", up=up, reason="no answer within 1.5 s")])
+            sampler._log_transitions(conn, [SimpleNamespace(host="gpu3", up=up, reason="no answer within 1.5 s")])
         applog.flush()
     finally:
         logging.getLogger("folddeck").removeHandler(handler)

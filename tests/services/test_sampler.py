@@ -187,9 +187,12 @@ def test_host_down_and_up_are_written_to_the_application_log(settings, caplog):
     sampler = Sampler(settings, hosts=[])
     up = HostSnapshot(host="gpu9", ts=1.0)
     gone = HostSnapshot(host="gpu9", ts=2.0, state=HostState.DOWN, reason="gpu9: connection refused")
+    conn = sampler_db(settings)
     with caplog.at_level(logging.INFO, logger="folddeck.metrics"):
         for snap in (up, up, gone, gone, up):
-            sampler._log_transitions([snap])
+            sampler._log_transitions(conn, [snap])
     messages = [r.getMessage() for r in caplog.records if r.name == "folddeck.metrics"]
     assert messages == ["host gpu9 is down: gpu9: connection refused", "host gpu9 is up again"]
+    rows = [tuple(r) for r in conn.execute("SELECT host, event, reason, source FROM host_events ORDER BY id")]
+    assert rows == [("gpu9", "down", "gpu9: connection refused", "metrics"), ("gpu9", "up", "", "metrics")]
     assert all(r.source == "metrics" for r in caplog.records if r.name == "folddeck.metrics")
