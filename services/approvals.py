@@ -1,10 +1,8 @@
-"""Approval of large jobs: above FOLDDECK_APPROVAL_GPU_HOURS or FOLDDECK_APPROVAL_TOKENS (or from a flagged
-user) a job waits.
+"""Approval as an admin does it: the jobs awaiting approval, approve, reject, flag a user.
 
-A job that needs approval is queued with `approval = 'pending'`; the claim skips it
-(`claimable_sql`) until an admin approves it. A rejection cancels the job with the admin's note
-as its error, so the owner reads it on the job page and the dashboard. Every way a job becomes
-runnable (submit, clone, import, API, retry) goes through `gate`, the one rule (issue 22).
+The rule that decides which jobs wait is the queue's (services.jobs.approval: `gate`, `claimable_sql`).
+A rejection cancels the job with the admin's note as its error, so the owner reads it on the job page
+and the dashboard.
 """
 from __future__ import annotations
 
@@ -12,64 +10,14 @@ import logging
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from services.db import transaction
 from services.errors import JobStateError, PermissionDenied
-from services.settings import Settings
+from services.jobs.model import SELECT_JOB, Job, job_event, load_job, to_jobs
 from services.users import User
 
-if TYPE_CHECKING:  # the jobs package imports this module while it loads: its names are taken at call time
-    from services.jobs.model import Job
-
 log = logging.getLogger("folddeck.jobs")
-AWAITING = "awaiting approval"
 RECENT_DAYS = 30  # "recent usage" an admin weighs a request against
-
-
-def claimable_sql(alias: str = "j") -> str:
-    """Return the SQL condition a claim adds: no approval needed, or approved."""
-    return f"({alias}.approval IS NULL OR {alias}.approval = 'approved')"
-
-
-def rule(conn: sqlite3.Connection, settings: Settings | None, owner_id: int, tokens: int, gpu_seconds: float,
-         before: str | None = None) -> str | None:
-    """Return the approval a job about to become runnable gets: "pending", "approved" or None (not needed).
-
-    Args:
-        settings: the thresholds; None (a caller without them) keeps a job that waited waiting.
-        gpu_seconds: the estimate (services.af3.size.gpu_seconds), compared to FOLDDECK_APPROVAL_GPU_HOURS.
-        before: the job's approval so far (a retry): a rejection is asked again, never undone by
-            retrying; an approval stands, unless the owner has since been flagged.
-    """
-    row = conn.execute("SELECT needs_approval FROM users WHERE id = ?", (owner_id,)).fetchone()
-    if (row and row[0]) or before == "rejected":
-        return "pending"
-    if before == "approved":
-        return "approved"
-    if settings is None:  # the thresholds are unknown here: a job that waited keeps waiting
-        return "pending" if before == "pending" else None
-    over_tokens = settings.approval_tokens and tokens > settings.approval_tokens
-    over_hours = settings.approval_gpu_hours and gpu_seconds > settings.approval_gpu_hours * 3600
-    return "pending" if over_tokens or over_hours else None
-
-
-def gate(conn: sqlite3.Connection, settings: Settings | None, owner_id: int,
-         jobs: list[tuple[int, int, float, str | None]]) -> list[int]:
-    """Decide and record approval for jobs that become runnable (inside the caller's transaction).
-
-    `jobs`: (job id, tokens, estimated GPU seconds, approval so far). Returns the ids that now wait
-    for an admin; they show under "Awaiting approval" with that stage.
-    """
-    pending, rows = [], []
-    for job_id, tokens, seconds, before in jobs:
-        state = rule(conn, settings, owner_id, tokens, seconds, before)
-        if state == "pending":
-            pending.append(job_id)
-        if state != before or state == "pending":  # a plain submit writes nothing more (one insert per job)
-            rows.append((state, state == "pending", AWAITING, job_id))
-    conn.executemany("UPDATE jobs SET approval = ?, stage = CASE WHEN ? THEN ? ELSE stage END WHERE id = ?", rows)
-    return pending
 
 
 def set_needs_approval(conn: sqlite3.Connection, user_id: int, flag: bool) -> None:
@@ -97,11 +45,9 @@ def flagged_users(conn: sqlite3.Connection) -> set[int]:
 
 
 def _decide(conn: sqlite3.Connection, admin: User, job_id: int) -> Job:
-    from services.jobs.model import _load
-
     if not admin.is_admin:
         raise PermissionDenied("Only an admin approves or rejects jobs.")
-    job = _load(conn, job_id)
+    job = load_job(conn, job_id)
     if job.approval != "pending" or job.state.value != "queued":
         raise JobStateError(f"Job {job.id} is not awaiting approval.")
     return job
@@ -114,14 +60,12 @@ def approve(conn: sqlite3.Connection, admin: User, job_id: int, note: str = "") 
         PermissionDenied: the caller is not an admin.
         JobNotFound / JobStateError: no such job, or it is not awaiting approval.
     """
-    from services.jobs.model import _event, _load
-
     with transaction(conn):
         job = _decide(conn, admin, job_id)
         conn.execute("UPDATE jobs SET approval = 'approved', approval_note = ?, stage = '', updated_at = ? "
                      "WHERE id = ?", (note.strip() or None, time.time(), job.id))
-    _event(logging.INFO, "job %s approved by %s", job, job.id, admin.username)
-    return _load(conn, job.id)
+    job_event(logging.INFO, "job %s approved by %s", job, job.id, admin.username)
+    return load_job(conn, job.id)
 
 
 def reject(conn: sqlite3.Connection, admin: User, job_id: int, note: str) -> Job:
@@ -131,8 +75,6 @@ def reject(conn: sqlite3.Connection, admin: User, job_id: int, note: str) -> Job
         PermissionDenied: the caller is not an admin.
         JobNotFound / JobStateError: no such job, or it is not awaiting approval.
     """
-    from services.jobs.model import _event, _load
-
     note = note.strip() or "no reason given"
     with transaction(conn):
         job = _decide(conn, admin, job_id)
@@ -141,8 +83,8 @@ def reject(conn: sqlite3.Connection, admin: User, job_id: int, note: str) -> Job
         conn.execute("UPDATE jobs SET approval = 'rejected', approval_note = ?, state = 'cancelled', "
                      "finished_at = ?, updated_at = ?, stage = 'rejected', error = ?, cancelled_by = ? WHERE id = ?",
                      (note, now, now, f"Rejected by an admin: {note}", admin.id, job.id))
-    _event(logging.INFO, "job %s rejected by %s: %s", job, job.id, admin.username, note)
-    return _load(conn, job.id)
+    job_event(logging.INFO, "job %s rejected by %s: %s", job, job.id, admin.username, note)
+    return load_job(conn, job.id)
 
 
 @dataclass(frozen=True)
@@ -155,12 +97,10 @@ class PendingJob:
 
 def pending(conn: sqlite3.Connection, now: float | None = None) -> list[PendingJob]:
     """Return jobs awaiting approval, oldest first, with what an admin needs to decide."""
-    from services.jobs.model import _SELECT, _to_jobs
-
     now = time.time() if now is None else now
     since = now - RECENT_DAYS * 86_400
     out = []
-    for job in _to_jobs(conn.execute(_SELECT + " WHERE j.approval = 'pending' AND j.state = 'queued' "
+    for job in to_jobs(conn.execute(SELECT_JOB + " WHERE j.approval = 'pending' AND j.state = 'queued' "
                                      "ORDER BY j.queued_at, j.id")):
         n, secs = conn.execute("SELECT COUNT(*), COALESCE(SUM(finished_at - started_at), 0) FROM jobs "
                                "WHERE owner_id = ? AND submitted_at >= ? AND id != ?",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from pathlib import Path
 
 from services.errors import InvalidInput, LimitExceeded, PermissionDenied
 from services.settings import Settings
@@ -51,11 +52,21 @@ def set_quota_mb(conn: sqlite3.Connection, actor: User, user_id: int, mb: int | 
     return own_quota_mb(conn, user_id)
 
 
+def folder_bytes(folder: Path) -> int:
+    """Return the bytes of the regular files under `folder` (0 when it is gone)."""
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
 def used_bytes(conn: sqlite3.Connection, settings: Settings, user_id: int) -> int:
     """Return the bytes under the user's job folders: the sampler's last measurement (the one /admin/users
     shows, `retention.measure_disk`) plus the folders of the jobs made since, so a burst counts at once."""
-    from services.jobs.manage import folder_bytes  # the walk measure_disk does; jobs imports this module
-
     row = conn.execute("SELECT bytes, measured_at FROM user_disk_use WHERE user_id = ?", (user_id,)).fetchone()
     if row is not None:
         base, since = row

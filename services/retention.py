@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from services import applog, defaults, msa_cache
 from services.db import transaction
-from services.jobs.manage import _delete_rows, folder_bytes, hosts_with_files, remove_elsewhere, remove_folder
+from services.executors.cleanup import remove_elsewhere
+from services.jobs.manage import delete_rows, hosts_with_files, remove_folder
+from services.quota import folder_bytes
 from services.settings import Settings
 from services.users import User
 
@@ -169,7 +171,7 @@ def erase_user_data(conn: sqlite3.Connection, settings: Settings, caller: User, 
         ids = list(names)
         elsewhere = {job_id: hosts_with_files(conn, job_id) for job_id in ids}
         for job_id in ids:
-            _delete_rows(conn, job_id)
+            delete_rows(conn, job_id)
         for table in ("user_limits", "user_disk_use"):
             conn.execute(f"DELETE FROM {table} WHERE user_id = ?", (caller.id,))
         conn.execute("DELETE FROM change_counters WHERE scope = ?", (caller.id,))

@@ -6,10 +6,9 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from services import maintenance, preflight
 from services.errors import SettingsError
 from services.hosts import Host, load_hosts
-from services.jobs import wording
+from services.jobs import placement, wording
 from services.jobs.model import Job, JobState
 from services.jobs.workers import queue_paused, slot_use
 from services.settings import Settings
@@ -75,13 +74,7 @@ def _reason(conn, settings, job: Job, now: float, hosts: list[Host], paused: boo
         return wording.NO_HOST
     blocked = []
     for host in hosts:
-        text = maintenance.maintenance_text(conn, host.name, now)
-        if not text:
-            nxt = maintenance.next_start(conn, host.name, now)
-            if nxt is not None and now + job.gpu_seconds > nxt:
-                text = wording.maintenance_before_end(host.name, nxt)
-        if not text and preflight.runs_real_af3(settings, host) and not preflight.is_ready(conn, host.name):
-            text = wording.not_ready(host.name)
+        text = placement.refusal(conn, settings, host, job.gpu_seconds, now)  # the claim's own rule
         if not text:
             return _slot_text(settings, job, slots)  # some host could take it: it waits for a slot there
         blocked.append(text)

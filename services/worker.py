@@ -31,7 +31,7 @@ from services import applog, db, defaults, disk, joblog, jobs, msa_cache, result
 from services.af3 import input_files
 from services.af3.input_files import InputFileRefused
 from services.errors import SettingsError
-from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
+from services.executors import Executor, ExecutorError, HostUnavailable, RunSpec, cleanup, make_executor
 from services.hosts import Host, load_hosts
 from services.jobs import Job, JobState, stages
 from services.jobs.stages import BOTH, DATA, INFERENCE
@@ -196,7 +196,7 @@ class Worker:
                     if job is not None:
                         self._run_tracked(conn, job, reattach=True)
                         continue
-                    jobs.reap_expired(conn, self.settings, hosts=self.hosts)
+                    cleanup.reap_lost_attempts(conn, self.settings, hosts=self.hosts)
                     job = jobs.claim_job(conn, self.settings, self.id, self.hosts)
                 except sqlite3.Error as exc:
                     if disk.is_disk_full(exc):

@@ -13,9 +13,9 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dash_app.components import console as cons
 from dash_app.context import conn, require_account, settings
-from services import approvals, jobs, retention
+from services import job_removal, jobs, retention
 from services.errors import FoldDeckError
-from services.jobs import Job
+from services.jobs import Job, approval
 
 KEY = "job"  # the job page's console key
 PIN, RENAME, RENAME_SAVE, DELETE = "job-pin", "job-rename", "job-rename-save", "job-delete"
@@ -52,7 +52,7 @@ def notices(job: Job, now: float | None = None) -> list:
     """Return the alerts the owner must read: approval, rejection note, retention warning or purge."""
     out = []
     if job.approval == "pending" and job.state.value == "queued":
-        out.append(dbc.Alert(f"Waiting: {approvals.AWAITING} by an admin (large job, {job.tokens:,} tokens).",
+        out.append(dbc.Alert(f"Waiting: {approval.AWAITING} by an admin (large job, {job.tokens:,} tokens).",
                              color="warning", className="py-2"))
     if job.approval == "rejected":
         out.append(dbc.Alert(f"An admin rejected this job: {job.approval_note}", color="danger", className="py-2"))
@@ -88,7 +88,7 @@ def manage_job(_delete, _rename, _pin, name, console_cursor):
     try:
         job = cons.checked_job(conn(), user, console_cursor)[0]
         if ctx.triggered_id == DELETE_CONFIRM:
-            jobs.delete_job(conn(), settings(), user, job.id)
+            job_removal.delete_job(conn(), settings(), user, job.id)
             return no_update, "/", no_update
         if ctx.triggered_id == RENAME_SAVE:
             jobs.rename_job(conn(), user, job.id, name or "")

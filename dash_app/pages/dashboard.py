@@ -19,7 +19,7 @@ from dash.exceptions import PreventUpdate
 from dash_app.components.job_grid import DEFAULT_SORT, STATES, GridPage, column_defs, job_grid, load_page, sort_key
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import defaults, jobs, retention
+from services import defaults, job_removal, jobs, retention
 from services.errors import FoldDeckError
 from services.jobs import wording
 from services.jobs.wording import cancel_wording
@@ -329,7 +329,7 @@ def manage_selected(_delete, _pin, selected, n):
     try:
         job_id = int(selected[0]["id"])
         if ctx.triggered_id == DELETE_CONFIRM:
-            jobs.delete_job(conn(), settings(), user, job_id)
+            job_removal.delete_job(conn(), settings(), user, job_id)
             message = f"Job #{job_id} deleted."
         else:
             job = jobs.pin_job(conn(), user, job_id, not jobs.get_job(conn(), user, job_id).pinned)

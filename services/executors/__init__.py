@@ -1,7 +1,8 @@
 """Executors run one AF3 command for one job attempt: locally, on an SSH host or through Slurm.
 
 `base` holds the interface and knows no executor; this package chooses one per host kind, so
-`local` and `ssh` import `base` without an import circle.
+`local` and `ssh` import `base` without an import circle. `cleanup` removes what a job leaves on
+its hosts (a lost attempt's processes, a deleted job's folders): the queue below knows no host.
 """
 from __future__ import annotations
 

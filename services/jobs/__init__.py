@@ -6,9 +6,16 @@ jobs, an admin sees all; a job the caller may not see is reported exactly like a
 
 The package keeps one noun per module: `model` (the job and its states), `limits` and
 `submission`, `queries` (reads, queue positions, change marks), `actions` (cancel, retry, clone),
-`workers` (registry, queue control, heartbeats), `leases` (attempts: claims, leases, reaping), `backoff`
-(unreachable hosts) and `cli` (`python -m services.jobs ...`). Everything public is re-exported
-here: callers write `from services import jobs; jobs.submit(...)`.
+`manage` (rename, pin, hold back, a deleted job's rows), `workers` (registry, queue control,
+heartbeats), `leases` (attempts: claims, leases, reaping), `backoff` (unreachable hosts) and `cli`
+(`python -m services.jobs ...`). Everything public is re-exported here: callers write
+`from services import jobs; jobs.submit(...)`. The queue's rules are used by module name:
+`approval` (which jobs wait for an admin) and `placement` (maintenance windows, preflight), and
+`stages` (which slot a job's next stage needs).
+
+The queue knows nothing above it: who runs its jobs (services.worker, services.executors) and
+what admins do with them (services.approvals, services.maintenance, services.job_removal) import
+the queue, never the other way (tests/test_layers.py).
 """
 from __future__ import annotations
 
@@ -46,8 +53,8 @@ from services.jobs.limits import (  # noqa: F401
     too_many_jobs,
     too_many_tokens,
 )
-from services.jobs.manage import delete_job, pin_job, rename_job, set_not_before  # noqa: F401
-from services.jobs.model import _SELECT, FINISHED, SORTS, WORKER_LOST, Job, JobState, log  # noqa: F401
+from services.jobs.manage import pin_job, rename_job, set_not_before  # noqa: F401
+from services.jobs.model import FINISHED, SELECT_JOB, SORTS, WORKER_LOST, Job, JobState, log  # noqa: F401
 from services.jobs.queries import (  # noqa: F401
     Attempt,
     attempts,

@@ -6,11 +6,12 @@ import logging
 import sqlite3
 import time
 
-from services import approvals, joblog
+from services import joblog
 from services.db import transaction
 from services.errors import JobStateError
+from services.jobs import approval
 from services.jobs.limits import _check_limits
-from services.jobs.model import Job, JobState, _event, _load
+from services.jobs.model import Job, JobState, job_event, load_job
 from services.jobs.queries import get_job
 from services.jobs.submission import input_file, job_files, submit
 from services.settings import Settings
@@ -39,14 +40,14 @@ def cancel_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
         else:
             raise JobStateError(f"Job {job.id} already {job.state.value}; there is nothing to cancel.")
     joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Cancel requested by {caller.username}.")])
-    _event(logging.INFO, "job %s cancel requested by %s (was %s)", job, job.id, caller.username, job.state.value)
-    return _load(conn, job.id)
+    job_event(logging.INFO, "job %s cancel requested by %s (was %s)", job, job.id, caller.username, job.state.value)
+    return load_job(conn, job.id)
 
 
 def retry_job(conn: sqlite3.Connection, caller: User, job_id: int, settings: Settings | None = None) -> Job:
     """Queue a failed or cancelled job again as a new attempt; earlier attempts stay in its history.
 
-    It passes the approval rule again (`approvals.gate`, as at submission): a rejected job, or one
+    It passes the approval rule again (`approval.gate`, as at submission): a rejected job, or one
     whose owner must have jobs approved, waits under "Awaiting approval" rather than run. Pass
     `settings` so the size thresholds apply too; without them a job that waited keeps waiting.
 
@@ -66,11 +67,11 @@ def retry_job(conn: sqlite3.Connection, caller: User, job_id: int, settings: Set
                      "lease_expires = NULL, pid = NULL, remote_pid = NULL, stage = '', progress = 0, "
                      "progress_detail = '', progress_state = '{}', attempts_base = attempts WHERE id = ?",
                      (now, now, job.id))
-        waits = approvals.gate(conn, settings, job.owner_id, [(job.id, job.tokens, job.gpu_seconds, job.approval)])
+        waits = approval.gate(conn, settings, job.owner_id, [(job.id, job.tokens, job.gpu_seconds, job.approval)])
     joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Retry requested by {caller.username}.")])
-    _event(logging.INFO, "job %s retried by %s%s", job, job.id, caller.username,
-           ", awaiting approval" if waits else "")
-    return _load(conn, job.id)
+    job_event(logging.INFO, "job %s retried by %s%s", job, job.id, caller.username,
+              ", awaiting approval" if waits else "")
+    return load_job(conn, job.id)
 
 
 def clone_job(conn: sqlite3.Connection, settings: Settings, caller: User, job_id: int,

@@ -5,13 +5,12 @@ import logging
 import sqlite3
 import time
 
-from services import approvals, defaults, joblog, maintenance, preflight
+from services import defaults, joblog
 from services.db import transaction
-from services.errors import HostUnreachable, SettingsError
-from services.hosts import Host, load_hosts
-from services.jobs import stages
+from services.hosts import Host
+from services.jobs import approval, placement, stages
 from services.jobs.backoff import HOST_UNREACHABLE
-from services.jobs.model import _SELECT, WORKER_LOST, Job, JobState, _event, _load, _to_job
+from services.jobs.model import SELECT_JOB, WORKER_LOST, Job, JobState, job_event, load_job, to_job
 from services.jobs.workers import queue_paused, slot_use
 from services.progress import Tracker
 from services.settings import Settings
@@ -40,7 +39,7 @@ WHERE j.state = 'queued' AND {claimable} AND (j.not_before IS NULL OR j.not_befo
   AND (l.max_running IS NULL OR COALESCE(r.n, 0) < l.max_running)
 ORDER BY COALESCE(r.n, 0), j.queued_at, j.id
 LIMIT {candidates}
-""".format(claimable=approvals.claimable_sql("j"), candidates=defaults.CLAIM_CANDIDATES)
+""".format(claimable=approval.claimable_sql("j"), candidates=defaults.CLAIM_CANDIDATES)
 
 
 def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, hosts: list[Host]) -> Job | None:
@@ -61,12 +60,12 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
                      "pid = NULL, remote_pid = NULL WHERE id = ?",
                      (worker_id, host.name, executor, phase, phase, now, now, now + settings.lease_seconds, now,
                       row[0]))
-        job = _load(conn, row[0])
+        job = load_job(conn, row[0])
         conn.execute("INSERT INTO job_attempts (job_id, attempt, worker_id, host, executor, started_at, phase) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)", (job.id, job.attempts, worker_id, host.name, executor, now, phase))
         conn.execute("UPDATE workers SET current_job = ? WHERE id = ?", (job.id, worker_id))
-    _event(logging.INFO, "job %s started on %s by worker %s (attempt %s%s)", job, job.id, host.name, worker_id,
-           job.attempts, f", {stages.PHASE_WORDS[phase]}" if phase else "")
+    job_event(logging.INFO, "job %s started on %s by worker %s (attempt %s%s)", job, job.id, host.name, worker_id,
+              job.attempts, f", {stages.PHASE_WORDS[phase]}" if phase else "")
     return job
 
 
@@ -83,8 +82,7 @@ def _place(conn: sqlite3.Connection, settings: Settings, gpu: list[Host], cpu: l
         where = stages.route(conn, settings, cand, gpu, cpu, busy)
         if where is None:
             continue
-        host = maintenance.place(conn, cand.gpu_seconds, where.hosts, lambda h: preflight.runs_real_af3(settings, h),
-                                 now)
+        host = placement.place(conn, settings, cand.gpu_seconds, where.hosts, now)
         if host is not None:
             return row, host, where.phase
     return None, None, None
@@ -107,8 +105,8 @@ def hand_back(conn: sqlite3.Connection, job: Job, reason: str, log_line: str) ->
         conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = ?, error = ? WHERE job_id = ? AND attempt = ?",
                      (now, outcome, outcome, job.id, job.attempts))
         conn.execute("UPDATE workers SET current_job = NULL WHERE id = ? AND current_job = ?", (job.worker_id, job.id))
-    _event(logging.WARNING, "job %s handed back to the queue: %s cannot be reached (%s)", job, job.id, job.host,
-           reason)
+    job_event(logging.WARNING, "job %s handed back to the queue: %s cannot be reached (%s)", job, job.id, job.host,
+              reason)
     return True
 
 
@@ -180,26 +178,23 @@ def finish_attempt(conn: sqlite3.Connection, job: Job, state: JobState, *, exit_
                      (now, "requeued" if state is JobState.QUEUED else state.value, exit_code, error, job.id,
                       job.attempts))
         conn.execute("UPDATE workers SET current_job = NULL WHERE id = ? AND current_job = ?", (job.worker_id, job.id))
-    _event(logging.WARNING if state is JobState.FAILED else logging.INFO, "job %s %s%s", job, job.id, state.value,
-           f": {error}" if error else "")
+    job_event(logging.WARNING if state is JobState.FAILED else logging.INFO, "job %s %s%s", job, job.id, state.value,
+              f": {error}" if error else "")
     return True
 
 
-def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None = None,
-                 hosts: list[Host] | None = None) -> list[Job]:
+def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None = None) -> list[Job]:
     """Queue again (or fail after max_attempts, or cancel) running jobs whose lease expired; return them.
 
-    What the lost attempt left running is killed afterwards: locally by process group, on an SSH
-    host over a short-timeout connection (`hosts`, else the hosts file, says how to reach it). A
-    host that does not answer gets a warning in the application log and is not tried again in
-    this call.
+    What a lost attempt left running is not the queue's to stop: the worker reaps through
+    services.executors.cleanup.reap_lost_attempts, which kills it on its host afterwards.
     """
     now = time.time() if now is None else now
     reaped = []
     with transaction(conn):
-        rows = conn.execute(_SELECT + " WHERE j.state = 'running' AND j.lease_expires < ? AND NOT "
+        rows = conn.execute(SELECT_JOB + " WHERE j.state = 'running' AND j.lease_expires < ? AND NOT "
                             + _IN_SLURM, (now,)).fetchall()
-        for job in map(_to_job, rows):
+        for job in map(to_job, rows):
             if job.cancel_requested:
                 new, error = JobState.CANCELLED, None
             elif job.attempts - job.attempts_base >= settings.max_attempts:
@@ -216,10 +211,8 @@ def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None
                 f" after {job.attempts - job.attempts_base} attempts." if new is JobState.FAILED else ".")
             joblog.write_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, text)])  # with the state change
             reaped.append((job, text))
-    down: set[str] = set()
     for job, text in reaped:
-        _event(logging.WARNING, "job %s: %s", job, job.id, text)
-        _kill_leftovers(conn, settings, job, hosts, down)
+        job_event(logging.WARNING, "job %s: %s", job, job.id, text)
     return [job for job, _ in reaped]
 
 
@@ -244,7 +237,7 @@ def adopt_slurm_job(conn: sqlite3.Connection, settings: Settings, worker_id: str
                            (now, *names)).fetchone()
         if row is None:
             return None
-        old = _load(conn, row[0])
+        old = load_job(conn, row[0])
         conn.execute("UPDATE jobs SET worker_id = ?, lease_expires = ?, updated_at = ? WHERE id = ?",
                      (worker_id, now + settings.lease_seconds, now, old.id))
         conn.execute("UPDATE job_attempts SET worker_id = ? WHERE job_id = ? AND attempt = ?",
@@ -252,52 +245,10 @@ def adopt_slurm_job(conn: sqlite3.Connection, settings: Settings, worker_id: str
         conn.execute("UPDATE workers SET current_job = ? WHERE id = ?", (old.id, worker_id))
         joblog.write_lines(conn, old.id, [(joblog.Stream.SYSTEM.value, f"Worker {old.worker_id} stopped answering; "
                                            f"worker {worker_id} re-attached to the attempt in Slurm.")])
-        job = _load(conn, old.id)
-    _event(logging.INFO, "job %s: worker %s re-attached to its Slurm attempt %s", job, job.id, worker_id, job.attempts)
+        job = load_job(conn, old.id)
+    job_event(logging.INFO, "job %s: worker %s re-attached to its Slurm attempt %s", job, job.id, worker_id,
+              job.attempts)
     return job
-
-
-def _kill_leftovers(conn: sqlite3.Connection, settings: Settings, job: Job, hosts: list[Host] | None,
-                    down: set[str]) -> None:
-    """Kill what a dead worker's attempt left running, here or on its SSH host (marker-checked)."""
-    if job.executor == "local":
-        if job.pid:
-            from services.executors.local import kill_leftovers
-
-            kill_leftovers(job.pid, job.id, job.attempts)
-        return
-    if job.executor != "ssh" or not job.host:
-        return
-    host = _find_host(settings, job.host, hosts)
-    if host is None or host.name in down:
-        why = "it is not in the hosts file any more" if host is None else "it did not answer earlier"
-        _event(logging.WARNING, "job %s: attempt %s may still run on %s: %s", job, job.id, job.attempts, job.host, why)
-        return
-    from services.executors.ssh import kill_remote_leftovers
-
-    try:
-        killed = kill_remote_leftovers(host, settings.known_hosts, job.id, job.attempts)
-    except HostUnreachable as exc:
-        down.add(host.name)
-        _event(logging.WARNING, "job %s: could not stop attempt %s on %s: %s", job, job.id, job.attempts, host.name,
-               exc)
-        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Could not reach {host.name} to stop "
-                                            f"attempt {job.attempts}; it may still be running there.", "warning")])
-        return
-    if killed:
-        joblog.append_lines(conn, job.id, [(joblog.Stream.SYSTEM.value, f"Stopped {killed} processes attempt "
-                                            f"{job.attempts} left running on {host.name}.")])
-
-
-def _find_host(settings: Settings, name: str, hosts: list[Host] | None) -> Host | None:
-    """Return the host called `name` from `hosts`, else from the hosts file (None if neither has it)."""
-    for host in hosts or ():
-        if host.name == name:
-            return host
-    try:
-        return next((h for h in load_hosts(settings) if h.name == name), None)
-    except SettingsError:
-        return None
 
 
 # -- CLI --------------------------------------------------------------------------------------

@@ -1,16 +1,15 @@
-"""What an owner (or an admin) does to keep their job list tidy: delete, rename, pin."""
+"""What an owner (or an admin) does to keep their job list tidy: rename, pin, hold back; and the queue's part
+of deleting a job (its rows and its folder here; services.job_removal deletes a job as a whole)."""
 from __future__ import annotations
 
 import logging
 import shutil
 import sqlite3
-import threading
 import time
-from pathlib import Path
 
 from services.db import transaction
 from services.errors import InvalidInput, JobStateError
-from services.jobs.model import Job, _event, _load, log
+from services.jobs.model import Job, job_event, load_job
 from services.jobs.queries import get_job
 from services.settings import Settings
 from services.users import User
@@ -18,29 +17,7 @@ from services.users import User
 NAME_MAX = 200  # a job name is one line in a table; longer ones are typing accidents
 
 
-def delete_job(conn: sqlite3.Connection, settings: Settings, caller: User, job_id: int) -> Job:
-    """Delete a finished job: its row, attempts, log lines and its folder (input, outputs).
-
-    One audit line stays in the application log. Returns the job as it was.
-
-    Raises:
-        JobNotFound: not visible to the caller (another user's job reads exactly like a missing one).
-        JobStateError: the job is queued or running (cancel it first).
-    """
-    with transaction(conn):
-        job = get_job(conn, caller, job_id)
-        if not job.is_finished:
-            raise JobStateError(f"Job {job.id} is {job.state.value}; cancel it before deleting it.")
-        elsewhere = hosts_with_files(conn, job.id)
-        _delete_rows(conn, job.id)
-    remove_folder(settings, job.id)
-    remove_elsewhere(settings, job.id, elsewhere)
-    _event(logging.WARNING, "job %s (%r, %s, owner %s) deleted by %s", job, job.id, job.name, job.state.value,
-           job.owner, caller.username)
-    return job
-
-
-def _delete_rows(conn: sqlite3.Connection, job_id: int) -> None:
+def delete_rows(conn: sqlite3.Connection, job_id: int) -> None:
     """Delete a job's rows (inside the caller's transaction); attempts go by ON DELETE CASCADE."""
     conn.execute("DELETE FROM job_log WHERE job_id = ?", (job_id,))
     conn.execute("DELETE FROM job_log_levels WHERE job_id = ?", (job_id,))
@@ -62,47 +39,6 @@ def hosts_with_files(conn: sqlite3.Connection, job_id: int) -> list[str]:
                                        "AND executor IN ('ssh', 'slurm') ORDER BY host", (job_id,))]
 
 
-def remove_elsewhere(settings: Settings, job_id: int, host_names: list[str], wait: bool = False) -> None:
-    """Remove a deleted job's folders on the hosts it ran on, in the background (a host may be slow or down).
-
-    What cannot be removed is named in the application log, with the folder, for an admin to remove.
-    """
-    if not host_names:
-        return
-    thread = threading.Thread(target=_remove_elsewhere, args=(settings, job_id, host_names),
-                              name=f"remove-job-{job_id}", daemon=True)
-    thread.start()
-    if wait:
-        thread.join()
-
-
-def _remove_elsewhere(settings: Settings, job_id: int, host_names: list[str]) -> None:
-    from services.errors import HostUnreachable, SettingsError
-    from services.hosts import load_hosts
-
-    extra = {"source": "jobs", "username": None, "job_id": job_id}
-    try:
-        hosts = {h.name: h for h in load_hosts(settings)}
-    except SettingsError as exc:
-        log.warning("job %s: its folders on %s were not removed: %s", job_id, ", ".join(host_names), exc, extra=extra)
-        return
-    for name in host_names:
-        host = hosts.get(name)
-        try:
-            if host is None:
-                raise HostUnreachable(f"{name} is not in the hosts file any more")
-            if host.is_slurm:
-                from services.hosts import install_tag
-
-                shutil.rmtree(Path(host.work_dir) / install_tag(settings) / str(int(job_id)), ignore_errors=True)
-            else:
-                from services.executors.ssh import remove_remote_job
-
-                remove_remote_job(host, settings.known_hosts, job_id)
-        except HostUnreachable as exc:
-            log.warning("job %s was deleted, but its folder on %s stays: %s", job_id, name, exc, extra=extra)
-
-
 def rename_job(conn: sqlite3.Connection, caller: User, job_id: int, name: str) -> Job:
     """Give a visible job a new name (any state).
 
@@ -116,8 +52,8 @@ def rename_job(conn: sqlite3.Connection, caller: User, job_id: int, name: str) -
     with transaction(conn):
         job = get_job(conn, caller, job_id)
         conn.execute("UPDATE jobs SET name = ?, updated_at = ? WHERE id = ?", (name, time.time(), job.id))
-    _event(logging.INFO, "job %s renamed from %r to %r by %s", job, job.id, job.name, name, caller.username)
-    return _load(conn, job.id)
+    job_event(logging.INFO, "job %s renamed from %r to %r by %s", job, job.id, job.name, name, caller.username)
+    return load_job(conn, job.id)
 
 
 def pin_job(conn: sqlite3.Connection, caller: User, job_id: int, pinned: bool) -> Job:
@@ -129,8 +65,8 @@ def pin_job(conn: sqlite3.Connection, caller: User, job_id: int, pinned: bool) -
     with transaction(conn):
         job = get_job(conn, caller, job_id)
         conn.execute("UPDATE jobs SET pinned = ?, updated_at = ? WHERE id = ?", (int(pinned), time.time(), job.id))
-    _event(logging.INFO, "job %s %s by %s", job, job.id, "pinned" if pinned else "unpinned", caller.username)
-    return _load(conn, job.id)
+    job_event(logging.INFO, "job %s %s by %s", job, job.id, "pinned" if pinned else "unpinned", caller.username)
+    return load_job(conn, job.id)
 
 
 def set_not_before(conn: sqlite3.Connection, caller: User, job_id: int, not_before: float | None) -> Job:
@@ -145,16 +81,4 @@ def set_not_before(conn: sqlite3.Connection, caller: User, job_id: int, not_befo
         if job.state.value != "queued":
             raise JobStateError(f"Job {job.id} is {job.state.value}; only a queued job can be held back.")
         conn.execute("UPDATE jobs SET not_before = ?, updated_at = ? WHERE id = ?", (not_before, time.time(), job.id))
-    return _load(conn, job.id)
-
-
-def folder_bytes(folder: Path) -> int:
-    """Return the bytes of the regular files under `folder` (0 when it is gone)."""
-    total = 0
-    for path in folder.rglob("*"):
-        try:
-            if path.is_file() and not path.is_symlink():
-                total += path.stat().st_size
-        except OSError:
-            continue
-    return total
+    return load_job(conn, job.id)

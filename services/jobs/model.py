@@ -1,4 +1,4 @@
-"""The job model: states, the Job row, loading jobs and logging job events."""
+"""The job model: states, the Job row, loading jobs (SELECT_JOB, to_job, load_job) and logging job events."""
 from __future__ import annotations
 
 import json
@@ -115,19 +115,22 @@ class Job:
 
 
 _JOB_FIELDS = [f.name for f in fields(Job)]
-# Paths are kept relative to the data dir (services.stored_paths); the first column of a name wins.
-_SELECT = ("SELECT fd_abs(j.input_path) AS input_path, fd_abs(j.output_path) AS output_path, "
-           "fd_abs(j.data_json) AS data_json, j.*, u.username AS owner FROM jobs j JOIN users u ON u.id = j.owner_id")
+# The one query a Job is read with: add " WHERE ..." (the job is `j`, its owner `u`) and pass the rows to
+# to_job / to_jobs. Paths are kept relative to the data dir (services.stored_paths); the first column of a name wins.
+SELECT_JOB = ("SELECT fd_abs(j.input_path) AS input_path, fd_abs(j.output_path) AS output_path, "
+              "fd_abs(j.data_json) AS data_json, j.*, u.username AS owner "
+              "FROM jobs j JOIN users u ON u.id = j.owner_id")
 
 
-def _to_job(row: sqlite3.Row) -> Job:
+def to_job(row: sqlite3.Row) -> Job:
+    """Return one row of SELECT_JOB as a Job."""
     data = {k: row[k] for k in _JOB_FIELDS}
     data["state"] = JobState(data["state"])
     data["cancel_requested"] = bool(data["cancel_requested"])
     return Job(**data)
 
 
-def _to_jobs(cur: sqlite3.Cursor) -> list[Job]:
+def to_jobs(cur: sqlite3.Cursor) -> list[Job]:
     """Return a query's rows as Jobs, looking column names up once (a Row looks each name up by scanning)."""
     names = [d[0] for d in cur.description]
     at = [names.index(k) for k in _JOB_FIELDS]
@@ -141,12 +144,18 @@ def _to_jobs(cur: sqlite3.Cursor) -> list[Job]:
     return out
 
 
-def _event(level: int, msg: str, job: Job, *args: Any) -> None:
+def job_event(level: int, msg: str, job: Job, *args: Any) -> None:
+    """Write a job's event to the application log, under its owner and id (`msg` % args)."""
     log.log(level, msg, *args, extra={"source": "jobs", "username": job.owner, "job_id": job.id})
 
 
-def _load(conn: sqlite3.Connection, job_id: int) -> Job:
-    row = conn.execute(_SELECT + " WHERE j.id = ?", (job_id,)).fetchone()
+def load_job(conn: sqlite3.Connection, job_id: int) -> Job:
+    """Return the job with this id, whoever owns it (callers acting for a user use queries.get_job).
+
+    Raises:
+        JobNotFound: no such job.
+    """
+    row = conn.execute(SELECT_JOB + " WHERE j.id = ?", (job_id,)).fetchone()
     if row is None:
         raise JobNotFound(f"Job {job_id} was not found.")
-    return _to_job(row)
+    return to_job(row)

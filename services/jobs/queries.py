@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.errors import InvalidInput, JobNotFound
-from services.jobs.model import _SELECT, SORTS, Job, JobState, _load, _to_jobs
+from services.jobs.model import SELECT_JOB, SORTS, Job, JobState, load_job, to_jobs
 from services.users import User
 
 # -- reads ------------------------------------------------------------------------------------
@@ -26,7 +26,7 @@ def get_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
     Raises:
         JobNotFound: no such job, or it belongs to someone else and the caller is not an admin.
     """
-    job = _load(conn, int(job_id))
+    job = load_job(conn, int(job_id))
     if job.owner_id != caller.id and not caller.is_admin:
         raise JobNotFound(f"Job {job_id} was not found.")
     return job
@@ -54,7 +54,7 @@ def list_jobs(conn: sqlite3.Connection, caller: User, *, state: str | Iterable[s
         raise InvalidInput(f"Unknown sort {sort!r}; use one of: {', '.join(SORTS)}.")
     join = " JOIN users u ON u.id = j.owner_id" if "u.username" in where else ""  # only a search needs names
     total = conn.execute(f"SELECT COUNT(*) FROM jobs j{join} WHERE {where}", args).fetchone()[0]
-    page = _to_jobs(conn.execute(f"{_SELECT} WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
+    page = to_jobs(conn.execute(f"{SELECT_JOB} WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
                                  args + [max(0, int(limit)), max(0, int(offset))]))
     return page, total
 
@@ -169,7 +169,7 @@ def job_board(conn: sqlite3.Connection) -> dict:
 
 def running_jobs(conn: sqlite3.Connection) -> list[Job]:
     """Return every running job (for the GPU-usage sampler)."""
-    return _to_jobs(conn.execute(_SELECT + " WHERE j.state = 'running' ORDER BY j.started_at"))
+    return to_jobs(conn.execute(SELECT_JOB + " WHERE j.state = 'running' ORDER BY j.started_at"))
 
 
 def record_gpu_usage(conn: sqlite3.Connection, job_id: int, peak_mem_mib: float, mean_util: float) -> None:

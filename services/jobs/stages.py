@@ -18,7 +18,7 @@ from services import joblog, msa_cache
 from services.db import transaction
 from services.hosts import Host
 from services.jobs import wording
-from services.jobs.model import WORKER_LOST, Job, _event
+from services.jobs.model import WORKER_LOST, Job, job_event
 from services.progress import DATA_DONE
 from services.settings import Settings
 
@@ -148,7 +148,7 @@ def finish_data_stage(conn: sqlite3.Connection, job: Job, data_json: str, second
         conn.execute("UPDATE job_attempts SET finished_at = ?, outcome = 'data done', exit_code = 0 "
                      "WHERE job_id = ? AND attempt = ?", (now, job.id, job.attempts))
         conn.execute("UPDATE workers SET current_job = NULL WHERE id = ? AND current_job = ?", (job.worker_id, job.id))
-    _event(logging.INFO, "job %s: data pipeline done on %s; waiting for a GPU", job, job.id, job.host)
+    job_event(logging.INFO, "job %s: data pipeline done on %s; waiting for a GPU", job, job.id, job.host)
     return True
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from services import approvals, defaults, msa_cache, quota, ratelimit
+from services import defaults, msa_cache, quota, ratelimit
 from services.af3 import input_files
 from services.db import transaction
 from services.errors import InvalidInput, LimitExceeded, TermsNotAccepted
+from services.jobs import approval
 from services.jobs.limits import (
     _ASK,
     SubmitLimits,
@@ -25,7 +26,7 @@ from services.jobs.limits import (
     effective_limits,
     job_refusal,
 )
-from services.jobs.model import _SELECT, Job, _event, _to_job
+from services.jobs.model import SELECT_JOB, Job, job_event, to_job
 from services.settings import Settings
 from services.users import User
 
@@ -117,8 +118,8 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
         jobs = _load_many(conn, ids)
     for job in jobs:
         if job.id in written:
-            _event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username,
-                   job.tokens)
+            job_event(logging.INFO, "job %s (%s) submitted by %s, %s tokens", job, job.id, job.name, owner.username,
+                      job.tokens)
     return jobs
 
 
@@ -211,14 +212,14 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
                      "?14, ?15, ?16)", rows)
     from services.af3.size import gpu_seconds
 
-    approvals.gate(conn, settings, owner.id, [(r[0], r[5], gpu_seconds(r[5], r[14], r[15]), None) for r in rows])
+    approval.gate(conn, settings, owner.id, [(r[0], r[5], gpu_seconds(r[5], r[14], r[15]), None) for r in rows])
     return made
 
 
 def _load_many(conn: sqlite3.Connection, ids: list[int]) -> list[Job]:
     """Return the jobs with these ids, in this order."""
-    rows = conn.execute(_SELECT + " WHERE j.id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
-    by_id = {job.id: job for job in map(_to_job, rows)}
+    rows = conn.execute(SELECT_JOB + " WHERE j.id IN (SELECT value FROM json_each(?))", (json.dumps(ids),))
+    by_id = {job.id: job for job in map(to_job, rows)}
     return [by_id[i] for i in ids]
 
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from services import api_tokens, approvals, jobs, users
+from services.jobs import approval
 from tests.conftest import ADMIN_PASSWORD, dash_post, login
 from tests.dash_app.test_admin_approvals import aq
 from tests.dash_app.test_api_v1 import INPUT, bearer, submit
@@ -56,7 +57,7 @@ def test_a_rejected_job_retried_through_the_api_awaits_approval(app, client, con
     approvals.reject(conn, admin, job_id, "book the GPU first")
     again = client.post(f"/api/v1/jobs/{job_id}/retry", headers=bearer(alice_token))
     assert again.status_code == 200 and again.json["state"] == "queued"
-    assert again.json["stage"] == approvals.AWAITING  # not "waiting for a free GPU" for ever
+    assert again.json["stage"] == approval.AWAITING  # not "waiting for a free GPU" for ever
     assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
     listed = dash_post(client, callback_body(app, f"{aq.APPROVALS}.children", {f"{aq.TICK}.n_intervals": 1}))
     assert f"#{job_id} 4000 seeds" in listed.get_data(as_text=True)

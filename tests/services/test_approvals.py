@@ -6,7 +6,7 @@ import pytest
 from services import approvals, jobs
 from services.errors import JobStateError, PermissionDenied
 from services.hosts import Host
-from services.jobs import JobState
+from services.jobs import JobState, approval
 from tests.services.test_jobs import af3
 
 LOCAL = [Host(name="local", slots=4)]
@@ -20,7 +20,7 @@ def gated(settings):
 
 def test_large_job_waits_until_approved(conn, gated, alice, admin):
     big = jobs.submit(conn, gated, alice, af3("big", BIG_SEQ))
-    assert big.approval == "pending" and big.stage == approvals.AWAITING
+    assert big.approval == "pending" and big.stage == approval.AWAITING
     small = jobs.submit(conn, gated, alice, af3("small"))
     assert small.approval is None
     jobs.register_worker(conn, "w1", "test", 1)

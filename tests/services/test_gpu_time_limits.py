@@ -13,7 +13,7 @@ from services.af3 import estimate_size
 from services.af3.size import gpu_seconds
 from services.errors import InvalidInput, LimitExceeded
 from services.hosts import Host
-from services.jobs import JobState, SubmitLimits
+from services.jobs import JobState, SubmitLimits, approval
 from tests.services.test_jobs import af3
 
 LOCAL = [Host(name="local", slots=4)]
@@ -61,7 +61,7 @@ def test_a_many_seed_job_of_few_tokens_needs_approval(conn, settings, alice, adm
     gated = settings.with_overrides(approval_gpu_hours=4, approval_tokens=3000)
     big = jobs.submit(conn, gated, alice, af3("4,000 seeds", SEQ_100, seeds=range(1, 4001)))
     few = jobs.submit(conn, gated, alice, af3("5 seeds", SEQ_100, seeds=range(1, 6)))
-    assert big.approval == "pending" and big.stage == approvals.AWAITING and few.approval is None
+    assert big.approval == "pending" and big.stage == approval.AWAITING and few.approval is None
     assert jobs.claim_job(conn, gated, worker, LOCAL).id == few.id
     assert jobs.claim_job(conn, gated, worker, LOCAL) is None
     assert waiting.reason(conn, gated, big) == "waiting: awaiting approval by an admin"
@@ -102,7 +102,7 @@ def test_a_flagged_users_retry_of_a_job_cancelled_before_the_flag_waits(conn, se
     jobs.cancel_job(conn, alice, job.id)
     approvals.set_needs_approval(conn, alice.id, True)
     again = jobs.retry_job(conn, alice, job.id, settings)
-    assert again.state is JobState.QUEUED and again.approval == "pending" and again.stage == approvals.AWAITING
+    assert again.state is JobState.QUEUED and again.approval == "pending" and again.stage == approval.AWAITING
     assert jobs.claim_job(conn, settings, worker, LOCAL) is None
     assert [p.job.id for p in approvals.pending(conn)] == [job.id]
 
@@ -113,7 +113,7 @@ def test_a_rejected_job_retried_by_its_owner_awaits_approval_again(conn, setting
     approvals.reject(conn, admin, big.id, "not this month")
     for caller_settings in (gated, None):  # with or without the thresholds at hand
         again = jobs.retry_job(conn, alice, big.id, caller_settings)
-        assert again.approval == "pending" and again.stage == approvals.AWAITING
+        assert again.approval == "pending" and again.stage == approval.AWAITING
         assert [p.job.id for p in approvals.pending(conn)] == [big.id]  # listed under "Awaiting approval"
         assert waiting.reason(conn, gated, again) == "waiting: awaiting approval by an admin"
         assert jobs.claim_job(conn, gated, worker, LOCAL) is None
@@ -148,7 +148,7 @@ def test_a_clone_of_a_rejected_job_waits_for_approval(conn, settings, alice, adm
     big = jobs.submit(conn, gated, alice, af3("big", SEQ_100))
     approvals.reject(conn, admin, big.id, "no")
     clone = jobs.clone_job(conn, gated, alice, big.id)
-    assert clone.approval == "pending" and clone.stage == approvals.AWAITING
+    assert clone.approval == "pending" and clone.stage == approval.AWAITING
 
 
 # -- item 7: AlphaFold Server count is checked before it is expanded ---------------------------------------

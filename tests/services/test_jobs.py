@@ -237,8 +237,8 @@ def test_dashboard_queries_use_indexes(conn, settings, alice):
     for sql, args in [
         ("SELECT MAX(j.updated_at) FROM jobs j WHERE j.owner_id = ?", (alice.id,)),
         ("SELECT j.state, COUNT(*) FROM jobs j WHERE j.owner_id = ? GROUP BY j.state", (alice.id,)),
-        (jobs._SELECT + " WHERE j.owner_id = ? ORDER BY j.submitted_at DESC, j.id DESC LIMIT 50", (alice.id,)),
-        (jobs._SELECT + " WHERE j.owner_id = ? AND j.state IN ('queued') ORDER BY j.submitted_at DESC LIMIT 50",
+        (jobs.SELECT_JOB + " WHERE j.owner_id = ? ORDER BY j.submitted_at DESC, j.id DESC LIMIT 50", (alice.id,)),
+        (jobs.SELECT_JOB + " WHERE j.owner_id = ? AND j.state IN ('queued') ORDER BY j.submitted_at DESC LIMIT 50",
          (alice.id,)),
     ]:
         plans.append(" | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args)))

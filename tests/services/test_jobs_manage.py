@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from services import joblog, jobs, users
+from services import job_removal, joblog, jobs, users
 from services.errors import InvalidInput, JobNotFound, JobStateError
 from services.hosts import Host
 from services.jobs import JobState
@@ -33,7 +33,7 @@ def test_delete_removes_folder_rows_and_keeps_one_audit_line(conn, settings, ali
     folder = settings.jobs_dir / str(job.id)
     assert (folder / "attempt-1" / "model.cif").exists()
     with caplog.at_level(logging.INFO, logger="folddeck.jobs"):
-        jobs.delete_job(conn, settings, alice, job.id)
+        job_removal.delete_job(conn, settings, alice, job.id)
     assert not folder.exists()
     for table, col in (("jobs", "id"), ("job_attempts", "job_id"), ("job_log", "job_id"),
                        ("job_log_levels", "job_id")):
@@ -47,13 +47,13 @@ def test_delete_removes_folder_rows_and_keeps_one_audit_line(conn, settings, ali
 def test_delete_refuses_unfinished_jobs(conn, settings, alice):
     job = jobs.submit(conn, settings, alice, af3())
     with pytest.raises(JobStateError):
-        jobs.delete_job(conn, settings, alice, job.id)
+        job_removal.delete_job(conn, settings, alice, job.id)
     assert (settings.jobs_dir / str(job.id) / "input.json").exists()
 
 
 def test_other_user_cannot_delete_rename_or_pin(conn, settings, alice, bob):
     job = finished(conn, settings, alice, "alice-secret")
-    for act in (lambda: jobs.delete_job(conn, settings, bob, job.id),
+    for act in (lambda: job_removal.delete_job(conn, settings, bob, job.id),
                 lambda: jobs.rename_job(conn, bob, job.id, "mine now"),
                 lambda: jobs.pin_job(conn, bob, job.id, True)):
         with pytest.raises(JobNotFound):
@@ -65,7 +65,7 @@ def test_other_user_cannot_delete_rename_or_pin(conn, settings, alice, bob):
 
 def test_admin_deletes_anyones_finished_job(conn, settings, alice):
     job = finished(conn, settings, alice)
-    jobs.delete_job(conn, settings, users.get_by_name(conn, "admin"), job.id)
+    job_removal.delete_job(conn, settings, users.get_by_name(conn, "admin"), job.id)
     assert not (settings.jobs_dir / str(job.id)).exists()
 
 
@@ -85,8 +85,8 @@ def test_deleting_a_job_removes_its_folder_on_the_ssh_host_too(settings, conn, a
     import time
     from pathlib import Path
 
+    from services.executors.cleanup import remove_elsewhere
     from services.hosts import load_hosts
-    from services.jobs.manage import remove_elsewhere
     from services.worker import Worker
 
     root = Path(__file__).resolve().parents[2]
@@ -113,7 +113,7 @@ user = "nobody"
     job = jobs.submit(conn, s, alice, af3("remote"))
     assert Worker(s, hosts=[h for h in load_hosts(s) if h.name == "sshbox"]).run(once=True) == 1
     assert (remote / f"job-{job.id}").is_dir()
-    jobs.delete_job(conn, s, alice, job.id)  # returns at once: the host is reached in the background
+    job_removal.delete_job(conn, s, alice, job.id)  # returns at once: the host is reached in the background
     deadline = time.monotonic() + 15
     while (remote / f"job-{job.id}").exists() and time.monotonic() < deadline:
         time.sleep(0.1)

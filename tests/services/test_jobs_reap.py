@@ -11,6 +11,7 @@ import pytest
 
 from services import defaults, joblog, jobs
 from services.executors.base import RunSpec
+from services.executors.cleanup import reap_lost_attempts
 from services.executors.ssh import SSHExecutor
 from services.hosts import Host
 from services.jobs import JobState
@@ -60,7 +61,7 @@ def test_lost_ssh_attempt_is_killed_on_its_host_and_others_are_left_alone(settin
         time.sleep(0.3)
         assert all(alive(p) for p in lost_tree), "closing the connection alone must not be what kills it"
         jobs.heartbeat(conn, "live-worker", 1000)
-        reaped = jobs.reap_expired(conn, s, now=lost.lease_expires + 1, hosts=[lost_host])
+        reaped = reap_lost_attempts(conn, s, now=lost.lease_expires + 1, hosts=[lost_host])
         assert [j.id for j in reaped] == [lost.id]
         wait_for(lambda: not any(alive(p) for p in lost_tree), timeout=3, what="lost attempt killed")
         assert all(alive(p) for p in other_tree), "the reaper killed another job's processes"
@@ -90,7 +91,7 @@ def test_a_host_that_does_not_answer_delays_the_reaper_only_briefly(settings, co
         claimed = [jobs.claim_job(conn, s, "dead-worker", [host]) for _ in range(3)]
         caplog.set_level(logging.WARNING, logger="folddeck.jobs")
         started = time.monotonic()
-        reaped = jobs.reap_expired(conn, s, now=max(j.lease_expires for j in claimed) + 1, hosts=[host])
+        reaped = reap_lost_attempts(conn, s, now=max(j.lease_expires for j in claimed) + 1, hosts=[host])
         took = time.monotonic() - started
     assert len(reaped) == 3 and all(jobs.get_job(conn, alice, j.id).state is JobState.QUEUED for j in claimed)
     assert took < 2.5, f"the reaper waited {took:.1f} s on a down host (one timeout, then skip it)"

@@ -10,7 +10,7 @@ import pytest
 from services import jobs, maintenance, preflight
 from services.errors import InvalidInput, PermissionDenied
 from services.hosts import Host
-from services.jobs import JobState
+from services.jobs import JobState, placement
 from tests.services.test_approvals import BIG_SEQ
 from tests.services.test_jobs import af3
 
@@ -29,7 +29,7 @@ def test_host_in_maintenance_takes_nothing_and_says_until_when(conn, settings, a
     maintenance.add_window(conn, admin, "gpu1", now - H, now + H, "driver update")
     job = jobs.submit(conn, settings, alice, af3())
     assert jobs.claim_job(conn, settings, worker, [GPU1]) is None
-    assert maintenance.maintenance_text(conn, "gpu1", now).startswith("gpu1 in maintenance until ")
+    assert placement.maintenance_text(conn, "gpu1", now).startswith("gpu1 in maintenance until ")
     assert jobs.claim_job(conn, settings, worker, [GPU1, GPU2]).host == "gpu2"
     assert jobs.get_job(conn, alice, job.id).state is JobState.RUNNING
 

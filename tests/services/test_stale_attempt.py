@@ -13,6 +13,7 @@ import sys
 import time
 
 from services import joblog, jobs
+from services.executors.cleanup import reap_lost_attempts
 from services.hosts import load_hosts
 from services.progress import Tracker
 from tests.conftest import ROOT, wait_for
@@ -53,7 +54,7 @@ def test_a_resumed_worker_that_lost_its_lease_writes_nothing(tmp_path, settings,
         os.kill(worker.pid, signal.SIGSTOP)
         time.sleep(1.0)  # attempt 1 keeps printing into the stopped worker's pipe
         # past the lease: the job is reaped (attempt 1's processes are killed) and attempt 2 starts
-        reaped = jobs.reap_expired(conn, settings, now=time.time() + settings.lease_seconds + 10)
+        reaped = reap_lost_attempts(conn, settings, now=time.time() + settings.lease_seconds + 10)
         assert [j.id for j in reaped] == [job.id]
         second = jobs.claim_job(conn, settings, "worker-B", load_hosts(settings))
         assert second.id == job.id and second.attempts == 2

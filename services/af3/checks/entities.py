@@ -6,7 +6,7 @@ from typing import Any
 
 from services.af3 import rules as R
 from services.af3.checks.mods_bonds import _check_modifications
-from services.af3.checks.report import _Report, _unknown_keys
+from services.af3.checks.report import _Report, _unknown_keys, unknown_code_message
 from services.af3.problems import is_int, join, kind_of, show
 
 
@@ -293,15 +293,6 @@ def _check_ligand_code(rep: _Report, code: Any, path: str, has_user_ccd: bool) -
     elif (comp := rep.component(code)) is not None and not comp.atoms:
         rep.error(path, f"{show(code)} ({comp.name or 'no name'}) has no atoms in the CCD, so AlphaFold 3 has nothing "
                         "to model; give the ligand as SMILES or define it in userCCD.")
-
-
-def unknown_code_message(rep: _Report, code: str, what: str) -> str:
-    """Say that `code` is in neither the CCD nor the userCCD, and what to write instead."""
-    where = f"the CCD ({rep.ccd.source}, {rep.ccd.date})" if rep.ccd is not None else "the CCD"
-    fix = ("give the ligand as a SMILES string instead, or define the component in userCCD" if what == "ligand"
-           else "define the modified residue in userCCD")
-    return (f"{show(code)} is not in {where} nor in this job's userCCD, so AlphaFold 3 would stop on it; {fix}. "
-            "Search the builder's ligand picker by name to find the right code.")
 
 
 def _check_smiles(rep: _Report, smiles: Any, path: str) -> None:

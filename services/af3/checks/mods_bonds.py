@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.af3 import rules as R
-from services.af3.checks.report import _Report, _unknown_keys
+from services.af3.checks.report import _Report, _unknown_keys, unknown_code_message
 from services.af3.problems import is_int, join, kind_of, show
 
 
@@ -44,8 +44,6 @@ def _check_mod_code(rep: _Report, code: Any, present: bool, path: str, has_user_
         rep.error(path, f"{show(code)} is not a CCD code; CCD codes are 1 to 5 upper-case letters or digits "
                         "(e.g. SEP, HY3).")
     elif kind and rep.unknown_code(code):
-        from services.af3.checks.entities import unknown_code_message
-
         rep.error(path, unknown_code_message(rep, code, "modification"))
     elif kind:
         _check_mod_polymer_type(rep, code, kind, path)

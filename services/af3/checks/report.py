@@ -1,4 +1,5 @@
-"""The running report every check writes to, and the unknown-key check all rule families share."""
+"""The running report every check writes to, and what all rule families share: the unknown-key check and the
+unknown-CCD-code message."""
 from __future__ import annotations
 
 import difflib
@@ -47,6 +48,15 @@ class _Report:
         """Note that a feature needs at least `version`."""
         if version > self.needed_version:
             self.needed_version, self.needed_by = version, what
+
+
+def unknown_code_message(rep: _Report, code: str, what: str) -> str:
+    """Say that `code` is in neither the CCD nor the userCCD, and what to write instead."""
+    where = f"the CCD ({rep.ccd.source}, {rep.ccd.date})" if rep.ccd is not None else "the CCD"
+    fix = ("give the ligand as a SMILES string instead, or define the component in userCCD" if what == "ligand"
+           else "define the modified residue in userCCD")
+    return (f"{show(code)} is not in {where} nor in this job's userCCD, so AlphaFold 3 would stop on it; {fix}. "
+            "Search the builder's ligand picker by name to find the right code.")
 
 
 def _unknown_keys(rep: _Report, obj: dict, allowed: tuple[str, ...], base: str, where: str) -> None:

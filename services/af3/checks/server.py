@@ -7,7 +7,7 @@ from services.af3 import rules as R
 from services.af3.checks.document import _check_name, _check_seeds
 from services.af3.checks.entities import _check_alphabet
 from services.af3.checks.mods_bonds import _check_mod_code, _check_mod_position
-from services.af3.checks.report import _Report, _unknown_keys
+from services.af3.checks.report import _Report, _unknown_keys, unknown_code_message
 from services.af3.problems import Problem, is_int, join, kind_of, show
 
 # Copies in one job, all entities together, checked before the job is expanded into one chain id per copy
@@ -179,8 +179,6 @@ def _check_server_ligand(rep: _Report, kind: str, code: Any, present: bool, path
         return
     allowed = R.SERVER_LIGANDS if kind == "ligand" else R.SERVER_IONS
     if rep.unknown_code(bare):
-        from services.af3.checks.entities import unknown_code_message
-
         rep.error(path, unknown_code_message(rep, bare, "ligand"))
     elif bare not in allowed:
         rep.warn(path, f"{show(bare)} is not on AlphaFold Server's {kind} list; the website will refuse it "
