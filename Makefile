@@ -18,7 +18,7 @@ help:
 	@echo "                 (TEST_WORKERS=N sets the workers; prints the 25 slowest tests)"
 	@echo "make test-fast    only the tests that need no browser and no real service"
 	@echo "make test-browser / test-service   only those"
-	@echo "make smoke        a newcomer's first run: make run with no settings, a sample job to succeeded, Ctrl-C"
+	@echo "make smoke        a newcomer's first run: make run with no settings starts, serves the login page, Ctrl-C"
 	@echo "make bench        run the benchmarks in bench/ and print their figures"
 	@echo "make lint         ruff (pyproject.toml)"
 
