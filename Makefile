@@ -5,15 +5,20 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip -q --disable-pip-version-check
 APT_PKGS := chromium chromium-driver openssh-server slurm-wlm munge slurmdbd mariadb-server
 PYTEST_ARGS ?=
+# The suite runs in parallel: most tests wait on subprocesses, servers and browsers, so twice the cores
+# keeps both CPUs busy. loadgroup keeps each xdist_group (the one Slurm cluster) in one worker.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 .PHONY: run smoke test test-fast test-browser test-service system-deps bench lint clean help
 
 help:
 	@echo "make run          set up .venv, migrate, ensure the admin account, start web + worker + sampler"
-	@echo "make test         install test dependencies (pip + apt when root) and run every test"
+	@echo "make test         install test dependencies (pip + apt when root) and run every test in parallel"
+	@echo "                 (TEST_WORKERS=N sets the workers; prints the 25 slowest tests)"
 	@echo "make test-fast    only the tests that need no browser and no real service"
 	@echo "make test-browser / test-service   only those"
-	@echo "make smoke        a newcomer's first run: make run with no settings, a sample job to succeeded, Ctrl-C"
+	@echo "make smoke        a newcomer's first run: make run with no settings starts, serves the login page, Ctrl-C"
 	@echo "make bench        run the benchmarks in bench/ and print their figures"
 	@echo "make lint         ruff (pyproject.toml)"
 
@@ -45,16 +50,16 @@ system-deps:
 	fi
 
 test: $(VENV)/.testing system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PARALLEL) $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.testing
-	$(PY) -m pytest -m "not browser and not service" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser and not service" $(PARALLEL) $(PYTEST_ARGS)
 
 test-browser: $(VENV)/.testing system-deps
-	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+	$(PY) -m pytest -m browser $(PARALLEL) $(PYTEST_ARGS)
 
 test-service: $(VENV)/.testing system-deps
-	$(PY) -m pytest -m service $(PYTEST_ARGS)
+	$(PY) -m pytest -m service $(PARALLEL) $(PYTEST_ARGS)
 
 bench: $(VENV)/.testing
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -240,8 +240,47 @@ def ccd_data_dir(tmp_path_factory) -> Path:
     (a build takes seconds); the whole run, and subprocesses given FOLDDECK_DATA_DIR=it, share it."""
     from services.af3 import ccd
 
-    data_dir = tmp_path_factory.getbasetemp().parent / "folddeck-ccd"
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # xdist: <root>/pytest-N/popen-gwK; the file lock shares one build
+        base = base.parent
+    data_dir = base.parent / "folddeck-ccd"
     data_dir.mkdir(exist_ok=True)
     ccd.configure(data_dir)
     ccd.try_ccd()  # built once here; without biotite only the tests that need a CCD fail
     return data_dir
+
+
+# -- real services: marked, and never skipped where they can be installed ---------------------
+
+# A test that uses one of these fixtures talks to a real daemon on loopback: `make test-fast` leaves it out.
+SERVICE_FIXTURES = frozenset({"sshd", "smtp", "slurm"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that uses a real-service fixture as `service`, so no such test can forget its marker."""
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("service"):
+            item.add_marker(pytest.mark.service)
+
+
+def skips_must_fail() -> bool:
+    """Return True where a skipped real-service or browser test is a failure: as root (`make test` installs
+    every service then) or under CI. CI must never go green by skipping."""
+    return os.geteuid() == 0 or bool(os.environ.get("CI"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Turn the skip of a `service` or `browser` test into a failure where skips_must_fail() says so."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or hasattr(report, "wasxfail") or not skips_must_fail():
+        return
+    if not (item.get_closest_marker("service") or item.get_closest_marker("browser")):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    who = "as root" if os.geteuid() == 0 else "under CI"
+    report.outcome = "failed"
+    report.longrepr = (f"{item.nodeid} needs a real service or browser and was skipped ({reason}); running {who}, "
+                       "`make test` installs every one (make system-deps), so a skip here would hide an untested "
+                       "path: install what is missing, or run without root and CI unset to allow the skip.")

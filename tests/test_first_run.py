@@ -1,4 +1,10 @@
-"""A newcomer's first run: a fresh clone, no FOLDDECK_* settings at all, `python -m dash_app` as `make run` does.
+"""A newcomer's first run, end to end: a fresh clone, no FOLDDECK_* settings at all, `python -m dash_app`
+as `make run` does (`.ci/first_run.sh` checks `make run` itself starts and stops; everything else is here).
+
+It must print the URL and the admin password once, serve the login page, accept that password, refuse
+anonymous callbacks, run every bundled sample on the simulator to `succeeded` (the ligand one needs the
+CCD index, built on first use), reuse the first job's MSA for the same protein with another ligand, and
+stop every process it started on Ctrl-C, even with a request in flight.
 
 The default data dir is the relative `./data`; the job's input path once went to the AF3 command
 relative to the folder FoldDeck started in, and the command runs in its attempt folder, so every
@@ -19,12 +25,41 @@ from pathlib import Path
 
 import psutil
 import pytest
+import requests
 
 from services import defaults
-from tests.conftest import ROOT
-from tests.test_run import read_until, wait_http
+from tests.conftest import ROOT, wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.service]
+# the default port is the point of this test: it runs apart from anything else that might want it
+pytestmark = [pytest.mark.slow, pytest.mark.service, pytest.mark.xdist_group("default-port")]
+
+
+def read_until(proc: subprocess.Popen, pattern: str, timeout: float = 60) -> list[str]:
+    """Return stdout lines up to the first one matching `pattern`."""
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        lines.append(line.rstrip("\n"))
+        if re.search(pattern, line):
+            return lines
+    raise AssertionError(f"no line matching {pattern!r} in {lines}")
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    """Return once `url` answers 200; fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except (requests.ConnectionError, requests.Timeout):  # starting, or a loaded machine
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never answered")
 
 
 def fresh_clone(dest) -> str:
@@ -52,7 +87,31 @@ def port_free(port: int) -> bool:
     return True
 
 
-def test_first_run_fresh_clone_no_settings_job_succeeds(tmp_path):
+def log_in_as_admin(base: str, password: str) -> None:
+    """Log in with the printed password through the real form; anonymous callbacks are refused."""
+    s = requests.Session()
+    page = s.get(base + "/")
+    assert page.url.startswith(base + "/login?next=")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    assert requests.post(base + "/_dash-update-component", json={}).status_code == 401
+    r = s.post(base + "/login", data={"username": "admin", "password": password, "csrf_token": token})
+    assert r.status_code == 200 and r.url == base + "/"
+    assert '"admin"' in s.get(base + "/_dash-layout").text
+
+
+def holds(children: list[psutil.Process], local_port: int) -> bool:
+    """Return True once a gunicorn worker has accepted the connection from `local_port`."""
+    for p in children:
+        try:
+            if "gunicorn" in " ".join(p.cmdline()) and any(
+                    c.raddr and c.raddr.port == local_port for c in p.net_connections(kind="tcp")):
+                return True
+        except psutil.Error:
+            continue
+    return False
+
+
+def test_first_run_fresh_clone_no_settings_login_samples_msa_reuse_and_ctrl_c(tmp_path):
     clone = fresh_clone(tmp_path / "folddeck")
     assert not os.path.exists(os.path.join(clone, "data", "folddeck.db"))
     assert port_free(defaults.DEFAULT_PORT), (
@@ -64,10 +123,11 @@ def test_first_run_fresh_clone_no_settings_job_succeeds(tmp_path):
     children: list[psutil.Process] = []
     try:
         lines = read_until(proc, r"FoldDeck is starting at http://")
-        assert any("password:" in line for line in lines), lines
+        password = next(re.search(r"password: (\S+)", line).group(1) for line in lines if "password:" in line)
         base = f"http://{defaults.DEFAULT_HOST}:{defaults.DEFAULT_PORT}"
+        assert f"FoldDeck is starting at {base}" in lines[-1]
         wait_http(base + "/healthz")
-        children = psutil.Process(proc.pid).children(recursive=True)
+        log_in_as_admin(base, password)
 
         def cli(*args: str) -> subprocess.CompletedProcess:
             return subprocess.run([sys.executable, "-m", "services.jobs", *args], cwd=clone, env=env,
@@ -101,13 +161,22 @@ def test_first_run_fresh_clone_no_settings_job_succeeds(tmp_path):
         assert re.search(r"state\s+succeeded", shown), shown
         assert re.search(rf"msa_reused\s+chain A reused from job #{first}$", shown, re.M), shown
         assert run_seconds(shown) < run_seconds(cli("show", first).stdout), "the reused job finished sooner"
+
+        children = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(c.cmdline()) for c in children)
+        assert "services.worker" in names and "services.sampler" in names and "gunicorn" in names
+        # A browser tab's request still arriving when Ctrl-C comes: it once held a web worker until gunicorn
+        # killed it 30 s later ("Worker was sent SIGKILL! Perhaps out of memory?").
+        slow = socket.create_connection((defaults.DEFAULT_HOST, defaults.DEFAULT_PORT))
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        wait_for(lambda: holds(children, slow.getsockname()[1]), 20, "a web worker to hold the unfinished request")
     finally:
         started = time.monotonic()
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends to the whole group
         out, _ = proc.communicate(timeout=60)
         took = time.monotonic() - started
     assert "FoldDeck stopped." in out
     assert "SIGKILL" not in out and "Traceback" not in out, out
-    assert took < 10, f"Ctrl-C took {took:.1f} s"
-    _, alive = psutil.wait_procs(children, timeout=10)
+    assert took < 10, f"Ctrl-C took {took:.1f} s to stop everything"
+    _, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, f"still running after Ctrl-C: {[p.cmdline() for p in alive]}"

@@ -2,8 +2,6 @@
 draw a box on the PAE and see those residues selected in the viewer."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from dash_app.components import results_view as rv
@@ -25,6 +23,16 @@ def _plddt_y(dash_duo) -> list:
         "return g && g._fullData && g._fullData.length ? Array.from(g._fullData[0].y) : null")
 
 
+def _loaded_models(dash_duo) -> str | None:
+    """Return the ids of the models Mol* holds (dash-molstar's `loadedStructures`, read through React), or None."""
+    return dash_duo.driver.execute_script(
+        f"const el = document.getElementById('{rv.VIEWER}'); if (!el) return null; "
+        "const key = Object.keys(el).find(k => k.startsWith('__reactFiber$')); "
+        "let f = key && el[key]; while (f && !(f.stateNode && f.stateNode.loadedStructures)) f = f.return; "
+        "const m = f && f.stateNode.loadedStructures; "
+        "return m && Object.keys(m).length ? JSON.stringify(m) : null")
+
+
 def test_results001_structure_renders_and_sample_switch_changes_plots(live, done_job):
     dash_duo = live
     browser_login(dash_duo, "alice", USER_PASSWORD, f"/jobs/{done_job.id}")
@@ -34,11 +42,13 @@ def test_results001_structure_renders_and_sample_switch_changes_plots(live, done
     from dash.testing.wait import until
 
     until(lambda: _plddt_y(dash_duo), 20)
+    first_model = until(lambda: _loaded_models(dash_duo), 30)
     before = _plddt_y(dash_duo)
     dash_duo.select_dcc_dropdown(f"#{rv.SAMPLE}", "seed 1 · sample 2")
     until(lambda: _plddt_y(dash_duo) not in (None, before), 20)
     assert len(_plddt_y(dash_duo)) == len(before) == 209
-    time.sleep(1)  # let Mol* finish loading the second model before reading the console
+    # Mol* has parsed and shown the second model (a new model id): only then is the console complete
+    until(lambda: _loaded_models(dash_duo) not in (None, first_model), 30)
     assert _errors(dash_duo) == []
 
 

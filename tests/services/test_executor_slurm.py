@@ -26,7 +26,8 @@ from services.settings import load_settings
 from services.worker import Worker
 from tests.conftest import wait_for
 
-pytestmark = pytest.mark.service
+# One cluster per run on fixed ports (slurmctld, slurmd, slurmdbd): every test here runs in one xdist worker.
+pytestmark = [pytest.mark.service, pytest.mark.xdist_group("slurm")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "support" / "slurm_ci.sh"

@@ -24,6 +24,8 @@ INPUT = {"name": "Mail test", "modelSeeds": [1], "dialect": "alphafold3", "versi
          "sequences": [{"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA"}}]}
 BASE = "https://folddeck.lab.example"
 
+pytestmark = pytest.mark.service  # a real SMTP server (aiosmtpd) on loopback
+
 
 class Inbox:
     """An aiosmtpd handler that keeps every message it accepts."""

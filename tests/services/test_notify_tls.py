@@ -12,6 +12,8 @@ from services.notify.sender import Sender
 from tests.conftest import free_port
 from tests.services.test_notify_mail import Inbox, mail_settings, run_job
 
+pytestmark = pytest.mark.service  # a real SMTP server (aiosmtpd) on loopback
+
 
 @pytest.fixture
 def certificate(tmp_path, monkeypatch):

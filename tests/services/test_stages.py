@@ -184,10 +184,26 @@ def test_retry_after_an_inference_failure_starts_from_the_saved_data_json(settin
     assert not any("Running data pipeline for chain" in t for t in after), "the retry did not search again"
 
 
+# Runs the simulator; an inference (`--norun_data_pipeline`) first waits at the gate until the release file exists.
+GATE = """#!/bin/sh
+case " $* " in *" --norun_data_pipeline"*)
+  i=0; while [ ! -e "$(dirname "$0")/release" ] && [ $i -lt 2400 ]; do i=$((i+1)); sleep 0.05; done;;
+esac
+exec "$@"
+"""
+
+
+@pytest.mark.service  # real worker processes, one killed with SIGKILL
 def test_a_worker_killed_between_the_stages_resumes_from_the_data_json(tmp_path, settings, conn, alice):
     """Kill -9 the worker while B waits for the GPU with its _data.json and A's inference runs: a new worker
-    runs both inferences from the saved files; nothing is searched twice."""
-    s = two_stage(settings, speed=40, msa_cache_mb=0)
+    runs both inferences from the saved files; nothing is searched twice.
+
+    A's inference is held at a gate (a release file) until the worker is killed, so B's search always
+    ends while A holds the GPU, however loaded the machine."""
+    gate = tmp_path / "gate.sh"
+    gate.write_text(GATE)
+    s = two_stage(settings, msa_cache_mb=0)
+    s = s.with_overrides(af3_command=f"sh {gate} {s.af3_command}")
     a = jobs.submit(conn, s, alice, fold("A", KINASE[:20], seeds=tuple(range(1, 9))))
     b = jobs.submit(conn, s, alice, fold("B", KINASE[:24]))
     env = dict(os.environ, FOLDDECK_DATA_DIR=str(s.data_dir), FOLDDECK_LEASE_SECONDS="5", FOLDDECK_LOCAL_SLOTS="1",
@@ -206,6 +222,7 @@ def test_a_worker_killed_between_the_stages_resumes_from_the_data_json(tmp_path,
                  and jobs.get_job(conn, alice, a.id).phase == "inference", 60, "B between its stages")
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(10)
+        (tmp_path / "release").touch()  # from here on every inference runs at once
         worker = start("worker2.log")
         wait_for(lambda: all(jobs.get_job(conn, alice, j.id).is_finished for j in (a, b)), 90, "both jobs")
     finally:

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from services import joblog, jobs
 from services.executors.cleanup import reap_lost_attempts
 from services.hosts import load_hosts
@@ -21,22 +23,33 @@ from tests.conftest import ROOT, wait_for
 AF3 = {"name": "stale", "modelSeeds": [1], "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}],
        "dialect": "alphafold3", "version": 1}
 # Prints numbered lines tagged with its attempt ($FOLDDECK_JOB is "<job>:<attempt>") and, every
-# 20 lines, an AF3 stage line that moves the progress to featurisation (45 %).
+# 20 lines, an AF3 stage line that moves the progress to featurisation (45 %). The count of lines
+# printed goes to `printed` beside the script too, so the test sees output its stopped worker cannot.
 CHATTY = """#!/bin/sh
 i=0
 while [ $i -lt 5000 ]; do
   i=$((i+1))
   echo "attempt=$FOLDDECK_JOB line $i"
+  echo $i > "$(dirname "$0")/printed.tmp" && mv "$(dirname "$0")/printed.tmp" "$(dirname "$0")/printed"
   if [ $((i % 20)) -eq 0 ]; then echo "Featurising data with seed 1."; fi
   sleep 0.01
 done
 """
 
 
+def printed(folder) -> int:
+    """Return how many lines the chatty script has printed (0 before its first)."""
+    try:
+        return int((folder / "printed").read_text())
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
 def lines_of(conn, job_id: int) -> list[joblog.LogLine]:
     return joblog.read_log(conn, job_id, 0, 100_000)
 
 
+@pytest.mark.service  # a real worker process, stopped and resumed
 def test_a_resumed_worker_that_lost_its_lease_writes_nothing(tmp_path, settings, conn, alice):
     script = tmp_path / "chatty.sh"
     script.write_text(CHATTY)
@@ -45,14 +58,16 @@ def test_a_resumed_worker_that_lost_its_lease_writes_nothing(tmp_path, settings,
                FOLDDECK_LOCAL_SLOTS="1", FOLDDECK_AF3_COMMAND=f"sh {script} {{input}} {{output}}",
                PYTHONPATH=str(ROOT))
     env.pop("FOLDDECK_HOSTS_FILE", None)
-    with open(tmp_path / "worker.log", "wb") as out:
+    worker_log = tmp_path / "worker.log"
+    with open(worker_log, "wb") as out:
         worker = subprocess.Popen([sys.executable, "-m", "services.worker"], cwd=ROOT, env=env, stdout=out,
                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         tag1 = f"attempt={job.id}:1 "
         wait_for(lambda: sum(x.text.startswith(tag1) for x in lines_of(conn, job.id)) >= 30, 30, "attempt 1 output")
         os.kill(worker.pid, signal.SIGSTOP)
-        time.sleep(1.0)  # attempt 1 keeps printing into the stopped worker's pipe
+        stopped_at = printed(tmp_path)
+        wait_for(lambda: printed(tmp_path) >= stopped_at + 40, 30, "attempt 1 printing into the stopped worker's pipe")
         # past the lease: the job is reaped (attempt 1's processes are killed) and attempt 2 starts
         reaped = reap_lost_attempts(conn, settings, now=time.time() + settings.lease_seconds + 10)
         assert [j.id for j in reaped] == [job.id]
@@ -63,11 +78,17 @@ def test_a_resumed_worker_that_lost_its_lease_writes_nothing(tmp_path, settings,
         start2 = joblog.last_seq(conn, job.id)
         joblog.append_lines(conn, job.id, [f"attempt={job.id}:2 line 1"])
         os.kill(worker.pid, signal.SIGCONT)
-        time.sleep(3.0)  # A reads its pipe to the end, notices the loss and gives up the attempt
-    finally:
-        os.kill(worker.pid, signal.SIGCONT)
+        # A reads attempt 1's lines from its pipe and drops them (it says so in its log) ...
+        wait_for(lambda: "of attempt 1 dropped: the attempt no longer owns the job" in worker_log.read_text(), 30,
+                 "the resumed worker to drop attempt 1's lines")
+        # ... and, told to stop, ends only once its slot has given the lost attempt up: nothing of it is left to come.
         worker.terminate()
-        worker.wait(30)
+        assert worker.wait(30) is not None
+    finally:
+        if worker.poll() is None:
+            os.kill(worker.pid, signal.SIGCONT)
+            worker.terminate()
+            worker.wait(30)
     after = [x for x in lines_of(conn, job.id) if x.seq > start2]
     stale = [x.text for x in after if x.text.startswith(tag1) or x.text.startswith("Featurising")]
     assert not stale, f"{len(stale)} stale lines of attempt 1 after attempt 2 started, e.g. {stale[:3]}"
