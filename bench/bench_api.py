@@ -20,10 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import api_tokens, db, joblog, jobs, users  # noqa: E402
+from services import jobs  # noqa: E402
+from services.jobs import joblog  # noqa: E402
 from services.notify.prefs import NotifyPrefs, set_prefs  # noqa: E402
 from services.notify.sender import Sender  # noqa: E402
-from services.settings import load_settings  # noqa: E402
+from services.people import api_tokens, users  # noqa: E402
+from services.platform import db  # noqa: E402
+from services.platform.settings import load_settings  # noqa: E402
 
 INPUT = {"name": "bench", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
          "sequences": [{"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA"}}]}
@@ -138,7 +141,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="folddeck-bench-api-") as tmp:
         bench_requests(Path(tmp), 500 if args.quick else 2000)
         bench_outbox(Path(tmp), 5 if args.quick else 10)
-        from services import applog
+        from services.platform import applog
 
         applog.flush()  # before the data dir goes away
     return 0

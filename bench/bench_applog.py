@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services import applog, db  # noqa: E402
-from services.applog import LogFilters  # noqa: E402
+from services.platform import applog, db  # noqa: E402
+from services.platform.applog import LogFilters  # noqa: E402
 
 LEVELS = ["INFO"] * 80 + ["WARNING"] * 12 + ["ERROR"] * 6 + ["DEBUG"] * 1 + ["CRITICAL"] * 1
 SOURCES = ["jobs"] * 50 + ["worker"] * 20 + ["auth"] * 15 + ["metrics"] * 10 + ["admin"] * 4 + ["web"]

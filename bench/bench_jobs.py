@@ -18,13 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import db, joblog, jobs, users  # noqa: E402
-from services.executors.base import RunSpec  # noqa: E402
-from services.executors.local import LocalExecutor  # noqa: E402
+from services import jobs  # noqa: E402
 from services.hosts import Host  # noqa: E402
-from services.jobs import JobState  # noqa: E402
-from services.settings import Settings, load_settings  # noqa: E402
-from services.worker import Worker  # noqa: E402
+from services.jobs import (
+    JobState,  # noqa: E402
+    joblog,  # noqa: E402
+)
+from services.people import users  # noqa: E402
+from services.platform import db  # noqa: E402
+from services.platform.settings import Settings, load_settings  # noqa: E402
+from services.running.executors.base import RunSpec  # noqa: E402
+from services.running.executors.local import LocalExecutor  # noqa: E402
+from services.running.worker import Worker  # noqa: E402
 
 INPUT = {"name": "bench", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
          "sequences": [{"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA"}}]}

@@ -23,13 +23,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services import db  # noqa: E402
 from services.hosts import Host, local_host  # noqa: E402
 from services.metrics import history  # noqa: E402
 from services.metrics.collect_ssh import SshCollector  # noqa: E402
 from services.metrics.model import Disk, Gpu, HostSnapshot, series  # noqa: E402
-from services.sampler import Sampler  # noqa: E402
-from services.settings import load_settings  # noqa: E402
+from services.operations.sampler import Sampler  # noqa: E402
+from services.platform import db  # noqa: E402
+from services.platform.settings import load_settings  # noqa: E402
 
 SCRIPT = ROOT / "tests" / "support" / "sshd_ci.sh"
 

@@ -18,8 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dash import Input, Output, html  # noqa: E402
 
 from dash_app.components import console as cons  # noqa: E402
-from services import db, joblog, jobs, users  # noqa: E402
-from services.settings import load_settings  # noqa: E402
+from services import jobs  # noqa: E402
+from services.jobs import joblog  # noqa: E402
+from services.people import users  # noqa: E402
+from services.platform import db  # noqa: E402
+from services.platform.settings import load_settings  # noqa: E402
 from tests.conftest import login  # noqa: E402
 
 AF3 = {"name": "bench", "modelSeeds": [1], "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}],

@@ -47,10 +47,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dash_app.__main__ import WEB_THREADS, WEB_WORKERS  # noqa: E402
-from services import db, defaults, joblog, jobs  # noqa: E402
+from services import jobs  # noqa: E402
+from services.jobs import joblog  # noqa: E402
 from services.metrics.model import Disk, Gpu, HostSnapshot  # noqa: E402
 from services.metrics.store import SnapshotStore, cache_dir  # noqa: E402
-from services.settings import load_settings  # noqa: E402
+from services.platform import db, defaults  # noqa: E402
+from services.platform.settings import load_settings  # noqa: E402
 
 PASSWORD = "bench-password-1"
 HOSTS = ["local", "gpu1", "gpu2", "gpu3"]

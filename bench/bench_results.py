@@ -26,8 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from dash_app.components import console as cons  # noqa: E402
 from dash_app.components import results_view as rv  # noqa: E402
-from services import db, jobs, results, users  # noqa: E402
-from services.settings import load_settings  # noqa: E402
+from services import jobs, results  # noqa: E402
+from services.people import users  # noqa: E402
+from services.platform import db  # noqa: E402
+from services.platform.settings import load_settings  # noqa: E402
 from tests.conftest import login  # noqa: E402
 
 CURSOR = cons.cid("cursor", "job")  # the job page's console cursor: where every callback gets the job

@@ -21,12 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import db, jobs, users  # noqa: E402
-from services.executors.base import RunSpec  # noqa: E402
-from services.executors.slurm import SlurmExecutor  # noqa: E402
-from services.executors.slurm_cluster import Cluster, Queued  # noqa: E402
+from services import jobs  # noqa: E402
 from services.hosts import Host, SlurmConfig  # noqa: E402
-from services.settings import load_settings  # noqa: E402
+from services.people import users  # noqa: E402
+from services.platform import db  # noqa: E402
+from services.platform.settings import load_settings  # noqa: E402
+from services.running.executors.base import RunSpec  # noqa: E402
+from services.running.executors.slurm import SlurmExecutor  # noqa: E402
+from services.running.executors.slurm_cluster import Cluster, Queued  # noqa: E402
 
 INPUT = {"name": "bench", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
          "sequences": [{"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA"}}]}

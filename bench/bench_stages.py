@@ -27,9 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services import db, joblog, jobs, users  # noqa: E402
-from services.settings import load_settings  # noqa: E402
-from services.worker import Worker  # noqa: E402
+from services import jobs  # noqa: E402
+from services.jobs import joblog  # noqa: E402
+from services.people import users  # noqa: E402
+from services.platform import db  # noqa: E402
+from services.platform.settings import load_settings  # noqa: E402
+from services.running.worker import Worker  # noqa: E402
 
 PROTEIN = ("MSTEKLRQAVEDALGHPNWYFTKSGEVLRIDMGSHMSRKLSEIEFKKLGEGTFGVVYKAKNRETGEIVALKKIRLDTETEGVPSTAIREIS"
            "LLKELNHPNIVKLLDVIHTENKLYLVFEFLHQDLKKFMDASALTGIPLPLIKSYLFQLLQGLAFCHSHRVLHRDLKPQNLLINTEGAIKLA"

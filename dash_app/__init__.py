@@ -27,9 +27,9 @@ from dash_app.headers import init_headers
 from dash_app.job_routes import init_job_routes
 from dash_app.metrics_endpoint import init_metrics_endpoint
 from dash_app.session_cache import CachedCookieSessions
-from services import applog, db
 from services.af3 import ccd
-from services.settings import Settings, load_settings
+from services.platform import applog, db
+from services.platform.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("folddeck.web")

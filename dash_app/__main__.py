@@ -13,13 +13,14 @@ import subprocess
 import sys
 import time
 
-from services import db, users
-from services.errors import SettingsError
-from services.settings import load_settings
+from services.people import users
+from services.platform import db
+from services.platform.errors import SettingsError
+from services.platform.settings import load_settings
 
 WEB_WORKERS = 2  # gunicorn processes; state they share lives in SQLite/diskcache, never in globals
 WEB_THREADS = 8  # each Dash page polls; threads keep a slow request from blocking the others
-CHILDREN = (("worker", "services.worker"), ("sampler", "services.sampler"),
+CHILDREN = (("worker", "services.running.worker"), ("sampler", "services.operations.sampler"),
             ("notify", "services.notify"))  # the outbox sender: job e-mails and webhooks
 STOP_SECONDS = 30  # the job worker may wait for AF3 to stop (CANCEL_GRACE_SECONDS); then everything is killed
 

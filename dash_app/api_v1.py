@@ -1,7 +1,7 @@
 """The REST API under /api/v1: what a script needs to submit, follow and fetch jobs.
 
 Callers are authenticated by the one gate (dash_app.auth): a session cookie, or
-`Authorization: Bearer <token>` (services.api_tokens) for /api/v1 only. A read-only token is
+`Authorization: Bearer <token>` (services.people.api_tokens) for /api/v1 only. A read-only token is
 refused anything but GET there. Every job read goes through services.jobs with the caller, so a
 job of someone else is a 404 exactly like a missing one. Errors are JSON `{"error": message}`
 with the web's own messages. The OpenAPI document (dash_app/openapi.py) lists every route here.
@@ -17,10 +17,13 @@ from flask_login import current_user
 
 from dash_app.auth import csrf
 from dash_app.openapi import openapi_document
-from services import db, defaults, joblog, jobs, ratelimit, results
+from services import jobs, results
 from services.af3 import input_files, load_json_text
 from services.af3.names import safe_filename
-from services.errors import (
+from services.jobs import joblog
+from services.people import ratelimit
+from services.platform import db, defaults
+from services.platform.errors import (
     FoldDeckError,
     InvalidInput,
     JobNotFound,
@@ -287,7 +290,7 @@ def archive(job_id: int) -> Response:
 
 def _zip_chunks(folder: str, stem: str):
     """Yield the zip of the output folder (the web's streaming zip)."""
-    from services import result_archive
+    from services.results import result_archive
 
     yield from result_archive.iter_zip(folder, stem)
 

@@ -34,8 +34,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import ValidationError
 
 from dash_app.ids import ADMIN_ID_PREFIX
-from services import api_tokens, db, defaults, users
-from services.errors import LoginThrottled, TokenExpired, UserNotFound
+from services.people import api_tokens, users
+from services.platform import db, defaults
+from services.platform.errors import LoginThrottled, TokenExpired, UserNotFound
 
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/metrics",  # /metrics checks its own token
                           "/api/v1/openapi.json"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Flask, Request, Response, request
 from flask_compress import Compress
 
-from services import defaults
+from services.platform import defaults
 
 _STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
 _MIMETYPES = ["text/html", "text/css", "text/plain", "application/json", "application/javascript",

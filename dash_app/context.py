@@ -9,9 +9,9 @@ import sqlite3
 from flask import current_app, has_request_context
 from flask_login import current_user
 
-from services import db
-from services.settings import Settings
-from services.users import User
+from services.people.users import User
+from services.platform import db
+from services.platform.settings import Settings
 
 
 def settings() -> Settings:

@@ -3,7 +3,7 @@
 SQLite reports a full disk (or a full database) as SQLITE_FULL and rolls the statement or the
 transaction back, and a file write fails with ENOSPC before anything is renamed into place, so
 nothing half-written is left: the request only has to say so instead of a raw 500. What counts as
-a full disk is `services.disk.is_disk_full`, the worker's rule too. Two hooks, one message: Flask's
+a full disk is `services.platform.disk.is_disk_full`, the worker's rule too. Two hooks, one message: Flask's
 error handler for routes (login, logout, /api/v1, downloads) and Dash's `on_error` for callbacks
 (the message goes into the page's alerts area).
 """
@@ -17,7 +17,7 @@ from dash import html, set_props
 from flask import Flask, jsonify, render_template_string, request
 
 from dash_app import ids
-from services.disk import is_disk_full
+from services.platform.disk import is_disk_full
 
 MESSAGE = "The server's disk is full: nothing was saved. Tell your admin."
 STATUS = 507  # Insufficient Storage: the request was fine, the server cannot store it

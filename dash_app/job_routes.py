@@ -15,9 +15,13 @@ from werkzeug.exceptions import HTTPException, NotFound
 from wtforms import ValidationError
 
 from dash_app.auth import csrf
-from services import db, defaults, joblog, jobs, result_archive, result_import, results
+from services import jobs, results
 from services.af3.names import safe_filename
-from services.errors import InvalidInput, JobNotFound, LimitExceeded
+from services.jobs import joblog
+from services.operations import result_import
+from services.platform import db, defaults
+from services.platform.errors import InvalidInput, JobNotFound, LimitExceeded
+from services.results import result_archive
 
 IMPORT_ERROR_SALT = "folddeck-import-error"  # signs only /import's own refusals, nothing else
 IMPORT_ERROR_MAX_AGE_S = 600  # the reason is read right after the redirect; an old link shows nothing

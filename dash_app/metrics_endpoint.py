@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from services.metrics import openmetrics
 from services.metrics.store import SnapshotStore, cache_dir
-from services.settings import Settings
+from services.platform.settings import Settings
 
 _stores: dict[tuple[int, str], SnapshotStore] = {}  # per process: a forked worker opens its own handle
 

@@ -16,7 +16,7 @@ from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
-from services import defaults
+from services.platform import defaults
 
 
 class CachedCookieSessions(SecureCookieSessionInterface):

@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from services import defaults
 from services.af3 import count_tokens, input_files, load_jobs, load_json_text
-from services.errors import InvalidInput
 from services.jobs import too_many_jobs, too_many_tokens
+from services.platform import defaults
+from services.platform.errors import InvalidInput
 
 
 @dataclass

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from services import db, users
-from services.settings import Settings, load_settings
+from services.people import users
+from services.platform import db
+from services.platform.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "admin-password-1"
@@ -163,7 +164,7 @@ def running_worker():
     """Return start(settings, **kwargs): a real Worker in a thread; every one is stopped at the end."""
     import threading
 
-    from services.worker import Worker
+    from services.running.worker import Worker
 
     started = []
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from services.settings import PARSERS, PREFIX
+from services.platform.settings import PARSERS, PREFIX
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"

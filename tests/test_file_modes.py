@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from services import db, defaults
-from services.settings import load_settings
+from services.platform import db, defaults
+from services.platform.settings import load_settings
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -39,9 +39,9 @@ def test_processes_create_every_file_owner_only_under_umask_022(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FOLDDECK_")}
     env["FOLDDECK_DATA_DIR"] = str(data)
     _run(env, "services.jobs", "submit", "data/samples/protein_only.json", "--accept-terms")
-    _run(env, "services.worker", "--once")
+    _run(env, "services.running.worker", "--once")
     assert "state            succeeded" in _run(env, "services.jobs", "show", "1").stdout
-    _run(env, "services.backup", str(dest))
+    _run(env, "services.operations.backup", str(dest))
 
     job = data / "jobs" / "1"
     assert (job / "input.json").is_file() and any(p.suffix == ".cif" for p in job.rglob("*"))

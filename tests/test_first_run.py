@@ -27,7 +27,7 @@ import psutil
 import pytest
 import requests
 
-from services import defaults
+from services.platform import defaults
 from tests.conftest import ROOT, wait_for
 
 # the default port is the point of this test: it runs apart from anything else that might want it
@@ -164,7 +164,7 @@ def test_first_run_fresh_clone_no_settings_login_samples_msa_reuse_and_ctrl_c(tm
 
         children = psutil.Process(proc.pid).children(recursive=True)
         names = " ".join(" ".join(c.cmdline()) for c in children)
-        assert "services.worker" in names and "services.sampler" in names and "gunicorn" in names
+        assert "services.running.worker" in names and "services.operations.sampler" in names and "gunicorn" in names
         # A browser tab's request still arriving when Ctrl-C comes: it once held a web worker until gunicorn
         # killed it 30 s later ("Worker was sent SIGKILL! Perhaps out of memory?").
         slow = socket.create_connection((defaults.DEFAULT_HOST, defaults.DEFAULT_PORT))

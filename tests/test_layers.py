@@ -25,26 +25,23 @@ PACKAGES = ("services", "dash_app")
 # nothing of each other. A name stands for that module or package and everything under it (the longest
 # matching name wins); `pkg.__init__` stands for the package's own file only.
 TIERS: list[dict[str, tuple[str, ...]]] = [
-    # settings, database, logging, errors, tunables, a full disk: everything else stands on these
-    {"platform": ("services.__init__", "services.defaults", "services.errors", "services.settings", "services.db",
-                  "services.stored_paths", "services.applog", "services.disk")},
+    # settings, database and migrations, logging, errors, tunables, a full disk: everything stands on these
+    {"platform": ("services.__init__", "services.platform")},
     # what the house knows and keeps, each on its own: hosts (the hosts file, SSH, whether a host can
-    # run AF3), people (accounts, tokens, rate limits), AlphaFold 3 (inputs, progress and failures in
-    # its words, the simulator), and the results a run leaves
-    {"hosts": ("services.hosts", "services.ssh", "services.preflight"),  # the claim reads preflight results
-     "people": ("services.users", "services.api_tokens", "services.ratelimit"),
-     "af3": ("services.af3", "services.af3sim", "services.progress", "services.failures"),
-     "results": ("services.results", "services.mmcif_atoms", "services.result_archive")},
-    # the queue and its rules: jobs, their log, limits, quota, approval, placement, the MSA cache the
-    # claim routes by, and why a job waits. It knows nothing of who runs its jobs.
-    {"queue": ("services.jobs", "services.joblog", "services.quota", "services.msa_cache", "services.waiting")},
+    # run AF3: the claim reads preflight results), people (accounts, tokens, rate limits), AlphaFold 3
+    # (inputs, progress and failures in its words, the simulator), and the results a run leaves
+    {"hosts": ("services.hosts",),
+     "people": ("services.people",),
+     "af3": ("services.af3", "services.af3sim"),
+     "results": ("services.results",)},
+    # the queue and its rules: jobs, their log, limits, quota, approval, placement, why a job waits, and
+    # the MSA cache the claim routes by. It knows nothing of who runs its jobs.
+    {"queue": ("services.jobs", "services.msa")},
     # running jobs and watching hosts: the worker and its executors, host metrics
-    {"running": ("services.worker", "services.executors", "services.metrics")},
+    {"running": ("services.running", "services.metrics")},
     # operations over both: deleting jobs, retention, admin, accounts, approvals and maintenance as an
     # admin sees them, imports, backup, notifications, the sampler process
-    {"operations": ("services.job_removal", "services.retention", "services.admin", "services.account",
-                    "services.approvals", "services.maintenance", "services.result_import", "services.backup",
-                    "services.notify", "services.sampler")},
+    {"operations": ("services.operations", "services.notify")},
     # the web app adapts all of the above to pages
     {"web": ("dash_app",)},
 ]
@@ -237,14 +234,14 @@ def test_the_rules_catch_what_they_are_for(tmp_path):
     package's __init__), a module no layer lists."""
     files = {
         "services/__init__.py": "",
-        "services/defaults.py": "import dash\n",
+        "services/platform/defaults.py": "import dash\n",
         "services/jobs/__init__.py": "from services.jobs.model import Job\n",
-        "services/jobs/model.py": "def f():\n    from services import maintenance\n",
-        "services/maintenance.py": "from . import jobs\n",
-        "services/users.py": "from services.af3 import x\n",
-        "services/af3/__init__.py": "from services import progress\nx = 1\n",
+        "services/jobs/model.py": "def f():\n    from services.operations import maintenance\n",
+        "services/operations/maintenance.py": "from services import jobs\n",
+        "services/people/users.py": "from services.af3 import x\n",
+        "services/af3/__init__.py": "from services.af3sim import progress\nx = 1\n",
         "services/orphan.py": "",
-        "services/progress.py": "from services.af3.size import y\n",  # runs services/af3/__init__.py first
+        "services/af3sim/progress.py": "from services.af3.size import y\n",  # runs services/af3/__init__.py first
         "services/af3/size.py": "y = 2\n",
         "dash_app/__init__.py": "from services.jobs import model\n",
     }
@@ -252,9 +249,11 @@ def test_the_rules_catch_what_they_are_for(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     found = imports(tmp_path)
-    assert web_imports(found) == ["services.defaults:1 imports dash"]
-    assert sorted(upward(found)) == ["services.jobs.model:2 (queue) imports services.maintenance (operations)",
-                                     "services.users:1 (people) imports services.af3 (af3)"]
-    assert sorted(cycles(found)) == [["services.af3", "services.progress", "services.af3"],
-                                     ["services.jobs", "services.jobs.model", "services.maintenance", "services.jobs"]]
+    assert web_imports(found) == ["services.platform.defaults:1 imports dash"]
+    assert sorted(upward(found)) == [
+        "services.jobs.model:2 (queue) imports services.operations.maintenance (operations)",
+        "services.people.users:1 (people) imports services.af3 (af3)"]
+    assert sorted(cycles(found)) == [
+        ["services.af3", "services.af3sim.progress", "services.af3"],
+        ["services.jobs", "services.jobs.model", "services.operations.maintenance", "services.jobs"]]
     assert unplaced(list(module_files(tmp_path))) == ["services.orphan"]

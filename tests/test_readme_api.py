@@ -9,7 +9,8 @@ import threading
 
 from werkzeug.serving import make_server
 
-from services import api_tokens, db, users
+from services.people import api_tokens, users
+from services.platform import db
 from tests.conftest import ROOT
 
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"

@@ -3,8 +3,8 @@ import stat
 
 import pytest
 
-from services.errors import SettingsError
-from services.settings import PARSERS, env_name, load_settings
+from services.platform.errors import SettingsError
+from services.platform.settings import PARSERS, env_name, load_settings
 
 
 def test_defaults(tmp_path):

@@ -27,7 +27,7 @@ from dash_app.builder.ids import (
 from dash_app.context import conn, require_account, settings
 from services import jobs
 from services.af3 import input_files, load_json_text, server_to_af3
-from services.errors import FoldDeckError, InvalidInput
+from services.platform.errors import FoldDeckError, InvalidInput
 
 
 def restructure(state: dict, trig, *, fasta=None, seed=None, fasta_file=None, json_file=None, json_name=None,

@@ -6,7 +6,7 @@ from datetime import datetime
 from dash_app.builder.problems import evaluate
 from dash_app.context import conn, settings
 from services import jobs
-from services.errors import InvalidInput
+from services.platform.errors import InvalidInput
 
 
 def parse_not_before(value: str | None) -> float | None:

@@ -6,7 +6,7 @@ import time
 import dash_bootstrap_components as dbc
 from dash import html
 
-from services.errors import FoldDeckError
+from services.platform.errors import FoldDeckError
 
 LEVEL_COLORS = {"DEBUG": "secondary", "INFO": "info", "WARNING": "warning", "ERROR": "danger", "CRITICAL": "dark"}
 

@@ -24,10 +24,12 @@ from dash import Patch, dcc, html, no_update
 
 from dash_app.context import conn as db_conn
 from dash_app.context import require_account
-from services import defaults, joblog, jobs
-from services.errors import JobNotFound
-from services.joblog import Level, LogLine
-from services.users import User
+from services import jobs
+from services.jobs import joblog
+from services.jobs.joblog import Level, LogLine
+from services.people.users import User
+from services.platform import defaults
+from services.platform.errors import JobNotFound
 
 LEVELS = [lv.value for lv in Level]
 LEVEL_LABELS = {"info": "Info", "warning": "Warnings", "error": "Errors", "progress": "Progress",

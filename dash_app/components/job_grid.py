@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import dash_ag_grid as dag
 
-from services import defaults, jobs
+from services import jobs
 from services.jobs import Job, JobState
 from services.jobs.wording import stage_text
-from services.users import User
+from services.people.users import User
+from services.platform import defaults
 
 STATES = [s.value for s in JobState]
 # (column, direction) -> the jobs.list_jobs sort key; only what the service supports is clickable.

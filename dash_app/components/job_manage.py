@@ -13,9 +13,10 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dash_app.components import console as cons
 from dash_app.context import conn, require_account, settings
-from services import job_removal, jobs, retention
-from services.errors import FoldDeckError
+from services import jobs
 from services.jobs import Job, approval
+from services.operations import job_removal, retention
+from services.platform.errors import FoldDeckError
 
 KEY = "job"  # the job page's console key
 PIN, RENAME, RENAME_SAVE, DELETE = "job-pin", "job-rename", "job-rename-save", "job-delete"

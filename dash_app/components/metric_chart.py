@@ -11,7 +11,7 @@ from datetime import datetime
 from dash import dcc
 
 from dash_app.components.graph_config import graph_config
-from services import defaults
+from services.platform import defaults
 
 Series = dict[str, tuple[list[float], list[float | None]]]  # key -> (unix seconds, values)
 

@@ -9,7 +9,7 @@ from flask_wtf.csrf import generate_csrf
 
 from dash_app import ids
 from dash_app.components.toasts import toast_host
-from services.users import User
+from services.people.users import User
 
 
 def nav_pages(user: User | None) -> list[dict]:

@@ -16,7 +16,7 @@ from dash import dcc, get_relative_path, html
 from dash_app.components import results_plots as rp
 from dash_app.components import structure_viewer as sv
 from services import results
-from services.mmcif_atoms import read_residues
+from services.results.mmcif_atoms import read_residues
 
 PREFIX = "job-res"
 MOLSTAR_URL, MOLSTAR_READY = f"{PREFIX}-molstar-url", f"{PREFIX}-molstar-ready"

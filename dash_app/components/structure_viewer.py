@@ -12,8 +12,8 @@ import math
 from dash_molstar import MolstarViewer
 
 from dash_app.components.results_plots import PLDDT_BANDS
-from services.mmcif_atoms import Residue
 from services.results import Token
+from services.results.mmcif_atoms import Residue
 
 MOLSTAR_BUNDLE = "rcsb-molstar.js"  # Mol* itself: 6.5 MB, needed only where a model is shown
 

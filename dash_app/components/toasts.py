@@ -11,8 +11,8 @@ from dash import Input, Output, Patch, State, dcc, html, no_update
 from flask import has_request_context
 
 from dash_app.context import account, conn
-from services import defaults
 from services.notify.toasts import Toast, latest_id, toasts_since
+from services.platform import defaults
 
 TICK = "toast-tick"
 CURSOR = "toast-cursor"

@@ -12,11 +12,11 @@ from dash_app.auth import LoginUser
 from dash_app.components.admin_common import error_alert, fmt_time, ok_alert, page_header
 from dash_app.context import conn, require_account
 from dash_app.ids import page_id
-from services import account as account_service
-from services import api_tokens
-from services.errors import FoldDeckError, LoginThrottled
 from services.notify import outbox, webhooks
 from services.notify.prefs import NotifyPrefs, get_prefs, set_prefs
+from services.operations import account as account_service
+from services.people import api_tokens
+from services.platform.errors import FoldDeckError, LoginThrottled
 
 dash.register_page(__name__, path="/account", name="Account", nav=False, title="Account · FoldDeck")
 

@@ -13,9 +13,10 @@ from dash import Input, Output, Patch, State, callback, ctx, dcc, html, no_updat
 from dash_app.components.admin_common import LEVEL_COLORS, error_alert, page_header
 from dash_app.context import conn
 from dash_app.ids import page_id
-from services import applog, defaults, users
-from services.applog import Level, LogEntry, LogFilters
-from services.errors import FoldDeckError, InvalidInput
+from services.people import users
+from services.platform import applog, defaults
+from services.platform.applog import Level, LogEntry, LogFilters
+from services.platform.errors import FoldDeckError, InvalidInput
 
 dash.register_page(__name__, path="/admin/logs", name="Logs", order=50, icon="bi-journal-text", admin=True)
 

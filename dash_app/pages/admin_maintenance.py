@@ -1,7 +1,7 @@
 """Maintenance (`/admin/maintenance`, issue 18): a month calendar of maintenance windows per host.
 
 A host takes no job its time estimate says would not finish before its next window; running jobs
-are left alone (services.maintenance). Times are the server's local time.
+are left alone (services.operations.maintenance). Times are the server's local time.
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash_app.components.admin_common import error_alert, ok_alert, page_header
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
-from services import maintenance
-from services.errors import FoldDeckError, InvalidInput, SettingsError
 from services.hosts import load_hosts
+from services.operations import maintenance
+from services.platform.errors import FoldDeckError, InvalidInput, SettingsError
 
 dash.register_page(__name__, path="/admin/maintenance", name="Maintenance", order=53, icon="bi-calendar-week",
                    admin=True)

@@ -14,14 +14,17 @@ from dash_app.components.host_rest import resting_badge, resting_line
 from dash_app.components.slurm_cluster import summary as cluster_summary
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
-from services import admin, approvals, defaults, jobs, msa_cache, waiting
-from services.admin import QueueOverview
-from services.errors import FoldDeckError, InvalidInput, JobNotFound, JobStateError
-from services.jobs import JobState
+from services import jobs
+from services.jobs import JobState, waiting
 from services.metrics.store import SnapshotStore, cache_dir
+from services.msa import msa_cache
+from services.operations import admin, approvals
+from services.operations.admin import QueueOverview
+from services.platform import defaults
+from services.platform.errors import FoldDeckError, InvalidInput, JobNotFound, JobStateError
 
 if TYPE_CHECKING:
-    from services.msa_cache import CacheStats
+    from services.msa.msa_cache import CacheStats
 
 dash.register_page(__name__, path="/admin/queue", name="Queue", order=52, icon="bi-list-task", admin=True)
 
@@ -193,7 +196,8 @@ def status_line(view: QueueOverview) -> list:
 def workers_table(view: QueueOverview, now: float) -> html.Div | dbc.Table:
     """Return the live workers with their heartbeat and current job."""
     if not view.workers:
-        return html.P("No worker is running. Start one with `python -m services.worker`.", className="fd-empty mb-0")
+        return html.P("No worker is running. Start one with `python -m services.running.worker`.",
+                      className="fd-empty mb-0")
     rows = [html.Tr([html.Td(w.id, className="fd-mono small"), html.Td(w.host_name),
                      html.Td(fmt_age(w.heartbeat_at, now)),
                      html.Td(", ".join(f"#{j}" for j in w.running_jobs) or "idle")]) for w in view.workers]

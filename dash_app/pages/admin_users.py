@@ -9,10 +9,11 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dash_app.components.admin_common import error_alert, fmt_time, ok_alert, page_header
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
-from services import admin, approvals, quota, retention, users
-from services.admin import UserSummary
-from services.errors import FoldDeckError, UserError
-from services.jobs import UserLimits
+from services.jobs import UserLimits, quota
+from services.operations import admin, approvals, retention
+from services.operations.admin import UserSummary
+from services.people import users
+from services.platform.errors import FoldDeckError, UserError
 
 dash.register_page(__name__, path="/admin/users", name="Users", order=51, icon="bi-people", admin=True)
 

@@ -62,11 +62,12 @@ from dash_app.builder.ids import (
 from dash_app.builder.prefill import decode_upload, restructure, state_from_job
 from dash_app.builder.submit import parse_not_before, submit_state
 from dash_app.context import conn, require_account
-from services import defaults, jobs
+from services import jobs
 from services.af3 import rules as R
 from services.af3 import safe_filename
 from services.af3.ccd import try_ccd
-from services.errors import FoldDeckError
+from services.platform import defaults
+from services.platform.errors import FoldDeckError
 
 dash.register_page(__name__, path="/builder", name="Builder", order=1, icon="bi-ui-checks-grid")
 

@@ -19,10 +19,12 @@ from dash.exceptions import PreventUpdate
 from dash_app.components.job_grid import DEFAULT_SORT, STATES, GridPage, column_defs, job_grid, load_page, sort_key
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import defaults, job_removal, jobs, retention
-from services.errors import FoldDeckError
+from services import jobs
 from services.jobs import wording
 from services.jobs.wording import cancel_wording
+from services.operations import job_removal, retention
+from services.platform import defaults
+from services.platform.errors import FoldDeckError
 
 dash.register_page(__name__, path="/", name="Dashboard", order=0, icon="bi-speedometer2")
 

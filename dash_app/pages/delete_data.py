@@ -10,8 +10,8 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import retention
-from services.errors import FoldDeckError
+from services.operations import retention
+from services.platform.errors import FoldDeckError
 
 dash.register_page(__name__, path="/account/delete-data", name="Delete my data", nav=False)
 

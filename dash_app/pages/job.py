@@ -27,11 +27,13 @@ from dash_app.components.job_grid import fmt_duration
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
-from services import defaults, failures, joblog, jobs, results, waiting
-from services.errors import FoldDeckError, JobNotFound
-from services.jobs import Job, JobState, wording
+from services import jobs, results
+from services.af3 import failures
+from services.jobs import Job, JobState, joblog, waiting, wording
 from services.jobs.wording import cancel_wording
-from services.result_import import IMPORTED_HOST
+from services.operations.result_import import IMPORTED_HOST
+from services.platform import defaults
+from services.platform.errors import FoldDeckError, JobNotFound
 
 dash.register_page(__name__, path_template="/jobs/<job_id>", name="Job", nav=False)
 

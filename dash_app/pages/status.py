@@ -20,12 +20,12 @@ from dash_app import context
 from dash_app.components.host_rest import resting_badge, resting_line
 from dash_app.components.metric_chart import empty_figure, extend_data, history_figure, metric_chart
 from dash_app.components.slurm_cluster import cluster_card
-from services import defaults
 from services import jobs as jobs_service
 from services.metrics import history
 from services.metrics.jobgpu import owns
 from services.metrics.model import HostSnapshot, series
 from services.metrics.store import Latest, SnapshotStore, cache_dir
+from services.platform import defaults
 
 SAMPLER_ALERT = "status-sampler-alert"
 
@@ -104,7 +104,7 @@ def sampler_stale_message(ts: float, interval: float, now: float) -> str | None:
     since = (f"since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(ts))} ({now - ts:.0f} s ago)" if ts
              else "yet")
     return (f"No fresh metrics: the sampler has not reported {since}; it is started by `make run` "
-            "(`python -m services.sampler`).")
+            "(`python -m services.operations.sampler`).")
 
 
 def _alert(ts: float) -> dbc.Alert | None:
@@ -284,7 +284,7 @@ READINESS = "status-readiness"
 
 def readiness_list() -> list:
     """Return one line per checked host: ready, or what is missing (nothing before the first check)."""
-    from services import preflight
+    from services.hosts import preflight
 
     found = preflight.readiness(context.conn())
     if not found:

@@ -14,8 +14,9 @@ from dash_app import upload_state as U
 from dash_app.components.msa_option import search_again_check
 from dash_app.components.terms import terms_check
 from dash_app.context import conn, require_account, settings
-from services import defaults, jobs
-from services.errors import FoldDeckError
+from services import jobs
+from services.platform import defaults
+from services.platform.errors import FoldDeckError
 
 dash.register_page(__name__, path="/upload", name="Upload", order=2, icon="bi-cloud-upload")
 

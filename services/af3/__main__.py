@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from services import defaults
 from services.af3 import rules as R
 from services.af3.ccd import ccd_info
 from services.af3.convert import af3_to_server
@@ -18,7 +17,8 @@ from services.af3.model import FoldJob
 from services.af3.names import safe_filename
 from services.af3.size import estimate_size
 from services.af3.validate import validate
-from services.errors import InvalidInput
+from services.platform import defaults
+from services.platform.errors import InvalidInput
 
 EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 
@@ -203,8 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _configure_ccd() -> bool:
     """Judge codes with the CCD FoldDeck's settings name (FOLDDECK_AF3_CCD_PATH, also from `.env`); say why not."""
     from services.af3 import ccd
-    from services.errors import SettingsError
-    from services.settings import load_settings
+    from services.platform.errors import SettingsError
+    from services.platform.settings import load_settings
 
     try:
         settings = load_settings(secret_key="unused")  # a key is not needed here: do not create one

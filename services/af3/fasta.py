@@ -6,7 +6,7 @@ from typing import Any
 from services.af3 import rules as R
 from services.af3.names import int_id_to_str_id
 from services.af3.problems import Problem
-from services.errors import InvalidInput
+from services.platform.errors import InvalidInput
 
 POLYMER_TYPES = ("protein", "rna", "dna")
 

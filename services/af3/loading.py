@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from services.errors import InvalidInput
+from services.platform.errors import InvalidInput
 
 
 def load_json_text(data: bytes | str, max_bytes: int | None = None) -> Any:

@@ -13,12 +13,13 @@ heartbeats), `leases` (attempts: claims, leases, reaping), `backoff` (unreachabl
 `approval` (which jobs wait for an admin) and `placement` (maintenance windows, preflight), and
 `stages` (which slot a job's next stage needs).
 
-The queue knows nothing above it: who runs its jobs (services.worker, services.executors) and
-what admins do with them (services.approvals, services.maintenance, services.job_removal) import
-the queue, never the other way (tests/test_layers.py).
+The queue knows nothing above it: who runs its jobs (services.running) and what admins do with them
+(services.operations: approvals, maintenance, job removal) import the queue, never the other way
+(tests/test_layers.py).
 """
 from __future__ import annotations
 
+from services.af3.progress import Progress, progress  # noqa: F401  (re-exported for pages)
 from services.jobs.actions import cancel_job, clone_job, retry_job  # noqa: F401
 from services.jobs.backoff import (  # noqa: F401
     HOST_UNREACHABLE,
@@ -103,4 +104,3 @@ from services.jobs.workers import (  # noqa: F401
     slots_per_host,
     stop_worker,
 )
-from services.progress import Progress, progress  # noqa: F401  (re-exported for pages)

@@ -6,16 +6,15 @@ import logging
 import sqlite3
 import time
 
-from services import joblog
-from services.db import transaction
-from services.errors import JobStateError
-from services.jobs import approval
+from services.jobs import approval, joblog
 from services.jobs.limits import _check_limits
 from services.jobs.model import Job, JobState, job_event, load_job
 from services.jobs.queries import get_job
 from services.jobs.submission import input_file, job_files, submit
-from services.settings import Settings
-from services.users import User
+from services.people.users import User
+from services.platform.db import transaction
+from services.platform.errors import JobStateError
+from services.platform.settings import Settings
 
 # -- user actions -----------------------------------------------------------------------------
 

@@ -2,14 +2,14 @@
 
 Above FOLDDECK_APPROVAL_GPU_HOURS or FOLDDECK_APPROVAL_TOKENS (or from a flagged user) a job is queued
 with `approval = 'pending'`; the claim skips it (`claimable_sql`) until an admin approves it
-(services.approvals, where admins decide). Every way a job becomes runnable (submit, clone, import,
+(services.operations.approvals, where admins decide). Every way a job becomes runnable (submit, clone, import,
 API, retry) goes through `gate`, the one rule.
 """
 from __future__ import annotations
 
 import sqlite3
 
-from services.settings import Settings
+from services.platform.settings import Settings
 
 AWAITING = "awaiting approval"
 

@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 
-from services import defaults
-from services.db import transaction
+from services.platform import defaults
+from services.platform.db import transaction
 
 # -- unreachable hosts -------------------------------------------------------------------------
 

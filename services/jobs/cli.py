@@ -10,16 +10,16 @@ import time
 from enum import Enum
 from pathlib import Path
 
-from services import defaults, joblog
-from services.errors import InvalidInput, TermsNotAccepted
-from services.jobs import wording
+from services.jobs import joblog, wording
 from services.jobs.actions import cancel_job, retry_job
 from services.jobs.model import Job, JobState
 from services.jobs.queries import get_job, list_jobs
 from services.jobs.submission import TERMS_URL, submit_document
 from services.jobs.workers import list_workers
-from services.settings import Settings
-from services.users import User
+from services.people.users import User
+from services.platform import defaults
+from services.platform.errors import InvalidInput, TermsNotAccepted
+from services.platform.settings import Settings
 
 
 def _fmt_time(ts: float | None) -> str:
@@ -92,7 +92,8 @@ def _cli_submit(conn: sqlite3.Connection, settings: Settings, caller: User, path
     for job in made:
         print(f"submitted job {job.id} ({job.name}, {job.tokens} tokens)")
     if made and not list_workers(conn):
-        print("note: no worker is running yet: start FoldDeck with `make run` (or `python -m services.worker`) and "
+        print("note: no worker is running yet: start FoldDeck with `make run` (or "
+              "`python -m services.running.worker`) and "
               "the job starts.", file=sys.stderr)  # stderr: stdout lists only the jobs, for scripts
     return 0
 
@@ -118,10 +119,10 @@ def _cli_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from services.db import connect, migrate
-    from services.errors import FoldDeckError
-    from services.settings import load_settings
-    from services.users import ensure_admin, first_admin_banner, get_by_name
+    from services.people.users import ensure_admin, first_admin_banner, get_by_name
+    from services.platform.db import connect, migrate
+    from services.platform.errors import FoldDeckError
+    from services.platform.settings import load_settings
 
     args = _cli_parser().parse_args(argv)
     settings = load_settings()

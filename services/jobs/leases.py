@@ -5,15 +5,15 @@ import logging
 import sqlite3
 import time
 
-from services import defaults, joblog
-from services.db import transaction
+from services.af3.progress import Tracker
 from services.hosts import Host
-from services.jobs import approval, placement, stages
+from services.jobs import approval, joblog, placement, stages
 from services.jobs.backoff import HOST_UNREACHABLE
 from services.jobs.model import SELECT_JOB, WORKER_LOST, Job, JobState, job_event, load_job, to_job
 from services.jobs.workers import queue_paused, slot_use
-from services.progress import Tracker
-from services.settings import Settings
+from services.platform import defaults
+from services.platform.db import transaction
+from services.platform.settings import Settings
 
 
 def _free_hosts(conn: sqlite3.Connection, hosts: list[Host]) -> tuple[list[Host], list[Host]]:
@@ -187,7 +187,7 @@ def reap_expired(conn: sqlite3.Connection, settings: Settings, now: float | None
     """Queue again (or fail after max_attempts, or cancel) running jobs whose lease expired; return them.
 
     What a lost attempt left running is not the queue's to stop: the worker reaps through
-    services.executors.cleanup.reap_lost_attempts, which kills it on its host afterwards.
+    services.running.executors.cleanup.reap_lost_attempts, which kills it on its host afterwards.
     """
     now = time.time() if now is None else now
     reaped = []

@@ -5,8 +5,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from services import defaults
-from services.errors import InvalidInput, LimitExceeded
+from services.platform import defaults
+from services.platform.errors import InvalidInput, LimitExceeded
 
 # -- limits -----------------------------------------------------------------------------------
 
@@ -68,7 +68,7 @@ def default_limits(conn: sqlite3.Connection) -> SubmitLimits:
 
 
 def set_default_limits(conn: sqlite3.Connection, limits: SubmitLimits, by: str) -> SubmitLimits:
-    """Store new default limits (services.admin checks the caller is an admin and logs it).
+    """Store new default limits (services.operations.admin checks the caller is an admin and logs it).
 
     Raises:
         InvalidInput: a count is not a whole number from 1 to 10,000,000, or GPU hours not from 0.01 to 1,000,000.

@@ -1,5 +1,5 @@
 """What an owner (or an admin) does to keep their job list tidy: rename, pin, hold back; and the queue's part
-of deleting a job (its rows and its folder here; services.job_removal deletes a job as a whole)."""
+of deleting a job (its rows and its folder here; services.operations.job_removal deletes a job as a whole)."""
 from __future__ import annotations
 
 import logging
@@ -7,12 +7,12 @@ import shutil
 import sqlite3
 import time
 
-from services.db import transaction
-from services.errors import InvalidInput, JobStateError
 from services.jobs.model import Job, job_event, load_job
 from services.jobs.queries import get_job
-from services.settings import Settings
-from services.users import User
+from services.people.users import User
+from services.platform.db import transaction
+from services.platform.errors import InvalidInput, JobStateError
+from services.platform.settings import Settings
 
 NAME_MAX = 200  # a job name is one line in a table; longer ones are typing accidents
 

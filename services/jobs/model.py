@@ -9,7 +9,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from services.errors import JobNotFound
+from services.platform.errors import JobNotFound
 
 log = logging.getLogger("folddeck.jobs")
 
@@ -83,7 +83,7 @@ class Job:
     not_before: float | None = None  # the owner asked that it not start before this
     phase: str = ""  # while running: "" both stages in one run, "data" (CPU slot) or "inference" (GPU slot)
     data_json: str | None = None  # the finished data pipeline's <name>_data.json: inference starts from it
-    msa_keys: str | None = None  # JSON: the chains a data pipeline would search (services.msa_cache)
+    msa_keys: str | None = None  # JSON: the chains a data pipeline would search (services.msa.msa_cache)
     msa_reuse: int = 1  # 0: the owner asked to search again rather than reuse cached MSAs
     msa_reused: str | None = None  # JSON [{"chains": ["A"], "job_id": 12}]: one entry per entity taken from the cache
     seeds: int = 1  # modelSeeds in the input (issue 22: GPU time, not tokens alone)
@@ -116,7 +116,8 @@ class Job:
 
 _JOB_FIELDS = [f.name for f in fields(Job)]
 # The one query a Job is read with: add " WHERE ..." (the job is `j`, its owner `u`) and pass the rows to
-# to_job / to_jobs. Paths are kept relative to the data dir (services.stored_paths); the first column of a name wins.
+# to_job / to_jobs. Paths are kept relative to the data dir (services.platform.stored_paths); the first
+# column of a name wins.
 SELECT_JOB = ("SELECT fd_abs(j.input_path) AS input_path, fd_abs(j.output_path) AS output_path, "
               "fd_abs(j.data_json) AS data_json, j.*, u.username AS owner "
               "FROM jobs j JOIN users u ON u.id = j.owner_id")

@@ -4,8 +4,8 @@ for the sentence that says why a job waits.
 A host takes no job whose time estimate (services.af3.size.gpu_seconds: tokens x seeds x samples, the
 size badge's) says it would not finish before that host's next maintenance window; a host inside a
 window takes nothing; running jobs are left alone. No real-AF3 job goes to a host whose last
-preflight failed (services.preflight; the simulator needs none). Admins schedule the windows
-(services.maintenance); the queue only reads them.
+preflight failed (services.hosts.preflight; the simulator needs none). Admins schedule the windows
+(services.operations.maintenance); the queue only reads them.
 """
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from services import preflight
-from services.hosts import Host
+from services.hosts import Host, preflight
 from services.jobs import wording
-from services.settings import Settings
+from services.platform.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.errors import InvalidInput, JobNotFound
 from services.jobs.model import SELECT_JOB, SORTS, Job, JobState, load_job, to_jobs
-from services.users import User
+from services.people.users import User
+from services.platform.errors import InvalidInput, JobNotFound
 
 # -- reads ------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from services.jobs import wording
 from services.jobs.queries import get_job
-from services.users import User
+from services.people.users import User
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from services import joblog, msa_cache
-from services.db import transaction
+from services.af3.progress import DATA_DONE
 from services.hosts import Host
-from services.jobs import wording
+from services.jobs import joblog, wording
 from services.jobs.model import WORKER_LOST, Job, job_event
-from services.progress import DATA_DONE
-from services.settings import Settings
+from services.msa import msa_cache
+from services.platform.db import transaction
+from services.platform.settings import Settings
 
 BOTH, DATA, INFERENCE = "", "data", "inference"
 PHASE_WORDS = wording.PHASE_WORDS  # the claim's log lines name the phase (services.jobs.leases)

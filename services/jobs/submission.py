@@ -12,11 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from services import defaults, msa_cache, quota, ratelimit
 from services.af3 import input_files
-from services.db import transaction
-from services.errors import InvalidInput, LimitExceeded, TermsNotAccepted
-from services.jobs import approval
+from services.jobs import approval, quota
 from services.jobs.limits import (
     _ASK,
     SubmitLimits,
@@ -27,8 +24,13 @@ from services.jobs.limits import (
     job_refusal,
 )
 from services.jobs.model import SELECT_JOB, Job, job_event, to_job
-from services.settings import Settings
-from services.users import User
+from services.msa import msa_cache
+from services.people import ratelimit
+from services.people.users import User
+from services.platform import defaults
+from services.platform.db import transaction
+from services.platform.errors import InvalidInput, LimitExceeded, TermsNotAccepted
+from services.platform.settings import Settings
 
 # -- submit -----------------------------------------------------------------------------------
 
@@ -177,7 +179,7 @@ class _Entry:
     tokens: int
     name: str
     text: str  # the input file's content
-    msa_keys: str  # the chains a data pipeline would search (services.msa_cache)
+    msa_keys: str  # the chains a data pipeline would search (services.msa.msa_cache)
     seeds: int = 1  # modelSeeds: with tokens and samples, the GPU time (services.af3.size.gpu_seconds)
     samples: int = 5  # diffusion samples per seed (the AF3 command's --num_diffusion_samples)
 

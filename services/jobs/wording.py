@@ -1,7 +1,7 @@
 """What FoldDeck says about a job, written once (issue 27): its stage, why it waits, the two stages, the MSA
 cache, the cancel dialog.
 
-The code that decides (services.waiting, the claim, the worker) calls these for its sentences; the job page,
+The code that decides (services.jobs.waiting, the claim, the worker) calls these for its sentences; the job page,
 the jobs grid, the CLI and the job log render what they return. Plain functions of a `Job` row or plain
 values: nothing here reads the database, so a page can call them on every tick.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from services import failures
+from services.af3 import failures
 from services.jobs.model import Job, JobState
 
 # -- the queue ----------------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def progress_text(job: Job, paused: bool = False, why: str = "", slurm_reason: s
     Args:
         job: the job row.
         paused: the queue is paused (only a queued job says so).
-        why: services.waiting.reason for a queued job ("" when not asked).
+        why: services.jobs.waiting.reason for a queued job ("" when not asked).
         slurm_reason: Slurm's pending reason ("" or a reason) while Slurm holds a claimed job; None otherwise.
     """
     if job.state is JobState.QUEUED:
@@ -163,7 +163,7 @@ def reused_groups(job: Job) -> list[tuple[list[str], object]]:
 
 # -- the two stages (issue 16): MSA search in a CPU slot, inference in a GPU slot ---------------------------
 
-_DATA_STAGES = ("", "starting", "data pipeline")  # the log's stages before inference (services.progress)
+_DATA_STAGES = ("", "starting", "data pipeline")  # the log's stages before inference (services.af3.progress)
 
 
 def runs_in_stages(job: Job) -> bool:

@@ -7,11 +7,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.db import transaction
 from services.hosts import load_hosts
 from services.jobs.model import log
-from services.settings import Settings
-from services.users import User
+from services.people.users import User
+from services.platform.db import transaction
+from services.platform.settings import Settings
 
 # -- queue control and workers ----------------------------------------------------------------
 
@@ -20,7 +20,7 @@ def pause_queue(conn: sqlite3.Connection, by_user: User) -> None:
     """Stop workers from starting new jobs (running ones continue)."""
     conn.execute("UPDATE queue_control SET paused = 1, changed_by = ?, changed_at = ? WHERE id = 1",
                  (by_user.username, time.time()))
-    # DEBUG: services/admin.py writes the one audit line (with the acting admin) for this action.
+    # DEBUG: services/operations/admin.py writes the one audit line (with the acting admin) for this action.
     log.debug("queue paused by %s", by_user.username, extra={"source": "jobs", "username": by_user.username})
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import paramiko
 
-from services import defaults
-from services.errors import HostUnreachable
 from services.hosts import Host
+from services.hosts.ssh import open_client
 from services.metrics.model import Disk, Gpu, GpuProcess, HostSnapshot, down
-from services.ssh import open_client
+from services.platform import defaults
+from services.platform.errors import HostUnreachable
 
 GPU_FIELDS = "index,uuid,name,utilization.gpu,memory.used,memory.total,temperature.gpu,power.draw,power.limit"
 APP_FIELDS = "pid,used_memory,gpu_uuid,process_name"

@@ -15,9 +15,9 @@ from enum import IntEnum
 
 import numpy as np
 
-from services import defaults
-from services.db import transaction
 from services.metrics.model import HostSnapshot, series
+from services.platform import defaults
+from services.platform.db import transaction
 
 
 class Tier(IntEnum):

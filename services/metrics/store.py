@@ -10,8 +10,8 @@ from pathlib import Path
 
 import diskcache
 
-from services import defaults
 from services.metrics.model import HostSnapshot
+from services.platform import defaults
 
 _LATEST = "metrics:latest"
 _HEAD = "metrics:head"  # {"seq", "ts"} alone: a poll with no new tick reads a few bytes, not every host

@@ -7,9 +7,10 @@ import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from services import defaults, results, stored_paths
+from services import results
 from services.notify.deadline import Deadline
-from services.settings import Settings
+from services.platform import defaults, stored_paths
+from services.platform.settings import Settings
 
 SUBJECTS = {"succeeded": "succeeded", "failed": "failed", "cancelled": "was cancelled",
             "expiring": "will lose its outputs soon"}  # expiring: the retention warning, a week ahead

@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services import defaults
-from services.db import transaction
+from services.platform import defaults
+from services.platform.db import transaction
 
 log = logging.getLogger("folddeck.notify")
 

@@ -5,7 +5,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-from services.errors import InvalidInput
+from services.platform.errors import InvalidInput
 
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 

@@ -20,9 +20,10 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from services import db, defaults, results
+from services import results
 from services.notify import mailer, outbox, webhooks
-from services.settings import Settings
+from services.platform import db, defaults
+from services.platform.settings import Settings
 
 log = logging.getLogger("folddeck.notify")
 
@@ -168,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import signal
 
-    from services import applog
-    from services.settings import load_settings
+    from services.platform import applog
+    from services.platform.settings import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m services.notify",
                                      description="Deliver FoldDeck's job e-mails and webhooks.")

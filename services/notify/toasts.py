@@ -4,8 +4,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from services import defaults
-from services.users import User
+from services.people.users import User
+from services.platform import defaults
 
 
 @dataclass(frozen=True)

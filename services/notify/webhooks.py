@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
-from services import defaults
-from services.errors import InvalidInput, PermissionDenied
 from services.notify.deadline import Deadline
-from services.users import User
+from services.people.users import User
+from services.platform import defaults
+from services.platform.errors import InvalidInput, PermissionDenied
 
 SIGNATURE_HEADER = "X-FoldDeck-Signature"
 EVENT_HEADER = "X-FoldDeck-Event"

@@ -15,9 +15,9 @@ import diskcache
 import numpy as np
 import pandas as pd
 
-from services import defaults
-from services.mmcif_atoms import read_residues
+from services.platform import defaults
 from services.results.folder import SampleFiles, describe_folder, find_sample
+from services.results.mmcif_atoms import read_residues
 from services.results.scores import sample_scores
 
 

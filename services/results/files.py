@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from services import defaults
+from services.platform import defaults
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services import defaults
+from services.platform import defaults
 from services.results.files import OutputFile, list_files
 from services.results.folder import FolderContents, SampleFiles, as_number, describe_folder
 

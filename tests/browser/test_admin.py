@@ -12,9 +12,11 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from services import applog, db, jobs, users
+from services import jobs
 from services.hosts import Host
-from services.worker import Worker
+from services.people import users
+from services.platform import applog, db
+from services.running.worker import Worker
 from tests.browser.conftest import browser_login
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import users
+from services.people import users
 from tests.browser.conftest import browser_login
 from tests.browser.test_job_page import wait_until
 from tests.conftest import ADMIN_PASSWORD

@@ -8,7 +8,9 @@ import pytest
 
 from dash_app.builder import entity_card as EC
 from dash_app.builder.ids import LOADED
-from services import db, jobs, users
+from services import jobs
+from services.people import users
+from services.platform import db
 from tests.browser.conftest import browser_login
 from tests.browser.test_builder import click, field, wait_until
 from tests.conftest import USER_PASSWORD

@@ -7,7 +7,10 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from services import defaults, joblog, jobs, users
+from services import jobs
+from services.jobs import joblog
+from services.people import users
+from services.platform import defaults
 from tests.browser.conftest import browser_login
 from tests.browser.test_job_page import _line_count, wait_until
 from tests.conftest import USER_PASSWORD

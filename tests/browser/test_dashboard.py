@@ -7,7 +7,8 @@ import threading
 import pytest
 from selenium.webdriver.common.by import By
 
-from services import jobs, users
+from services import jobs
+from services.people import users
 from tests.browser.conftest import browser_login
 from tests.browser.test_job_page import wait_until, worker  # noqa: F401 (worker is a fixture)
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD

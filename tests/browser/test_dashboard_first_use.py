@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from services import jobs, users
+from services import jobs
+from services.people import users
 from tests.browser.conftest import browser_login
 from tests.browser.test_dashboard import _cell, _radio_id, _row_ids, _text
 from tests.browser.test_job_page import wait_until

@@ -8,8 +8,11 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from services import db, joblog, jobs, users
+from services import jobs
 from services.af3 import load_json_text
+from services.jobs import joblog
+from services.people import users
+from services.platform import db
 from tests.browser.conftest import browser_login
 from tests.conftest import ROOT, USER_PASSWORD
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services import jobs, users
+from services import jobs
+from services.people import users
 from tests.browser.conftest import browser_login
 from tests.browser.test_job_page import _submit, wait_until, worker  # noqa: F401 (worker is a fixture)
 from tests.conftest import USER_PASSWORD

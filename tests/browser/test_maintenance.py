@@ -5,7 +5,10 @@ from datetime import date
 
 import pytest
 
-from services import db, jobs, maintenance, users
+from services import jobs
+from services.operations import maintenance
+from services.people import users
+from services.platform import db
 from tests.browser.conftest import browser_login
 from tests.conftest import ADMIN_PASSWORD
 from tests.services.test_jobs import af3
@@ -39,7 +42,7 @@ def test_maintenance001_calendar_creates_a_window(live, settings):
     assert w.host == "local" and w.note == "driver update" and w.created_by == "admin"
     alice = users.get_by_name(conn, "alice")
     job = jobs.submit(conn, settings, alice, af3())
-    from services import waiting
+    from services.jobs import waiting
 
     assert waiting.reason(conn, settings, job).startswith("waiting: local in maintenance until ")
 

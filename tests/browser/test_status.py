@@ -10,8 +10,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from services import db, jobs
-from services.sampler import Sampler
+from services import jobs
+from services.operations.sampler import Sampler
+from services.platform import db
 from tests.browser.conftest import browser_login
 from tests.conftest import ADMIN_PASSWORD, free_port
 

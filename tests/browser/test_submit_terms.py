@@ -3,7 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from services import db, jobs, users
+from services import jobs
+from services.people import users
+from services.platform import db
 from tests.browser.conftest import browser_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

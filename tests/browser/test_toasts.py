@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from services import db, defaults, jobs, users
+from services import jobs
+from services.people import users
+from services.platform import db, defaults
 from tests.browser.conftest import browser_login
 from tests.conftest import USER_PASSWORD
 

@@ -9,9 +9,10 @@ import sys
 import dash
 import pytest
 
-from services import api_tokens, jobs, users
+from services import jobs
 from services.notify import webhooks
 from services.notify.prefs import get_prefs
+from services.people import api_tokens, users
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login
 
 

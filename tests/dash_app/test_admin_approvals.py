@@ -4,7 +4,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from dash_app.ids import page_id
-from services import jobs, users
+from services import jobs
+from services.people import users
 from tests.conftest import dash_post
 from tests.dash_app.test_second_user import callback_body
 from tests.services.test_approvals import BIG_SEQ
@@ -56,7 +57,7 @@ def test_job_page_tells_the_owner(app, conn, settings):
 
 
 def test_users_page_shows_disk_use_and_flags_a_user(app, admin_client, conn, settings):
-    from services import retention
+    from services.operations import retention
 
     alice = users.get_by_name(conn, "alice")
     jobs.submit(conn, settings, alice, af3("sized"))
@@ -79,7 +80,7 @@ def test_users_page_shows_disk_use_and_flags_a_user(app, admin_client, conn, set
 def test_queue_page_says_why_each_job_waits(app, admin_client, conn, settings):
     import time
 
-    from services import maintenance
+    from services.operations import maintenance
 
     admin = users.get_by_name(conn, "admin")
     alice = users.get_by_name(conn, "alice")

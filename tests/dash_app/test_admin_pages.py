@@ -8,9 +8,11 @@ from datetime import datetime
 import dash
 import pytest
 
-from services import applog, db, jobs, users
-from services.applog import LogFilters
-from services.errors import InvalidInput
+from services import jobs
+from services.people import users
+from services.platform import applog, db
+from services.platform.applog import LogFilters
+from services.platform.errors import InvalidInput
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login
 
 ADMIN_PAGES = ["/admin/logs", "/admin/users", "/admin/queue"]

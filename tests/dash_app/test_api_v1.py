@@ -11,8 +11,9 @@ import zipfile
 import pytest
 
 from dash_app.api_v1 import bp
-from services import api_tokens, jobs
-from services.worker import Worker
+from services import jobs
+from services.people import api_tokens
+from services.running.worker import Worker
 from tests.conftest import USER_PASSWORD, login
 
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"
@@ -60,7 +61,7 @@ def test_wrong_revoked_or_disabled_token_is_401(client, conn, alice, alice_token
     assert client.get("/api/v1/jobs", headers=bearer(alice_token)).status_code == 401
     _, second = api_tokens.create_token(conn, alice.id, "again", "read")
     assert client.get("/api/v1/jobs", headers=bearer(second)).status_code == 200
-    from services import users
+    from services.people import users
 
     users.set_active(conn, alice.id, False)
     assert client.get("/api/v1/jobs", headers=bearer(second)).status_code == 401
@@ -114,7 +115,7 @@ def test_submit_runs_and_results_come_back(client, settings, conn, alice, alice_
 
 
 def test_log_since_returns_only_newer_lines(client, conn, alice, alice_token):
-    from services import joblog
+    from services.jobs import joblog
 
     job_id = submit(client, alice_token).json["jobs"][0]["id"]
     joblog.append_lines(conn, job_id, ["one", "two", "three"])
@@ -133,7 +134,7 @@ def test_log_since_returns_only_newer_lines(client, conn, alice, alice_token):
 
 
 def test_another_users_job_is_404_everywhere(client, settings, conn, alice, alice_token):
-    from services import users
+    from services.people import users
 
     bob = users.create_user(conn, "bob", USER_PASSWORD)
     bob_secret = api_tokens.create_token(conn, bob.id, "bob's", "write")[1]
@@ -247,7 +248,7 @@ def test_terms_must_be_accepted_on_every_api_submission(client, conn, alice, ali
 
 
 def test_submission_rate_limit_per_user_spans_tokens_and_the_web(app, client, settings, conn, alice, alice_token):
-    from services.ratelimit import RateLimited
+    from services.people.ratelimit import RateLimited
 
     limited = settings.with_overrides(submit_rate_per_minute=1)
     app.server.config["FOLDDECK_SETTINGS"] = limited

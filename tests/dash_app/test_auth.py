@@ -4,7 +4,7 @@ import re
 import dash
 import pytest
 
-from services import users
+from services.people import users
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login
 
 

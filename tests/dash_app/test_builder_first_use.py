@@ -13,7 +13,8 @@ from dash_app import builder as B
 from dash_app import upload_state as U
 from dash_app.builder.prefill import restructure, state_from_job, state_from_upload
 from dash_app.builder.submit import submit_state
-from services import jobs, users
+from services import jobs
+from services.people import users
 from tests.conftest import USER_PASSWORD, dash_post, login
 
 SAMPLE = {"name": "kinase", "modelSeeds": [1, 2], "dialect": "alphafold3", "version": 1,
@@ -115,7 +116,7 @@ def test_clone_opens_a_copy_only_of_a_job_the_caller_may_see(client, conn, setti
 
 
 def test_server_file_with_a_problem_loads_too_and_a_broken_layout_is_refused(app, page, alice):
-    from services.errors import InvalidInput
+    from services.platform.errors import InvalidInput
     from tests.conftest import ROOT
 
     doc = json.loads((ROOT / "data" / "samples" / "server_two_jobs.json").read_text())
@@ -149,7 +150,7 @@ def test_a_clone_in_the_builder_carries_the_msa_sent_with_the_job(app, page, con
 def test_the_builder_refuses_a_loaded_json_that_names_a_server_file(app, page, conn, settings, alice, bob):
     """Issue 22 through the builder: a JSON naming alice's input (as bob) loads, and its submit is refused
     naming the field, whichever path field it is; nothing is queued and nothing of the file is shown."""
-    from services.errors import InvalidInput
+    from services.platform.errors import InvalidInput
     from tests.services.test_input_files import CANARY, FIELDS, doc
 
     mine = jobs.submit(conn, settings, alice, {**SAMPLE, "sequences": [{"protein": {

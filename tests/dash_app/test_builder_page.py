@@ -8,8 +8,9 @@ from dash_app.builder import entity_card as EC
 from dash_app.builder.feedback import field_feedback
 from dash_app.builder.prefill import restructure
 from dash_app.builder.submit import submit_state
-from services import jobs, users
-from services.errors import InvalidInput, TermsNotAccepted
+from services import jobs
+from services.people import users
+from services.platform.errors import InvalidInput, TermsNotAccepted
 from tests.conftest import dash_post
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from dash_app import builder as B
 from services.af3 import validate
-from services.errors import InvalidInput
+from services.platform.errors import InvalidInput
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 

@@ -5,9 +5,10 @@ import json
 import sys
 import time
 
-from services import admin, users
 from services.metrics.model import down
 from services.metrics.store import SnapshotStore, cache_dir
+from services.operations import admin
+from services.people import users
 from tests.conftest import dash_post
 from tests.dash_app.test_job_page import page_payload
 

@@ -8,7 +8,8 @@ import brotli
 import pytest
 
 from dash_app.compression import StaticCache
-from services import jobs, users
+from services import jobs
+from services.people import users
 from tests.conftest import dash_post
 from tests.dash_app.test_dashboard import AF3, _refresh_payload
 

@@ -6,7 +6,9 @@ import json
 import pytest
 
 from dash_app.components import console as cons
-from services import joblog, jobs, users
+from services import jobs
+from services.jobs import joblog
+from services.people import users
 
 AF3 = {"name": "x", "modelSeeds": [1], "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}],
        "dialect": "alphafold3", "version": 1}

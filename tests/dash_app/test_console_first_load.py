@@ -6,7 +6,9 @@ import json
 import sys
 
 from dash_app.components import console as cons
-from services import defaults, joblog, jobs
+from services import jobs
+from services.jobs import joblog
+from services.platform import defaults
 from tests.conftest import dash_post
 from tests.dash_app.test_second_user import _job_tick, router_body
 

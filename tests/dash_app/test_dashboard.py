@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 from dash_app.components.job_grid import DEFAULT_SORT, SORT_KEYS, column_defs, load_page, sort_key
-from services import jobs, users
-from services.errors import InvalidInput
+from services import jobs
+from services.people import users
+from services.platform.errors import InvalidInput
 from tests.conftest import dash_post
 
 AF3 = {"name": "x", "modelSeeds": [1], "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}],

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from services import jobs, users
+from services import jobs
 from services.hosts import Host
+from services.people import users
 from tests.conftest import dash_post
 from tests.dash_app.test_dashboard import AF3, _refresh_payload
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from services import retention, users
-from services.errors import UserNotFound
+from services.operations import retention
+from services.people import users
+from services.platform.errors import UserNotFound
 from tests.conftest import USER_PASSWORD, dash_post, login
 from tests.services.test_jobs_manage import finished
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 
-from services import admin as admin_actions
-from services import applog, jobs, users
-from services.applog import LogFilters
+from services import jobs
 from services.jobs import UserLimits
+from services.operations import admin as admin_actions
+from services.people import users
+from services.platform import applog
+from services.platform.applog import LogFilters
 from tests.conftest import ROOT, USER_PASSWORD, dash_post, login
 from tests.dash_app.test_delete_data import BODY
 

@@ -14,8 +14,9 @@ import pytest
 from markupsafe import escape
 
 from dash_app.disk_full import MESSAGE, is_disk_full
-from services import api_tokens, db, users
-from services.settings import load_settings
+from services.people import api_tokens, users
+from services.platform import db
+from services.platform.settings import load_settings
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, csrf_token, login
 from tests.dash_app.test_account_page import call
 from tests.dash_app.test_api_v1 import bearer, submit

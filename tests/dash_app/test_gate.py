@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import users
+from services.people import users
 from tests.conftest import USER_PASSWORD, dash_post, login
 
 

@@ -7,7 +7,7 @@ import json
 import zipfile
 from urllib.parse import quote
 
-from services import users
+from services.people import users
 from tests.conftest import ROOT, dash_post, login
 
 SERVER = ROOT / "tests" / "fixtures" / "af3_outputs" / "server_fold_5b8c" / "Example"

@@ -8,8 +8,9 @@ import io
 import json
 import sys
 
-from services import api_tokens, jobs
-from services.worker import Worker
+from services import jobs
+from services.people import api_tokens
+from services.running.worker import Worker
 from tests.services.test_input_files import CANARY, FIELDS, MSA, doc
 
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"

@@ -7,8 +7,10 @@ import re
 import pytest
 
 from dash_app.components import console as cons
-from services import joblog, jobs, users
+from services import jobs
 from services.af3 import load_json_text
+from services.jobs import joblog
+from services.people import users
 from tests.conftest import ROOT, USER_PASSWORD, dash_post, login
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from services import jobs, users
+from services import jobs
 from services.hosts import Host, SlurmConfig
+from services.people import users
 from tests.conftest import USER_PASSWORD, dash_post, login
 from tests.dash_app.test_job_page import page_payload
 

@@ -8,7 +8,9 @@ import sys
 import pytest
 
 from dash_app.components.job_grid import load_page
-from services import joblog, jobs, users
+from services import jobs
+from services.jobs import joblog
+from services.people import users
 from tests.conftest import ROOT, dash_post
 from tests.services.test_failures import simulate
 

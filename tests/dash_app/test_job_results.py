@@ -10,7 +10,7 @@ import numpy as np
 
 from dash_app.components import console as cons
 from dash_app.components import results_view as rv
-from services import users
+from services.people import users
 from tests.conftest import ADMIN_PASSWORD, ROOT, dash_post, login
 
 CURSOR = cons.cid("cursor", "job")  # the job page's console cursor: where every callback gets the job

@@ -8,8 +8,10 @@ import time
 
 import pytest
 
-from services import api_tokens, approvals, jobs, users
+from services import jobs
 from services.jobs import approval
+from services.operations import approvals
+from services.people import api_tokens, users
 from tests.conftest import ADMIN_PASSWORD, dash_post, login
 from tests.dash_app.test_admin_approvals import aq
 from tests.dash_app.test_api_v1 import INPUT, bearer, submit

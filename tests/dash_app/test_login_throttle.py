@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from services import db, users
+from services.people import users
+from services.platform import db
 from tests.conftest import USER_PASSWORD, csrf_token
 
 

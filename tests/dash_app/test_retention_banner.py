@@ -9,7 +9,8 @@ from flask_login import login_user
 
 from dash_app.auth import LoginUser
 from dash_app.components import job_manage as jm
-from services import jobs, retention
+from services import jobs
+from services.operations import retention
 from tests.services.test_jobs_manage import finished
 
 DAY = 86_400

@@ -16,10 +16,12 @@ import dash
 import pytest
 
 from dash_app.components import console as cons
-from services import joblog, jobs, users
+from services import jobs
 from services.af3 import load_json_text
+from services.jobs import joblog
 from services.metrics.model import HostSnapshot
 from services.metrics.store import SnapshotStore, cache_dir
+from services.people import users
 from tests.conftest import ROOT, USER_PASSWORD, dash_post, login
 
 BOB_PASSWORD = "bob-password-1"
@@ -414,7 +416,7 @@ def test_msa_cache_clear_is_refused_to_bob(app, bob_client, conn, settings, alic
     trigger = f"{queue.CACHE_SCOPE}.value"
     r = dash_post(bob_client, callback_body(app, f"{queue.CACHE_BODY}.children@", {trigger: True}, trigger=trigger))
     assert r.status_code == 403
-    from services import msa_cache
+    from services.msa import msa_cache
 
     assert msa_cache.scope(conn, settings) == "user"
     assert conn.execute("SELECT COUNT(*) FROM lab_settings").fetchone()[0] == 0

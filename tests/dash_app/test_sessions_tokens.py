@@ -11,8 +11,8 @@ import time
 import dash
 import pytest
 
-from services import admin as admin_service
-from services import api_tokens, users
+from services.operations import admin as admin_service
+from services.people import api_tokens, users
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, csrf_token, dash_post, login
 from tests.dash_app.test_account_page import call, text_of
 

@@ -11,9 +11,11 @@ import time
 import pytest
 
 from dash_app.components.job_grid import stage_text
-from services import api_tokens, applog, db, jobs
-from services.applog import LogFilters
+from services import jobs
 from services.jobs import JobState, wording
+from services.people import api_tokens
+from services.platform import applog, db
+from services.platform.applog import LogFilters
 from tests.conftest import ADMIN_PASSWORD, ROOT, dash_post, login
 from tests.dash_app.test_second_user import callback_body, router_body
 
@@ -222,7 +224,7 @@ def test_admin_card_shows_and_clears_the_cache(app, client, conn, settings, alic
 
 
 def test_admin_switches_reuse_lab_wide_and_back(app, client, conn, settings, admin):
-    from services import msa_cache
+    from services.msa import msa_cache
 
     queue = page("admin_queue")
     assert login(client, "admin", ADMIN_PASSWORD).status_code == 302

@@ -11,9 +11,9 @@ import pytest
 
 from dash_app.components.metric_chart import extend_data, history_figure, local_x, local_xs
 from services import jobs
-from services.admin import QueueOverview
 from services.metrics.model import HostSnapshot, down
 from services.metrics.store import SnapshotStore, cache_dir
+from services.operations.admin import QueueOverview
 from tests.conftest import dash_post
 
 # POSIX TZ strings need no tzdata: a fixed +05:30 zone and a DST zone (CET/CEST rules)
@@ -81,7 +81,7 @@ def test_sampler_stale_message(app, zone):
     assert stale(now - 14, 5.0, now) is None  # under three ticks late: still fresh
     msg = stale(now - 16, 5.0, now)
     assert msg == ("No fresh metrics: the sampler has not reported since 2023-11-14 22:13:04 (16 s ago); "
-                   "it is started by `make run` (`python -m services.sampler`).")
+                   "it is started by `make run` (`python -m services.operations.sampler`).")
     assert stale(0.0, 5.0, now).startswith("No fresh metrics: the sampler has not reported yet; it is started by")
 
 
@@ -134,7 +134,7 @@ def test_tick_calls_out_a_stopped_sampler_even_without_a_new_tick(app, user_clie
     assert set(resp) == {"status-alert"}  # same seq: cards and charts untouched
     alert = str(resp["status-alert"]["children"])
     assert "No fresh metrics: the sampler has not reported since" in alert
-    assert "`python -m services.sampler`" in alert
+    assert "`python -m services.operations.sampler`" in alert
 
 
 def test_tick_before_any_snapshot_says_the_sampler_never_reported(app, user_client):

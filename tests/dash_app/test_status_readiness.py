@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import time
 
-from services import preflight
-from services.sampler import Sampler
+from services.hosts import preflight
+from services.operations.sampler import Sampler
 from tests.conftest import USER_PASSWORD, dash_post, login, wait_for
 
 BODY = {"output": "status-readiness.children", "outputs": {"id": "status-readiness", "property": "children"},

@@ -5,11 +5,12 @@ import time
 
 import pytest
 
-from services import jobs, users
+from services import jobs
 from services.hosts import Host, local_host
 from services.metrics.model import HostSnapshot
 from services.metrics.store import SnapshotStore, cache_dir
-from services.sampler import Sampler
+from services.operations.sampler import Sampler
+from services.people import users
 from tests.conftest import dash_post
 from tests.dash_app.test_status_page import refresh_body
 

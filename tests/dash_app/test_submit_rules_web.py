@@ -8,8 +8,10 @@ import json
 import time
 
 from dash_app import builder as B
-from services import db, defaults, jobs, users
+from services import jobs
 from services.jobs import SubmitLimits
+from services.people import users
+from services.platform import db, defaults
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login
 from tests.dash_app.test_job_page import page_payload
 from tests.dash_app.test_upload_page import data_url, payload

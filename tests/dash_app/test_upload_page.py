@@ -4,7 +4,8 @@ import json
 from pathlib import Path
 
 from dash_app import upload_state as U
-from services import jobs, users
+from services import jobs
+from services.people import users
 from tests.conftest import dash_post
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"

@@ -6,11 +6,14 @@ import logging
 
 import pytest
 
-from services import admin, applog, jobs, users
-from services.applog import LogFilters
-from services.errors import InvalidInput, LimitExceeded, PermissionDenied, UserError
+from services import jobs
 from services.hosts import Host
 from services.jobs import JobState, UserLimits
+from services.operations import admin
+from services.people import users
+from services.platform import applog
+from services.platform.applog import LogFilters
+from services.platform.errors import InvalidInput, LimitExceeded, PermissionDenied, UserError
 from tests.conftest import USER_PASSWORD
 
 BIG = [Host(name="local", slots=10)]

@@ -28,7 +28,7 @@ from services.af3 import (
     server_to_af3,
     validate,
 )
-from services.errors import InvalidInput
+from services.platform.errors import InvalidInput
 
 
 def test_server_to_af3_ids_prefixes_and_seeds():

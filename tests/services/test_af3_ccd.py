@@ -18,8 +18,8 @@ from services.af3 import ccd
 from services.af3.jobs import load_jobs
 from services.af3.size import count_tokens, estimate_size
 from services.af3.validate import validate
-from services.errors import SettingsError
-from services.settings import load_settings
+from services.platform.errors import SettingsError
+from services.platform.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,9 +14,10 @@ import time
 
 import pytest
 
-from services import applog, db, defaults, users
-from services.applog import LogFilters
-from services.errors import InvalidInput
+from services.people import users
+from services.platform import applog, db, defaults
+from services.platform.applog import LogFilters
+from services.platform.errors import InvalidInput
 from tests.conftest import ROOT, USER_PASSWORD
 
 log = logging.getLogger("folddeck.test")
@@ -110,8 +111,8 @@ def test_full_queue_drops_instead_of_blocking(settings, conn):
 
 WRITER = textwrap.dedent("""
     import logging, sys
-    from services import applog
-    from services.settings import load_settings
+    from services.platform import applog
+    from services.platform.settings import load_settings
     from pathlib import Path
     settings = load_settings(environ={}, dotenv=None, data_dir=Path(sys.argv[1]))
     logging.getLogger("folddeck").setLevel(logging.INFO)

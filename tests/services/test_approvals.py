@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from services import approvals, jobs
-from services.errors import JobStateError, PermissionDenied
+from services import jobs
 from services.hosts import Host
 from services.jobs import JobState, approval
+from services.operations import approvals
+from services.platform.errors import JobStateError, PermissionDenied
 from tests.services.test_jobs import af3
 
 LOCAL = [Host(name="local", slots=4)]

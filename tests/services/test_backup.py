@@ -9,9 +9,12 @@ import threading
 
 import pytest
 
-from services import backup, db, jobs, users
-from services.errors import SettingsError
-from services.settings import load_settings
+from services import jobs
+from services.operations import backup
+from services.people import users
+from services.platform import db
+from services.platform.errors import SettingsError
+from services.platform.settings import load_settings
 from tests.conftest import ROOT
 from tests.services.test_jobs import af3
 from tests.services.test_jobs_manage import finished
@@ -58,10 +61,11 @@ def test_live_backup_restores_identical_job_list(conn, settings, alice, tmp_path
 def test_cli_round_trip(conn, settings, alice, tmp_path):
     jobs.submit(conn, settings, alice, af3("cli"))
     env = {**os.environ, "FOLDDECK_DATA_DIR": str(settings.data_dir)}
-    out = subprocess.run([sys.executable, "-m", "services.backup", str(tmp_path / "bk")], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-m", "services.operations.backup", str(tmp_path / "bk")], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "Backed up 1 jobs" in out.stdout, out.stderr
     env["FOLDDECK_DATA_DIR"] = str(tmp_path / "new")
-    out = subprocess.run([sys.executable, "-m", "services.backup", "--restore", str(tmp_path / "bk")], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "services.operations.backup", "--restore", str(tmp_path / "bk")],
+                         cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "Restored 1 jobs" in out.stdout, out.stderr

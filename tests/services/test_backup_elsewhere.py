@@ -8,10 +8,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from services import backup, db, joblog, jobs, results, users
-from services.jobs import JobState
-from services.settings import load_settings
-from services.worker import Worker
+from services import jobs, results
+from services.jobs import JobState, joblog
+from services.operations import backup
+from services.people import users
+from services.platform import db
+from services.platform.settings import load_settings
+from services.running.worker import Worker
 
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"
 

@@ -1,6 +1,6 @@
 import threading
 
-from services import db
+from services.platform import db
 
 
 def test_migrations_apply_once_and_rerun_cleanly(tmp_path):

@@ -13,10 +13,12 @@ import time
 
 import pytest
 
-from services import applog, db, defaults, disk, joblog, jobs, users
-from services.jobs import JobState
+from services import jobs
+from services.jobs import JobState, joblog
 from services.jobs.model import FINISHED
-from services.settings import load_settings
+from services.people import users
+from services.platform import applog, db, defaults, disk
+from services.platform.settings import load_settings
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, wait_for
 from tests.dash_app.test_disk_full_web import disk as tmpfs  # noqa: F401 (a fixture)
 from tests.dash_app.test_disk_full_web import fill_disk

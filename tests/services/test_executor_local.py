@@ -5,8 +5,8 @@ import sys
 import time
 from pathlib import Path
 
-from services.executors.base import TRUNCATED, LineSplitter, RunSpec, render_command
-from services.executors.local import LocalExecutor, _group_members, kill_leftovers
+from services.running.executors.base import TRUNCATED, LineSplitter, RunSpec, render_command
+from services.running.executors.local import LocalExecutor, _group_members, kill_leftovers
 from tests.conftest import alive
 
 

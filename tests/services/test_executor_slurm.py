@@ -17,13 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from services import db, joblog, jobs, users
-from services.executors import slurm as slurm_exec
-from services.executors import slurm_cluster
+from services import jobs
 from services.hosts import Host, SlurmConfig
-from services.jobs import JobState
-from services.settings import load_settings
-from services.worker import Worker
+from services.jobs import JobState, joblog
+from services.people import users
+from services.platform import db
+from services.platform.settings import load_settings
+from services.running.executors import slurm as slurm_exec
+from services.running.executors import slurm_cluster
+from services.running.worker import Worker
 from tests.conftest import wait_for
 
 # One cluster per run on fixed ports (slurmctld, slurmd, slurmdbd): every test here runs in one xdist worker.
@@ -187,7 +189,7 @@ def test_submit_pending_running_succeeded_with_outputs_and_one_squeue_per_tick(s
 def test_sampler_publishes_the_cluster_for_the_status_and_queue_pages(slurm, timeout_job, tmp_path):
     from dash_app.components.slurm_cluster import cluster_card, summary
     from services.hosts import local_host
-    from services.sampler import Sampler
+    from services.operations.sampler import Sampler
 
     settings = make_settings(tmp_path)
     sampler = Sampler(settings, hosts=[local_host(settings), cluster_host(tmp_path)])
@@ -238,10 +240,10 @@ def cpu_partition(slurm):
 
 def test_a_run_is_a_data_job_then_an_inference_job_linked_by_afterok(slurm, cpu_partition, tmp_path, workers,
                                                                       monkeypatch, caplog):
-    import services.worker
+    import services.running.worker
 
     made: list = []
-    monkeypatch.setattr(services.worker, "make_executor",
+    monkeypatch.setattr(services.running.worker, "make_executor",
                         lambda host, settings: made.append(slurm_exec.SlurmExecutor(host, settings)) or made[-1])
     settings = make_settings(tmp_path)
     job = submit(settings)
@@ -272,7 +274,7 @@ def test_a_run_is_a_data_job_then_an_inference_job_linked_by_afterok(slurm, cpu_
 def _worker_proc(settings, hosts_file: Path) -> subprocess.Popen:
     env = dict(os.environ, FOLDDECK_DATA_DIR=str(settings.data_dir), FOLDDECK_HOSTS_FILE=str(hosts_file),
                FOLDDECK_LOCAL_SLOTS="0", FOLDDECK_LEASE_SECONDS="5", FOLDDECK_AF3_COMMAND=SIM)
-    return subprocess.Popen([sys.executable, "-m", "services.worker", "--hosts", "cluster"], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "services.running.worker", "--hosts", "cluster"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -368,7 +370,7 @@ def test_restored_into_another_data_dir_the_worker_keeps_its_slurm_jobs(slurm, t
     from the data dir) and the job succeeds with one sbatch."""
     import shutil
 
-    from services import backup
+    from services.operations import backup
 
     settings = make_settings(tmp_path / "old", FOLDDECK_LEASE_SECONDS=5)
     hosts_file = slow_cluster_hosts(tmp_path)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from services.executors.base import ExecutorError, RunSpec
-from services.executors.ssh import SSHExecutor
 from services.hosts import Host
+from services.running.executors.base import ExecutorError, RunSpec
+from services.running.executors.ssh import SSHExecutor
 from tests.conftest import alive, wait_for
 
 pytestmark = pytest.mark.service

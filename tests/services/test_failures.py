@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from services import failures, joblog, jobs
+from services import jobs
+from services.af3 import failures
+from services.jobs import joblog
 from tests.conftest import ROOT
 
 SAMPLE = ROOT / "data" / "samples" / "protein_only.json"

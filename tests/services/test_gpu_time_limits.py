@@ -8,12 +8,13 @@ import time
 import pytest
 
 from dash_app.components.size_badge import human_seconds
-from services import approvals, jobs, maintenance, waiting
+from services import jobs
 from services.af3 import estimate_size
 from services.af3.size import gpu_seconds
-from services.errors import InvalidInput, LimitExceeded
 from services.hosts import Host
-from services.jobs import JobState, SubmitLimits, approval
+from services.jobs import JobState, SubmitLimits, approval, waiting
+from services.operations import approvals, maintenance
+from services.platform.errors import InvalidInput, LimitExceeded
 from tests.services.test_jobs import af3
 
 LOCAL = [Host(name="local", slots=4)]

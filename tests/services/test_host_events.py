@@ -7,10 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from services import applog, jobs, users
+from services import jobs
 from services.jobs.backoff import HostEvent, host_event
 from services.notify.toasts import latest_id, toasts_since
-from services.sampler import Sampler
+from services.operations.sampler import Sampler
+from services.people import users
+from services.platform import applog
 
 
 class Reword(logging.Filter):

@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from services import db, jobs, users
-from services.errors import SettingsError
-from services.executors import make_executor
-from services.executors.base import RunSpec
-from services.executors.slurm import SlurmExecutor
-from services.executors.slurm_cluster import Cluster, Final, _gpus, depends_on, parse_job_name, parse_sacct
-from services.executors.slurm_script import batch_script
+from services import jobs
 from services.hosts import load_hosts
+from services.people import users
+from services.platform import db
+from services.platform.errors import SettingsError
+from services.running.executors import make_executor
+from services.running.executors.base import RunSpec
+from services.running.executors.slurm import SlurmExecutor
+from services.running.executors.slurm_cluster import Cluster, Final, _gpus, depends_on, parse_job_name, parse_sacct
+from services.running.executors.slurm_script import batch_script
 
 GOOD = """
 [[host]]
@@ -108,7 +110,8 @@ def test_the_worker_refuses_to_start_naming_the_bad_key(tmp_path):
 
     (tmp_path / "hosts.toml").write_text(GOOD.replace('mem = "64G"', 'mem = 64'))
     env = dict(os.environ, FOLDDECK_DATA_DIR=str(tmp_path))
-    res = subprocess.run([sys.executable, "-m", "services.worker", "--once"], cwd=ROOT, env=env, capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "services.running.worker", "--once"], cwd=ROOT, env=env,
+                         capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "host #1 (cluster): 'mem' must be a string without spaces or quotes (got 64)." in res.stderr
@@ -259,9 +262,9 @@ def test_bad_cpu_partition_config_is_refused_naming_the_key(settings, change, me
 
 def test_an_auto_time_limit_is_sized_from_each_job(settings):
     """time_limit = "auto": each job asks Slurm for what its input needs (issue 15), not one limit for the largest."""
-    from services import defaults
     from services.af3.size import estimate_size
-    from services.executors.slurm_script import auto_time_limit
+    from services.platform import defaults
+    from services.running.executors.slurm_script import auto_time_limit
 
     auto = TWO_JOBS.replace('time_limit = "4:00:00"', 'time_limit = "auto"').replace(
         'cpu_time_limit = "2:00:00"', 'cpu_time_limit = "auto"')

@@ -11,10 +11,11 @@ from dataclasses import replace
 
 import pytest
 
-from services import jobs, quota, retention
-from services.errors import LimitExceeded, PermissionDenied
-from services.jobs import UserLimits
-from services.result_import import import_zip, model_tokens
+from services import jobs
+from services.jobs import UserLimits, quota
+from services.operations import retention
+from services.operations.result_import import import_zip, model_tokens
+from services.platform.errors import LimitExceeded, PermissionDenied
 from tests.conftest import ROOT
 
 SERVER = ROOT / "tests" / "fixtures" / "af3_outputs" / "server_fold_5b8c" / "Example"

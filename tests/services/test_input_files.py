@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from services import db, joblog, jobs
+from services import jobs
 from services.af3 import input_files
-from services.errors import InvalidInput
-from services.jobs import JobState
-from services.worker import Worker
+from services.jobs import JobState, joblog
+from services.platform import db
+from services.platform.errors import InvalidInput
+from services.running.worker import Worker
 
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"
 SEQ = "MKVLAAGIVALLLAAGCSS"

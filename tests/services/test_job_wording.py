@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services import joblog, jobs, waiting
-from services.jobs import JobState, stages, wording
-from services.msa_cache import Reused
+from services import jobs
+from services.jobs import JobState, joblog, stages, waiting, wording
+from services.msa.msa_cache import Reused
 
 ROOT = Path(__file__).resolve().parents[2]
 AF3 = {"name": "words", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,

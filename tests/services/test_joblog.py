@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from services import joblog, jobs, progress
-from services.users import get_by_name
+from services import jobs
+from services.af3 import progress
+from services.jobs import joblog
+from services.people.users import get_by_name
 
 PROTEIN = {"name": "log test", "modelSeeds": [1, 2, 3], "dialect": "alphafold3", "version": 1,
            "sequences": [{"protein": {"id": ["A", "B"], "sequence": "MKVLAAGIVALLLA"}}]}

@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-from services import db, joblog, jobs
-from services.errors import InvalidInput, JobNotFound, JobStateError, LimitExceeded
+from services import jobs
 from services.hosts import Host
-from services.jobs import JobState, UserLimits
+from services.jobs import JobState, UserLimits, joblog
+from services.platform import db
+from services.platform.errors import InvalidInput, JobNotFound, JobStateError, LimitExceeded
 
 LOCAL2 = [Host(name="local", slots=2)]
 BIG = [Host(name="local", slots=100)]
@@ -294,7 +295,7 @@ def test_submit_document_failed_input_write_rolls_back_every_entry(conn, setting
 
 
 def test_pausing_writes_one_info_event_with_the_acting_admin(conn, admin, caplog):
-    from services import admin as admin_actions
+    from services.operations import admin as admin_actions
 
     caplog.set_level(logging.DEBUG, logger="folddeck")
     admin_actions.pause_queue(conn, admin)

@@ -5,9 +5,11 @@ import random
 
 import pytest
 
-from services import admin, joblog, jobs, users
+from services import jobs
 from services.hosts import Host
-from services.jobs import JobState
+from services.jobs import JobState, joblog
+from services.operations import admin
+from services.people import users
 
 BIG = [Host(name="local", slots=100)]
 

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services import db, jobs, users
-from services.worker import Worker
+from services import jobs
+from services.people import users
+from services.platform import db
+from services.running.worker import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"

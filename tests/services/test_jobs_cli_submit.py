@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 
-from services import db, defaults, users
+from services.people import users
+from services.platform import db, defaults
 from tests.services.test_jobs_cli import cli
 
 
@@ -118,5 +119,5 @@ def test_a_fresh_install_submits_from_the_command_line_before_the_first_start(tm
     assert out.stdout.startswith("submitted job 1 (Kinase fragment with ATP and Mg")
     assert "no worker is running yet" in out.stderr and "password: " in out.stderr
     assert "password: " not in run("services.jobs", "list").stderr  # created once
-    assert run("services.worker", "--once").returncode == 0
+    assert run("services.running.worker", "--once").returncode == 0
     assert "state            succeeded" in run("services.jobs", "show", "1").stdout

@@ -5,9 +5,12 @@ import time
 
 import pytest
 
-from services import admin, defaults, jobs, users
-from services.errors import InvalidInput, LimitExceeded, PermissionDenied, TermsNotAccepted
+from services import jobs
 from services.jobs import SubmitLimits, UserLimits
+from services.operations import admin
+from services.people import users
+from services.platform import defaults
+from services.platform.errors import InvalidInput, LimitExceeded, PermissionDenied, TermsNotAccepted
 
 
 def entry(name: str, seq: str = "MKVLAAGIVALLLA") -> dict:

@@ -5,10 +5,12 @@ import logging
 
 import pytest
 
-from services import job_removal, joblog, jobs, users
-from services.errors import InvalidInput, JobNotFound, JobStateError
+from services import jobs
 from services.hosts import Host
-from services.jobs import JobState
+from services.jobs import JobState, joblog
+from services.operations import job_removal
+from services.people import users
+from services.platform.errors import InvalidInput, JobNotFound, JobStateError
 from tests.services.test_jobs import af3
 
 LOCAL = [Host(name="local", slots=4)]
@@ -85,9 +87,9 @@ def test_deleting_a_job_removes_its_folder_on_the_ssh_host_too(settings, conn, a
     import time
     from pathlib import Path
 
-    from services.executors.cleanup import remove_elsewhere
     from services.hosts import load_hosts
-    from services.worker import Worker
+    from services.running.executors.cleanup import remove_elsewhere
+    from services.running.worker import Worker
 
     root = Path(__file__).resolve().parents[2]
     remote = tmp_path / "remote"

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from services import defaults, joblog, jobs
-from services.executors.base import RunSpec
-from services.executors.cleanup import reap_lost_attempts
-from services.executors.ssh import SSHExecutor
+from services import jobs
 from services.hosts import Host
-from services.jobs import JobState
+from services.jobs import JobState, joblog
+from services.platform import defaults
+from services.running.executors.base import RunSpec
+from services.running.executors.cleanup import reap_lost_attempts
+from services.running.executors.ssh import SSHExecutor
 from tests.conftest import alive, wait_for
 
 pytestmark = pytest.mark.service

@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from services import jobs, maintenance, preflight
-from services.errors import InvalidInput, PermissionDenied
-from services.hosts import Host
+from services import jobs
+from services.hosts import Host, preflight
 from services.jobs import JobState, placement
+from services.operations import maintenance
+from services.platform.errors import InvalidInput, PermissionDenied
 from tests.services.test_approvals import BIG_SEQ
 from tests.services.test_jobs import af3
 
@@ -114,7 +115,8 @@ def test_preflight_of_a_slurm_host_runs_here_without_nvidia_smi(settings):
 
 
 def test_why_a_job_waits(conn, settings, alice, admin):
-    from services import approvals, waiting
+    from services.jobs import waiting
+    from services.operations import approvals
 
     now = time.time()
     job = jobs.submit(conn, settings, alice, af3())

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from services import defaults, msa_cache, retention
 from services.af3 import load_jobs, load_json_text
-from services.msa_cache import Reused, chain_key, search_keys
+from services.msa import msa_cache
+from services.msa.msa_cache import Reused, chain_key, search_keys
+from services.operations import retention
+from services.platform import defaults
 
 ROOT = Path(__file__).resolve().parents[2]
 # The real AF3 v3.0.1 _data.json (the same bytes as /work/shared/af3_outputs/local_v301_pdl1_binder/).
@@ -287,7 +289,7 @@ def test_cli_stats_and_clear(conn, settings, alice, bob, ctx, tmp_path):
     env.update(FOLDDECK_DATA_DIR=str(settings.data_dir), PYTHONPATH=str(ROOT))
 
     def cli(*args):  # run from tmp_path: no stray .env is read
-        return subprocess.run([sys.executable, "-m", "services.msa_cache", *args], env=env, cwd=tmp_path,
+        return subprocess.run([sys.executable, "-m", "services.msa.msa_cache", *args], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=60)
 
     out = cli("stats")

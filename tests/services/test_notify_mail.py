@@ -12,11 +12,13 @@ import time
 
 import pytest
 
-from services import db, jobs, users
+from services import jobs
 from services.notify import mailer, outbox
 from services.notify.prefs import NotifyPrefs, set_prefs
 from services.notify.sender import Sender
-from services.worker import Worker
+from services.people import users
+from services.platform import db
+from services.running.worker import Worker
 from tests.conftest import USER_PASSWORD, free_port, wait_for
 
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"
@@ -145,7 +147,7 @@ def test_two_senders_send_each_message_once(settings, conn, alice, smtp):
 
 
 def test_gives_up_after_a_day_with_an_application_log_error(settings, conn, alice):
-    from services import applog
+    from services.platform import applog
 
     set_prefs(conn, alice.id, NotifyPrefs(email="alice@lab.example"))
     s = mail_settings(settings, free_port())
@@ -215,7 +217,7 @@ def test_without_a_mail_server_mails_wait_and_stale_ones_are_dropped(settings, c
 
 
 def test_rejected_job_mails_its_owner_with_the_note(settings, conn, alice, smtp):
-    from services import approvals
+    from services.operations import approvals
 
     port, inbox = smtp
     set_prefs(conn, alice.id, NotifyPrefs(email="alice@lab.example"))

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from services import db
-from services.errors import InvalidInput, PermissionDenied
 from services.notify import outbox, webhooks
 from services.notify.prefs import NotifyPrefs, set_prefs
 from services.notify.sender import Sender
-from services.settings import load_settings
+from services.platform import db
+from services.platform.errors import InvalidInput, PermissionDenied
+from services.platform.settings import load_settings
 from tests.services.test_notify_mail import mail_settings, run_job
 from tests.services.test_notify_webhooks import Receiver
 

@@ -1,8 +1,9 @@
 """Toasts written by the triggers: the owner's job endings, hosts going down (host events) for admins only."""
 from __future__ import annotations
 
-from services import jobs, users
+from services import jobs
 from services.notify.toasts import latest_id, toasts_since
+from services.people import users
 from tests.conftest import USER_PASSWORD
 
 INPUT = {"name": "T", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,
@@ -56,8 +57,8 @@ def test_host_the_sampler_sees_go_down_is_an_admin_toast(settings, conn, alice):
     import logging
     from types import SimpleNamespace
 
-    from services import applog
-    from services.sampler import Sampler
+    from services.operations.sampler import Sampler
+    from services.platform import applog
 
     admin = users.get_by_name(conn, "admin")
     start = latest_id(conn)

@@ -11,10 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from services import jobs, users
-from services.errors import PermissionDenied
+from services import jobs
 from services.notify import webhooks
 from services.notify.sender import WEBHOOK_FAILED, Sender
+from services.people import users
+from services.platform.errors import PermissionDenied
 from tests.services.test_notify_mail import INPUT, run_job
 
 

@@ -10,9 +10,9 @@ import zipfile
 import pytest
 
 from services import jobs, results
-from services.errors import InvalidInput
 from services.jobs import JobState
-from services.result_import import IMPORTED_HOST, import_zip
+from services.operations.result_import import IMPORTED_HOST, import_zip
+from services.platform.errors import InvalidInput
 from tests.conftest import ROOT
 
 REAL = ROOT / "tests" / "fixtures" / "af3_outputs"

@@ -6,9 +6,11 @@ import time
 
 import pytest
 
-from services import jobs, retention, users
-from services.errors import InvalidInput, JobNotFound, UserNotFound
-from services.sampler import Sampler
+from services import jobs
+from services.operations import retention
+from services.operations.sampler import Sampler
+from services.people import users
+from services.platform.errors import InvalidInput, JobNotFound, UserNotFound
 from tests.services.test_jobs import af3
 from tests.services.test_jobs_manage import finished
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from services import jobs, users
+from services import jobs
 from services.hosts import LOCAL, Host, local_host
 from services.metrics import history
 from services.metrics.collect_ssh import Backoff
 from services.metrics.store import SnapshotStore, cache_dir
-from services.sampler import Sampler, acquire_lock
+from services.operations.sampler import Sampler, acquire_lock
+from services.people import users
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.service
@@ -65,7 +66,7 @@ def test_tick_local_and_ssh_hosts_one_down(settings, sshd, sampler_for):
 
 
 def sampler_db(settings):
-    from services import db
+    from services.platform import db
 
     return db.connect(settings.db_path)
 
@@ -153,9 +154,9 @@ def test_stopping_sshd_turns_host_down_within_two_ticks(settings, sampler_for, t
 
 @pytest.mark.slow
 def test_cli_once_and_only_one_sampler_per_data_dir(settings):
-    """`python -m services.sampler` takes a tick; a second sampler on the same data dir refuses to start."""
+    """`python -m services.operations.sampler` takes a tick; a second sampler on the same data dir refuses to start."""
     env = dict(os.environ, FOLDDECK_DATA_DIR=str(settings.data_dir), FOLDDECK_HOSTS_FILE=str(settings.hosts_path))
-    cmd = [str(ROOT / ".venv/bin/python"), "-m", "services.sampler", "--once"]
+    cmd = [str(ROOT / ".venv/bin/python"), "-m", "services.operations.sampler", "--once"]
     ok = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and ok.stdout.startswith("local: up"), ok.stderr
     assert SnapshotStore(cache_dir(settings.data_dir)).seq() == 1
@@ -182,7 +183,7 @@ def test_host_down_and_up_are_written_to_the_application_log(settings, caplog):
     import logging
 
     from services.metrics.model import HostSnapshot, HostState
-    from services.sampler import Sampler
+    from services.operations.sampler import Sampler
 
     sampler = Sampler(settings, hosts=[])
     up = HostSnapshot(host="gpu9", ts=1.0)

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from services import joblog, jobs, msa_cache
+from services import jobs
 from services.hosts import Host, load_hosts
-from services.jobs import JobState
-from services.worker import Worker
+from services.jobs import JobState, joblog
+from services.msa import msa_cache
+from services.running.worker import Worker
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,7 +138,7 @@ def test_another_users_identical_chain_is_not_reused_by_default(settings, conn, 
 
 
 def test_the_admins_lab_wide_switch_lets_a_user_reuse_anothers_chain(settings, conn, alice, bob, admin):
-    from services import admin as admin_service
+    from services.operations import admin as admin_service
 
     s = two_stage(settings)  # FOLDDECK_MSA_CACHE_SCOPE left at "user"
     first = jobs.submit(conn, s, alice, fold("alice's"))
@@ -213,7 +214,7 @@ def test_a_worker_killed_between_the_stages_resumes_from_the_data_json(tmp_path,
 
     def start(log: str) -> subprocess.Popen:
         with open(tmp_path / log, "wb") as out:
-            return subprocess.Popen([sys.executable, "-m", "services.worker"], cwd=ROOT, env=env, stdout=out,
+            return subprocess.Popen([sys.executable, "-m", "services.running.worker"], cwd=ROOT, env=env, stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     worker = start("worker1.log")
@@ -258,7 +259,7 @@ def test_one_stage_hosts_keep_running_both_stages_in_one_slot(settings, conn, al
 
 
 def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, alice):
-    from services import waiting
+    from services.jobs import waiting
 
     s = two_stage(settings)
     hosts = load_hosts(s)
@@ -337,7 +338,7 @@ def test_a_full_disk_while_preparing_the_input_fails_the_job_with_the_reason(set
     def full(*_args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("services.worker.os.replace", full)
+    monkeypatch.setattr("services.running.worker.os.replace", full)
     Worker(s).run(once=True)
     second = jobs.get_job(conn, alice, second.id)
     assert second.state is JobState.FAILED

@@ -14,10 +14,11 @@ import time
 
 import pytest
 
-from services import joblog, jobs
-from services.executors.cleanup import reap_lost_attempts
+from services import jobs
+from services.af3.progress import Tracker
 from services.hosts import load_hosts
-from services.progress import Tracker
+from services.jobs import joblog
+from services.running.executors.cleanup import reap_lost_attempts
 from tests.conftest import ROOT, wait_for
 
 AF3 = {"name": "stale", "modelSeeds": [1], "sequences": [{"protein": {"id": "A", "sequence": "MKV"}}],
@@ -60,7 +61,7 @@ def test_a_resumed_worker_that_lost_its_lease_writes_nothing(tmp_path, settings,
     env.pop("FOLDDECK_HOSTS_FILE", None)
     worker_log = tmp_path / "worker.log"
     with open(worker_log, "wb") as out:
-        worker = subprocess.Popen([sys.executable, "-m", "services.worker"], cwd=ROOT, env=env, stdout=out,
+        worker = subprocess.Popen([sys.executable, "-m", "services.running.worker"], cwd=ROOT, env=env, stdout=out,
                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         tag1 = f"attempt={job.id}:1 "

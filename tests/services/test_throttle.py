@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from services import defaults, users
-from services.errors import LoginThrottled
+from services.people import users
+from services.platform import defaults
+from services.platform.errors import LoginThrottled
 
 RIGHT = "user-password-1"  # alice's password (tests/conftest.py)
 ADMIN_RIGHT = "admin-password-1"

@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from services import users
-from services.errors import UserError
+from services.people import users
+from services.platform.errors import UserError
 
 
 def test_password_is_stored_as_hash(conn):
@@ -56,7 +56,7 @@ def test_usernames_and_passwords_checked(conn):
 
 
 def test_ensure_admin_only_on_empty_db(tmp_path):
-    from services import db
+    from services.platform import db
 
     path = tmp_path / "e.db"
     db.migrate(path)
@@ -70,7 +70,7 @@ def test_cli_add_list_disable_enable(tmp_path):
     env = {"FOLDDECK_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
 
     def cli(*args, stdin=""):
-        return subprocess.run([sys.executable, "-m", "services.users", *args], input=stdin, text=True,
+        return subprocess.run([sys.executable, "-m", "services.people.users", *args], input=stdin, text=True,
                               capture_output=True, env=env, cwd=str(tmp_path.parent), timeout=60)
 
     import os

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from services import joblog, jobs, users
-from services.executors.local import _group_members
+from services import jobs
 from services.hosts import Host
-from services.jobs import JobState
-from services.worker import Worker, check_outputs, expected_samples
+from services.jobs import JobState, joblog
+from services.people import users
+from services.running.executors.local import _group_members
+from services.running.worker import Worker, check_outputs, expected_samples
 from tests.conftest import alive, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,7 +117,7 @@ def start_worker_process(settings, *args: str, **extra) -> subprocess.Popen:
     # Output goes to a file: an unread pipe would fill up and stall a chatty worker.
     out = settings.data_dir / f"worker-{time.monotonic_ns()}.out"
     with open(out, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "services.worker", *args], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "services.running.worker", *args], cwd=ROOT,
                                 env=worker_env(settings, **extra), stdout=fh, stderr=subprocess.STDOUT, text=True)
     wait_for(lambda: out.read_text().startswith("FoldDeck worker "), what="worker start line")
     return proc
@@ -196,7 +197,8 @@ def test_four_workers_run_200_jobs_exactly_once(settings, conn, alice):
 
 def test_a_succeeded_jobs_best_sample_is_parsed_for_its_page_before_anyone_opens_it(settings, conn, alice,
                                                                                      monkeypatch):
-    from services import defaults, results
+    from services import results
+    from services.platform import defaults
     from services.results import confidences
 
     job = run_one(settings, conn, alice, SIM)  # run() returns once the pre-parse thread is done

@@ -8,10 +8,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from services import db, jobs
+from services import jobs
 from services.jobs import JobState
-from services.settings import Settings, load_settings
-from services.worker import Worker
+from services.platform import db
+from services.platform.settings import Settings, load_settings
+from services.running.worker import Worker
 
 SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"
 INPUT = {"name": "Paths", "modelSeeds": [1], "dialect": "alphafold3", "version": 1,

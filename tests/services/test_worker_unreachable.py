@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from services import defaults, joblog, jobs
+from services import jobs
 from services.hosts import Host
-from services.jobs import JobState
-from services.worker import Worker
+from services.jobs import JobState, joblog
+from services.platform import defaults
+from services.running.worker import Worker
 from tests.conftest import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,2 @@
+"""The MSA cache: chains searched once, reused by later jobs (keys, entries, eviction).
+"""

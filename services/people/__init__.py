@@ -1,0 +1,2 @@
+"""People and access: users and their sessions, API tokens, rate limits.
+"""

@@ -1,0 +1,263 @@
+"""Run the AF3 command on an SSH host: upload the input, stream output, kill the remote group, fetch results."""
+from __future__ import annotations
+
+import posixpath
+import queue
+import shlex
+import stat
+import threading
+import time
+from pathlib import Path
+
+import paramiko
+
+from services.hosts import Host
+from services.hosts.ssh import open_client
+from services.platform import defaults
+from services.platform.errors import HostUnreachable
+from services.running.executors.base import (
+    Executor,
+    ExecutorError,
+    HostUnavailable,
+    LineSplitter,
+    RunSpec,
+    drain,
+    render_command,
+)
+from services.running.executors.local import JOB_ENV, job_tag
+
+PID_MARKER = "__FOLDDECK_PGID__"  # first line the remote wrapper prints: its process group id
+# The viewer needs structures, confidences and the ranking; embeddings/distograms stay remote.
+FETCH_SUFFIXES = (".cif", ".json", ".csv", ".md")
+
+
+class SSHExecutor(Executor):
+    kind = "ssh"
+
+    def __init__(self, host: Host, known_hosts: Path):
+        self.host, self.known_hosts = host, known_hosts
+        self.client: paramiko.SSHClient | None = None
+        self.channel: paramiko.Channel | None = None
+        self.lines: queue.Queue = queue.Queue()
+        self.eof = threading.Event()
+        self.got_pid = threading.Event()
+        self.reader: threading.Thread | None = None
+        self.spec: RunSpec | None = None
+
+    def start(self, spec: RunSpec) -> None:
+        """Upload the input over SFTP and start the command in a new remote session."""
+        self.spec = spec
+        try:
+            self.client = open_client(self.host, self.known_hosts)
+        except HostUnreachable as exc:
+            raise unavailable(self.host, self.known_hosts, exc) from None
+        run_dir = remote_run_dir(self.host, spec.job_id, spec.attempt)
+        remote_input = posixpath.join(run_dir, "input.json")
+        self.remote_output = posixpath.join(run_dir, "output")
+        try:
+            self._exec_checked(f"mkdir -p {shlex.quote(self.remote_output)}")
+            with self.client.open_sftp() as sftp:
+                sftp.put(str(spec.input_path), remote_input)
+        except (OSError, paramiko.SSHException) as exc:
+            self._raise_if_dropped(exc)
+            raise ExecutorError(f"{self.host.name}: cannot upload the input: {exc}") from None
+        cmd = render_command(self.host.af3_command or spec.command, remote_input, self.remote_output,
+                             spec.model_dir, spec.db_dir, spec.stage)
+        # setsid -w: the command leads its own process group (killed as one) and we still get its status.
+        inner = f"echo {PID_MARKER} $$; cd {shlex.quote(run_dir)} && exec /bin/sh -c {shlex.quote(cmd)}"
+        # The marker in every process's environment lets a reaper find this attempt after its worker died.
+        tag = shlex.quote(f"{JOB_ENV}={remote_tag(self.host, spec.job_id, spec.attempt)}")
+        wrapper = f"exec env {tag} setsid -w /bin/sh -c {shlex.quote(inner)} 2>&1"
+        try:
+            self.channel = self.client.get_transport().open_session()
+            self.channel.exec_command(wrapper)
+        except (OSError, paramiko.SSHException) as exc:
+            self._raise_if_dropped(exc)
+            raise ExecutorError(f"{self.host.name}: cannot start the command: {exc}") from None
+        self.reader = threading.Thread(target=self._read, name=f"job-{spec.job_id}-ssh-reader", daemon=True)
+        self.reader.start()
+        self.got_pid.wait(10)
+
+    def _raise_if_dropped(self, exc: Exception) -> None:
+        """Raise HostUnavailable when `exc` came from a lost connection (the host went away mid-setup)."""
+        transport = self.client.get_transport() if self.client is not None else None
+        if transport is None or not transport.is_active():
+            raise HostUnavailable(self.host.name, f"connection lost: {exc or 'closed by the host'}") from None
+
+    def _exec_checked(self, command: str) -> str:
+        _, out, err = self.client.exec_command(command, timeout=30)
+        text, status = out.read().decode(errors="replace"), out.channel.recv_exit_status()
+        if status != 0:
+            raise OSError(f"`{command}` failed ({status}): {err.read().decode(errors='replace').strip()}")
+        return text
+
+    def _read(self) -> None:
+        splitter = LineSplitter()
+        try:
+            while data := self.channel.recv(1 << 16):
+                lines = splitter.feed(data)
+                if lines and self.remote_pid is None and lines[0].startswith(PID_MARKER):
+                    self.remote_pid = int(lines.pop(0).split()[1])
+                    self.got_pid.set()
+                if lines:
+                    self.lines.put(lines)
+        except (OSError, paramiko.SSHException) as exc:
+            self.lines.put(splitter.flush())  # the partial line before the break is output too
+            self.lines.put([f"FoldDeck: lost the SSH connection to {self.host.name}: {exc}"])
+        else:
+            if rest := splitter.flush():
+                self.lines.put(rest)
+        finally:
+            self.got_pid.set()
+            self.eof.set()
+
+    def read_lines(self, timeout: float) -> list[str]:
+        """Return output lines available within `timeout` seconds."""
+        return drain(self.lines, timeout)
+
+    def poll(self) -> int | None:
+        """Return the remote exit status once the output is drained."""
+        if not self.eof.is_set() or not self.lines.empty() or not self.channel.exit_status_ready():
+            return None
+        return self.channel.recv_exit_status()
+
+    def cancel(self, grace: float = defaults.CANCEL_GRACE_SECONDS) -> None:
+        """Kill the remote process group: TERM, then KILL after `grace` seconds; then any process with our marker."""
+        if self.client is None or self.spec is None:
+            return
+        script = ""
+        if self.remote_pid is not None:
+            group = f"-{self.remote_pid}"
+            script = (f"kill -TERM -- {group} 2>/dev/null; i=0; while kill -0 -- {group} 2>/dev/null "
+                      f"&& [ $i -lt {int(grace * 10)} ]; do sleep 0.1; i=$((i+1)); done; "
+                      f"kill -KILL -- {group} 2>/dev/null; ")
+        # The sweep also finds children that left the group (setsid, daemons) and would hold the output open.
+        tag = shlex.quote(f"{JOB_ENV}={remote_tag(self.host, self.spec.job_id, self.spec.attempt)}")
+        script += _KILL_SCRIPT.format(tag=tag)
+        try:
+            self._exec_checked(script)
+        except (OSError, paramiko.SSHException):
+            pass
+        deadline = time.monotonic() + 10
+        while not self.eof.is_set() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def collect(self) -> None:
+        """Download the viewer's files from the remote output folder into `spec.output_dir`."""
+        try:
+            with self.client.open_sftp() as sftp:
+                self._fetch(sftp, self.remote_output, self.spec.output_dir)
+        except (OSError, paramiko.SSHException) as exc:
+            raise ExecutorError(f"{self.host.name}: cannot fetch the results: {exc}") from None
+
+    def _fetch(self, sftp: paramiko.SFTPClient, remote: str, local: Path) -> None:
+        local.mkdir(parents=True, exist_ok=True)
+        for entry in sftp.listdir_attr(remote):
+            src = posixpath.join(remote, entry.filename)
+            if stat.S_ISDIR(entry.st_mode):
+                self._fetch(sftp, src, local / entry.filename)
+            elif entry.filename.endswith(FETCH_SUFFIXES):
+                sftp.get(src, str(local / entry.filename))
+
+    def close(self) -> None:
+        """Close the channel and connection."""
+        if self.reader is not None and self.channel is not None and not self.eof.is_set():
+            self.cancel(grace=0)
+        if self.client is not None:
+            self.client.close()
+        if self.reader is not None:
+            self.reader.join(5)
+
+
+def unavailable(host: Host, known_hosts: Path, exc: HostUnreachable) -> HostUnavailable:
+    """Return `exc` as a HostUnavailable: a short reason, and whether (and how) an admin must fix it."""
+    cause = exc.__context__  # open_client raises `from None`; the paramiko or socket error is still here
+    known = Path(known_hosts).expanduser()
+    if isinstance(cause, paramiko.BadHostKeyException):
+        return HostUnavailable(host.name, "host key changed", config=True,
+                               fix=f"check the server's new key, then replace its line in {known}")
+    if isinstance(cause, paramiko.AuthenticationException):
+        return HostUnavailable(host.name, f"authentication refused for user {host.user}", config=True,
+                               fix=f"check 'user' and 'key_file' of {host.name} in the hosts file and that the "
+                                   f"public key is in {host.user}'s ~/.ssh/authorized_keys on {host.address}")
+    if isinstance(cause, paramiko.SSHException) and "not found in known_hosts" in str(cause):
+        return HostUnavailable(host.name, f"host key not in {known}", config=True,
+                               fix=f"add it with `ssh-keyscan -p {host.port} {host.address} >> {known}` "
+                                   "and compare the fingerprint with the server's")
+    if isinstance(cause, FileNotFoundError) or "No such file" in str(cause):
+        return HostUnavailable(host.name, f"key file {host.key_file} not found", config=True,
+                               fix=f"fix 'key_file' of {host.name} in the hosts file")
+    if isinstance(cause, paramiko.ssh_exception.NoValidConnectionsError) and cause.errors:
+        cause = next(iter(cause.errors.values()))  # paramiko wraps the socket's own error per address tried
+    if isinstance(cause, TimeoutError):  # socket.timeout is TimeoutError since 3.10
+        return HostUnavailable(host.name, "timed out")
+    if isinstance(cause, OSError):
+        return HostUnavailable(host.name, (cause.strerror or str(cause)).lower())
+    return HostUnavailable(host.name, str(cause or exc).rstrip(".") or "SSH error")
+
+
+def remote_run_dir(host: Host, job_id: int, attempt: int) -> str:
+    """Return the folder on `host` that holds one attempt's input and output."""
+    return posixpath.join(host.work_dir or "folddeck", f"job-{job_id}", f"attempt-{attempt}")
+
+
+def remote_tag(host: Host, job_id: int, attempt: int) -> str:
+    """Return the marker value of one attempt's remote processes (the run dir keeps installs apart)."""
+    return f"{job_tag(job_id, attempt)}:{remote_run_dir(host, job_id, attempt)}"
+
+
+# Every process of the remote user whose environment holds the marker, over a few rounds (a shell
+# caught mid-fork spawns one more child). Marker-checked, so a reused pid never hits another program.
+_KILL_SCRIPT = """tag={tag}; killed=0
+for round in 1 2 3 4 5; do
+  found=0
+  for p in $(ps -u "$(id -u)" -o pid=); do
+    [ "$p" = "$$" ] && continue
+    if tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qxF -- "$tag"; then
+      kill -KILL "$p" 2>/dev/null && found=$((found+1))
+    fi
+  done
+  [ "$found" -eq 0 ] && break
+  killed=$((killed+found)); sleep 0.05
+done
+echo "$killed"
+"""
+
+
+def kill_remote_leftovers(host: Host, known_hosts: Path, job_id: int, attempt: int,
+                          timeout: float | None = None) -> int:
+    """SIGKILL what a lost attempt left running on `host`; return how many processes were killed.
+
+    Raises:
+        HostUnreachable: the host did not answer within `timeout` seconds (connect or command).
+    """
+    timeout = defaults.REAP_SSH_TIMEOUT_S if timeout is None else timeout
+    client = open_client(host, known_hosts, timeout=timeout)
+    try:
+        tag = shlex.quote(f"{JOB_ENV}={remote_tag(host, job_id, attempt)}")
+        _, out, _ = client.exec_command(_KILL_SCRIPT.format(tag=tag), timeout=timeout)
+        text = out.read().decode(errors="replace").strip()
+        return int(text.splitlines()[-1]) if text else 0
+    except (OSError, paramiko.SSHException, ValueError) as exc:
+        raise HostUnreachable(f"{host.name}: cannot stop the lost attempt: {exc or 'timed out'}") from None
+    finally:
+        client.close()
+
+
+def remove_remote_job(host: Host, known_hosts: Path, job_id: int, timeout: float | None = None) -> None:
+    """Remove a deleted job's folder (every attempt) from `host`'s work dir.
+
+    Raises:
+        HostUnreachable: the host did not answer within `timeout` seconds, or the removal failed.
+    """
+    timeout = defaults.REAP_SSH_TIMEOUT_S if timeout is None else timeout
+    folder = posixpath.join(host.work_dir or "folddeck", f"job-{int(job_id)}")
+    client = open_client(host, known_hosts, timeout=timeout)
+    try:
+        _, out, err = client.exec_command(f"rm -rf -- {shlex.quote(folder)}", timeout=timeout)
+        if out.channel.recv_exit_status() != 0:
+            raise HostUnreachable(f"{host.name}: cannot remove {folder}: {err.read().decode(errors='replace')[:200]}")
+    except (OSError, paramiko.SSHException) as exc:
+        raise HostUnreachable(f"{host.name}: cannot remove {folder}: {exc or 'timed out'}") from None
+    finally:
+        client.close()
