@@ -77,9 +77,9 @@ def test_status001_cards_charts_and_a_down_host(live, sampler, settings):
     # a worker failed to reach "dead": it rests, and the card says until when
     jobs.mark_host_down(db.connect(settings.db_path), "dead", "connection refused")
     browser_login(dash_duo, "admin", ADMIN_PASSWORD, "/status")
-    dash_duo.wait_for_text_to_equal('[data-host="local"] .fd-host-state', "up", timeout=15)
-    dash_duo.wait_for_text_to_equal('[data-host="gpu1"] .fd-host-state', "up", timeout=15)
-    dash_duo.wait_for_text_to_equal('[data-host="dead"] .fd-host-state', "down", timeout=15)
+    dash_duo.wait_for_text_to_equal('[data-host="local"] .fd-host-state', "up", timeout=45)
+    dash_duo.wait_for_text_to_equal('[data-host="gpu1"] .fd-host-state', "up", timeout=45)
+    dash_duo.wait_for_text_to_equal('[data-host="dead"] .fd-host-state', "down", timeout=45)
     assert "cannot connect" in card_text(dash_duo, "dead", ".fd-host-reason")
     assert card_text(dash_duo, "dead", ".fd-host-resting") == "resting"
     assert "connection refused · retrying at" in card_text(dash_duo, "dead", ".fd-host-backoff")
@@ -111,5 +111,5 @@ def test_status002_plain_user_sees_page(live, sampler):
 
     dash_duo = live
     browser_login(dash_duo, "alice", USER_PASSWORD, "/status")
-    dash_duo.wait_for_text_to_equal('[data-host="gpu1"] .fd-host-state', "up", timeout=15)
+    dash_duo.wait_for_text_to_equal('[data-host="gpu1"] .fd-host-state', "up", timeout=45)
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, ".fd-gpu-procs") == []

@@ -24,7 +24,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "af3"
 CAUSE = "The above exception was the direct cause of the following exception:"
 
 
-def run_sim(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+def run_sim(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     """Run `python -m services.af3sim` with `args` from the repo root."""
     return subprocess.run([sys.executable, "-m", "services.af3sim", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL,
