@@ -259,7 +259,7 @@ def test_one_stage_hosts_keep_running_both_stages_in_one_slot(settings, conn, al
 
 
 def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, alice):
-    from services.jobs import waiting
+    from services.jobs.rules import waiting
 
     s = two_stage(settings)
     hosts = load_hosts(s)
