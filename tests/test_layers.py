@@ -34,8 +34,8 @@ TIERS: list[dict[str, tuple[str, ...]]] = [
      "people": ("services.people",),
      "af3": ("services.af3", "services.af3sim"),
      "results": ("services.results",)},
-    # the queue and its rules: jobs, their log, limits, quota, approval, placement, why a job waits, and
-    # the MSA cache the claim routes by. It knows nothing of who runs its jobs.
+    # the queue and its rules (services.jobs.rules: limits, quota, approval, placement, why a job waits,
+    # wording), jobs and their log, and the MSA cache the claim routes by. It knows nothing of who runs its jobs.
     {"queue": ("services.jobs", "services.msa")},
     # running jobs and watching hosts: the worker and its executors, host metrics
     {"running": ("services.running", "services.metrics")},

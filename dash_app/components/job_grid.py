@@ -17,7 +17,7 @@ import dash_ag_grid as dag
 
 from services import jobs
 from services.jobs import Job, JobState
-from services.jobs.wording import stage_text
+from services.jobs.rules.wording import stage_text
 from services.people.users import User
 from services.platform import defaults
 

@@ -14,7 +14,8 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash_app.components import console as cons
 from dash_app.context import conn, require_account, settings
 from services import jobs
-from services.jobs import Job, approval
+from services.jobs import Job
+from services.jobs.rules import approval
 from services.operations import job_removal, retention
 from services.platform.errors import FoldDeckError
 

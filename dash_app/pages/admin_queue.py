@@ -15,7 +15,8 @@ from dash_app.components.slurm_cluster import summary as cluster_summary
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
 from services import jobs
-from services.jobs import JobState, waiting
+from services.jobs import JobState
+from services.jobs.rules import waiting
 from services.metrics.store import SnapshotStore, cache_dir
 from services.msa import msa_cache
 from services.operations import admin, approvals

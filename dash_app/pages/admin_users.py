@@ -9,7 +9,8 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dash_app.components.admin_common import error_alert, fmt_time, ok_alert, page_header
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
-from services.jobs import UserLimits, quota
+from services.jobs import UserLimits
+from services.jobs.rules import quota
 from services.operations import admin, approvals, retention
 from services.operations.admin import UserSummary
 from services.people import users

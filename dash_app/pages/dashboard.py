@@ -20,8 +20,8 @@ from dash_app.components.job_grid import DEFAULT_SORT, STATES, GridPage, column_
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
 from services import jobs
-from services.jobs import wording
-from services.jobs.wording import cancel_wording
+from services.jobs.rules import wording
+from services.jobs.rules.wording import cancel_wording
 from services.operations import job_removal, retention
 from services.platform import defaults
 from services.platform.errors import FoldDeckError

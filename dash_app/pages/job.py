@@ -29,8 +29,9 @@ from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
 from services import jobs, results
 from services.af3 import failures
-from services.jobs import Job, JobState, joblog, waiting, wording
-from services.jobs.wording import cancel_wording
+from services.jobs import Job, JobState, joblog
+from services.jobs.rules import waiting, wording
+from services.jobs.rules.wording import cancel_wording
 from services.operations.result_import import IMPORTED_HOST
 from services.platform import defaults
 from services.platform.errors import FoldDeckError, JobNotFound

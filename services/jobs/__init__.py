@@ -4,14 +4,15 @@ A job's input is kept as `<data dir>/jobs/<id>/input.json`; each attempt writes 
 `<data dir>/jobs/<id>/attempt-<n>/`. Every read takes the caller: a user sees only their own
 jobs, an admin sees all; a job the caller may not see is reported exactly like a missing one.
 
-The package keeps one noun per module: `model` (the job and its states), `limits` and
-`submission`, `queries` (reads, queue positions, change marks), `actions` (cancel, retry, clone),
-`manage` (rename, pin, hold back, a deleted job's rows), `workers` (registry, queue control,
-heartbeats), `leases` (attempts: claims, leases, reaping), `backoff` (unreachable hosts) and `cli`
+The package keeps one noun per module: `model` (the job and its states), `submission`, `queries`
+(reads, queue positions, change marks), `actions` (cancel, retry, clone), `manage` (rename, pin,
+hold back, a deleted job's rows), `workers` (registry, queue control, heartbeats), `leases`
+(attempts: claims, leases, reaping), `backoff` (unreachable hosts), `joblog` (the job's log),
+`stages` (which slot a job's next stage needs), `slurm` (attempts handed to Slurm) and `cli`
 (`python -m services.jobs ...`). Everything public is re-exported here: callers write
-`from services import jobs; jobs.submit(...)`. The queue's rules are used by module name:
-`approval` (which jobs wait for an admin) and `placement` (maintenance windows, preflight), and
-`stages` (which slot a job's next stage needs).
+`from services import jobs; jobs.submit(...)`. The queue's rules live in `rules/` and are used by
+module name: `approval` (which jobs wait for an admin), `placement` (maintenance windows,
+preflight), `limits`, `quota`, `waiting` (why a job waits) and `wording` (what FoldDeck says).
 
 The queue knows nothing above it: who runs its jobs (services.running) and what admins do with them
 (services.operations: approvals, maintenance, job removal) import the queue, never the other way
@@ -40,20 +41,6 @@ from services.jobs.leases import (  # noqa: F401
     record_process,
     start_attempt,
 )
-from services.jobs.limits import (  # noqa: F401
-    GPU_HOURS_RANGE,
-    LIMIT_RANGE,
-    SubmitLimits,
-    UserLimits,
-    check_job_count,
-    default_limits,
-    effective_limits,
-    get_limits,
-    set_default_limits,
-    set_limits,
-    too_many_jobs,
-    too_many_tokens,
-)
 from services.jobs.manage import pin_job, rename_job, set_not_before  # noqa: F401
 from services.jobs.model import FINISHED, SELECT_JOB, SORTS, WORKER_LOST, Job, JobState, log  # noqa: F401
 from services.jobs.queries import (  # noqa: F401
@@ -68,6 +55,20 @@ from services.jobs.queries import (  # noqa: F401
     record_gpu_usage,
     running_jobs,
     state_counts,
+)
+from services.jobs.rules.limits import (  # noqa: F401
+    GPU_HOURS_RANGE,
+    LIMIT_RANGE,
+    SubmitLimits,
+    UserLimits,
+    check_job_count,
+    default_limits,
+    effective_limits,
+    get_limits,
+    set_default_limits,
+    set_limits,
+    too_many_jobs,
+    too_many_tokens,
 )
 from services.jobs.slurm import (  # noqa: F401
     SlurmAttempt,

@@ -6,10 +6,11 @@ import logging
 import sqlite3
 import time
 
-from services.jobs import approval, joblog
-from services.jobs.limits import _check_limits
+from services.jobs import joblog
 from services.jobs.model import Job, JobState, job_event, load_job
 from services.jobs.queries import get_job
+from services.jobs.rules import approval
+from services.jobs.rules.limits import _check_limits
 from services.jobs.submission import input_file, job_files, submit
 from services.people.users import User
 from services.platform.db import transaction

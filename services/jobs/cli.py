@@ -10,10 +10,11 @@ import time
 from enum import Enum
 from pathlib import Path
 
-from services.jobs import joblog, wording
+from services.jobs import joblog
 from services.jobs.actions import cancel_job, retry_job
 from services.jobs.model import Job, JobState
 from services.jobs.queries import get_job, list_jobs
+from services.jobs.rules import wording
 from services.jobs.submission import TERMS_URL, submit_document
 from services.jobs.workers import list_workers
 from services.people.users import User

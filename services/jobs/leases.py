@@ -7,9 +7,10 @@ import time
 
 from services.af3.progress import Tracker
 from services.hosts import Host
-from services.jobs import approval, joblog, placement, stages
+from services.jobs import joblog, stages
 from services.jobs.backoff import HOST_UNREACHABLE
 from services.jobs.model import SELECT_JOB, WORKER_LOST, Job, JobState, job_event, load_job, to_job
+from services.jobs.rules import approval, placement
 from services.jobs.workers import queue_paused, slot_use
 from services.platform import defaults
 from services.platform.db import transaction

@@ -10,8 +10,8 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from services.jobs import wording
 from services.jobs.queries import get_job
+from services.jobs.rules import wording
 from services.people.users import User
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from services.af3.progress import DATA_DONE
 from services.hosts import Host
-from services.jobs import joblog, wording
+from services.jobs import joblog
 from services.jobs.model import WORKER_LOST, Job, job_event
+from services.jobs.rules import wording
 from services.msa import msa_cache
 from services.platform.db import transaction
 from services.platform.settings import Settings

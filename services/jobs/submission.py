@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from services.af3 import input_files
-from services.jobs import approval, quota
-from services.jobs.limits import (
+from services.jobs.model import SELECT_JOB, Job, job_event, to_job
+from services.jobs.rules import approval, quota
+from services.jobs.rules.limits import (
     _ASK,
     SubmitLimits,
     _queued_count,
@@ -23,7 +24,6 @@ from services.jobs.limits import (
     effective_limits,
     job_refusal,
 )
-from services.jobs.model import SELECT_JOB, Job, job_event, to_job
 from services.msa import msa_cache
 from services.people import ratelimit
 from services.people.users import User

@@ -46,7 +46,7 @@ log = logging.getLogger("folddeck.msa_cache")
 
 @dataclass(frozen=True)
 class Reused:
-    """One entity whose search results came from the cache (services.jobs.wording.msa_reused says so)."""
+    """One entity whose search results came from the cache (services.jobs.rules.wording.msa_reused says so)."""
 
     chains: list[str]  # chain ids of one entity, e.g. ["A"] or ["A", "B"]
     job_id: int | None  # the job whose search produced the entry (msa_cache.source_job_id)

@@ -1,6 +1,6 @@
 """Approval as an admin does it: the jobs awaiting approval, approve, reject, flag a user.
 
-The rule that decides which jobs wait is the queue's (services.jobs.approval: `gate`, `claimable_sql`).
+The rule that decides which jobs wait is the queue's (services.jobs.rules.approval: `gate`, `claimable_sql`).
 A rejection cancels the job with the admin's note as its error, so the owner reads it on the job page
 and the dashboard.
 """

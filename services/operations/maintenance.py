@@ -1,7 +1,7 @@
 """Maintenance windows per host as an admin schedules them (issue 18).
 
 What a window means for the queue (no job starts that would run into one) is the queue's rule:
-services.jobs.placement, which also reads the windows.
+services.jobs.rules.placement, which also reads the windows.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 import sqlite3
 import time
 
-from services.jobs.placement import Window
+from services.jobs.rules.placement import Window
 from services.people.users import User
 from services.platform.errors import InvalidInput, PermissionDenied
 

@@ -20,7 +20,8 @@ from typing import BinaryIO
 
 from services import results
 from services.af3 import server_to_af3
-from services.jobs import Job, effective_limits, get_job, quota
+from services.jobs import Job, effective_limits, get_job
+from services.jobs.rules import quota
 from services.people.users import User
 from services.platform import defaults
 from services.platform.db import transaction

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from services.jobs.manage import delete_rows, hosts_with_files, remove_folder
-from services.jobs.quota import folder_bytes
+from services.jobs.rules.quota import folder_bytes
 from services.msa import msa_cache
 from services.people.users import User
 from services.platform import applog, defaults

@@ -1,3 +1,3 @@
-"""Running jobs: the worker, hosts, executors, the MSA cache, preflight checks, and reading AF3's
-output (progress, failures).
+"""Running jobs: the worker's claim loop (`worker`), one attempt's run (`attempt`), its guard against a
+full disk (`disk_guard`), what a finished run must leave (`outputs`), and the `executors` per host kind.
 """

@@ -42,7 +42,7 @@ def test_maintenance001_calendar_creates_a_window(live, settings):
     assert w.host == "local" and w.note == "driver update" and w.created_by == "admin"
     alice = users.get_by_name(conn, "alice")
     job = jobs.submit(conn, settings, alice, af3())
-    from services.jobs import waiting
+    from services.jobs.rules import waiting
 
     assert waiting.reason(conn, settings, job).startswith("waiting: local in maintenance until ")
 

@@ -3,7 +3,7 @@ callback, the grid shows it, a plain user cannot set it, and the import route re
 from __future__ import annotations
 
 from dash_app.ids import page_id
-from services.jobs import quota
+from services.jobs.rules import quota
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login
 from tests.dash_app.test_import_results import _import_page, _server_zip
 from tests.dash_app.test_second_user import callback_body

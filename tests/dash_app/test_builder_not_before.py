@@ -7,7 +7,7 @@ from datetime import datetime
 from dash_app import builder as B
 from services import jobs
 from services.hosts import Host
-from services.jobs import waiting
+from services.jobs.rules import waiting
 from services.people import users
 from tests.conftest import dash_post
 from tests.dash_app.test_upload_page import payload

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from services import jobs
-from services.jobs import approval
+from services.jobs.rules import approval
 from services.operations import approvals
 from services.people import api_tokens, users
 from tests.conftest import ADMIN_PASSWORD, dash_post, login

@@ -12,7 +12,8 @@ import pytest
 
 from dash_app.components.job_grid import stage_text
 from services import jobs
-from services.jobs import JobState, wording
+from services.jobs import JobState
+from services.jobs.rules import wording
 from services.people import api_tokens
 from services.platform import applog, db
 from services.platform.applog import LogFilters

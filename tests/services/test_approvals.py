@@ -5,7 +5,8 @@ import pytest
 
 from services import jobs
 from services.hosts import Host
-from services.jobs import JobState, approval
+from services.jobs import JobState
+from services.jobs.rules import approval
 from services.operations import approvals
 from services.platform.errors import JobStateError, PermissionDenied
 from tests.services.test_jobs import af3

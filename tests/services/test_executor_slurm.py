@@ -240,10 +240,10 @@ def cpu_partition(slurm):
 
 def test_a_run_is_a_data_job_then_an_inference_job_linked_by_afterok(slurm, cpu_partition, tmp_path, workers,
                                                                       monkeypatch, caplog):
-    import services.running.worker
+    import services.running.attempt
 
     made: list = []
-    monkeypatch.setattr(services.running.worker, "make_executor",
+    monkeypatch.setattr(services.running.attempt, "make_executor",
                         lambda host, settings: made.append(slurm_exec.SlurmExecutor(host, settings)) or made[-1])
     settings = make_settings(tmp_path)
     job = submit(settings)

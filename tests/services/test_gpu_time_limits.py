@@ -12,7 +12,8 @@ from services import jobs
 from services.af3 import estimate_size
 from services.af3.size import gpu_seconds
 from services.hosts import Host
-from services.jobs import JobState, SubmitLimits, approval, waiting
+from services.jobs import JobState, SubmitLimits
+from services.jobs.rules import approval, waiting
 from services.operations import approvals, maintenance
 from services.platform.errors import InvalidInput, LimitExceeded
 from tests.services.test_jobs import af3

@@ -12,7 +12,8 @@ from dataclasses import replace
 import pytest
 
 from services import jobs
-from services.jobs import UserLimits, quota
+from services.jobs import UserLimits
+from services.jobs.rules import quota
 from services.operations import retention
 from services.operations.result_import import import_zip, model_tokens
 from services.platform.errors import LimitExceeded, PermissionDenied

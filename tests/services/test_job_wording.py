@@ -1,4 +1,4 @@
-"""Words about jobs are written once (issue 27 item 3): services.jobs.wording says them, and the job page, the
+"""Words about jobs are written once (issue 27 item 3): services.jobs.rules.wording says them, and the job page, the
 grid, the waiting reasons, the CLI and the job log use it."""
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from services import jobs
-from services.jobs import JobState, joblog, stages, waiting, wording
+from services.jobs import JobState, joblog, stages
+from services.jobs.rules import waiting, wording
 from services.msa.msa_cache import Reused
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,7 @@ def _strings(path: Path) -> list[str]:
 
 
 def test_no_module_but_wording_writes_the_job_sentences():
-    home = ROOT / "services" / "jobs" / "wording.py"
+    home = ROOT / "services" / "jobs" / "rules" / "wording.py"
     found = []
     for path in sorted([*(ROOT / "services").rglob("*.py"), *(ROOT / "dash_app").rglob("*.py")]):
         if path == home:

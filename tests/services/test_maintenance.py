@@ -9,7 +9,8 @@ import pytest
 
 from services import jobs
 from services.hosts import Host, preflight
-from services.jobs import JobState, placement
+from services.jobs import JobState
+from services.jobs.rules import placement
 from services.operations import maintenance
 from services.platform.errors import InvalidInput, PermissionDenied
 from tests.services.test_approvals import BIG_SEQ
@@ -115,7 +116,7 @@ def test_preflight_of_a_slurm_host_runs_here_without_nvidia_smi(settings):
 
 
 def test_why_a_job_waits(conn, settings, alice, admin):
-    from services.jobs import waiting
+    from services.jobs.rules import waiting
     from services.operations import approvals
 
     now = time.time()

@@ -259,7 +259,7 @@ def test_one_stage_hosts_keep_running_both_stages_in_one_slot(settings, conn, al
 
 
 def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, alice):
-    from services.jobs import waiting
+    from services.jobs.rules import waiting
 
     s = two_stage(settings)
     hosts = load_hosts(s)
@@ -338,12 +338,12 @@ def test_a_full_disk_while_preparing_the_input_fails_the_job_with_the_reason(set
     def full(*_args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("services.running.worker.os.replace", full)
+    monkeypatch.setattr("services.running.attempt.os.replace", full)
     Worker(s).run(once=True)
     second = jobs.get_job(conn, alice, second.id)
     assert second.state is JobState.FAILED
-    # the disk-full guard takes it (issue 22): the reason names the disk, at once, not at the lease's end
-    assert second.error.startswith("The disk is full") and "No space left on device" in second.error
+    # A full disk is the worker's to report (issue 22 item 9), not a broken input: the reason says so.
+    assert second.error.startswith("The disk is full:") and "[Errno 28] No space left on device" in second.error
     assert log_text(conn, second.id)[-1] == f"Job failed: {second.error}"
 
 

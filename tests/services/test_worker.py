@@ -15,7 +15,8 @@ from services.hosts import Host
 from services.jobs import JobState, joblog
 from services.people import users
 from services.running.executors.local import _group_members
-from services.running.worker import Worker, check_outputs, expected_samples
+from services.running.outputs import check_outputs, expected_samples
+from services.running.worker import Worker
 from tests.conftest import alive, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

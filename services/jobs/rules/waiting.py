@@ -7,8 +7,8 @@ import time
 from collections.abc import Iterable
 
 from services.hosts import Host, load_hosts
-from services.jobs import placement, wording
 from services.jobs.model import Job, JobState
+from services.jobs.rules import placement, wording
 from services.jobs.workers import queue_paused, slot_use
 from services.platform.errors import SettingsError
 from services.platform.settings import Settings

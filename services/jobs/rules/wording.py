@@ -1,7 +1,7 @@
 """What FoldDeck says about a job, written once (issue 27): its stage, why it waits, the two stages, the MSA
 cache, the cancel dialog.
 
-The code that decides (services.jobs.waiting, the claim, the worker) calls these for its sentences; the job page,
+The code that decides (services.jobs.rules.waiting, the claim, the worker) calls these for its sentences; the job page,
 the jobs grid, the CLI and the job log render what they return. Plain functions of a `Job` row or plain
 values: nothing here reads the database, so a page can call them on every tick.
 """
@@ -111,7 +111,7 @@ def progress_text(job: Job, paused: bool = False, why: str = "", slurm_reason: s
     Args:
         job: the job row.
         paused: the queue is paused (only a queued job says so).
-        why: services.jobs.waiting.reason for a queued job ("" when not asked).
+        why: services.jobs.rules.waiting.reason for a queued job ("" when not asked).
         slurm_reason: Slurm's pending reason ("" or a reason) while Slurm holds a claimed job; None otherwise.
     """
     if job.state is JobState.QUEUED:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from services.hosts import Host, preflight
-from services.jobs import wording
+from services.jobs.rules import wording
 from services.platform.settings import Settings
 
 
