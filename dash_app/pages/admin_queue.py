@@ -16,7 +16,7 @@ from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
 from services import jobs
 from services.jobs import JobState
-from services.jobs.rules import waiting
+from services.jobs.rules import waiting, wording
 from services.metrics.store import SnapshotStore, cache_dir
 from services.msa import msa_cache
 from services.operations import admin, approvals
@@ -267,12 +267,6 @@ def toggle_queue(_n, n):
         (n or 0) + 1
 
 
-def confirm_message(job: jobs.Job) -> str:
-    """Return the question the cancel dialog asks about this job."""
-    what = "Its worker stops it" if job.state is JobState.RUNNING else "It leaves the queue"
-    return f"Cancel job {job.id} ({job.name}), owned by {job.owner}? {what}; this cannot be undone."
-
-
 @callback(
     Output(CONFIRM, "displayed"), Output(CONFIRM, "message"), Output(PENDING, "data"),
     Output(ALERT, "children", allow_duplicate=True),
@@ -288,7 +282,7 @@ def ask_cancel(_n, rows):
             raise JobStateError(f"Job {job.id} already {job.state.value}; there is nothing to cancel.")
     except FoldDeckError as exc:
         return False, no_update, None, error_alert(exc)
-    return True, confirm_message(job), job.id, None
+    return True, wording.admin_cancel_question(job), job.id, None
 
 
 @callback(

@@ -123,7 +123,7 @@ def test_admin003_cancel_asks_first_then_cancels_on_ok(live, settings):
 
     dash_duo.find_element("#admin-queue-cancel").click()
     dialog = WebDriverWait(dash_duo.driver, 10).until(EC.alert_is_present())
-    assert f"Cancel job {job.id} (cancel-me), owned by alice?" in dialog.text
+    assert f"Cancel job #{job.id} (cancel-me), owned by alice?" in dialog.text
     dialog.dismiss()
     time.sleep(0.5)  # a dismissed dialog must not cancel anything
     assert jobs.get_job(conn, alice, job.id).state is jobs.JobState.QUEUED

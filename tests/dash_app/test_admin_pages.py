@@ -200,7 +200,7 @@ def test_cancel_asks_first_naming_job_and_owner_then_cancels_on_confirm(app, adm
     resp = ask_cancel(app, admin_client, [{"id": job.id, "owner": "forged-in-the-browser"}])
     assert resp["admin-queue-confirm"]["displayed"] is True
     message = resp["admin-queue-confirm"]["message"]
-    assert f"job {job.id} (keep-me-or-not)" in message and "owned by alice" in message, message
+    assert f"job #{job.id} (keep-me-or-not)" in message and "owned by alice" in message, message
     assert "forged" not in message  # the owner comes from the database, not the grid row
     assert resp["admin-queue-pending"]["data"] == job.id
     assert jobs.get_job(conn, alice, job.id).state is jobs.JobState.QUEUED  # asking cancels nothing

@@ -227,6 +227,11 @@ def retried(job: Job) -> str:
                                                else ".")
 
 
+def admin_cancel_question(job: Job) -> str:
+    """Return the question the admin queue's cancel dialog asks: the job and its owner, then what cancel does."""
+    return f"Cancel job #{job.id} ({job.name}), owned by {job.owner}? {cancel_wording(job.state)[0]}"
+
+
 def cancel_wording(state: JobState | str | None) -> tuple[str, str]:
     """Return the cancel dialog's text and its keep button for a job in `state` (unknown: a running job's)."""
     if state == JobState.QUEUED:
