@@ -38,7 +38,7 @@ def test_admin101_create_user_error_beside_the_form(live, conn):
     def where():
         return dash_duo.driver.execute_script(IN_VIEW_NEAR, f"#{page.CREATE_ALERT}", f"#{page.CREATE}")
 
-    wait_until(lambda: where()["inView"], timeout=5)  # on screen, where the person clicked
+    wait_until(lambda: where()["inView"], timeout=20)  # on screen, where the person clicked
     assert where()["gap"] < 40, where()  # right above the button
     assert dash_duo.find_element(f"#{page.ALERT}").text == ""  # not at the top of the page
     assert "carol" not in [u.username for u in users.list_users(conn)]
@@ -46,5 +46,5 @@ def test_admin101_create_user_error_beside_the_form(live, conn):
     password.send_keys("-long-enough-now")
     click(dash_duo, create)
     dash_duo.wait_for_contains_text(f"#{page.CREATE_ALERT}", "Created carol", timeout=10)
-    wait_until(lambda: "carol" in [u.username for u in users.list_users(conn)], timeout=5)
+    wait_until(lambda: "carol" in [u.username for u in users.list_users(conn)], timeout=20)
     assert dash_duo.get_logs() == []

@@ -70,7 +70,7 @@ def test_builder001_protein_ligand_fix_error_submit(live, settings):
 
     # clicking the problem puts the cursor in the sequence field
     click(dash_duo, dash_duo.find_element(f"#{page.PROBLEMS} button"))
-    wait_until(dash_duo, lambda: dash_duo.driver.switch_to.active_element == field(dash_duo, EC.SEQ, 0), timeout=5)
+    wait_until(dash_duo, lambda: dash_duo.driver.switch_to.active_element == field(dash_duo, EC.SEQ, 0), timeout=20)
     replace_text(field(dash_duo, EC.SEQ, 0), "MKTAYIAKQRQISFVKSHFSRQ")
     dash_duo.wait_for_contains_text(f"#{page.PROBLEMS}", "No problems", timeout=10)
     dash_duo.wait_for_contains_text("#builder-size-text", "53 tokens", timeout=10)  # 22 residues + 31 ATP atoms
@@ -129,14 +129,14 @@ def close_dropdown(dash_duo, dropdown, escape=False):
     """Wait for a dropdown to close (pressing Escape first when asked)."""
     if escape:
         dash_duo.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
-    wait_until(dash_duo, lambda: dropdown.get_attribute("aria-expanded") == "false", timeout=5)
+    wait_until(dash_duo, lambda: dropdown.get_attribute("aria-expanded") == "false", timeout=20)
 
 
 def choose(dash_duo, dropdown, label_start):
     """Open a dcc.Dropdown, search for `label_start` and click the first option whose label starts with it."""
     open_dropdown(dash_duo, dropdown)
     search = lambda: dash_duo.driver.switch_to.active_element  # noqa: E731  (focus moves to the popover's search)
-    wait_until(dash_duo, lambda: "dash-dropdown-search" in (search().get_attribute("class") or ""), timeout=5)
+    wait_until(dash_duo, lambda: "dash-dropdown-search" in (search().get_attribute("class") or ""), timeout=20)
     search().send_keys(label_start)
 
     def option():  # read in one script: the list re-renders while the search filters it
@@ -144,7 +144,7 @@ def choose(dash_duo, dropdown, label_start):
             "return [...document.querySelectorAll('[role=option]')].find(o => o.innerText.startsWith(arguments[0]))",
             label_start)
 
-    wait_until(dash_duo, option, timeout=5)
+    wait_until(dash_duo, option, timeout=20)
     click(dash_duo, option())
     close_dropdown(dash_duo, dropdown)
 
@@ -152,7 +152,7 @@ def choose(dash_duo, dropdown, label_start):
 def options_of(dash_duo, dropdown) -> list[str]:
     """Return the labels a dcc.Dropdown offers (opened, read, closed with Escape)."""
     open_dropdown(dash_duo, dropdown)
-    wait_until(dash_duo, lambda: dash_duo.find_elements("[role=option]"), timeout=5)
+    wait_until(dash_duo, lambda: dash_duo.find_elements("[role=option]"), timeout=20)
     labels = dash_duo.driver.execute_script(
         "return [...document.querySelectorAll('[role=option]')].map(o => o.innerText)")
     close_dropdown(dash_duo, dropdown, escape=True)

@@ -15,7 +15,7 @@ def search_and_pick(dash_duo, dropdown, typed, label_start):
     """Open a dcc.Dropdown, type `typed` into its search and click the first option starting with `label_start`."""
     open_dropdown(dash_duo, dropdown)
     search = lambda: dash_duo.driver.switch_to.active_element  # noqa: E731  (focus moves to the popover's search)
-    wait_until(dash_duo, lambda: "dash-dropdown-search" in (search().get_attribute("class") or ""), timeout=5)
+    wait_until(dash_duo, lambda: "dash-dropdown-search" in (search().get_attribute("class") or ""), timeout=20)
     search().send_keys(typed)
 
     def first():  # the server's ranked options arrive after the keystrokes; read them in one script

@@ -53,7 +53,7 @@ def test_builder101_quiet_form_seeds_and_submit_attempt(live, settings):
     click(dash_duo, submit)  # the attempt shows what is missing; nothing is queued and no terms are asked
     dash_duo.wait_for_contains_text(f"#{page.PROBLEMS}", "Job name", timeout=10)
     wait_until(dash_duo, lambda: not submit.is_enabled())
-    dash_duo.wait_for_contains_text(f"#{page.SUBMIT_HINT}", "Fix 2 problems to submit", timeout=5)
+    dash_duo.wait_for_contains_text(f"#{page.SUBMIT_HINT}", "Fix 2 problems to submit", timeout=20)
     assert not dash_duo.driver.find_elements("css selector", ".modal.show")
     conn = db.connect(settings.db_path)
     assert jobs.list_jobs(conn, users.get_by_name(conn, "alice"))[1] == 0

@@ -30,16 +30,16 @@ def test_console001_big_log_loads_by_poll_earlier_and_no_match(live, settings, c
     assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, ".fd-console-loading")  # the placeholder went
     earlier = dash_duo.wait_for_element("#" + '{"key":"job","type":"console-earlier"}'.replace('"', '\\"')
                                         .replace("{", "\\{").replace("}", "\\}").replace(":", "\\:")
-                                        .replace(",", "\\,"), timeout=5)
+                                        .replace(",", "\\,"), timeout=20)
     earlier.click()
     wait_until(lambda: _line_count(dash_duo) == defaults.CONSOLE_FIRST_LINES + defaults.CONSOLE_EARLIER_LINES)
     note = dash_duo.find_element(".fd-console-nomatch")
     assert not note.is_displayed()
     dash_duo.find_element("#console-filter-job").send_keys("no such words")
-    wait_until(lambda: note.is_displayed(), timeout=5)
+    wait_until(lambda: note.is_displayed(), timeout=20)
     assert note.text == "No lines match \u201cno such words\u201d."
     dash_duo.find_element("#console-filter-job").send_keys(Keys.BACKSPACE * len("no such words"), "row 2999")
-    wait_until(lambda: not note.is_displayed(), timeout=5)
+    wait_until(lambda: not note.is_displayed(), timeout=20)
     href = dash_duo.find_element("[download][href$='/log']").get_attribute("href")
     assert href.endswith(f"/api/jobs/{job.id}/log")
     assert dash_duo.get_logs() == []

@@ -66,13 +66,13 @@ def test_dashboard001_watch_filter_search_cancel(live, settings, conn, worker): 
     assert "in queue" in _text(dash_duo, apo.id, "stage")
     # cancel the newer queued job from the row actions, through the confirm dialog
     _cell(dash_duo, holo.id, "state").click()  # selects the row (the name cell opens the job)
-    wait_until(lambda: dash_duo.find_element("#dashboard-cancel").is_enabled(), timeout=5)
+    wait_until(lambda: dash_duo.find_element("#dashboard-cancel").is_enabled(), timeout=20)
     dash_duo.find_element("#dashboard-cancel").click()
-    dash_duo.wait_for_element("#dashboard-cancel-confirm", timeout=5).click()
+    dash_duo.wait_for_element("#dashboard-cancel-confirm", timeout=20).click()
     dash_duo.wait_for_contains_text("#dashboard-alert", f"Job #{holo.id} was cancelled.", timeout=10)
     wait_until(lambda: _text(dash_duo, holo.id, "state") == "cancelled", timeout=10)
     # the still-selected row is cancelled now: Cancel goes grey and Retry becomes possible
-    wait_until(lambda: dash_duo.find_element("#dashboard-retry").is_enabled(), timeout=5)
+    wait_until(lambda: dash_duo.find_element("#dashboard-retry").is_enabled(), timeout=20)
     assert not dash_duo.find_element("#dashboard-cancel").is_enabled()
     # a worker runs the other one: its state changes without a reload
     marker = dash_duo.driver.execute_script("return window.__fdNoReload = 1")
@@ -112,7 +112,7 @@ def test_dashboard002_admin_all_users_owner_column_and_sort(live, settings, conn
     assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, '.ag-header-cell[col-id="owner"]')
     dash_duo.find_element("label[for='dashboard-all-users']").click()
     wait_until(lambda: _row_ids(dash_duo) == [c.id, b.id, a.id], timeout=10)
-    dash_duo.wait_for_element('.ag-header-cell[col-id="owner"]', timeout=5)
+    dash_duo.wait_for_element('.ag-header-cell[col-id="owner"]', timeout=20)
     assert _text(dash_duo, b.id, "owner") == "admin" and _text(dash_duo, a.id, "owner") == "alice"
     # a header click sorts on the server (case-blind: the browser alone would put "Beta" before "alpha"),
     # name ascending, then descending, then back to newest first
@@ -139,4 +139,4 @@ def test_dashboard003_expired_session_goes_to_login(live, settings, conn):
     users.set_active(conn, users.get_by_name(conn, "alice").id, False)
     wait_until(lambda: dash_duo.driver.current_url.endswith("/login?next=%2F")
                or dash_duo.driver.current_url.endswith("/login?next=/"), timeout=8)
-    dash_duo.wait_for_element("#username", timeout=5)
+    dash_duo.wait_for_element("#username", timeout=20)

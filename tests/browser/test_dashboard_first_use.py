@@ -41,7 +41,7 @@ def test_dashboard101_new_user_one_message_actions_paused_and_clone(live, settin
     dash_duo = live
     browser_login(dash_duo, "alice", USER_PASSWORD, "/")
     dash_duo.wait_for_contains_text("#dashboard-empty", "You have no jobs yet", timeout=10)
-    wait_until(lambda: len(_visible_empty_messages(dash_duo)) == 1, timeout=5)
+    wait_until(lambda: len(_visible_empty_messages(dash_duo)) == 1, timeout=20)
     assert dash_duo.find_element("#dashboard-empty a").get_attribute("href").endswith("/builder")  # not a 404
 
     alice, admin = users.get_by_name(conn, "alice"), users.get_by_name(conn, "admin")
@@ -57,29 +57,29 @@ def test_dashboard101_new_user_one_message_actions_paused_and_clone(live, settin
     looks = _looks(dash_duo)  # nothing selected: every action unusable, and it shows
     assert all(not on and alpha < 0.5 for on, alpha in looks.values()), looks
     _cell(dash_duo, queued.id, "state").click()
-    wait_until(lambda: _looks(dash_duo)["cancel"][0], timeout=5)
+    wait_until(lambda: _looks(dash_duo)["cancel"][0], timeout=20)
     looks = _looks(dash_duo)
     assert looks["open"] == [True, 1] and looks["cancel"] == [True, 1] and looks["clone"] == [True, 1], looks
     assert not looks["retry"][0] and looks["retry"][1] < 0.5, looks  # a queued job cannot be retried
     if SHOTS:
         dash_duo.driver.save_screenshot(os.path.join(SHOTS, "dashboard-actions-queued.png"))
     dash_duo.find_element("#dashboard-cancel").click()
-    dash_duo.wait_for_text_to_equal("#dashboard-cancel-keep", "Keep it queued", timeout=5)
+    dash_duo.wait_for_text_to_equal("#dashboard-cancel-keep", "Keep it queued", timeout=20)
     assert "never starts" in dash_duo.find_element("#dashboard-cancel-body").text
     dash_duo.find_element("#dashboard-cancel-keep").click()
-    wait_until(lambda: not dash_duo.driver.find_elements("css selector", ".modal.show"), timeout=5)
+    wait_until(lambda: not dash_duo.driver.find_elements("css selector", ".modal.show"), timeout=20)
 
     _cell(dash_duo, stopped.id, "state").click()
-    wait_until(lambda: _looks(dash_duo)["retry"][0], timeout=5)
+    wait_until(lambda: _looks(dash_duo)["retry"][0], timeout=20)
     looks = _looks(dash_duo)
     assert looks["retry"] == [True, 1] and not looks["cancel"][0] and looks["cancel"][1] < 0.5, looks
     # the selected job filtered off the page: nothing is seen selected, so nothing may look usable
     dash_duo.find_element(f"label[for='{_radio_id(dash_duo, 'queued')}']").click()
     wait_until(lambda: _row_ids(dash_duo) == [queued.id], timeout=10)
-    wait_until(lambda: all(not on for on, _ in _looks(dash_duo).values()), timeout=5)
+    wait_until(lambda: all(not on for on, _ in _looks(dash_duo).values()), timeout=20)
 
     _cell(dash_duo, queued.id, "state").click()
-    wait_until(lambda: _looks(dash_duo)["clone"][0], timeout=5)
+    wait_until(lambda: _looks(dash_duo)["clone"][0], timeout=20)
     dash_duo.find_element("#dashboard-clone").click()
     wait_until(lambda: dash_duo.driver.current_url.endswith(f"/builder?clone={queued.id}"), timeout=10)
     wait_until(lambda: dash_duo.find_element("#builder-name").get_attribute("value") == "queued one (copy)",

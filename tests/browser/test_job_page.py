@@ -80,7 +80,7 @@ def test_job002_cancel_running_job(live, settings, conn, worker):
     browser_login(dash_duo, "alice", USER_PASSWORD, f"/jobs/{job.id}")
     dash_duo.wait_for_contains_text("#job-state", "running", timeout=15)
     dash_duo.find_element("#job-cancel").click()
-    dash_duo.wait_for_element("#job-cancel-confirm", timeout=5).click()
+    dash_duo.wait_for_element("#job-cancel-confirm", timeout=20).click()
     dash_duo.wait_for_contains_text("#job-state", "cancelled", timeout=20)
     dash_duo.wait_for_contains_text(".fd-console", "Cancel requested by alice.", timeout=10)
     assert jobs.get_job(conn, users.get_by_name(conn, "alice"), job.id).state is jobs.JobState.CANCELLED
@@ -95,19 +95,19 @@ def test_job003_scroll_up_stops_follow_and_jump_to_end(live, settings, conn):
     js_bottom = "var b=document.querySelector('.fd-console');return b.scrollHeight-b.scrollTop-b.clientHeight;"
     assert dash_duo.driver.execute_script(js_bottom) < 30  # it follows the tail
     dash_duo.driver.execute_script("document.querySelector('.fd-console').scrollTop = 0")
-    jump = dash_duo.wait_for_element(".fd-console-jump", timeout=5)
-    wait_until(lambda: jump.is_displayed(), timeout=5)
+    jump = dash_duo.wait_for_element(".fd-console-jump", timeout=20)
+    wait_until(lambda: jump.is_displayed(), timeout=20)
     joblog.append_lines(conn, job.id, [f"late line {i}" for i in range(50)])
     wait_until(lambda: _line_count(dash_duo) == 450, timeout=10)
     assert dash_duo.driver.execute_script("return document.querySelector('.fd-console').scrollTop") == 0  # stayed
     jump.send_keys(Keys.ENTER)  # by keyboard: Dash's debug badge covers that corner in tests
-    wait_until(lambda: dash_duo.driver.execute_script(js_bottom) < 30, timeout=5)
-    wait_until(lambda: not jump.is_displayed(), timeout=5)
+    wait_until(lambda: dash_duo.driver.execute_script(js_bottom) < 30, timeout=20)
+    wait_until(lambda: not jump.is_displayed(), timeout=20)
     # the filter box and a level toggle act on the lines in the page
     box = dash_duo.find_element("#console-filter-job")
     box.send_keys("late line 4")
     wait_until(lambda: len([e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, ".fd-console .fd-l")
-                                     if e.is_displayed()]) == 11, timeout=5)
+                                     if e.is_displayed()]) == 11, timeout=20)
 
 
 def test_job004_other_users_job_is_not_found(live, settings, conn):

@@ -63,7 +63,7 @@ def test_job102_failure_in_words_paused_queue_and_cancel_wording(live, settings,
     jobs.pause_queue(conn, users.get_by_name(conn, "admin"))  # the open page learns it without a reload
     dash_duo.wait_for_contains_text("#job-stage", "queue paused by an admin", timeout=10)
     dash_duo.find_element("#job-cancel").click()
-    dash_duo.wait_for_text_to_equal("#job-cancel-keep", "Keep it queued", timeout=5)
+    dash_duo.wait_for_text_to_equal("#job-cancel-keep", "Keep it queued", timeout=20)
     assert "never starts" in dash_duo.find_element("#job-cancel-body").text
     dash_duo.find_element("#job-cancel-keep").click()
     jobs.resume_queue(conn, users.get_by_name(conn, "admin"))

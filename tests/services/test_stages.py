@@ -220,12 +220,12 @@ def test_a_worker_killed_between_the_stages_resumes_from_the_data_json(tmp_path,
     worker = start("worker1.log")
     try:
         wait_for(lambda: jobs.get_job(conn, alice, b.id).waiting_for_gpu
-                 and jobs.get_job(conn, alice, a.id).phase == "inference", 60, "B between its stages")
+                 and jobs.get_job(conn, alice, a.id).phase == "inference", 180, "B between its stages")
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(10)
         (tmp_path / "release").touch()  # from here on every inference runs at once
         worker = start("worker2.log")
-        wait_for(lambda: all(jobs.get_job(conn, alice, j.id).is_finished for j in (a, b)), 90, "both jobs")
+        wait_for(lambda: all(jobs.get_job(conn, alice, j.id).is_finished for j in (a, b)), 240, "both jobs")
     finally:
         worker.kill()
         worker.wait(10)
