@@ -22,6 +22,7 @@ from dash_app.builder.ids import (
     FASTA_APPLY,
     FASTA_TEXT,
     FASTA_UPLOAD,
+    FILES_UPLOAD,
     FOLDER,
     JSON_UPLOAD,
     NAME,
@@ -104,6 +105,11 @@ def start_card() -> dbc.Accordion:
             dcc.Upload(id=JSON_UPLOAD, accept=".json,application/json", className="fd-drop fd-drop-lg",
                        children=html.Div([html.I(className="bi bi-filetype-json fs-4 d-block"),
                                           "Drop an AlphaFold 3 or AlphaFold Server .json here, or click to choose"])),
+            dcc.Upload(id=FILES_UPLOAD, multiple=True, accept=".a3m,.cif,.mmcif,.gz,.xz",
+                       className="fd-drop small mt-2",
+                       children=html.Span([html.I(className="bi bi-paperclip me-1"),
+                                           "Then drop the MSA (.a3m), template or CCD (.cif) files its paths name: "
+                                           "their text goes into the job"])),
         ], title="Load a JSON file"),
         dbc.AccordionItem([
             dbc.Label("Your jobs", html_for=CLONE_PICK, className="small"),

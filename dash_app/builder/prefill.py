@@ -9,7 +9,7 @@ from pathlib import Path
 from dash_app import upload_state as U
 from dash_app.builder import entity_card as EC
 from dash_app.builder import state as B
-from dash_app.builder.af3_json import entities_from_fasta, from_af3, from_af3_as_written
+from dash_app.builder.af3_json import entities_from_fasta, from_af3, from_af3_as_written, to_af3
 from dash_app.builder.feedback import error_alert, info_note, loaded_with_problems
 from dash_app.builder.ids import (
     ADD,
@@ -18,6 +18,7 @@ from dash_app.builder.ids import (
     CLONE_LOAD,
     FASTA_APPLY,
     FASTA_UPLOAD,
+    FILES_UPLOAD,
     JSON_UPLOAD,
     SEED_ADD,
     SEED_DEL,
@@ -31,7 +32,7 @@ from services.platform.errors import FoldDeckError, InvalidInput
 
 
 def restructure(state: dict, trig, *, fasta=None, seed=None, fasta_file=None, json_file=None, json_name=None,
-                clone_id=None) -> tuple[dict, object]:
+                clone_id=None, files=None, file_names=None) -> tuple[dict, object]:
     """Return the state after the structural action `trig` (a component id) and a message to show."""
     kind = next((k for k, i in ADD.items() if i == trig), None)
     if kind:
@@ -55,6 +56,8 @@ def restructure(state: dict, trig, *, fasta=None, seed=None, fasta_file=None, js
         return B.touch(new, *[f"{e['uid']}:sequence" for e in new["entities"] if e["uid"] not in old_uids]), None
     if trig == JSON_UPLOAD:
         return state_from_upload(json_file, json_name)
+    if trig == FILES_UPLOAD:
+        return state_with_files(state, files or [], file_names or [])
     if trig == CLONE_LOAD and clone_id:
         return state_from_job(clone_id)
     return state, None
@@ -85,6 +88,34 @@ def decode_upload(contents: str | None) -> bytes:
     if not contents:
         return b""
     return base64.b64decode(contents.split(",", 1)[-1])
+
+
+def state_with_files(state: dict, contents: list[str], names: list[str]) -> tuple[dict, object]:
+    """Return the form with the text of dropped MSA / template / CCD files in the fields of the loaded JSON
+    that name them (issue 22: the builder sends a job's files as their text), and a note.
+
+    Raises:
+        InvalidInput: a file is over the upload limit or cannot be read as text.
+    """
+    cap = settings().upload_max_bytes
+    uploads = {}
+    for name, body in zip(names, contents, strict=True):
+        data = decode_upload(body)
+        if len(data) > cap:
+            raise InvalidInput(U.too_large_message(len(data), cap, sent=True))
+        uploads[name] = data
+    try:
+        doc, used, left = input_files.inline_sent(to_af3(state), uploads)
+    except input_files.InputFileRefused as exc:
+        raise InvalidInput(str(exc)) from None
+    if not used:
+        raise InvalidInput(f"No path in the form names {', '.join(names)}: load the JSON that names them first.")
+    new, notes = from_af3(doc)
+    unused = [n for n in names if n not in used]
+    text = f"Put the text of {', '.join(used)} into the job." + (
+        f" Still naming a file: {', '.join(left)}." if left else "") + (
+        f" Not named by the job: {', '.join(unused)}." if unused else "")
+    return {**new, "attempted": True}, info_note(text, notes)
 
 
 def state_from_upload(contents: str | None, filename: str | None) -> tuple[dict, object]:

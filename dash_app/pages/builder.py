@@ -35,6 +35,7 @@ from dash_app.builder.ids import (
     FASTA_APPLY,
     FASTA_TEXT,
     FASTA_UPLOAD,
+    FILES_UPLOAD,
     FOCUS_SINK,
     FOLDER,
     JSON_UPLOAD,
@@ -168,22 +169,25 @@ def _clicked() -> bool:
     Input(JSON_UPLOAD, "contents"),
     Input(CLONE_LOAD, "n_clicks"),
     Input(SEED_INPUT, "n_submit"),  # Enter in the seed box adds it, like the button
+    Input(FILES_UPLOAD, "contents"),
     State(STATE, "data"),
     State(FASTA_TEXT, "value"),
     State(SEED_INPUT, "value"),
     State(JSON_UPLOAD, "filename"),
     State(CLONE_PICK, "value"),
+    State(FILES_UPLOAD, "filename"),
     prevent_initial_call=True,
 )
 def change_structure(*args):
     """Add, duplicate or remove cards, rows, seeds and bonds; pre-fill from FASTA, JSON or a job."""
     if not _clicked():
         return (no_update,) * 7
-    state, fasta, seed, json_name, clone_id = args[-5:]
+    state, fasta, seed, json_name, clone_id, file_names = args[-6:]
     trig = ctx.triggered_id
     try:
         state, message = restructure(state, trig, fasta=fasta, seed=seed, fasta_file=args[len(B.KINDS) + 10],
-                                     json_file=args[len(B.KINDS) + 11], json_name=json_name, clone_id=clone_id)
+                                     json_file=args[len(B.KINDS) + 11], json_name=json_name, clone_id=clone_id,
+                                     files=args[len(B.KINDS) + 14], file_names=file_names)
     except FoldDeckError as exc:
         return (no_update,) * 4 + (error_alert(str(exc), getattr(exc, "problems", [])), no_update, no_update)
     # an added seed leaves the box empty: the next digits typed are a new seed, not appended to the last one

@@ -182,6 +182,33 @@ def bind(doc: dict, uploads: Mapping[str, bytes], shared: Sequence[Path]) -> tup
     return (doc, {}, problems) if problems else (out, used, [])
 
 
+def inline_sent(doc: dict, uploads: Mapping[str, bytes]) -> tuple[dict, list[str], list[str]]:
+    """Put the text of files sent in the builder into the fields that name them (by file name).
+
+    Returns the input, the names of the uploads used, and the fields that still name a file (the submit
+    refuses those, naming the rule).
+
+    Raises:
+        InputFileRefused: a matching file cannot be read as text (the message names the field).
+    """
+    out = copy.deepcopy(doc)
+    by_base = {PurePosixPath(name).name: name for name in uploads}
+    used, left = [], []
+    for field in list(file_fields(out)):
+        name = by_base.get(PurePosixPath(field.value).name)
+        if name is None:
+            left.append(field.where)
+            continue
+        try:
+            text = decode_text(uploads[name])
+        except (OSError, UnicodeDecodeError, EOFError, lzma.LZMAError, ValueError) as exc:
+            raise InputFileRefused(f"{field.where}: {name} cannot be read as text ({exc}).") from None
+        del field.holder[field.key]
+        field.holder[field.inline_key] = text
+        used.append(name)
+    return out, used, left
+
+
 def inline(doc: dict, job_dir: Path, shared: Sequence[Path]) -> dict:
     """Return a copy of a job's input with each named file's text in place of its path.
 
@@ -215,7 +242,11 @@ def inline(doc: dict, job_dir: Path, shared: Sequence[Path]) -> dict:
 def read_text(path: Path) -> str:
     """Return a file's text as AF3 reads it: plain, gzip or xz by magic bytes (zstd is refused: the
     standard library cannot read it; recompress with gzip or xz)."""
-    raw = path.read_bytes()
+    return decode_text(path.read_bytes())
+
+
+def decode_text(raw: bytes) -> str:
+    """Return a file's bytes as text as AF3 reads them (see `read_text`)."""
     opener = gzip.GzipFile if raw[:2] == b"\x1f\x8b" else lzma.LZMAFile if raw[:6] == b"\xfd7zXZ\x00" else None
     if raw[:4] == _ZSTD_MAGIC:
         raise ValueError("zstd-compressed; send it plain, gzip or xz")

@@ -163,3 +163,27 @@ def test_the_builder_refuses_a_loaded_json_that_names_a_server_file(app, page, c
         text = " ".join(err.value.problems)
         assert field in text and CANARY not in text
     assert jobs.list_jobs(conn, bob)[1] == 0
+
+
+def test_the_builder_sends_the_files_a_loaded_json_names_as_their_text(app, page, conn, settings, alice):
+    """Issue 22: load a JSON whose unpairedMsaPath names a file on the user's own machine, then drop that file
+    in the builder: its text goes into the card (custom MSA) and the job submits through the file rule."""
+    import gzip
+
+    from dash_app.builder.ids import FILES_UPLOAD, JSON_UPLOAD
+    from services.platform.errors import InvalidInput
+    from tests.services.test_input_files import MSA, doc
+
+    sent = "data:application/gzip;base64," + base64.b64encode(gzip.compress(MSA.encode())).decode()
+    with as_user(app, alice):
+        state, _ = page.restructure({}, JSON_UPLOAD, json_file=data_url(doc("unpairedMsaPath", "/home/a/a.a3m.gz")),
+                                    json_name="x.json")
+        with pytest.raises(InvalidInput, match="files it may not read") as refused:
+            page.submit_state(state, alice, "k1", True)  # the path alone is refused, naming the field
+        assert "unpairedMsaPath" in " ".join(refused.value.problems)
+        with pytest.raises(InvalidInput, match="No path in the form names other.a3m"):
+            page.restructure(state, FILES_UPLOAD, files=[sent], file_names=["other.a3m"])
+        state, note = page.restructure(state, FILES_UPLOAD, files=[sent], file_names=["a.a3m.gz"])
+        assert state["entities"][0]["msa_text"] == MSA and "a.a3m.gz" in str(note)
+        job = page.submit_state(state, alice, "k2", True)
+    assert job.read_input()["sequences"][0]["protein"]["unpairedMsa"] == MSA
