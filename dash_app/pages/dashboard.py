@@ -167,11 +167,15 @@ def refresh_grid(_n, state, search, active_page, all_users, sort, cursor):
     filters_changed = ctx.triggered_id in (STATE_FILTER, SEARCH, ALL_USERS, SORT)
     page = load_page(conn(), user, state=state, search=search, all_users=bool(all_users),
                      page=1 if filters_changed else active_page, sort=sort or DEFAULT_SORT)
-    new_cursor = page_cursor(marks, page, view)
+    owner = bool(all_users) and user.is_admin
+    new_cursor = {**page_cursor(marks, page, view), "owner": owner}
     if tick and same_view and new_cursor["sig"] == cursor.get("sig"):
         return (*[no_update] * 8, new_cursor)  # a write this page does not show: only the cursor moves
-    # Column defs only when the owner column comes or goes: re-sending them would undo resized widths.
-    columns = column_defs(bool(all_users) and user.is_admin) if ctx.triggered_id == ALL_USERS else no_update
+    # Column defs only when the owner column comes or goes: re-sending them would undo resized widths. The
+    # cursor says what the grid shows: a tick sent right after the switch supersedes the switch's own request
+    # (dash-renderer drops the older answer), so that tick must bring the columns.
+    shown = cursor.get("owner", False) if isinstance(cursor, dict) else False  # the layout has no owner column
+    columns = column_defs(owner) if ctx.triggered_id == ALL_USERS or shown != owner else no_update
     return (page.rows, columns, state_options(page.counts), page.pages,
             page.page if page.page != active_page else no_update, summary_text(page),
             _empty_state(sum(page.counts.values())), bool(page.total), new_cursor)

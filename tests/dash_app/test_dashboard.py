@@ -134,3 +134,16 @@ def test_sort_and_owner_column_through_the_server(app, admin_client, people):
     grid = r.get_json()["response"]["dashboard-grid"]
     assert "owner" in [c["field"] for c in grid["columnDefs"]]
     assert grid["rowData"][0]["name"] == "admin-0" and len(grid["rowData"]) == 50
+
+
+def test_a_tick_that_supersedes_the_all_users_switch_brings_the_owner_column(app, admin_client, conn, people):
+    """The switch's own request can be dropped by dash-renderer when a tick follows it at once (the newer
+    request wins): the tick, which names the new view, must then send the columns itself."""
+    before = dash_post(admin_client, _refresh_payload(app)).get_json()["response"]["dashboard-cursor"]["data"]
+    assert before["owner"] is False
+    import sys
+
+    switch = sys.modules["dash_app.pages.dashboard"].ALL_USERS
+    out = dash_post(admin_client, _refresh_payload(app, cursor=before, **{switch: True})).get_json()["response"]
+    assert "owner" in [c["field"] for c in out["dashboard-grid"]["columnDefs"]]
+    assert out["dashboard-cursor"]["data"]["owner"] is True
