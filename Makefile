@@ -7,7 +7,7 @@ APT_PKGS := chromium chromium-driver openssh-server slurm-wlm munge slurmdbd mar
 PYTEST_ARGS ?=
 # The suite runs in parallel: most tests wait on subprocesses, servers and browsers, so twice the cores
 # keeps both CPUs busy. loadgroup keeps each xdist_group (the one Slurm cluster) in one worker.
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 .PHONY: run smoke test test-fast test-browser test-service system-deps bench lint clean help
