@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip -q --disable-pip-version-check
 APT_PKGS := chromium chromium-driver openssh-server slurm-wlm munge slurmdbd mariadb-server
 PYTEST_ARGS ?=
-# The suite runs in parallel: most tests wait on subprocesses, servers and browsers, so twice the cores
-# keeps both CPUs busy. loadgroup keeps each xdist_group (the one Slurm cluster) in one worker.
+# The suite runs in parallel: many tests wait on subprocesses, servers and browsers, so one worker more than
+# the cores keeps the CPUs busy (twice the cores made timing tests flaky on 2 cores). loadgroup keeps each
+# xdist_group (the one Slurm cluster) in one worker.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
