@@ -196,11 +196,11 @@ exec "$@"
 
 @pytest.mark.service  # real worker processes, one killed with SIGKILL
 def test_a_worker_killed_between_the_stages_resumes_from_the_data_json(tmp_path, settings, conn, alice):
-    """Kill -9 the worker while B waits for the GPU with its _data.json and A's inference runs: a new worker
-    runs both inferences from the saved files; nothing is searched twice.
+    """Kill -9 the worker while one job waits for the GPU with its _data.json and the other's inference runs:
+    a new worker runs both inferences from the saved files; nothing is searched twice.
 
-    A's inference is held at a gate (a release file) until the worker is killed, so B's search always
-    ends while A holds the GPU, however loaded the machine."""
+    Inference is held at a gate (a release file) until the worker is killed, so the second search always
+    ends while the first job holds the GPU, whichever search ends first, however loaded the machine."""
     gate = tmp_path / "gate.sh"
     gate.write_text(GATE)
     s = two_stage(settings, msa_cache_mb=0)
@@ -219,8 +219,16 @@ def test_a_worker_killed_between_the_stages_resumes_from_the_data_json(tmp_path,
 
     worker = start("worker1.log")
     try:
-        wait_for(lambda: jobs.get_job(conn, alice, b.id).waiting_for_gpu
-                 and jobs.get_job(conn, alice, a.id).phase == "inference", 180, "B between its stages")
+        # whichever search ends first takes the GPU and is held at the gate; the other then waits for the GPU
+        def split() -> tuple | None:
+            now = {j.id: jobs.get_job(conn, alice, j.id) for j in (a, b)}
+            for held, other in ((a.id, b.id), (b.id, a.id)):
+                if now[held].phase == "inference" and now[held].state is JobState.RUNNING \
+                        and now[other].waiting_for_gpu:
+                    return held, other
+            return None
+
+        held, between = wait_for(split, 180, "one job held in inference, the other between its stages")
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(10)
         (tmp_path / "release").touch()  # from here on every inference runs at once
@@ -234,8 +242,8 @@ def test_a_worker_killed_between_the_stages_resumes_from_the_data_json(tmp_path,
         assert searched(conn, j.id) == 4, "searched once"
         phases = [x["phase"] for x in attempts(conn, j.id)]
         assert phases[0] == "data" and set(phases[1:]) == {"inference"}
-    assert len(attempts(conn, a.id)) == 3, "A's inference was lost with the worker and ran again"
-    assert any(t.startswith("Inference starts from the saved data pipeline output") for t in log_text(conn, b.id))
+    assert len(attempts(conn, held)) == 3, "the held inference was lost with the worker and ran again"
+    assert any(t.startswith("Inference starts from the saved data pipeline output") for t in log_text(conn, between))
 
 
 def test_a_job_with_nothing_to_search_goes_straight_to_the_gpu(settings, conn, alice):
