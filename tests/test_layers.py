@@ -42,6 +42,9 @@ TIERS: list[dict[str, tuple[str, ...]]] = [
     # operations over both: deleting jobs, retention, admin, accounts, approvals and maintenance as an
     # admin sees them, imports, backup, notifications, the sampler process
     {"operations": ("services.operations", "services.notify")},
+    # the commands from before the regroup (python -m services.worker, ...), kept so scripts and units still run
+    {"entry points": ("services.worker", "services.sampler", "services.backup", "services.users",
+                      "services.msa_cache")},
     # the web app adapts all of the above to pages
     {"web": ("dash_app",)},
 ]
