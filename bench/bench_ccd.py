@@ -12,8 +12,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from services.af3 import ccd, validate  # noqa: E402
-from services.af3.ccd_index import CcdIndex  # noqa: E402
+from services.af3 import validate  # noqa: E402
+from services.af3.chem import ccd  # noqa: E402
+from services.af3.chem.ccd_index import CcdIndex  # noqa: E402
 
 # What people type into the picker: names, name fragments, codes, code prefixes, common chemistry words.
 QUERIES = ["heme", "HEM", "adenosine triphosphate", "ATP", "nad", "NADPH", "flavin", "fad", "glucose",
@@ -53,7 +54,7 @@ def measure_worker_memory(index_file: Path) -> float:
     """Return the MB a fresh Python process grows by loading the index (what each web worker pays)."""
     code = (f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
             "from pathlib import Path\n"
-            "from services.af3.ccd_index import CcdIndex\n"
+            "from services.af3.chem.ccd_index import CcdIndex\n"
             "rss = lambda: int(Path('/proc/self/statm').read_text().split()[1]) * 4096 / 1e6\n"
             f"before = rss(); index = CcdIndex.from_bytes(Path({str(index_file)!r}).read_bytes())\n"
             "index.search('heme')\n"

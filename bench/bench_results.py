@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dash_app.components import console as cons  # noqa: E402
-from dash_app.components import results_view as rv  # noqa: E402
+from dash_app.components.results import results_view as rv  # noqa: E402
 from services import jobs, results  # noqa: E402
 from services.people import users  # noqa: E402
 from services.platform import db  # noqa: E402

@@ -16,7 +16,6 @@ from dash import Input, Output, State, dcc, html
 from flask import Flask, Response, current_app, got_request_exception, jsonify, request
 
 from dash_app import ids
-from dash_app.api_v1 import init_api
 from dash_app.auth import init_auth
 from dash_app.components.navbar import navbar
 from dash_app.components.toasts import init_toasts
@@ -24,10 +23,11 @@ from dash_app.compression import init_compression
 from dash_app.context import account
 from dash_app.disk_full import init_disk_full, on_callback_error
 from dash_app.headers import init_headers
-from dash_app.job_routes import init_job_routes
-from dash_app.metrics_endpoint import init_metrics_endpoint
+from dash_app.routes.api_v1 import init_api
+from dash_app.routes.job_routes import init_job_routes
+from dash_app.routes.metrics_endpoint import init_metrics_endpoint
 from dash_app.session_cache import CachedCookieSessions
-from services.af3 import ccd
+from services.af3.chem import ccd
 from services.platform import applog, db
 from services.platform.settings import Settings, load_settings
 

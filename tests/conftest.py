@@ -239,7 +239,7 @@ def pytest_setup_options():
 def ccd_data_dir(tmp_path_factory) -> Path:
     """A data dir holding the CCD index, built once and kept across runs beside pytest's numbered temp dirs
     (a build takes seconds); the whole run, and subprocesses given FOLDDECK_DATA_DIR=it, share it."""
-    from services.af3 import ccd
+    from services.af3.chem import ccd
 
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):  # xdist: <root>/pytest-N/popen-gwK; the file lock shares one build

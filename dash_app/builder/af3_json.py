@@ -16,7 +16,7 @@ from dash_app.builder.state import (
 )
 from services.af3 import FoldJob, parse_fasta
 from services.af3 import rules as R
-from services.af3.ccd import is_ion
+from services.af3.chem.ccd import is_ion
 
 # Fields the form edits; everything else an entity had when loaded is kept in "extra".
 _EDITED = {"id", "sequence", "modifications", "unpairedMsa", "pairedMsa", "templates", "ccdCodes", "smiles"}

@@ -11,7 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dash_app.builder.state import ION_CHOICES, KIND_LABEL, LIGAND_CHOICES, MAX_COPIES
-from services.af3.ccd import Hit, ccd_info, try_ccd
+from services.af3.chem.ccd import Hit, ccd_info, try_ccd
 
 # pattern-matching id types, written once
 CARD = "builder-card"

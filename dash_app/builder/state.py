@@ -23,7 +23,7 @@ from typing import Any
 
 from services.af3 import int_id_to_str_id
 from services.af3 import rules as R
-from services.af3.ccd import COMMON_LIGANDS
+from services.af3.chem.ccd import COMMON_LIGANDS
 
 KINDS = ("protein", "rna", "dna", "ligand", "ion")
 POLYMERS = ("protein", "rna", "dna")

@@ -10,8 +10,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dash_app.components.admin_common import error_alert, fmt_age, fmt_time, ok_alert, page_header
-from dash_app.components.host_rest import resting_badge, resting_line
-from dash_app.components.slurm_cluster import summary as cluster_summary
+from dash_app.components.hosts.host_rest import resting_badge, resting_line
+from dash_app.components.hosts.slurm_cluster import summary as cluster_summary
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
 from services import jobs

@@ -66,7 +66,7 @@ from dash_app.context import conn, require_account
 from services import jobs
 from services.af3 import rules as R
 from services.af3 import safe_filename
-from services.af3.ccd import try_ccd
+from services.af3.chem.ccd import try_ccd
 from services.platform import defaults
 from services.platform.errors import FoldDeckError
 

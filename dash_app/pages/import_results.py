@@ -16,7 +16,7 @@ from flask_wtf.csrf import generate_csrf
 
 from dash_app.context import account
 from dash_app.ids import page_id
-from dash_app.job_routes import import_error
+from dash_app.routes.job_routes import import_error
 
 dash.register_page(__name__, path="/import", name="Import", order=3, icon="bi-box-arrow-in-down")
 

@@ -20,15 +20,15 @@ from dash.exceptions import PreventUpdate
 
 from dash_app.components import console as cons
 from dash_app.components import job_manage as jm
-from dash_app.components import results_plots as rp
-from dash_app.components import results_view as rv
-from dash_app.components import structure_viewer as sv
 from dash_app.components.job_grid import fmt_duration
+from dash_app.components.results import results_plots as rp
+from dash_app.components.results import results_view as rv
+from dash_app.components.results import structure_viewer as sv
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
 from services import jobs, results
-from services.af3 import failures
+from services.af3.runlog import failures
 from services.jobs import Job, JobState, joblog
 from services.jobs.rules import waiting, wording
 from services.jobs.rules.wording import cancel_wording

@@ -17,9 +17,9 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dash_app import context
-from dash_app.components.host_rest import resting_badge, resting_line
-from dash_app.components.metric_chart import empty_figure, extend_data, history_figure, metric_chart
-from dash_app.components.slurm_cluster import cluster_card
+from dash_app.components.hosts.host_rest import resting_badge, resting_line
+from dash_app.components.hosts.metric_chart import empty_figure, extend_data, history_figure, metric_chart
+from dash_app.components.hosts.slurm_cluster import cluster_card
 from services import jobs as jobs_service
 from services.metrics import history
 from services.metrics.jobgpu import owns

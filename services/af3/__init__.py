@@ -1,7 +1,7 @@
 """AlphaFold 3 input: parse, validate, convert, build, name and size fold jobs (no web imports)."""
 from __future__ import annotations
 
-from services.af3.ccd import COMMON_LIGANDS, get_ccd, heavy_atoms_in_smiles
+from services.af3.chem.ccd import COMMON_LIGANDS, get_ccd, heavy_atoms_in_smiles
 from services.af3.convert import af3_to_server, server_to_af3
 from services.af3.fasta import detect_type, parse_fasta
 from services.af3.jobs import JobDoc, load_jobs

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from services.af3 import rules as R
-from services.af3.ccd import ccd_info
+from services.af3.chem.ccd import ccd_info
 from services.af3.convert import af3_to_server
 from services.af3.fasta import parse_fasta
 from services.af3.jobs import JobDoc, load_jobs
@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure_ccd() -> bool:
     """Judge codes with the CCD FoldDeck's settings name (FOLDDECK_AF3_CCD_PATH, also from `.env`); say why not."""
-    from services.af3 import ccd
+    from services.af3.chem import ccd
     from services.platform.errors import SettingsError
     from services.platform.settings import load_settings
 

@@ -6,7 +6,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.af3.ccd import UNKNOWN_COMPONENT_ATOMS, Component, component_atoms, heavy_atoms_in_smiles, user_components
+from services.af3.chem.ccd import (
+    UNKNOWN_COMPONENT_ATOMS,
+    Component,
+    component_atoms,
+    heavy_atoms_in_smiles,
+    user_components,
+)
 
 # run_alphafold.py --buckets default at HEAD (128 and 384 added after v3.0.4).
 BUCKETS = (128, 256, 384, 512, 768, 1024, 1280, 1536, 2048, 2560, 3072, 3584, 4096, 4608, 5120)

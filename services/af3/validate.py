@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from services.af3 import rules as R
-from services.af3.ccd import try_ccd
 from services.af3.checks.document import (
     _check_dialect_version,
     _check_name,
@@ -25,6 +24,7 @@ from services.af3.checks.mods_bonds import _check_bonds
 from services.af3.checks.report import _Report, _unknown_keys
 from services.af3.checks.server import validate_server, validate_server_job
 from services.af3.checks.user_ccd import _check_user_ccd
+from services.af3.chem.ccd import try_ccd
 from services.af3.problems import Problem, join, kind_of
 
 __all__ = ["validate", "validate_af3", "validate_server", "validate_server_job"]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 import time
 
-from services.af3.ccd import UNKNOWN_COMPONENT_ATOMS
+from services.af3.chem.ccd import UNKNOWN_COMPONENT_ATOMS
 from services.af3sim import timing
-from services.af3sim.confidences import Sample, flat_coords, make_sample
 from services.af3sim.context import Run
 from services.af3sim.flags import Stage
 from services.af3sim.loader import Input, ProteinChain, RnaChain
-from services.af3sim.structure import Layout, build_coordinates, tokenise
-from services.af3sim.writer import SIM_LABEL
+from services.af3sim.output.confidences import Sample, flat_coords, make_sample
+from services.af3sim.output.structure import Layout, build_coordinates, tokenise
+from services.af3sim.output.writer import SIM_LABEL
 
 _XLA_MODULE = "jaxlib.xla_extension"
 

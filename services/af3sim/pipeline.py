@@ -14,7 +14,7 @@ from services.af3sim import timing
 from services.af3sim.context import Run
 from services.af3sim.flags import Stage
 from services.af3sim.loader import Input, ProteinChain, RnaChain, Template
-from services.af3sim.writer import SIM_LABEL
+from services.af3sim.output.writer import SIM_LABEL
 
 _JACKHMMER_SEQ_LIMIT = {"uniref90_2022_05.fa": 10000, "mgy_clusters_2022_05.fa": 5000,
                         "uniprot_all_2021_04.fa": 50000}

@@ -17,9 +17,9 @@ from services.af3sim.context import Run
 from services.af3sim.flags import FlagsError, Stage, parse_flags
 from services.af3sim.inference import predict_structure
 from services.af3sim.loader import Input, load_fold_inputs_from_dir, load_fold_inputs_from_path
-from services.af3sim.outputs import write_outputs
+from services.af3sim.output.outputs import write_outputs
+from services.af3sim.output.writer import SIM_LABEL, data_json, write_text
 from services.af3sim.pipeline import data_pipeline
-from services.af3sim.writer import SIM_LABEL, data_json, write_text
 
 _NOTICE = (
     "Running AlphaFold 3. Please note that standard AlphaFold 3 model parameters are released only under "

@@ -20,7 +20,7 @@ The queue knows nothing above it: who runs its jobs (services.running) and what 
 """
 from __future__ import annotations
 
-from services.af3.progress import Progress, progress  # noqa: F401  (re-exported for pages)
+from services.af3.runlog.progress import Progress, progress  # noqa: F401  (re-exported for pages)
 from services.jobs.actions import cancel_job, clone_job, retry_job  # noqa: F401
 from services.jobs.backoff import (  # noqa: F401
     HOST_UNREACHABLE,

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
-from services.af3.progress import Tracker
+from services.af3.runlog.progress import Tracker
 from services.platform import defaults, stored_paths
 from services.platform.db import transaction
 from services.platform.errors import JobNotFound

@@ -5,7 +5,7 @@ import logging
 import sqlite3
 import time
 
-from services.af3.progress import Tracker
+from services.af3.runlog.progress import Tracker
 from services.hosts import Host
 from services.jobs import joblog, stages
 from services.jobs.backoff import HOST_UNREACHABLE

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.af3.progress import DATA_DONE
+from services.af3.runlog.progress import DATA_DONE
 from services.hosts import Host
 from services.jobs import joblog
 from services.jobs.model import WORKER_LOST, Job, job_event

@@ -18,7 +18,7 @@ from pathlib import Path
 from services import jobs, results
 from services.af3 import input_files
 from services.af3.input_files import InputFileRefused
-from services.af3.progress import DATA_DONE, Tracker
+from services.af3.runlog.progress import DATA_DONE, Tracker
 from services.hosts import Host
 from services.jobs import Job, JobState, joblog, stages
 from services.jobs.stages import BOTH, DATA, INFERENCE

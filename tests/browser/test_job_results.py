@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dash_app.components import results_view as rv
+from dash_app.components.results import results_view as rv
 from tests.browser.conftest import browser_login
 from tests.conftest import ROOT, USER_PASSWORD
 

@@ -48,7 +48,7 @@ def test_terms002_every_bundled_sample_uploads_while_the_ccd_index_is_built(live
     """A newcomer on a fresh install drops all four sample files at once, before the CCD index exists (the
     ligand/ion sample needs it): every job is checked and queued, none is lost."""
     from dash_app.pages import upload as page
-    from services.af3 import ccd
+    from services.af3.chem import ccd
 
     monkeypatch.setattr(ccd, "_loaded", {})  # this process has no index in memory...
     monkeypatch.setattr(ccd, "_recent", {})

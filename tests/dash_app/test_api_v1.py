@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from dash_app.api_v1 import bp
+from dash_app.routes.api_v1 import bp
 from services import jobs
 from services.people import api_tokens
 from services.running.worker import Worker

@@ -10,7 +10,8 @@ import re
 
 import dash
 
-from dash_app.components import graph_config, results_view
+from dash_app.components import graph_config
+from dash_app.components.results import results_view
 from services import results
 from tests.conftest import dash_post
 

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 
 from dash_app.components import console as cons
-from dash_app.components import results_view as rv
+from dash_app.components.results import results_view as rv
 from services.people import users
 from tests.conftest import ADMIN_PASSWORD, ROOT, dash_post, login
 

@@ -9,7 +9,7 @@ from datetime import datetime
 import dash
 import pytest
 
-from dash_app.components.metric_chart import extend_data, history_figure, local_x, local_xs
+from dash_app.components.hosts.metric_chart import extend_data, history_figure, local_x, local_xs
 from services import jobs
 from services.metrics.model import HostSnapshot, down
 from services.metrics.store import SnapshotStore, cache_dir

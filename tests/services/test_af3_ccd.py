@@ -14,7 +14,7 @@ import pytest
 
 from dash_app import builder as B
 from dash_app import upload_state as U
-from services.af3 import ccd
+from services.af3.chem import ccd
 from services.af3.jobs import load_jobs
 from services.af3.size import count_tokens, estimate_size
 from services.af3.validate import validate
@@ -295,7 +295,7 @@ def test_concurrent_workers_build_the_index_once(tmp_path):
 import sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
-from services.af3 import ccd
+from services.af3.chem import ccd
 real = ccd.build_index
 def slow(source):
     with open({str(builds)!r}, "a") as fh:

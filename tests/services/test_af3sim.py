@@ -13,8 +13,8 @@ from pathlib import Path
 import gemmi
 import pytest
 
-from services.af3 import ccd
-from services.af3.ccd import heavy_atoms_in_smiles
+from services.af3.chem import ccd
+from services.af3.chem.ccd import heavy_atoms_in_smiles
 from services.af3.size import count_tokens
 from services.af3sim.flags import FlagsError, Stage, parse_flags
 from services.af3sim.loader import load_fold_inputs_from_path

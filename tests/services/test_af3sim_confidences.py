@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.af3sim import writer
-from services.af3sim.confidences import flat_coords, make_sample, representative_atoms
 from services.af3sim.loader import load_fold_inputs_from_path
-from services.af3sim.structure import build_coordinates, tokenise
+from services.af3sim.output import writer
+from services.af3sim.output.confidences import flat_coords, make_sample, representative_atoms
+from services.af3sim.output.structure import build_coordinates, tokenise
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "af3"

@@ -187,7 +187,7 @@ def test_submit_pending_running_succeeded_with_outputs_and_one_squeue_per_tick(s
 
 
 def test_sampler_publishes_the_cluster_for_the_status_and_queue_pages(slurm, timeout_job, tmp_path):
-    from dash_app.components.slurm_cluster import cluster_card, summary
+    from dash_app.components.hosts.slurm_cluster import cluster_card, summary
     from services.hosts import local_host
     from services.operations.sampler import Sampler
 

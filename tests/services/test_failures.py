@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from services import jobs
-from services.af3 import failures
+from services.af3.runlog import failures
 from services.jobs import joblog
 from tests.conftest import ROOT
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from services import jobs
-from services.af3 import progress
+from services.af3.runlog import progress
 from services.jobs import joblog
 from services.people.users import get_by_name
 

@@ -60,7 +60,7 @@ def test_too_large_or_broken_files_give_a_note_not_an_error(job_dir, tmp_path):
 
 
 def test_plots_are_built_from_the_reduced_arrays(job_dir):
-    from dash_app.components.results_plots import pae_figure, plddt_figure
+    from dash_app.components.results.results_plots import pae_figure, plddt_figure
 
     conf = results.best_confidences(job_dir)
     heat = pae_figure(conf).data[0]

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from services import jobs
-from services.af3.progress import Tracker
+from services.af3.runlog.progress import Tracker
 from services.hosts import load_hosts
 from services.jobs import joblog
 from services.running.executors.cleanup import reap_lost_attempts

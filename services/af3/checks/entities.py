@@ -307,7 +307,7 @@ def _check_smiles(rep: _Report, smiles: Any, path: str) -> None:
 
 def _smiles_syntax_problem(smiles: str) -> str:
     """Return what is wrong with a SMILES string's syntax, or ''."""
-    from services.af3.ccd import heavy_atoms_in_smiles
+    from services.af3.chem.ccd import heavy_atoms_in_smiles
 
     if re.search(r"\s", smiles):
         return "The SMILES contains spaces or line breaks; a SMILES string is one word."

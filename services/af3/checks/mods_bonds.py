@@ -144,7 +144,7 @@ def _check_atom_name(rep: _Report, chain_id: str, residue: int, name: str, path:
 
 def _residue_code(rep: _Report, chain_id: str, residue: int) -> str | None:
     """Return the component code at a 1-based residue of a chain (modifications applied, last one wins)."""
-    from services.af3.ccd import PROTEIN_ONE_TO_THREE
+    from services.af3.chem.ccd import PROTEIN_ONE_TO_THREE
 
     kind, body = rep.bodies.get(chain_id, ("", {}))
     if kind == "ligand":

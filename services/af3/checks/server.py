@@ -33,7 +33,7 @@ def validate_server(doc: Any) -> list[Problem]:
 
 def validate_server_job(job: Any, base: str) -> list[Problem]:
     """Return every problem of one AlphaFold Server job as AF3's converter would see it."""
-    from services.af3.ccd import try_ccd
+    from services.af3.chem.ccd import try_ccd
 
     rep = _Report(ccd=try_ccd())
     if not isinstance(job, dict):

@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 
 from services.af3 import rules as R
-from services.af3.ccd import user_components
 from services.af3.checks.report import _Report
-from services.af3.cif import CifError, parse_text
+from services.af3.chem.ccd import user_components
+from services.af3.chem.cif import CifError, parse_text
 from services.af3.problems import join, kind_of, show
 
 _LOOKS_LIKE_PATH = re.compile(r"[^\s]*(?:/|\.cif|\.gz|\.xz|\.zst)[^\s]*")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from services.af3 import failures
+from services.af3.runlog import failures
 from services.jobs.model import Job, JobState
 
 # -- the queue ----------------------------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def reused_groups(job: Job) -> list[tuple[list[str], object]]:
 
 # -- the two stages (issue 16): MSA search in a CPU slot, inference in a GPU slot ---------------------------
 
-_DATA_STAGES = ("", "starting", "data pipeline")  # the log's stages before inference (services.af3.progress)
+_DATA_STAGES = ("", "starting", "data pipeline")  # the log's stages before inference (services.af3.runlog.progress)
 
 
 def runs_in_stages(job: Job) -> bool:

@@ -13,8 +13,8 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, get_relative_path, html
 
-from dash_app.components import results_plots as rp
-from dash_app.components import structure_viewer as sv
+from dash_app.components.results import results_plots as rp
+from dash_app.components.results import structure_viewer as sv
 from services import results
 from services.results.mmcif_atoms import read_residues
 

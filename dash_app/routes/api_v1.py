@@ -4,7 +4,7 @@ Callers are authenticated by the one gate (dash_app.auth): a session cookie, or
 `Authorization: Bearer <token>` (services.people.api_tokens) for /api/v1 only. A read-only token is
 refused anything but GET there. Every job read goes through services.jobs with the caller, so a
 job of someone else is a 404 exactly like a missing one. Errors are JSON `{"error": message}`
-with the web's own messages. The OpenAPI document (dash_app/openapi.py) lists every route here.
+with the web's own messages. The OpenAPI document (dash_app/routes/openapi.py) lists every route here.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, re
 from flask_login import current_user
 
 from dash_app.auth import csrf
-from dash_app.openapi import openapi_document
+from dash_app.routes.openapi import openapi_document
 from services import jobs, results
 from services.af3 import input_files, load_json_text
 from services.af3.names import safe_filename

@@ -11,7 +11,7 @@ import math
 
 from dash_molstar import MolstarViewer
 
-from dash_app.components.results_plots import PLDDT_BANDS
+from dash_app.components.results.results_plots import PLDDT_BANDS
 from services.results import Token
 from services.results.mmcif_atoms import Residue
 

@@ -2,7 +2,7 @@
 
 One token per standard residue; one token per heavy atom for ligands, ions and modified residues
 (reference §5.4). Ligand atoms (names, elements, counts) come from the same CCD index FoldDeck validates
-with (`services.af3.ccd`; in-chain residues lose OXT / OP3 as AF3 drops them), so the mmCIF names ligand
+with (`services.af3.chem.ccd`; in-chain residues lose OXT / OP3 as AF3 drops them), so the mmCIF names ligand
 atoms as the CCD does and the sizes agree with FoldDeck's size estimate; a code the CCD and userCCD lack
 fails as in AF3. Pure stdlib on purpose: the simulator may run under a bare Python on a GPU host, where
 no CCD index may be reachable; only then a code of CCD form is simulated with an estimated size and
@@ -15,7 +15,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from services.af3.ccd import (
+from services.af3.chem.ccd import (
     PROTEIN_ONE_TO_THREE,
     UNKNOWN_COMPONENT_ATOMS,
     Component,

@@ -8,9 +8,9 @@ import re
 
 import numpy as np
 
-from services.af3sim.confidences import Sample
 from services.af3sim.loader import Chain, DnaChain, Input, ProteinChain, RnaChain
-from services.af3sim.structure import Layout
+from services.af3sim.output.confidences import Sample
+from services.af3sim.output.structure import Layout
 
 SIM_LABEL = "FoldDeck AF3 SIMULATOR"
 SIM_VERSION = "3.0.4-folddeck-sim"  # the AF3 release whose behaviour is mimicked, plus a marker

@@ -2,7 +2,7 @@
 
 One CCD per process: the lab's own AF3 `components.cif` when `FOLDDECK_AF3_CCD_PATH` is set (real AF3
 judges with that file), else the wwPDB CCD bundled with biotite. Either is turned once into a compact
-index (`services.af3.ccd_index`) cached under `<data dir>/cache/ccd/`, keyed by the CCD file's identity,
+index (`services.af3.chem.ccd_index`) cached under `<data dir>/cache/ccd/`, keyed by the CCD file's identity,
 and built under a file lock so concurrent workers do not race. AF3 gives a ligand, an ion or a modified
 residue one token per heavy atom; `component_atoms` applies AF3's rule for what a residue loses inside
 a chain (OXT / OP3, `atom_layout.get_link_drop_atoms`).
@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from services.af3.ccd_index import CcdIndex, Component, Hit, index_file_key, write_atomic
+from services.af3.chem.ccd_index import CcdIndex, Component, Hit, index_file_key, write_atomic
 
 __all__ = ["CcdIndex", "CcdUnavailable", "Component", "Hit", "ccd_info", "component_atoms", "configure", "get_ccd",
            "heavy_atoms_in_smiles", "leaving_atom", "looks_like_ccd_code", "try_ccd"]
@@ -156,7 +156,7 @@ class CcdUnavailable(RuntimeError):
     """No CCD can be loaded (biotite missing and no FOLDDECK_AF3_CCD_PATH, or that file unreadable)."""
 
 
-_ROOT = Path(__file__).resolve().parents[2]
+_ROOT = Path(__file__).resolve().parents[3]
 _config: dict[str, Path | None] = {"data_dir": None, "ccd_path": None}
 _loaded: dict[str, CcdIndex] = {}  # by CCD file identity: an immutable cache of a file, shared by threads
 _lock = threading.Lock()
@@ -223,7 +223,7 @@ def try_ccd() -> CcdIndex | None:
 
 
 def _biotite_file() -> Path:
-    from services.af3.ccd_index import biotite_ccd_file
+    from services.af3.chem.ccd_index import biotite_ccd_file
 
     path = biotite_ccd_file()
     if not path.is_file():
@@ -254,7 +254,7 @@ def _load_or_build(key: str, source: Path | None) -> CcdIndex:
 
 def build_index(source: Path | None) -> bytes:
     """Return the packed index of a `components.cif` (plain or gzip), or of biotite's CCD when None."""
-    from services.af3 import ccd_index as I
+    from services.af3.chem import ccd_index as I
 
     if source is not None:
         dates: list[str] = []
@@ -306,8 +306,8 @@ def heavy_atoms_in_smiles(smiles: str) -> int:
 
 def user_components(text: str | None) -> dict[str, Component]:
     """Return the components a job's `userCCD` text defines, by block name (AF3 keys them so); {} if unparsable."""
-    from services.af3.ccd_index import component_from_cif
-    from services.af3.cif import CifError, parse_text
+    from services.af3.chem.ccd_index import component_from_cif
+    from services.af3.chem.cif import CifError, parse_text
 
     if not text:
         return {}

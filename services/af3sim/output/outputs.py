@@ -7,12 +7,12 @@ import pathlib
 import shutil
 
 from services.af3sim import timing
-from services.af3sim.confidences import Sample
 from services.af3sim.context import Run
 from services.af3sim.flags import Stage
 from services.af3sim.loader import Input
-from services.af3sim.structure import Layout
-from services.af3sim.writer import (
+from services.af3sim.output.confidences import Sample
+from services.af3sim.output.structure import Layout
+from services.af3sim.output.writer import (
     SIM_LABEL,
     TERMS_OF_USE,
     model_cif,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.af3sim.structure import Layout, Vec
+from services.af3sim.output.structure import Layout, Vec
 
 _PAE_MAX = 31.75  # AF3's PAE bins end here
 _CONTACT_CUTOFF_A = 8.0  # AF3 contact_probs: representative atoms within 8 A

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.af3.cif import parse_blocks
+from services.af3.chem.cif import parse_blocks
 
 FORMAT = 3  # bump when the packed layout changes; old cache files are then ignored
 _TEXT_COLUMNS = ("code", "name", "type", "formula", "atoms", "elements", "leaving", "parent", "letter",

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of /api/v1, written by hand to match dash_app/api_v1.py.
+"""The OpenAPI 3.1 document of /api/v1, written by hand to match dash_app/routes/api_v1.py.
 
 A test validates it with openapi-spec-validator and checks that every /api/v1 route is in it.
 """

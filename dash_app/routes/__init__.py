@@ -1,0 +1,1 @@
+"""Plain Flask routes beside the pages: the REST API and its OpenAPI document, downloads, /metrics."""

@@ -1,0 +1,1 @@
+"""The Chemical Component Dictionary as AlphaFold 3 reads it: mmCIF blocks, the compact index, lookups."""
