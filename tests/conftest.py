@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -27,16 +29,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    """Settings on a fresh data dir, migrated, with `admin` and `alice` accounts."""
-    s = load_settings(environ={}, dotenv=None, data_dir=tmp_path / "data")
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    """A migrated database with `admin` and `alice` (both past the terms), made once per test process.
+
+    Every `settings` starts from a copy: hashing two passwords and applying every migration for each of ~800
+    tests cost minutes of CPU. Migrations from scratch and password hashing have tests of their own."""
+    s = load_settings(environ={}, dotenv=None, data_dir=tmp_path_factory.mktemp("template") / "data")
     db.migrate(s.db_path)
     conn = db.connect(s.db_path)
     for name, password, role in (("admin", ADMIN_PASSWORD, users.Role.ADMIN),
                                  ("alice", USER_PASSWORD, users.Role.USER)):
         # Both accepted the AlphaFold 3 terms: every submission needs that (issue 11); tests of the rule make others.
         users.accept_terms(conn, users.create_user(conn, name, password, role).id)
+    db.close_all()
+    return s.db_path
+
+
+@pytest.fixture
+def settings(tmp_path, template_db) -> Settings:
+    """Settings on a fresh data dir, migrated, with `admin` and `alice` accounts."""
+    s = load_settings(environ={}, dotenv=None, data_dir=tmp_path / "data")
+    with closing(sqlite3.connect(template_db)) as src:
+        src.backup(db.connect(s.db_path))  # opened by FoldDeck first: the file gets its owner-only mode and WAL
     yield s
     db.close_all()
 
