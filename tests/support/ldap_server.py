@@ -39,7 +39,7 @@ def _pem(cert) -> bytes:
 
 def make_pki(folder: Path, expired: bool = False) -> tuple[Path, Path, Path]:
     """Write a test CA and a server certificate for 127.0.0.1 signed by it; return (ca, cert, key) paths."""
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "FoldDeck test CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
