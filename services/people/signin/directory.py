@@ -34,8 +34,8 @@ def _fail(cfg: LdapConfig, detail: str) -> SignInUnavailable:
 def _server(cfg: LdapConfig) -> Server:
     parts = urlsplit(cfg.url)
     ldaps = parts.scheme == "ldaps"
-    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(cfg.ca_file) if cfg.ca_file else None,
-              version=ssl.PROTOCOL_TLS_CLIENT)
+    # ldap3 then checks the certificate's name against the host itself (core/tls.py check_hostname)
+    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(cfg.ca_file) if cfg.ca_file else None)
     return Server(parts.hostname, port=parts.port or (636 if ldaps else 389), use_ssl=ldaps, tls=tls,
                   get_info=NONE, connect_timeout=defaults.SIGNIN_TIMEOUT_S)
 
