@@ -37,6 +37,7 @@ from dash_app.signin import OIDC_PATHS, init_signin
 from dash_app.signin.login_page import config, render_login, safe_next
 from dash_app.signin.oidc_routes import provider_logout_url
 from dash_app.signin.templates import FORBIDDEN_HTML, LOGOUT_HTML
+from services.operations.group_limits import apply_group_limits
 from services.people import api_tokens, users
 from services.people.signin import password
 from services.platform import db, defaults
@@ -334,7 +335,9 @@ def login():
 
 
 def _log_in(account: users.User) -> None:
-    """Start a FoldDeck session for the account (a session row: LoginUser.get_id)."""
+    """Start a FoldDeck session for the account (a session row: LoginUser.get_id), with the limits its
+    provider groups give it (a local account has none)."""
+    apply_group_limits(_conn(), account.id, current_app.config["FOLDDECK_SETTINGS"].sso_approval_group)
     login_user(LoginUser(account))
 
 

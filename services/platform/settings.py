@@ -87,6 +87,7 @@ class Settings:
     sso_create_users: bool = True  # create the FoldDeck account at someone's first sign-in; off: it must exist
     sso_login_group: str = ""  # provider group whose members may sign in; empty: anyone the provider signs in
     sso_admin_group: str = ""  # provider group whose members are admins (checked at each login); empty: roles stay
+    sso_approval_group: str = ""  # provider group whose members' jobs wait for an admin's approval; empty: off
     oidc_discovery_url: str = ""  # https://idp/realms/lab/.well-known/openid-configuration; empty: no OIDC
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
@@ -334,6 +335,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "sso_create_users": _bool,
     "sso_login_group": _str,
     "sso_admin_group": _str,
+    "sso_approval_group": _str,
     "oidc_discovery_url": _url,
     "oidc_client_id": _str,
     "oidc_client_secret": _str,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from dash_app import create_app
-from services.people import users
 from services.people.signin import password
 from services.people.signin.config import signin_config
 from services.platform import applog
@@ -64,13 +63,21 @@ def test_ldap_form_signs_in_and_an_expired_certificate_is_a_plain_page(tmp_path,
     try:
         base = {"ldap_ca_file": good.ca, "ldap_user_dn": f"uid={{username}},{ls.PEOPLE}",
                 "ldap_group_base": ls.GROUPS, "sso_admin_group": "folddeck-admins"}
-        client = create_app(settings.with_overrides(ldap_url=good.ldaps_url, **base)).server.test_client()
+        app = create_app(settings.with_overrides(ldap_url=good.ldaps_url, sso_approval_group="folddeck-admins",
+                                                 **base))
+        client = app.server.test_client()
         assert "Institution username" in client.get("/login").get_data(as_text=True)
         assert login(client, "erik", ls.PASSWORDS["erik"]).status_code == 302
         assert client.get("/admin/users").status_code == 200  # admin group -> admin
+        assert login(app.server.test_client(), "dana", ls.PASSWORDS["dana"]).status_code == 302
+        flags = dict(conn.execute("SELECT username, needs_approval FROM users WHERE username IN ('erik', 'dana')"))
+        assert flags == {"erik": 1, "dana": 0}  # the approval group's members wait for an admin
+        assert login(app.server.test_client(), "admin", ADMIN_PASSWORD).status_code == 302  # local: untouched
+        assert conn.execute("SELECT needs_approval FROM users WHERE username = 'admin'").fetchone()[0] == 0
         bad = create_app(settings.with_overrides(ldap_url=expired.ldaps_url, local_login=False,
                                                  **{**base, "ldap_ca_file": expired.ca}))
-        answer = login(bad.server.test_client(), "dana", ls.PASSWORDS["dana"])
+        bad_client = bad.server.test_client()
+        answer = login(bad_client, "dana", ls.PASSWORDS["dana"])
     finally:
         good.stop()
         expired.stop()
@@ -80,5 +87,4 @@ def test_ldap_form_signs_in_and_an_expired_certificate_is_a_plain_page(tmp_path,
     assert applog.flush()
     logged = [m for (m,) in conn.execute("SELECT message FROM app_log WHERE level = 'ERROR' AND source = 'auth'")]
     assert any("certificate has expired" in m for m in logged), logged
-    with pytest.raises(users.UserNotFound):
-        users.get_by_name(conn, "dana")
+    assert bad_client.get("/").status_code == 302  # not let in
