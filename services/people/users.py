@@ -266,6 +266,11 @@ def note_failure(conn: sqlite3.Connection, username: str, address: str, now: flo
                          "from your address")
 
 
+def forget_failures(conn: sqlite3.Connection, username: str, address: str) -> None:
+    """Clear the account's failed logins from this address (it just signed in there)."""
+    conn.execute("DELETE FROM login_failures WHERE username = ? AND address = ?", ((username or "").strip(), address))
+
+
 def authenticate(conn: sqlite3.Connection, username: str, password: str, address: str,
                  now: float | None = None) -> User | None:
     """Return the user if the credentials are right and the account active, else None (throttled: check_door).
@@ -283,7 +288,7 @@ def authenticate(conn: sqlite3.Connection, username: str, password: str, address
         note_failure(conn, name, address, now, reason, door)
         return None
     conn.execute("UPDATE users SET last_login_at = ? WHERE id = ?", (now, row["id"]))
-    conn.execute("DELETE FROM login_failures WHERE username = ? AND address = ?", (name, address))
+    forget_failures(conn, name, address)
     log.info("login succeeded for %s from %s", name, address,
              extra={"source": "auth", "username": name, "address": address})
     return get_user(conn, row["id"])

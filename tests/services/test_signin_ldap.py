@@ -150,3 +150,34 @@ def test_active_directory_style_memberof_groups(slapd, settings, conn):
     assert identity.groups == frozenset()
     with pytest.raises(SignInRefused):
         sign_in(conn, s, "erik", PW["erik"])
+
+
+def test_the_sweep_locks_out_people_who_left_without_waiting_for_their_next_sign_in(slapd, settings, conn):
+    from services.people.signin.sweep import sweep_ldap
+
+    s = ldap_settings(settings, slapd)
+    dana = sign_in(conn, s, "dana", PW["dana"])
+    sign_in(conn, s, "erik", PW["erik"])
+    _token, secret = api_tokens.create_token(conn, dana.id, "script", api_tokens.Scope.READ)
+    assert sweep_ldap(conn, signin_config(s)) == []  # everyone still in: nothing changes
+    assert api_tokens.authenticate(conn, secret) is not None
+    slapd.set_members("folddeck-users", ["erik"])
+    assert sweep_ldap(conn, signin_config(s)) == ["dana"]
+    assert api_tokens.authenticate(conn, secret) is None and not users.get_by_name(conn, "dana").active
+    slapd.set_members("folddeck-users", ["dana", "erik"])  # back in: her next sign-in enables her
+    assert sign_in(conn, s, "dana", PW["dana"]).active
+
+
+def test_the_sweep_needs_a_service_account_and_a_reachable_directory(slapd, settings, conn):
+    from services.people.signin.sweep import sweep_ldap
+
+    s = ldap_settings(settings, slapd)
+    sign_in(conn, s, "dana", PW["dana"])
+    direct = s.with_overrides(ldap_bind_dn="", ldap_user_dn=f"uid={{username}},{ls.PEOPLE}")
+    with pytest.raises(SignInUnavailable) as caught:
+        sweep_ldap(conn, signin_config(direct))
+    assert "FOLDDECK_LDAP_BIND_DN" in caught.value.detail
+    slapd.stop()
+    with pytest.raises(SignInUnavailable):
+        sweep_ldap(conn, signin_config(s))
+    assert users.get_by_name(conn, "dana").active  # a directory that is down locks nobody out

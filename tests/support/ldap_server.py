@@ -123,8 +123,10 @@ class Slapd:
         return f"ldap://127.0.0.1:{self.ldap_port}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        """Stop slapd (again is fine: a test may stop it to see the directory down)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
 
     def set_members(self, group: str, names: list[str]) -> None:
         """Replace the members of a group (as the directory's root; the test's stand-in for the IT office)."""

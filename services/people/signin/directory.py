@@ -12,7 +12,12 @@ import ssl
 from urllib.parse import urlsplit
 
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls
-from ldap3.core.exceptions import LDAPException, LDAPInvalidCredentialsResult, LDAPStartTLSError
+from ldap3.core.exceptions import (
+    LDAPException,
+    LDAPInvalidCredentialsResult,
+    LDAPNoSuchObjectResult,
+    LDAPStartTLSError,
+)
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
@@ -135,3 +140,29 @@ def authenticate(cfg: LdapConfig, username: str, password: str) -> Identity | No
         conn.unbind()
     mail = str(entry["mail"].value or "") if entry is not None and "mail" in entry.entry_attributes else ""
     return Identity(provider=PROVIDER, subject=dn, username=username, email=mail, groups=groups)
+
+
+def current_groups(cfg: LdapConfig, dn: str, username: str) -> frozenset[str] | None:
+    """Return the groups of the entry `dn` as the service account reads them now, or None if it is gone.
+
+    Raises:
+        SignInUnavailable: no service account is configured, or the directory cannot be used.
+    """
+    if not cfg.bind_dn:
+        raise _fail(cfg, "checking people between sign-ins needs a service account (FOLDDECK_LDAP_BIND_DN)")
+    service = _bind(cfg, _server(cfg), cfg.bind_dn, cfg.bind_password)
+    if service is None:
+        raise _fail(cfg, f"the service account {cfg.bind_dn!r} was refused; check FOLDDECK_LDAP_BIND_DN and "
+                         "FOLDDECK_LDAP_BIND_PASSWORD")
+    try:
+        try:
+            service.search(dn, "(objectClass=*)", search_scope=BASE, attributes=USER_ATTRIBUTES)
+        except LDAPNoSuchObjectResult:
+            return None
+        except LDAPException as exc:
+            raise _fail(cfg, f"reading {dn!r} failed: {_problem(exc)}") from None
+        if not service.entries:
+            return None
+        return _groups(cfg, service, dn, username, service.entries[0])
+    finally:
+        service.unbind()

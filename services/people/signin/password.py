@@ -38,7 +38,7 @@ def sign_in(conn: sqlite3.Connection, cfg: SignInConfig, username: str, password
             return users.get_by_name(conn, name)
         raise
     if identity is not None:
-        conn.execute("DELETE FROM login_failures WHERE username = ? AND address = ?", (name, address))
+        users.forget_failures(conn, name, address)
         return admission.admit(conn, identity, cfg.policy, now)
     if cfg.local_login:
         return users.authenticate(conn, name, password, address, now)
