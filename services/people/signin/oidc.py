@@ -135,7 +135,11 @@ def verify_id_token(cfg: OidcConfig, meta: dict, id_token: str, nonce: str, now:
     Raises:
         SignInUnavailable: bad signature, wrong issuer or audience, nonce mismatch, expired, issued in the future.
     """
-    keys = KeySet.import_key_set(_get_json(cfg, meta["jwks_uri"], "signing keys (jwks_uri)"))
+    published = _get_json(cfg, meta["jwks_uri"], "signing keys (jwks_uri)")
+    try:
+        keys = KeySet.import_key_set(published)
+    except (JoseError, ValueError, KeyError, TypeError) as exc:
+        raise _fail(cfg, f"the provider's signing keys at {meta['jwks_uri']} cannot be read ({exc})") from None
     try:
         token = jwt.decode(id_token, keys, algorithms=ALGORITHMS)
     except BadSignatureError:
