@@ -242,3 +242,27 @@ def test_logout_ends_the_providers_session_too(site):
     assert parse_qs(urlsplit(end).query)["post_logout_redirect_uri"] == [base + "/login"]
     assert browser.get(base + "/", allow_redirects=False, timeout=10).status_code == 302  # FoldDeck's is over
     assert browser.get(end, timeout=10).status_code == 200  # the provider asks to confirm its own logout
+
+
+@pytest.mark.parametrize("expired", [False, True])
+def test_the_providers_https_certificate_is_checked(tmp_path, settings, expired):
+    """Over HTTPS with the test CA the discovery goes through; an expired certificate is named in the log."""
+    from dash_app import create_app
+    from tests.support.ldap_server import make_pki
+
+    ca, cert, key = make_pki(tmp_path, expired=expired)
+    provider = oidc_server.start(tmp_path / "op", ["http://127.0.0.1:1/login/oidc/callback"], ACCOUNTS,
+                                 tls=(cert, key))
+    try:
+        assert provider.issuer.startswith("https://")
+        s = settings.with_overrides(oidc_discovery_url=provider.discovery_url, oidc_client_id=oidc_server.CLIENT_ID,
+                                    oidc_client_secret=oidc_server.CLIENT_SECRET, oidc_ca_file=ca)
+        answer = create_app(s).server.test_client().get("/login/oidc")
+    finally:
+        provider.stop()
+    if not expired:
+        assert answer.status_code == 302 and answer.headers["Location"].startswith(provider.issuer + "/auth?")
+        return
+    assert answer.status_code == 503 and "Traceback" not in answer.get_data(as_text=True)
+    errors = [m for level, m in auth_log(s) if level == "ERROR"]
+    assert any("certificate has expired" in m and "FOLDDECK_OIDC_CA_FILE" in m for m in errors), errors

@@ -65,8 +65,10 @@ class Provider:
 
 
 def start(folder: Path, redirect_uris: list[str], accounts: dict, logout_uris: list[str] = (),
-          timeout: float = 30) -> Provider:
-    """Start the provider on a free loopback port with FoldDeck as its one client; return once it listens."""
+          tls: tuple[Path, Path] | None = None, timeout: float = 30) -> Provider:
+    """Start the provider on a free loopback port with FoldDeck as its one client; return once it listens.
+
+    `tls` = (certificate, key) PEM files serves HTTPS with them."""
     install()
     folder.mkdir(parents=True, exist_ok=True)
     accounts_file = folder / "accounts.json"
@@ -74,6 +76,8 @@ def start(folder: Path, redirect_uris: list[str], accounts: dict, logout_uris: l
     client = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uris": list(redirect_uris),
               "post_logout_redirect_uris": list(logout_uris)}
     env = {**os.environ, "PORT": "0", "ACCOUNTS": str(accounts_file), "CLIENTS": json.dumps([client])}
+    if tls:
+        env.update(TLS_CERT=str(tls[0]), TLS_KEY=str(tls[1]))
     process = subprocess.Popen(["node", "server.mjs"], cwd=HERE, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     deadline = time.monotonic() + timeout

@@ -37,16 +37,16 @@ def _fail(cfg: OidcConfig, detail: str, message: str | None = None) -> SignInUna
     return SignInUnavailable(message or UNAVAILABLE.format(label=cfg.label), f"OIDC sign-in failed: {detail}")
 
 
-def _http(cfg: OidcConfig) -> requests.Session:
-    s = requests.Session()
-    s.verify = str(cfg.ca_file) if cfg.ca_file else True
-    return s
+def _verify(cfg: OidcConfig) -> str | bool:
+    """Return what HTTPS is checked against, passed with each request: requests lets REQUESTS_CA_BUNDLE
+    override a Session's own `verify`, which would drop FOLDDECK_OIDC_CA_FILE."""
+    return str(cfg.ca_file) if cfg.ca_file else True
 
 
 def _get_json(cfg: OidcConfig, url: str, what: str, **kwargs: Any) -> dict:
     """GET `url` and return its JSON object, or raise SignInUnavailable saying what went wrong where."""
     try:
-        response = _http(cfg).get(url, timeout=defaults.SIGNIN_TIMEOUT_S, **kwargs)
+        response = requests.get(url, timeout=defaults.SIGNIN_TIMEOUT_S, verify=_verify(cfg), **kwargs)
     except requests.exceptions.SSLError as exc:
         raise _fail(cfg, f"the TLS certificate of {url} ({what}) was refused: {exc}; check the provider's "
                          "certificate and FOLDDECK_OIDC_CA_FILE") from None
@@ -75,7 +75,6 @@ def discover(cfg: OidcConfig) -> dict:
 def _client(cfg: OidcConfig, redirect_uri: str, scope: str = SCOPE) -> OAuth2Session:
     client = OAuth2Session(cfg.client_id, cfg.client_secret, scope=scope, redirect_uri=redirect_uri,
                            code_challenge_method="S256", default_timeout=defaults.SIGNIN_TIMEOUT_S)
-    client.verify = str(cfg.ca_file) if cfg.ca_file else True
     return client
 
 
@@ -120,7 +119,7 @@ def _exchange(cfg: OidcConfig, meta: dict, redirect_uri: str, pending: dict, cod
     """Return the token response for the authorization code (client secret and PKCE verifier sent)."""
     try:
         return _client(cfg, redirect_uri).fetch_token(meta["token_endpoint"], code=code,
-                                                      code_verifier=pending["verifier"])
+                                                      code_verifier=pending["verifier"], verify=_verify(cfg))
     except OAuthError as exc:
         hint = ("; check FOLDDECK_OIDC_CLIENT_ID and FOLDDECK_OIDC_CLIENT_SECRET against the client registered "
                 "at the provider") if exc.error in ("invalid_client", "unauthorized_client") else ""

@@ -2,10 +2,13 @@
 // here and nothing more (FoldDeck does not write the protocol side). Loopback only.
 //
 // Environment: PORT (0: pick one), CLIENTS (JSON list of client metadata), ACCOUNTS (a JSON file
-// {accountId: {claims}} read at every look-up, so a test can take someone out of a group between logins).
+// {accountId: {claims}} read at every look-up, so a test can take someone out of a group between logins),
+// TLS_CERT and TLS_KEY (PEM files: serve HTTPS with them; unset: plain HTTP).
 // Prints "listening <issuer>" once it accepts connections.
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import Provider from 'oidc-provider';
 
 const clients = JSON.parse(process.env.CLIENTS || '[]').map((c) => ({
@@ -38,9 +41,11 @@ const configuration = {
 };
 
 const port = Number(process.env.PORT || 0);
-const server = (await import('node:http')).createServer();
+const tls = process.env.TLS_CERT
+  ? { cert: readFileSync(process.env.TLS_CERT), key: readFileSync(process.env.TLS_KEY) } : null;
+const server = tls ? createTlsServer(tls) : createServer();
 server.listen(port, '127.0.0.1', () => {
-  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, configuration);
   server.on('request', provider.callback());
   console.log(`listening ${issuer}`);
