@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from flask import (
     Flask,
@@ -57,6 +58,7 @@ NOTICE_KEY = "fd_notice"  # why the session ended, shown once on the login page
 NOTICES = {"disabled": "This account has been disabled by an administrator. Ask them if you think this is a mistake.",
            "ended": "Your session has ended (your password was changed or you were logged out). Please log in again."}
 csrf = CSRFProtect()
+signin_log = logging.getLogger("folddeck.signin")
 
 
 class LoginUser(UserMixin):
@@ -325,7 +327,8 @@ def login():
     except SignInUnavailable as exc:  # the admin's detail is in the log already (signin.password)
         return render_login(error=str(exc), username=username, next_url=nxt, status=503)
     except SignInRefused as exc:
-        current_app.logger.warning("sign-in refused for %s: %s", username, exc)
+        signin_log.warning("sign-in refused for %s from %s: %s", username, address, exc,
+                           extra={"source": "auth", "username": username, "address": address})
         return render_login(error=str(exc), username=username, next_url=nxt, status=403)
     if account is None:
         return render_login(error="Wrong username or password, or the account is disabled.", username=username,
