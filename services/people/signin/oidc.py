@@ -165,9 +165,9 @@ def verify_id_token(cfg: OidcConfig, meta: dict, id_token: str, nonce: str, now:
 
 def _claim_problem(cfg: OidcConfig, exc: JoseError, claims: dict, clock: float) -> str:
     """Say which claim failed, and for times how far apart the clocks are."""
-    name = getattr(exc, "claim", "") or ""
-    if isinstance(exc, ExpiredTokenError) or name in ("iat", "nbf"):
-        stamp = claims.get("iat") if name != "exp" and not isinstance(exc, ExpiredTokenError) else claims.get("exp")
+    name = "exp" if isinstance(exc, ExpiredTokenError) else (getattr(exc, "claim", "") or "")
+    if name in ("exp", "iat", "nbf"):
+        stamp = claims.get(name)
         gap = f" ({abs(int(clock - float(stamp)))} s from FoldDeck's clock)" if isinstance(stamp, (int, float)) else ""
         return (f"the ID token's times do not fit FoldDeck's clock: {exc.description}{gap}; the clocks of FoldDeck "
                 f"and the provider differ by more than FOLDDECK_OIDC_LEEWAY_S={cfg.leeway_s} s: check NTP on both")
