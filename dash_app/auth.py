@@ -4,6 +4,8 @@
   users service. Each login is a row in `user_sessions` whose id is part of the signed cookie:
   `/logout` deletes it, so a copied cookie stops working there and then, while the user's other
   browsers stay logged in. A password change or disable ends all of them (users service).
+  The form's password goes to LDAP first where one is configured; the institution's OpenID Connect
+  button and routes, and the login page itself, are `dash_app.signin` (decisions: services.people.signin).
 - `gate()` runs before every request: public endpoints pass; a page load without a session is
   redirected to `/login?next=…`; any `/_dash-*` or `/api/*` request without one gets 401 JSON;
   admin pages and the callbacks that update admin components (ids starting `admin-`) get 403
