@@ -23,12 +23,16 @@ import requests
 HERE = Path(__file__).resolve().parent / "oidc_provider"
 CLIENT_ID = "folddeck"
 CLIENT_SECRET = "folddeck-client-secret-1"
+MIN_NODE = 20
 
 
 def available() -> str | None:
     """Return why the provider cannot run here, or None."""
     if not shutil.which("node"):
         return "node is not installed (Debian package nodejs)"
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    if int(version.lstrip("v").split(".")[0] or 0) < MIN_NODE:  # its jose needs the global Web Crypto of Node 20
+        return f"node {version} is older than {MIN_NODE}, the oldest oidc-provider 9 runs on"
     if not (HERE / "node_modules" / "oidc-provider").is_dir() and not shutil.which("npm"):
         return "npm is not installed and oidc-provider is not in tests/support/oidc_provider/node_modules"
     return None
