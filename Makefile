@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip -q --disable-pip-version-check
 APT_PKGS := chromium chromium-driver openssh-server slurm-wlm munge slurmdbd mariadb-server
+APT_PKGS += slapd  # the LDAP sign-in tests start a real OpenLDAP (tests/support/ldap_server.py)
+APT_PKGS += nodejs  # the OIDC sign-in tests run the oidc-provider package (tests/support/oidc_provider)
 PYTEST_ARGS ?=
 # The suite runs in parallel: many tests wait on subprocesses, servers and browsers, so one worker more than
 # the cores keeps the CPUs busy (twice the cores made timing tests flaky on 2 cores). loadgroup keeps each

@@ -4,6 +4,8 @@
   users service. Each login is a row in `user_sessions` whose id is part of the signed cookie:
   `/logout` deletes it, so a copied cookie stops working there and then, while the user's other
   browsers stay logged in. A password change or disable ends all of them (users service).
+  The form's password goes to LDAP first where one is configured; the institution's OpenID Connect
+  button and routes, and the login page itself, are `dash_app.signin` (decisions: services.people.signin).
 - `gate()` runs before every request: public endpoints pass; a page load without a session is
   redirected to `/login?next=…`; any `/_dash-*` or `/api/*` request without one gets 401 JSON;
   admin pages and the callbacks that update admin components (ids starting `admin-`) get 403
@@ -14,7 +16,7 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
+import logging
 
 from flask import (
     Flask,
@@ -34,12 +36,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import ValidationError
 
 from dash_app.ids import ADMIN_ID_PREFIX
+from dash_app.signin import OIDC_PATHS, init_signin
+from dash_app.signin.login_page import config, render_login, safe_next
+from dash_app.signin.oidc_routes import provider_logout_url
+from dash_app.signin.templates import FORBIDDEN_HTML, LOGOUT_HTML
+from services.operations.group_limits import apply_group_limits
 from services.people import api_tokens, users
+from services.people.signin import password
 from services.platform import db, defaults
-from services.platform.errors import LoginThrottled, TokenExpired, UserNotFound
+from services.platform.errors import LoginThrottled, SignInRefused, SignInUnavailable, TokenExpired, UserNotFound
 
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/metrics",  # /metrics checks its own token
-                          "/api/v1/openapi.json"})
+                          "/api/v1/openapi.json"}) | OIDC_PATHS
 PUBLIC_PREFIXES = ("/assets/",)
 API_PREFIXES = ("/_dash-", "/_reload-hash", "/api/")
 ADMIN_PAGE_PREFIX = "/admin"
@@ -52,6 +60,7 @@ NOTICE_KEY = "fd_notice"  # why the session ended, shown once on the login page
 NOTICES = {"disabled": "This account has been disabled by an administrator. Ask them if you think this is a mistake.",
            "ended": "Your session has ended (your password was changed or you were logged out). Please log in again."}
 csrf = CSRFProtect()
+signin_log = logging.getLogger("folddeck.signin")
 
 
 class LoginUser(UserMixin):
@@ -104,19 +113,6 @@ def load_token_user(req) -> LoginUser | None:
         return None
     g.api_token = found[1]
     return LoginUser(found[0])
-
-
-def safe_next(target: str | None) -> str:
-    """Return `target` if it is a local path, else `/` (no open redirect)."""
-    if not target:
-        return "/"
-    target = target.replace("\\", "/").strip()
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    if any(ord(c) < 32 for c in target):
-        return "/"
-    return target
 
 
 def _is_admin_id(cid) -> bool:
@@ -317,26 +313,37 @@ def set_csrf_cookie(response: Response) -> Response:
 
 
 def login():
-    """Show the login form; on POST check the CSRF token, throttle, then log the user in."""
+    """Show the login page; on POST check the CSRF token, throttle, then log the user in (LDAP, local account)."""
     nxt = safe_next(request.args.get("next") or request.form.get("next"))
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(nxt)
         notice = NOTICES.get(session.pop(NOTICE_KEY, None) or "")
-        return render_template_string(LOGIN_HTML, error=None, notice=notice, username="", next=nxt,
-                                      csrf_token=generate_csrf())
+        return render_login(notice=notice, next_url=nxt)
     username = request.form.get("username", "")
     address = request.remote_addr or "unknown"
     try:
-        account = users.authenticate(_conn(), username, request.form.get("password", ""), address)
+        account = password.sign_in(_conn(), config(), username, request.form.get("password", ""), address)
     except LoginThrottled as exc:
-        return render_template_string(LOGIN_HTML, error=str(exc), username=username, next=nxt,
-                                      csrf_token=generate_csrf()), 429
+        return render_login(error=str(exc), username=username, next_url=nxt, status=429)
+    except SignInUnavailable as exc:  # the admin's detail is in the log already (signin.password)
+        return render_login(error=str(exc), username=username, next_url=nxt, status=503)
+    except SignInRefused as exc:
+        signin_log.warning("sign-in refused for %s from %s: %s", username, address, exc,
+                           extra={"source": "auth", "username": username, "address": address})
+        return render_login(error=str(exc), username=username, next_url=nxt, status=403)
     if account is None:
-        return render_template_string(LOGIN_HTML, error="Wrong username or password, or the account is disabled.",
-                                      username=username, next=nxt, csrf_token=generate_csrf()), 401
-    login_user(LoginUser(account))  # starts a session row (LoginUser.get_id)
+        return render_login(error="Wrong username or password, or the account is disabled.", username=username,
+                            next_url=nxt, status=401)
+    _log_in(account)
     return redirect(nxt)
+
+
+def _log_in(account: users.User) -> None:
+    """Start a FoldDeck session for the account (a session row: LoginUser.get_id), with the limits its
+    provider groups give it (a local account has none)."""
+    apply_group_limits(_conn(), account.id, current_app.config["FOLDDECK_SETTINGS"].sso_approval_group)
+    login_user(LoginUser(account))
 
 
 def logout():
@@ -346,7 +353,7 @@ def logout():
     if current_user.is_authenticated and current_user.session_id:
         users.end_session(_conn(), current_user.session_id)  # the cookie, wherever copied, is dead now
     logout_user()
-    return redirect(url_for("login"))
+    return redirect(provider_logout_url() or url_for("login"))  # the provider's session ends too, where it can
 
 
 def healthz():
@@ -358,8 +365,7 @@ def healthz():
 def _csrf_error(exc: CSRFError):
     if request.path.startswith(API_PREFIXES):
         return _json_error(400, f"Security token missing or invalid ({exc.description}). Reload the page.")
-    return render_template_string(LOGIN_HTML, error="The form expired or was not sent by this site; please try again.",
-                                  username="", next="/", csrf_token=generate_csrf()), 400
+    return render_login(error="The form expired or was not sent by this site; please try again.", status=400)
 
 
 def init_auth(server: Flask) -> None:
@@ -379,6 +385,7 @@ def init_auth(server: Flask) -> None:
     server.add_url_rule("/login", "login", login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])
     server.add_url_rule("/healthz", "healthz", healthz)
+    init_signin(server, _log_in)  # checks the sign-in settings; the institution's routes where configured
 
 
 def check_csrf_value(token: str) -> bool:
@@ -388,62 +395,3 @@ def check_csrf_value(token: str) -> bool:
     except ValidationError:
         return False
     return True
-
-
-FORBIDDEN_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Admins only · FoldDeck</title>
-<link rel="icon" href="/assets/favicon.ico">
-<link rel="stylesheet" href="/assets/vendor/01-bootstrap-flatly.min.css">
-<link rel="stylesheet" href="/assets/vendor/02-bootstrap-icons.min.css">
-<link rel="stylesheet" href="/assets/folddeck.css"></head>
-<body><nav class="navbar navbar-expand-md navbar-dark bg-primary mb-3" id="shell-navbar"><div class="container-fluid">
-<a class="navbar-brand" href="/"><img src="/assets/favicon.ico" height="24" class="me-2" alt="">FoldDeck</a>
-<div class="collapse navbar-collapse show"><ul class="navbar-nav me-auto">
-{% for p in links %}<li class="nav-item"><a class="nav-link" href="{{ p.href }}" id="{{ p.id }}">
-<i class="bi {{ p.icon }} me-1"></i>{{ p.name }}</a></li>{% endfor %}</ul>
-<div class="d-flex align-items-center"><span class="navbar-text text-white me-3">
-<i class="bi bi-person-circle me-1"></i><span id="nav-username">{{ username }}</span>
-<span class="badge bg-light text-dark ms-2" id="nav-role">{{ role }}</span></span>
-<form method="post" action="/logout" class="d-inline m-0">
-<input type="hidden" name="csrf_token" value="{{ csrf_token }}">
-<button type="submit" class="btn btn-outline-light btn-sm" id="nav-logout">
-<i class="bi bi-box-arrow-right me-1"></i>Log out</button></form></div></div></div></nav>
-<main class="container-fluid fd-page pb-4"><div class="py-4" style="max-width:36rem" id="forbidden">
-<h1 class="h3"><i class="bi bi-shield-lock me-2"></i>Admins only</h1>
-<p>This page is for FoldDeck administrators. Your account ({{ username }}) is a regular user account.</p>
-<a class="btn btn-primary" href="/">Back to your jobs</a></div></main></body></html>"""
-
-LOGOUT_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Log out · FoldDeck</title>
-<link rel="stylesheet" href="/assets/vendor/01-bootstrap-flatly.min.css"></head>
-<body class="bg-light"><main class="container py-5" style="max-width:32rem">
-<h1 class="h3">Log out of FoldDeck?</h1>
-<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="{{ csrf_token }}">
-<button class="btn btn-primary" type="submit" id="logout-confirm">Log out</button>
-<a class="btn btn-link" href="/">Stay</a></form></main></body></html>"""
-
-LOGIN_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Log in · FoldDeck</title>
-<link rel="icon" href="/assets/favicon.ico">
-<link rel="stylesheet" href="/assets/vendor/01-bootstrap-flatly.min.css">
-<link rel="stylesheet" href="/assets/folddeck.css">
-</head><body class="fd-login-body">
-<main class="fd-login card shadow-sm">
-  <div class="card-body p-4">
-    <h1 class="h4 mb-1">FoldDeck</h1>
-    <p class="text-muted mb-4">AlphaFold 3 on your lab's GPUs</p>
-    {% if notice %}<div class="alert alert-warning" role="alert" id="login-notice">{{ notice }}</div>{% endif %}
-    {% if error %}<div class="alert alert-danger" role="alert" id="login-error">{{ error }}</div>{% endif %}
-    <form method="post" action="/login" novalidate>
-      <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
-      <input type="hidden" name="next" value="{{ next }}">
-      <div class="mb-3"><label class="form-label" for="username">Username</label>
-        <input class="form-control" id="username" name="username" value="{{ username }}" autocomplete="username"
-               autofocus required></div>
-      <div class="mb-3"><label class="form-label" for="password">Password</label>
-        <input class="form-control" id="password" name="password" type="password" autocomplete="current-password"
-               required></div>
-      <button class="btn btn-primary w-100" id="login-submit" type="submit">Log in</button>
-    </form>
-  </div>
-</main></body></html>"""

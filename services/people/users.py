@@ -227,21 +227,17 @@ def _throttled(times: list[float], limit: int, window: float, now: float, why: s
     return LoginThrottled(f"Too many failed logins {why}. Please wait {wait} seconds and try again.", wait)
 
 
-def authenticate(conn: sqlite3.Connection, username: str, password: str, address: str,
-                 now: float | None = None) -> User | None:
-    """Return the user if the credentials are right and the account active, else None.
+def check_door(conn: sqlite3.Connection, username: str, address: str, now: float) -> tuple[list[float], bool]:
+    """Raise LoginThrottled if this account may not try again from this address yet; else return the
+    address's recent failures and whether they reached the per-address ceiling (for `note_failure`).
 
     Failures are counted per (account, address): someone guessing from one address closes the
     door only for that account from that address, never for the admin at their own desk or for
     colleagues behind the same proxy. A slower ceiling per address (all accounts) stops spraying:
     once reached, an account that already failed from there must wait, and a wrong password is
     answered with the wait; a correct one for an account that has not failed from there still
-    gets in.
-
-    Raises:
-        LoginThrottled: too many recent failures for this account from this address, or from this address.
+    gets in. Every way to sign in with a password (local accounts, LDAP) passes this door.
     """
-    now = time.time() if now is None else now
     name = (username or "").strip()
     pair = _recent_failures(conn, "username = ? AND address = ?", (name, address),
                             now - defaults.LOGIN_FAILURE_WINDOW_S)
@@ -253,20 +249,46 @@ def authenticate(conn: sqlite3.Connection, username: str, password: str, address
     if ceiling and pair:
         raise _throttled(spread, defaults.LOGIN_ADDRESS_MAX_FAILURES, defaults.LOGIN_ADDRESS_WINDOW_S, now,
                          "from your address")
+    return spread, ceiling
+
+
+def note_failure(conn: sqlite3.Connection, username: str, address: str, now: float, reason: str,
+                 door: tuple[list[float], bool]) -> None:
+    """Count a failed login and log it; raise LoginThrottled if the address has reached its ceiling."""
+    name = (username or "").strip()
+    conn.execute("INSERT INTO login_failures (username, address, at) VALUES (?, ?, ?)", (name, address, now))
+    conn.execute("DELETE FROM login_failures WHERE at < ?", (now - 24 * 3600,))
+    log.warning("login failed for %s from %s: %s", name, address, reason,
+                extra={"source": "auth", "username": name, "address": address})
+    spread, ceiling = door
+    if ceiling:
+        raise _throttled(spread, defaults.LOGIN_ADDRESS_MAX_FAILURES, defaults.LOGIN_ADDRESS_WINDOW_S, now,
+                         "from your address")
+
+
+def forget_failures(conn: sqlite3.Connection, username: str, address: str) -> None:
+    """Clear the account's failed logins from this address (it just signed in there)."""
+    conn.execute("DELETE FROM login_failures WHERE username = ? AND address = ?", ((username or "").strip(), address))
+
+
+def authenticate(conn: sqlite3.Connection, username: str, password: str, address: str,
+                 now: float | None = None) -> User | None:
+    """Return the user if the credentials are right and the account active, else None (throttled: check_door).
+
+    Raises:
+        LoginThrottled: too many recent failures for this account from this address, or from this address.
+    """
+    now = time.time() if now is None else now
+    name = (username or "").strip()
+    door = check_door(conn, name, address, now)
     row = conn.execute("SELECT * FROM users WHERE username = ?", (name,)).fetchone()
     ok = check_password_hash(row["password_hash"] if row else _DUMMY_HASH, password or "")
     if not (row and ok and row["active"]):
-        conn.execute("INSERT INTO login_failures (username, address, at) VALUES (?, ?, ?)", (name, address, now))
-        conn.execute("DELETE FROM login_failures WHERE at < ?", (now - 24 * 3600,))
         reason = "unknown user" if row is None else ("account disabled" if ok else "wrong password")
-        log.warning("login failed for %s from %s: %s", name, address, reason,
-                    extra={"source": "auth", "username": name, "address": address})
-        if ceiling:
-            raise _throttled(spread, defaults.LOGIN_ADDRESS_MAX_FAILURES, defaults.LOGIN_ADDRESS_WINDOW_S, now,
-                             "from your address")
+        note_failure(conn, name, address, now, reason, door)
         return None
     conn.execute("UPDATE users SET last_login_at = ? WHERE id = ?", (now, row["id"]))
-    conn.execute("DELETE FROM login_failures WHERE username = ? AND address = ?", (name, address))
+    forget_failures(conn, name, address)
     log.info("login succeeded for %s from %s", name, address,
              extra={"source": "auth", "username": name, "address": address})
     return get_user(conn, row["id"])

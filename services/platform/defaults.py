@@ -171,3 +171,8 @@ AUTO_MODEL_START_S = 30 * 60.0  # weights loading, JAX compilation per bucket, f
 AUTO_SEARCH_BASE_S = 30 * 60.0  # template search, deduplication, queueing for the databases' page cache
 AUTO_SEARCH_PER_CHAIN_S = 60 * 60.0  # jackhmmer over 4 databases (or nhmmer over 3) for one chain, slow disks
 AUTO_MIN_MINUTES = 30  # never ask Slurm for less
+
+# Signing in with the institution's accounts (services/people/signin)
+OIDC_LEEWAY_S = 60  # clocks of FoldDeck and the provider may differ this much (NTP keeps real ones within a second)
+SIGNIN_TIMEOUT_S = 10  # a provider or directory slower than this is down as far as a person at the login page knows
+OIDC_PENDING_MAX_AGE_S = 600  # an authorization started more than ten minutes ago is not finished any more

@@ -60,3 +60,18 @@ class TermsNotAccepted(FoldDeckError):
 
 class HostUnreachable(FoldDeckError):
     """An SSH host could not be reached or refused authentication."""
+
+
+class SignInUnavailable(FoldDeckError):
+    """Signing in through the institution's provider failed on FoldDeck's or the provider's side (unreachable,
+    wrong secret, bad certificate, a token that does not verify). The message is the plain one for the person;
+    `detail` is the admin's: what failed and what to check, for the application log."""
+
+    def __init__(self, message: str, detail: str):
+        super().__init__(message)
+        self.detail = detail
+
+
+class SignInRefused(FoldDeckError):
+    """The provider knows the person but FoldDeck does not let them in (not in the sign-in group, no account
+    and accounts are not created on first login, account disabled); the message says which, plainly."""

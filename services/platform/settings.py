@@ -23,6 +23,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SHUTDOWN_MODES = ("wait", "requeue")
 SMTP_SECURITY = ("starttls", "ssl", "plain")
 MSA_CACHE_SCOPES = ("user", "lab")
+OIDC_USERNAME_CLAIMS = ("preferred_username", "email", "sub")  # the claim a FoldDeck username is matched by
 _SHELL_OPERATORS = re.compile(r"[;&|`$()<>\n]")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -81,11 +82,35 @@ class Settings:
     msa_cache_scope: str = "user"  # "user": reuse only your own chains; "lab": anyone's identical chain
     shared_input_dirs: tuple[Path, ...] = ()  # folders whose files any job's input may name (read-only); none
     input_files_max_bytes: int = defaults.INPUT_FILES_MAX_BYTES  # MSA/template/CCD files sent with one submission
+    # Signing in with the institution's accounts (services/people/signin; README "Signing in"): all off by default.
+    local_login: bool = True  # FoldDeck's own accounts on the login form; off: only the institution's
+    sso_create_users: bool = True  # create the FoldDeck account at someone's first sign-in; off: it must exist
+    sso_login_group: str = ""  # provider group whose members may sign in; empty: anyone the provider signs in
+    sso_admin_group: str = ""  # provider group whose members are admins (checked at each login); empty: roles stay
+    sso_approval_group: str = ""  # provider group whose members' jobs wait for an admin's approval; empty: off
+    oidc_discovery_url: str = ""  # https://idp/realms/lab/.well-known/openid-configuration; empty: no OIDC
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_label: str = "your institution"  # the button says "Sign in with <label>"
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_ca_file: Path | None = None  # CA bundle for the provider's HTTPS; None: the system's
+    oidc_leeway_s: int = defaults.OIDC_LEEWAY_S  # clock difference tolerated on ID token times
+    ldap_url: str = ""  # ldaps://dc.lab.example or ldap://... with ldap_starttls; empty: no LDAP
+    ldap_starttls: bool = False
+    ldap_ca_file: Path | None = None  # CA bundle for the directory's certificate; None: the system's
+    ldap_user_dn: str = ""  # bind as the user directly: uid={username},ou=people,dc=lab,dc=example
+    ldap_bind_dn: str = ""  # or search first with this service account (then bind as the DN found)
+    ldap_bind_password: str = ""
+    ldap_user_base: str = ""  # where the search looks: ou=people,dc=lab,dc=example
+    ldap_user_filter: str = "(uid={username})"  # Active Directory: (sAMAccountName={username})
+    ldap_group_base: str = ""  # groups searched here by member; empty: the user's memberOf (Active Directory)
+    ldap_group_filter: str = "(|(member={dn})(uniqueMember={dn}))"
 
     def __post_init__(self) -> None:
         # Every path absolute, fixed against the working directory once, here: the AF3 command runs
         # in its attempt folder, and `make run`'s default `./data` handed it `data/jobs/1/input.json`.
-        for name in ("data_dir", "hosts_file", "known_hosts", "af3_ccd_path"):
+        for name in ("data_dir", "hosts_file", "known_hosts", "af3_ccd_path", "oidc_ca_file", "ldap_ca_file"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, absolute(value))
@@ -212,6 +237,21 @@ def _ccd_file(name: str, raw: str) -> Path:
     return path
 
 
+def _file(name: str, raw: str) -> Path:
+    path = _path(name, raw)
+    if not path.is_file():
+        raise SettingsError(f"{name}={raw!r} is not a file; give the path of a PEM file, or unset it.")
+    return path
+
+
+def _ldap_url(name: str, raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if value and not value.startswith(("ldap://", "ldaps://")):
+        raise SettingsError(f"{name}={raw!r} must start with ldaps:// (or ldap:// with FOLDDECK_LDAP_STARTTLS=true), "
+                            "e.g. ldaps://ldap.lab.example.")
+    return value
+
+
 def _str(name: str, raw: str) -> str:
     return raw.strip()
 
@@ -291,6 +331,29 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "msa_cache_scope": _choice(MSA_CACHE_SCOPES),
     "shared_input_dirs": _folders,
     "input_files_max_bytes": _int(0, 16 * 1024**3),
+    "local_login": _bool,
+    "sso_create_users": _bool,
+    "sso_login_group": _str,
+    "sso_admin_group": _str,
+    "sso_approval_group": _str,
+    "oidc_discovery_url": _url,
+    "oidc_client_id": _str,
+    "oidc_client_secret": _str,
+    "oidc_label": _str,
+    "oidc_username_claim": _choice(OIDC_USERNAME_CLAIMS),
+    "oidc_groups_claim": _str,
+    "oidc_ca_file": _file,
+    "oidc_leeway_s": _int(0, 3600),
+    "ldap_url": _ldap_url,
+    "ldap_starttls": _bool,
+    "ldap_ca_file": _file,
+    "ldap_user_dn": _str,
+    "ldap_bind_dn": _str,
+    "ldap_bind_password": _str,
+    "ldap_user_base": _str,
+    "ldap_user_filter": _str,
+    "ldap_group_base": _str,
+    "ldap_group_filter": _str,
 }
 assert set(PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a parser"
 
