@@ -33,6 +33,17 @@ def test_a_username_reused_at_the_provider_does_not_open_the_first_persons_accou
     assert admit(conn, person("sub-1", "kim", "folddeck-users"), POLICY).id == first.id
 
 
+def test_a_provider_user_named_like_the_local_admin_does_not_get_that_account(conn, caplog):
+    with caplog.at_level(logging.WARNING, logger="folddeck.signin"), \
+            pytest.raises(SignInRefused, match="local administrator account"):
+        admit(conn, person("sub-9", "admin", "folddeck-users"), POLICY)  # not even in the admin group
+    assert "would take the local admin account admin" in caplog.text
+    assert users.get_by_name(conn, "admin").role is users.Role.ADMIN
+    assert conn.execute("SELECT COUNT(*) FROM user_identities").fetchone()[0] == 0
+    # an ordinary local account is linked by its name at the first sign-in, as the README says
+    assert admit(conn, person("sub-3", "alice", "folddeck-users"), POLICY).id == users.get_by_name(conn, "alice").id
+
+
 def test_renamed_at_the_provider_keeps_the_same_account(conn):
     first = admit(conn, person("sub-1", "kim", "folddeck-users"), POLICY)
     assert admit(conn, person("sub-1", "kim.lee", "folddeck-users"), POLICY).id == first.id

@@ -70,6 +70,13 @@ def _find(conn: sqlite3.Connection, identity: Identity) -> tuple[users.User | No
                     other["subject"], identity.subject, extra={"source": "auth", "username": user.username})
         raise SignInRefused(f"The FoldDeck account {user.username!r} belongs to another person at your "
                             "institution. Ask an administrator.")
+    if user.role is users.Role.ADMIN:  # a local admin (the first one: the way in when the provider fails) is
+        # never handed to whoever the provider names so: as the last admin it would even keep its role
+        log.warning("sign-in refused: %s %s would take the local admin account %s; rename one of them",
+                    identity.provider, identity.subject, user.username,
+                    extra={"source": "auth", "username": user.username})
+        raise SignInRefused(f"The FoldDeck account {user.username!r} is a local administrator account and is not "
+                            "opened by a sign-in through your institution. Ask an administrator.")
     return user, None
 
 
