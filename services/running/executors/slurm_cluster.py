@@ -145,7 +145,7 @@ class Cluster:
         if self.mode == "service" or person is None:
             return self.service
         if not person.cluster_user or (self.mode == "own_key" and not person.key_file):
-            need = "a cluster user" if not person.cluster_user else "a key file"
+            need = "cluster user" if not person.cluster_user else "key file"
             raise ExecutorError(f"{self.host.name} runs each job as its person's own cluster user, and "
                                 f"{person.username} has no {need} yet: an admin sets it on the Users page")
         if self.mode == "sudo":
