@@ -80,8 +80,8 @@ def login_host(sshd, work_dir: Path | str, command: str, **cfg) -> Host:
                 slurm=SlurmConfig(partition="debug", shared_storage=False, wckey=True, **cfg))
 
 
-def settings_for(tmp_path: Path, sshd):
-    s = make_settings(tmp_path, FOLDDECK_KNOWN_HOSTS=sshd["known_hosts"])
+def settings_for(tmp_path: Path, sshd, **env):
+    s = make_settings(tmp_path, FOLDDECK_KNOWN_HOSTS=sshd["known_hosts"], **env)
     conn = db.connect(s.db_path)
     users.accept_terms(conn, users.create_user(conn, "bob", "user-password-2", users.Role.USER).id)
     return s
@@ -205,15 +205,19 @@ def test_with_sudo_the_job_runs_as_the_persons_own_cluster_user(slurm, sshd, clu
                                                                no_slurm_here, workers):
     if shutil.which("sudo", path="/usr/bin:/bin") is None:
         pytest.skip("sudo is not installed (make system-deps installs it)")
-    settings = settings_for(tmp_path, sshd)
+    # The job copies a real AF3 output of 1 seed x 3 samples as its own (python is root's alone here).
+    settings = settings_for(tmp_path, sshd, FOLDDECK_AF3_COMMAND="run_alphafold --json_path={input} "
+                            "--output_dir={output} --num_diffusion_samples=3")
     map_person(settings, "bob", cluster_user=cluster_user, account="fd_lab_b")
     # A work dir every cluster user can make their folder in (pytest's own tmp is root's alone).
     work = Path(tempfile.mkdtemp(prefix="folddeck-sudo-"))
     work.chmod(0o1777)
-    results = work / "af3-output"  # a real AF3 output the job copies as its own (python is root's here)
+    results = work / "af3-output"
     shutil.copytree(ROOT / "tests/fixtures/af3_outputs/local_v301_pdl1_binder", results)
-    os.system(f"chmod -R a+rX {results}")  # noqa: S605 - a fixed path made just above
-    command = f"echo running as $(id -un); cp -r {results}/. {{output}}/ # {{input}}"
+    for folder, dirs, files in os.walk(results):
+        for name in dirs + files:
+            Path(folder, name).chmod(0o755 if name in dirs else 0o644)
+    command = f"echo running as $(id -un); cp -r {results}/. {{output}}/ # {{input}} --num_diffusion_samples=3"
     try:
         host = login_host(sshd, work, command, submit_as="sudo")
         job = submit_as(settings, "bob")
