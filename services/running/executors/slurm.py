@@ -63,6 +63,7 @@ from services.running.executors.slurm_script import (
 )
 
 log = logging.getLogger("folddeck.slurm")
+WAITING = ("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD")  # states in which a job writes no output
 
 
 class SlurmExecutor(Executor):
@@ -258,6 +259,8 @@ class SlurmExecutor(Executor):
     # -- following ----------------------------------------------------------------------------------
 
     def _read(self) -> list[str]:
+        if not self.cluster.shared and self._last_fact and self._last_fact[0] in WAITING:
+            return []  # no output before the job runs: 200 pending jobs cost no SFTP reads
         try:
             data = self.access.read_at(f"{self.run_dir}/slurm.out", self.offset, 4 * 1024 * 1024)
         except OSError:  # the login node is away (or the file unreadable for now): the next read tries again

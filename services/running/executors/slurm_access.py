@@ -44,6 +44,7 @@ class Connection:
         self.client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
         self.opened = 0  # sessions opened so far (a test counts the re-attach after a drop)
+        self.file_ops = 0  # SFTP operations so far (the bench reads it)
         self.down_until = 0.0
         self._lock = threading.RLock()  # guards the session and SFTP (paramiko's SFTP client is not thread-safe)
 
@@ -93,6 +94,7 @@ class Connection:
     def sftp(self, op):
         """Return op(sftp client) under the session's lock; ConnectionLost when the session broke."""
         with self._lock:
+            self.file_ops += 1
             try:
                 client = self._client()
                 if self._sftp is None:
