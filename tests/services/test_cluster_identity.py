@@ -55,3 +55,12 @@ def test_a_host_that_runs_jobs_as_their_people_refuses_an_unmapped_person(settin
     with pytest.raises(ExecutorError, match="runs each job as its person's own cluster user, and bob has no cluster"):
         c.access(ClusterIdentity("bob", account="x"))
     assert c.access(ClusterIdentity("bob", cluster_user="bob_h")).sudo_user == "bob_h"
+
+
+def test_the_command_line_maps_a_person_and_refuses_a_bad_account(settings, conn, alice, monkeypatch, capsys):
+    monkeypatch.setenv("FOLDDECK_DATA_DIR", str(settings.data_dir))
+    assert cluster_identity.main(["set", "alice", "--account", "lab42-alice", "--cluster-user", "asmith"]) == 0
+    assert cluster_identity.get(conn, alice.id) == ClusterIdentity("alice", "asmith", "lab42-alice")
+    assert cluster_identity.main(["set", "alice", "--account", "a b"]) == 2
+    assert "account 'a b': use letters" in capsys.readouterr().err
+    assert cluster_identity.get(conn, alice.id).account == "lab42-alice"

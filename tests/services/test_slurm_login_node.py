@@ -28,6 +28,7 @@ from services.jobs.model import load_job
 from services.people import cluster_identity, users
 from services.platform import db
 from services.running.executors import slurm_cluster
+from services.running.executors.cleanup import remove_elsewhere
 from services.running.worker import Worker
 from tests.conftest import wait_for
 from tests.services.test_executor_slurm import INPUT, facts, log_text, make_settings, slurm  # noqa: F401
@@ -143,6 +144,13 @@ def test_two_people_run_through_the_login_node_each_under_their_own_account(slur
         assert list(out.glob("*/seed-1_sample-0/*summary_confidences.json"))
         assert "Job succeeded." in log_text(settings, job.id)
     assert c.calls["sbatch"] == 2 and c.conn.opened == 1  # one SSH session carried every command and file
+    # Deleting a job removes its folder on the cluster's storage, through the login node.
+    settings.hosts_path.write_text(f"""[[host]]\nname = "login"\nkind = "slurm"\naddress = "{sshd['host']}"
+port = {sshd['port']}\nuser = "{sshd['user']}"\nkey_file = "{sshd['key']}"\nwork_dir = "{cluster_side}"\n""")
+    folder = Path(facts(settings, a.id).run_dir).parent
+    assert folder.is_dir()
+    remove_elsewhere(settings, a.id, ["login"], wait=True)
+    assert not folder.exists() and Path(facts(settings, b.id).run_dir).is_dir()
 
 
 def sshd_sessions(sshd) -> list[psutil.Process]:
