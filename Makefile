@@ -4,6 +4,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip -q --disable-pip-version-check
 APT_PKGS := chromium chromium-driver openssh-server slurm-wlm munge slurmdbd mariadb-server
+# sudo: the Slurm login-node test submits as a person's own cluster user through `sudo -n -u` (issue 25)
+APT_PKGS += sudo
 PYTEST_ARGS ?=
 # The suite runs in parallel: many tests wait on subprocesses, servers and browsers, so one worker more than
 # the cores keeps the CPUs busy (twice the cores made timing tests flaky on 2 cores). loadgroup keeps each
