@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import psutil
@@ -39,6 +40,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SIM = (f"echo started on the cluster; sleep 2; cd {ROOT} && {sys.executable} -m services.af3sim "
        "--json_path={input} --output_dir={output} --speed=0 --num_diffusion_samples=1")
 SLOW = "echo started on the cluster; sleep 300 # {input} {output}"
+# Runs until the test creates `release` in its run dir, then says so: a log line written after a given moment.
+GATED = ("echo started on the cluster; d=$(dirname {input}); while [ ! -e $d/release ]; do sleep 0.2; done; "
+         "echo released after the drop; sleep 300 # {output}")
 SLURM_BIN = "/usr/bin"  # the test's own look at the cluster, by absolute path (FoldDeck's PATH has none)
 
 
@@ -127,6 +131,7 @@ def test_two_people_run_through_the_login_node_each_under_their_own_account(slur
     cluster_side = tmp_path / "cluster-work"  # only the login node writes here; FoldDeck reads it over SFTP
     host = login_host(sshd, cluster_side, SIM)
     a, b = submit_as(settings, "alice"), submit_as(settings, "bob")
+    t0 = time.monotonic()
     start_worker(settings, host, workers)
     # The live log: the command's first line arrives while Slurm still runs it.
     wait_for(lambda: "started on the cluster" in log_text(settings, a.id) and facts(settings, a.id).state == "RUNNING",
@@ -144,6 +149,7 @@ def test_two_people_run_through_the_login_node_each_under_their_own_account(slur
         assert list(out.glob("*/seed-1_sample-0/*summary_confidences.json"))
         assert "Job succeeded." in log_text(settings, job.id)
     assert c.calls["sbatch"] == 2 and c.conn.opened == 1  # one SSH session carried every command and file
+    assert c.calls["squeue"] <= (time.monotonic() - t0) / c.tick + 3  # one per tick for both jobs
     # Deleting a job removes its folder on the cluster's storage, through the login node.
     settings.hosts_path.write_text(f"""[[host]]\nname = "login"\nkind = "slurm"\naddress = "{sshd['host']}"
 port = {sshd['port']}\nuser = "{sshd['user']}"\nkey_file = "{sshd['key']}"\nwork_dir = "{cluster_side}"\n""")
@@ -162,7 +168,7 @@ def sshd_sessions(sshd) -> list[psutil.Process]:
 def test_a_dropped_connection_and_a_worker_restart_fail_no_job_and_cancel_reaches_slurm(
         slurm, accounts, sshd, tmp_path, no_slurm_here, workers):
     settings = settings_for(tmp_path, sshd)
-    host = login_host(sshd, tmp_path / "cluster-work", SLOW, cpus=2)  # the node's 2 CPUs: one job at a time
+    host = login_host(sshd, tmp_path / "cluster-work", GATED, cpus=2)  # the node's 2 CPUs: one job at a time
     running, pending = submit_as(settings, "alice"), submit_as(settings, "bob")
     first = start_worker(settings, host, workers)
     wait_for(lambda: facts(settings, running.id) and facts(settings, running.id).state == "RUNNING"
@@ -179,6 +185,9 @@ def test_a_dropped_connection_and_a_worker_restart_fail_no_job_and_cancel_reache
     wait_for(lambda: c.calls["squeue"] >= t_calls + 2, 30, "squeue over the new session")
     assert state_of(settings, running.id) is JobState.RUNNING and state_of(settings, pending.id) is JobState.RUNNING
     assert facts(settings, running.id).state == "RUNNING" and facts(settings, pending.id).state == "PENDING"
+    # The log goes on over the new session: a line the job writes only now reaches FoldDeck's log.
+    Path(facts(settings, running.id).run_dir, "release").touch()
+    wait_for(lambda: "released after the drop" in log_text(settings, running.id), 30, "the log after the drop")
     # The worker stops (a deploy): both jobs stay in Slurm; a new worker re-attaches to them.
     first.stop()
     workers[0][1].join(30)
