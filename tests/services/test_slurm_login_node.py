@@ -5,7 +5,8 @@ tests/support/slurm_ci.sh behind the REAL loopback sshd of the `sshd` fixture.
 FoldDeck's side has no Slurm command on its PATH in these tests: sbatch, squeue, sacct and scancel
 run over the SSH session, and the cluster's work dir is not FoldDeck's (inputs go up, the log and
 results come back over SFTP). Each job names its person in Slurm's records (account, comment,
-wckey), and with `submit_as = "sudo"` it runs as the person's own cluster user.
+wckey); with `submit_as = "sudo"` (through sudo) or `"own_key"` (over the person's own login to a second
+loopback sshd) it runs as the person's own cluster user.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from services.platform import db
 from services.running.executors import slurm_cluster
 from services.running.executors.cleanup import remove_elsewhere
 from services.running.worker import Worker
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 from tests.services.test_executor_slurm import INPUT, facts, log_text, make_settings, slurm  # noqa: F401
 
 pytestmark = [pytest.mark.service, pytest.mark.xdist_group("slurm")]
@@ -249,3 +250,61 @@ def test_with_sudo_the_job_runs_as_the_persons_own_cluster_user(slurm, sshd, clu
         assert sacct_of(row.slurm_id, "User,Account,Comment")[:3] == [cluster_user, "fd_lab_b", "folddeck:bob"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def own_login(accounts):
+    """A login node where the service account (root) and a person (`fdcarol`, their own key) both log in."""
+    name = "fdcarol"
+    created = subprocess.run(["useradd", "-M", "-s", "/bin/sh", name], capture_output=True).returncode == 0
+    subprocess.run(["usermod", "-p", "*", name], capture_output=True)  # not locked: sshd refuses locked accounts
+    subprocess.run([f"{SLURM_BIN}/sacctmgr", "-i", "add", "user", name, "account=fd_lab_b"], capture_output=True,
+                   timeout=30)
+    root = Path(tempfile.mkdtemp(prefix="folddeck-own-key-"))  # the person's sshd reads authorized_keys as them
+    root.chmod(0o755)
+    env = dict(os.environ, SSHD_ROOT=str(root / "sshd"), SSHD_PORT=str(free_port()), SSHD_EXTRA_USERS=name,
+               PATH="/usr/sbin:/usr/bin:/sbin:/bin")
+    script = ROOT / "tests" / "support" / "sshd_ci.sh"
+    try:
+        out = subprocess.run(["bash", str(script), "start"], env=env, check=True, capture_output=True, text=True,
+                             stdin=subprocess.DEVNULL).stdout
+        facts_ = dict(line.split("=", 1) for line in out.split())
+        key = root / "carol_ed25519"  # the person's own key, not the service account's
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, env=env)
+        with open(root / "sshd" / "authorized_keys", "a") as f:
+            f.write(key.with_suffix(".pub").read_text())
+        work = root / "work"
+        work.mkdir()
+        work.chmod(0o1777)
+        yield {"host": facts_["SSH_TEST_HOST"], "port": int(facts_["SSH_TEST_PORT"]), "user": "root",
+               "key": facts_["SSH_TEST_KEY"], "known_hosts": facts_["SSH_TEST_KNOWN_HOSTS"], "person": name,
+               "person_key": str(key), "work": work}
+    finally:
+        subprocess.run(["bash", str(script), "stop"], env=env, capture_output=True, stdin=subprocess.DEVNULL)
+        shutil.rmtree(root, ignore_errors=True)
+        if created:
+            subprocess.run(["userdel", name], capture_output=True)
+
+
+def test_with_own_key_the_job_is_submitted_over_the_persons_own_login(slurm, own_login, tmp_path, no_slurm_here,
+                                                                      workers):
+    settings = settings_for(tmp_path, own_login)
+    map_person(settings, "bob", cluster_user=own_login["person"], account="fd_lab_b", key_file=own_login["person_key"])
+    results = own_login["work"] / "af3-output"
+    shutil.copytree(ROOT / "tests/fixtures/af3_outputs/local_v301_pdl1_binder", results)
+    for folder, dirs, files in os.walk(results):
+        for name in dirs + files:
+            Path(folder, name).chmod(0o755 if name in dirs else 0o644)
+    command = f"echo running as $(id -un); cp -r {results}/. {{output}}/ # {{input}} --num_diffusion_samples=3"
+    host = login_host(own_login, own_login["work"], command, submit_as="own_key")
+    job = submit_as(settings, "bob")
+    start_worker(settings, host, workers)
+    wait_for(lambda: state_of(settings, job.id) in (JobState.SUCCEEDED, JobState.FAILED), 90, "the job to end")
+    text = log_text(settings, job.id)
+    assert state_of(settings, job.id) is JobState.SUCCEEDED, text
+    assert f"running as {own_login['person']}" in text
+    row = facts(settings, job.id)
+    assert pwd.getpwuid(os.stat(f"{row.run_dir}/input.json").st_uid).pw_name == own_login["person"]  # their SFTP
+    assert sacct_of(row.slurm_id, "User,Account,Comment") == [own_login["person"], "fd_lab_b", "folddeck:bob"]
+    c = slurm_cluster.cluster(host, settings)
+    assert [k[0] for k in c._own] == [own_login["person"]] and c.conn.opened == 1  # squeue: the service session
