@@ -170,10 +170,15 @@ def test_a_dropped_connection_and_a_worker_restart_fail_no_job_and_cancel_reache
         slurm, accounts, sshd, tmp_path, no_slurm_here, workers):
     settings = settings_for(tmp_path, sshd)
     host = login_host(sshd, tmp_path / "cluster-work", GATED, cpus=2)  # the node's 2 CPUs: one job at a time
-    running, pending = submit_as(settings, "alice"), submit_as(settings, "bob")
+    both = submit_as(settings, "alice"), submit_as(settings, "bob")
     first = start_worker(settings, host, workers)
-    wait_for(lambda: facts(settings, running.id) and facts(settings, running.id).state == "RUNNING"
-             and "started on the cluster" in log_text(settings, running.id), 60, "the first job running")
+
+    def one_running():  # two slot threads submit at once: either job may get the node
+        states = [(f := facts(settings, j.id)) and f.state for j in both]
+        return "RUNNING" in states and both[states.index("RUNNING")]
+    running = wait_for(one_running, 60, "one job running")
+    pending = both[1 - both.index(running)]
+    wait_for(lambda: "started on the cluster" in log_text(settings, running.id), 30, "its first log line")
     wait_for(lambda: (f := facts(settings, pending.id)) and f.state == "PENDING" and f.reason == "Resources", 30,
              "the second job pending for Resources")
     c = slurm_cluster.cluster(host, settings)
@@ -196,13 +201,14 @@ def test_a_dropped_connection_and_a_worker_restart_fail_no_job_and_cancel_reache
     assert {int(i) for i in slurm_cmd("squeue", "-h", "-o", "%i").split()} >= ids
     start_worker(settings, host, workers)
     conn = db.connect(settings.db_path)
-    jobs.cancel_job(conn, users.get_by_name(conn, "alice"), running.id)
+    jobs.cancel_job(conn, users.get_by_name(conn, running.owner), running.id)
     wait_for(lambda: state_of(settings, running.id) is JobState.CANCELLED, 60, "the cancel to reach Slurm")
     assert sacct_of(facts(settings, running.id).slurm_id, "State")[0].startswith("CANCELLED")
+    assert facts(settings, running.id).describe().startswith("cancelled in Slurm")  # the page's Slurm line
     # The pending job, followed by the new worker, runs once the first one left the node.
     wait_for(lambda: facts(settings, pending.id).state == "RUNNING", 60, "the re-attached pending job to run")
     assert facts(settings, pending.id).node == "localhost"
-    jobs.cancel_job(conn, users.get_by_name(conn, "bob"), pending.id)
+    jobs.cancel_job(conn, users.get_by_name(conn, pending.owner), pending.id)
     wait_for(lambda: state_of(settings, pending.id) is JobState.CANCELLED, 60, "the second cancel")
     assert not slurm_cmd("squeue", "-h", "-o", "%i").split()
 

@@ -295,7 +295,8 @@ class SlurmExecutor(Executor):
         if self.final is None:
             got = self.cluster.status(part.slurm_id, part.since) if part.slurm_id is not None else None
             if isinstance(got, Queued):
-                self._note(got.state, got.reason, got.node, got.time_limit)
+                if not self.cancelled:  # squeue lags our scancel: "running" would be stale
+                    self._note(got.state, got.reason, got.node, got.time_limit)
                 return None
             got = got or self._marker_final(part)
             if got is None:
@@ -414,6 +415,8 @@ class SlurmExecutor(Executor):
             ([str(self.slurm_id)] if self.slurm_id is not None else [])
         if ids:
             self._scancel_retrying(*ids)
+            if self.final is None:  # the page must not go on saying "running in Slurm" for a cancelled job
+                self._note("CANCELLED", "cancelled from FoldDeck", "")
         if len(self.parts) > 1 and self.parts[1].slurm_id is None and self.parts[0].slurm_id is not None:
             # submitted by a worker that died before writing its id down
             self._scancel_retrying(f"--name={dependent_name(self.parts[0].name, self.parts[0].slurm_id)}")
