@@ -314,3 +314,16 @@ def test_with_own_key_the_job_is_submitted_over_the_persons_own_login(slurm, own
     assert sacct_of(row.slurm_id, "User,Account,Comment") == [own_login["person"], "fd_lab_b", "folddeck:bob"]
     c = slurm_cluster.cluster(host, settings)
     assert [k[0] for k in c._own] == [own_login["person"]] and c.conn.opened == 1  # squeue: the service session
+
+
+def test_a_job_stopped_at_its_time_limit_says_so_over_ssh(slurm, accounts, sshd, tmp_path, no_slurm_here, workers):
+    """Slurm kills it after its 1-minute limit (60-90 s: slurmctld checks limits every 30 s); sacct, asked over
+    SSH, says TIMEOUT and the job's error names the limit and the key to raise."""
+    settings = settings_for(tmp_path, sshd)
+    host = login_host(sshd, tmp_path / "cluster-work", SLOW, time_limit="1")
+    job = submit_as(settings, "alice")
+    start_worker(settings, host, workers)
+    wait_for(lambda: state_of(settings, job.id) is JobState.FAILED, 150, "Slurm to stop the job at its limit")
+    failed = load_job(db.connect(settings.db_path), job.id)
+    assert "Slurm stopped job" in failed.error and "hit the time limit of 1" in failed.error, failed.error
+    assert "time_limit of host login" in failed.error and facts(settings, job.id).state == "TIMEOUT"
