@@ -196,7 +196,10 @@ class Cluster:
                 return self.finals[slurm_id]
             self.gone.setdefault(slurm_id, now)
             if now - self.sacct_at >= self.tick:
-                self._resolve_gone()
+                try:
+                    self._resolve_gone()
+                except ExecutorError as exc:  # the login node went away between the two: ask again next tick
+                    self._outage(exc)
             return self.finals.get(slurm_id)
 
     def _outage(self, exc: Exception) -> None:
