@@ -52,12 +52,15 @@ def slurm_cmd(*args: str, check: bool = True) -> str:
                           timeout=30).stdout
 
 
-def sacct_of(slurm_id: int, fields: str = "User,Account,WCKey,Comment,State") -> list[str]:
-    """Return sacct's record of one job (waits for slurmdbd to have it)."""
+def sacct_of(row, fields: str = "User,Account,WCKey,Comment,State") -> list[str]:
+    """Return sacct's record of an attempt's Slurm job (waits for slurmdbd to have it).
+
+    Matched by job name too: a test cluster restarted on fresh state hands out the same ids again.
+    """
     def got():
-        out = slurm_cmd("sacct", "-X", "-n", "-P", "-j", str(slurm_id), "-o", fields).strip()
-        return out.split("|") if out else None
-    return wait_for(got, 30, f"sacct to know job {slurm_id}")
+        out = slurm_cmd("sacct", "-X", "-n", "-P", "-j", str(row.slurm_id), "-o", f"JobName,{fields}")
+        return next((line.split("|")[1:] for line in out.splitlines() if line.split("|")[0] == row.name), None)
+    return wait_for(got, 30, f"sacct to know job {row.slurm_id}")
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +147,7 @@ def test_two_people_run_through_the_login_node_each_under_their_own_account(slur
         row = facts(settings, job.id)
         assert row.run_dir.startswith(str(cluster_side)) and row.state == "COMPLETED"
         assert f"#SBATCH --account={account}" in row.script and f"#SBATCH --comment=folddeck:{person}" in row.script
-        assert sacct_of(row.slurm_id) == ["root", account, person, f"folddeck:{person}", "COMPLETED"]
+        assert sacct_of(row) == ["root", account, person, f"folddeck:{person}", "COMPLETED"]
         # the results came back over SFTP into FoldDeck's own job folder
         out = settings.jobs_dir / str(job.id) / "attempt-1"
         assert list(out.glob("*/seed-1_sample-0/*summary_confidences.json"))
@@ -203,7 +206,7 @@ def test_a_dropped_connection_and_a_worker_restart_fail_no_job_and_cancel_reache
     conn = db.connect(settings.db_path)
     jobs.cancel_job(conn, users.get_by_name(conn, running.owner), running.id)
     wait_for(lambda: state_of(settings, running.id) is JobState.CANCELLED, 60, "the cancel to reach Slurm")
-    assert sacct_of(facts(settings, running.id).slurm_id, "State")[0].startswith("CANCELLED")
+    assert sacct_of(facts(settings, running.id), "State")[0].startswith("CANCELLED")
     assert facts(settings, running.id).describe().startswith("cancelled in Slurm")  # the page's Slurm line
     # The pending job, followed by the new worker, runs once the first one left the node.
     wait_for(lambda: facts(settings, pending.id).state == "RUNNING", 60, "the re-attached pending job to run")
@@ -253,7 +256,7 @@ def test_with_sudo_the_job_runs_as_the_persons_own_cluster_user(slurm, sshd, clu
         row = facts(settings, job.id)
         assert row.run_dir.startswith(f"{work}/{cluster_user}/")
         assert pwd.getpwuid(os.stat(f"{row.run_dir}/slurm.out").st_uid).pw_name == cluster_user
-        assert sacct_of(row.slurm_id, "User,Account,Comment")[:3] == [cluster_user, "fd_lab_b", "folddeck:bob"]
+        assert sacct_of(row, "User,Account,Comment") == [cluster_user, "fd_lab_b", "folddeck:bob"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -311,7 +314,7 @@ def test_with_own_key_the_job_is_submitted_over_the_persons_own_login(slurm, own
     assert f"running as {own_login['person']}" in text
     row = facts(settings, job.id)
     assert pwd.getpwuid(os.stat(f"{row.run_dir}/input.json").st_uid).pw_name == own_login["person"]  # their SFTP
-    assert sacct_of(row.slurm_id, "User,Account,Comment") == [own_login["person"], "fd_lab_b", "folddeck:bob"]
+    assert sacct_of(row, "User,Account,Comment") == [own_login["person"], "fd_lab_b", "folddeck:bob"]
     c = slurm_cluster.cluster(host, settings)
     assert [k[0] for k in c._own] == [own_login["person"]] and c.conn.opened == 1  # squeue: the service session
 
