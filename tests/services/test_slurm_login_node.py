@@ -154,6 +154,7 @@ def test_two_people_run_through_the_login_node_each_under_their_own_account(slur
         assert "Job succeeded." in log_text(settings, job.id)
     assert c.calls["sbatch"] == 2 and c.conn.opened == 1  # one SSH session carried every command and file
     assert c.calls["squeue"] <= (time.monotonic() - t0) / c.tick + 3  # one per tick for both jobs
+    assert c.info()["partitions"]["debug"]["gpus"] == 1  # the status page's sinfo, over the same session
     # Deleting a job removes its folder on the cluster's storage, through the login node.
     settings.hosts_path.write_text(f"""[[host]]\nname = "login"\nkind = "slurm"\naddress = "{sshd['host']}"
 port = {sshd['port']}\nuser = "{sshd['user']}"\nkey_file = "{sshd['key']}"\nwork_dir = "{cluster_side}"\n""")
