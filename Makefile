@@ -6,6 +6,8 @@ PIP    := $(VENV)/bin/pip -q --disable-pip-version-check
 APT_PKGS := chromium chromium-driver openssh-server slurm-wlm munge slurmdbd mariadb-server
 APT_PKGS += slapd  # the LDAP sign-in tests start a real OpenLDAP (tests/support/ldap_server.py)
 APT_PKGS += nodejs  # the OIDC sign-in tests run the oidc-provider package (tests/support/oidc_provider)
+# sudo: the Slurm login-node test submits as a person's own cluster user through `sudo -n -u` (issue 25)
+APT_PKGS += sudo
 PYTEST_ARGS ?=
 # The suite runs in parallel: many tests wait on subprocesses, servers and browsers, so one worker more than
 # the cores keeps the CPUs busy (twice the cores made timing tests flaky on 2 cores). loadgroup keeps each

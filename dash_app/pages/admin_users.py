@@ -13,7 +13,7 @@ from services.jobs import UserLimits
 from services.jobs.rules import quota
 from services.operations import admin, approvals, retention
 from services.operations.admin import UserSummary
-from services.people import users
+from services.people import cluster_identity, users
 from services.platform.errors import FoldDeckError, UserError
 
 dash.register_page(__name__, path="/admin/users", name="Users", order=51, icon="bi-people", admin=True)
@@ -42,6 +42,10 @@ APPROVAL_FLAG = page_id(__name__, "approval-flag")  # issue 18: every job of thi
 ERASED = page_id(__name__, "erased")
 QUOTA = page_id(__name__, "quota")  # issue 22: disk per user, MB; empty: FOLDDECK_USER_QUOTA_MB
 SAVE_QUOTA = page_id(__name__, "save-quota")
+CLUSTER_USER = page_id(__name__, "cluster-user")  # issue 25: the person on the lab's Slurm clusters
+CLUSTER_ACCOUNT = page_id(__name__, "cluster-account")
+CLUSTER_KEY = page_id(__name__, "cluster-key")
+SAVE_CLUSTER = page_id(__name__, "save-cluster")
 
 ROLE_OPTIONS = [{"label": "User", "value": "user"}, {"label": "Admin", "value": "admin"}]
 COLUMNS = [
@@ -120,8 +124,24 @@ def _manage_card() -> dbc.Card:
             dbc.Button([html.I(className="bi bi-hdd me-1"), "Save quota"], id=SAVE_QUOTA, color="primary"),
             dbc.Button("Require approval for every job (toggle)", id=APPROVAL_FLAG, color="secondary",
                        outline=True, className="mt-3 w-100"),
+            _cluster_fields(),
         ], id=MANAGE, disabled=True)),
     ], className="mb-3 shadow-sm")
+
+
+def _cluster_fields() -> html.Div:
+    """The person's identity on the Slurm clusters: their account always, their own user where a host says so."""
+    return html.Div([
+        html.H2("On the Slurm cluster", className="h6 mt-3"),
+        _labelled("Cluster user", dbc.Input(id=CLUSTER_USER, placeholder="the host's own user", autoComplete="off"),
+                  "Their jobs run as this user on hosts with submit_as = \"sudo\" or \"own_key\"."),
+        _labelled("Slurm account", dbc.Input(id=CLUSTER_ACCOUNT, placeholder="the host's account", autoComplete="off"),
+                  "sacct, sreport and fairshare count their GPU-hours here."),
+        _labelled("SSH key file", dbc.Input(id=CLUSTER_KEY, placeholder="/etc/folddeck/keys/NAME", autoComplete="off"),
+                  "Only for submit_as = \"own_key\": their private key on this server."),
+        dbc.Button([html.I(className="bi bi-hdd-network me-1"), "Save cluster identity"], id=SAVE_CLUSTER,
+                   color="primary"),
+    ])
 
 
 def layout(**_query) -> html.Div:
@@ -316,3 +336,32 @@ def save_quota(_n, rows, value, n):
     except FoldDeckError as exc:
         return error_alert(exc), no_update
     return _done(f"Disk quota saved for {target.username}: {quota_text(target.id)}.", n)
+
+
+@callback(Output(CLUSTER_USER, "value"), Output(CLUSTER_ACCOUNT, "value"), Output(CLUSTER_KEY, "value"),
+          Input(GRID, "selectedRows"), Input(REFRESH, "data"))
+def show_cluster_identity(rows, _n):
+    """Fill the cluster fields with the selected user's mapping (empty: the host's own user and account)."""
+    user_id = _selected_id(rows)
+    if user_id is None:
+        return "", "", ""
+    found = cluster_identity.get(conn(), user_id)
+    return found.cluster_user, found.account, found.key_file
+
+
+@callback(
+    Output(ALERT, "children", allow_duplicate=True), Output(REFRESH, "data", allow_duplicate=True),
+    Input(SAVE_CLUSTER, "n_clicks"), State(GRID, "selectedRows"), State(CLUSTER_USER, "value"),
+    State(CLUSTER_ACCOUNT, "value"), State(CLUSTER_KEY, "value"), State(REFRESH, "data"), prevent_initial_call=True,
+)
+def save_cluster_identity(_n, rows, cluster_user, account, key_file, n):
+    """Store the selected user's cluster identity; their next Slurm jobs carry it."""
+    try:
+        found = admin.set_cluster_identity(conn(), require_account(), _selected_id(rows) or 0,
+                                           cluster_user=cluster_user or "", account=account or "",
+                                           key_file=key_file or "")
+    except FoldDeckError as exc:
+        return error_alert(exc), no_update
+    what = ", ".join(f"{k} {v}" for k, v in (("cluster user", found.cluster_user), ("account", found.account),
+                                             ("key", found.key_file)) if v) or "the host's own user and account"
+    return _done(f"{found.username} on the cluster: {what}.", n)

@@ -26,10 +26,18 @@
                                   #   gres), then inference in `partition` once it succeeded (afterok);
                                   #   cpu_cpus, cpu_mem, cpu_time_limit size the first (unset: the partition's
                                   #   defaults); account and qos apply to both, sbatch_lines to inference only
+    address = "login1.hpc.example" # optional (issue 25): Slurm commands run on this login node over SSH
+    user = "folddeck"             #   (port, key_file as for an SSH host; host keys checked the same way)
+    shared_storage = false        # false (the default with an address): inputs go up, logs and results come
+                                  #   back over SFTP; true: work_dir is the same path on both machines
+    submit_as = "service"         # "service": every job under `user`, the person in --account/--comment/--wckey;
+                                  #   "sudo": `sudo -n -u <person's cluster user>` on the login node;
+                                  #   "own_key": each person's own SSH key (their cluster identity)
+    wckey = true                  # also send --wckey=<FoldDeck user> (the cluster needs TrackWCKey=yes)
 
 The local machine is always host `local` with FOLDDECK_LOCAL_SLOTS slots. The job executors and
-the metrics sampler both read this list. Slurm commands run on this machine (FoldDeck runs on a
-login node or any machine with the Slurm clients and the cluster's slurm.conf).
+the metrics sampler both read this list. A Slurm host without an address runs its commands on this
+machine (FoldDeck on a login node, or any machine with the Slurm clients and the cluster's slurm.conf).
 """
 from __future__ import annotations
 
@@ -50,7 +58,8 @@ _KEYS = {"name", "kind", "address", "port", "user", "key_file", "work_dir", "slo
 KINDS = ("ssh", "slurm")
 _SLURM_KEYS = {"name", "kind", "work_dir", "af3_command", "run_jobs", "partition", "account", "qos", "gres", "cpus",
                "mem", "time_limit", "sbatch_lines", "max_jobs", "cpu_partition", "cpu_cpus", "cpu_mem",
-               "cpu_time_limit"}
+               "cpu_time_limit", "address", "port", "user", "key_file", "shared_storage", "submit_as", "wckey"}
+SUBMIT_AS = ("service", "sudo", "own_key")
 _SLURM_TEXT = ("partition", "account", "qos", "gres", "mem", "time_limit", "cpu_partition", "cpu_mem", "cpu_time_limit")
 _SLURM_VALUE = re.compile(r"^[A-Za-z0-9._:,=+/-]{1,128}$")  # no spaces or quotes: each lands on an #SBATCH line
 _TIME = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")  # Slurm's forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
@@ -72,6 +81,9 @@ class SlurmConfig:
     cpu_cpus: int = 0  # the data-pipeline job's --cpus-per-task; 0 = cpu_partition's default
     cpu_mem: str = ""
     cpu_time_limit: str = ""
+    shared_storage: bool = True  # False: work_dir exists only on the cluster; files travel over SFTP
+    submit_as: str = "service"  # "service", "sudo" or "own_key" (see the module docstring)
+    wckey: bool = False  # send --wckey=<FoldDeck user> (needs TrackWCKey=yes in slurm.conf)
 
     @property
     def two_jobs(self) -> bool:
@@ -101,6 +113,11 @@ class Host:
     @property
     def is_slurm(self) -> bool:
         return self.kind == "slurm"
+
+    @property
+    def remote_slurm(self) -> bool:
+        """True for a Slurm host reached over SSH (a login node), False where the commands run here."""
+        return self.is_slurm and bool(self.address)
 
     @property
     def two_stage(self) -> bool:
@@ -194,10 +211,46 @@ def _parse_slurm(where: str, entry: dict) -> Host:
     command = entry.get("af3_command", "")
     if not isinstance(command, str):
         raise SettingsError(f"{where}: 'af3_command' must be a string.")
+    login = _slurm_login(where, entry)
     config = SlurmConfig(**{k: entry.get(k, "") for k in _SLURM_TEXT}, cpus=entry.get("cpus", 0),
-                         cpu_cpus=entry.get("cpu_cpus", 0), sbatch_lines=tuple(lines))
+                         cpu_cpus=entry.get("cpu_cpus", 0), sbatch_lines=tuple(lines),
+                         **_slurm_modes(where, entry, bool(login)))
     return Host(name=name, work_dir=work_dir.rstrip("/") or "/", slots=max_jobs, af3_command=command,
-                run_jobs=bool(entry.get("run_jobs", True)), kind="slurm", slurm=config)
+                run_jobs=bool(entry.get("run_jobs", True)), kind="slurm", slurm=config, **login)
+
+
+def _slurm_login(where: str, entry: dict) -> dict:
+    """Return the login node's address, port, user and key_file ({} without an address)."""
+    if "address" not in entry:
+        stray = [k for k in ("port", "user", "key_file") if k in entry]
+        if stray:
+            raise SettingsError(f"{where}: '{stray[0]}' is for a login node reached over SSH: set 'address' too.")
+        return {}
+    for key in ("address", "user"):
+        if not isinstance(entry.get(key), str) or not entry[key].strip():
+            raise SettingsError(f"{where}: '{key}' is required with an address (a non-empty string).")
+    port, key_file = entry.get("port", 22), entry.get("key_file", "")
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise SettingsError(f"{where}: 'port' must be an integer from 1 to 65535.")
+    if not isinstance(key_file, str):
+        raise SettingsError(f"{where}: 'key_file' must be a path (a string).")
+    return {"address": entry["address"].strip(), "port": port, "user": entry["user"].strip(),
+            "key_file": str(Path(key_file).expanduser()) if key_file else ""}
+
+
+def _slurm_modes(where: str, entry: dict, remote: bool) -> dict:
+    """Return shared_storage, submit_as and wckey, checked (shared storage is the default only without SSH)."""
+    shared, submit_as, wckey = entry.get("shared_storage", not remote), entry.get("submit_as", "service"), \
+        entry.get("wckey", False)
+    if not isinstance(shared, bool) or not isinstance(wckey, bool):
+        raise SettingsError(f"{where}: 'shared_storage' and 'wckey' must be true or false.")
+    if submit_as not in SUBMIT_AS:
+        raise SettingsError(f"{where}: 'submit_as' must be one of {', '.join(SUBMIT_AS)} (got {submit_as!r}).")
+    if not remote and not shared:
+        raise SettingsError(f"{where}: 'shared_storage = false' needs an 'address' (files travel over SFTP).")
+    if submit_as == "own_key" and not remote:
+        raise SettingsError(f"{where}: 'submit_as = \"own_key\"' needs an 'address' (each person's SSH login).")
+    return {"shared_storage": shared, "submit_as": submit_as, "wckey": wckey}
 
 
 def _check_slurm_job_options(where: str, entry: dict) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from services import jobs
 from services.jobs import Job, JobState, UserLimits
 from services.msa import msa_cache
-from services.people import users
+from services.people import cluster_identity, users
 from services.people.users import Role, User
 from services.platform.errors import FoldDeckError, InvalidInput, PermissionDenied
 from services.platform.settings import Settings
@@ -160,6 +160,20 @@ def set_limits(conn: sqlite3.Connection, actor: User, user_id: int, limits: User
                                           ("max_tokens", limits.max_tokens, "default")))
     with _Audited(actor, f"set the limits of {target.username!r}: {shown}"):
         return jobs.set_limits(conn, user_id, limits)
+
+
+def set_cluster_identity(conn: sqlite3.Connection, actor: User, user_id: int, *, cluster_user: str = "",
+                         account: str = "", key_file: str = "") -> cluster_identity.ClusterIdentity:
+    """Map a person to their cluster user, Slurm account and SSH key (all empty: unmapped); new Slurm jobs use it.
+
+    Raises:
+        InvalidInput: a field cannot be used (nothing is saved).
+    """
+    target = users.get_user(conn, user_id)
+    with _Audited(actor, f"set the cluster identity of {target.username!r}: user {cluster_user or '-'}, "
+                         f"account {account or '-'}, key {key_file or '-'}"):
+        return cluster_identity.set_identity(conn, user_id, cluster_user=cluster_user, account=account,
+                                             key_file=key_file, by=actor.username)
 
 
 def set_default_limits(conn: sqlite3.Connection, actor: User, limits: jobs.SubmitLimits) -> jobs.SubmitLimits:

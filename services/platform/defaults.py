@@ -158,6 +158,8 @@ SLURM_TICK_S = 1.0  # one squeue per cluster this often for all FoldDeck jobs: S
 SLURM_COMMAND_TIMEOUT_S = 30.0  # a slurmctld that does not answer retries for ~10 s per call; more is an outage
 SLURM_FINAL_WAIT_S = 120.0  # a job that left the queue: sacct records arrive asynchronously; after this, "unknown"
 SLURM_OUTPUT_POLL_S = 0.25  # the output file on shared storage is read this often while nothing new arrived
+SLURM_REMOTE_OUTPUT_POLL_S = 1.0  # over SFTP (a login node): one stat per job per second keeps 200 jobs light
+SLURM_SSH_KEEPALIVE_S = 15  # a login node's firewall drops idle sessions; keepalives also reveal a dead one
 
 # -- two stages and the MSA cache (issue 16) ----------------------------------------------------------
 SIMULATOR_CPU_SLOTS = 2  # the simulator's data pipelines at once: searches overlap another job's inference

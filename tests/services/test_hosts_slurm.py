@@ -51,7 +51,10 @@ def test_a_slurm_host_is_read_with_its_config_and_gets_the_slurm_executor(settin
 
 @pytest.mark.parametrize(("change", "message"), [
     ('colour = "blue"', "unknown keys colour for a slurm host"),
-    ('address = "login1"', "unknown keys address for a slurm host"),
+    ('address = "login1"', "'user' is required with an address"),
+    ('user = "folddeck"', "'user' is for a login node reached over SSH: set 'address' too"),
+    ('submit_as = "root"', "'submit_as' must be one of service, sudo, own_key"),
+    ("shared_storage = false", "'shared_storage = false' needs an 'address'"),
     ('time_limit = "four hours"', "'time_limit' must be a string without spaces"),
     ('time_limit = "4h"', "'time_limit' must be in a Slurm form such as 4:00:00"),
     ("cpus = -1", "'cpus' must be an integer from 0 to 1024"),
@@ -155,7 +158,7 @@ class FakeCluster(Cluster):
         self.ended: dict[int, str] = {}  # slurm id -> "STATE|code:signal"
         self.next_id = 100
 
-    def run(self, *args, check=True):
+    def run(self, *args, check=True, access=None):
         self.commands.append(args)
         out = ""
         if args[0] == "sbatch":

@@ -10,7 +10,8 @@
 #            SSHD_USER (root; any other name is created if missing, home $SSHD_ROOT/home,
 #                       and removed again by `stop` -- a clean shell, ~3x faster per command
 #                       than root's pyenv-laden .bashrc),
-#            FAKE_GPUS (2: number of GPUs the fake nvidia-smi reports)
+#            FAKE_GPUS (2: number of GPUs the fake nvidia-smi reports),
+#            SSHD_EXTRA_USERS (existing users who may log in too, with any key in authorized_keys)
 set -euo pipefail
 
 SSHD_ROOT=${SSHD_ROOT:-/tmp/sshd-ci}
@@ -160,7 +161,7 @@ AddressFamily inet
 HostKey $SSHD_ROOT/host_ed25519
 PidFile $SSHD_ROOT/sshd.pid
 AuthorizedKeysFile $SSHD_ROOT/authorized_keys
-AllowUsers $SSHD_USER
+AllowUsers $SSHD_USER ${SSHD_EXTRA_USERS:-}
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
 PasswordAuthentication no

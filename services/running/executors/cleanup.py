@@ -10,7 +10,6 @@ import logging
 import shutil
 import sqlite3
 import threading
-from pathlib import Path
 
 from services.hosts import Host, install_tag, load_hosts
 from services.jobs import joblog
@@ -18,7 +17,9 @@ from services.jobs.leases import reap_expired
 from services.jobs.model import Job, job_event, log
 from services.platform.errors import HostUnreachable, SettingsError
 from services.platform.settings import Settings
+from services.running.executors.base import ExecutorError
 from services.running.executors.local import kill_leftovers
+from services.running.executors.slurm_cluster import cluster
 from services.running.executors.ssh import kill_remote_leftovers, remove_remote_job
 
 
@@ -105,9 +106,12 @@ def _remove_elsewhere(settings: Settings, job_id: int, host_names: list[str]) ->
         try:
             if host is None:
                 raise HostUnreachable(f"{name} is not in the hosts file any more")
-            if host.is_slurm:
-                shutil.rmtree(Path(host.work_dir) / install_tag(settings) / str(int(job_id)), ignore_errors=True)
+            folder = f"{host.work_dir}/{install_tag(settings)}/{int(job_id)}"
+            if host.is_slurm and host.slurm.shared_storage:
+                shutil.rmtree(folder, ignore_errors=True)
+            elif host.is_slurm:  # on the cluster's own storage, through its login node (issue 25)
+                cluster(host, settings).run("rm", "-rf", "--", folder)
             else:
                 remove_remote_job(host, settings.known_hosts, job_id)
-        except HostUnreachable as exc:
+        except (HostUnreachable, ExecutorError) as exc:
             log.warning("job %s was deleted, but its folder on %s stays: %s", job_id, name, exc, extra=extra)

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import time
 from pathlib import Path
 
 from services import jobs
 from services.hosts import Host
+from services.jobs.model import load_job
 from services.jobs.slurm import append_script
+from services.people import cluster_identity
 from services.platform import db, defaults
 from services.platform.settings import Settings
 from services.running.executors.base import (
@@ -41,6 +41,7 @@ from services.running.executors.base import (
     RunSpec,
     render_command,
 )
+from services.running.executors.slurm_access import Access, ConnectionLost
 from services.running.executors.slurm_cluster import (
     REQUEUE_STATES,
     UNREACHABLE_ERRORS,
@@ -62,6 +63,7 @@ from services.running.executors.slurm_script import (
 )
 
 log = logging.getLogger("folddeck.slurm")
+WAITING = ("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD")  # states in which a job writes no output
 
 
 class SlurmExecutor(Executor):
@@ -89,6 +91,9 @@ class SlurmExecutor(Executor):
         self.data_json: str | None = None
         self.cancelled = False
         self._last_fact: tuple = ()
+        self.person: cluster_identity.ClusterIdentity | None = None
+        self.access: Access = self.cluster.service  # the person's way in (their own user where the host says so)
+        self.poll_s = defaults.SLURM_OUTPUT_POLL_S if self.cluster.shared else defaults.SLURM_REMOTE_OUTPUT_POLL_S
 
     def _conn(self):
         return db.connect(self.settings.db_path)
@@ -100,16 +105,25 @@ class SlurmExecutor(Executor):
 
     # -- start or re-attach -------------------------------------------------------------------------
 
+    def _as_person(self, spec: RunSpec) -> None:
+        """Find who the job belongs to on the cluster: their account, and their own user where the host says so."""
+        conn = self._conn()
+        self.person = cluster_identity.get(conn, load_job(conn, spec.job_id).owner_id)
+        self.access = self.cluster.access(self.person)
+
     def start(self, spec: RunSpec) -> None:
         self.spec = spec
+        self._as_person(spec)
         name = job_name(self.cluster.tag, spec.job_id, spec.attempt)
-        self.run_dir = f"{self.host.work_dir}/{self.cluster.tag}/{spec.job_id}/attempt-{spec.attempt}"
+        self.run_dir = f"{self._work_dir()}/{self.cluster.tag}/{spec.job_id}/attempt-{spec.attempt}"
         two = bool(self.host.slurm and self.host.slurm.two_jobs) and spec.stage == ""
         self.parts = plan(self.host, spec.stage, self.run_dir, two)
         try:
             for part in self.parts:
-                os.makedirs(part.output, exist_ok=True)
-            shutil.copyfile(spec.input_path, f"{self.run_dir}/input.json")
+                self.access.makedirs(part.output)
+            self.access.write(f"{self.run_dir}/input.json", Path(spec.input_path).read_bytes())
+        except ConnectionLost as exc:
+            raise HostUnavailable(self.host.name, str(exc)) from None
         except OSError as exc:
             raise ExecutorError(f"cannot prepare {self.run_dir} on {self.host.name}'s work_dir: {exc}") from None
         if two:
@@ -135,9 +149,20 @@ class SlurmExecutor(Executor):
             f"{self.run_dir}/input.json"
         command = render_command(spec.command, source, part.output, spec.model_dir, spec.db_dir, part.stage)
         script = batch_script(self.host, part.name, self.run_dir, command, stage=part.stage, cpu=part.cpu,
-                              marker=part.marker, after=after, af3=self._input())
-        Path(self.run_dir, part.script).write_text(script)
+                              marker=part.marker, after=after, af3=self._input(), person=self.person)
+        try:
+            self.access.write(f"{self.run_dir}/{part.script}", script.encode())
+        except ConnectionLost as exc:
+            raise HostUnavailable(self.host.name, str(exc)) from None
+        except OSError as exc:
+            raise ExecutorError(f"cannot write the batch script in {self.run_dir}: {exc}") from None
         return script
+
+    def _work_dir(self) -> str:
+        """Return the host's work_dir, per cluster user when jobs run as their people (each owns their folder)."""
+        if self.access is self.cluster.service or self.person is None:
+            return self.host.work_dir
+        return f"{self.host.work_dir}/{self.person.cluster_user}"
 
     def _input(self) -> dict:
         """Return the attempt's input document ({} when unreadable: only an "auto" time limit reads it)."""
@@ -147,11 +172,12 @@ class SlurmExecutor(Executor):
             return {}
 
     def _data_json_path(self) -> str:
-        return data_json_path(f"{self.run_dir}/input.json", self.parts[0].output)
+        return data_json_path(str(self.spec.input_path), self.parts[0].output)
 
     def _sbatch(self, part: Part) -> None:
         """Submit the part's script; HostUnavailable or ExecutorError (recorded on the attempt) if Slurm says no."""
-        res = self.cluster.run("sbatch", "--parsable", f"{self.run_dir}/{part.script}", check=False)
+        res = self.cluster.run("sbatch", "--parsable", f"{self.run_dir}/{part.script}", check=False,
+                               access=self.access)
         if res.returncode != 0:
             error = (res.stderr or res.stdout).strip().removeprefix("sbatch: error: ")
             if any(s in error for s in UNREACHABLE_ERRORS):  # the controller is down: not the job's fault
@@ -173,7 +199,10 @@ class SlurmExecutor(Executor):
         except ExecutorError:  # HostUnavailable too: half an attempt must not run
             self._scancel(str(data.slurm_id))
             raise
-        Path(self.run_dir, DEPENDENT_ID).write_text(f"{part.slurm_id}\n")
+        try:
+            self.access.write(f"{self.run_dir}/{DEPENDENT_ID}", f"{part.slurm_id}\n".encode())
+        except OSError:  # a re-attaching worker finds the job by its name instead
+            pass
         append_script(self._conn(), self.spec.job_id, self.spec.attempt,
                       f"\n# Then, once Slurm job {data.slurm_id} succeeded:\n{script}")
         self._log("Slurm job %s (inference) submitted on %s after job %s", part.slurm_id, self.host.name,
@@ -182,7 +211,7 @@ class SlurmExecutor(Executor):
     def _scancel(self, *args: str) -> None:
         """scancel, best effort: an unreachable controller must not hide the error being reported."""
         try:
-            self.cluster.run("scancel", *args, check=False)
+            self.cluster.run("scancel", *args, check=False, access=self.access)
         except ExecutorError:
             pass
 
@@ -196,8 +225,13 @@ class SlurmExecutor(Executor):
         row = jobs.slurm_attempt(self._conn(), spec.job_id, spec.attempt)
         if row is None:
             return False
+        self._as_person(spec)
         self.run_dir, self.offset = row.run_dir, row.log_offset
-        self.parts = plan(self.host, spec.stage, self.run_dir, Path(self.run_dir, "data.sbatch").exists())
+        try:
+            two = self.access.exists(f"{self.run_dir}/data.sbatch")
+        except OSError:  # the login node is away: the host's config says what was submitted (never hand back:
+            two = bool(self.host.slurm and self.host.slurm.two_jobs) and spec.stage == ""  # it is in Slurm)
+        self.parts = plan(self.host, spec.stage, self.run_dir, two)
         first = self.parts[0]
         first.name, first.slurm_id = row.name, row.slurm_id
         if first.slurm_id is None:  # the worker died between sbatch and recording the id: find it by name
@@ -216,7 +250,7 @@ class SlurmExecutor(Executor):
         data, part = self.parts
         part.name = dependent_name(data.name, data.slurm_id)
         try:
-            part.slurm_id = int(Path(self.run_dir, DEPENDENT_ID).read_text().strip())
+            part.slurm_id = int((self.access.read_text(f"{self.run_dir}/{DEPENDENT_ID}") or "").strip())
         except (OSError, ValueError):  # the worker died between its sbatch and writing the id down
             part.slurm_id = self.cluster.find(part.name, submitted_at)
         if self._marker_code(data) == 0 and self._data_done(data):
@@ -225,11 +259,11 @@ class SlurmExecutor(Executor):
     # -- following ----------------------------------------------------------------------------------
 
     def _read(self) -> list[str]:
+        if not self.cluster.shared and self._last_fact and self._last_fact[0] in WAITING:
+            return []  # no output before the job runs: 200 pending jobs cost no SFTP reads
         try:
-            with open(f"{self.run_dir}/slurm.out", "rb") as f:
-                f.seek(self.offset)
-                data = f.read(4 * 1024 * 1024)
-        except FileNotFoundError:
+            data = self.access.read_at(f"{self.run_dir}/slurm.out", self.offset, 4 * 1024 * 1024)
+        except OSError:  # the login node is away (or the file unreadable for now): the next read tries again
             return []
         if not data:
             return []
@@ -246,20 +280,23 @@ class SlurmExecutor(Executor):
                 return self.splitter.flush()  # the job ended: its last line may lack a newline
             if lines or time.monotonic() >= deadline:
                 return lines
-            time.sleep(min(defaults.SLURM_OUTPUT_POLL_S, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(self.poll_s, max(0.0, deadline - time.monotonic())))
 
     def _output_done(self) -> bool:
+        """True when every byte of the output file was read (no file: nothing to read)."""
         try:
-            return os.path.getsize(f"{self.run_dir}/slurm.out") <= self.offset
-        except OSError:
-            return True
+            size = self.access.size(f"{self.run_dir}/slurm.out")
+        except OSError:  # cannot tell while the login node is away: not done, so no output is lost
+            return False
+        return size is None or size <= self.offset
 
     def poll(self) -> int | None:
         part = self.parts[self.current]
         if self.final is None:
             got = self.cluster.status(part.slurm_id, part.since) if part.slurm_id is not None else None
             if isinstance(got, Queued):
-                self._note(got.state, got.reason, got.node, got.time_limit)
+                if not self.cancelled:  # squeue lags our scancel: "running" would be stale
+                    self._note(got.state, got.reason, got.node, got.time_limit)
                 return None
             got = got or self._marker_final(part)
             if got is None:
@@ -290,11 +327,15 @@ class SlurmExecutor(Executor):
     def _data_done(self, part: Part) -> bool:
         """Set `data_json` to the data pipeline's output; False (with the failure as outcome) when it is missing."""
         try:
-            path = data_json_path(f"{self.run_dir}/input.json", part.output)
+            path = data_json_path(str(self.spec.input_path), part.output)
         except ExecutorError as exc:
             self.outcome = ("failed", f"the data pipeline finished but {exc}")
             return False
-        if not os.path.isfile(path):
+        try:
+            there = self.access.exists(path)
+        except OSError:
+            there = False
+        if not there:
             self.outcome = ("failed", f"the data pipeline (Slurm job {part.slurm_id}) finished without writing {path}")
             return False
         self.data_json = path
@@ -311,7 +352,7 @@ class SlurmExecutor(Executor):
     def _marker_code(self, part: Part) -> int | None:
         """Return the exit status the part's script wrote, or None if it has not (yet)."""
         try:
-            return int(Path(self.run_dir, part.marker).read_text().strip())
+            return int((self.access.read_text(f"{self.run_dir}/{part.marker}") or "").strip())
         except (OSError, ValueError):
             return None
 
@@ -373,21 +414,33 @@ class SlurmExecutor(Executor):
         ids = [str(p.slurm_id) for p in self.parts if p.slurm_id is not None] or \
             ([str(self.slurm_id)] if self.slurm_id is not None else [])
         if ids:
-            self.cluster.run("scancel", *ids, check=False)
+            self._scancel_retrying(*ids)
+            if self.final is None:  # the page must not go on saying "running in Slurm" for a cancelled job
+                self._note("CANCELLED", "cancelled from FoldDeck", "")
         if len(self.parts) > 1 and self.parts[1].slurm_id is None and self.parts[0].slurm_id is not None:
-            self.cluster.run("scancel", f"--name={dependent_name(self.parts[0].name, self.parts[0].slurm_id)}",
-                             check=False)  # submitted by a worker that died before writing its id down
+            # submitted by a worker that died before writing its id down
+            self._scancel_retrying(f"--name={dependent_name(self.parts[0].name, self.parts[0].slurm_id)}")
+
+    def _scancel_retrying(self, *args: str) -> None:
+        """scancel, waiting out a short outage of the login node; ExecutorError when it stays away."""
+        deadline = time.monotonic() + defaults.SLURM_COMMAND_TIMEOUT_S
+        while True:
+            try:
+                self.cluster.run("scancel", *args, check=False, access=self.access)
+                return
+            except HostUnavailable as exc:
+                if time.monotonic() >= deadline:
+                    raise ExecutorError(f"could not cancel Slurm job {' '.join(args)} on {self.host.name} "
+                                        f"({exc.reason}): cancel it there with scancel") from None
+                time.sleep(defaults.SLURM_TICK_S)
 
     def collect(self) -> None:
-        """Copy the results from the shared work dir to the job's folder (nothing when they are the same)."""
-        src = Path(self.run_dir, "output")
-        dst = self.spec.output_dir
-        if src.resolve() == Path(dst).resolve():
-            return
+        """Copy the results to the job's folder: from the shared work dir, or over SFTP from the cluster's."""
+        src = f"{self.run_dir}/output"
         try:
-            shutil.copytree(src, dst, dirs_exist_ok=True)
+            self.access.fetch(src, Path(self.spec.output_dir))
         except OSError as exc:
-            raise ExecutorError(f"cannot copy the results from {src}: {exc}") from None
+            raise ExecutorError(f"cannot copy the results from {src} on {self.host.name}: {exc}") from None
 
     def close(self) -> None:
         """Drop the ended jobs' states from the shared tracking (a detached attempt's live job stays)."""

@@ -6,18 +6,22 @@ scales with the cluster, not with the jobs. The executor itself is `services.run
 """
 from __future__ import annotations
 
+import getpass
 import logging
 import subprocess
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services import jobs
 from services.hosts import Host, install_tag  # noqa: F401  (tests and callers name it here)
+from services.people import cluster_identity
+from services.people.cluster_identity import ClusterIdentity
 from services.platform import db, defaults
 from services.platform.settings import Settings
-from services.running.executors.base import ExecutorError, HostUnavailable
+from services.running.executors.base import ExecutorError
+from services.running.executors.slurm_access import Access, Connection
 
 log = logging.getLogger("folddeck.slurm")
 
@@ -94,7 +98,8 @@ class Cluster:
     """All of this process's view of one Slurm host: one squeue per tick, one sacct per tick.
 
     Thread-safe; every executor (one per slot thread) of the host shares the instance from `cluster()`.
-    `calls` counts the Slurm commands run, by name (the bench reads it).
+    `calls` counts the Slurm commands run, by name (the bench reads it). A host with an `address` runs
+    them on its login node over one shared SSH session (`conn`); `own_key` people get a session each.
     """
 
     def __init__(self, host: Host, settings: Settings, tick: float = defaults.SLURM_TICK_S):
@@ -113,25 +118,58 @@ class Cluster:
         self.reported: set[int] = set()  # unknown jobs already logged
         self._unknown: set[int] = set()  # unknown jobs seen once
         self._lock = threading.Lock()
+        cfg = host.slurm
+        self.mode = cfg.submit_as if cfg else "service"
+        self.shared = cfg.shared_storage if cfg else True
+        self.conn = Connection(host, settings.known_hosts) if host.remote_slurm else None
+        self.service = Access(host, self.conn, self.shared)
+        self._own: dict[tuple[str, str], Connection] = {}  # own_key sessions by (cluster user, key file)
 
     # -- commands ---------------------------------------------------------------------------------
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run one Slurm client command here; HostUnavailable when the clients or controller are missing."""
+    def run(self, *args: str, check: bool = True, access: Access | None = None) -> subprocess.CompletedProcess:
+        """Run one Slurm client command (as `access`, else the service account); HostUnavailable when the
+        clients, the login node or the controller cannot be reached."""
         self.calls[args[0]] += 1
-        try:
-            res = subprocess.run(args, capture_output=True, text=True, timeout=defaults.SLURM_COMMAND_TIMEOUT_S,
-                                 stdin=subprocess.DEVNULL)
-        except FileNotFoundError:
-            raise HostUnavailable(self.host.name, f"{args[0]} not found", config=True,
-                                  fix="install the Slurm clients (and the cluster's slurm.conf) on this machine"
-                                  ) from None
-        except subprocess.TimeoutExpired:
-            raise HostUnavailable(self.host.name, f"{args[0]} did not answer within "
-                                  f"{defaults.SLURM_COMMAND_TIMEOUT_S:.0f} s (is slurmctld up?)") from None
+        res = (access or self.service).run(*args)
         if check and res.returncode != 0:
             raise ExecutorError(f"{' '.join(args[:2])} failed: {(res.stderr or res.stdout).strip()[-500:]}")
         return res
+
+    def access(self, person: ClusterIdentity | None) -> Access:
+        """Return how `person`'s jobs are submitted, cancelled and written on this host (see `submit_as`).
+
+        Raises:
+            ExecutorError: the host runs jobs as their people and this person has no cluster user.
+        """
+        if self.mode == "service" or person is None:
+            return self.service
+        if not person.cluster_user or (self.mode == "own_key" and not person.key_file):
+            need = "cluster user" if not person.cluster_user else "key file"
+            raise ExecutorError(f"{self.host.name} runs each job as its person's own cluster user, and "
+                                f"{person.username} has no {need} yet: an admin sets it on the Users page")
+        if self.mode == "sudo":
+            return Access(self.host, self.conn, self.shared, sudo_user=person.cluster_user)
+        with self._lock:
+            key = (person.cluster_user, person.key_file)
+            if key not in self._own:
+                login = replace(self.host, user=person.cluster_user, key_file=person.key_file)
+                self._own[key] = Connection(login, self.settings.known_hosts)
+            return Access(self.host, self._own[key], self.shared)
+
+    def close(self) -> None:
+        """Close the SSH sessions (a later command opens them again)."""
+        for conn in [self.conn, *self._own.values()]:
+            if conn is not None:
+                conn.drop()
+
+    def _who(self) -> tuple[str, ...]:
+        """Return squeue's and sacct's user selection: our own jobs, or every mapped person's."""
+        if self.mode == "service":
+            return ("--me",)
+        people = cluster_identity.cluster_users(db.connect(self.settings.db_path))
+        login = self.host.user or getpass.getuser()
+        return (f"--users={','.join(dict.fromkeys([login, *people]))}",)
 
     # -- tracking ---------------------------------------------------------------------------------
 
@@ -158,7 +196,10 @@ class Cluster:
                 return self.finals[slurm_id]
             self.gone.setdefault(slurm_id, now)
             if now - self.sacct_at >= self.tick:
-                self._resolve_gone()
+                try:
+                    self._resolve_gone()
+                except ExecutorError as exc:  # the login node went away between the two: ask again next tick
+                    self._outage(exc)
             return self.finals.get(slurm_id)
 
     def _outage(self, exc: Exception) -> None:
@@ -188,7 +229,7 @@ class Cluster:
 
     def _refresh(self) -> None:
         started = time.monotonic()  # a job submitted after this may be missing from the answer
-        res = self.run("squeue", "--me", "-h", "-t", "all", "-o", "%i|%j|%T|%r|%N|%l")
+        res = self.run("squeue", *self._who(), "-h", "-t", "all", "-o", "%i|%j|%T|%r|%N|%l")
         queue = {}
         for line in res.stdout.splitlines():
             parts = line.split("|")
@@ -230,7 +271,8 @@ class Cluster:
 
     def _sacct(self, *select: str) -> dict[int, Final]:
         """Return what sacct says of the selected jobs ({} while slurmdbd is busy); without accounting, `sacct -c`."""
-        fields = ("-n", "-P", *select, "-o", "JobID,State,ExitCode")
+        every = ("--allusers",) if self.mode != "service" else ()  # jobs submitted as their people
+        fields = ("-n", "-P", *every, *select, "-o", "JobID,State,ExitCode")
         if self.accounting:
             res = self.run("sacct", "-X", *fields, check=False)
             if res.returncode == 0:
@@ -317,5 +359,7 @@ def cluster(host: Host, settings: Settings) -> Cluster:
     with _clusters_lock:
         found = _clusters.get(key)
         if found is None or found.host != host:
+            if found is not None:
+                found.close()
             found = _clusters[key] = Cluster(host, settings)
         return found

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from services.af3.names import sanitised_name
 from services.hosts import Host, SlurmConfig
+from services.people.cluster_identity import ClusterIdentity
 from services.platform import defaults
 from services.running.executors.base import ExecutorError
 
@@ -38,16 +39,19 @@ def data_json_path(input_path: str, output_dir: str) -> str:
 
 
 def batch_script(host: Host, name: str, run_dir: str, command: str, *, stage: str = "", cpu: bool = False,
-                 marker: str = EXIT_MARKER, after: int | None = None, af3: dict | None = None) -> str:
+                 marker: str = EXIT_MARKER, after: int | None = None, af3: dict | None = None,
+                 person: ClusterIdentity | None = None) -> str:
     """Return one Slurm job's batch script: #SBATCH lines from the host's config, then the command.
 
     `cpu`: the data-pipeline job, sized by the cpu_* keys in cpu_partition, without GRES; `after`:
     the data job an inference job waits for (Slurm cancels it if that one fails). `af3`: the job's
-    input, for a time limit of "auto" (sized from the job, see `auto_time_limit`).
+    input, for a time limit of "auto" (sized from the job, see `auto_time_limit`). `person`: who
+    the job is for, named in Slurm's own records (`person_lines`).
     """
     lines = ["#!/bin/bash", f"#SBATCH --job-name={name}", f"#SBATCH --output={run_dir}/slurm.out",
              f"#SBATCH --chdir={run_dir}", "#SBATCH --open-mode=append", "#SBATCH --no-requeue",
-             "#SBATCH --ntasks=1", *_options(host.slurm, cpu, stage, af3)]
+             "#SBATCH --ntasks=1", *_options(host.slurm, cpu, stage, af3, person and person.account),
+             *person_lines(host.slurm, person)]
     if after is not None:
         lines += [f"#SBATCH --dependency=afterok:{after}", "#SBATCH --kill-on-invalid-dep=yes"]
     path = shlex.quote(f"{run_dir}/{marker}")
@@ -58,18 +62,36 @@ def batch_script(host: Host, name: str, run_dir: str, command: str, *, stage: st
     return "\n".join(lines)
 
 
-def _options(cfg: SlurmConfig | None, cpu: bool, stage: str = "", af3: dict | None = None) -> list[str]:
-    """Return the #SBATCH lines of the host's config for the GPU job, or for the data-pipeline job (`cpu`)."""
-    if cfg is None:
+def person_lines(cfg: SlurmConfig | None, person: ClusterIdentity | None) -> list[str]:
+    """Return the #SBATCH lines that name the job's person in sacct: --comment always, --wckey where the host says.
+
+    Their account (when mapped) replaces the host's in `_options`, so fairshare and sreport count per account.
+    """
+    if person is None:
         return []
+    lines = [f"#SBATCH --comment=folddeck:{person.username}"]
+    if cfg is not None and cfg.wckey:
+        lines.append(f"#SBATCH --wckey={person.username}")
+    return lines
+
+
+def _options(cfg: SlurmConfig | None, cpu: bool, stage: str = "", af3: dict | None = None,
+             account: str = "") -> list[str]:
+    """Return the #SBATCH lines of the host's config for the GPU job, or for the data-pipeline job (`cpu`).
+
+    `account`: the person's own Slurm account, instead of the host's.
+    """
+    if cfg is None:
+        return [f"#SBATCH --account={account}"] if account else []
+    account = account or cfg.account
     limit = cfg.cpu_time_limit if cpu else cfg.time_limit
     if limit == AUTO:
         limit = auto_time_limit(af3 or {}, "data" if cpu else stage)
     if cpu:  # sbatch_lines stay with the GPU job: a GPU constraint would leave this one pending forever
-        pairs, extra = (("partition", cfg.cpu_partition), ("account", cfg.account), ("qos", cfg.qos),
+        pairs, extra = (("partition", cfg.cpu_partition), ("account", account), ("qos", cfg.qos),
                         ("mem", cfg.cpu_mem), ("time", limit), ("cpus-per-task", cfg.cpu_cpus)), ()
     else:
-        pairs, extra = (("partition", cfg.partition), ("account", cfg.account), ("qos", cfg.qos), ("gres", cfg.gres),
+        pairs, extra = (("partition", cfg.partition), ("account", account), ("qos", cfg.qos), ("gres", cfg.gres),
                         ("mem", cfg.mem), ("time", limit), ("cpus-per-task", cfg.cpus)), cfg.sbatch_lines
     return [f"#SBATCH --{flag}={value}" for flag, value in pairs if value] + list(extra)
 
