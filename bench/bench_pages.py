@@ -138,7 +138,8 @@ def main() -> None:
 
     dash_page = sys.modules["dash_app.pages.dashboard"]
     dkey = next(k for k in app.callback_map if f"{dash_page.GRID}.rowData" in k)
-    douts = [(dash_page.GRID, "rowData"), (dash_page.GRID, "columnDefs"), (dash_page.STATE_FILTER, "options"),
+    douts = [(dash_page.GRID, "rowData"), (dash_page.GRID, "rowTransaction"),
+             (dash_page.GRID, "columnDefs"), (dash_page.STATE_FILTER, "options"),
              (dash_page.PAGER, "max_value"), (dash_page.PAGER, "active_page"), (dash_page.SUMMARY, "children"),
              (dash_page.EMPTY, "children"), (dash_page.EMPTY, "hidden"), (dash_page.CURSOR, "data")]
     dins = [(dash_page.INTERVAL, "n_intervals", 1), (dash_page.STATE_FILTER, "value", "all"),
