@@ -107,7 +107,7 @@ def main() -> None:
 
     job_page = sys.modules["dash_app.pages.job"]
     key = next(k for k in app.callback_map if f"{job_page.HEADER}.children" in k)
-    from bench_polls import _outputs  # the outputs as dash-renderer lists them (the page owns the set)
+    from dash_client import _outputs  # the outputs as dash-renderer lists them (the page owns the set)
 
     outs = [(o["id"], o["property"]) for o in _outputs(key)]
     job = jobs.get_job(conn, users.get_by_name(conn, "alice"), big.id)

@@ -4,7 +4,7 @@ Used by bench/bench_polls.py. Logs in through the form, empties the browser's ca
 waits until the grid shows its rows, the icon font is loaded and the network has been idle for a
 second; then sums Chromium's `encodedDataLength` (bytes on the wire, headers included) of every
 request of that load: the page, its scripts and styles, the AG Grid chunk the grid loads afterwards,
-the fonts, the layout and the first callbacks. A second visit shows what the cache keeps.
+the fonts, the layout and the first callbacks. Each item's Cache-Control is listed with it.
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def _tally(events: list[dict]) -> dict:
 
 
 def measure(base_url: str, username: str, password: str) -> dict:
-    """Return the cold and the warm dashboard load: bytes on the wire, requests, the largest items."""
+    """Return the cold dashboard load: bytes on the wire, requests, the largest items."""
     driver = _driver()
     try:
         driver.get(f"{base_url}/login")
@@ -86,24 +86,17 @@ def measure(base_url: str, username: str, password: str) -> dict:
         driver.get("about:blank")
         _events(driver)  # drop what the login produced
         driver.get(f"{base_url}/")
-        cold = _tally(_settle(driver))
-        driver.get("about:blank")
-        _events(driver)
-        driver.get(f"{base_url}/")
-        warm = _tally(_settle(driver))
-        return {"cold": cold, "warm": warm}
+        return {"cold": _tally(_settle(driver))}
     finally:
         driver.quit()
 
 
 def report(found: dict, limit_mb: float = 1.2) -> list[str]:
-    """Return the lines bench_polls prints about a cold and a warm load."""
-    cold, warm = found["cold"], found["warm"]
+    """Return the lines bench_polls prints about a cold load."""
+    cold = found["cold"]
     lines = [f"cold dashboard load (Chromium's network log, cache emptied): {cold['bytes'] / 1e6:.2f} MB in "
              f"{cold['requests']} requests (target < {limit_mb} MB: "
              f"{'OK' if cold['bytes'] < limit_mb * 1e6 else 'MISSED'})"]
     for size, url, cache, _ in cold["items"][:8]:
         lines.append(f"    {size / 1e3:8.1f} KB  {url.split('?')[0][-70:]:<70}  {cache[:40]}")
-    lines.append(f"second visit: {warm['bytes'] / 1e3:.1f} KB over the wire in {warm['requests']} requests "
-                 "(the rest from the browser's cache)")
     return lines

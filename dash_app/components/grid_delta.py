@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 Keys = list[tuple[int, str]]  # (job id, token), top to bottom
 
 
-def token(values: tuple) -> str:
+def token(text: str) -> str:
     """Return a short, process-independent token of a row's source values (Python's hash is salted per worker)."""
-    return format(zlib.crc32(repr(values).encode()), "x")
+    return format(zlib.crc32(text.encode()), "x")
 
 
 def encode(keys: Keys) -> str:

@@ -49,9 +49,14 @@ class PageIndex:
         return [i for i, _ in self.keys]
 
     @property
-    def meta(self) -> str:
-        """Return a token of what the page shows besides its rows (counts, total, paging)."""
-        return grid_delta.token((self.total, self.page, self.pages, sorted(self.counts.items())))
+    def counts_token(self) -> str:
+        """Return a token of the per-state counts (the filter's labels)."""
+        return grid_delta.token(repr(sorted(self.counts.items())))
+
+    @property
+    def paging_token(self) -> str:
+        """Return a token of the total and paging (pager, summary, empty state)."""
+        return grid_delta.token(repr((self.total, self.page, self.pages, len(self.keys), sum(self.counts.values()))))
 
 
 @dataclass(frozen=True)
@@ -88,10 +93,13 @@ def fmt_duration(seconds: float | None) -> str:
 
 # The job columns a grid row is drawn from: to_row reads no other column of a job (a test holds it to
 # that), so a row whose columns here did not move, at the same queue mark and run-time minute, is drawn
-# the same and a tick need not send it. The first three are read by name below.
-ROW_COLUMNS = ("j.id", "j.state", "j.started_at", "j.name", "u.username", "j.stage", "j.progress",
-               "j.progress_detail", "j.tokens", "j.submitted_at", "j.finished_at", "j.host", "j.error",
-               "j.cancel_requested", "j.phase", "j.approval", "COALESCE(j.data_json, '') <> ''")
+# the same and a tick need not send it.
+ROW_COLUMNS = ("j.state", "j.started_at", "j.name", "u.username", "j.stage", "j.progress", "j.progress_detail",
+               "j.tokens", "j.submitted_at", "j.finished_at", "j.host", "j.error", "j.cancel_requested", "j.phase",
+               "j.approval", "COALESCE(j.data_json, '') <> ''")
+# What the index reads per job: id, state, start, and all of ROW_COLUMNS as one string SQLite builds
+# (quote() writes every value, NULL and floats included, the same way each time).
+_INDEX_COLUMNS = ("j.id", "j.state", "j.started_at", " || ',' || ".join(f"quote({c})" for c in ROW_COLUMNS))
 
 
 def to_row(job: Job, position: int | None, paused: bool = False) -> dict:
@@ -119,7 +127,7 @@ def read_index(conn: sqlite3.Connection, caller: User, *, state: str | None = No
     state = state if state and state != "all" else None
     counts = jobs.state_counts(conn, caller, all_users)
     page = max(1, int(page or 1))
-    found, total = jobs.list_job_columns(conn, caller, ROW_COLUMNS, state=state, search=search, all_users=all_users,
+    found, total = jobs.list_job_columns(conn, caller, _INDEX_COLUMNS, state=state, search=search, all_users=all_users,
                                          offset=(page - 1) * page_size, limit=page_size, sort=sort)
     pages = max(1, math.ceil(total / page_size))
     if page > pages:  # the filters shrank the result: show the last page that exists
@@ -132,7 +140,8 @@ def read_index(conn: sqlite3.Connection, caller: User, *, state: str | None = No
     starts = [r[2] for r in found if r[1] == JobState.RUNNING.value and r[2]]
     refresh_at = min((s + ((now - s) // 60 + 1) * 60 for s in starts), default=None)
     # a queued row's place and the pause are drawn too: they go into its token
-    keys = [(r[0], grid_delta.token((*r, positions.get(r[0]), paused) if r[0] in positions else r)) for r in found]
+    keys = [(r[0], grid_delta.token(f"{r[3]},{positions.get(r[0])},{paused}" if r[0] in positions else r[3]))
+            for r in found]
     return PageIndex(keys, total, page, pages, counts, {i: positions.get(i) for i in queued}, paused,
                      frozenset(r[0] for r in found if r[1] == JobState.RUNNING.value), refresh_at)
 

@@ -220,14 +220,17 @@ def send_changes(user, cursor: dict, index: PageIndex, marks: tuple[int, int], n
         if len(drawn) != len(p.update) + len(p.add):
             return None  # a job left between the two reads: send the page as it is now
         tx = grid_delta.transaction(p, drawn)
-    parts = _page_parts(index, index.page) if cursor.get("meta") != new_cursor["meta"] else (no_update,) * 6
+    options = state_options(index.counts) if cursor.get("counts") != new_cursor["counts"] else no_update
+    paging = _page_parts(index, index.page)[1:] if cursor.get("paging") != new_cursor["paging"] else (no_update,) * 5
+    parts = (options, *paging)
     return (no_update, tx, no_update, *parts, new_cursor)
 
 
 def page_cursor(marks: tuple[int, int], index: PageIndex, view: str | None = None) -> dict:
     """Return what a tick compares: the change marks the page depends on, the rows it shows and the view."""
     return {"jobs": marks[0], "queue": marks[1] if index.positions else None, "until": index.refresh_at,
-            "rows": grid_delta.encode(index.keys), "meta": index.meta, "view": view or grid_view()}
+            "rows": grid_delta.encode(index.keys), "counts": index.counts_token, "paging": index.paging_token,
+            "view": view or grid_view()}
 
 
 def grid_view(state=None, search=None, page=None, all_users=None, sort=None) -> str:

@@ -85,9 +85,13 @@ def test_counts_and_pager_are_sent_only_when_they_move(app, user_client, conn, s
     conn.execute("UPDATE jobs SET stage = 'x' WHERE id = 60")  # shown, but no count moves
     out = dash_post(user_client, _refresh_payload(app, cursor=cursor)).get_json()["response"]
     assert set(out) == {"dashboard-grid", "dashboard-cursor"}
-    jobs.cancel_job(conn, alice, 60)  # a state count moves
+    jobs.cancel_job(conn, alice, 60)  # a state count moves; the total and the paging do not
     out = dash_post(user_client, _refresh_payload(app, cursor=out["dashboard-cursor"]["data"])).get_json()["response"]
     assert "Cancelled 1" in str(out["dashboard-state"]["options"])
+    assert set(out) == {"dashboard-grid", "dashboard-state", "dashboard-cursor"}
+    jobs.submit(conn, settings, alice, AF3, name="one-more")  # the total moves: pager and summary too
+    out = dash_post(user_client, _refresh_payload(app, cursor=out["dashboard-cursor"]["data"])).get_json()["response"]
+    assert out["dashboard-summary"]["children"] == "Jobs 1–50 of 61" and out["dashboard-pager"]["max_value"] == 2
 
 
 def test_new_jobs_enter_at_the_top_and_push_the_last_off(app, user_client, conn, settings, alice):
@@ -165,7 +169,7 @@ def test_a_stale_view_or_a_bad_cursor_redraws(app, user_client, conn, settings, 
 def test_row_columns_cover_everything_a_row_shows(conn, settings, alice):
     """to_row reads only ROW_COLUMNS: changing any other field of a job leaves its row as it was."""
     job = jobs.get_job(conn, alice, 1)
-    listed = {c.split(".")[-1] for c in ROW_COLUMNS} | {"owner", "data_json"}
+    listed = {c.split(".")[-1] for c in ROW_COLUMNS} | {"id", "owner", "data_json"}
     before = to_row(job, 3, False)
     for f in dataclasses.fields(job):
         if f.name in listed:
