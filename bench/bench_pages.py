@@ -107,7 +107,7 @@ def main() -> None:
 
     job_page = sys.modules["dash_app.pages.job"]
     key = next(k for k in app.callback_map if f"{job_page.HEADER}.children" in k)
-    from bench_polls import _outputs  # the outputs as dash-renderer lists them (the page owns the set)
+    from dash_client import _outputs  # the outputs as dash-renderer lists them (the page owns the set)
 
     outs = [(o["id"], o["property"]) for o in _outputs(key)]
     job = jobs.get_job(conn, users.get_by_name(conn, "alice"), big.id)
@@ -138,7 +138,8 @@ def main() -> None:
 
     dash_page = sys.modules["dash_app.pages.dashboard"]
     dkey = next(k for k in app.callback_map if f"{dash_page.GRID}.rowData" in k)
-    douts = [(dash_page.GRID, "rowData"), (dash_page.GRID, "columnDefs"), (dash_page.STATE_FILTER, "options"),
+    douts = [(dash_page.GRID, "rowData"), (dash_page.GRID, "rowTransaction"),
+             (dash_page.GRID, "columnDefs"), (dash_page.STATE_FILTER, "options"),
              (dash_page.PAGER, "max_value"), (dash_page.PAGER, "active_page"), (dash_page.SUMMARY, "children"),
              (dash_page.EMPTY, "children"), (dash_page.EMPTY, "hidden"), (dash_page.CURSOR, "data")]
     dins = [(dash_page.INTERVAL, "n_intervals", 1), (dash_page.STATE_FILTER, "value", "all"),

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_polls.py [--clients 8] [--seconds 5] [--rounds 3] [--running 400]
                                           [--browsers 1000] [--browser-seconds 20] [--skip-browsers]
+                                          [--rates 400,800,...] [--step-seconds 8] [--only NAME]
 
 Seeds a fresh data dir with realistic data (400 users, 20,000 jobs, 300 queued, `--running` running
 on 4 hosts with 8 GPUs each, a sampler snapshot), starts FoldDeck and the floor app with the
@@ -11,26 +12,26 @@ router returned, following the cursors each response sends back.
 
 1. Hammer: `--clients` processes post one target's body for `--seconds`, first against the floor
    then against FoldDeck (the order alternates per round), `--rounds` times. Each target prints
-   p50 and p95 as floor / FoldDeck / ratio, medians over the rounds.
-2. Cold dashboard load: bytes on the wire for the page, its JS/CSS, layout, dependencies and the
-   first page callback, with `Accept-Encoding: br, gzip`.
-3. Many browsers: `--browsers` simulated browsers (60 % dashboard every 3 s, 25 % job console every
-   1.5 s, 15 % status every 5 s, a sampler snapshot every 5 s, a job's progress moving every second)
-   against FoldDeck, then the same number polling the floor at the same intervals; p50/p95/max and
-   errors.
+   p50 and p95 as floor / FoldDeck / ratio (medians over the rounds) next to its target.
+2. Cold dashboard load (bench/cold_load.py): every byte headless Chromium's network log counts for
+   a first visit with an empty cache, the AG Grid chunk and the icon font included; then a second
+   visit.
+3. Many browsers and capacity (bench/capacity.py): `--browsers` simulated browsers with the real mix
+   (60 % dashboard every 3 s, 25 % job console every 1.5 s, 15 % status every 5 s, each page's toast
+   poll every 10 s; a sampler snapshot every 5 s and a job's progress moving every second), then the
+   offered poll rate raised through `--rates`, FoldDeck and the floor interleaved, until each one's
+   p95 passes 100 ms; prints both rates and their ratio.
 
 The client runs on the same machine as the servers: on a small box, figures include its share.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
 import http.client
 import json
 import multiprocessing
 import os
 import random
-import re
 import secrets
 import signal
 import socket
@@ -41,10 +42,13 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import capacity  # noqa: E402
+import cold_load  # noqa: E402
+from dash_client import ME, PASSWORD, Client, Poll, open_page, run_initial  # noqa: E402
 
 from dash_app.__main__ import WEB_THREADS, WEB_WORKERS  # noqa: E402
 from services import jobs  # noqa: E402
@@ -54,9 +58,7 @@ from services.metrics.store import SnapshotStore, cache_dir  # noqa: E402
 from services.platform import db, defaults  # noqa: E402
 from services.platform.settings import load_settings  # noqa: E402
 
-PASSWORD = "bench-password-1"
 HOSTS = ["local", "gpu1", "gpu2", "gpu3"]
-ME = "u000"
 
 
 # -- seeding -------------------------------------------------------------------------------------
@@ -162,140 +164,6 @@ def stop_server(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-# -- a browser's view: session, layout, callback bodies -------------------------------------------
-
-
-class Client:
-    """One logged-in browser session over plain HTTP."""
-
-    def __init__(self, port: int, login: bool = True):
-        self.port = port
-        self.cookies: dict[str, str] = {}
-        if login:
-            page = self.request("GET", "/login")[2].decode()
-            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-            status, _, _ = self.request("POST", "/login", urlencode({"username": ME, "password": PASSWORD,
-                                                                    "csrf_token": token}).encode(),
-                                        {"Content-Type": "application/x-www-form-urlencoded"})
-            assert status == 302, f"login failed: {status}"
-            self.request("GET", "/")  # the page load sets the CSRF cookie
-
-    def headers(self) -> dict[str, str]:
-        h = {"Content-Type": "application/json"}
-        if self.cookies:
-            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if "_csrf_token" in self.cookies:
-            h["X-CSRFToken"] = self.cookies["_csrf_token"]
-        return h
-
-    def request(self, method: str, path: str, body: bytes | None = None, extra: dict | None = None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        h = self.headers() if self.cookies else {}
-        h.update(extra or {})
-        conn.request(method, path, body=body, headers=h)
-        r = conn.getresponse()
-        data = r.read()
-        for value in r.headers.get_all("Set-Cookie") or []:
-            name, _, rest = value.partition("=")
-            self.cookies[name] = rest.split(";", 1)[0]
-        conn.close()
-        return r.status, r.headers, data
-
-    def post_json(self, body: dict):
-        status, headers, data = self.request("POST", "/_dash-update-component", json.dumps(body).encode())
-        return status, (json.loads(data) if status == 200 and data else None)
-
-
-def _key(cid) -> str:
-    return json.dumps(cid, sort_keys=True, separators=(",", ":")) if isinstance(cid, dict) else cid
-
-
-def _parse_id(text: str):
-    return json.loads(text) if text.startswith("{") else text
-
-
-def _walk(node, found: dict) -> None:
-    """Index every component of a layout by id."""
-    if isinstance(node, list):
-        for n in node:
-            _walk(n, found)
-    elif isinstance(node, dict):
-        props = node.get("props")
-        if isinstance(props, dict):
-            if "id" in props:
-                found[_key(props["id"])] = props
-            for v in props.values():
-                _walk(v, found)
-
-
-def _outputs(output: str) -> list[dict]:
-    parts = output[2:-2].split("...") if output.startswith("..") else [output]
-    out = []
-    for p in parts:
-        cid, _, prop = p.rpartition(".")
-        out.append({"id": _parse_id(cid), "property": prop})
-    return out
-
-
-class Poll:
-    """The body dash-renderer sends when `interval` fires on a page, kept current from the responses."""
-
-    def __init__(self, deps: list[dict], layout: dict, interval: str):
-        cands = [d for d in deps if any(i["id"] == interval and i["property"] == "n_intervals" for i in d["inputs"])]
-        self.dep = max(cands, key=lambda d: len(_outputs(d["output"])))
-        comps: dict = {}
-        _walk(layout, comps)
-        self.values = {}
-        for spec in self.dep["inputs"] + self.dep.get("state", []):
-            self.values[(spec["id"], spec["property"])] = comps.get(spec["id"], {}).get(spec["property"])
-        self.values[(interval, "n_intervals")] = 1
-        self.interval = interval
-
-    def body(self) -> dict:
-        outs = _outputs(self.dep["output"])
-        spec = lambda s: {"id": _parse_id(s["id"]), "property": s["property"],  # noqa: E731
-                          "value": self.values[(s["id"], s["property"])]}
-        return {"output": self.dep["output"], "outputs": outs if len(outs) > 1 else outs[0],
-                "inputs": [spec(s) for s in self.dep["inputs"]], "state": [spec(s) for s in self.dep.get("state", [])],
-                "changedPropIds": [f"{self.interval}.n_intervals"]}
-
-    def follow(self, response: dict | None) -> None:
-        """Take the new values the server sent for this callback's own state (cursors), as the browser does."""
-        states = {(x["id"], x["property"]) for x in self.dep.get("state", [])}
-        for cid, props in (response or {}).get("response", {}).items():
-            for prop, value in props.items():
-                if (cid, prop) in states and not (isinstance(value, dict) and "__dash_patch_update" in value):
-                    self.values[(cid, prop)] = value
-
-
-def open_page(client: Client, deps: list[dict], path: str) -> dict:
-    """Return the layout the pages router sends for `path`."""
-    router = next(d for d in deps if "_pages_content.children" in d["output"])
-    values = {"pathname": path, "search": ""}
-    body = {"output": router["output"], "outputs": _outputs(router["output"]),
-            "inputs": [{**i, "value": values.get(i["property"])} for i in router["inputs"]],
-            "state": [{**s, "value": None} for s in router.get("state", [])],
-            "changedPropIds": ["_pages_location.pathname"]}
-    status, data = client.post_json(body)
-    assert status == 200, f"{path}: {status}"
-    return data["response"]["_pages_content"]["children"]
-
-
-def run_initial(client: Client, deps: list[dict], layout: dict, output_prefix: str) -> dict:
-    """Run the page's initial callback whose output starts with `output_prefix`; return its response."""
-    dep = next(d for d in deps if d["output"].lstrip(".").startswith(output_prefix))
-    comps: dict = {}
-    _walk(layout, comps)
-    spec = lambda s: {"id": s["id"], "property": s["property"],  # noqa: E731
-                      "value": comps.get(s["id"], {}).get(s["property"])}
-    status, data = client.post_json({"output": dep["output"], "outputs": _outputs(dep["output"]),
-                                     "inputs": [spec(s) for s in dep["inputs"]],
-                                     "state": [spec(s) for s in dep.get("state", [])],
-                                     "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"]})
-    assert status == 200, status
-    return data
-
-
 # -- the hammer --------------------------------------------------------------------------------------
 
 
@@ -346,50 +214,7 @@ def hammer(port: int, headers: dict, body: dict, clients: int, seconds: float) -
             "codes": codes}
 
 
-# -- many browsers -----------------------------------------------------------------------------------
-
-
-async def _browser(port: int, headers: dict, poll: Poll, interval_s: float, until: float, out: list, errs: list):
-    await asyncio.sleep(random.random() * interval_s)
-    while time.time() < until:
-        body = json.dumps(poll.body()).encode()
-        head = (f"POST /_dash-update-component HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
-                + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "Connection: close\r\n\r\n").encode()
-        t = time.perf_counter()
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(head + body)
-            await writer.drain()
-            data = await reader.read()
-            writer.close()
-            status = int(data.split(b" ", 2)[1])
-            out.append((time.perf_counter() - t) * 1000)
-            if status >= 400:
-                errs.append(status)
-            elif status == 200:
-                payload = data.split(b"\r\n\r\n", 1)[1]
-                if b"transfer-encoding: chunked" not in data[:2000].lower():
-                    poll.follow(json.loads(payload))
-        except (OSError, ValueError, IndexError) as exc:
-            errs.append(type(exc).__name__)
-        await asyncio.sleep(interval_s)
-
-
-async def _browsers(port: int, sessions: list[dict], polls: list[tuple[Poll, float]], n: int, seconds: float):
-    out: list[float] = []
-    errs: list = []
-    until = time.time() + seconds
-    tasks = []
-    for i in range(n):
-        template, interval_s = polls[i % len(polls)]
-        poll = Poll.__new__(Poll)
-        poll.dep, poll.interval, poll.values = template.dep, template.interval, dict(template.values)
-        tasks.append(_browser(port, sessions[i % len(sessions)], poll, interval_s, until, out, errs))
-    await asyncio.gather(*tasks)
-    out.sort()
-    return {"n": len(out), "p50": out[len(out) // 2] if out else float("nan"),
-            "p95": out[int(len(out) * 0.95)] if out else float("nan"), "max": out[-1] if out else float("nan"),
-            "errors": len(errs), "error_kinds": sorted({str(e) for e in errs})[:5]}
+# -- many browsers (bench/capacity.py) and the writers meanwhile -----------------------------------
 
 
 def churn(settings, stop: threading.Event) -> None:
@@ -425,6 +250,9 @@ def main() -> None:
     ap.add_argument("--browsers", type=int, default=1000)
     ap.add_argument("--browser-seconds", type=float, default=20.0)
     ap.add_argument("--skip-browsers", action="store_true")
+    ap.add_argument("--rates", default="400,800,1200,1600,2000,2500,3000,3600",
+                    help="offered poll rates (polls/s) the capacity search steps through")
+    ap.add_argument("--step-seconds", type=float, default=8.0)
     ap.add_argument("--only", default="", help="comma-separated target names to hammer (default: all)")
     args = ap.parse_args()
 
@@ -454,98 +282,126 @@ def run(args, settings, seeded: dict, fd_port: int, fl_port: int) -> None:
 
     dash_layout = open_page(me, deps, "/")
     dash_poll = Poll(deps, dash_layout, "dashboard-interval")
-    changed = Poll(deps, dash_layout, "dashboard-interval")
-    cursor_key = next(k for k in changed.values if k[0] == "dashboard-cursor")
-    changed.values[cursor_key] = {**(changed.values[cursor_key] or {}), "jobs": -1, "sig": "stale"}
     job_layout = open_page(me, deps, f"/jobs/{seeded['job_id']}")
     job_poll = Poll(deps, job_layout, "job-interval")
     status_layout = open_page(me, deps, "/status")
-    charts = run_initial(me, deps, status_layout, "status-chart")
     status_poll = Poll(deps, status_layout, "status-interval")
-    status_poll.follow(charts)
-    status_new_tick = Poll(deps, status_layout, "status-interval")
-    status_new_tick.values = dict(status_poll.values)
-    status_new_tick.values[("status-cursor", "data")] = {**status_poll.values[("status-cursor", "data")], "seq": -1}
-
-    targets = {
-        "dashboard tick, unchanged": dash_poll,
-        "dashboard tick, changed": changed,
-        f"status tick, new snapshot ({args.running} running)": status_new_tick,
-        "job console poll, no new lines": job_poll,
-    }
-    if args.only:
-        targets = {k: v for k, v in targets.items() if any(o.strip() in k for o in args.only.split(","))}
-    for poll in (dash_poll, job_poll):  # as a browser does: the first polls bring the page up to date
+    status_poll.follow(run_initial(me, deps, status_layout, "status-chart"))
+    toast_poll = Poll(deps, json.loads(me.request("GET", "/_dash-layout")[2]), "toast-tick")
+    status_poll.values[("status-cursor", "data")]["seq"] = -1  # one tick as if the sampler had moved: cards now
+    for poll in (dash_poll, job_poll, status_poll, toast_poll):  # as a browser does: the first polls catch up
         for _ in range(20):
             status, data = me.post_json(poll.body())
             if status == 204:
                 break
             poll.follow(data)
-    for name, poll in targets.items():  # one request each first: a wrong body fails here, not in the hammer
+    targets = {name: (poll, goal) for name, poll, goal in polls_to_time(deps, dash_poll, status_poll, job_poll,
+                                                                       args.running)}
+    if args.only:
+        targets = {k: v for k, v in targets.items() if any(o.strip() in k for o in args.only.split(","))}
+    for name, (poll, _) in targets.items():  # one request each first: a wrong body fails here, not in the hammer
         status, _ = me.post_json(poll.body())
         assert status in (200, 204), f"{name}: HTTP {status}"
     print(f"\nhammer: {args.clients} clients x {args.seconds:g} s, {args.rounds} interleaved rounds; "
-          f"gunicorn {WEB_WORKERS} workers x {WEB_THREADS} threads each side")
-    print(f"{'target':<44}{'p50 floor / FoldDeck / ratio':>32}{'p95 floor / FoldDeck / ratio':>32}  errors")
-    for name, poll in targets.items():
-        rounds_fl, rounds_fd = [], []
-        for r in range(args.rounds):
-            order = [("fl", fl_port, floor.headers(), floor_poll), ("fd", fd_port, me.headers(), poll)]
-            for side, port, headers, p in (order if r % 2 == 0 else order[::-1]):
-                res = hammer(port, headers, p.body(), args.clients, args.seconds)
-                (rounds_fl if side == "fl" else rounds_fd).append(res)
-        line = f"{name:<44}"
-        for q in ("p50", "p95"):
-            f, d = median_of(rounds_fl, q), median_of(rounds_fd, q)
-            ratio = statistics.median(b[q] / a[q] for a, b in zip(rounds_fl, rounds_fd, strict=True))
-            line += f"{f:>12.1f} / {d:>6.1f} / {ratio:>4.1f}x"
-        codes = {}
-        for res in rounds_fd:
-            for k, v in res["codes"].items():
-                codes[k] = codes.get(k, 0) + v
-        print(f"{line}  {sum(x['errors'] for x in rounds_fd)} (HTTP {codes})", flush=True)
+          f"gunicorn {WEB_WORKERS} workers x {WEB_THREADS} threads each side; load average {os.getloadavg()[0]:.1f}")
+    print(f"{'target':<52}{'p50 floor / FoldDeck / ratio':>32}{'p95 floor / FoldDeck / ratio':>32}  target  errors")
+    for name, (poll, goal) in targets.items():
+        hammer_target(args, name, poll, goal, (fl_port, floor.headers(), floor_poll), (fd_port, me.headers()))
 
-    print(f"\ncold dashboard load: {cold_load(fd_port, me, deps) / 1e6:.2f} MB transferred (target < 1.2 MB)")
+    print()
+    print("\n".join(cold_load.report(cold_load.measure(f"http://127.0.0.1:{fd_port}", ME, PASSWORD))))
     if args.skip_browsers:
         return
     sessions = [me.headers()] + [Client(fd_port).headers() for _ in range(7)]
     mix = [(dash_poll, defaults.DASHBOARD_POLL_MS / 1000)] * 12 + [(job_poll, defaults.CONSOLE_POLL_MS / 1000)] * 5 \
         + [(status_poll, settings.sample_interval)] * 3
-    stop = threading.Event()
-    writer = threading.Thread(target=churn, args=(settings, stop), daemon=True)
-    writer.start()
-    try:
-        res_fd = asyncio.run(_browsers(fd_port, sessions, mix, args.browsers, args.browser_seconds))
-    finally:
-        stop.set()
-        writer.join()
+    toast = (toast_poll, defaults.TOAST_POLL_MS / 1000)
     floor_mix = [(floor_poll, i) for _, i in mix]
-    res_fl = asyncio.run(_browsers(fl_port, [floor.headers()], floor_mix, args.browsers, args.browser_seconds))
-    print(f"\n{args.browsers} browsers for {args.browser_seconds:g} s (60 % dashboard / 3 s, 25 % console / 1.5 s, "
-          "15 % status / 5 s)")
-    for label, res in (("floor", res_fl), ("FoldDeck", res_fd)):
-        print(f"  {label:<9} {res['n']:>6} polls  p50 {res['p50']:6.1f} ms  p95 {res['p95']:6.1f} ms  "
-              f"max {res['max']:7.1f} ms  errors {res['errors']} {res['error_kinds']}")
-    print(f"  target: p95 < 100 ms and no errors: {'OK' if res_fd['p95'] < 100 and not res_fd['errors'] else 'MISSED'}")
+    sides = {"floor": {"port": fl_port, "sessions": [floor.headers()], "polls": floor_mix,
+                       "toast": (floor_poll, toast[1])},
+             "FoldDeck": {"port": fd_port, "sessions": sessions, "polls": mix, "toast": toast}}
+    stop, writer = threading.Event(), None
+
+    def before(name):
+        nonlocal stop, writer
+        if name == "FoldDeck":  # the worker and sampler write meanwhile
+            stop = threading.Event()
+            writer = threading.Thread(target=churn, args=(settings, stop), daemon=True)
+            writer.start()
+
+    def after(name):
+        if name == "FoldDeck":
+            stop.set()
+            writer.join()
+
+    rate = args.browsers * capacity.per_browser_rate(mix, toast)
+    print(f"\n{args.browsers} browsers ({rate:.0f} polls/s offered: 60 % dashboard / 3 s, 25 % console / 1.5 s, "
+          f"15 % status / 5 s, each with its toast poll / 10 s) for {args.browser_seconds:g} s; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    fixed = capacity.knee(sides, [rate], args.browser_seconds, before, after)
+    print(f"  target: p95 < 100 ms and no errors: "
+          f"{'OK' if capacity._passes(fixed['FoldDeck']['steps'][0]) else 'MISSED'}")
+    rates = [float(r) for r in args.rates.split(",")]
+    print(f"\ncapacity: offered poll rate raised step by step ({args.step_seconds:g} s each, sides interleaved), "
+          f"same mix; load average {os.getloadavg()[0]:.1f}")
+    found = capacity.knee(sides, rates, args.step_seconds, before, after)
+    fd, fl = found["FoldDeck"]["knee"], found["floor"]["knee"]
+    say = lambda k: f"{k:.0f} polls/s" if k is not None else f"beyond {rates[-1]:.0f} polls/s"  # noqa: E731
+    ratio = f"{fd / fl:.2f}" if fd is not None and fl else "n/a (a side never passed 100 ms: raise --rates)"
+    print(f"  p95 passes 100 ms at: floor {say(fl)}, FoldDeck {say(fd)}; FoldDeck / floor = {ratio} "
+          f"(target >= 0.80: {'OK' if fd is not None and fl and fd / fl >= 0.8 else 'MISSED'}); "
+          f"load average {os.getloadavg()[0]:.1f}")
 
 
-def cold_load(port: int, client: Client, deps: list[dict]) -> int:
-    """Return the bytes a first visit to the dashboard transfers (compressed where the server compresses)."""
-    enc = {"Accept-Encoding": "br, gzip"}
-    _, _, html = client.request("GET", "/")
-    status, _, raw = client.request("GET", "/", extra=enc)
-    total = len(raw)
-    for url in re.findall(r'(?:src|href)="(/[^"]+)"', html.decode()):
-        total += len(client.request("GET", url, extra=enc)[2])
-    for path in ("/_dash-layout", "/_dash-dependencies"):
-        total += len(client.request("GET", path, extra=enc)[2])
-    router = next(d for d in deps if "_pages_content.children" in d["output"])
-    body = {"output": router["output"], "outputs": _outputs(router["output"]),
-            "inputs": [{**i, "value": {"pathname": "/", "search": ""}.get(i["property"])} for i in router["inputs"]],
-            "state": [{**s, "value": None} for s in router.get("state", [])],
-            "changedPropIds": ["_pages_location.pathname"]}
-    total += len(client.request("POST", "/_dash-update-component", json.dumps(body).encode(), enc)[2])
-    return total
+def polls_to_time(deps, dash_poll: Poll, status_poll: Poll, job_poll: Poll, running: int) -> list[tuple]:
+    """Return (name, poll, (p50 goal, p95 goal)) of each poll the hammer times."""
+    def with_cursor(poll: Poll, key: tuple, **change) -> Poll:
+        copy = Poll.__new__(Poll)
+        copy.dep, copy.interval, copy.values = poll.dep, poll.interval, dict(poll.values)
+        copy.values[key] = {**poll.values[key], **change}
+        return copy
+
+    dkey, skey = ("dashboard-cursor", "data"), ("status-cursor", "data")
+    rows = dash_poll.values[dkey]["rows"].split(",")
+    one_row = ",".join([rows[0].split(":")[0] + ":0", *rows[1:]])  # the top job moved on: its row and the counts
+    cards = status_poll.values[skey]["cards"]
+    return [
+        # the hammer's body is fixed: a cursor whose run-time minute never turns keeps it the nothing-new tick
+        ("dashboard tick, unchanged", with_cursor(dash_poll, dkey, until=None), (2, 2)),
+        ("dashboard tick, one job changed (row + counts)", with_cursor(dash_poll, dkey, jobs=-1, rows=one_row,
+                                                                       counts="x"), (2, 3)),
+        ("dashboard tick, page sent whole (stale view)", with_cursor(dash_poll, dkey, jobs=-1, view="x"), (None, None)),
+        (f"status tick, new snapshot, one card changed ({running} run.)",
+         with_cursor(status_poll, skey, seq=-1, cards=["x", *cards[1:]]), (2, 2)),
+        ("status tick, new snapshot, every card changed", with_cursor(status_poll, skey, seq=-1, cards=None),
+         (2, 2)),
+        ("job console poll, no new lines", job_poll, (2, 2)),
+    ]
+
+
+def hammer_target(args, name: str, poll: Poll, goal: tuple, floor_side: tuple, fd_side: tuple) -> None:
+    """Hammer the floor and one FoldDeck poll in interleaved rounds; print medians, ratios and the goal."""
+    rounds_fl, rounds_fd = [], []
+    fl_port, fl_headers, floor_poll = floor_side
+    for r in range(args.rounds):
+        order = [("fl", fl_port, fl_headers, floor_poll), ("fd", fd_side[0], fd_side[1], poll)]
+        for side, port, headers, p in (order if r % 2 == 0 else order[::-1]):
+            res = hammer(port, headers, p.body(), args.clients, args.seconds)
+            (rounds_fl if side == "fl" else rounds_fd).append(res)
+    line, met = f"{name:<52}", []
+    for q, limit in zip(("p50", "p95"), goal, strict=True):
+        f, d = median_of(rounds_fl, q), median_of(rounds_fd, q)
+        ratio = statistics.median(b[q] / a[q] for a, b in zip(rounds_fl, rounds_fd, strict=True))
+        line += f"{f:>12.1f} / {d:>6.1f} / {ratio:>4.1f}x"
+        if limit is not None:
+            met.append(ratio <= limit)
+    want = "/".join(f"{g}x" for g in goal) if goal[0] is not None else "-"
+    verdict = ("OK" if all(met) else "MISSED") if met else ""
+    codes: dict = {}
+    for res in rounds_fd:
+        for k, v in res["codes"].items():
+            codes[k] = codes.get(k, 0) + v
+    print(f"{line}  {want:>7} {verdict:<6}  {sum(x['errors'] for x in rounds_fd)} (HTTP {codes})", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from flask_compress import Compress
 from services.platform import defaults
 
 _STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
+_FONTS = (".woff2", ".woff")
 _MIMETYPES = ["text/html", "text/css", "text/plain", "application/json", "application/javascript",
               "text/javascript", "image/svg+xml"]
 
@@ -21,7 +22,9 @@ def _fingerprinted(req: Request) -> bool:
     """Return True for a GET of a file whose URL changes whenever its content does."""
     if req.method != "GET" or not req.path.startswith(_STATIC_PREFIXES):
         return False
-    return "m" in req.args or req.path.startswith("/_dash-component-suites/")
+    # the vendored icon CSS names its font files with their content hash as the query (`?e348...`)
+    hashed_font = req.path.endswith(_FONTS) and len(req.query_string) >= 16
+    return "m" in req.args or req.path.startswith("/_dash-component-suites/") or hashed_font
 
 
 def _cache_key(req: Request) -> str:

@@ -1,8 +1,9 @@
 """The jobs grid (dash-ag-grid) and the server-side page behind it.
 
-`load_page` is the whole read a dashboard tick makes: one page of rows (never more than
-page_size), the per-state counts and queue positions. `signature` lets a tick that changed
-nothing send nothing.
+A page is read in two steps: `read_index` (which jobs, in order, each with a token of the few
+columns its row is drawn from, plus the per-state counts: no whole job is read) and `render_rows`
+(the rows of the jobs asked for, with their queue positions). `load_page` does both for every row;
+a dashboard tick renders only the rows whose token moved (`grid_delta`).
 """
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import json
 import math
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dash_ag_grid as dag
 
+from dash_app.components import grid_delta
 from services import jobs
 from services.jobs import Job, JobState
 from services.jobs.rules.wording import stage_text
@@ -31,6 +33,33 @@ DEFAULT_SORT = "submitted_desc"
 
 
 @dataclass(frozen=True)
+class PageIndex:
+    keys: grid_delta.Keys  # (job id, row token), in page order
+    total: int  # jobs matching the filters
+    page: int  # 1-based, clamped to the pages that exist
+    pages: int
+    counts: dict[str, int]  # per state, ignoring the state filter and search
+    positions: dict[int, int | None] = field(default_factory=dict)  # the queued rows' places in the queue
+    paused: bool = False  # the queue is paused (queued rows say so)
+    running: frozenset[int] = frozenset()  # rows whose run time counts up
+    refresh_at: float | None = None  # when a running job's run time next shows a new minute
+
+    @property
+    def ids(self) -> list[int]:
+        return [i for i, _ in self.keys]
+
+    @property
+    def counts_token(self) -> str:
+        """Return a token of the per-state counts (the filter's labels)."""
+        return grid_delta.token(repr(sorted(self.counts.items())))
+
+    @property
+    def paging_token(self) -> str:
+        """Return a token of the total and paging (pager, summary, empty state)."""
+        return grid_delta.token(repr((self.total, self.page, self.pages, len(self.keys), sum(self.counts.values()))))
+
+
+@dataclass(frozen=True)
 class GridPage:
     rows: list[dict]
     total: int  # jobs matching the filters
@@ -39,6 +68,7 @@ class GridPage:
     counts: dict[str, int]  # per state, ignoring the state filter and search
     refresh_at: float | None = None  # when a running job's run time next shows a new minute
     has_queued: bool = False  # queue positions shown: other users' queue changes matter
+    index: PageIndex | None = None
 
     @property
     def signature(self) -> str:
@@ -61,6 +91,18 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s // 60} m {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
+# The job columns a grid row is drawn from: to_row reads no other column of a job (a test holds it to
+# that), so a row whose columns here did not move, at the same queue mark and run-time minute, is drawn
+# the same and a tick need not send it.
+ROW_COLUMNS = ("j.state", "j.started_at", "j.name", "u.username", "j.stage", "j.progress", "j.progress_detail",
+               "j.tokens", "j.submitted_at", "j.finished_at", "j.host", "j.error", "j.cancel_requested", "j.phase",
+               "j.approval", "COALESCE(j.data_json, '') <> ''")
+# What the index reads per job: id, state, start, and all of ROW_COLUMNS as one string SQLite builds in
+# one printf (3x cheaper than quote() per column; NULL prints as "", which to_row draws as "" too).
+_INDEX_COLUMNS = ("j.id", "j.state", "j.started_at",
+                  f"printf('{chr(31).join(['%s'] * len(ROW_COLUMNS))}', {', '.join(ROW_COLUMNS)})")
+
+
 def to_row(job: Job, position: int | None, paused: bool = False) -> dict:
     """Return the grid row of one job (plain values; the browser formats nothing heavy)."""
     run_s = (job.finished_at - job.started_at) if job.started_at and job.finished_at else None
@@ -74,10 +116,10 @@ def to_row(job: Job, position: int | None, paused: bool = False) -> dict:
             "finished": job.is_finished}
 
 
-def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = None, search: str | None = None,
-              all_users: bool = False, page: int = 1, page_size: int = defaults.DASHBOARD_PAGE_SIZE,
-              sort: str = DEFAULT_SORT) -> GridPage:
-    """Return one page of the caller's jobs (all users' for an admin with all_users).
+def read_index(conn: sqlite3.Connection, caller: User, *, state: str | None = None, search: str | None = None,
+               all_users: bool = False, page: int = 1, page_size: int = defaults.DASHBOARD_PAGE_SIZE,
+               sort: str = DEFAULT_SORT) -> PageIndex:
+    """Return which jobs one page of the caller's jobs holds (all users' for an admin with all_users).
 
     Raises:
         InvalidInput: unknown state or sort.
@@ -86,20 +128,46 @@ def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = Non
     state = state if state and state != "all" else None
     counts = jobs.state_counts(conn, caller, all_users)
     page = max(1, int(page or 1))
-    found, total = jobs.list_jobs(conn, caller, state=state, search=search, all_users=all_users,
-                                  offset=(page - 1) * page_size, limit=page_size, sort=sort)
+    found, total = jobs.list_job_columns(conn, caller, _INDEX_COLUMNS, state=state, search=search, all_users=all_users,
+                                         offset=(page - 1) * page_size, limit=page_size, sort=sort)
     pages = max(1, math.ceil(total / page_size))
     if page > pages:  # the filters shrank the result: show the last page that exists
-        return load_page(conn, caller, state=state, search=search, all_users=all_users, page=pages,
-                         page_size=page_size, sort=sort)
-    queued = [j.id for j in found if j.state is JobState.QUEUED]
+        return read_index(conn, caller, state=state, search=search, all_users=all_users, page=pages,
+                          page_size=page_size, sort=sort)
+    queued = [r[0] for r in found if r[1] == JobState.QUEUED.value]
     positions = jobs.queue_positions(conn, queued) if queued else {}
     paused = bool(queued) and jobs.queue_paused(conn)
     now = time.time()
-    starts = [j.started_at for j in found if j.state is JobState.RUNNING and j.started_at]
+    starts = [r[2] for r in found if r[1] == JobState.RUNNING.value and r[2]]
     refresh_at = min((s + ((now - s) // 60 + 1) * 60 for s in starts), default=None)
-    return GridPage([to_row(j, positions.get(j.id), paused) for j in found], total, page, pages, counts, refresh_at,
-                    bool(queued))
+    # a queued row's place and the pause are drawn too: they go into its token
+    keys = [(r[0], grid_delta.token(f"{r[3]},{positions.get(r[0])},{paused}" if r[0] in positions else r[3]))
+            for r in found]
+    return PageIndex(keys, total, page, pages, counts, {i: positions.get(i) for i in queued}, paused,
+                     frozenset(r[0] for r in found if r[1] == JobState.RUNNING.value), refresh_at)
+
+
+def render_rows(conn: sqlite3.Connection, caller: User, job_ids: list[int], index: PageIndex,
+                all_users: bool = False) -> dict[int, dict]:
+    """Return the grid rows of these jobs of `index` by id (those the caller may see)."""
+    found = jobs.jobs_by_id(conn, caller, job_ids, bool(all_users and caller.is_admin))
+    return {j.id: to_row(j, index.positions.get(j.id), index.paused) for j in found}
+
+
+def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = None, search: str | None = None,
+              all_users: bool = False, page: int = 1, page_size: int = defaults.DASHBOARD_PAGE_SIZE,
+              sort: str = DEFAULT_SORT) -> GridPage:
+    """Return one page of the caller's jobs (all users' for an admin with all_users), every row drawn.
+
+    Raises:
+        InvalidInput: unknown state or sort.
+    """
+    index = read_index(conn, caller, state=state, search=search, all_users=all_users, page=page,
+                       page_size=page_size, sort=sort)
+    drawn = render_rows(conn, caller, index.ids, index, all_users)
+    rows = [drawn[i] for i in index.ids if i in drawn]
+    return GridPage(rows, index.total, index.page, index.pages, index.counts, index.refresh_at,
+                    bool(index.positions), index)
 
 
 # -- the grid component -------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 One Interval (3 s) drives `refresh_grid`. A tick first reads the database's change marks
 (`jobs.change_marks`, two rows) and answers an empty 204 when neither the user's jobs, nor the
-queue order (only if the page shows queue positions), nor a shown run-time minute moved; only
-then does it load the page, and a page whose signature is unchanged still sends nothing.
+queue order (only if the page shows queue positions), nor a shown run-time minute moved. Only then
+does it read the page's index (ids and row tokens, no whole job) and send an AG Grid row
+transaction with just the rows that changed (`grid_delta`); the counts and pager only when they
+moved. A filter, search, sort or page change, or a tick for a view other than the one its cursor
+names, sends the page whole.
 """
 from __future__ import annotations
 
@@ -16,7 +19,19 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dash_app.components.job_grid import DEFAULT_SORT, STATES, GridPage, column_defs, job_grid, load_page, sort_key
+from dash_app.components import grid_delta
+from dash_app.components.job_grid import (
+    DEFAULT_SORT,
+    STATES,
+    GridPage,
+    PageIndex,
+    column_defs,
+    job_grid,
+    load_page,
+    read_index,
+    render_rows,
+    sort_key,
+)
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
 from services import jobs
@@ -57,12 +72,13 @@ def state_options(counts: dict[str, int]) -> list[dict]:
             for s in ["all", *STATES]]
 
 
-def summary_text(page: GridPage, page_size: int = defaults.DASHBOARD_PAGE_SIZE) -> str:
+def summary_text(page: GridPage | PageIndex, page_size: int = defaults.DASHBOARD_PAGE_SIZE) -> str:
     """Return 'Jobs 51–100 of 1,234' for the current page."""
     if not page.total:
         return ""
     first = (page.page - 1) * page_size + 1
-    return f"Jobs {first:,}–{first + len(page.rows) - 1:,} of {page.total:,}"
+    shown = len(page.keys) if isinstance(page, PageIndex) else len(page.rows)
+    return f"Jobs {first:,}–{first + shown - 1:,} of {page.total:,}"
 
 
 def _actions() -> html.Div:
@@ -132,7 +148,7 @@ def layout(**_query) -> html.Div:
                  className="text-end mt-3"),
         modal, _delete_modal(),
         dcc.Location(id=NAV, refresh="callback-nav"),
-        dcc.Store(id=CURSOR, data=page_cursor(marks, page)),
+        dcc.Store(id=CURSOR, data=page_cursor(marks, page.index) if page.index else None),
         dcc.Store(id=SORT, data=DEFAULT_SORT),
         dcc.Interval(id=INTERVAL, interval=defaults.DASHBOARD_POLL_MS),
     ], className="fd-dashboard")
@@ -147,14 +163,14 @@ def pick_sort(column_state, current):
     return key
 
 
-@callback(Output(GRID, "rowData"), Output(GRID, "columnDefs"), Output(STATE_FILTER, "options"),
-          Output(PAGER, "max_value"), Output(PAGER, "active_page"), Output(SUMMARY, "children"),
-          Output(EMPTY, "children"), Output(EMPTY, "hidden"), Output(CURSOR, "data"),
+@callback(Output(GRID, "rowData"), Output(GRID, "rowTransaction"), Output(GRID, "columnDefs"),
+          Output(STATE_FILTER, "options"), Output(PAGER, "max_value"), Output(PAGER, "active_page"),
+          Output(SUMMARY, "children"), Output(EMPTY, "children"), Output(EMPTY, "hidden"), Output(CURSOR, "data"),
           Input(INTERVAL, "n_intervals"), Input(STATE_FILTER, "value"), Input(SEARCH, "value"),
           Input(PAGER, "active_page"), Input(ALL_USERS, "value"), Input(SORT, "data"), State(CURSOR, "data"),
           prevent_initial_call=True)
 def refresh_grid(_n, state, search, active_page, all_users, sort, cursor):
-    """Reload the visible page of jobs; send nothing when it did not change."""
+    """Send the visible page of jobs: only its changed rows on a tick, nothing when nothing changed."""
     user = require_account()
     tick = ctx.triggered_id == INTERVAL
     marks = jobs.change_marks(conn(), user, bool(all_users))
@@ -165,26 +181,56 @@ def refresh_grid(_n, state, search, active_page, all_users, sort, cursor):
     if tick and same_view and unchanged(cursor, marks, time.time()):
         raise PreventUpdate  # nothing moved: an empty 204 without reading a job row
     filters_changed = ctx.triggered_id in (STATE_FILTER, SEARCH, ALL_USERS, SORT)
-    page = load_page(conn(), user, state=state, search=search, all_users=bool(all_users),
-                     page=1 if filters_changed else active_page, sort=sort or DEFAULT_SORT)
+    index = read_index(conn(), user, state=state, search=search, all_users=bool(all_users),
+                       page=1 if filters_changed else active_page, sort=sort or DEFAULT_SORT)
     owner = bool(all_users) and user.is_admin
-    new_cursor = {**page_cursor(marks, page, view), "owner": owner}
-    if tick and same_view and new_cursor["sig"] == cursor.get("sig"):
-        return (*[no_update] * 8, new_cursor)  # a write this page does not show: only the cursor moves
+    new_cursor = {**page_cursor(marks, index, view), "owner": owner}
     # Column defs only when the owner column comes or goes: re-sending them would undo resized widths. The
     # cursor says what the grid shows: a tick sent right after the switch supersedes the switch's own request
     # (dash-renderer drops the older answer), so that tick must bring the columns.
     shown = cursor.get("owner", False) if isinstance(cursor, dict) else False  # the layout has no owner column
+    if tick and same_view and shown == owner and index.page == (active_page or 1):
+        delta = send_changes(user, cursor, index, marks, new_cursor)
+        if delta is not None:
+            return delta
+    drawn = render_rows(conn(), user, index.ids, index, owner)
     columns = column_defs(owner) if ctx.triggered_id == ALL_USERS or shown != owner else no_update
-    return (page.rows, columns, state_options(page.counts), page.pages,
-            page.page if page.page != active_page else no_update, summary_text(page),
-            _empty_state(sum(page.counts.values())), bool(page.total), new_cursor)
+    return ([drawn[i] for i in index.ids if i in drawn], no_update, columns, *_page_parts(index, active_page),
+            new_cursor)
 
 
-def page_cursor(marks: tuple[int, int], page: GridPage, view: str | None = None) -> dict:
-    """Return what a tick compares: the change marks the page depends on, its signature and the view it shows."""
-    return {"jobs": marks[0], "queue": marks[1] if page.has_queued else None, "until": page.refresh_at,
-            "sig": page.signature, "view": view or grid_view()}
+def _page_parts(index: PageIndex, active_page) -> tuple:
+    """Return the filter options, pager, summary and empty state of a page (the outputs besides its rows)."""
+    total_all = sum(index.counts.values())
+    return (state_options(index.counts), index.pages, index.page if index.page != active_page else no_update,
+            summary_text(index), _empty_state(total_all), bool(index.total))
+
+
+def send_changes(user, cursor: dict, index: PageIndex, marks: tuple[int, int], new_cursor: dict) -> tuple | None:
+    """Return the outputs of a tick that sends only what moved since `cursor`, or None to send the page whole."""
+    # queue places are in the tokens; a running row's minute of run time is not
+    dirty = index.running if cursor.get("until") is not None and time.time() >= cursor["until"] else frozenset()
+    old = grid_delta.decode(cursor.get("rows"))
+    p = grid_delta.plan(old, index.keys, dirty) if old is not None else None
+    if p is None:
+        return None
+    tx = no_update
+    if not p.empty:
+        drawn = render_rows(conn(), user, p.update + p.add, index, new_cursor["owner"])
+        if len(drawn) != len(p.update) + len(p.add):
+            return None  # a job left between the two reads: send the page as it is now
+        tx = grid_delta.transaction(p, drawn)
+    options = state_options(index.counts) if cursor.get("counts") != new_cursor["counts"] else no_update
+    paging = _page_parts(index, index.page)[1:] if cursor.get("paging") != new_cursor["paging"] else (no_update,) * 5
+    parts = (options, *paging)
+    return (no_update, tx, no_update, *parts, new_cursor)
+
+
+def page_cursor(marks: tuple[int, int], index: PageIndex, view: str | None = None) -> dict:
+    """Return what a tick compares: the change marks the page depends on, the rows it shows and the view."""
+    return {"jobs": marks[0], "queue": marks[1] if index.positions else None, "until": index.refresh_at,
+            "rows": grid_delta.encode(index.keys), "counts": index.counts_token, "paging": index.paging_token,
+            "view": view or grid_view()}
 
 
 def grid_view(state=None, search=None, page=None, all_users=None, sort=None) -> str:

@@ -6,15 +6,20 @@ when the sampler has not ticked since the last poll (only the stale-sampler aler
 The queue length and the running jobs per host come from the store too (`jobs.job_board`, once
 per sampler tick for every viewer), so a poll reads no job rows.
 Host cards also show hosts that workers rest after a failed SSH connect (`jobs.host_backoffs`).
+Cards are rendered once per sampler tick and role in each web worker, each with a token; the cursor
+keeps the tokens of the cards the page shows, and a tick sends (as a Patch) only the cards whose
+token moved.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
+import zlib
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import Input, Output, Patch, State, callback, dcc, html, no_update
 
 from dash_app import context
 from dash_app.components.hosts.host_rest import resting_badge, resting_line
@@ -52,7 +57,7 @@ CHARTS = {
 GPU_CHARTS = [c for c in CHARTS if c.startswith("status-chart-gpu")]
 _stores: dict[tuple[int, str], SnapshotStore] = {}
 _decoded: dict[tuple[int, str], Latest] = {}  # this worker's decoded latest tick
-_rendered: dict[tuple, list] = {}  # this worker's cards per (tick, role, resting hosts): see _cards
+_rendered: dict[tuple, tuple[list, list[str]]] = {}  # this worker's cards and their tokens per (tick, role, resting)
 
 
 def _store() -> SnapshotStore:
@@ -175,14 +180,19 @@ def _host_card(h: HostSnapshot, running: list[list], queued: int, admin: bool,
 
 
 def _cards(hosts: list[HostSnapshot], board: dict | None, seq: int | None = None) -> list:
-    """Return every host's card with its running jobs and the queue length (`board`: the sampler's).
+    """Return every host's card with its running jobs and the queue length (`board`: the sampler's)."""
+    return _cards_and_tokens(hosts, board, seq)[0]
+
+
+def _cards_and_tokens(hosts: list[HostSnapshot], board: dict | None, seq: int | None = None) -> tuple[list, list[str]]:
+    """Return every host's card and a token of each (what a tick compares to send only the cards that changed).
 
     With the tick's `seq`, the cards are rendered once per tick, role and resting state in each
     web worker and kept as plain JSON-ready dicts: every viewer of a tick gets the same cards, and
     building ~600 components per poll cost more than everything else in it.
     """
     if not hosts:  # before the sampler's first tick: no cards, so no queries either
-        return []
+        return [], []
     conn = context.conn()
     user = context.account()
     admin = bool(user and user.is_admin)
@@ -195,11 +205,26 @@ def _cards(hosts: list[HostSnapshot], board: dict | None, seq: int | None = None
     cards = [_plain(_host_card(h, board["running"].get(h.host, []), board["queued"], admin, resting.get(h.host)))
              for h in hosts]
     cards += [_plain(cluster_card(name, info)) for name, info in (board.get("clusters") or {}).items()]
+    tokens = [format(zlib.crc32(json.dumps(c, default=str).encode()), "x") for c in cards]
     if seq is not None:
         if len(_rendered) >= 8:  # a tick or two of each role; older ticks are never asked for again
             _rendered.pop(next(iter(_rendered)))
-        _rendered[key] = cards
-    return cards
+        _rendered[key] = (cards, tokens)
+    return cards, tokens
+
+
+def changed_cards(cards: list, tokens: list[str], shown: object):
+    """Return the cards output of a tick: a Patch of the cards whose token moved since `shown` (the cursor's
+    tokens), no_update when none did, or every card when the cursor names no cards or other ones."""
+    if not isinstance(shown, list) or len(shown) != len(tokens):
+        return cards
+    moved = [i for i, (old, new) in enumerate(zip(shown, tokens, strict=True)) if old != new]
+    if not moved:
+        return no_update
+    patch = Patch()
+    for i in moved:
+        patch[i] = cards[i]
+    return patch
 
 
 def _plain(component):
@@ -273,8 +298,11 @@ def refresh_status(_n: int, cursor: dict | None):
         extends = [extend_data([(snap.ts, values.get(k)) for k, _ in _traces(c, cursor["gpus"])], cap)
                    if _traces(c, cursor["gpus"]) else no_update for c in CHARTS]
         cursor = {**cursor, "last_ts": snap.ts}
-    new_cursor = {**cursor, "seq": latest.seq} if cursor else no_update
-    return [_cards(latest.hosts, latest.jobs, latest.seq), _alert(latest.ts)] + extends + [new_cursor]
+    cards, tokens = _cards_and_tokens(latest.hosts, latest.jobs, latest.seq)
+    # the cursor and the cards travel in one answer, so its tokens always name the cards the page shows
+    shown = cursor.get("cards") if cursor else None
+    new_cursor = {**cursor, "seq": latest.seq, "cards": tokens} if cursor else no_update
+    return [changed_cards(cards, tokens, shown) if cursor else cards, _alert(latest.ts)] + extends + [new_cursor]
 
 
 # -- AlphaFold 3 readiness per host (issue 18): the sampler's preflight, one small table read --------

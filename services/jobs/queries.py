@@ -32,14 +32,9 @@ def get_job(conn: sqlite3.Connection, caller: User, job_id: int) -> Job:
     return job
 
 
-def list_jobs(conn: sqlite3.Connection, caller: User, *, state: str | Iterable[str] | None = None,
-              search: str | None = None, all_users: bool = False, offset: int = 0, limit: int = 50,
-              sort: str = "submitted_desc") -> tuple[list[Job], int]:
-    """Return one page of the caller's jobs (all users' for an admin with all_users) and the total.
-
-    Raises:
-        InvalidInput: unknown sort or state.
-    """
+def _page_filter(caller: User, state: str | Iterable[str] | None, search: str | None,
+                 all_users: bool) -> tuple[str, list, str]:
+    """Return the WHERE clause, its arguments and the JOIN a page of jobs is read with (one place for both reads)."""
     where, args = _scope(caller, all_users)
     if state:
         states = [JobState(state).value] if isinstance(state, (str, JobState)) else [JobState(s).value for s in state]
@@ -50,13 +45,56 @@ def list_jobs(conn: sqlite3.Connection, caller: User, *, state: str | Iterable[s
         where += " AND (j.name LIKE ? ESCAPE '\\' OR u.username LIKE ? ESCAPE '\\' OR j.id = ?)"
         like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         args += [like, like, int(term.lstrip("#")) if term.lstrip("#").isdigit() else -1]
+    join = " JOIN users u ON u.id = j.owner_id" if "u.username" in where else ""  # only a search needs names
+    return where, args, join
+
+
+def list_jobs(conn: sqlite3.Connection, caller: User, *, state: str | Iterable[str] | None = None,
+              search: str | None = None, all_users: bool = False, offset: int = 0, limit: int = 50,
+              sort: str = "submitted_desc") -> tuple[list[Job], int]:
+    """Return one page of the caller's jobs (all users' for an admin with all_users) and the total.
+
+    Raises:
+        InvalidInput: unknown sort or state.
+    """
     if sort not in SORTS:
         raise InvalidInput(f"Unknown sort {sort!r}; use one of: {', '.join(SORTS)}.")
-    join = " JOIN users u ON u.id = j.owner_id" if "u.username" in where else ""  # only a search needs names
+    where, args, join = _page_filter(caller, state, search, all_users)
     total = conn.execute(f"SELECT COUNT(*) FROM jobs j{join} WHERE {where}", args).fetchone()[0]
     page = to_jobs(conn.execute(f"{SELECT_JOB} WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
                                  args + [max(0, int(limit)), max(0, int(offset))]))
     return page, total
+
+
+def list_job_columns(conn: sqlite3.Connection, caller: User, columns: Iterable[str], *,
+                     state: str | Iterable[str] | None = None, search: str | None = None, all_users: bool = False,
+                     offset: int = 0, limit: int = 50, sort: str = "submitted_desc") -> tuple[list[tuple], int]:
+    """Return the same page as list_jobs, each job only as a tuple of `columns`, and the total.
+
+    `columns` are SQL expressions over the job `j` and its owner `u`. A poll that only asks which
+    jobs a page holds and whether they changed reads these few columns, not whole jobs.
+
+    Raises:
+        InvalidInput: unknown sort or state.
+    """
+    if sort not in SORTS:
+        raise InvalidInput(f"Unknown sort {sort!r}; use one of: {', '.join(SORTS)}.")
+    where, args, join = _page_filter(caller, state, search, all_users)
+    total = conn.execute(f"SELECT COUNT(*) FROM jobs j{join} WHERE {where}", args).fetchone()[0]
+    rows = conn.execute(f"SELECT {', '.join(columns)} FROM jobs j JOIN users u ON u.id = j.owner_id "
+                        f"WHERE {where} ORDER BY {SORTS[sort]} LIMIT ? OFFSET ?",
+                        args + [max(0, int(limit)), max(0, int(offset))]).fetchall()
+    return [tuple(r) for r in rows], total
+
+
+def jobs_by_id(conn: sqlite3.Connection, caller: User, job_ids: Iterable[int], all_users: bool = False) -> list[Job]:
+    """Return those of `job_ids` the caller may see on the page (all users' for an admin with all_users)."""
+    ids = [int(i) for i in job_ids]
+    if not ids:
+        return []
+    where, args = _scope(caller, all_users)
+    return to_jobs(conn.execute(f"{SELECT_JOB} WHERE {where} AND j.id IN ({','.join('?' * len(ids))})",
+                                args + ids))
 
 
 def state_counts(conn: sqlite3.Connection, caller: User, all_users: bool = False) -> dict[str, int]:

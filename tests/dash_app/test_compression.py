@@ -79,6 +79,14 @@ def test_fingerprinted_files_cache_for_a_year_and_others_revalidate(user_client)
     assert "max-age=31536000" not in (user_client.get("/").headers.get("Cache-Control") or "")
 
 
+def test_icon_font_named_by_its_hash_caches_for_good(user_client):
+    css = user_client.get("/assets/vendor/02-bootstrap-icons.min.css").get_data(as_text=True)
+    font = "/assets/vendor/" + re.search(r'url\("(fonts/bootstrap-icons\.woff2\?[0-9a-f]+)"\)', css).group(1)
+    cc = user_client.get(font).headers["Cache-Control"]
+    assert "max-age=31536000" in cc and "immutable" in cc, cc
+    assert "immutable" not in (user_client.get(font.split("?")[0]).headers.get("Cache-Control") or "")
+
+
 def test_cold_dashboard_load_is_under_1_2_mb(app, user_client):
     sent = 0
     r, html = fetch(user_client, "/", "br, gzip")

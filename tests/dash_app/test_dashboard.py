@@ -69,7 +69,8 @@ def _refresh_payload(app, **values) -> dict:
 
     page = sys.modules["dash_app.pages.dashboard"]
     key = next(k for k in app.callback_map if f"{page.GRID}.rowData" in k)
-    outs = [(page.GRID, "rowData"), (page.GRID, "columnDefs"), (page.STATE_FILTER, "options"),
+    outs = [(page.GRID, "rowData"), (page.GRID, "rowTransaction"),
+            (page.GRID, "columnDefs"), (page.STATE_FILTER, "options"),
             (page.PAGER, "max_value"), (page.PAGER, "active_page"), (page.SUMMARY, "children"),
             (page.EMPTY, "children"), (page.EMPTY, "hidden"), (page.CURSOR, "data")]
     ins = [(page.INTERVAL, "n_intervals"), (page.STATE_FILTER, "value"), (page.SEARCH, "value"),

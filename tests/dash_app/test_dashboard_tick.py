@@ -53,8 +53,13 @@ def test_someone_elses_queue_change_moves_shown_positions(app, user_client, conn
     jobs.submit(conn, settings, bob, AF3, name="bob-0")  # bob runs nothing: he goes first
     status, out = _tick(app, user_client, cursor)
     assert status == 200
-    positions = {r["name"]: r["queue_position"] for r in out["dashboard-grid"]["rowData"]}
-    assert positions == {"alice-4": 5, "alice-3": 4, "alice-2": 3, "alice-1": 2, "alice-0": None}
+    # alice-0 runs and bob's job goes ahead of alice-1..4: their places are as they were, so only alice-0 is sent
+    sent = out["dashboard-grid"]["rowTransaction"]["update"]
+    assert [(r["name"], r["queue_position"]) for r in sent] == [("alice-0", None)]
+    jobs.cancel_job(conn, bob, 6)  # now alice-1..4 move up one place, with no write to their rows
+    status, out = _tick(app, user_client, out["dashboard-cursor"]["data"])
+    sent = out["dashboard-grid"]["rowTransaction"]["update"]
+    assert {r["name"]: r["queue_position"] for r in sent} == {"alice-4": 4, "alice-3": 3, "alice-2": 2, "alice-1": 1}
     assert _tick(app, user_client, out["dashboard-cursor"]["data"])[0] == 204
 
 

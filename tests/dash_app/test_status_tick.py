@@ -96,3 +96,52 @@ def test_cards_rendered_once_per_tick_follow_new_ticks_and_roles(app, client, se
     admin_view = _cards(dash_post(client, refresh_body(app, None)).json["response"])
     assert "(#" in admin_view["local"] and "(#" not in second["local"]  # the admin's cards list the jobs
     store.close()
+
+
+def _apply(cards: list, sent) -> list:
+    """Apply a tick's cards output as dash-renderer does: a list replaces them, a Patch assigns by index."""
+    if isinstance(sent, list):
+        return sent
+    out = list(cards)
+    for op in sent["operations"]:
+        assert op["operation"] == "Assign" and len(op["location"]) == 1
+        out[op["location"][0]] = op["params"]["value"]
+    return out
+
+
+def test_a_new_tick_sends_only_the_cards_that_changed(app, user_client, settings, conn, store_hosts):
+    put = store_hosts
+    put(cpu={"local": 10.0, "gpu1": 20.0, "gpu2": 30.0})
+    cursor = {"seq": -1, "host": "local", "range": "1 h", "gpus": [], "last_ts": 0.0, "points": 0}
+    out = dash_post(user_client, refresh_body(app, cursor)).json["response"]
+    cards, cursor = out["status-cards"]["children"], out["status-cursor"]["data"]
+    assert isinstance(cards, list) and len(cards) == 3 and len(cursor["cards"]) == 3
+    put(cpu={"local": 10.0, "gpu1": 55.0, "gpu2": 30.0})  # a new tick: only gpu1 moved
+    out = dash_post(user_client, refresh_body(app, cursor)).json["response"]
+    sent = out["status-cards"]["children"]
+    assert [op["location"] for op in sent["operations"]] == [[1]]
+    whole = dash_post(user_client, refresh_body(app, None)).json["response"]["status-cards"]["children"]
+    assert _apply(cards, sent) == whole  # the oracle: the cards drawn whole
+    cursor = out["status-cursor"]["data"]
+    put(cpu={"local": 10.0, "gpu1": 55.0, "gpu2": 30.0})  # a new tick that changes no card: no cards sent
+    out = dash_post(user_client, refresh_body(app, cursor)).json["response"]
+    assert "status-cards" not in out and out["status-cursor"]["data"]["seq"] != cursor["seq"]
+    lost = out["status-cursor"]["data"]
+    put(cpu={"local": 70.0, "gpu1": 55.0, "gpu2": 30.0})
+    dash_post(user_client, refresh_body(app, lost))  # an answer the page never applied
+    put(cpu={"local": 70.0, "gpu1": 55.0, "gpu2": 80.0})
+    sent = dash_post(user_client, refresh_body(app, lost)).json["response"]["status-cards"]["children"]
+    assert [op["location"] for op in sent["operations"]] == [[0], [2]]  # both, from what the page shows
+
+
+@pytest.fixture
+def store_hosts(settings):
+    store = SnapshotStore(cache_dir(settings.data_dir))
+
+    def put(cpu: dict[str, float]) -> None:
+        now = time.time()
+        store.put([HostSnapshot(host=h, ts=now, cpu_percent=c, mem_used_bytes=1, mem_total_bytes=4)
+                   for h, c in cpu.items()], now)
+
+    yield put
+    store.close()
