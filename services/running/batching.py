@@ -26,6 +26,7 @@ from services.jobs.stages import INFERENCE
 from services.platform import defaults
 from services.platform.settings import Settings
 from services.running.attempt import Attempt, end_attempt, tracker_for
+from services.running.compile_cache import with_compile_cache
 from services.running.executors import ExecutorError, RunSpec, make_executor
 from services.running.outputs import check_outputs
 
@@ -60,7 +61,8 @@ class BatchRun:
     def __init__(self, conn: sqlite3.Connection, settings: Settings, host: Host, members: list[Job],
                  stopping: threading.Event):
         self.conn, self.settings, self.host, self.stopping = conn, settings, host, stopping
-        self.command = batch_command(host.af3_command or settings.af3_command) or ""
+        template = with_compile_cache(host.af3_command or settings.af3_command, host, settings)
+        self.command = batch_command(template) or ""
         self.members = members
         self.by_name: dict[str, Job] = {}
         self.done: set[int] = set()  # members whose attempt has ended

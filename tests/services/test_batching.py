@@ -66,6 +66,7 @@ def test_one_process_folds_the_bucket_and_each_job_keeps_its_own_folder_and_log(
         assert starts == [f"Running fold job member {lig}..."]  # only its own part of the shared stream
         assert sum(t == "Building model from scratch..." for t in lines[batch:]) == 1  # the shared start-up
         assert lines[-1] == "Job succeeded."
+    assert [p.name for p in (s.data_dir / "cache" / "jax").iterdir()]  # the compiled bucket is kept for later
 
 
 def test_a_failing_member_fails_alone_and_the_members_after_it_go_back_to_the_queue(settings, conn, alice):
@@ -94,3 +95,16 @@ def test_jobs_of_other_users_join_only_when_the_admin_allows(settings, conn, ali
     _gpu(s.with_overrides(batch_mixed_users=True), batch=4).run(once=True)
     assert {jobs.get_job(conn, u, j.id).state for u, j in ((bob, theirs), (alice, more))} == {JobState.SUCCEEDED}
     assert any("with 1 other job(s)" in t for t in _lines(conn, theirs.id))
+
+
+def test_local_af3_runs_get_the_compilation_cache_and_wrappers_do_not(settings):
+    from services.hosts import local_host
+    from services.running.compile_cache import with_compile_cache
+
+    local = local_host(settings)
+    flagged = with_compile_cache(SIM, local, settings)
+    assert flagged == f"{SIM} --jax_compilation_cache_dir={settings.data_dir / 'cache' / 'jax'}"
+    assert batch_command(flagged).count("--input_dir={input}") == 1
+    assert with_compile_cache("wrapper.sh {input} {output}", local, settings) == "wrapper.sh {input} {output}"
+    remote = Host(name="gpu1", address="10.0.0.2", user="af3")
+    assert with_compile_cache(SIM, remote, settings) == SIM
