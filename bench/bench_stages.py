@@ -108,7 +108,7 @@ def run_mode(mode: str, speed: float, n: int) -> dict:
         searches = sum("Getting protein MSAs for sequence" in x.text for i in ids for x in logs[i])
         msa_done = conn.execute("SELECT MIN(finished_at) FROM job_attempts WHERE phase = 'data'").fetchone()[0]
         if msa_done is None:  # one stage: the search ends inside the first job's run
-            msa_done = min(x.ts for i in ids for x in logs[i] if x.text.startswith("Getting protein MSAs took"))
+            msa_done = min(x.ts for i in ids for x in logs[i] if "Getting protein MSAs took" in x.text)
         after = [(max(a, msa_done), b) for a, b in spans if b > msa_done]
         busy, end = busy_seconds(spans), t0 + wall
         groups = {x.text.split("(jobs ", 1)[1] for i in ids for x in logs[i] if x.text.startswith(_BATCH_LINE)}

@@ -108,3 +108,23 @@ def test_local_af3_runs_get_the_compilation_cache_and_wrappers_do_not(settings):
     assert with_compile_cache("wrapper.sh {input} {output}", local, settings) == "wrapper.sh {input} {output}"
     remote = Host(name="gpu1", address="10.0.0.2", user="af3")
     assert with_compile_cache(SIM, remote, settings) == SIM
+
+
+def test_cancelling_one_member_stops_the_process_and_requeues_the_others(settings, conn, alice, running_worker):
+    from tests.conftest import wait_for
+
+    s = settings.with_overrides(af3_command=SIM)
+    members = _searched(s, conn, alice, ["ATP", "GTP", "NAD"])
+    slow = s.with_overrides(af3_command=SIM.replace("--speed=0", "--speed=1"))  # 12 s of start-up before any fold
+    host = Host(name="local", slots=1, cpu_slots=0, kind="local", work_dir=str(s.jobs_dir), batch_size=3)
+    running_worker(slow, hosts=[host], concurrency=1)
+    wait_for(lambda: all(jobs.get_job(conn, alice, j.id).state is JobState.RUNNING for j in members), 30,
+             "the three members running in one batch")
+    jobs.cancel_job(conn, alice, members[1].id)
+    wait_for(lambda: jobs.get_job(conn, alice, members[1].id).state is JobState.CANCELLED, 30, "the cancel")
+    for job in (members[0], members[2]):
+        ended = wait_for(lambda j=job: conn.execute(
+            "SELECT outcome FROM job_attempts WHERE job_id = ? AND phase = 'inference' AND outcome IS NOT NULL "
+            "ORDER BY attempt LIMIT 1", (j.id,)).fetchone(), 30, "the other members' batch attempt to end")
+        assert ended[0] == "requeued"
+        assert any("goes back to the queue" in t for t in _lines(conn, job.id))
