@@ -103,7 +103,10 @@ def test_local_af3_runs_get_the_compilation_cache_and_wrappers_do_not(settings):
 
     local = local_host(settings)
     flagged = with_compile_cache(SIM, local, settings)
-    assert flagged == f"{SIM} --jax_compilation_cache_dir={settings.data_dir / 'cache' / 'jax'}"
+    cache = settings.data_dir / "cache" / "jax"
+    assert flagged == SIM.replace("--json_path={input}", f"--json_path={{input}} --jax_compilation_cache_dir={cache}")
+    shell = f"if test -e x; then echo no; else {SIM}; fi"  # a shell line keeps its shape
+    assert with_compile_cache(shell, local, settings) == shell.replace(SIM, flagged)
     assert batch_command(flagged).count("--input_dir={input}") == 1
     assert with_compile_cache("wrapper.sh {input} {output}", local, settings) == "wrapper.sh {input} {output}"
     remote = Host(name="gpu1", address="10.0.0.2", user="af3")
