@@ -131,3 +131,18 @@ def test_cancelling_one_member_stops_the_process_and_requeues_the_others(setting
             "ORDER BY attempt LIMIT 1", (j.id,)).fetchone(), 30, "the other members' batch attempt to end")
         assert ended[0] == "requeued"
         assert any("goes back to the queue" in t for t in _lines(conn, job.id))
+
+
+def test_batch_size_is_a_host_setting_checked_in_the_hosts_file(settings, tmp_path):
+    import pytest
+
+    from services.hosts import load_hosts
+    from services.platform.errors import SettingsError
+
+    entry = '[[host]]\nname = "gpu1"\naddress = "10.0.0.2"\nuser = "af3"\nbatch_size = {}\n'
+    (tmp_path / "hosts.toml").write_text(entry.format(8))
+    s = settings.with_overrides(hosts_file=tmp_path / "hosts.toml", local_batch_size=4)
+    assert {h.name: h.batch_size for h in load_hosts(s)} == {"local": 4, "gpu1": 8}
+    (tmp_path / "hosts.toml").write_text(entry.format(0))
+    with pytest.raises(SettingsError, match="'batch_size' must be an integer from 1 to 64"):
+        load_hosts(s)
