@@ -41,7 +41,9 @@ TIERS: list[dict[str, tuple[str, ...]]] = [
     {"running": ("services.running", "services.metrics")},
     # operations over both: deleting jobs, retention, admin, accounts, approvals and maintenance as an
     # admin sees them, imports, backup, notifications, the sampler process
-    {"operations": ("services.operations", "services.notify")},
+    {"operations": ("services.operations", "services.notify"),
+     # screens (issue 26): a group of jobs submitted, watched and fetched as one; beside operations
+     "screens": ("services.screens",)},
     # the commands from before the regroup (python -m services.worker, ...), kept so scripts and units still run
     {"entry points": ("services.worker", "services.sampler", "services.backup", "services.users",
                       "services.msa_cache")},

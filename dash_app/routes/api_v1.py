@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, re
 from flask_login import current_user
 
 from dash_app.auth import csrf
+from dash_app.routes import screen_routes
 from dash_app.routes.openapi import openapi_document
 from services import jobs, results
 from services.af3 import input_files, load_json_text
@@ -34,6 +35,7 @@ from services.platform.errors import (
 )
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+screen_routes.add_routes(bp)  # the screens (issue 26): same gate, limits and errors as the job routes
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Service errors -> HTTP status; anything else a service refuses is a 400.
 STATUS = {JobNotFound: 404, InvalidInput: 422, TermsNotAccepted: 422, LimitExceeded: 409, JobStateError: 409,
@@ -297,7 +299,9 @@ def _zip_chunks(folder: str, stem: str):
 
 def openapi() -> Response:
     """Serve the OpenAPI 3.1 description of this API (public: it holds no data)."""
-    return jsonify(openapi_document(_settings().public_url))
+    doc = openapi_document(_settings().public_url)
+    doc["paths"].update(screen_routes.openapi_paths())  # the screens (issue 26) join the same API
+    return jsonify(doc)
 
 
 def init_api(server: Flask) -> None:

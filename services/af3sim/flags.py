@@ -59,7 +59,8 @@ SPECS: dict[str, FlagSpec] = {
     "flash_attention_implementation": FlagSpec("enum", "triton", "Attention kernel.", ("triton", "cudnn", "xla")),
     "gpu_device": FlagSpec("int", 0, "Device index."),
     "max_template_date": FlagSpec("str", "2021-09-30", "Template release-date cutoff (YYYY-MM-DD)."),
-    "jax_compilation_cache_dir": FlagSpec("str", None, "Accepted and ignored."),
+    "jax_compilation_cache_dir": FlagSpec("str", None, "Persistent compilation cache: a bucket compiled once is "
+                                                       "loaded, not compiled, by later processes."),
     "conformer_max_iterations": FlagSpec("int", None, "Accepted and ignored."),
     "resolve_msa_overlaps": FlagSpec("bool", True, "Accepted and ignored."),
     "fix_standalone_glycans": FlagSpec("bool", False, "Accepted and ignored."),

@@ -97,15 +97,16 @@ def predict_structure(run: Run, fold_input: Input) -> tuple[Layout, dict[tuple[i
     c.print(f"Running model inference and extracting output structure samples with {n} seed(s)...")
     start = time.monotonic()
     samples: dict[tuple[int, int], Sample] = {}
-    for k, seed in enumerate(fold_input.rng_seeds):
+    for seed in fold_input.rng_seeds:
         c.print(f"Running model inference with seed {seed}...")
         seed_start = time.monotonic()
         if run.fail_at(Stage.INFERENCE):
             c.warning("bfc_allocator.cc", 501, f"Allocator (GPU_{flags['gpu_device']}_bfc) ran out of memory trying "
                       f"to allocate {bucket * bucket * 128 * 4 * 48 / 2**30:.2f}GiB.")
             raise _oom(bucket, flags["gpu_device"])
+        # Compilation once per bucket per process (unless the cache dir holds it), not once per job.
         run.pacer.spend(timing.inference_seconds(bucket, flags["num_diffusion_samples"], flags["num_recycles"],
-                                                 k == 0))
+                                                 False) + run.compile_seconds(bucket))
         c.print(f"Running model inference with seed {seed} took {run.took(seed_start):.2f} seconds.")
         c.print(f"Extracting inference results with seed {seed}...")
         seed_start = time.monotonic()

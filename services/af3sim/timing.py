@@ -24,6 +24,9 @@ DEDUP_S = 0.08  # MSA deduplication is near-instant
 STARTUP_S = 3.0  # JAX backend start-up
 PARAMS_CHECK_S = 9.0  # reading ~1 GB of weights from disk
 JIT_COMPILE_S = 30.0  # first seed of a bucket compiles the model (why the first seed is slower)
+# Loading a compiled model from --jax_compilation_cache_dir: deserialising the executable, a few seconds
+# (JAX's persistent cache skips XLA's optimisation passes, the bulk of a compile).
+JIT_CACHE_LOAD_S = 3.0
 INFERENCE_1024_S = 62.0  # one seed, 5 samples, bucket 1024
 INFERENCE_EXPONENT = 2.15  # 1024 -> 62 s and 2048 -> 275 s fit a power law with this exponent
 EXTRACT_PER_SAMPLE_S = 0.07
@@ -46,7 +49,7 @@ def featurise_seconds(tokens: int) -> float:
 
 
 def inference_seconds(bucket: int, samples: int, recycles: int, first: bool) -> float:
-    """Return model-inference seconds for one seed at `bucket` tokens."""
+    """Return model-inference seconds for one seed at `bucket` tokens (`first`: with a full compile)."""
     base = INFERENCE_1024_S * (bucket / 1024.0) ** INFERENCE_EXPONENT
     scale = (0.7 + 0.3 * samples / 5.0) * (recycles + 1) / 11.0
     return base * scale + (JIT_COMPILE_S if first else 0.0)

@@ -53,8 +53,8 @@ from services.platform.settings import Settings
 
 LOCAL = "local"
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_KEYS = {"name", "kind", "address", "port", "user", "key_file", "work_dir", "slots", "cpu_slots", "af3_command",
-         "run_jobs"}
+_KEYS = {"name", "kind", "address", "port", "user", "key_file", "work_dir", "slots", "cpu_slots", "batch_size",
+         "af3_command", "run_jobs"}
 KINDS = ("ssh", "slurm")
 _SLURM_KEYS = {"name", "kind", "work_dir", "af3_command", "run_jobs", "partition", "account", "qos", "gres", "cpus",
                "mem", "time_limit", "sbatch_lines", "max_jobs", "cpu_partition", "cpu_cpus", "cpu_mem",
@@ -101,6 +101,7 @@ class Host:
     work_dir: str = ""
     slots: int = 1  # GPU slots: inference (or whole one-stage runs) at once
     cpu_slots: int = 0  # data-pipeline slots; 0: every job runs both stages in one GPU slot
+    batch_size: int = 1  # inference-ready jobs of one bucket that one AF3 process folds together (issue 26)
     af3_command: str = ""  # empty -> settings.af3_command
     run_jobs: bool = True
     kind: str = "ssh"  # "local" for this machine, "ssh", or "slurm"
@@ -128,7 +129,8 @@ class Host:
 def local_host(settings: Settings) -> Host:
     """Return the local machine as a host."""
     return Host(name=LOCAL, slots=settings.local_slots, cpu_slots=settings.cpu_slots if settings.local_slots else 0,
-                work_dir=str(settings.jobs_dir), run_jobs=settings.local_slots > 0, kind="local")
+                work_dir=str(settings.jobs_dir), run_jobs=settings.local_slots > 0, kind="local",
+                batch_size=settings.local_batch_size)
 
 
 def load_hosts(settings: Settings) -> list[Host]:
@@ -180,11 +182,14 @@ def _parse_host(path: Path, i: int, entry: dict) -> Host:
     cpu_slots = entry.get("cpu_slots", 0)
     if not isinstance(cpu_slots, int) or isinstance(cpu_slots, bool) or not 0 <= cpu_slots <= 256:
         raise SettingsError(f"{where}: 'cpu_slots' must be an integer from 0 to 256.")
+    batch_size = entry.get("batch_size", 1)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= 64:
+        raise SettingsError(f"{where}: 'batch_size' must be an integer from 1 to 64.")
     work_dir = entry.get("work_dir") or f"/tmp/folddeck-{entry['user']}"
     return Host(name=entry["name"], address=entry["address"].strip(), port=port, user=entry["user"].strip(),
                 key_file=str(Path(entry.get("key_file", "")).expanduser()) if entry.get("key_file") else "",
                 work_dir=work_dir, slots=slots, cpu_slots=cpu_slots, af3_command=entry.get("af3_command", ""),
-                run_jobs=bool(entry.get("run_jobs", True)))
+                run_jobs=bool(entry.get("run_jobs", True)), batch_size=batch_size)
 
 
 def _parse_slurm(where: str, entry: dict) -> Host:

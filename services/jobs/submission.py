@@ -76,7 +76,7 @@ RATE_LIMITED_VIA = ("builder", "upload", "api")  # where people and scripts subm
 
 def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items: list[NewJob], *,
                 accept_terms: bool | None = None, via: str = "", not_before: float | None = None,
-                reuse_msa: bool = True) -> list[Job]:
+                reuse_msa: bool = True, group: bool = False) -> list[Job]:
     """Queue validated AF3-dialect jobs all or nothing, in one transaction; return them in order.
 
     Items whose idempotency key the owner already used return the job made then. The AlphaFold 3
@@ -84,6 +84,8 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
     on the owner's earlier acceptance; False refuses. The job row records when and through what
     (`via`: "builder", "upload", "cli", ...). `not_before`: no job starts before this time.
     `reuse_msa=False`: search every chain again rather than take cached MSAs ("search again").
+    `group=True` (a screen, services.screens): the approval rule weighs the GPU time of all the jobs
+    together, so a screen of many small members waits for an admin as one large job would.
 
     Raises:
         LimitExceeded: too many jobs, too many tokens, seeds or GPU hours in one, too many queued, or the
@@ -112,7 +114,7 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
         new = [e for e in entries if e.item.idempotency_key not in existing]
         _check_batch(conn, owner.id, [(e.item.label, e.tokens, e.seeds, e.samples) for e in new], limits)
         with _undo_inputs(settings) as written:
-            made = _insert_many(conn, settings, owner, new, terms_at, via, written, reuse_msa)
+            made = _insert_many(conn, settings, owner, new, terms_at, via, written, reuse_msa, group)
             if not_before:  # in the same transaction: no worker sees the jobs without it
                 conn.executemany("UPDATE jobs SET not_before = ? WHERE id = ?",
                                  [(not_before, i) for i in made.values()])
@@ -185,7 +187,7 @@ class _Entry:
 
 
 def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new: list[_Entry], terms_at: float,
-                 via: str, written: list[int], reuse_msa: bool = True) -> dict[int, int]:
+                 via: str, written: list[int], reuse_msa: bool = True, group: bool = False) -> dict[int, int]:
     """Write the inputs and insert the rows with one executemany (inside the caller's transaction).
 
     Returns entry index -> job id. Ids are taken after the largest one under the write lock, as
@@ -214,7 +216,10 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
                      "?14, ?15, ?16)", rows)
     from services.af3.size import gpu_seconds
 
-    approval.gate(conn, settings, owner.id, [(r[0], r[5], gpu_seconds(r[5], r[14], r[15]), None) for r in rows])
+    seconds = [gpu_seconds(r[5], r[14], r[15]) for r in rows]
+    if group:  # one decision for the whole group: each member is weighed at the group's total
+        seconds = [sum(seconds)] * len(rows)
+    approval.gate(conn, settings, owner.id, [(r[0], r[5], s, None) for r, s in zip(rows, seconds, strict=True)])
     return made
 
 

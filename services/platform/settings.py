@@ -51,6 +51,8 @@ class Settings:
     af3_ccd_path: Path | None = None  # None -> the wwPDB CCD bundled with biotite
     local_slots: int = 1
     local_cpu_slots: int | None = None  # data pipelines at once here; None: 2 with the simulator, else 0 (one stage)
+    local_batch_size: int = 1  # inference-ready jobs of one bucket folded by one AF3 process here (issue 26); 1: off
+    batch_mixed_users: bool = False  # may jobs of different users share one AF3 process (a batch)?
     hosts_file: Path | None = None  # None -> <data_dir>/hosts.toml
     known_hosts: Path = Path("~/.ssh/known_hosts")
     max_attempts: int = defaults.MAX_ATTEMPTS
@@ -300,6 +302,8 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "af3_ccd_path": _ccd_file,
     "local_slots": _int(0, 64),
     "local_cpu_slots": _int(0, 256),
+    "local_batch_size": _int(1, 64),
+    "batch_mixed_users": _bool,
     "hosts_file": _path,
     "known_hosts": _path,
     "max_attempts": _int(1, 100),

@@ -25,6 +25,7 @@ from services.jobs.stages import BOTH, DATA, INFERENCE
 from services.msa import msa_cache
 from services.platform import defaults, disk
 from services.platform.settings import Settings
+from services.running.compile_cache import with_compile_cache
 from services.running.disk_guard import DiskGuard
 from services.running.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
 from services.running.outputs import check_outputs, find_data_json
@@ -96,7 +97,7 @@ class Attempt:
         self.guard = guard
         self.stopping = stopping
         self.shutdown = shutdown
-        self.command = host.af3_command or settings.af3_command
+        self.command = with_compile_cache(host.af3_command or settings.af3_command, host, settings)
         self.warming: threading.Thread | None = None
 
     def run(self, reattach: bool = False) -> bool:

@@ -29,6 +29,7 @@ from services.jobs.stages import DATA
 from services.platform import applog, db, defaults, disk
 from services.platform.errors import SettingsError
 from services.platform.settings import Settings
+from services.running import batching
 from services.running.attempt import Attempt, fail_for_full_disk
 from services.running.disk_guard import DiskGuard
 from services.running.executors import cleanup
@@ -180,6 +181,8 @@ class Worker:
         With `reattach`, the attempt is already in Slurm (its worker died): follow it, submit nothing.
         """
         host = next(h for h in self.hosts if h.name == job.host)
+        if not reattach and (members := batching.companions(conn, self.settings, host, job)):
+            return self._run_batch(conn, host, [job, *members])
         attempt = Attempt(conn, job, host, self.settings, guard=self.guard, stopping=self.stopping,
                           shutdown=self.shutdown)
         try:
@@ -188,6 +191,17 @@ class Worker:
             if attempt.warming is not None:
                 with self._active_lock:
                     self.warming = [t for t in self.warming if t.is_alive()] + [attempt.warming]
+
+
+    def _run_batch(self, conn: sqlite3.Connection, host: Host, members: list[Job]) -> bool:
+        """Fold `members` (the lead first) in one AF3 process; the heartbeat renews every member's lease."""
+        with self._active_lock:
+            self._active.update(j.id for j in members[1:])
+        try:
+            return batching.BatchRun(conn, self.settings, host, members, self.stopping).run()
+        finally:
+            with self._active_lock:
+                self._active.difference_update(j.id for j in members[1:])
 
 
 def main(argv: list[str] | None = None) -> int:
