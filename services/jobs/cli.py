@@ -121,13 +121,16 @@ def _cli_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from services.people.users import ensure_admin, first_admin_banner, get_by_name
-    from services.platform.db import connect, migrate
-    from services.platform.errors import FoldDeckError
-    from services.platform.settings import load_settings
+    from services.platform import boot
+    from services.platform.db import connect
+    from services.platform.errors import FoldDeckError, SettingsError
 
     args = _cli_parser().parse_args(argv)
-    settings = load_settings()
-    migrate(settings.db_path)
+    try:
+        settings = boot.boot("jobs")  # the env file's CCD judges ligands here exactly as `services.af3 validate`
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     conn = connect(settings.db_path)
     # A fresh install used from the command line before `make run`: the admin it acts as is made here,
     # exactly as the first web start would (its password shown once, on stderr: stdout stays parseable).

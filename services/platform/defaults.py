@@ -171,3 +171,7 @@ AUTO_MODEL_START_S = 30 * 60.0  # weights loading, JAX compilation per bucket, f
 AUTO_SEARCH_BASE_S = 30 * 60.0  # template search, deduplication, queueing for the databases' page cache
 AUTO_SEARCH_PER_CHAIN_S = 60 * 60.0  # jackhmmer over 4 databases (or nhmmer over 3) for one chain, slow disks
 AUTO_MIN_MINUTES = 30  # never ask Slurm for less
+
+# -- process health -----------------------------------------------------------------------------
+PROCESS_BEAT_S = 10.0  # each background process writes its heartbeat this often: one small UPDATE
+PROCESS_STALE_S = 45.0  # no beat for this long: dead. 4 missed beats, so /healthz fails within a minute
