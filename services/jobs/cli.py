@@ -14,7 +14,7 @@ from services.jobs import joblog
 from services.jobs.actions import cancel_job, retry_job
 from services.jobs.model import Job, JobState
 from services.jobs.queries import get_job, list_jobs
-from services.jobs.rules import wording
+from services.jobs.rules import waiting, wording
 from services.jobs.submission import TERMS_URL, submit_document
 from services.jobs.workers import list_workers
 from services.people.users import User
@@ -27,7 +27,7 @@ def _fmt_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
-def _print_job(job: Job) -> None:
+def _print_job(job: Job, why: str = "") -> None:
     for key in ("id", "name", "owner", "state", "tokens", "attempts", "host", "executor", "exit_code", "error",
                 "output_path", "remote_output", "stage", "progress", "progress_detail"):
         value = getattr(job, key)
@@ -37,6 +37,8 @@ def _print_job(job: Job) -> None:
         print(f"{key:<16} {_fmt_time(getattr(job, key))}")
     reused = wording.reused_notes(wording.reused_groups(job))
     print(f"{'msa_reused':<16} {reused or '-'}")
+    if why:  # a queued job: the claim's own verdict (services.jobs.rules.waiting), as the job page says it
+        print(f"{'waiting':<16} {why}")
 
 
 def _follow(conn: sqlite3.Connection, caller: User, job_id: int, follow: bool) -> None:
@@ -147,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{j.id:>6} {j.state.value:<10} {j.owner:<12} {_fmt_time(j.submitted_at):<19} {j.name}")
             print(f"({len(jobs)} of {total})")
         elif args.cmd == "show":
-            _print_job(get_job(conn, caller, args.id))
+            job = get_job(conn, caller, args.id)
+            _print_job(job, waiting.reason(conn, settings, job))
         elif args.cmd == "log":
             get_job(conn, caller, args.id)
             _follow(conn, caller, args.id, args.follow)
