@@ -140,3 +140,23 @@ def test_nginx_accepts_the_site(tmp_path):
                           "-e", str(tmp_path / "error.log")], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "test is successful" in out.stderr and "[warn]" not in out.stderr and "[emerg]" not in out.stderr
+
+
+# -- monitoring ---------------------------------------------------------------------------------------
+
+
+def test_scrape_example_and_dashboard_name_real_families():
+    import json
+
+    import yaml
+
+    from services.metrics import openmetrics, queue
+
+    families = {**openmetrics.FAMILIES, **queue.FAMILIES}
+    job = yaml.safe_load((DEPLOY / "prometheus-scrape.yml").read_text())["scrape_configs"][0]
+    assert job["metrics_path"] == "/metrics" and job["authorization"]["type"] == "Bearer"
+    alerts = re.findall(r"expr: .*?\b(folddeck_\w+)", (DEPLOY / "prometheus-scrape.yml").read_text())
+    board = json.loads((DEPLOY / "grafana-folddeck.json").read_text())
+    used = {name for p in board["panels"] for t in p["targets"] for name in re.findall(r"\bfolddeck_\w+", t["expr"])}
+    assert alerts and used and set(alerts) | used <= set(families), (set(alerts) | used) - set(families)
+    assert {"folddeck_process_up", "folddeck_oldest_queued_job_age_seconds", "folddeck_outbox_pending"} <= used
