@@ -73,6 +73,7 @@ ENTRY_POINTS = {  # every command the README names, and each process of services
     "worker": ["-m", "services.running.worker", "--once"],
     "sampler": ["-m", "services.operations.sampler", "--once"],
     "sender": ["-m", "services.notify", "--once"],
+    "preflight": ["-m", "services.preflight"],
     "make run": ["-m", "dash_app"],
     "web (gunicorn's wsgi)": ["-c", "import dash_app.wsgi"],
 }
