@@ -175,3 +175,4 @@ AUTO_MIN_MINUTES = 30  # never ask Slurm for less
 # -- process health -----------------------------------------------------------------------------
 PROCESS_BEAT_S = 10.0  # each background process writes its heartbeat this often: one small UPDATE
 PROCESS_STALE_S = 45.0  # no beat for this long: dead. 4 missed beats, so /healthz fails within a minute
+PROCESS_ROWS_KEEP_S = 7 * 86400  # a week of restarts stays visible; older heartbeat rows are deleted at a start

@@ -30,7 +30,10 @@ class Heartbeat:
 
     def start(self) -> Heartbeat:
         """Record this process as started and keep beating until `stop()`."""
-        db.connect(self.db_path).execute(
+        conn = db.connect(self.db_path)
+        conn.execute("DELETE FROM process_heartbeats WHERE beat_at < ?",
+                     (self.started_at - defaults.PROCESS_ROWS_KEEP_S,))
+        conn.execute(
             "INSERT INTO process_heartbeats (id, role, hostname, pid, started_at, beat_at) VALUES (?, ?, ?, ?, ?, ?)",
             (self.id, self.role, socket.gethostname(), os.getpid(), self.started_at, self.started_at))
         self._thread = threading.Thread(target=self._run, name=f"{self.role}-heartbeat", daemon=True)
