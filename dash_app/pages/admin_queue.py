@@ -20,7 +20,7 @@ from services.jobs import JobState
 from services.jobs.rules import waiting, wording
 from services.metrics.store import SnapshotStore, cache_dir
 from services.msa import msa_cache
-from services.operations import admin, approvals
+from services.operations import admin, approvals, preflight_report
 from services.operations.admin import QueueOverview
 from services.platform import defaults, heartbeat
 from services.platform.errors import FoldDeckError, InvalidInput, JobNotFound, JobStateError
@@ -251,7 +251,7 @@ def refresh_queue(_n, _refresh, state):
     why = waiting.reasons(conn(), settings(), view.jobs)
     found = heartbeat.health(conn())
     return (status_line(view, found), button, "success" if view.paused else "warning", counts, job_rows(view, why),
-            [process_lines(found), workers_table(view, time.time())],
+            [process_lines(found, preflight_report.mail_checks(settings())), workers_table(view, time.time())],
             slots_list(view, jobs.host_backoffs(conn()), _clusters()))
 
 
