@@ -280,6 +280,9 @@ def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, ali
     # first searches its protein; same waits for that search rather than repeat it; other and third fill the
     # two CPU slots... other takes the second one, and nothing else may start a search.
     assert [(j.id, j.phase) for j in claimed if j] == [(first.id, "data"), (other.id, "data")]
+    # no worker runs here yet: that blocks everything, and the reason says so first (issue 23)
+    assert waiting.reason(conn, s, jobs.get_job(conn, alice, same.id)) == wording.NO_WORKER
+    jobs.register_worker(conn, "w", "node1", 1234)
     why = waiting.reasons(conn, s, [jobs.get_job(conn, alice, j.id) for j in (same, third)])
     assert why[same.id] == f"waiting for job #{first.id}'s MSA search of the same chain (it is reused, not " \
                            "searched twice)"
@@ -292,8 +295,6 @@ def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, ali
     gpu_wait = jobs.get_job(conn, alice, first.id)
     assert gpu_wait.waiting_for_gpu and gpu_wait.progress == 0.45
     # the GPU is free, so the claim would start its inference now: the reason is the claim's verdict (issue 23)
-    assert waiting.reason(conn, s, gpu_wait) == wording.NO_WORKER  # ...and no worker runs in this test
-    jobs.register_worker(conn, "w", "node1", 1234)
     assert waiting.reason(conn, s, gpu_wait) == wording.STARTING
     # the next claim gives the GPU to first's inference (it keeps its place in the queue)
     nxt = jobs.claim_job(conn, s, "w", hosts)

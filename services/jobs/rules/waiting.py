@@ -42,13 +42,17 @@ class Floor:
     limits: dict[int, int]  # owner id -> most running jobs allowed
     used: dict[tuple[str, bool], int]  # (host, CPU slot?) -> attempts holding one
     resting: dict[str, tuple[float, str]]  # host -> (backoff until, why)
+    worker_alive: bool | None = None  # explanations only: False when no worker beats (a claim is a worker's)
     _busy: stages.Searching | None = field(default=None, repr=False)
+    _free: dict[bool, list[Host]] = field(default_factory=dict, repr=False)
 
     def free(self, cpu: bool) -> list[Host]:
         """Return the hosts with a free slot of the kind (most free first, first listed on a tie), none resting."""
-        room = [((h.cpu_slots if cpu else h.slots) - self.used.get((h.name, cpu), 0), -i, h)
-                for i, h in enumerate(self.hosts) if h.name not in self.resting]
-        return [r[2] for r in sorted((r for r in room if r[0] > 0), key=lambda r: r[:2], reverse=True)]
+        if cpu not in self._free:
+            room = [((h.cpu_slots if cpu else h.slots) - self.used.get((h.name, cpu), 0), -i, h)
+                    for i, h in enumerate(self.hosts) if h.name not in self.resting]
+            self._free[cpu] = [r[2] for r in sorted((r for r in room if r[0] > 0), key=lambda r: r[:2], reverse=True)]
+        return self._free[cpu]
 
     def searching(self) -> stages.Searching:
         """Return the chains running data pipelines search now (read on first use)."""
@@ -91,20 +95,26 @@ def decide(fl: Floor, job: Job | stages.Candidate) -> Verdict:
         return Verdict(why=wording.per_user_limit(running, limit))
     if not fl.hosts:
         return Verdict(why=wording.NO_HOST)
-    where = stages.route(fl.conn, fl.settings, job, fl.free(False), fl.free(True), fl.searching())
+    blocked = [_host_refusal(fl, host, job) for host in fl.hosts]
+    if all(blocked):  # every host is resting, in or before maintenance, or not ready: no slot would help
+        return Verdict(why=wording.waiting(*blocked))
+    if fl.worker_alive is False:
+        return Verdict(why=wording.NO_WORKER)
+    gpu, cpu = fl.free(False), fl.free(True)
+    where = stages.route(fl.conn, fl.settings, job, gpu, cpu, fl.searching()) if gpu or cpu else None
     if where is not None:
-        host = placement.place(fl.conn, fl.settings, job.gpu_seconds, where.hosts, fl.now)
+        refused = {h.name for h, why in zip(fl.hosts, blocked, strict=True) if why}
+        host = next((h for h in where.hosts if h.name not in refused), None)  # the best free host it may use
         if host is not None:
             return Verdict(host, where.phase)
-    blocked = []
-    for host in fl.hosts:
-        if host.name in fl.resting:
-            blocked.append(wording.host_resting(host.name, *fl.resting[host.name]))
-        elif text := placement.refusal(fl.conn, fl.settings, host, job.gpu_seconds, fl.now):
-            blocked.append(text)
-        else:
-            return Verdict(why=_slot_text(fl, job))  # this host could take it: it waits for a slot there
-    return Verdict(why=wording.waiting(*blocked))
+    return Verdict(why=_slot_text(fl, job))  # some host could take it: it waits for a slot there
+
+
+def _host_refusal(fl: Floor, host: Host, job: Job | stages.Candidate) -> str:
+    """Return why `host` may not take `job` now whatever its slots ("" when it may)."""
+    if host.name in fl.resting:
+        return wording.host_resting(host.name, *fl.resting[host.name])
+    return placement.refusal(fl.conn, fl.settings, host, job.gpu_seconds, fl.now)
 
 
 def _slot_text(fl: Floor, job: Job | stages.Candidate) -> str:
@@ -133,14 +143,9 @@ def reasons(conn: sqlite3.Connection, settings: Settings, jobs: Iterable[Job], n
         except SettingsError:
             hosts = []
     fl = floor(conn, settings, hosts, now)
-    return {j.id: decide(fl, j).why or _starting(fl) for j in queued}
-
-
-def _starting(fl: Floor) -> str:
-    """Say what happens to a job the claim would place now: a live worker takes it, or none runs to."""
-    live = fl.conn.execute("SELECT 1 FROM workers WHERE stopped_at IS NULL AND heartbeat_at > ? LIMIT 1",
-                           (fl.now - defaults.LEASE_SECONDS,)).fetchone()
-    return wording.STARTING if live else wording.NO_WORKER
+    fl.worker_alive = conn.execute("SELECT 1 FROM workers WHERE stopped_at IS NULL AND heartbeat_at > ? LIMIT 1",
+                                   (fl.now - defaults.LEASE_SECONDS,)).fetchone() is not None
+    return {j.id: decide(fl, j).why or wording.STARTING for j in queued}
 
 
 def reason(conn: sqlite3.Connection, settings: Settings, job: Job, now: float | None = None) -> str:
