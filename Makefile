@@ -8,6 +8,8 @@ APT_PKGS += slapd  # the LDAP sign-in tests start a real OpenLDAP (tests/support
 APT_PKGS += nodejs  # the OIDC sign-in tests run the oidc-provider package (tests/support/oidc_provider)
 # sudo: the Slurm login-node test submits as a person's own cluster user through `sudo -n -u` (issue 25)
 APT_PKGS += sudo
+# tests/test_deploy.py: `nginx -t` on deploy/'s site (Debian 12's nginx 1.22), `systemd-analyze verify` on its units
+APT_PKGS += nginx systemd
 PYTEST_ARGS ?=
 # The suite runs in parallel: many tests wait on subprocesses, servers and browsers, so one worker more than
 # the cores keeps the CPUs busy (twice the cores made timing tests flaky on 2 cores). loadgroup keeps each
@@ -18,7 +20,8 @@ PARALLEL := -n $(TEST_WORKERS) --dist loadgroup --durations=25
 .PHONY: run smoke test test-fast test-browser test-service system-deps bench lint clean help
 
 help:
-	@echo "make run          set up .venv, migrate, ensure the admin account, start web + worker + sampler"
+	@echo "make run          set up .venv, migrate, ensure the admin account, start web + worker + sampler + sender"
+	@echo "                 (the processes of services/platform/processes.py: deploy/ has one systemd unit each)"
 	@echo "make test         install test dependencies (pip + apt when root) and run every test in parallel"
 	@echo "                 (TEST_WORKERS=N sets the workers; prints the 25 slowest tests)"
 	@echo "make test-fast    only the tests that need no browser and no real service"

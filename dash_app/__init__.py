@@ -28,8 +28,8 @@ from dash_app.routes.job_routes import init_job_routes
 from dash_app.routes.metrics_endpoint import init_metrics_endpoint
 from dash_app.session_cache import CachedCookieSessions
 from services.af3.chem import ccd
-from services.platform import applog, db
-from services.platform.settings import Settings, load_settings
+from services.platform import applog, boot
+from services.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("folddeck.web")
@@ -37,12 +37,11 @@ log = logging.getLogger("folddeck.web")
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Return a configured FoldDeck Dash app (its Flask server is `app.server`)."""
-    settings = settings or load_settings()
-    configure_logging(settings)
-    ccd.configure(settings.data_dir, settings.af3_ccd_path)
+    settings = boot.boot("web", settings=settings)  # settings, migrations, logging: as every entry point
+    ccd.configure(settings.data_dir, settings.af3_ccd_path)  # tests build apps on several data dirs in one process
     # Load (on a first start: build, ~10 s) the CCD index now rather than in the first request that needs it.
     threading.Thread(target=ccd.try_ccd, name="ccd-warm-up", daemon=True).start()
-    db.migrate(settings.db_path)
+    got_request_exception.connect(_log_request_exception, weak=False)  # deduplicated by blinker
 
     server = Flask("folddeck")
     server.config.update(
@@ -111,20 +110,6 @@ def shell_layout() -> html.Div:
         dbc.Container(html.Div(id=ids.ALERTS), fluid=True),
         dbc.Container(dash.page_container, fluid=True, className="fd-page pb-4"),
     ])
-
-
-def configure_logging(settings: Settings) -> None:
-    """Send FoldDeck's loggers to stderr at the configured level and to the application log."""
-    root = logging.getLogger("folddeck")
-    root.setLevel(settings.log_level)
-    if not any(getattr(h, "_folddeck", False) for h in root.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler._folddeck = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
-    applog.install(settings)
-    # Connected to every Flask app (no sender) and deduplicated by blinker, so calling this again is harmless.
-    got_request_exception.connect(_log_request_exception, weak=False)
 
 
 def _log_request_exception(sender: Flask, exception: BaseException, **_extra) -> None:

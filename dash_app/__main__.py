@@ -1,55 +1,49 @@
 """`python -m dash_app` (what `make run` calls): prepare the data dir and start everything.
 
-Migrates the database, creates the first admin account (printing its password once), then starts
-the web app under gunicorn, one job worker, the metrics sampler and the notification sender
-(mail, webhooks) as child processes. Ctrl-C
-(or SIGTERM) stops all of them.
+Boots (settings, migrations, logging), creates the first admin account (printing its password once),
+then starts every process of `services.platform.processes.PROCESSES` as a child: the web app under
+gunicorn, the job worker, the metrics sampler and the notification sender (mail, webhooks) — the same
+list the deployment's systemd units run, one unit each. Ctrl-C (or SIGTERM) stops all of them.
 """
 from __future__ import annotations
 
-import importlib.util
 import signal
 import subprocess
 import sys
 import time
 
 from services.people import users
-from services.platform import db
+from services.platform import boot, db
 from services.platform.errors import SettingsError
-from services.platform.settings import load_settings
+from services.platform.processes import PROCESSES, WEB, Process
+from services.platform.settings import Settings
 
-WEB_WORKERS = 2  # gunicorn processes; state they share lives in SQLite/diskcache, never in globals
-WEB_THREADS = 8  # each Dash page polls; threads keep a slow request from blocking the others
-CHILDREN = (("worker", "services.running.worker"), ("sampler", "services.operations.sampler"),
-            ("notify", "services.notify"))  # the outbox sender: job e-mails and webhooks
 STOP_SECONDS = 30  # the job worker may wait for AF3 to stop (CANCEL_GRACE_SECONDS); then everything is killed
 
 
-def prepare() -> None:
-    """Check settings, migrate, and create the admin account on first start."""
-    settings = load_settings()
-    db.migrate(settings.db_path)
+def prepare() -> Settings:
+    """Boot, and create the admin account on first start; return the settings."""
+    settings = boot.boot("run")
     password = users.ensure_admin(db.connect(settings.db_path))
     if password:
         print(users.first_admin_banner(password), flush=True)
+    return settings
+
+
+def command(process: Process, settings: Settings) -> list[str]:
+    """Return the command line that runs `process` (the web binds to the configured address)."""
+    bind = ("--bind", f"{settings.host}:{settings.port}") if process is WEB else ()
+    return [sys.executable, *process.args, *bind]
 
 
 def main() -> int:
     try:
-        prepare()
-        settings = load_settings()
+        settings = prepare()
     except SettingsError as exc:
         print(f"FoldDeck cannot start: {exc}", file=sys.stderr)
         return 2
-    procs: list[tuple[str, subprocess.Popen]] = []
-    for name, module in CHILDREN:
-        if importlib.util.find_spec(module) is not None:
-            procs.append((name, subprocess.Popen([sys.executable, "-m", module])))
+    procs = [(p.name, subprocess.Popen(command(p, settings))) for p in PROCESSES]
     bind = f"{settings.host}:{settings.port}"
-    procs.append(("web", subprocess.Popen([sys.executable, "-m", "gunicorn", "--config",
-                                           "python:dash_app.gunicorn_conf", "--workers", str(WEB_WORKERS),
-                                           "--threads", str(WEB_THREADS), "--bind", bind, "--log-level", "warning",
-                                           "dash_app.wsgi:server"])))
     print(f"FoldDeck is starting at http://{bind}  (Ctrl-C stops it)", flush=True)
     stopping = False
 

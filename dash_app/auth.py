@@ -43,7 +43,7 @@ from dash_app.signin.templates import FORBIDDEN_HTML, LOGOUT_HTML
 from services.operations.group_limits import apply_group_limits
 from services.people import api_tokens, users
 from services.people.signin import password
-from services.platform import db, defaults
+from services.platform import db, defaults, heartbeat
 from services.platform.errors import LoginThrottled, SignInRefused, SignInUnavailable, TokenExpired, UserNotFound
 
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/metrics",  # /metrics checks its own token
@@ -357,9 +357,16 @@ def logout():
 
 
 def healthz():
-    """Report that the app is up and its database answers (public: load balancers call it)."""
-    _conn().execute("SELECT 1").fetchone()
-    return jsonify({"status": "ok"})
+    """Report the web, its database and each background process's heartbeat; 503 when one is down.
+
+    Public: load balancers and monitors call it, so it names processes and ages, nothing about jobs or users.
+    """
+    found = heartbeat.health(_conn())
+    body = {"status": "ok" if all(p.ok for p in found) else "failing",
+            "processes": {p.role: {"ok": p.ok, "running": p.alive,
+                                   "heartbeat_age_s": None if p.age_s is None else round(p.age_s, 1),
+                                   "says": p.words} for p in found}}
+    return jsonify(body), 200 if body["status"] == "ok" else 503
 
 
 def _csrf_error(exc: CSRFError):

@@ -46,7 +46,7 @@ TIERS: list[dict[str, tuple[str, ...]]] = [
      "screens": ("services.screens",)},
     # the commands from before the regroup (python -m services.worker, ...), kept so scripts and units still run
     {"entry points": ("services.worker", "services.sampler", "services.backup", "services.users",
-                      "services.msa_cache")},
+                      "services.msa_cache", "services.preflight")},
     # the web app adapts all of the above to pages
     {"web": ("dash_app",)},
 ]

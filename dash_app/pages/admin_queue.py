@@ -12,6 +12,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash_app.components.admin_common import error_alert, fmt_age, fmt_time, ok_alert, page_header
 from dash_app.components.hosts.host_rest import resting_badge, resting_line
 from dash_app.components.hosts.slurm_cluster import summary as cluster_summary
+from dash_app.components.process_health import process_lines, stale, worker_down
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
 from services import jobs
@@ -19,9 +20,9 @@ from services.jobs import JobState
 from services.jobs.rules import waiting, wording
 from services.metrics.store import SnapshotStore, cache_dir
 from services.msa import msa_cache
-from services.operations import admin, approvals
+from services.operations import admin, approvals, preflight_report
 from services.operations.admin import QueueOverview
-from services.platform import defaults
+from services.platform import defaults, heartbeat
 from services.platform.errors import FoldDeckError, InvalidInput, JobNotFound, JobStateError
 
 if TYPE_CHECKING:
@@ -183,8 +184,11 @@ def job_rows(view: QueueOverview, why: dict[int, str] | None = None) -> list[dic
              "attempts": j.attempts, "why": why.get(j.id, "")} for j in view.jobs]
 
 
-def status_line(view: QueueOverview) -> list:
-    """Return the queue's state as a badge and a sentence."""
+def status_line(view: QueueOverview, found: list[heartbeat.ProcessHealth] | None = None) -> list:
+    """Return the queue's state as a badge and a sentence (red when no worker process runs)."""
+    if (down := worker_down(found or [])) and not view.paused:
+        return [dbc.Badge([html.I(className="bi bi-exclamation-octagon-fill me-1"), "No worker"], color="danger",
+                          className="me-2 fs-6", id=page_id(__name__, "no-worker-badge")), down.words]
     if view.paused:
         since = f" by {view.changed_by} at {fmt_time(view.changed_at)}" if view.changed_by else ""
         return [dbc.Badge([html.I(className="bi bi-pause-fill me-1"), "Paused"], color="warning", className="me-2 fs-6",
@@ -200,7 +204,8 @@ def workers_table(view: QueueOverview, now: float) -> html.Div | dbc.Table:
         return html.P("No worker is running. Start one with `python -m services.running.worker`.",
                       className="fd-empty mb-0")
     rows = [html.Tr([html.Td(w.id, className="fd-mono small"), html.Td(w.host_name),
-                     html.Td(fmt_age(w.heartbeat_at, now)),
+                     html.Td(fmt_age(w.heartbeat_at, now) + (" (not responding)" if stale(w, now) else ""),
+                             className="text-danger fw-semibold" if stale(w, now) else None),
                      html.Td(", ".join(f"#{j}" for j in w.running_jobs) or "idle")]) for w in view.workers]
     return dbc.Table([html.Thead(html.Tr([html.Th("Worker"), html.Th("Host"), html.Th("Heartbeat"), html.Th("Jobs")])),
                       html.Tbody(rows)], size="sm", hover=True, responsive=True, className="mb-0")
@@ -244,8 +249,10 @@ def refresh_queue(_n, _refresh, state):
     button = [html.I(className=f"bi {'bi-play-fill' if view.paused else 'bi-pause-fill'} me-1"),
               "Resume queue" if view.paused else "Pause queue"]
     why = waiting.reasons(conn(), settings(), view.jobs)
-    return (status_line(view), button, "success" if view.paused else "warning", counts, job_rows(view, why),
-            workers_table(view, time.time()), slots_list(view, jobs.host_backoffs(conn()), _clusters()))
+    found = heartbeat.health(conn())
+    return (status_line(view, found), button, "success" if view.paused else "warning", counts, job_rows(view, why),
+            [process_lines(found, preflight_report.mail_checks(settings())), workers_table(view, time.time())],
+            slots_list(view, jobs.host_backoffs(conn()), _clusters()))
 
 
 def _clusters() -> dict[str, dict]:

@@ -10,8 +10,9 @@ import os
 from flask import Flask, Response, request
 from flask_login import current_user
 
-from services.metrics import openmetrics
+from services.metrics import openmetrics, queue
 from services.metrics.store import SnapshotStore, cache_dir
+from services.platform import db
 from services.platform.settings import Settings
 
 _stores: dict[tuple[int, str], SnapshotStore] = {}  # per process: a forked worker opens its own handle
@@ -41,7 +42,8 @@ def init_metrics_endpoint(server: Flask, settings: Settings) -> None:
         if not allowed(settings):
             return Response("Unauthorised: log in as an admin or send 'Authorization: Bearer <metrics token>'.\n",
                             status=401, mimetype="text/plain", headers={"WWW-Authenticate": 'Bearer realm="folddeck"'})
-        return Response(openmetrics.render(_store(settings).latest()), mimetype=None,
+        return Response(openmetrics.render(_store(settings).latest(), queue.samples(db.connect(settings.db_path))),
+                        mimetype=None,
                         content_type=openmetrics.CONTENT_TYPE)
 
     server.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])

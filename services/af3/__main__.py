@@ -201,17 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_ccd() -> bool:
-    """Judge codes with the CCD FoldDeck's settings name (FOLDDECK_AF3_CCD_PATH, also from `.env`); say why not."""
-    from services.af3.chem import ccd
+    """Boot as every entry point does, so codes are judged with the env file's CCD; say why not."""
+    from services.platform import boot
     from services.platform.errors import SettingsError
-    from services.platform.settings import load_settings
 
     try:
-        settings = load_settings(secret_key="unused")  # a key is not needed here: do not create one
+        boot.boot("af3", secret_key="unused")  # a key is not needed here: do not create one
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return False
-    ccd.configure(settings.data_dir, settings.af3_ccd_path)
     return True
 
 

@@ -14,7 +14,7 @@ from services.jobs import joblog
 from services.jobs.actions import cancel_job, retry_job
 from services.jobs.model import Job, JobState
 from services.jobs.queries import get_job, list_jobs
-from services.jobs.rules import wording
+from services.jobs.rules import waiting, wording
 from services.jobs.submission import TERMS_URL, submit_document
 from services.jobs.workers import list_workers
 from services.people.users import User
@@ -27,7 +27,7 @@ def _fmt_time(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
-def _print_job(job: Job) -> None:
+def _print_job(job: Job, why: str = "") -> None:
     for key in ("id", "name", "owner", "state", "tokens", "attempts", "host", "executor", "exit_code", "error",
                 "output_path", "remote_output", "stage", "progress", "progress_detail"):
         value = getattr(job, key)
@@ -37,6 +37,8 @@ def _print_job(job: Job) -> None:
         print(f"{key:<16} {_fmt_time(getattr(job, key))}")
     reused = wording.reused_notes(wording.reused_groups(job))
     print(f"{'msa_reused':<16} {reused or '-'}")
+    if why:  # a queued job: the claim's own verdict (services.jobs.rules.waiting), as the job page says it
+        print(f"{'waiting':<16} {why}")
 
 
 def _follow(conn: sqlite3.Connection, caller: User, job_id: int, follow: bool) -> None:
@@ -121,13 +123,16 @@ def _cli_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from services.people.users import ensure_admin, first_admin_banner, get_by_name
-    from services.platform.db import connect, migrate
-    from services.platform.errors import FoldDeckError
-    from services.platform.settings import load_settings
+    from services.platform import boot
+    from services.platform.db import connect
+    from services.platform.errors import FoldDeckError, SettingsError
 
     args = _cli_parser().parse_args(argv)
-    settings = load_settings()
-    migrate(settings.db_path)
+    try:
+        settings = boot.boot("jobs")  # the env file's CCD judges ligands here exactly as `services.af3 validate`
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     conn = connect(settings.db_path)
     # A fresh install used from the command line before `make run`: the admin it acts as is made here,
     # exactly as the first web start would (its password shown once, on stderr: stdout stays parseable).
@@ -144,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{j.id:>6} {j.state.value:<10} {j.owner:<12} {_fmt_time(j.submitted_at):<19} {j.name}")
             print(f"({len(jobs)} of {total})")
         elif args.cmd == "show":
-            _print_job(get_job(conn, caller, args.id))
+            job = get_job(conn, caller, args.id)
+            _print_job(job, waiting.reason(conn, settings, job))
         elif args.cmd == "log":
             get_job(conn, caller, args.id)
             _follow(conn, caller, args.id, args.follow)

@@ -10,30 +10,17 @@ from services.hosts import Host
 from services.jobs import joblog, stages
 from services.jobs.backoff import HOST_UNREACHABLE
 from services.jobs.model import SELECT_JOB, WORKER_LOST, Job, JobState, job_event, load_job, to_job
-from services.jobs.rules import approval, placement
-from services.jobs.workers import queue_paused, slot_use
+from services.jobs.rules import approval, waiting
 from services.platform import defaults
 from services.platform.db import transaction
 from services.platform.settings import Settings
 
-
-def _free_hosts(conn: sqlite3.Connection, hosts: list[Host]) -> tuple[list[Host], list[Host]]:
-    """Return (hosts with a free GPU slot, hosts with a free CPU slot), most free first (first listed on a
-    tie), none in backoff. A running data pipeline holds a CPU slot; any other running attempt a GPU slot."""
-    used = slot_use(conn)
-    resting = {r[0] for r in conn.execute("SELECT host FROM host_backoff WHERE until > ?", (time.time(),))}
-    usable = [(i, h) for i, h in enumerate(hosts) if h.run_jobs and h.name not in resting]
-
-    def free(cpu: bool) -> list[Host]:
-        room = [((h.cpu_slots if cpu else h.slots) - used.get((h.name, cpu), 0), -i, h) for i, h in usable]
-        return [f[2] for f in sorted((f for f in room if f[0] > 0), key=lambda f: f[:2], reverse=True)]
-
-    return free(False), free(True)
-
-
+# Candidates in fair order (fewest running first, then oldest). The filters only keep the candidate window
+# for jobs that can start: `waiting.decide` applies every rule again, so a filter here cannot decide alone.
 _FAIR_NEXT = """
 WITH r AS (SELECT owner_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner_id)
-SELECT j.id, j.tokens, j.owner_id, j.data_json, j.msa_keys, j.msa_reuse, j.seeds, j.samples FROM jobs j
+SELECT j.id, j.tokens, j.owner_id, j.data_json, j.msa_keys, j.msa_reuse, j.seeds, j.samples, j.approval,
+       j.not_before FROM jobs j
 LEFT JOIN r ON r.owner_id = j.owner_id
 LEFT JOIN user_limits l ON l.user_id = j.owner_id
 WHERE j.state = 'queued' AND {claimable} AND (j.not_before IS NULL OR j.not_before <= ?)
@@ -47,10 +34,8 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
     """Atomically take the next job in fair order for a host with a free slot of the kind it needs; None if
     nothing to do. The job's `phase` says what this attempt runs (issue 16: data pipeline, inference, or both)."""
     with transaction(conn):
-        if queue_paused(conn):
-            return None
         now = time.time()
-        row, host, phase = _place(conn, settings, *_free_hosts(conn, hosts), now)
+        row, host, phase = _place(waiting.floor(conn, settings, hosts, now))
         if host is None:
             return None
         executor = "slurm" if host.is_slurm else "local" if host.is_local else "ssh"
@@ -70,22 +55,14 @@ def claim_job(conn: sqlite3.Connection, settings: Settings, worker_id: str, host
     return job
 
 
-def _place(conn: sqlite3.Connection, settings: Settings, gpu: list[Host], cpu: list[Host], now: float):
-    """Return (job row, host, phase) for the first job in fair order that some free host may take now (issue 18:
-    maintenance windows, preflight; issue 16: a CPU slot for a search, a GPU slot for inference), or Nones."""
-    if not gpu and not cpu:
+def _place(fl: waiting.Floor):
+    """Return (job row, host, phase) for the first job in fair order that `waiting.decide` starts now, or Nones."""
+    if fl.paused or (not fl.free(False) and not fl.free(True)):  # nothing can start: skip the candidates' query
         return None, None, None
-    busy = None
-    for row in conn.execute(_FAIR_NEXT, (now,)).fetchall():
-        if busy is None:  # read once per claim, only when some job is a candidate
-            busy = stages.searching(conn, settings)
-        cand = stages.Candidate(*row)
-        where = stages.route(conn, settings, cand, gpu, cpu, busy)
-        if where is None:
-            continue
-        host = placement.place(conn, settings, cand.gpu_seconds, where.hosts, now)
-        if host is not None:
-            return row, host, where.phase
+    for row in fl.conn.execute(_FAIR_NEXT, (fl.now,)).fetchall():
+        verdict = waiting.decide(fl, stages.Candidate(*row))
+        if verdict.host is not None:
+            return row, verdict.host, verdict.phase
     return None, None, None
 
 

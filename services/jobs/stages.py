@@ -39,6 +39,8 @@ class Candidate:
     msa_reuse: int
     seeds: int = 1
     samples: int = 5
+    approval: str | None = None  # services.jobs.rules.approval: "pending" waits for an admin
+    not_before: float | None = None  # the start time its owner asked for
 
     @property
     def gpu_seconds(self) -> float:
@@ -117,7 +119,7 @@ def _waits_for(job: Candidate, keys: list[str], busy: Searching) -> int | None:
     return None
 
 
-def waits_for_in(settings: Settings, job: Job, busy: Searching) -> int | None:
+def waits_for_in(settings: Settings, job: Job | Candidate, busy: Searching) -> int | None:
     """Return the id of the running job whose MSA search this queued job waits for (`busy`: `searching`)."""
     if not job.msa_keys or job.data_json or not job.msa_reuse or not msa_cache.enabled(settings):
         return None

@@ -1,6 +1,9 @@
 """Render the latest snapshots as OpenMetrics text (for those who run Prometheus)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from services.metrics import queue
 from services.metrics.model import HostSnapshot
 from services.metrics.store import Latest
 
@@ -68,9 +71,12 @@ def _host_samples(h: HostSnapshot) -> list[tuple[str, str, float | None]]:
     return out
 
 
-def render(latest: Latest) -> str:
-    """Return the OpenMetrics exposition of `latest`, ending in `# EOF`."""
-    samples: dict[str, list[str]] = {name: [] for name in FAMILIES}
+def render(latest: Latest, extra: Iterable[queue.Sample] = ()) -> str:
+    """Return the OpenMetrics exposition of `latest` and the `extra` queue samples, ending in `# EOF`."""
+    families = {**FAMILIES, **queue.FAMILIES}
+    samples: dict[str, list[str]] = {name: [] for name in families}
+    for family, labels, value in extra:
+        samples[family].append(f"{family}{_labels(**labels) if labels else ''} {_number(value)}")
     for h in latest.hosts:
         for family, labels, value in _host_samples(h):
             if value is not None:  # unsupported readings are left out, not reported as 0
@@ -79,7 +85,7 @@ def render(latest: Latest) -> str:
         samples["folddeck_sampler_last_tick_timestamp_seconds"].append(
             f"folddeck_sampler_last_tick_timestamp_seconds {latest.ts:.3f}")
     lines = []
-    for family, help_text in FAMILIES.items():
+    for family, help_text in families.items():
         if samples[family]:
             lines += [f"# TYPE {family} gauge", f"# HELP {family} {help_text}", *samples[family]]
     lines.append("# EOF")

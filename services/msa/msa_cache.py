@@ -370,9 +370,9 @@ def _mb(n: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     """`python -m services.msa.msa_cache stats | clear [--user NAME]`."""
     from services.people.users import get_by_name
-    from services.platform.db import connect, migrate
+    from services.platform import boot
+    from services.platform.db import connect
     from services.platform.errors import FoldDeckError
-    from services.platform.settings import load_settings
 
     parser = argparse.ArgumentParser(prog="python -m services.msa.msa_cache", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -381,8 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     clear_p.add_argument("--user", help="only this user's entries")
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
-        migrate(settings.db_path)
+        settings = boot.boot("msa_cache")
         conn = connect(settings.db_path)
         if args.cmd == "stats":
             s = stats(conn, settings)

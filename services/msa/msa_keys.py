@@ -12,6 +12,7 @@ is reused only in the same context.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -73,6 +74,12 @@ _FLAG = re.compile(r"^--?([A-Za-z0-9_]+)(?:=(.*))?$", re.S)
 
 def search_context(settings: Settings, command: str) -> str:
     """Return 16 hex characters naming the database set and the AF3 flags that change search results."""
+    return _search_context(settings.af3_db_dir, command)
+
+
+@functools.lru_cache(maxsize=256)
+def _search_context(db_dir: str, command: str) -> str:
+    # Cached: the claim and every "why does it wait" sentence ask per queued job, and shlex is slow.
     try:
         words = shlex.split(command)
     except ValueError:  # unbalanced quotes: the command fails anyway, but the hash must not
@@ -86,7 +93,7 @@ def search_context(settings: Settings, command: str) -> str:
         if value is None:  # "--db_dir /x": the value is the next word
             value = words[i + 1] if i + 1 < len(words) else ""
         found.append(f"{m.group(1)}={value}")
-    text = "\n".join([settings.af3_db_dir, *sorted(found)])
+    text = "\n".join([db_dir, *sorted(found)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -169,21 +170,18 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import signal
 
-    from services.platform import applog
-    from services.platform.settings import load_settings
+    from services.platform import applog, boot
+    from services.platform.errors import SettingsError
 
     parser = argparse.ArgumentParser(prog="python -m services.notify",
                                      description="Deliver FoldDeck's job e-mails and webhooks.")
     parser.add_argument("--once", action="store_true", help="deliver what is due now and exit")
     args = parser.parse_args(argv)
-    settings = load_settings()
-    db.migrate(settings.db_path)
-    root = logging.getLogger("folddeck")
-    root.setLevel(settings.log_level)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    applog.install(settings)
+    try:
+        settings = boot.boot("sender")
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     sender = Sender(settings)
     if args.once:
         sender.run_once(db.connect(settings.db_path))

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from services.platform import defaults
+from services.platform import boot, defaults
 from services.platform.errors import SettingsError
-from services.platform.settings import Settings, load_settings
+from services.platform.settings import Settings
 
 EXTRA_FILES = (defaults.SECRET_KEY_FILE, "hosts.toml")  # small files a restored instance needs
 PAGES_PER_STEP = 1024  # backup copies this many pages, then lets writers in (a 4 KiB page: 4 MiB per step)
@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="with --restore: overwrite an existing database")
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
+        # A restore reads the settings only: migrating first would create the database it is about to restore.
+        settings = boot.load() if args.restore else boot.boot("backup")
         if args.restore:
             done = restore(Path(args.path), settings.data_dir, args.force)
             print(f"Restored {done['jobs']} jobs into {done['data_dir']}.")

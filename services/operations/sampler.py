@@ -14,6 +14,7 @@ import math
 import os
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,9 +28,9 @@ from services.metrics.collect_ssh import Backoff, HostPoller, SshCollector
 from services.metrics.jobgpu import JobGpuTracker
 from services.metrics.model import HostSnapshot, down
 from services.metrics.store import SnapshotStore, cache_dir
-from services.platform import applog, db, defaults
+from services.platform import boot, db, defaults
 from services.platform.errors import FoldDeckError, SettingsError
-from services.platform.settings import Settings, load_settings
+from services.platform.settings import Settings
 
 log = logging.getLogger("folddeck.sampler")
 events = logging.getLogger("folddeck.metrics")  # host up/down, for the application log
@@ -282,14 +283,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.operations.sampler", description=__doc__.splitlines()[0])
     parser.add_argument("--once", action="store_true", help="take one tick, print it and exit")
     args = parser.parse_args(argv)
-    settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = boot.load()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     lock = acquire_lock(settings)
     if lock is None:
-        log.error("another sampler already runs for %s; exiting", settings.data_dir)
+        print(f"error: another sampler already runs for {settings.data_dir}; exiting", file=sys.stderr)
         return 1
-    db.migrate(settings.db_path)
-    applog.install(settings)
+    boot.boot("sampler", settings=settings)
     sampler = Sampler(settings)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

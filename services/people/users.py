@@ -325,8 +325,9 @@ def _ask_password(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from services.platform.db import connect, migrate
-    from services.platform.settings import load_settings
+    from services.platform import boot
+    from services.platform.db import connect
+    from services.platform.errors import SettingsError
 
     parser = argparse.ArgumentParser(prog="python -m services.people.users", description="Manage FoldDeck users.")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -342,8 +343,11 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_parser(verb, help=f"{verb} a user").add_argument("name")
     args = parser.parse_args(argv)
 
-    settings = load_settings()
-    migrate(settings.db_path)
+    try:
+        settings = boot.boot("users")
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     conn = connect(settings.db_path)
     try:
         if args.cmd == "add":

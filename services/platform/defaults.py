@@ -178,3 +178,8 @@ AUTO_MIN_MINUTES = 30  # never ask Slurm for less
 OIDC_LEEWAY_S = 60  # clocks of FoldDeck and the provider may differ this much (NTP keeps real ones within a second)
 SIGNIN_TIMEOUT_S = 10  # a provider or directory slower than this is down as far as a person at the login page knows
 OIDC_PENDING_MAX_AGE_S = 600  # an authorization started more than ten minutes ago is not finished any more
+
+# -- process health -----------------------------------------------------------------------------
+PROCESS_BEAT_S = 10.0  # each background process writes its heartbeat this often: one small UPDATE
+PROCESS_STALE_S = 45.0  # no beat for this long: dead. 4 missed beats, so /healthz fails within a minute
+PROCESS_ROWS_KEEP_S = 7 * 86400  # a week of restarts stays visible; older heartbeat rows are deleted at a start

@@ -205,17 +205,15 @@ class Worker:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from services.platform.settings import load_settings
+    from services.platform import boot
 
     parser = argparse.ArgumentParser(prog="python -m services.running.worker", description="Run FoldDeck jobs.")
     parser.add_argument("--once", action="store_true", help="run one queued job (if any) and exit")
     parser.add_argument("--concurrency", type=int, help="slot threads (default: total slots of the hosts)")
     parser.add_argument("--hosts", help="comma-separated host names to run jobs on (default: all)")
     args = parser.parse_args(argv)
-    settings = load_settings()
-    db.migrate(settings.db_path)
-    _configure_logging(settings)
     try:
+        settings = boot.boot("worker")
         hosts = load_hosts(settings)  # a bad hosts file stops the worker here, naming the key
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -232,16 +230,6 @@ def main(argv: list[str] | None = None) -> int:
     worker.run(once=args.once)
     applog.flush()
     return 0
-
-
-def _configure_logging(settings: Settings) -> None:
-    """Log to stderr and, like the web app, to the application log (job starts, finishes, worker stop)."""
-    root = logging.getLogger("folddeck")
-    root.setLevel(settings.log_level)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    applog.install(settings)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def test_job102_failure_in_words_paused_queue_and_cancel_wording(live, settings,
     running.stop()  # no worker from here: the next job stays queued
     waiting = _submit(conn, settings)
     dash_duo.driver.get(f"{dash_duo.server.url}/jobs/{waiting.id}")
-    dash_duo.wait_for_contains_text("#job-stage", "waiting for a free GPU", timeout=10)
+    dash_duo.wait_for_contains_text("#job-stage", "no worker is running to start it", timeout=10)  # the claim's verdict
     jobs.pause_queue(conn, users.get_by_name(conn, "admin"))  # the open page learns it without a reload
     dash_duo.wait_for_contains_text("#job-stage", "queue paused by an admin", timeout=10)
     dash_duo.find_element("#job-cancel").click()
@@ -67,7 +67,7 @@ def test_job102_failure_in_words_paused_queue_and_cancel_wording(live, settings,
     assert "never starts" in dash_duo.find_element("#job-cancel-body").text
     dash_duo.find_element("#job-cancel-keep").click()
     jobs.resume_queue(conn, users.get_by_name(conn, "admin"))
-    dash_duo.wait_for_contains_text("#job-stage", "waiting for a free GPU", timeout=10)
+    dash_duo.wait_for_contains_text("#job-stage", "no worker is running to start it", timeout=10)
     assert jobs.get_job(conn, users.get_by_name(conn, "alice"), waiting.id).state is jobs.JobState.QUEUED
     assert dash_duo.get_logs() == []
 

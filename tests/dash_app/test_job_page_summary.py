@@ -59,7 +59,8 @@ def test_paused_queue_is_named_on_the_job_page_and_grid(app, conn, settings, ali
     job_page, _ = pages
     job = jobs.submit(conn, settings, alice, SAMPLE)
     with app.server.test_request_context():
-        assert "waiting for a free GPU" in text_of(job_page.progress_bar(job, False))
+        # the local slot is free and no worker runs: the claim's verdict says what is missing (issue 23)
+        assert "no worker is running to start it" in text_of(job_page.progress_bar(job, False))
         assert "queue paused by an admin" in text_of(job_page.progress_bar(job, True))
     assert "queue paused" not in load_page(conn, alice).rows[0]["stage"]
     jobs.pause_queue(conn, users.get_by_name(conn, "admin"))

@@ -10,7 +10,7 @@ import pytest
 from services import jobs
 from services.hosts import Host, preflight
 from services.jobs import JobState
-from services.jobs.rules import placement
+from services.jobs.rules import placement, wording
 from services.operations import maintenance
 from services.platform.errors import InvalidInput, PermissionDenied
 from tests.services.test_approvals import BIG_SEQ
@@ -122,7 +122,10 @@ def test_why_a_job_waits(conn, settings, alice, admin):
     now = time.time()
     job = jobs.submit(conn, settings, alice, af3())
     one = [GPU1]
-    assert waiting.reasons(conn, settings, [job], now, one)[job.id] == waiting.NO_SLOT
+    # gpu1's slot is free, so the claim would place it: only a worker is missing, and it says so (issue 23)
+    assert waiting.reasons(conn, settings, [job], now, one)[job.id] == wording.NO_WORKER
+    jobs.register_worker(conn, "w-1", "node1", 1234)
+    assert waiting.reasons(conn, settings, [job], now, one)[job.id] == wording.STARTING
     w = maintenance.add_window(conn, admin, "gpu1", now - 60, now + H)
     assert waiting.reasons(conn, settings, [job], now, one)[job.id].startswith("waiting: gpu1 in maintenance until ")
     maintenance.delete_window(conn, admin, w.id)

@@ -6,14 +6,15 @@ import signal
 import subprocess
 import sys
 
-from dash_app.__main__ import CHILDREN
+from dash_app.__main__ import command
 from services.notify.prefs import NotifyPrefs, set_prefs
+from services.platform.processes import PROCESSES
 from tests.conftest import ROOT, wait_for
 from tests.services.test_notify_mail import run_job, smtp  # noqa: F401  (fixture)
 
 
-def test_make_run_starts_the_sender():
-    assert ("notify", "services.notify") in CHILDREN
+def test_make_run_starts_the_sender(settings):
+    assert [sys.executable, "-m", "services.notify"] in [command(p, settings) for p in PROCESSES]
 
 
 def test_sender_process_delivers_and_stops_on_sigterm(settings, conn, alice, smtp):  # noqa: F811

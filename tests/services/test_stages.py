@@ -18,6 +18,7 @@ import pytest
 from services import jobs
 from services.hosts import Host, load_hosts
 from services.jobs import JobState, joblog
+from services.jobs.rules import wording
 from services.msa import msa_cache
 from services.running.worker import Worker
 from tests.conftest import wait_for
@@ -279,6 +280,9 @@ def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, ali
     # first searches its protein; same waits for that search rather than repeat it; other and third fill the
     # two CPU slots... other takes the second one, and nothing else may start a search.
     assert [(j.id, j.phase) for j in claimed if j] == [(first.id, "data"), (other.id, "data")]
+    # no worker runs here yet: that blocks everything, and the reason says so first (issue 23)
+    assert waiting.reason(conn, s, jobs.get_job(conn, alice, same.id)) == wording.NO_WORKER
+    jobs.register_worker(conn, "w", "node1", 1234)
     why = waiting.reasons(conn, s, [jobs.get_job(conn, alice, j.id) for j in (same, third)])
     assert why[same.id] == f"waiting for job #{first.id}'s MSA search of the same chain (it is reused, not " \
                            "searched twice)"
@@ -290,10 +294,15 @@ def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, ali
     assert jobs.stages.finish_data_stage(conn, claimed[0], str(data), 3.0)
     gpu_wait = jobs.get_job(conn, alice, first.id)
     assert gpu_wait.waiting_for_gpu and gpu_wait.progress == 0.45
-    assert waiting.reason(conn, s, gpu_wait) == "waiting for GPU: its MSA search is done"
-    # the GPU is free: the next claim gives it to first's inference (it keeps its place in the queue)
+    # the GPU is free, so the claim would start its inference now: the reason is the claim's verdict (issue 23)
+    assert waiting.reason(conn, s, gpu_wait) == wording.STARTING
+    # the next claim gives the GPU to first's inference (it keeps its place in the queue)
     nxt = jobs.claim_job(conn, s, "w", hosts)
     assert (nxt.id, nxt.phase) == (first.id, "inference")
+    other_data = s.jobs_dir / "other_data.json"
+    other_data.write_text("{}")
+    assert jobs.stages.finish_data_stage(conn, claimed[1], str(other_data), 3.0)
+    assert waiting.reason(conn, s, jobs.get_job(conn, alice, other.id)) == "waiting for GPU: its MSA search is done"
 
 
 @pytest.mark.service

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from services.af3.chem.ccd_index import CcdIndex, Component, Hit, index_file_key, write_atomic
+from services.platform import boot
 
 __all__ = ["CcdIndex", "CcdUnavailable", "Component", "Hit", "ccd_info", "component_atoms", "configure", "get_ccd",
            "heavy_atoms_in_smiles", "leaving_atom", "looks_like_ccd_code", "try_ccd"]
@@ -173,15 +174,19 @@ def configure(data_dir: Path | None = None, ccd_path: Path | None = None) -> Non
 
 
 def _source() -> Path | None:
-    """Return the configured CCD file, or None for biotite's bundled one."""
-    path = _config["ccd_path"] or os.environ.get("FOLDDECK_AF3_CCD_PATH", "").strip() or None
+    """Return the CCD file (configured, else the booted settings', else FOLDDECK_AF3_CCD_PATH), None for biotite's."""
+    booted = boot.current()
+    path = (_config["ccd_path"] or (booted.af3_ccd_path if booted else None)
+            or os.environ.get("FOLDDECK_AF3_CCD_PATH", "").strip() or None)
     return Path(path).expanduser() if path else None
 
 
 def data_dir() -> Path:
-    """Return the data dir whose `cache/ccd/` holds the index (configured, FOLDDECK_DATA_DIR, or FoldDeck's)."""
-    # Unconfigured processes (the simulator runs inside a job's folder) use FoldDeck's own data dir.
-    configured = _config["data_dir"] or Path(os.environ.get("FOLDDECK_DATA_DIR", "").strip() or _ROOT / "data")
+    """Return the data dir whose `cache/ccd/` holds the index (configured, booted, FOLDDECK_DATA_DIR, or FoldDeck's)."""
+    # Processes that did not boot (the simulator runs inside a job's folder) use FoldDeck's own data dir.
+    booted = boot.current()
+    configured = (_config["data_dir"] or (booted.data_dir if booted else None)
+                  or Path(os.environ.get("FOLDDECK_DATA_DIR", "").strip() or _ROOT / "data"))
     return Path(configured).expanduser()
 
 

@@ -10,7 +10,6 @@ preflight failed (services.hosts.preflight; the simulator needs none). Admins sc
 from __future__ import annotations
 
 import sqlite3
-import time
 from dataclasses import dataclass
 
 from services.hosts import Host, preflight
@@ -61,9 +60,3 @@ def refusal(conn: sqlite3.Connection, settings: Settings, host: Host, seconds: f
         return wording.not_ready(host.name)
     return ""
 
-
-def place(conn: sqlite3.Connection, settings: Settings, seconds: float, free: list[Host],
-          now: float | None = None) -> Host | None:
-    """Return the first free host (best first) that may take a job estimated at `seconds` now, or None."""
-    now = time.time() if now is None else now
-    return next((host for host in free if not refusal(conn, settings, host, seconds, now)), None)

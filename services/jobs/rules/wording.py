@@ -72,6 +72,13 @@ def waits_for_search(other_job_id: int) -> str:
 
 
 NO_CPU_SLOT = "waiting for a free CPU slot for its MSA search"
+STARTING = "starting: a worker takes it at its next look"  # the claim would place it now
+NO_WORKER = waiting("no worker is running to start it (an admin starts one: `make run`, or the folddeck-worker unit)")
+
+
+def host_resting(host: str, until: float, reason: str) -> str:
+    """Say that workers keep off a host that could not be reached, until when (one blocked host)."""
+    return f"{host} cannot be reached ({reason}); tried again at {clock(until)}"
 
 
 def queue_text(job: Job, position: int | None, paused: bool = False) -> str:
