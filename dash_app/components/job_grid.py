@@ -61,8 +61,11 @@ def fmt_duration(seconds: float | None) -> str:
     return f"{s // 60} m {s % 60:02d} s" if s >= 60 else f"{s} s"
 
 
-def to_row(job: Job, position: int | None, paused: bool = False) -> dict:
-    """Return the grid row of one job (plain values; the browser formats nothing heavy)."""
+def to_row(job: Job, position: int | None, paused: bool = False, slurm: jobs.SlurmAttempt | None = None) -> dict:
+    """Return the grid row of one job (plain values; the browser formats nothing heavy).
+
+    `slurm`: its attempt's Slurm row (jobs.current_attempts), shown as Slurm says it while the job is running.
+    """
     run_s = (job.finished_at - job.started_at) if job.started_at and job.finished_at else None
     if job.state is JobState.RUNNING and job.started_at:
         run_s = (time.time() - job.started_at) // 60 * 60  # whole minutes: a tick sends a change once a minute
@@ -71,6 +74,7 @@ def to_row(job: Job, position: int | None, paused: bool = False) -> dict:
             "tokens": job.tokens, "submitted": _fmt_time(job.submitted_at), "started": _fmt_time(job.started_at),
             "run_time": "< 1 m" if job.state is JobState.RUNNING and run_s == 0 else fmt_duration(run_s),
             "host": job.host or "", "queue_position": position,
+            "slurm": slurm.describe() if slurm and job.state is JobState.RUNNING else "",
             "finished": job.is_finished}
 
 
@@ -98,8 +102,9 @@ def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = Non
     now = time.time()
     starts = [j.started_at for j in found if j.state is JobState.RUNNING and j.started_at]
     refresh_at = min((s + ((now - s) // 60 + 1) * 60 for s in starts), default=None)
-    return GridPage([to_row(j, positions.get(j.id), paused) for j in found], total, page, pages, counts, refresh_at,
-                    bool(queued))
+    in_slurm = jobs.current_attempts(conn, [j for j in found if j.state is JobState.RUNNING])
+    rows = [to_row(j, positions.get(j.id), paused, in_slurm.get(j.id)) for j in found]
+    return GridPage(rows, total, page, pages, counts, refresh_at, bool(queued))
 
 
 # -- the grid component -------------------------------------------------------------------------
@@ -148,6 +153,8 @@ def column_defs(show_owner: bool) -> list[dict]:
         {"field": "started", "headerName": "Started", "width": 160, "minWidth": 160},
         {"field": "run_time", "headerName": "Run time", "width": 95},
         {"field": "host", "headerName": "Host", "width": 100},
+        # Slurm's own view of a running attempt: pending (reason), running on its node, requeued (issue 25)
+        {"field": "slurm", "headerName": "Slurm", "flex": 1, "minWidth": 150, "tooltipField": "slurm"},
     ]
     if show_owner:
         cols.insert(2, {"field": "owner", "headerName": "Owner", "width": 110})
