@@ -96,15 +96,21 @@ def fmt_duration(seconds: float | None) -> str:
 # the same and a tick need not send it.
 ROW_COLUMNS = ("j.state", "j.started_at", "j.name", "u.username", "j.stage", "j.progress", "j.progress_detail",
                "j.tokens", "j.submitted_at", "j.finished_at", "j.host", "j.error", "j.cancel_requested", "j.phase",
-               "j.approval", "COALESCE(j.data_json, '') <> ''")
+               "j.approval", "COALESCE(j.data_json, '') <> ''",
+               # the Slurm line of a running job (jobs.current_attempts: its latest attempt's row)
+               "(SELECT COALESCE(s.slurm_id, '') || '/' || s.state || '/' || COALESCE(s.reason, '') || '/' || COALESCE(s.node, '') "
+               "FROM slurm_jobs s WHERE s.job_id = j.id AND s.attempt = j.attempts)")
 # What the index reads per job: id, state, start, and all of ROW_COLUMNS as one string SQLite builds in
 # one printf (3x cheaper than quote() per column; NULL prints as "", which to_row draws as "" too).
 _INDEX_COLUMNS = ("j.id", "j.state", "j.started_at",
                   f"printf('{chr(31).join(['%s'] * len(ROW_COLUMNS))}', {', '.join(ROW_COLUMNS)})")
 
 
-def to_row(job: Job, position: int | None, paused: bool = False) -> dict:
-    """Return the grid row of one job (plain values; the browser formats nothing heavy)."""
+def to_row(job: Job, position: int | None, paused: bool = False, slurm: jobs.SlurmAttempt | None = None) -> dict:
+    """Return the grid row of one job (plain values; the browser formats nothing heavy).
+
+    `slurm`: its attempt's Slurm row (jobs.current_attempts), shown as Slurm says it while the job is running.
+    """
     run_s = (job.finished_at - job.started_at) if job.started_at and job.finished_at else None
     if job.state is JobState.RUNNING and job.started_at:
         run_s = (time.time() - job.started_at) // 60 * 60  # whole minutes: a tick sends a change once a minute
@@ -113,6 +119,7 @@ def to_row(job: Job, position: int | None, paused: bool = False) -> dict:
             "tokens": job.tokens, "submitted": _fmt_time(job.submitted_at), "started": _fmt_time(job.started_at),
             "run_time": "< 1 m" if job.state is JobState.RUNNING and run_s == 0 else fmt_duration(run_s),
             "host": job.host or "", "queue_position": position,
+            "slurm": slurm.describe() if slurm and job.state is JobState.RUNNING else "",
             "finished": job.is_finished}
 
 
@@ -151,7 +158,8 @@ def render_rows(conn: sqlite3.Connection, caller: User, job_ids: list[int], inde
                 all_users: bool = False) -> dict[int, dict]:
     """Return the grid rows of these jobs of `index` by id (those the caller may see)."""
     found = jobs.jobs_by_id(conn, caller, job_ids, bool(all_users and caller.is_admin))
-    return {j.id: to_row(j, index.positions.get(j.id), index.paused) for j in found}
+    in_slurm = jobs.current_attempts(conn, [j for j in found if j.state is JobState.RUNNING])
+    return {j.id: to_row(j, index.positions.get(j.id), index.paused, in_slurm.get(j.id)) for j in found}
 
 
 def load_page(conn: sqlite3.Connection, caller: User, *, state: str | None = None, search: str | None = None,
@@ -216,6 +224,8 @@ def column_defs(show_owner: bool) -> list[dict]:
         {"field": "started", "headerName": "Started", "width": 160, "minWidth": 160},
         {"field": "run_time", "headerName": "Run time", "width": 95},
         {"field": "host", "headerName": "Host", "width": 100},
+        # Slurm's own view of a running attempt: pending (reason), running on its node, requeued (issue 25)
+        {"field": "slurm", "headerName": "Slurm", "flex": 1, "minWidth": 150, "tooltipField": "slurm"},
     ]
     if show_owner:
         cols.insert(2, {"field": "owner", "headerName": "Owner", "width": 110})

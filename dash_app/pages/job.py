@@ -74,9 +74,7 @@ def header(job: Job) -> list:
 
 def slurm_facts(job: Job) -> list[tuple[str, object]]:
     """Return the Slurm line of an attempt run through Slurm: pending reason or node, job id, the batch script."""
-    if job.executor != "slurm" or not job.attempts:
-        return []
-    row = jobs.slurm_attempt(conn(), job.id, job.attempts)
+    row = jobs.current_attempts(conn(), [job]).get(job.id)
     if row is None:
         return []
     script = f"/api/jobs/{job.id}/slurm-script"
@@ -101,9 +99,9 @@ def progress_bar(job: Job, paused: bool = False) -> list:
 
 def _slurm_pending(job: Job) -> str | None:
     """Return Slurm's pending reason ("" when it gives none) for a claimed job Slurm has not started, else None."""
-    if job.executor != "slurm" or job.state is not JobState.RUNNING or not job.attempts:
+    if job.state is not JobState.RUNNING:
         return None
-    row = jobs.slurm_attempt(conn(), job.id, job.attempts)
+    row = jobs.current_attempts(conn(), [job]).get(job.id)
     return (row.reason or "") if row is not None and row.pending else None
 
 

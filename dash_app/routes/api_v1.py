@@ -100,15 +100,18 @@ def _problem(problem: Any) -> dict | str:
     return str(problem)
 
 
-def job_json(job: jobs.Job, position: int | None = None) -> dict:
-    """Return what the API says about a job (`position`: its place in the queue, when queued)."""
+def job_json(job: jobs.Job, position: int | None = None, slurm: jobs.SlurmAttempt | None = None) -> dict:
+    """Return what the API says about a job.
+
+    `position`: its place in the queue, when queued; `slurm`: its attempt's Slurm row (jobs.current_attempts).
+    """
     return {"id": job.id, "name": job.name, "owner": job.owner, "state": job.state.value, "tokens": job.tokens,
             "submitted_at": job.submitted_at, "started_at": job.started_at, "finished_at": job.finished_at,
             "host": job.host, "stage": job.stage, "progress": job.progress, "progress_detail": job.progress_detail,
             "attempts": job.attempts, "cancel_requested": job.cancel_requested, "error": job.error,
             "queue_position": position, "url": f"{_settings().public_url}/jobs/{job.id}",
             "phase": job.phase if job.state is jobs.JobState.RUNNING else "", "waiting_for_gpu": job.waiting_for_gpu,
-            "msa_reused": job.reused_chains()}
+            "msa_reused": job.reused_chains(), "slurm": slurm.as_json() if slurm else None}
 
 
 def _job(job_id: int) -> jobs.Job:
@@ -163,9 +166,9 @@ def list_jobs() -> Response:
         raise InvalidInput(f"Unknown state {state!r}; use one of: {', '.join(s.value for s in jobs.JobState)}.")
     found, total = jobs.list_jobs(_conn(), _caller(), state=state, all_users=request.args.get("all") == "true",
                                   offset=offset, limit=limit)
-    positions = _positions(found)
-    return jsonify({"jobs": [job_json(j, positions.get(j.id)) for j in found], "total": total, "offset": offset,
-                    "limit": limit})
+    positions, in_slurm = _positions(found), jobs.current_attempts(_conn(), found)
+    return jsonify({"jobs": [job_json(j, positions.get(j.id), in_slurm.get(j.id)) for j in found], "total": total,
+                    "offset": offset, "limit": limit})
 
 
 def _positions(found: list[jobs.Job]) -> dict[int, int]:
@@ -224,7 +227,7 @@ def _submitted(settings) -> tuple[object, dict[str, bytes]]:
 def get_job(job_id: int) -> Response:
     """Return one job."""
     job = _job(job_id)
-    return jsonify(job_json(job, _positions([job]).get(job.id)))
+    return jsonify(job_json(job, _positions([job]).get(job.id), jobs.current_attempts(_conn(), [job]).get(job.id)))
 
 
 @bp.get("/jobs/<int:job_id>/log")

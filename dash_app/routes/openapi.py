@@ -129,7 +129,14 @@ _SCHEMAS = {
         "msa_reused": {"type": "array", "description": "entities whose MSA came from the cache",
                        "items": {"type": "object", "properties": {
                            "chains": {"type": "array", "items": {"type": "string"}},
-                           "job_id": {"type": ["integer", "null"]}}}}}},
+                           "job_id": {"type": ["integer", "null"]}}}},
+        "slurm": {"type": ["object", "null"], "description": "Slurm's view of the latest attempt on a Slurm host "
+                                                             "(null elsewhere)", "properties": {
+            "job_id": {"type": ["integer", "null"], "description": "Slurm's job id (null until sbatch answers)"},
+            "state": {"type": "string", "description": "PENDING, RUNNING, REQUEUED, COMPLETED, CANCELLED..."},
+            "reason": {"type": "string", "description": "Slurm's pending reason (Resources, Priority...)"},
+            "node": {"type": "string"}, "pending": {"type": "boolean"},
+            "text": {"type": "string", "description": "the line the job page shows"}}}}},
     "JobList": {"type": "object", "properties": {"jobs": {"type": "array", "items": _ref("Job")},
                                                  "total": {"type": "integer"}, "offset": {"type": "integer"},
                                                  "limit": {"type": "integer"}}},

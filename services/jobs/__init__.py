@@ -75,6 +75,7 @@ from services.jobs.rules.limits import (  # noqa: F401
 from services.jobs.slurm import (  # noqa: F401
     SlurmAttempt,
     active_slurm_ids,
+    current_attempts,
     record_offset,
     record_slurm_id,
     record_state,

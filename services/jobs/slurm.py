@@ -10,6 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from services.jobs.model import Job
 from services.jobs.queries import get_job
 from services.jobs.rules import wording
 from services.people.users import User
@@ -44,6 +45,11 @@ class SlurmAttempt:
         if self.state in ("RUNNING", "COMPLETING"):
             return f"running in Slurm on {self.node or '?'} · {sid}"
         return f"{self.state.lower()} in Slurm" + (f" on {self.node}" if self.node else "") + f" · {sid}"
+
+    def as_json(self) -> dict:
+        """Return Slurm's view of the attempt as the API and the dashboard grid give it."""
+        return {"job_id": self.slurm_id, "state": self.state, "reason": self.reason, "node": self.node,
+                "pending": self.pending, "text": self.describe()}
 
 
 _COLS = ("job_id, attempt, host, name, slurm_id, script, run_dir, state, reason, node, time_limit, log_offset, "
@@ -101,6 +107,19 @@ def slurm_attempt(conn: sqlite3.Connection, job_id: int, attempt: int) -> SlurmA
     """Return an attempt's Slurm row, or None when it was never handed to Slurm."""
     row = conn.execute(f"SELECT {_COLS} FROM slurm_jobs WHERE job_id = ? AND attempt = ?", (job_id, attempt)).fetchone()
     return SlurmAttempt(*row) if row else None
+
+
+def current_attempts(conn: sqlite3.Connection, found: list[Job]) -> dict[int, SlurmAttempt]:
+    """Return job id -> the Slurm row of its latest attempt, for the jobs run through Slurm (one query).
+
+    The one place the job page, the dashboard grid and the API read "as Slurm sees it" from.
+    """
+    wanted = [(j.id, j.attempts) for j in found if j.executor == "slurm" and j.attempts]
+    if not wanted:
+        return {}
+    where = " OR ".join(["(job_id = ? AND attempt = ?)"] * len(wanted))
+    rows = conn.execute(f"SELECT {_COLS} FROM slurm_jobs WHERE {where}", [v for pair in wanted for v in pair])
+    return {r[0]: SlurmAttempt(*r) for r in rows}
 
 
 def slurm_attempts(conn: sqlite3.Connection, caller: User, job_id: int) -> list[SlurmAttempt]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from services import jobs
+from services.af3.runlog.progress import DATA_DONE
 from services.hosts import Host, SlurmConfig
 from services.jobs import JobState, joblog
 from services.people import users
@@ -247,9 +248,18 @@ def test_a_run_is_a_data_job_then_an_inference_job_linked_by_afterok(slurm, cpu_
                         lambda host, settings: made.append(slurm_exec.SlurmExecutor(host, settings)) or made[-1])
     settings = make_settings(tmp_path)
     job = submit(settings)
-    start_worker(settings, cluster_host(tmp_path, cpu_partition=cpu_partition, gres="gpu:1"), workers)
+    gate = tmp_path / "inference-may-start"  # the inference job waits for it: the test looks between the jobs
+    gated = (f"case '{{stage_flags}}' in *norun_data*) until [ -e {gate} ]; do sleep 0.1; done;; esac; "
+             f"{SIM} {{stage_flags}}")
+    start_worker(settings, cluster_host(tmp_path, gated, cpu_partition=cpu_partition, gres="gpu:1"), workers)
     with caplog.at_level(logging.WARNING, logger="folddeck.slurm"):
-        wait_for(lambda: state_of(settings, job.id) is JobState.SUCCEEDED, 60, "succeeded as two Slurm jobs")
+        wait_for(lambda: "Done running" in log_text(settings, job.id), 120, "the data job's end in the log")
+        between = jobs.get_job(db.connect(settings.db_path), users.get_by_name(db.connect(settings.db_path),
+                                                                                 "alice"), job.id)
+        # the data job's own "Done running" is the data stage's end, not the job's (it showed 100 %)
+        assert (between.state, between.stage, between.progress) == (JobState.RUNNING, "data pipeline", DATA_DONE)
+        gate.touch()
+        wait_for(lambda: state_of(settings, job.id) is JobState.SUCCEEDED, 120, "succeeded as two Slurm jobs")
     assert not [r for r in caplog.records if "belongs to no running FoldDeck job" in r.getMessage()]
     ex = made[0]
     data_id, gpu_id = ex.slurm_id, ex.parts[1].slurm_id

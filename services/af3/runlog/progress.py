@@ -49,6 +49,9 @@ class Tracker:
     seeds_done: int = 0
     n_samples: int = 5
     cap: float = 1.0  # a data-pipeline-only run stops where inference would begin (issue 16)
+    # AF3 said "Skipping model inference": its "done" lines end the data stage, not the job. A two-job Slurm
+    # run logs its data job, then its inference job, into one log (issue 25: it showed 100 % between them).
+    inference_later: bool = False
 
     @classmethod
     def from_json(cls, raw: str | None) -> Tracker:
@@ -88,6 +91,11 @@ class Tracker:
             return self._sample(m)
         if msg.startswith("Writing outputs"):
             return self._set("writing outputs", _WRITING, "")
+        if msg.startswith("Skipping model inference"):
+            self.inference_later = True
+            return self._set("data pipeline", DATA_DONE, "done")
+        if self.inference_later and (msg.startswith("Done running") or msg.startswith("Fold job ")):
+            return self._set("data pipeline", DATA_DONE, "done")
         if msg.startswith("Fold job ") and " done" in msg:
             return self._set("writing outputs", _END, "outputs written")
         if msg.startswith("Done running"):
@@ -113,6 +121,7 @@ class Tracker:
         return self._set("featurisation", _FEATURES, detail)
 
     def _inference(self, msg: str) -> bool:
+        self.inference_later = False
         if m := _SEED_COUNT.search(msg):
             self.n_seeds = max(self.n_seeds, int(m.group(1)))
         n = max(self.n_seeds, self.seeds_done + 1)
