@@ -98,8 +98,8 @@ ROW_COLUMNS = ("j.state", "j.started_at", "j.name", "u.username", "j.stage", "j.
                "j.tokens", "j.submitted_at", "j.finished_at", "j.host", "j.error", "j.cancel_requested", "j.phase",
                "j.approval", "COALESCE(j.data_json, '') <> ''",
                # the Slurm line of a running job (jobs.current_attempts: its latest attempt's row)
-               "(SELECT COALESCE(s.slurm_id, '') || '/' || s.state || '/' || COALESCE(s.reason, '') || '/' || COALESCE(s.node, '') "
-               "FROM slurm_jobs s WHERE s.job_id = j.id AND s.attempt = j.attempts)")
+               "(SELECT COALESCE(s.slurm_id, '') || '/' || s.state || '/' || COALESCE(s.reason, '') || '/' "
+               "|| COALESCE(s.node, '') FROM slurm_jobs s WHERE s.job_id = j.id AND s.attempt = j.attempts)")
 # What the index reads per job: id, state, start, and all of ROW_COLUMNS as one string SQLite builds in
 # one printf (3x cheaper than quote() per column; NULL prints as "", which to_row draws as "" too).
 _INDEX_COLUMNS = ("j.id", "j.state", "j.started_at",
