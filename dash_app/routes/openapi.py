@@ -59,6 +59,11 @@ _PATHS = {
                      "description": "false: search every chain's MSAs again rather than take them from the MSA "
                                     "cache (the web's \"Search MSAs again\"); true (the default) reuses cached ones",
                      "schema": {"type": "boolean", "default": True}},
+                    {"name": "engines", "in": "query", "required": False,
+                     "description": "comma-separated engines to run the input on (af3, boltz, chai, protenix, "
+                                    "openfold3): one job per engine, grouped; an engine that cannot run the input "
+                                    "refuses it with the reason (422)",
+                     "schema": {"type": "string", "default": "af3"}},
                     {"name": "Idempotency-Key", "in": "header",
                      "description": "the same key again returns the jobs made the first time",
                      "schema": {"type": "string", "maxLength": 200}}],
@@ -129,7 +134,12 @@ _SCHEMAS = {
         "msa_reused": {"type": "array", "description": "entities whose MSA came from the cache",
                        "items": {"type": "object", "properties": {
                            "chains": {"type": "array", "items": {"type": "string"}},
-                           "job_id": {"type": ["integer", "null"]}}}}}},
+                           "job_id": {"type": ["integer", "null"]}}}},
+        "engine": {"type": "string",
+                   "description": "the predictor that runs it: af3, boltz, chai, protenix, openfold3"},
+        "engine_group": {"type": ["integer", "null"],
+                         "description": "the first job of the submission that ran one input on several "
+                                        "engines"}}},
     "JobList": {"type": "object", "properties": {"jobs": {"type": "array", "items": _ref("Job")},
                                                  "total": {"type": "integer"}, "offset": {"type": "integer"},
                                                  "limit": {"type": "integer"}}},

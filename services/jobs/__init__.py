@@ -92,6 +92,7 @@ from services.jobs.submission import (  # noqa: F401
     submit,
     submit_document,
     submit_many,
+    submit_with_engines,
 )
 from services.jobs.workers import (  # noqa: F401
     HostSlots,

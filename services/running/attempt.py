@@ -19,12 +19,14 @@ from services import jobs, results
 from services.af3 import input_files
 from services.af3.input_files import InputFileRefused
 from services.af3.runlog.progress import DATA_DONE, Tracker
+from services.engines import registry
 from services.hosts import Host
 from services.jobs import Job, JobState, joblog, stages
 from services.jobs.stages import BOTH, DATA, INFERENCE
 from services.msa import msa_cache
 from services.platform import defaults, disk
 from services.platform.settings import Settings
+from services.running import engine_run
 from services.running.disk_guard import DiskGuard
 from services.running.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
 from services.running.outputs import check_outputs, find_data_json
@@ -96,7 +98,7 @@ class Attempt:
         self.guard = guard
         self.stopping = stopping
         self.shutdown = shutdown
-        self.command = host.af3_command or settings.af3_command
+        self.command = engine_run.command(settings, host, job)  # AF3's, or the job's engine's (issue 29)
         self.warming: threading.Thread | None = None
 
     def run(self, reattach: bool = False) -> bool:
@@ -116,7 +118,10 @@ class Attempt:
                 return True  # its data stage had finished already: nothing left for this CPU slot
             phase = job.phase
             try:
-                stage_input, phase = self._stage_input(original, phase)
+                if engine_run.is_engine_job(job):
+                    stage_input, phase = engine_run.stage_input(self.settings, job, original), BOTH
+                else:
+                    stage_input, phase = self._stage_input(original, phase)
             except InputFileRefused as exc:  # a path naming a file that is not the job's (issue 22)
                 end_attempt(conn, job, JobState.FAILED, None, str(exc))
                 return True
@@ -315,11 +320,16 @@ class Attempt:
             if kind == "cancelled":
                 return end_attempt(conn, job, JobState.CANCELLED, code, message, f"Job cancelled: {message}.")
             return end_attempt(conn, job, JobState.FAILED, code, message)
+        if code != 0 and engine_run.is_engine_job(job):
+            return end_attempt(conn, job, JobState.FAILED, code, engine_run.failure(conn, job, code))
         if code != 0:
             summary = joblog.error_summary(conn, job.id)
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
             return end_attempt(conn, job, JobState.FAILED, code, summary or f"AlphaFold {how}")
         executor.collect()
+        if engine_run.is_engine_job(job):
+            problem = engine_run.output_problem(registry.get(job.engine), spec.output_dir, spec.input_path)
+            return end_attempt(conn, job, JobState.FAILED if problem else JobState.SUCCEEDED, code, problem or None)
         data = find_data_json(spec.output_dir)
         if spec.stage == DATA:
             if data is None:

@@ -1,0 +1,85 @@
+"""An attempt of a job another engine runs (issue 29): its command, its input files, how its run ended.
+
+AlphaFold 3 jobs never come here: `Attempt` runs them as before. For the others the job's AF3 input
+(with the files it names inlined, as for AF3) goes through the engine's writer into the attempt's
+own input folder, the engine's command template runs on the same executors, and the engine's own
+reader decides whether the run left results.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from services.af3 import input_files
+from services.af3.model import FoldJob
+from services.engines import registry
+from services.engines.base import Engine
+from services.hosts import Host
+from services.jobs import Job, joblog
+from services.platform.settings import Settings
+
+_TAIL = 40  # last log lines read for an engine's failure words: a traceback and the lines before it
+CHAINS_FILE = "engine_chains.json"  # the engine's chain id -> FoldDeck's, kept beside the engine's input
+
+
+def is_engine_job(job: Job) -> bool:
+    """True for a job an engine other than AlphaFold 3 runs."""
+    return job.engine != registry.AF3
+
+
+def command(settings: Settings, host: Host, job: Job) -> str:
+    """Return the command template this attempt runs: AF3's as before, else the engine's setting."""
+    if not is_engine_job(job):
+        return host.af3_command or settings.af3_command
+    return registry.command(settings, job.engine)
+
+
+def stage_input(settings: Settings, job: Job, original: Path) -> Path:
+    """Write the engine's own input for this attempt; return the file its command's {input} names.
+
+    Raises:
+        InputFileRefused: the job's input names a file that is not its own.
+        OSError: the job's folder cannot take the files.
+    """
+    engine = registry.get(job.engine)
+    af3 = input_files.inline(json.loads(original.read_text()), original.parent, settings.shared_input_dirs)
+    written = engine.write_input(FoldJob.from_af3(af3))
+    folder = original.parent / f"{engine.name}-input-{job.attempts}"
+    for name, data in {**written.files, CHAINS_FILE: json.dumps(written.chains).encode()}.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return folder / written.main
+
+
+def chain_names(input_path: Path) -> dict[str, str]:
+    """Return the engine's chain id -> FoldDeck's recorded beside an engine input ({} when none)."""
+    try:
+        return json.loads((input_path.parent / CHAINS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def output_problem(engine: Engine, output_dir: Path, input_path: Path) -> str:
+    """Return "" when the engine's reader finds samples in the run's output, else what is missing."""
+    outputs = engine.read_outputs(output_dir, chain_names(input_path))
+    if outputs.samples:
+        return ""
+    return f"{engine.label} exited without results: " + ("; ".join(outputs.notes) or "no models were written")
+
+
+def failure(conn: sqlite3.Connection, job: Job, code: int | None) -> str:
+    """Return why the engine's run failed, in words, from its last error lines (its own failure words first)."""
+    engine = registry.get(job.engine)
+    lines = [line.text for line in joblog.read_log_before(conn, job.id, 2**62, _TAIL)]  # any level: engines differ
+    for text in reversed(lines):
+        words = engine.log.failure_of(text)
+        if words:
+            return f"{engine.label}: {words} ({text.strip()[:200]})"
+    how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
+    last = joblog.error_summary(conn, job.id)
+    return f"{engine.label} {how}" + (f": {last}" if last else "")

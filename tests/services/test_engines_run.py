@@ -1,0 +1,86 @@
+"""One input, several engines, through the real queue and worker (issue 29): grouped jobs that run on their own."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from services import jobs
+from services.engines import registry
+from services.jobs import JobState
+from services.platform.errors import InvalidInput, TermsNotAccepted
+from services.running.worker import Worker
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = json.loads((ROOT / "data" / "samples" / "protein_ligand_ion.json").read_text())
+AF3_SIM = f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=0"
+BOLTZ_SIM = f"{sys.executable} -m services.engines.sims boltz predict {{input}} --out_dir {{output}} --seconds=0"
+
+
+def _fast(settings, **more):
+    return settings.with_overrides(**{"af3_command": AF3_SIM, "boltz_command": BOLTZ_SIM, **more})
+
+
+def _run_until_finished(settings, conn, owner, ids: list[int], rounds: int = 8) -> list[jobs.Job]:
+    """Let a one-slot worker claim jobs until every job in `ids` has finished (AF3 takes two: search, inference)."""
+    for _ in range(rounds):
+        found = [jobs.get_job(conn, owner, i) for i in ids]
+        if all(j.is_finished for j in found):
+            return found
+        Worker(settings, concurrency=1).run(once=True)
+    raise AssertionError(f"not finished after {rounds} claims: {[(j.id, j.state) for j in found]}")
+
+
+def test_sample_on_alphafold3_and_boltz_runs_as_two_grouped_jobs(settings, conn, alice):
+    s = _fast(settings)
+    made = jobs.submit_with_engines(conn, s, alice, SAMPLE, ["af3", "boltz"], via="api")
+    assert [j.engine for j in made] == ["af3", "boltz"]
+    assert made[0].engine_group == made[1].engine_group == made[0].id
+    done = _run_until_finished(s, conn, alice, [j.id for j in made])
+    assert [j.state for j in done] == [JobState.SUCCEEDED, JobState.SUCCEEDED], [j.error for j in done]
+    af3_out = registry.get("af3").read_outputs(Path(done[0].output_path), {})
+    boltz_out = registry.get("boltz").read_outputs(Path(done[1].output_path), {})
+    assert len(af3_out.samples) == 5 and af3_out.samples[0].score.best
+    assert boltz_out.samples and boltz_out.samples[0].chains == ["A", "B", "C", "D", "E"]
+    assert "affinity_probability_binary" in boltz_out.affinity
+    engine_input = next((settings.jobs_dir / str(made[1].id)).glob("boltz-input-*/*.yaml"))
+    assert "affinity" in engine_input.read_text()  # what the Boltz command was given: Boltz's own YAML
+    assert done[1].attempts == 1  # Boltz searches in its own run: never routed through AF3's data stage
+
+
+def test_an_engine_that_cannot_run_the_job_refuses_it_and_nothing_is_queued(settings, conn, alice):
+    with pytest.raises(InvalidInput) as err:
+        jobs.submit_with_engines(conn, _fast(settings), alice, SAMPLE, ["af3", "boltz", "chai"])
+    assert any(p.startswith("Chai-1: ") and "ATP" in p for p in err.value.problems)
+    assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 0
+
+
+def test_a_boltz_failure_is_explained_in_its_own_words(settings, conn, alice):
+    # Boltz's own message (boltz/main.py) when a chain has no MSA and no server is asked
+    fail = ("echo \"ValueError: Missing MSA's in input and --use_msa_server flag not set.\" >&2; exit 1 "
+            "# {input} {output}")
+    s = _fast(settings, boltz_command=fail)
+    (job,) = jobs.submit_with_engines(conn, s, alice, SAMPLE, ["boltz"])
+    (done,) = _run_until_finished(s, conn, alice, [job.id])
+    assert done.state is JobState.FAILED and done.exit_code == 1
+    assert done.error.startswith("Boltz-2: a chain has no MSA and the command does not ask Boltz to search")
+
+
+def test_a_boltz_run_without_results_fails(settings, conn, alice):
+    s = _fast(settings, boltz_command="mkdir -p {output}/boltz_results_x # {input}")
+    (job,) = jobs.submit_with_engines(conn, s, alice, SAMPLE, ["boltz"])
+    (done,) = _run_until_finished(s, conn, alice, [job.id])
+    assert done.state is JobState.FAILED and done.exit_code == 0
+    assert done.error == "Boltz-2 exited without results: Boltz wrote no confidence_*_model_N.json files."
+
+
+def test_other_engines_do_not_need_the_alphafold3_terms(settings, conn):
+    from services.people import users
+
+    carol = users.create_user(conn, "carol", "a long enough password 1", users.Role.USER)
+    (job,) = jobs.submit_with_engines(conn, _fast(settings), carol, SAMPLE, ["boltz"])
+    assert job.terms_accepted_at is None and job.engine == "boltz" and job.engine_group is None
+    with pytest.raises(TermsNotAccepted):
+        jobs.submit_with_engines(conn, _fast(settings), carol, SAMPLE, ["af3", "boltz"])
