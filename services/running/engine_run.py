@@ -15,7 +15,7 @@ from pathlib import Path
 from services.af3 import input_files
 from services.af3.model import FoldJob
 from services.engines import registry
-from services.engines.base import Engine
+from services.engines.base import Engine, EngineOutputs
 from services.hosts import Host
 from services.jobs import Job, joblog
 from services.platform.settings import Settings
@@ -83,3 +83,12 @@ def failure(conn: sqlite3.Connection, job: Job, code: int | None) -> str:
     how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
     last = joblog.error_summary(conn, job.id)
     return f"{engine.label} {how}" + (f": {last}" if last else "")
+
+
+def outputs_of(settings: Settings, job: Job) -> EngineOutputs | None:
+    """Return what the job's last attempt left, read by its engine's reader (None before any output)."""
+    if not job.output_path:
+        return None
+    engine = registry.get(job.engine)
+    inputs = settings.jobs_dir / str(job.id) / f"{engine.name}-input-{job.attempts}"
+    return engine.read_outputs(Path(job.output_path), chain_names(inputs / "x"))
