@@ -64,6 +64,9 @@ def header(job: Job) -> list:
              ("Run time", fmt_duration(end - job.started_at) if job.started_at and end else "—"),
              ("Host", job.host or "—"), ("Attempt", str(job.attempts or "—")), ("Tokens", f"{job.tokens:,}")]
     facts += slurm_facts(job)
+    if job.engine_group is not None or job.engine != "af3":  # issue 29: one input on several engines
+        facts.append(("Engine", html.Span([job.engine, " · ", html.A("compare engines", href=f"/jobs/{job.id}/compare")]
+                                          if job.engine_group is not None else job.engine)))
     return [html.Div([html.H1([f"#{job.id} ", job.name], className="h4 mb-0 me-3 text-break"),
                       state_badge(job.state, job.cancel_requested, id=page_id(__name__, "state"))],
                      className="d-flex align-items-center flex-wrap gap-2 mb-2"),

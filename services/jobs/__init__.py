@@ -87,6 +87,7 @@ from services.jobs.submission import (  # noqa: F401
     TERMS_URL,
     NewJob,
     count_tokens,
+    engine_items,
     input_file,
     job_files,
     submit,

@@ -306,44 +306,64 @@ def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, d
 
 def submit_with_engines(conn: sqlite3.Connection, settings: Settings, owner: User, doc: Any, engines: list[str],
                         idempotency_key: str | None = None, *, accept_terms: bool | None = None, via: str = "",
-                        reuse_msa: bool = True, files: Mapping[str, bytes] | None = None) -> list[Job]:
+                        reuse_msa: bool = True, files: Mapping[str, bytes] | None = None,
+                        not_before: float | None = None) -> list[Job]:
     """Validate a document and queue each fold job once per engine, each fold job's jobs grouped (issue 29).
 
-    Every engine must be offered here and able to run every fold job as written
-    (`services.engines.registry.refuse`): otherwise nothing is queued and each problem names the
-    engine and the reason. All or nothing, like `submit_document`; the jobs then run, retry and fail
-    on their own.
+    Every engine must be offered here and able to run every fold job as written (`engine_items`):
+    otherwise nothing is queued and each problem names the engine and the reason. All or nothing,
+    like `submit_document`; the jobs then run, retry and fail on their own.
 
     Raises:
         InvalidInput: an invalid fold job, or an engine that cannot run one (problems name them).
         LimitExceeded, TermsNotAccepted: see `submit_many` (the terms only when AlphaFold 3 is picked).
     """
     from services.af3 import load_jobs
-    from services.af3.model import FoldJob
-    from services.engines import registry
 
-    names = list(dict.fromkeys(registry.get(n).name for n in engines)) if engines else []
-    if names == [registry.AF3]:
+    if list(dict.fromkeys(e.strip().lower() for e in engines)) in ([], ["af3"]) and not_before is None:
         return submit_document(conn, settings, owner, doc, idempotency_key, accept_terms=accept_terms, via=via,
                                reuse_msa=reuse_msa, files=files)
     if isinstance(doc, list):
-        check_job_count(len(doc) * max(1, len(names)), effective_limits(conn, owner.id), "This file")
+        check_job_count(len(doc), effective_limits(conn, owner.id), "This file")
     docs = load_jobs(doc)
     problems = [p for d in docs for p in d.problems] if any(not d.valid for d in docs) else []
     if problems or not docs:
         raise InvalidInput("The input has problems; nothing was submitted.", problems or ["no jobs in the input"])
+    many = len(docs) > 1
+    items = [NewJob(d.af3, d.name, f"{idempotency_key}#{d.index}" if idempotency_key else None,
+                    (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "", files=files or {})
+             for d in docs]
+    return submit_many(conn, settings, owner, engine_items(settings, items, engines), accept_terms=accept_terms,
+                       via=via, reuse_msa=reuse_msa, not_before=not_before)
+
+
+def engine_items(settings: Settings, items: list[NewJob], engines: list[str]) -> list[NewJob]:
+    """Return one item per validated job and engine, each job's items grouped when there are several engines.
+
+    The one place the submit paths (API, builder, upload) ask `services.engines.registry.refuse`.
+
+    Raises:
+        InvalidInput: an engine is unknown, not offered here, or cannot run a job as written; every
+            problem names the job (when there are several) and the engine.
+    """
+    from services.af3.model import FoldJob
+    from services.engines import registry
+
+    names = list(dict.fromkeys(registry.get(n).name for n in engines)) if engines else []
     refused = []
-    for d in docs:
+    for item in items:
         try:
-            registry.refuse(FoldJob.from_af3(d.af3), names, settings)
+            registry.refuse(FoldJob.from_af3(item.af3), names, settings)
         except InvalidInput as exc:
-            refused += [f"Entry {d.index + 1}: {p}" if len(docs) > 1 else p for p in exc.problems]
+            refused += [f"{item.label}: {p}" if item.label else p for p in exc.problems]
     if refused:
         raise InvalidInput("An engine you picked cannot run this job as written; nothing was submitted.", refused)
-    items = [NewJob(d.af3, d.name, f"{idempotency_key}#{d.index}#{name}" if idempotency_key else None,
-                    f"Entry {d.index + 1}, {registry.get(name).label}", files=files or {}, engine=name,
-                    group=d.index if len(names) > 1 else None) for d in docs for name in names]
-    return submit_many(conn, settings, owner, items, accept_terms=accept_terms, via=via, reuse_msa=reuse_msa)
+    return [replace(item, engine=name, group=n if len(names) > 1 else None,
+                    idempotency_key=f"{item.idempotency_key}#{name}" if item.idempotency_key and name != "af3"
+                    else item.idempotency_key,
+                    label=", ".join(x for x in (item.label, registry.get(name).label if len(names) > 1 else "")
+                                    if x))
+            for n, item in enumerate(items) for name in names]
 
 
 def _job_name(af3: dict, name: str | None) -> str:

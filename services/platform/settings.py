@@ -57,6 +57,7 @@ class Settings:
     chai_command: str = field(default_factory=lambda: _default_engine_command("chai"))
     protenix_command: str = ""
     openfold3_command: str = ""
+    engines_default: tuple[str, ...] = ("af3",)  # ticked on the builder and upload pages (issue 29)
     af3_db_dir: str = ""
     af3_ccd_path: Path | None = None  # None -> the wwPDB CCD bundled with biotite
     local_slots: int = 1
@@ -271,6 +272,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "chai_command": lambda name, raw: _command(name, raw) if raw.strip() else "",
     "protenix_command": lambda name, raw: _command(name, raw) if raw.strip() else "",
     "openfold3_command": lambda name, raw: _command(name, raw) if raw.strip() else "",
+    "engines_default": lambda _name, raw: tuple(e.strip().lower() for e in raw.split(",") if e.strip()) or ("af3",),
     "af3_db_dir": _str,
     "af3_ccd_path": _ccd_file,
     "local_slots": _int(0, 64),
