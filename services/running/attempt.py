@@ -280,6 +280,8 @@ class Attempt:
             return lines
         try:
             self._append(lines)
+            if engine_run.is_engine_job(self.job):  # the engine's own stage words (issue 29)
+                engine_run.note_stage(self.conn, self.job, lines)
         except sqlite3.OperationalError as exc:
             if disk.is_disk_full(exc):  # keeping them would only wait for the lease to run out
                 raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from services.af3 import input_files
@@ -92,3 +93,22 @@ def outputs_of(settings: Settings, job: Job) -> EngineOutputs | None:
     engine = registry.get(job.engine)
     inputs = settings.jobs_dir / str(job.id) / f"{engine.name}-input-{job.attempts}"
     return engine.read_outputs(Path(job.output_path), chain_names(inputs / "x"))
+
+
+def note_stage(conn: sqlite3.Connection, job: Job, lines: list[str]) -> str | None:
+    """Move the job's stage and progress to the last stage these lines start (the engine's own words).
+
+    AlphaFold 3's tracker reads AF3's lines as they are stored; an engine's lines carry its own stage
+    names (`services.engines.logwords`), so the page shows where Boltz or Chai-1 stands. Returns the stage set.
+    """
+    words = registry.get(job.engine).log
+    found = [s for s in (words.stage_of(line) for line in lines) if s]
+    if not found:
+        return None
+    order = [name for _pattern, name in words.stages]
+    fraction = round((order.index(found[-1]) + 1) / (len(order) + 1), 3)
+    conn.execute("UPDATE jobs SET stage = ?, progress = MAX(progress, ?), progress_detail = ?, updated_at = ? "
+                 "WHERE id = ? AND worker_id = ? AND attempts = ? AND state = 'running'",
+                 (found[-1], fraction, registry.get(job.engine).label, time.time(), job.id, job.worker_id,
+                  job.attempts))
+    return found[-1]

@@ -12,6 +12,7 @@ from services.engines import registry
 from services.jobs import JobState
 from services.platform.errors import InvalidInput, TermsNotAccepted
 from services.running.worker import Worker
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = json.loads((ROOT / "data" / "samples" / "protein_ligand_ion.json").read_text())
@@ -84,3 +85,18 @@ def test_other_engines_do_not_need_the_alphafold3_terms(settings, conn):
     assert job.terms_accepted_at is None and job.engine == "boltz" and job.engine_group is None
     with pytest.raises(TermsNotAccepted):
         jobs.submit_with_engines(conn, _fast(settings), carol, SAMPLE, ["af3", "boltz"])
+
+
+def test_a_running_boltz_job_shows_boltz_stage(settings, conn, alice, running_worker, tmp_path):
+    gate = tmp_path / "release"
+    held = (f"echo 'Running structure prediction for 1 input.'; while [ ! -f {gate} ]; do sleep 0.05; done; "
+            + BOLTZ_SIM)
+    s = _fast(settings, boltz_command=held)
+    (job,) = jobs.submit_with_engines(conn, s, alice, SAMPLE, ["boltz"])
+    running_worker(s)
+    wait_for(lambda: jobs.get_job(conn, alice, job.id).stage == "structure prediction", what="Boltz's stage")
+    seen = jobs.get_job(conn, alice, job.id)
+    assert seen.state is JobState.RUNNING and 0 < seen.progress < 1 and seen.progress_detail == "Boltz-2"
+    gate.touch()
+    wait_for(lambda: jobs.get_job(conn, alice, job.id).is_finished, what="the job's end")
+    assert jobs.get_job(conn, alice, job.id).state is JobState.SUCCEEDED
