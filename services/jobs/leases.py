@@ -33,7 +33,7 @@ def _free_hosts(conn: sqlite3.Connection, hosts: list[Host]) -> tuple[list[Host]
 
 _FAIR_NEXT = """
 WITH r AS (SELECT owner_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner_id)
-SELECT j.id, j.tokens, j.owner_id, j.data_json, j.msa_keys, j.msa_reuse, j.seeds, j.samples FROM jobs j
+SELECT j.id, j.tokens, j.owner_id, j.data_json, j.msa_keys, j.msa_reuse, j.seeds, j.samples, j.engine FROM jobs j
 LEFT JOIN r ON r.owner_id = j.owner_id
 LEFT JOIN user_limits l ON l.user_id = j.owner_id
 WHERE j.state = 'queued' AND {claimable} AND (j.not_before IS NULL OR j.not_before <= ?)
@@ -83,7 +83,8 @@ def _place(conn: sqlite3.Connection, settings: Settings, gpu: list[Host], cpu: l
         where = stages.route(conn, settings, cand, gpu, cpu, busy)
         if where is None:
             continue
-        host = placement.place(conn, settings, cand.gpu_seconds, where.hosts, now)
+        offering = [h for h in where.hosts if h.offers(cand.engine)]  # an engine runs only where it is offered
+        host = placement.place(conn, settings, cand.gpu_seconds, offering, now) if offering else None
         if host is not None:
             return row, host, where.phase
     return None, None, None

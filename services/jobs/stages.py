@@ -39,6 +39,7 @@ class Candidate:
     msa_reuse: int
     seeds: int = 1
     samples: int = 5
+    engine: str = "af3"  # only hosts that offer it may take it (issue 29)
 
     @property
     def gpu_seconds(self) -> float:

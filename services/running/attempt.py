@@ -119,7 +119,7 @@ class Attempt:
             phase = job.phase
             try:
                 if engine_run.is_engine_job(job):
-                    stage_input, phase = engine_run.stage_input(self.settings, job, original), BOTH
+                    (stage_input, side_files), phase = engine_run.stage_input(self.settings, job, original), BOTH
                 else:
                     stage_input, phase = self._stage_input(original, phase)
             except InputFileRefused as exc:  # a path naming a file that is not the job's (issue 22)
@@ -133,6 +133,8 @@ class Attempt:
         spec = RunSpec(job.id, job.attempts, stage_input,
                        self.settings.jobs_dir / str(job.id) / f"attempt-{job.attempts}", self.command,
                        self.settings.af3_model_dir, self.settings.af3_db_dir, stage=phase)
+        if engine_run.is_engine_job(job) and not reattach:  # issue 29: its own input, run beside its side files
+            spec = dataclasses.replace(spec, engine=job.engine, side_files=side_files, workdir=stage_input.parent)
         return self._execute(spec, reattach)
 
     def _execute(self, spec: RunSpec, reattach: bool) -> bool:

@@ -34,11 +34,11 @@ def command(settings: Settings, host: Host, job: Job) -> str:
     """Return the command template this attempt runs: AF3's as before, else the engine's setting."""
     if not is_engine_job(job):
         return host.af3_command or settings.af3_command
-    return registry.command(settings, job.engine)
+    return registry.command(settings, job.engine, host.engine_command(job.engine))
 
 
-def stage_input(settings: Settings, job: Job, original: Path) -> Path:
-    """Write the engine's own input for this attempt; return the file its command's {input} names.
+def stage_input(settings: Settings, job: Job, original: Path) -> tuple[Path, tuple[str, ...]]:
+    """Write the engine's own input for this attempt; return the file {input} names and the files beside it.
 
     Raises:
         InputFileRefused: the job's input names a file that is not its own.
@@ -54,7 +54,7 @@ def stage_input(settings: Settings, job: Job, original: Path) -> Path:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
-    return folder / written.main
+    return folder / written.main, tuple(sorted(n for n in written.files if n != written.main))
 
 
 def chain_names(input_path: Path) -> dict[str, str]:
@@ -82,7 +82,8 @@ def failure(conn: sqlite3.Connection, job: Job, code: int | None) -> str:
         if words:
             return f"{engine.label}: {words} ({text.strip()[:200]})"
     how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
-    last = joblog.error_summary(conn, job.id)
+    said = [t.strip() for t in lines if t.strip() and not t.startswith("FoldDeck")]
+    last = joblog.error_summary(conn, job.id) or (said[-1][:300] if said else "")
     return f"{engine.label} {how}" + (f": {last}" if last else "")
 
 

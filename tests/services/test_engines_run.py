@@ -1,6 +1,7 @@
 """One input, several engines, through the real queue and worker (issue 29): grouped jobs that run on their own."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 
 from services import jobs
 from services.engines import registry
+from services.hosts import Host
 from services.jobs import JobState
 from services.platform.errors import InvalidInput, TermsNotAccepted
 from services.running.worker import Worker
@@ -100,3 +102,38 @@ def test_a_running_boltz_job_shows_boltz_stage(settings, conn, alice, running_wo
     gate.touch()
     wait_for(lambda: jobs.get_job(conn, alice, job.id).is_finished, what="the job's end")
     assert jobs.get_job(conn, alice, job.id).state is JobState.SUCCEEDED
+
+
+MSA_JOB = {"dialect": "alphafold3", "version": 1, "name": "with msa", "modelSeeds": [3], "sequences": [
+    {"protein": {"id": "A", "sequence": "MKVLAAGIVALLLA", "pairedMsa": "", "templates": [],
+                 "unpairedMsa": ">query\nMKVLAAGIVALLLA\n>hit\nMKVLSAGIVALLLA\n"}},
+    {"ligand": {"id": "B", "ccdCodes": ["ATP"]}}]}
+
+
+def test_boltz_runs_on_an_ssh_host_that_offers_it_with_its_msa_beside_the_yaml(settings, conn, alice, sshd,
+                                                                               tmp_path):
+    # run where FoldDeck put the input (no cd): the YAML names its MSA file relative to there, as Boltz reads it
+    remote = (f"PYTHONPATH={ROOT} {ROOT}/.venv/bin/python -m services.engines.sims boltz predict {{input}} "
+              "--out_dir {output}")
+    s = settings.with_overrides(known_hosts=Path(sshd["known_hosts"]))
+    plain = Host(name="af3box", address=sshd["host"], port=sshd["port"], user=sshd["user"], key_file=sshd["key"],
+                 work_dir=str(tmp_path / "remote"), slots=1)
+    (job,) = jobs.submit_with_engines(conn, s, alice, MSA_JOB, ["boltz"])
+    assert Worker(s, hosts=[plain], concurrency=1).run(once=True) == 0  # it does not offer Boltz: nothing claimed
+    assert jobs.get_job(conn, alice, job.id).state is JobState.QUEUED
+    boltz_box = dataclasses.replace(plain, name="boltzbox", engines=(("af3", ""), ("boltz", remote)))
+    assert Worker(s, hosts=[boltz_box], concurrency=1).run(once=True) == 1
+    done = jobs.get_job(conn, alice, job.id)
+    assert done.state is JobState.SUCCEEDED, done.error
+    assert (done.host, done.executor) == ("boltzbox", "ssh")
+    run_dir = tmp_path / "remote" / f"job-{job.id}" / "attempt-1"
+    assert (run_dir / "with_msa.yaml").is_file() and (run_dir / "msa_A.a3m").read_text().startswith(">query")
+    out = registry.get("boltz").read_outputs(Path(done.output_path), {})
+    assert out.samples and out.samples[0].chains == ["A", "B"]  # fetched back from the host
+
+
+def test_an_engine_failure_without_known_words_quotes_its_last_line(settings, conn, alice):
+    s = _fast(settings, boltz_command="echo 'ERROR: the weights are missing' >&2; exit 3 # {input} {output}")
+    (job,) = jobs.submit_with_engines(conn, s, alice, SAMPLE, ["boltz"])
+    (done,) = _run_until_finished(s, conn, alice, [job.id])
+    assert done.error == "Boltz-2 exited with status 3: ERROR: the weights are missing"

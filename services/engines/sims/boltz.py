@@ -35,6 +35,10 @@ def run(input_path: Path, out_dir: Path, samples: int, seed: int) -> Path:
     stem = input_path.stem
     doc = yaml.safe_load(input_path.read_text())
     print("Checking input data.", flush=True)
+    for entry in doc["sequences"]:  # Boltz reads each MSA file it is given, relative to where it runs
+        msa = next(iter(entry.values())).get("msa")
+        if msa and msa != "empty" and not Path(msa).is_file():
+            raise ValueError(f"MSA file {msa} not found.")
     layout = layout_of(af3_of(doc, stem))
     print("Processing input data.", flush=True)
     folder = out_dir / f"boltz_results_{stem}" / "predictions" / stem
