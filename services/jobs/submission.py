@@ -106,10 +106,8 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
     from services.af3.size import samples_in, seeds_in
 
     samples = samples_in(settings.af3_command)
-    # Other engines search their own MSAs in their run: "[]" routes them past AF3's data stage (issue 29).
     entries = [_Entry(i, item, count_tokens(item.af3), _job_name(item.af3, item.name), _input_text(item.af3),
-                      msa_cache.dumps_keys(item.af3) if item.engine == "af3" else "[]", seeds_in(item.af3), samples)
-               for i, item in enumerate(items)]
+                      _msa_keys(item), seeds_in(item.af3), samples) for i, item in enumerate(items)]
     with transaction(conn):
         # The AlphaFold 3 terms bind jobs AlphaFold 3 runs; a submission to other engines only needs none.
         needs_terms = any(item.engine == "af3" for item in items)
@@ -223,6 +221,14 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
 
     approval.gate(conn, settings, owner.id, [(r[0], r[5], gpu_seconds(r[5], r[14], r[15]), None) for r in rows])
     return made
+
+
+def _msa_keys(item: NewJob) -> str:
+    """Return the chains a job's MSAs come from: AF3 searches them; an engine that reads precomputed MSAs waits
+    for a search of the same chains and takes them from the cache; one that does not (Chai-1) needs none."""
+    from services.engines import registry
+
+    return msa_cache.dumps_keys(item.af3) if registry.get(item.engine).takes_msas else "[]"
 
 
 def _group_id(new: list[_Entry], entry: _Entry, base: int) -> int | None:

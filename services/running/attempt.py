@@ -119,7 +119,7 @@ class Attempt:
             phase = job.phase
             try:
                 if engine_run.is_engine_job(job):
-                    (stage_input, side_files), phase = engine_run.stage_input(self.settings, job, original), BOTH
+                    (stage_input, side_files), phase = engine_run.stage_input(conn, self.settings, job, original), BOTH
                 else:
                     stage_input, phase = self._stage_input(original, phase)
             except InputFileRefused as exc:  # a path naming a file that is not the job's (issue 22)

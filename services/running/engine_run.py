@@ -19,6 +19,7 @@ from services.engines import registry
 from services.engines.base import Engine, EngineOutputs
 from services.hosts import Host
 from services.jobs import Job, joblog
+from services.msa import msa_cache
 from services.platform.settings import Settings
 
 _TAIL = 40  # last log lines read for an engine's failure words: a traceback and the lines before it
@@ -37,8 +38,12 @@ def command(settings: Settings, host: Host, job: Job) -> str:
     return registry.command(settings, job.engine, host.engine_command(job.engine))
 
 
-def stage_input(settings: Settings, job: Job, original: Path) -> tuple[Path, tuple[str, ...]]:
+def stage_input(conn: sqlite3.Connection, settings: Settings, job: Job,
+                original: Path) -> tuple[Path, tuple[str, ...]]:
     """Write the engine's own input for this attempt; return the file {input} names and the files beside it.
+
+    An engine that reads precomputed MSAs gets the ones AlphaFold 3 searched for the same chains (the MSA
+    cache: in a group, the AF3 job's search runs first and this job waited for it), so it does not search.
 
     Raises:
         InputFileRefused: the job's input names a file that is not its own.
@@ -46,6 +51,8 @@ def stage_input(settings: Settings, job: Job, original: Path) -> tuple[Path, tup
     """
     engine = registry.get(job.engine)
     af3 = input_files.inline(json.loads(original.read_text()), original.parent, settings.shared_input_dirs)
+    if engine.takes_msas:
+        af3 = _searched_msas(conn, settings, job, engine, af3)
     written = engine.write_input(FoldJob.from_af3(af3))
     folder = original.parent / f"{engine.name}-input-{job.attempts}"
     for name, data in {**written.files, CHAINS_FILE: json.dumps(written.chains).encode()}.items():
@@ -55,6 +62,21 @@ def stage_input(settings: Settings, job: Job, original: Path) -> tuple[Path, tup
         tmp.write_bytes(data)
         os.replace(tmp, path)
     return folder / written.main, tuple(sorted(n for n in written.files if n != written.main))
+
+
+def _searched_msas(conn: sqlite3.Connection, settings: Settings, job: Job, engine: Engine, af3: dict) -> dict:
+    """Return the input with the cached MSAs of its chains in place, saying so in the job's log."""
+    try:
+        prepared, reused = msa_cache.prepare(conn, settings, job.owner_id, af3,
+                                             msa_cache.search_context(settings, settings.af3_command),
+                                             reuse=bool(job.msa_reuse))
+    except (OSError, ValueError, sqlite3.Error):
+        return af3  # trouble with the cache never fails the job: the engine searches
+    lines = [(joblog.Stream.SYSTEM.value, f"MSA for chain {', '.join(r.chains)} taken from job #{r.job_id}'s "
+                                          f"search: {engine.label} does not search it again.") for r in reused]
+    if lines:
+        joblog.append_lines(conn, job.id, lines)
+    return prepared if reused else af3
 
 
 def chain_names(input_path: Path) -> dict[str, str]:

@@ -137,3 +137,18 @@ def test_an_engine_failure_without_known_words_quotes_its_last_line(settings, co
     (job,) = jobs.submit_with_engines(conn, s, alice, SAMPLE, ["boltz"])
     (done,) = _run_until_finished(s, conn, alice, [job.id])
     assert done.error == "Boltz-2 exited with status 3: ERROR: the weights are missing"
+
+
+def test_the_msa_is_searched_once_and_handed_to_boltz(settings, conn, alice):
+    s = _fast(settings)
+    af3_job, boltz_job = jobs.submit_with_engines(conn, s, alice, SAMPLE, ["af3", "boltz"])
+    _run_until_finished(s, conn, alice, [af3_job.id, boltz_job.id])
+    af3_done = jobs.get_job(conn, alice, af3_job.id)
+    searched = json.loads(Path(af3_done.data_json).read_text())  # AF3's own record of what its search found
+    chain_a = next(e["protein"] for e in searched["sequences"] if "protein" in e)
+    yaml_path = next((settings.jobs_dir / str(boltz_job.id)).glob("boltz-input-*/*.yaml"))
+    msa_file = yaml_path.parent / "msa_A.a3m"
+    assert "msa: ./msa_A.a3m" in yaml_path.read_text()
+    assert msa_file.read_text() == chain_a["unpairedMsa"]
+    log = [line.text for line in jobs.joblog.read_log(conn, boltz_job.id)]
+    assert any(f"MSA for chain A taken from job #{af3_job.id}'s search" in t for t in log)
