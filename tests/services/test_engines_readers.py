@@ -93,3 +93,35 @@ def test_chai_samples_rank_by_aggregate_score_and_chains_map_back():
 def test_missing_outputs_say_so(tmp_path):
     assert read_boltz(tmp_path).samples == [] and "confidence" in read_boltz(tmp_path).notes[0]
     assert read_chai(tmp_path).samples == [] and "scores" in read_chai(tmp_path).notes[0]
+
+
+OF3 = Path(__file__).resolve().parents[1] / "fixtures" / "engine_outputs" / "openfold3_6BJ9"
+
+
+def test_openfold3_samples_from_its_published_output():
+    from services.engines.openfold3.reader import read_outputs as read_of3
+
+    out = read_of3(OF3)
+    docs = {n: json.loads((OF3 / "6BJ9" / "seed_1" / f"6BJ9_seed_1_sample_{n}_confidences_aggregated.json")
+                          .read_text()) for n in (1, 2)}
+    assert [s.score.sample for s in out.samples] == sorted((1, 2), key=lambda n: -docs[n]["sample_ranking_score"])
+    best, doc = out.samples[0], docs[out.samples[0].score.sample]
+    assert best.score.key == f"seed-1_sample-{best.score.sample}" and best.score.seed == 1
+    assert best.chains == ["A", "B", "C", "D"] and best.chain_ptm == doc["chain_ptm"]
+    assert best.score.chain_pair_iptm[2][3] == best.score.chain_pair_iptm[3][2] == doc["chain_pair_iptm"]["(C, D)"]
+    assert best.plddt == doc["avg_plddt"] and best.score.has_clash is False
+
+
+def test_openfold3_query_has_the_shape_openfold3_serialises():
+    from services.af3.model import FoldJob
+    from services.engines.openfold3.inputs import write_input
+
+    ran = json.loads((OF3 / "inference_query_set.json").read_text())["queries"]["6BJ9"]
+    sequence = ran["chains"][0]["sequence"]
+    job = FoldJob.from_af3({"dialect": "alphafold3", "version": 1, "name": "6BJ9", "modelSeeds": [42], "sequences": [
+        {"protein": {"id": ["A", "B"], "sequence": sequence}}, {"ligand": {"id": ["C", "D"], "ccdCodes": ["ACO"]}}]})
+    written = json.loads(write_input(job).files["query.json"])["queries"]["6BJ9"]["chains"]
+    for mine, theirs in zip(written, ran["chains"], strict=True):
+        assert mine["molecule_type"] == theirs["molecule_type"].lower()
+        assert {k: mine[k] for k in mine if k != "molecule_type"} == \
+            {k: theirs[k] for k in mine if k != "molecule_type"}
