@@ -24,6 +24,7 @@ from dash_app.components.job_grid import fmt_duration
 from dash_app.components.results import results_plots as rp
 from dash_app.components.results import results_view as rv
 from dash_app.components.results import structure_viewer as sv
+from dash_app.components.results.engine_results import engine_body
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
@@ -319,6 +320,8 @@ def fill_results(_ready, console_cursor):
         job = _results_job(console_cursor)
     except JobNotFound:
         raise PreventUpdate from None
+    if job.engine != "af3":  # another engine's layout: its own reader (issue 29)
+        return engine_body(settings(), job)
     return rv.body(job.id, results.read_results(job.output_path))
 
 

@@ -1,6 +1,7 @@
 """The comparison page (issue 29): the bundled protein-ligand sample on AlphaFold 3 and Boltz-2, side by side."""
 from __future__ import annotations
 
+import json
 import sys
 
 from services import jobs
@@ -36,3 +37,18 @@ def test_alone_in_its_group_the_page_says_what_it_waits_for(app, user_client, se
     (job,) = jobs.submit_with_engines(conn, _fast(settings), alice, SAMPLE, ["boltz"])
     page = dash_post(user_client, router_body(f"/jobs/{job.id}/compare")).get_data(as_text=True)
     assert "once two engines have finished" in page and "queued" in page
+
+
+def test_a_boltz_jobs_page_shows_its_scores_and_affinity(app, user_client, settings, conn, alice):
+    job_page = sys.modules["dash_app.pages.job"]
+    s = _fast(settings)
+    (job,) = jobs.submit_with_engines(conn, s, alice, SAMPLE, ["boltz"])
+    (done,) = _run_until_finished(s, conn, alice, [job.id])
+    cursor = {"job": job.id, "blocks": [], "last": 0, "cap": 5000}
+    body = callback_body(app, f"{job_page.rv.BODY}.children",
+                         {f"{job_page.rv.MOLSTAR_READY}.data": True,
+                          json.dumps(job_page.cons.cid("cursor", job_page.KEY), sort_keys=True,
+                                     separators=(",", ":")) + ".data": cursor})
+    text = dash_post(user_client, body).get_data(as_text=True)
+    assert "Predicted by Boltz-2" in text and "Boltz-2 binding affinity" in text and "compare engines" in text
+    assert done.engine == "boltz"
