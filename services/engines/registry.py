@@ -51,9 +51,22 @@ def command(settings: Settings, name: str, host_command: str = "") -> str:
     return host_command or getattr(settings, get(name).setting, "")
 
 
+STAND_IN = "-m services.engines.sims"  # the stand-ins' command (services.engines.sims)
+
+
+def available(settings: Settings, name: str) -> bool:
+    """True when this installation runs `name`: it has a command, and a stand-in only beside the AF3 simulator.
+
+    A lab that set a real FOLDDECK_AF3_COMMAND and left Boltz-2 or Chai-1 at their stand-ins must not get
+    made-up predictions next to real ones: those engines are then not offered until their command is set.
+    """
+    template = command(settings, name)
+    return bool(template) and (STAND_IN not in template or settings.uses_simulator)
+
+
 def offered(settings: Settings) -> list[Engine]:
-    """Return the engines this installation can run: those with a command template."""
-    return [e for e in ENGINES.values() if command(settings, e.name)]
+    """Return the engines this installation can run (`available`), in the registry's order."""
+    return [e for e in ENGINES.values() if available(settings, e.name)]
 
 
 def refuse(job: FoldJob, names: list[str], settings: Settings | None = None) -> None:
@@ -67,8 +80,8 @@ def refuse(job: FoldJob, names: list[str], settings: Settings | None = None) -> 
     problems = []
     for name in dict.fromkeys(names):
         engine = get(name)
-        if settings is not None and not command(settings, engine.name):
-            problems.append(f"{engine.label}: not offered here (no command template, "
+        if settings is not None and not available(settings, engine.name):
+            problems.append(f"{engine.label}: not offered here (set its command template, "
                             f"FOLDDECK_{engine.setting.upper()}).")
             continue
         problems += [f"{engine.label}: {why}" for why in engine.refusals(job)]

@@ -133,3 +133,16 @@ def test_an_engine_without_a_command_is_not_offered(tmp_path):
     assert "FOLDDECK_PROTENIX_COMMAND" in err.value.problems[0]
     with pytest.raises(InvalidInput):
         registry.get("rosetta")
+
+
+def test_stand_ins_are_not_offered_beside_a_real_alphafold3(tmp_path):
+    from services.platform.settings import load_settings
+
+    real = load_settings({"FOLDDECK_AF3_COMMAND": "run_alphafold.py --json_path={input} --output_dir={output}"},
+                         None, data_dir=tmp_path)
+    assert [e.name for e in registry.offered(real)] == ["af3"]  # no made-up Boltz beside real AF3
+    with pytest.raises(InvalidInput, match="cannot run") as err:
+        registry.refuse(_job(), ["boltz"], real)
+    assert "FOLDDECK_BOLTZ_COMMAND" in err.value.problems[0]
+    both = real.with_overrides(boltz_command="boltz predict {input} --out_dir {output}")
+    assert [e.name for e in registry.offered(both)] == ["af3", "boltz"]
