@@ -35,7 +35,9 @@ def _default_af3_command() -> str:
 
 def _default_engine_command(engine: str) -> str:
     # The engines' stand-ins (services.engines.sims), in each engine's own command-line shape.
-    verb = {"boltz": "predict {input} --out_dir {output}", "chai": "fold {input} {output}"}[engine]
+    verb = {"boltz": "predict {input} --out_dir {output}", "chai": "fold {input} {output}",
+            "protenix": "predict --input {input} --out_dir {output}",
+            "openfold3": "predict --query_json {input} --output_dir {output}"}[engine]
     return f"{sys.executable} -m services.engines.sims {engine} {verb} --seconds=2"
 
 
@@ -52,11 +54,12 @@ class Settings:
     log_level: str = "INFO"
     af3_command: str = field(default_factory=_default_af3_command)
     af3_model_dir: str = ""
-    # other engines' command templates (services.engines); "" = not offered. Boltz and Chai-1 default to stand-ins.
+    # other engines' command templates (services.engines); "" = not offered. Each defaults to its stand-in,
+    # offered only beside the AF3 simulator (services.engines.registry.available).
     boltz_command: str = field(default_factory=lambda: _default_engine_command("boltz"))
     chai_command: str = field(default_factory=lambda: _default_engine_command("chai"))
-    protenix_command: str = ""
-    openfold3_command: str = ""
+    protenix_command: str = field(default_factory=lambda: _default_engine_command("protenix"))
+    openfold3_command: str = field(default_factory=lambda: _default_engine_command("openfold3"))
     engines_default: tuple[str, ...] = ("af3",)  # ticked on the builder and upload pages (issue 29)
     af3_db_dir: str = ""
     af3_ccd_path: Path | None = None  # None -> the wwPDB CCD bundled with biotite

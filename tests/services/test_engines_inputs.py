@@ -126,8 +126,8 @@ def test_user_ccd_is_refused_by_every_engine_but_alphafold3():
 def test_an_engine_without_a_command_is_not_offered(tmp_path):
     from services.platform.settings import load_settings
 
-    settings = load_settings({}, None, data_dir=tmp_path)
-    assert [e.name for e in registry.offered(settings)] == ["af3", "boltz", "chai"]
+    settings = load_settings({"FOLDDECK_PROTENIX_COMMAND": ""}, None, data_dir=tmp_path)
+    assert [e.name for e in registry.offered(settings)] == ["af3", "boltz", "chai", "openfold3"]
     with pytest.raises(InvalidInput) as err:
         registry.refuse(_job(), ["protenix"], settings)
     assert "FOLDDECK_PROTENIX_COMMAND" in err.value.problems[0]

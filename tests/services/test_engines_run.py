@@ -152,3 +152,18 @@ def test_the_msa_is_searched_once_and_handed_to_boltz(settings, conn, alice):
     assert msa_file.read_text() == chain_a["unpairedMsa"]
     log = [line.text for line in jobs.joblog.read_log(conn, boltz_job.id)]
     assert any(f"MSA for chain A taken from job #{af3_job.id}'s search" in t for t in log)
+
+
+def test_four_engines_on_one_input_run_on_their_own_and_compare(settings, conn, alice):
+    from services.operations.engine_compare import compare_group
+
+    s = settings.with_overrides(af3_command=AF3_SIM, boltz_command=BOLTZ_SIM)  # Protenix, OpenFold3: stand-ins
+    made = jobs.submit_with_engines(conn, s, alice, SAMPLE, ["af3", "boltz", "protenix", "openfold3"])
+    assert len({j.engine_group for j in made}) == 1
+    done = _run_until_finished(s, conn, alice, [j.id for j in made], rounds=12)
+    assert [j.state for j in done] == [JobState.SUCCEEDED] * 4, [j.error for j in done]
+    view = compare_group(conn, s, alice, made[2].id)
+    assert [r.engine.name for r in view.runs] == ["af3", "boltz", "protenix", "openfold3"]
+    assert [side.label for side in view.comparison.sides] == ["AlphaFold 3", "Boltz-2", "Protenix", "OpenFold3"]
+    assert all(v is not None for row in view.comparison.rmsd for v in row)
+    assert {r["chains"] for r in view.comparison.interfaces} >= {"A–B", "A–E"}

@@ -61,3 +61,29 @@ def test_stand_in_fails_with_a_message_on_bad_input(tmp_path):
     (tmp_path / "bad.yaml").write_text("version: 1\nsequences:\n- protein: {id: [A]}\n")
     done = _run("boltz", "predict", str(tmp_path / "bad.yaml"), "--out_dir", str(tmp_path / "out"))
     assert done.returncode == 1 and "ERROR" in done.stderr
+
+
+def test_protenix_stand_in_writes_protenix_layout_read_back_with_chain_names(tmp_path):
+    job = FoldJob.from_af3(json.loads(SAMPLE.read_text()))
+    main, names = _write("protenix", job, tmp_path)
+    done = _run("protenix", "predict", "--input", str(main), "--out_dir", str(tmp_path / "out"), "--sample", "2",
+                "--seed", "101")
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "out" / job.name / "seed_101" / "predictions"
+    assert (folder / f"{job.name}_sample_0.cif").is_file()
+    out = registry.get("protenix").read_outputs(tmp_path / "out", names)
+    assert [s.score.key for s in out.samples] == ["seed-101_sample-0", "seed-101_sample-1"]  # rank order
+    assert out.samples[0].chains == job.chain_ids() and out.samples[0].score.best
+
+
+def test_openfold3_stand_in_writes_what_the_reader_of_real_openfold3_output_reads(tmp_path):
+    job = FoldJob.from_af3(json.loads(SAMPLE.read_text()))
+    main, names = _write("openfold3", job, tmp_path)
+    done = _run("openfold3", "predict", "--query_json", str(main), "--output_dir", str(tmp_path / "out"),
+                "--num_diffusion_samples", "2", "--seed", "42")
+    assert done.returncode == 0, done.stderr
+    out = registry.get("openfold3").read_outputs(tmp_path / "out", names)
+    assert {s.score.key for s in out.samples} == {"seed-42_sample-1", "seed-42_sample-2"}
+    best = out.samples[0]
+    assert best.chains == job.chain_ids() and set(best.chain_ptm) == set(job.chain_ids())
+    assert best.score.chain_pair_iptm[0][1] == best.score.chain_pair_iptm[1][0] is not None

@@ -5,4 +5,6 @@ stage lines and writes the engine's own output layout and file formats, so the w
 readers and the comparison are exercised end to end:
     python -m services.engines.sims boltz predict <input.yaml> --out_dir <output>
     python -m services.engines.sims chai fold <input.fasta> <output>
+    python -m services.engines.sims protenix predict --input <input.json> --out_dir <output>
+    python -m services.engines.sims openfold3 predict --query_json <query.json> --output_dir <output>
 """

@@ -1,4 +1,6 @@
-"""`python -m services.engines.sims boltz predict IN --out_dir OUT` / `... chai fold IN OUT`: the stand-ins."""
+"""The stand-ins, each in its engine's command-line shape:
+`boltz predict IN --out_dir OUT`, `chai fold IN OUT`, `protenix predict --input IN --out_dir OUT`,
+`openfold3 predict --query_json IN --output_dir OUT` (after `python -m services.engines.sims`)."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from services.engines.sims import boltz, chai
+from services.engines.sims import boltz, chai, openfold3, protenix
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("input", type=Path)
     c.add_argument("output", type=Path)
     c.add_argument("--num-diffn-samples", dest="samples", type=int, default=5)
-    for p in (b, c):
+    x = sub.add_parser("protenix").add_subparsers(dest="verb", required=True).add_parser("predict")
+    x.add_argument("--input", dest="input", type=Path, required=True)
+    x.add_argument("--out_dir", type=Path, required=True)
+    x.add_argument("--sample", dest="samples", type=int, default=5)
+    o = sub.add_parser("openfold3").add_subparsers(dest="verb", required=True).add_parser("predict")
+    o.add_argument("--query_json", dest="input", type=Path, required=True)
+    o.add_argument("--output_dir", type=Path, required=True)
+    o.add_argument("--num_diffusion_samples", dest="samples", type=int, default=5)
+    for p in (b, c, x, o):
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--seconds", type=float, default=0.0, help="stand-in only: take this long, like a real run")
         p.add_argument("--use_msa_server", "--use-msa-server", action="store_true")
@@ -30,8 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.engine == "boltz":
             boltz.run(args.input, args.out_dir, args.diffusion_samples, args.seed)
-        else:
+        elif args.engine == "chai":
             chai.run(args.input, args.output, args.samples, args.seed)
+        elif args.engine == "protenix":
+            protenix.run(args.input, args.out_dir, args.samples, args.seed)
+        else:
+            openfold3.run(args.input, args.output_dir, args.samples, args.seed)
     except (OSError, ValueError, KeyError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -72,3 +72,15 @@ def write_cif(model: Model, path: Path, name: str, chain_names: dict[str, str] |
                          f"{chain} 1")
     lines.append("#")
     path.write_text("\n".join(lines) + "\n")
+
+
+def chain_scores(model: Model) -> dict:
+    """Return pTM, ipTM, per-chain pTM and the chain-pair matrix a model's PAE implies (TM-like transform)."""
+    layout = model.layout
+    chain_of = np.array([layout.chain_ids.index(layout.residues[t.residue].chain_id) for t in layout.tokens])
+    tm = 1 / (1 + (model.pae / 8.0) ** 2)
+    n = len(layout.chain_ids)
+    pairs = [[round(float(tm[np.ix_(chain_of == i, chain_of == j)].mean()), 4) for j in range(n)] for i in range(n)]
+    inter = tm[chain_of[:, None] != chain_of[None, :]]
+    return {"ptm": round(float(tm.mean()), 4), "iptm": round(float(inter.mean()) if inter.size else 0.0, 4),
+            "chain_ptm": [pairs[i][i] for i in range(n)], "pairs": pairs}
