@@ -187,7 +187,7 @@ def live_panel() -> html.Div:
                             dbc.Input(id=NOT_BEFORE, type="datetime-local", size="sm")],
                            size="sm", className="mb-2", style={"maxWidth": "22rem"}),
             search_again_check(SEARCH_AGAIN),
-            engine_check(ENGINES),
+            html.Div(engine_check(ENGINES), className="mb-2"),
             html.Div([
                 dbc.Button([html.I(className="bi bi-send me-1"), "Submit"], id=SUBMIT, color="success",
                            disabled=True, className="me-2"),

@@ -9,17 +9,21 @@ from services.engines import registry
 
 
 def engine_check(component_id: str) -> html.Div:
-    """Return a checklist of the engines this installation offers, the admin's defaults ticked."""
+    """Return the engines this installation offers as one compact row of checkboxes, the admin's defaults ticked.
+
+    One line beside the submit buttons, so the pages keep their height; each engine's licence is its tooltip.
+    """
     offered = registry.offered(settings())
     names = [e.name for e in offered]
     ticked = [n for n in settings().engines_default if n in names] or names[:1]
     return html.Div([
-        html.Div("Engines", className="small fw-bold"),
-        dbc.Checklist(id=component_id, value=ticked, inline=True, className="mb-1",
-                      options=[{"label": f"{e.label} ({e.licence})", "value": e.name} for e in offered]),
-        html.Div("One job per engine, grouped; the job page links to their comparison. An engine that cannot run "
-                 "something in the job refuses it at submit and says why.", className="small text-muted"),
-    ], className="fd-engine-option mb-2")
+        html.Span("Engines:", className="small fw-bold me-2",
+                  title="One job per engine, grouped; the job page links to their comparison. An engine that cannot "
+                        "run something in the job refuses it at submit and says why."),
+        dbc.Checklist(id=component_id, value=ticked, inline=True, className="small d-inline-block",
+                      options=[{"label": html.Span(e.label, title=f"{e.label}: {e.licence}"), "value": e.name}
+                               for e in offered]),
+    ], className="fd-engine-option d-inline-flex align-items-center flex-wrap ms-2")
 
 
 def picked(value: list[str] | None) -> list[str]:

@@ -73,11 +73,11 @@ def layout(**_query) -> html.Div:
                    columnSize="responsiveSizeToFit", className="ag-theme-alpine mb-3", style={"height": None}),
         terms_check(TERMS, require_account().accepted_terms_at is not None),
         search_again_check(SEARCH_AGAIN),
-        engine_check(ENGINES),
         html.Div([
             dbc.Button([html.I(className="bi bi-send me-1"), "Submit all valid"], id=SUBMIT_ALL, color="success",
                        className="me-2", disabled=True),
             dbc.Button("Submit selected", id=SUBMIT_SELECTED, color="success", outline=True, disabled=True),
+            engine_check(ENGINES),
         ], className="mb-3"),
         html.Div(id=RESULT),
     ], className="fd-upload")

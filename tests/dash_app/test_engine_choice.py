@@ -41,7 +41,7 @@ def test_upload_refused_by_an_engine_names_it_and_queues_nothing(app, user_clien
 
 def test_builder_offers_the_engines_with_the_admins_default_ticked(app, user_client, conn):
     page = dash_post(user_client, router_body("/builder")).get_data(as_text=True)
-    assert "Boltz-2 (MIT)" in page and "AlphaFold 3" in page and "OpenFold3 (Apache-2.0)" in page
+    assert "Boltz-2: MIT" in page and "AlphaFold 3" in page and "OpenFold3: Apache-2.0" in page
     alice = users.get_by_name(conn, "alice")
     state = {**B.update_entity(B.empty_state(), 0, sequence="MKSA"), "name": "two"}
     with app.server.test_request_context():
