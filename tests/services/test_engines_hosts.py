@@ -33,3 +33,20 @@ def test_without_the_table_a_remote_host_runs_alphafold3_only_and_this_machine_e
 def test_a_bad_engines_table_is_refused_with_the_fix(settings, table, words):
     with pytest.raises(SettingsError, match=words.replace("{", r"\{").replace("}", r"\}")):
         _hosts(settings, "[[host]]\n" + ENTRY + table + "\n")
+
+
+def test_a_job_no_host_runs_says_so_with_the_claims_own_rule(settings, conn, alice):
+    import json
+    from pathlib import Path
+
+    from services import jobs
+    from services.hosts import Host
+    from services.jobs.rules import waiting
+
+    sample = json.loads((Path(__file__).resolve().parents[2] / "data/samples/protein_ligand_ion.json").read_text())
+    (job,) = jobs.submit_with_engines(conn, settings, alice, sample, ["boltz"])
+    only_af3 = Host(name="gpu1", address="gpu1.example", user="af", slots=1)
+    why = waiting.reasons(conn, settings, [job], hosts=[only_af3])[job.id]
+    assert "no host runs Boltz-2" in why and "hosts.toml" in why
+    offering = Host(name="gpu2", address="gpu2.example", user="af", slots=1, engines=(("boltz", ""),))
+    assert "no host runs" not in waiting.reasons(conn, settings, [job], hosts=[offering])[job.id]

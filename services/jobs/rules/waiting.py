@@ -72,6 +72,9 @@ def _reason(conn, settings, job: Job, now: float, hosts: list[Host], paused: boo
         return wording.per_user_limit(running.get(job.owner_id, 0), limit)
     if not hosts:
         return wording.NO_HOST
+    hosts = [h for h in hosts if h.offers(job.engine)]  # the claim's own rule (services.jobs.leases, issue 29)
+    if not hosts:
+        return wording.no_engine_host(job.engine)
     blocked = []
     for host in hosts:
         text = placement.refusal(conn, settings, host, job.gpu_seconds, now)  # the claim's own rule
