@@ -34,6 +34,9 @@ TIERS: list[dict[str, tuple[str, ...]]] = [
      "people": ("services.people",),
      "af3": ("services.af3", "services.af3sim"),
      "results": ("services.results",)},
+    # the structure predictors beside AlphaFold 3 (issue 29): each engine's input writer, output reader,
+    # log words and stand-in, over AF3's job model, its simulator's layout and the results model
+    {"engines": ("services.engines",)},
     # the queue and its rules (services.jobs.rules: limits, quota, approval, placement, why a job waits,
     # wording), jobs and their log, and the MSA cache the claim routes by. It knows nothing of who runs its jobs.
     {"queue": ("services.jobs", "services.msa")},

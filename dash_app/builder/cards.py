@@ -19,6 +19,7 @@ from dash_app.builder.ids import (
     CLONE_PICK,
     DIALECT,
     DOWNLOAD_BTN,
+    ENGINES,
     FASTA_APPLY,
     FASTA_TEXT,
     FASTA_UPLOAD,
@@ -42,6 +43,7 @@ from dash_app.builder.ids import (
     SUBMIT_HINT,
     TERMS_ACCEPT,
 )
+from dash_app.components.engine_option import engine_check
 from dash_app.components.msa_option import search_again_check
 from dash_app.components.terms import terms_check
 from dash_app.context import conn, require_account
@@ -185,6 +187,7 @@ def live_panel() -> html.Div:
                             dbc.Input(id=NOT_BEFORE, type="datetime-local", size="sm")],
                            size="sm", className="mb-2", style={"maxWidth": "22rem"}),
             search_again_check(SEARCH_AGAIN),
+            html.Div(engine_check(ENGINES), className="mb-2"),
             html.Div([
                 dbc.Button([html.I(className="bi bi-send me-1"), "Submit"], id=SUBMIT, color="success",
                            disabled=True, className="me-2"),

@@ -44,6 +44,7 @@ SIZE = P(PAGE, "size")
 SUBMIT = P(PAGE, "submit")
 NOT_BEFORE = P(PAGE, "not-before")  # issue 18: optional earliest start
 SEARCH_AGAIN = P(PAGE, "search-again")  # issue 16: ticked, no MSA is taken from the cache
+ENGINES = P(PAGE, "engines")  # issue 29: the engines the job runs on
 SUBMIT_HINT = P(PAGE, "submit-hint")
 DOWNLOAD = P(PAGE, "download")
 DOWNLOAD_BTN = P(PAGE, "download-btn")

@@ -32,6 +32,7 @@ from dash_app.builder.ids import (
     DIALECT,
     DOWNLOAD,
     DOWNLOAD_BTN,
+    ENGINES,
     FASTA_APPLY,
     FASTA_TEXT,
     FASTA_UPLOAD,
@@ -62,6 +63,7 @@ from dash_app.builder.ids import (
 )
 from dash_app.builder.prefill import decode_upload, restructure, state_from_job
 from dash_app.builder.submit import parse_not_before, submit_state
+from dash_app.components.engine_option import picked
 from dash_app.context import conn, require_account
 from services import jobs
 from services.af3 import rules as R
@@ -353,9 +355,10 @@ def download_json(_clicks, state, dialect):
     State(TERMS_ACCEPT, "value"),
     State(NOT_BEFORE, "value"),
     State(SEARCH_AGAIN, "value"),
+    State(ENGINES, "value"),
     prevent_initial_call=True,
 )
-def submit_job(_submit, state, key, accepted, not_before=None, search_again=False):
+def submit_job(_submit, state, key, accepted, not_before=None, search_again=False, engines=None):
     """Queue the job (the AF3 terms ticked) and go to its page; an attempt on a job with problems shows them all."""
     nu = no_update
     if not _clicked():  # the page's buttons are new to a shell whose URL output already exists: Dash calls once
@@ -364,7 +367,7 @@ def submit_job(_submit, state, key, accepted, not_before=None, search_again=Fals
         return nu, nu, {**state, "attempted": True}
     try:
         job = submit_state(state, require_account(), key, bool(accepted), parse_not_before(not_before),
-                           reuse_msa=not search_again)
+                           reuse_msa=not search_again, engines=picked(engines))
     except FoldDeckError as exc:
         return nu, error_alert(str(exc), getattr(exc, "problems", [])), nu
-    return f"/jobs/{job.id}", nu, nu
+    return (f"/jobs/{job.id}/compare" if len(picked(engines)) > 1 else f"/jobs/{job.id}"), nu, nu

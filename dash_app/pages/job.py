@@ -24,6 +24,7 @@ from dash_app.components.job_grid import fmt_duration
 from dash_app.components.results import results_plots as rp
 from dash_app.components.results import results_view as rv
 from dash_app.components.results import structure_viewer as sv
+from dash_app.components.results.engine_results import engine_body
 from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
@@ -64,6 +65,9 @@ def header(job: Job) -> list:
              ("Run time", fmt_duration(end - job.started_at) if job.started_at and end else "—"),
              ("Host", job.host or "—"), ("Attempt", str(job.attempts or "—")), ("Tokens", f"{job.tokens:,}")]
     facts += slurm_facts(job)
+    if job.engine_group is not None or job.engine != "af3":  # issue 29: one input on several engines
+        facts.append(("Engine", html.Span([job.engine, " · ", html.A("compare engines", href=f"/jobs/{job.id}/compare")]
+                                          if job.engine_group is not None else job.engine)))
     return [html.Div([html.H1([f"#{job.id} ", job.name], className="h4 mb-0 me-3 text-break"),
                       state_badge(job.state, job.cancel_requested, id=page_id(__name__, "state"))],
                      className="d-flex align-items-center flex-wrap gap-2 mb-2"),
@@ -314,6 +318,8 @@ def fill_results(_ready, console_cursor):
         job = _results_job(console_cursor)
     except JobNotFound:
         raise PreventUpdate from None
+    if job.engine != "af3":  # another engine's layout: its own reader (issue 29)
+        return engine_body(settings(), job)
     return rv.body(job.id, results.read_results(job.output_path))
 
 

@@ -11,6 +11,7 @@ from flask import current_app
 
 from dash_app import ids
 from dash_app import upload_state as U
+from dash_app.components.engine_option import engine_check, picked
 from dash_app.components.msa_option import search_again_check
 from dash_app.components.terms import terms_check
 from dash_app.context import conn, require_account, settings
@@ -32,6 +33,7 @@ BATCH = P(__name__, "batch")
 LIMITS = P(__name__, "limits")
 TERMS = P(__name__, "terms")
 SEARCH_AGAIN = P(__name__, "search-again")  # issue 16: ticked, no MSA is taken from the cache
+ENGINES = P(__name__, "engines")  # issue 29: the engines every job runs on
 COLUMNS = [
     {"field": "name", "headerName": "Job", "flex": 2, "minWidth": 180},
     {"field": "file", "headerName": "File", "flex": 1, "minWidth": 120},
@@ -75,6 +77,7 @@ def layout(**_query) -> html.Div:
             dbc.Button([html.I(className="bi bi-send me-1"), "Submit all valid"], id=SUBMIT_ALL, color="success",
                        className="me-2", disabled=True),
             dbc.Button("Submit selected", id=SUBMIT_SELECTED, color="success", outline=True, disabled=True),
+            engine_check(ENGINES),
         ], className="mb-3"),
         html.Div(id=RESULT),
     ], className="fd-upload")
@@ -184,27 +187,34 @@ def enable_selected(selected):
     State(KEY, "data"),
     State(TERMS, "value"),
     State(SEARCH_AGAIN, "value"),
+    State(ENGINES, "value"),
     prevent_initial_call=True,
 )
-def submit_uploads(_all, _selected, batch, selected, key, accepted, search_again=False):
+def submit_uploads(_all, _selected, batch, selected, key, accepted, search_again=False, engines=None):
     """Re-read the files on the server and queue the valid jobs (all, or the selected ones)."""
     if not any(t.get("value") for t in ctx.triggered):
         return no_update, no_update
     keys = [r["key"] for r in selected or []] if ctx.triggered_id == SUBMIT_SELECTED else None
     try:
-        queued = submit_rows(read(batch), keys, key, bool(accepted), reuse_msa=not search_again)
-    except FoldDeckError as exc:
-        return dbc.Alert(str(exc), color="danger", className="py-2"), no_update
+        queued = submit_rows(read(batch), keys, key, bool(accepted), reuse_msa=not search_again,
+                             engines=picked(engines))
+    except FoldDeckError as exc:  # each problem on its own line: an engine's refusal says which and why
+        reasons = [p for p in getattr(exc, "problems", []) if isinstance(p, str)]
+        return dbc.Alert([str(exc), html.Ul([html.Li(p) for p in reasons], className="mb-0")] if reasons
+                         else str(exc), color="danger", className="py-2"), no_update
     if not queued:
         return dbc.Alert("Nothing to submit: no valid job is selected.", color="warning", className="py-2"), no_update
-    links = [html.Li(dcc.Link(f"#{j.id} {j.name}", href=f"/jobs/{j.id}")) for j in queued]
+    links = [html.Li([dcc.Link(f"#{j.id} {j.name}" + (f" ({j.engine})" if j.engine_group else ""),
+                               href=f"/jobs/{j.id}")]
+                     + ([" · ", dcc.Link("compare engines", href=f"/jobs/{j.id}/compare")]
+                        if j.engine_group == j.id else [])) for j in queued]
     return dbc.Alert([html.I(className="bi bi-check-circle me-1"), f"{len(queued)} job(s) queued.",
                       html.Ul(links, className="mb-0")],
                      color="success", className="py-2", id=P(__name__, "queued")), True
 
 
 def submit_rows(results: list[U.FileResult], keys: list[str] | None, key: str | None, accepted: bool, *,
-                reuse_msa: bool = True) -> list:
+                reuse_msa: bool = True, engines: list[str] | None = None) -> list:
     """Queue the chosen valid jobs of files read again on the server (never trust the browser's table).
 
     All or nothing, in one transaction: a refused job leaves none of the others queued. `reuse_msa=False`:
@@ -215,5 +225,6 @@ def submit_rows(results: list[U.FileResult], keys: list[str] | None, key: str | 
                          f"{r.file}, job {int(r.key.split(':')[1]) + 1}" + (f" ({r.name})" if r.name else ""),
                          files=files)
              for r in rows]
+    items = jobs.engine_items(settings(), items, engines or ["af3"])  # one per engine, grouped (issue 29)
     return jobs.submit_many(conn(), settings(), require_account(), items, accept_terms=accepted, via="upload",
                             reuse_msa=reuse_msa)

@@ -111,7 +111,8 @@ def job_json(job: jobs.Job, position: int | None = None, slurm: jobs.SlurmAttemp
             "attempts": job.attempts, "cancel_requested": job.cancel_requested, "error": job.error,
             "queue_position": position, "url": f"{_settings().public_url}/jobs/{job.id}",
             "phase": job.phase if job.state is jobs.JobState.RUNNING else "", "waiting_for_gpu": job.waiting_for_gpu,
-            "msa_reused": job.reused_chains(), "slurm": slurm.as_json() if slurm else None}
+            "msa_reused": job.reused_chains(), "slurm": slurm.as_json() if slurm else None,
+            "engine": job.engine, "engine_group": job.engine_group}
 
 
 def _job(job_id: int) -> jobs.Job:
@@ -190,8 +191,11 @@ def submit() -> tuple[Response, int]:
     accept = request.args.get("accept_terms", "").lower() in ("1", "true", "yes")
     reuse_msa = _bool_arg("reuse_msa", True)
     # The web's own submission: same validation, limits, terms (required every time) and user rate limit.
-    made = jobs.submit_document(conn, settings, caller, doc, request.headers.get("Idempotency-Key") or None,
-                                accept_terms=accept, via="api", reuse_msa=reuse_msa, files=files)
+    # ?engines=af3,boltz: one job per engine and fold job, grouped; each engine's refusals named (issue 29).
+    engines = [e for e in request.args.get("engines", "af3").split(",") if e.strip()]
+    key = request.headers.get("Idempotency-Key") or None
+    made = jobs.submit_with_engines(conn, settings, caller, doc, engines, key, accept_terms=accept, via="api",
+                                    reuse_msa=reuse_msa, files=files)
     return jsonify({"jobs": [job_json(j) for j in made]}), 201
 
 

@@ -59,6 +59,11 @@ _PATHS = {
                      "description": "false: search every chain's MSAs again rather than take them from the MSA "
                                     "cache (the web's \"Search MSAs again\"); true (the default) reuses cached ones",
                      "schema": {"type": "boolean", "default": True}},
+                    {"name": "engines", "in": "query", "required": False,
+                     "description": "comma-separated engines to run the input on (af3, boltz, chai, protenix, "
+                                    "openfold3): one job per engine, grouped; an engine that cannot run the input "
+                                    "refuses it with the reason (422)",
+                     "schema": {"type": "string", "default": "af3"}},
                     {"name": "Idempotency-Key", "in": "header",
                      "description": "the same key again returns the jobs made the first time",
                      "schema": {"type": "string", "maxLength": 200}}],
@@ -136,7 +141,12 @@ _SCHEMAS = {
             "state": {"type": "string", "description": "PENDING, RUNNING, REQUEUED, COMPLETED, CANCELLED..."},
             "reason": {"type": "string", "description": "Slurm's pending reason (Resources, Priority...)"},
             "node": {"type": "string"}, "pending": {"type": "boolean"},
-            "text": {"type": "string", "description": "the line the job page shows"}}}}},
+            "text": {"type": "string", "description": "the line the job page shows"}}},
+        "engine": {"type": "string",
+                   "description": "the predictor that runs it: af3, boltz, chai, protenix, openfold3"},
+        "engine_group": {"type": ["integer", "null"],
+                         "description": "the first job of the submission that ran one input on several "
+                                        "engines"}}},
     "JobList": {"type": "object", "properties": {"jobs": {"type": "array", "items": _ref("Job")},
                                                  "total": {"type": "integer"}, "offset": {"type": "integer"},
                                                  "limit": {"type": "integer"}}},

@@ -13,6 +13,9 @@
                                   #   slots = 0 the host is a CPU node that only searches
     af3_command = "..."           # optional; defaults to FOLDDECK_AF3_COMMAND
     run_jobs = true               # false: monitor only
+    engines = { af3 = "", boltz = "boltz predict {input} --out_dir {output} --use_msa_server" }
+                                  # optional (issue 29): the engines this host runs, each with its command
+                                  #   ("" = FOLDDECK_<ENGINE>_COMMAND); unset: AlphaFold 3 only
 
     [[host]]                      # a Slurm cluster: jobs go through sbatch (issue 15)
     name = "cluster"
@@ -54,7 +57,7 @@ from services.platform.settings import Settings
 LOCAL = "local"
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _KEYS = {"name", "kind", "address", "port", "user", "key_file", "work_dir", "slots", "cpu_slots", "batch_size",
-         "af3_command", "run_jobs"}
+         "af3_command", "run_jobs", "engines"}
 KINDS = ("ssh", "slurm")
 _SLURM_KEYS = {"name", "kind", "work_dir", "af3_command", "run_jobs", "partition", "account", "qos", "gres", "cpus",
                "mem", "time_limit", "sbatch_lines", "max_jobs", "cpu_partition", "cpu_cpus", "cpu_mem",
@@ -106,6 +109,17 @@ class Host:
     run_jobs: bool = True
     kind: str = "ssh"  # "local" for this machine, "ssh", or "slurm"
     slurm: SlurmConfig | None = None  # set for kind "slurm"
+    engines: tuple[tuple[str, str], ...] | None = None  # (engine, command or "") it runs; None: AF3 (here: all)
+
+    def offers(self, engine: str) -> bool:
+        """True when jobs of `engine` may run here: the local machine runs every engine that has a command."""
+        if self.engines is None:
+            return self.is_local or engine == "af3"
+        return any(name == engine for name, _command in self.engines)
+
+    def engine_command(self, engine: str) -> str:
+        """Return this host's own command template for `engine` ("" = the setting's)."""
+        return next((command for name, command in self.engines or () if name == engine), "")
 
     @property
     def is_local(self) -> bool:
@@ -189,7 +203,23 @@ def _parse_host(path: Path, i: int, entry: dict) -> Host:
     return Host(name=entry["name"], address=entry["address"].strip(), port=port, user=entry["user"].strip(),
                 key_file=str(Path(entry.get("key_file", "")).expanduser()) if entry.get("key_file") else "",
                 work_dir=work_dir, slots=slots, cpu_slots=cpu_slots, af3_command=entry.get("af3_command", ""),
-                run_jobs=bool(entry.get("run_jobs", True)), batch_size=batch_size)
+                run_jobs=bool(entry.get("run_jobs", True)), batch_size=batch_size,
+                engines=_engines(where, entry))
+
+
+def _engines(where: str, entry: dict) -> tuple[tuple[str, str], ...] | None:
+    """Return a host's `engines` table as (engine, command) pairs (None when unset), or raise SettingsError."""
+    table = entry.get("engines")
+    if table is None:
+        return None
+    if not isinstance(table, dict) or not all(isinstance(k, str) and _NAME.match(k) and isinstance(v, str)
+                                              for k, v in table.items()):
+        raise SettingsError(f"{where}: 'engines' must be a table of engine = \"command\" (\"\" for the default), "
+                            "e.g. engines = { af3 = \"\", boltz = \"\" }.")
+    for name, command in table.items():
+        if command and not ("{input}" in command and "{output}" in command):
+            raise SettingsError(f"{where}: the {name} command must contain {{input}} and {{output}}.")
+    return tuple((k.lower(), v) for k, v in table.items())
 
 
 def _parse_slurm(where: str, entry: dict) -> Host:

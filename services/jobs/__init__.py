@@ -90,11 +90,13 @@ from services.jobs.submission import (  # noqa: F401
     TERMS_URL,
     NewJob,
     count_tokens,
+    engine_items,
     input_file,
     job_files,
     submit,
     submit_document,
     submit_many,
+    submit_with_engines,
 )
 from services.jobs.workers import (  # noqa: F401
     HostSlots,

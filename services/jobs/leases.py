@@ -20,7 +20,7 @@ from services.platform.settings import Settings
 _FAIR_NEXT = """
 WITH r AS (SELECT owner_id, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY owner_id)
 SELECT j.id, j.tokens, j.owner_id, j.data_json, j.msa_keys, j.msa_reuse, j.seeds, j.samples, j.approval,
-       j.not_before FROM jobs j
+       j.not_before, j.engine FROM jobs j
 LEFT JOIN r ON r.owner_id = j.owner_id
 LEFT JOIN user_limits l ON l.user_id = j.owner_id
 WHERE j.state = 'queued' AND {claimable} AND (j.not_before IS NULL OR j.not_before <= ?)

@@ -88,6 +88,8 @@ class Job:
     msa_reused: str | None = None  # JSON [{"chains": ["A"], "job_id": 12}]: one entry per entity taken from the cache
     seeds: int = 1  # modelSeeds in the input (issue 22: GPU time, not tokens alone)
     samples: int = 5  # diffusion samples per seed the AF3 command asks for
+    engine: str = "af3"  # which predictor runs it (services.engines.registry, issue 29)
+    engine_group: int | None = None  # the first job of the submission that ran one input on several engines
 
     @property
     def gpu_seconds(self) -> float:

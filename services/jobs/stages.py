@@ -41,6 +41,7 @@ class Candidate:
     samples: int = 5
     approval: str | None = None  # services.jobs.rules.approval: "pending" waits for an admin
     not_before: float | None = None  # the start time its owner asked for
+    engine: str = "af3"  # only hosts that offer it may take it (issue 29)
 
     @property
     def gpu_seconds(self) -> float:
@@ -86,6 +87,9 @@ def route(conn: sqlite3.Connection, settings: Settings, job: Candidate, gpu: lis
     if job.data_json:
         return Route(INFERENCE, gpu) if gpu else None
     keys = json.loads(job.msa_keys) if job.msa_keys else None  # None: submitted before issue 16, nothing known
+    if job.engine != "af3":  # another engine runs whole on a GPU, after any search of its chains (issue 29)
+        waits = keys and job.msa_reuse and msa_cache.enabled(settings) and _waits_for(job, keys, busy) is not None
+        return Route(BOTH, gpu) if gpu and not waits else None
     if keys is None:
         return _search(cpu, gpu)
     reuse = bool(job.msa_reuse) and msa_cache.enabled(settings)
@@ -123,7 +127,7 @@ def waits_for_in(settings: Settings, job: Job | Candidate, busy: Searching) -> i
     """Return the id of the running job whose MSA search this queued job waits for (`busy`: `searching`)."""
     if not job.msa_keys or job.data_json or not job.msa_reuse or not msa_cache.enabled(settings):
         return None
-    cand = Candidate(job.id, job.tokens, job.owner_id, job.data_json, job.msa_keys, job.msa_reuse)
+    cand = Candidate(job.id, job.tokens, job.owner_id, job.data_json, job.msa_keys, job.msa_reuse, engine=job.engine)
     return _waits_for(cand, json.loads(job.msa_keys), busy)
 
 

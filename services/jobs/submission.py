@@ -56,6 +56,8 @@ class NewJob:
     label: str = ""  # "Entry 3 (apo)", "model.json, job 2": the start of a refusal naming this job
     cloned_from: int | None = None
     files: Mapping[str, bytes] = field(default_factory=dict)  # sent with it: safe relative name -> bytes
+    engine: str = "af3"  # the predictor that runs it (services.engines; refusals checked by the caller)
+    group: int | None = None  # items of one batch with the same group share an engine_group (issue 29)
 
 
 def submit(conn: sqlite3.Connection, settings: Settings, owner: User, af3: dict, *,
@@ -107,9 +109,11 @@ def submit_many(conn: sqlite3.Connection, settings: Settings, owner: User, items
 
     samples = samples_in(settings.af3_command)
     entries = [_Entry(i, item, count_tokens(item.af3), _job_name(item.af3, item.name), _input_text(item.af3),
-                      msa_cache.dumps_keys(item.af3), seeds_in(item.af3), samples) for i, item in enumerate(items)]
+                      _msa_keys(item), seeds_in(item.af3), samples) for i, item in enumerate(items)]
     with transaction(conn):
-        terms_at = _terms_accepted_at(conn, owner, accept_terms)
+        # The AlphaFold 3 terms bind jobs AlphaFold 3 runs; a submission to other engines only needs none.
+        needs_terms = any(item.engine == "af3" for item in items)
+        terms_at = _terms_accepted_at(conn, owner, accept_terms) if needs_terms else None
         existing = _existing_keys(conn, owner.id, [e.item.idempotency_key for e in entries])
         new = [e for e in entries if e.item.idempotency_key not in existing]
         _check_batch(conn, owner.id, [(e.item.label, e.tokens, e.seeds, e.samples) for e in new], limits)
@@ -209,11 +213,12 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
         os.replace(tmp, path)
         made[e.index] = job_id
         rows.append((job_id, owner.id, e.name, e.item.idempotency_key, str(path), e.tokens, e.item.cloned_from, now,
-                     now, now, terms_at, via or None, e.msa_keys, int(reuse_msa), e.seeds, e.samples))
+                     now, now, terms_at, via or None, e.msa_keys, int(reuse_msa), e.seeds, e.samples, e.item.engine,
+                     _group_id(new, e, base)))
     conn.executemany("INSERT INTO jobs (id, owner_id, name, state, idempotency_key, input_path, tokens, cloned_from, "
                      "submitted_at, queued_at, updated_at, terms_accepted_at, terms_via, msa_keys, msa_reuse, seeds, "
-                     "samples) VALUES (?1, ?2, ?3, 'queued', ?4, fd_rel(?5, ?1), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                     "?14, ?15, ?16)", rows)
+                     "samples, engine, engine_group) VALUES (?1, ?2, ?3, 'queued', ?4, fd_rel(?5, ?1), ?6, ?7, ?8, ?9, "
+                     "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)", rows)
     from services.af3.size import gpu_seconds
 
     seconds = [gpu_seconds(r[5], r[14], r[15]) for r in rows]
@@ -221,6 +226,21 @@ def _insert_many(conn: sqlite3.Connection, settings: Settings, owner: User, new:
         seconds = [sum(seconds)] * len(rows)
     approval.gate(conn, settings, owner.id, [(r[0], r[5], s, None) for r, s in zip(rows, seconds, strict=True)])
     return made
+
+
+def _msa_keys(item: NewJob) -> str:
+    """Return the chains a job's MSAs come from: AF3 searches them; an engine that reads precomputed MSAs waits
+    for a search of the same chains and takes them from the cache; one that does not (Chai-1) needs none."""
+    from services.engines import registry
+
+    return msa_cache.dumps_keys(item.af3) if registry.get(item.engine).takes_msas else "[]"
+
+
+def _group_id(new: list[_Entry], entry: _Entry, base: int) -> int | None:
+    """Return the engine group of a new entry: the id of the first new entry of its group (None: alone)."""
+    if entry.item.group is None:
+        return None
+    return base + 1 + next(i for i, e in enumerate(new) if e.item.group == entry.item.group)
 
 
 def _load_many(conn: sqlite3.Connection, ids: list[int]) -> list[Job]:
@@ -293,6 +313,68 @@ def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, d
                     (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "",
                     files=files or {}) for d in docs]
     return submit_many(conn, settings, owner, items, accept_terms=accept_terms, via=via, reuse_msa=reuse_msa)
+
+
+def submit_with_engines(conn: sqlite3.Connection, settings: Settings, owner: User, doc: Any, engines: list[str],
+                        idempotency_key: str | None = None, *, accept_terms: bool | None = None, via: str = "",
+                        reuse_msa: bool = True, files: Mapping[str, bytes] | None = None,
+                        not_before: float | None = None) -> list[Job]:
+    """Validate a document and queue each fold job once per engine, each fold job's jobs grouped (issue 29).
+
+    Every engine must be offered here and able to run every fold job as written (`engine_items`):
+    otherwise nothing is queued and each problem names the engine and the reason. All or nothing,
+    like `submit_document`; the jobs then run, retry and fail on their own.
+
+    Raises:
+        InvalidInput: an invalid fold job, or an engine that cannot run one (problems name them).
+        LimitExceeded, TermsNotAccepted: see `submit_many` (the terms only when AlphaFold 3 is picked).
+    """
+    from services.af3 import load_jobs
+
+    if list(dict.fromkeys(e.strip().lower() for e in engines)) in ([], ["af3"]) and not_before is None:
+        return submit_document(conn, settings, owner, doc, idempotency_key, accept_terms=accept_terms, via=via,
+                               reuse_msa=reuse_msa, files=files)
+    if isinstance(doc, list):
+        check_job_count(len(doc), effective_limits(conn, owner.id), "This file")
+    docs = load_jobs(doc)
+    problems = [p for d in docs for p in d.problems] if any(not d.valid for d in docs) else []
+    if problems or not docs:
+        raise InvalidInput("The input has problems; nothing was submitted.", problems or ["no jobs in the input"])
+    many = len(docs) > 1
+    items = [NewJob(d.af3, d.name, f"{idempotency_key}#{d.index}" if idempotency_key else None,
+                    (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "", files=files or {})
+             for d in docs]
+    return submit_many(conn, settings, owner, engine_items(settings, items, engines), accept_terms=accept_terms,
+                       via=via, reuse_msa=reuse_msa, not_before=not_before)
+
+
+def engine_items(settings: Settings, items: list[NewJob], engines: list[str]) -> list[NewJob]:
+    """Return one item per validated job and engine, each job's items grouped when there are several engines.
+
+    The one place the submit paths (API, builder, upload) ask `services.engines.registry.refuse`.
+
+    Raises:
+        InvalidInput: an engine is unknown, not offered here, or cannot run a job as written; every
+            problem names the job (when there are several) and the engine.
+    """
+    from services.af3.model import FoldJob
+    from services.engines import registry
+
+    names = list(dict.fromkeys(registry.get(n).name for n in engines)) if engines else []
+    refused = []
+    for item in items:
+        try:
+            registry.refuse(FoldJob.from_af3(item.af3), names, settings)
+        except InvalidInput as exc:
+            refused += [f"{item.label}: {p}" if item.label else p for p in exc.problems]
+    if refused:
+        raise InvalidInput("An engine you picked cannot run this job as written; nothing was submitted.", refused)
+    return [replace(item, engine=name, group=n if len(names) > 1 else None,
+                    idempotency_key=f"{item.idempotency_key}#{name}" if item.idempotency_key and name != "af3"
+                    else item.idempotency_key,
+                    label=", ".join(x for x in (item.label, registry.get(name).label if len(names) > 1 else "")
+                                    if x))
+            for n, item in enumerate(items) for name in names]
 
 
 def _job_name(af3: dict, name: str | None) -> str:

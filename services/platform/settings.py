@@ -34,6 +34,14 @@ def _default_af3_command() -> str:
     return f"{sys.executable} -m services.af3sim --json_path={{input}} --output_dir={{output}} --speed=50"
 
 
+def _default_engine_command(engine: str) -> str:
+    # The engines' stand-ins (services.engines.sims), in each engine's own command-line shape.
+    verb = {"boltz": "predict {input} --out_dir {output}", "chai": "fold {input} {output}",
+            "protenix": "predict --input {input} --out_dir {output}",
+            "openfold3": "predict --query_json {input} --output_dir {output}"}[engine]
+    return f"{sys.executable} -m services.engines.sims {engine} {verb} --seconds=2"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a FoldDeck process may be configured with. Field docs = README table."""
@@ -47,6 +55,13 @@ class Settings:
     log_level: str = "INFO"
     af3_command: str = field(default_factory=_default_af3_command)
     af3_model_dir: str = ""
+    # other engines' command templates (services.engines); "" = not offered. Each defaults to its stand-in,
+    # offered only beside the AF3 simulator (services.engines.registry.available).
+    boltz_command: str = field(default_factory=lambda: _default_engine_command("boltz"))
+    chai_command: str = field(default_factory=lambda: _default_engine_command("chai"))
+    protenix_command: str = field(default_factory=lambda: _default_engine_command("protenix"))
+    openfold3_command: str = field(default_factory=lambda: _default_engine_command("openfold3"))
+    engines_default: tuple[str, ...] = ("af3",)  # ticked on the builder and upload pages (issue 29)
     af3_db_dir: str = ""
     af3_ccd_path: Path | None = None  # None -> the wwPDB CCD bundled with biotite
     local_slots: int = 1
@@ -298,6 +313,11 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "log_level": _choice(LOG_LEVELS, upper=True),
     "af3_command": _command,
     "af3_model_dir": _str,
+    "boltz_command": lambda name, raw: _command(name, raw) if raw.strip() else "",
+    "chai_command": lambda name, raw: _command(name, raw) if raw.strip() else "",
+    "protenix_command": lambda name, raw: _command(name, raw) if raw.strip() else "",
+    "openfold3_command": lambda name, raw: _command(name, raw) if raw.strip() else "",
+    "engines_default": lambda _name, raw: tuple(e.strip().lower() for e in raw.split(",") if e.strip()) or ("af3",),
     "af3_db_dir": _str,
     "af3_ccd_path": _ccd_file,
     "local_slots": _int(0, 64),

@@ -19,12 +19,14 @@ from services import jobs, results
 from services.af3 import input_files
 from services.af3.input_files import InputFileRefused
 from services.af3.runlog.progress import DATA_DONE, Tracker
+from services.engines import registry
 from services.hosts import Host
 from services.jobs import Job, JobState, joblog, stages
 from services.jobs.stages import BOTH, DATA, INFERENCE
 from services.msa import msa_cache
 from services.platform import defaults, disk
 from services.platform.settings import Settings
+from services.running import engine_run
 from services.running.compile_cache import with_compile_cache
 from services.running.disk_guard import DiskGuard
 from services.running.executors import Executor, ExecutorError, HostUnavailable, RunSpec, make_executor
@@ -97,7 +99,8 @@ class Attempt:
         self.guard = guard
         self.stopping = stopping
         self.shutdown = shutdown
-        self.command = with_compile_cache(host.af3_command or settings.af3_command, host, settings)
+        # AF3's, or the job's engine's (issue 29); a local AF3 line gets the compilation cache (issue 26)
+        self.command = with_compile_cache(engine_run.command(settings, host, job), host, settings)
         self.warming: threading.Thread | None = None
 
     def run(self, reattach: bool = False) -> bool:
@@ -117,7 +120,10 @@ class Attempt:
                 return True  # its data stage had finished already: nothing left for this CPU slot
             phase = job.phase
             try:
-                stage_input, phase = self._stage_input(original, phase)
+                if engine_run.is_engine_job(job):
+                    (stage_input, side_files), phase = engine_run.stage_input(conn, self.settings, job, original), BOTH
+                else:
+                    stage_input, phase = self._stage_input(original, phase)
             except InputFileRefused as exc:  # a path naming a file that is not the job's (issue 22)
                 end_attempt(conn, job, JobState.FAILED, None, str(exc))
                 return True
@@ -129,6 +135,8 @@ class Attempt:
         spec = RunSpec(job.id, job.attempts, stage_input,
                        self.settings.jobs_dir / str(job.id) / f"attempt-{job.attempts}", self.command,
                        self.settings.af3_model_dir, self.settings.af3_db_dir, stage=phase)
+        if engine_run.is_engine_job(job) and not reattach:  # issue 29: its own input, run beside its side files
+            spec = dataclasses.replace(spec, engine=job.engine, side_files=side_files, workdir=stage_input.parent)
         return self._execute(spec, reattach)
 
     def _execute(self, spec: RunSpec, reattach: bool) -> bool:
@@ -276,6 +284,8 @@ class Attempt:
             return lines
         try:
             self._append(lines)
+            if engine_run.is_engine_job(self.job):  # the engine's own stage words (issue 29)
+                engine_run.note_stage(self.conn, self.job, lines)
         except sqlite3.OperationalError as exc:
             if disk.is_disk_full(exc):  # keeping them would only wait for the lease to run out
                 raise
@@ -316,11 +326,16 @@ class Attempt:
             if kind == "cancelled":
                 return end_attempt(conn, job, JobState.CANCELLED, code, message, f"Job cancelled: {message}.")
             return end_attempt(conn, job, JobState.FAILED, code, message)
+        if code != 0 and engine_run.is_engine_job(job):
+            return end_attempt(conn, job, JobState.FAILED, code, engine_run.failure(conn, job, code))
         if code != 0:
             summary = joblog.error_summary(conn, job.id)
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
             return end_attempt(conn, job, JobState.FAILED, code, summary or f"AlphaFold {how}")
         executor.collect()
+        if engine_run.is_engine_job(job):
+            problem = engine_run.output_problem(registry.get(job.engine), spec.output_dir, spec.input_path)
+            return end_attempt(conn, job, JobState.FAILED if problem else JobState.SUCCEEDED, code, problem or None)
         data = find_data_json(spec.output_dir)
         if spec.stage == DATA:
             if data is None:

@@ -17,7 +17,7 @@ def submit(client, app, state, not_before):
     body = payload(app, "shell-url.href", [("builder-submit", "n_clicks", 1)],
                    [("builder-state", "data", state), ("builder-submit-key", "data", "nb1"),
                     ("builder-terms-accept", "value", True), ("builder-not-before", "value", not_before),
-                    ("builder-search-again", "value", False)])
+                    ("builder-search-again", "value", False), ("builder-engines", "value", ["af3"])])
     return dash_post(client, body)
 
 

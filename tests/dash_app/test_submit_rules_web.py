@@ -37,7 +37,7 @@ def submit_upload(client, app, batch, accepted, key="k") -> str:
                                                    ("upload-submit-selected", "n_clicks", None)],
                    [("upload-batch", "data", batch), ("upload-grid", "selectedRows", None),
                     ("upload-key", "data", key), ("upload-terms", "value", accepted),
-                    ("upload-search-again", "value", False)])
+                    ("upload-search-again", "value", False), ("upload-engines", "value", ["af3"])])
     r = dash_post(client, body)
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
     return json.dumps(r.json["response"]["upload-result"]["children"])
@@ -119,7 +119,7 @@ def builder_submit(client, app, state, accepted, key="b1"):
     body = payload(app, "shell-url.href", [("builder-submit", "n_clicks", 1)],
                    [("builder-state", "data", state), ("builder-submit-key", "data", key),
                     ("builder-terms-accept", "value", accepted), ("builder-not-before", "value", None),
-                    ("builder-search-again", "value", False)])
+                    ("builder-search-again", "value", False), ("builder-engines", "value", ["af3"])])
     r = dash_post(client, body)
     assert r.status_code == 200, r.get_data(as_text=True)[:300]
     return r.json["response"]

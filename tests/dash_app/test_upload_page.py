@@ -58,7 +58,7 @@ def test_review_over_http_lists_held_back_files_and_submit_queues_only_valid(use
                                                      ("upload-submit-selected", "n_clicks", None)],
                      [("upload-batch", "data", batch), ("upload-grid", "selectedRows", None),
                       ("upload-key", "data", "k"), ("upload-terms", "value", True),
-                      ("upload-search-again", "value", False)])
+                      ("upload-search-again", "value", False), ("upload-engines", "value", ["af3"])])
     out = dash_post(user_client, submit).json["response"]
     assert "1 job(s) queued" in json.dumps(out["upload-result"]["children"])
     found, total = jobs.list_jobs(conn, users.get_by_name(conn, "alice"))
@@ -86,7 +86,7 @@ def test_an_msa_dropped_beside_the_json_is_sent_with_it_and_a_server_path_is_ref
                                                      ("upload-submit-selected", "n_clicks", None)],
                      [("upload-batch", "data", batch), ("upload-grid", "selectedRows", None),
                       ("upload-key", "data", "k2"), ("upload-terms", "value", True),
-                      ("upload-search-again", "value", False)])
+                      ("upload-search-again", "value", False), ("upload-engines", "value", ["af3"])])
     out = dash_post(user_client, submit).json["response"]
     assert "1 job(s) queued" in json.dumps(out["upload-result"]["children"])
     found, total = jobs.list_jobs(conn, users.get_by_name(conn, "alice"))

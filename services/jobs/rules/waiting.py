@@ -95,7 +95,10 @@ def decide(fl: Floor, job: Job | stages.Candidate) -> Verdict:
         return Verdict(why=wording.per_user_limit(running, limit))
     if not fl.hosts:
         return Verdict(why=wording.NO_HOST)
-    blocked = [_host_refusal(fl, host, job) for host in fl.hosts]
+    hosts = [h for h in fl.hosts if h.offers(job.engine)]  # an engine runs only where it is offered (issue 29)
+    if not hosts:
+        return Verdict(why=wording.no_engine_host(job.engine))
+    blocked = [_host_refusal(fl, host, job) for host in hosts]
     if all(blocked):  # every host is resting, in or before maintenance, or not ready: no slot would help
         return Verdict(why=wording.waiting(*blocked))
     if fl.worker_alive is False:
@@ -103,8 +106,8 @@ def decide(fl: Floor, job: Job | stages.Candidate) -> Verdict:
     gpu, cpu = fl.free(False), fl.free(True)
     where = stages.route(fl.conn, fl.settings, job, gpu, cpu, fl.searching()) if gpu or cpu else None
     if where is not None:
-        refused = {h.name for h, why in zip(fl.hosts, blocked, strict=True) if why}
-        host = next((h for h in where.hosts if h.name not in refused), None)  # the best free host it may use
+        refused = {h.name for h, why in zip(hosts, blocked, strict=True) if why}
+        host = next((h for h in where.hosts if h.name not in refused and h.offers(job.engine)), None)  # best free
         if host is not None:
             return Verdict(host, where.phase)
     return Verdict(why=_slot_text(fl, job))  # some host could take it: it waits for a slot there

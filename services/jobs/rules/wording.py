@@ -244,3 +244,12 @@ def cancel_wording(state: JobState | str | None) -> tuple[str, str]:
     if state == JobState.QUEUED:
         return "The job leaves the queue and never starts.", "Keep it queued"
     return "The run is stopped; what it wrote so far stays in its folder.", "Keep it running"
+
+
+def no_engine_host(engine: str) -> str:
+    """Say that no host runs the job's engine (issue 29): an admin lists it in a host's `engines`."""
+    from services.engines import registry
+
+    label = registry.get(engine).label
+    return waiting(f"no host runs {label} (an admin lists {engine} in a host's engines in hosts.toml, "
+                   "or lets this machine run jobs)")

@@ -39,6 +39,9 @@ class RunSpec:
     model_dir: str = ""
     db_dir: str = ""
     stage: str = ""  # "" both stages in one run, "data" (data pipeline only) or "inference" (from a _data.json)
+    engine: str = "af3"  # another engine (issue 29): `command` is its template, `input_path` keeps its name
+    side_files: tuple[str, ...] = ()  # files the input names, relative to its folder: they travel with it
+    workdir: Path | None = None  # where the command runs (relative paths in the input resolve there); None: output
 
 
 # run_alphafold.py's own switches for running one stage (issue 16).

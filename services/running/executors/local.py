@@ -48,7 +48,7 @@ class LocalExecutor(Executor):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(_FOLDDECK_ROOT)) if p)
         try:
             self.proc = subprocess.Popen(["/bin/sh", "-c", cmd], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, cwd=spec.output_dir, env=env,
+                                         stderr=subprocess.STDOUT, cwd=spec.workdir or spec.output_dir, env=env,
                                          start_new_session=True, preexec_fn=_die_with_parent)
         except OSError as exc:
             raise ExecutorError(f"cannot start the AF3 command: {exc}") from None

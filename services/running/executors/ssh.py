@@ -52,16 +52,21 @@ class SSHExecutor(Executor):
         except HostUnreachable as exc:
             raise unavailable(self.host, self.known_hosts, exc) from None
         run_dir = remote_run_dir(self.host, spec.job_id, spec.attempt)
-        remote_input = posixpath.join(run_dir, "input.json")
+        other_engine = spec.engine != "af3"  # its input keeps its name (Boltz reads .yaml) and its side files
+        remote_input = posixpath.join(run_dir, spec.input_path.name if other_engine else "input.json")
         self.remote_output = posixpath.join(run_dir, "output")
         try:
-            self._exec_checked(f"mkdir -p {shlex.quote(self.remote_output)}")
+            folders = {posixpath.dirname(posixpath.join(run_dir, f)) for f in spec.side_files}
+            self._exec_checked("mkdir -p " + " ".join(shlex.quote(d) for d in sorted({self.remote_output, *folders})))
             with self.client.open_sftp() as sftp:
                 sftp.put(str(spec.input_path), remote_input)
+                for name in spec.side_files:  # the command runs in run_dir: the input's relative paths hold
+                    sftp.put(str(spec.input_path.parent / name), posixpath.join(run_dir, name))
         except (OSError, paramiko.SSHException) as exc:
             self._raise_if_dropped(exc)
             raise ExecutorError(f"{self.host.name}: cannot upload the input: {exc}") from None
-        cmd = render_command(self.host.af3_command or spec.command, remote_input, self.remote_output,
+        template = spec.command if other_engine else (self.host.af3_command or spec.command)
+        cmd = render_command(template, remote_input, self.remote_output,
                              spec.model_dir, spec.db_dir, spec.stage)
         # setsid -w: the command leads its own process group (killed as one) and we still get its status.
         inner = f"echo {PID_MARKER} $$; cd {shlex.quote(run_dir)} && exec /bin/sh -c {shlex.quote(cmd)}"

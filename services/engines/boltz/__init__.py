@@ -1,0 +1,1 @@
+"""Boltz-2 (MIT): YAML input, `boltz predict`, predictions/<name>/ with npz arrays and affinity_<name>.json."""
