@@ -10,7 +10,7 @@ from dash_app.builder import entity_card as EC
 from dash_app.builder import state as B
 from dash_app.builder.ids import BOND_ATOM, ERROR, LOADED, NAME, NO_PROBLEMS_YET, PROBLEM, SEED_INPUT, VALID
 from dash_app.builder.problems import Evaluation, Location, locate, shown_problems
-from dash_app.components.size_badge import size_badge
+from dash_app.components.jobs.size_badge import size_badge
 from services.af3 import rules as R
 
 MAX_PROBLEMS_SHOWN = 50  # a pasted genome would list thousands; the first fifty say enough

@@ -19,8 +19,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dash_app.components import grid_delta
-from dash_app.components.job_grid import (
+from dash_app.components.jobs import grid_delta
+from dash_app.components.jobs.job_grid import (
     DEFAULT_SORT,
     STATES,
     GridPage,

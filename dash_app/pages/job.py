@@ -19,13 +19,13 @@ from dash import Input, Output, Patch, State, callback, clientside_callback, ctx
 from dash.exceptions import PreventUpdate
 
 from dash_app.components import console as cons
-from dash_app.components import job_manage as jm
-from dash_app.components.job_grid import fmt_duration
+from dash_app.components.jobs import job_manage as jm
+from dash_app.components.jobs.job_grid import fmt_duration
+from dash_app.components.jobs.state_badge import state_badge
 from dash_app.components.results import results_plots as rp
 from dash_app.components.results import results_view as rv
 from dash_app.components.results import structure_viewer as sv
 from dash_app.components.results.engine_results import engine_body
-from dash_app.components.state_badge import state_badge
 from dash_app.context import account, conn, require_account, settings
 from dash_app.ids import page_id
 from services import jobs, results

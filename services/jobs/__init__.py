@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from services.af3.runlog.progress import Progress, progress  # noqa: F401  (re-exported for pages)
 from services.jobs.actions import cancel_job, clone_job, retry_job  # noqa: F401
-from services.jobs.backoff import (  # noqa: F401
+from services.jobs.claim.backoff import (  # noqa: F401
     HOST_UNREACHABLE,
     HostBackoff,
     backoff_seconds,
@@ -30,8 +30,7 @@ from services.jobs.backoff import (  # noqa: F401
     mark_host_down,
     mark_host_up,
 )
-from services.jobs.cli import EXIT_REFUSED, EXIT_UNREADABLE, main, problem_lines  # noqa: F401
-from services.jobs.leases import (  # noqa: F401
+from services.jobs.claim.leases import (  # noqa: F401
     adopt_slurm_job,
     check_running,
     claim_job,
@@ -41,6 +40,7 @@ from services.jobs.leases import (  # noqa: F401
     record_process,
     start_attempt,
 )
+from services.jobs.cli import EXIT_REFUSED, EXIT_UNREADABLE, main, problem_lines  # noqa: F401
 from services.jobs.manage import pin_job, rename_job, set_not_before  # noqa: F401
 from services.jobs.model import FINISHED, SELECT_JOB, SORTS, WORKER_LOST, Job, JobState, log  # noqa: F401
 from services.jobs.queries import (  # noqa: F401

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from services.hosts import Host, load_hosts
-from services.jobs.backoff import HostEvent, host_event
+from services.jobs.claim.backoff import HostEvent, host_event
 from services.metrics import history
 from services.metrics.collect_local import LocalCollector
 from services.metrics.collect_ssh import Backoff, HostPoller, SshCollector

@@ -21,8 +21,9 @@ from services.af3.input_files import InputFileRefused
 from services.af3.runlog.progress import DATA_DONE, Tracker
 from services.engines import registry
 from services.hosts import Host
-from services.jobs import Job, JobState, joblog, stages
-from services.jobs.stages import BOTH, DATA, INFERENCE
+from services.jobs import Job, JobState, joblog
+from services.jobs.claim import stages
+from services.jobs.claim.stages import BOTH, DATA, INFERENCE
 from services.msa import msa_cache
 from services.platform import defaults, disk
 from services.platform.settings import Settings

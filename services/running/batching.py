@@ -2,7 +2,7 @@
 
 `run_alphafold.py --input_dir` folds every input in the folder in one process: the model starts and its
 weights load once, and each bucket compiles once. The worker claims the lead job as usual, the queue adds
-companions (services.jobs.batches), and a `BatchRun` runs them together: each job keeps its own attempt,
+companions (services.jobs.claim.batches), and a `BatchRun` runs them together: each job keeps its own attempt,
 its own output folder (`attempt-N/<name>/`, moved there when AF3 says the job is done), its own log (the
 stream is split at AF3's per-job lines "Running fold job NAME..." and "Fold job NAME done, output written
 to PATH") and its own state. A failure fails the job being folded and requeues those not yet started;
@@ -21,8 +21,9 @@ from pathlib import Path
 
 from services import jobs
 from services.hosts import Host
-from services.jobs import Job, JobState, batches, joblog
-from services.jobs.stages import INFERENCE
+from services.jobs import Job, JobState, joblog
+from services.jobs.claim import batches
+from services.jobs.claim.stages import INFERENCE
 from services.platform import defaults
 from services.platform.settings import Settings
 from services.running.attempt import Attempt, end_attempt, tracker_for

@@ -25,7 +25,7 @@ import threading
 from services import jobs
 from services.hosts import Host, load_hosts
 from services.jobs import Job, JobState
-from services.jobs.stages import DATA
+from services.jobs.claim.stages import DATA
 from services.platform import applog, db, defaults, disk
 from services.platform.errors import SettingsError
 from services.platform.settings import Settings

@@ -22,7 +22,7 @@ def click(dash_duo, element) -> None:
 
 
 def test_admin101_create_user_error_beside_the_form(live, conn):
-    from dash_app.pages import admin_users as page
+    from dash_app.pages.admin import admin_users as page
 
     dash_duo = live
     dash_duo.driver.set_window_size(1366, 700)

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from dash_app.components.job_grid import load_page
+from dash_app.components.jobs.job_grid import load_page
 from services import jobs
 from services.people import users
 from tests.browser.conftest import browser_login

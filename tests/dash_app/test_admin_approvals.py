@@ -12,7 +12,7 @@ from tests.services.test_approvals import BIG_SEQ
 from tests.services.test_jobs import af3
 
 # the page's ids (a page module can only be imported once an app exists)
-aq = SimpleNamespace(**{k.upper(): page_id("dash_app.pages.admin_queue", k.replace("_", "-")) for k in (
+aq = SimpleNamespace(**{k.upper(): page_id("dash_app.pages.admin.admin_queue", k.replace("_", "-")) for k in (
     "approvals", "approve_job", "approve_note", "approve", "reject", "refresh", "tick")})
 
 
@@ -43,7 +43,7 @@ def test_admin_lists_approves_and_rejects(app, admin_client, conn, settings):
 
 
 def test_job_page_tells_the_owner(app, conn, settings):
-    from dash_app.components import job_manage as jm
+    from dash_app.components.jobs import job_manage as jm
 
     gated = settings.with_overrides(approval_tokens=100)
     alice = users.get_by_name(conn, "alice")
@@ -62,8 +62,8 @@ def test_users_page_shows_disk_use_and_flags_a_user(app, admin_client, conn, set
     alice = users.get_by_name(conn, "alice")
     jobs.submit(conn, settings, alice, af3("sized"))
     retention.measure_disk(conn, settings)
-    grid, flag = (page_id("dash_app.pages.admin_users", x) for x in ("grid", "approval-flag"))
-    refresh = page_id("dash_app.pages.admin_users", "refresh")
+    grid, flag = (page_id("dash_app.pages.admin.admin_users", x) for x in ("grid", "approval-flag"))
+    refresh = page_id("dash_app.pages.admin.admin_users", "refresh")
     rows = dash_post(admin_client, callback_body(app, f"{grid}.rowData", {f"{refresh}.data": 1})).get_json()
     row = next(r for r in rows["response"][grid]["rowData"] if r["username"] == "alice")
     assert row["disk"].endswith(" B") and row["disk"] != "0 B" and row["approval"] == "large jobs"
@@ -86,11 +86,11 @@ def test_queue_page_says_why_each_job_waits(app, admin_client, conn, settings):
     alice = users.get_by_name(conn, "alice")
     job = jobs.submit(conn, settings, alice, af3("held"))
     maintenance.add_window(conn, admin, "local", time.time() - 60, time.time() + 3600, "disk swap")
-    status = page_id("dash_app.pages.admin_queue", "status")
-    state = page_id("dash_app.pages.admin_queue", "state")
+    status = page_id("dash_app.pages.admin.admin_queue", "status")
+    state = page_id("dash_app.pages.admin.admin_queue", "state")
     body = callback_body(app, f"{status}.children", {f"{aq.TICK}.n_intervals": 1, f"{aq.REFRESH}.data": 0,
                                                      f"{state}.value": "active"})
-    rows = dash_post(admin_client, body).get_json()["response"][page_id("dash_app.pages.admin_queue", "grid")]
+    rows = dash_post(admin_client, body).get_json()["response"][page_id("dash_app.pages.admin.admin_queue", "grid")]
     [row] = [r for r in rows["rowData"] if r["id"] == job.id]
     assert row["why"].startswith("waiting: local in maintenance until ")
 
@@ -102,13 +102,13 @@ def test_maintenance_page_is_admin_only(app, admin_client):
     client = app.server.test_client()
     assert login(client, "alice", USER_PASSWORD).status_code == 302
     assert client.get("/admin/maintenance").status_code == 403
-    body = callback_body(app, page_id("dash_app.pages.admin_maintenance", "alert") + ".children",
-                         {page_id("dash_app.pages.admin_maintenance", "create") + ".n_clicks": 1})
+    body = callback_body(app, page_id("dash_app.pages.admin.admin_maintenance", "alert") + ".children",
+                         {page_id("dash_app.pages.admin.admin_maintenance", "create") + ".n_clicks": 1})
     assert dash_post(client, body).status_code == 403
 
 
 def test_dashboard_row_says_awaiting_approval(conn, settings):
-    from dash_app.components.job_grid import stage_text
+    from dash_app.components.jobs.job_grid import stage_text
 
     gated = settings.with_overrides(approval_tokens=100)
     job = jobs.submit(conn, gated, users.get_by_name(conn, "alice"), af3("big", BIG_SEQ))

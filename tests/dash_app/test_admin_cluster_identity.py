@@ -7,7 +7,7 @@ from services.people import cluster_identity
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login
 from tests.dash_app.test_second_user import callback_body
 
-PAGE = "dash_app.pages.admin_users"
+PAGE = "dash_app.pages.admin.admin_users"
 GRID, REFRESH, USER, ACCOUNT, KEY, SAVE = (page_id(PAGE, k) for k in (
     "grid", "refresh", "cluster-user", "cluster-account", "cluster-key", "save-cluster"))
 

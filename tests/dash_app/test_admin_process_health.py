@@ -68,7 +68,7 @@ def test_queue_page_shows_a_stopped_worker_in_red(app, admin_client, settings, t
 
 
 def test_a_worker_past_its_lease_is_not_responding(app, settings):
-    from dash_app.pages import admin_queue  # registers a page: only once the app exists
+    from dash_app.pages.admin import admin_queue  # registers a page: only once the app exists
 
     conn = db.connect(settings.db_path)
     jobs.register_worker(conn, "w-1", "node1", 1234)

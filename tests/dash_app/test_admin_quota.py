@@ -8,7 +8,7 @@ from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, dash_post, login
 from tests.dash_app.test_import_results import _import_page, _server_zip
 from tests.dash_app.test_second_user import callback_body
 
-PAGE = "dash_app.pages.admin_users"
+PAGE = "dash_app.pages.admin.admin_users"
 GRID, REFRESH, QUOTA, SAVE = (page_id(PAGE, k) for k in ("grid", "refresh", "quota", "save-quota"))
 
 

@@ -32,7 +32,7 @@ def test_queue_page_slots_carry_the_cluster_line(app, conn, settings):
     settings.hosts_path.write_text('[[host]]\nname = "cluster"\nkind = "slurm"\nwork_dir = "/shared/fd"\n'
                                    'max_jobs = 5\n')
     publish(settings)
-    page = sys.modules["dash_app.pages.admin_queue"]
+    page = sys.modules["dash_app.pages.admin.admin_queue"]
     view = admin.queue_overview(conn, settings, users.get_by_name(conn, "admin"))
     with app.server.test_request_context():
         clusters = page._clusters()  # what the page's callback reads: the sampler's last tick

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dash_app.components.job_grid import DEFAULT_SORT, SORT_KEYS, column_defs, load_page, sort_key
+from dash_app.components.jobs.job_grid import DEFAULT_SORT, SORT_KEYS, column_defs, load_page, sort_key
 from services import jobs
 from services.people import users
 from services.platform.errors import InvalidInput

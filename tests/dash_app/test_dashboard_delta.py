@@ -10,8 +10,8 @@ import dataclasses
 
 import pytest
 
-from dash_app.components import grid_delta
-from dash_app.components.job_grid import ROW_COLUMNS, load_page, to_row
+from dash_app.components.jobs import grid_delta
+from dash_app.components.jobs.job_grid import ROW_COLUMNS, load_page, to_row
 from services import jobs
 from services.hosts import Host
 from services.people import users

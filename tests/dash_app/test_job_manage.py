@@ -10,7 +10,7 @@ import json
 import pytest
 
 from dash_app.components import console as cons
-from dash_app.components import job_manage as jm
+from dash_app.components.jobs import job_manage as jm
 from services import jobs
 from tests.conftest import dash_post
 from tests.dash_app import test_second_user as su

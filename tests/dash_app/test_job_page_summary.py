@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dash_app.components.job_grid import load_page
+from dash_app.components.jobs.job_grid import load_page
 from services import jobs
 from services.jobs import joblog
 from services.people import users

@@ -8,7 +8,7 @@ import pytest
 from flask_login import login_user
 
 from dash_app.auth import LoginUser
-from dash_app.components import job_manage as jm
+from dash_app.components.jobs import job_manage as jm
 from services import jobs
 from services.operations import retention
 from tests.services.test_jobs_manage import finished

@@ -400,7 +400,7 @@ def test_router_inputs_are_checked_by_position_not_by_name(app, bob_client, alic
 
 def test_msa_cache_clear_is_refused_to_bob(app, bob_client, conn, settings, alice):
     """The admin card's Clear cache (issue 16), posted by hand: refused, and alice's cached chains stay."""
-    queue = sys.modules["dash_app.pages.admin_queue"]
+    queue = sys.modules["dash_app.pages.admin.admin_queue"]
     now = time.time()
     conn.execute("INSERT INTO msa_cache (owner_id, key, context, chain_type, length, has_templates, path, bytes, "
                  "created_at, last_used_at) VALUES (?, 'k', 'c', 'protein', 20, 1, '/nowhere.json', 10, ?, ?)",

@@ -2,7 +2,7 @@
 pending with Slurm's reason, running with the node, requeued, and a cancel that clears the line."""
 from __future__ import annotations
 
-from dash_app.components.job_grid import load_page
+from dash_app.components.jobs.job_grid import load_page
 from services import jobs
 from services.jobs import JobState
 from services.people import api_tokens, users

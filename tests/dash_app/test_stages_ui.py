@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from dash_app.components.job_grid import stage_text
+from dash_app.components.jobs.job_grid import stage_text
 from services import jobs
 from services.jobs import JobState
 from services.jobs.rules import wording

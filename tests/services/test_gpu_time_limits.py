@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from dash_app.components.size_badge import human_seconds
+from dash_app.components.jobs.size_badge import human_seconds
 from services import jobs
 from services.af3 import estimate_size
 from services.af3.size import gpu_seconds

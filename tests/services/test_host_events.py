@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from services import jobs
-from services.jobs.backoff import HostEvent, host_event
+from services.jobs.claim.backoff import HostEvent, host_event
 from services.notify.toasts import latest_id, toasts_since
 from services.operations.sampler import Sampler
 from services.people import users

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from services import jobs
-from services.jobs import JobState, joblog, stages
+from services.jobs import JobState, joblog
+from services.jobs.claim import stages
 from services.jobs.rules import waiting, wording
 from services.msa.msa_cache import Reused
 

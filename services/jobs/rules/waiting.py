@@ -3,7 +3,7 @@
 `decide(floor, job)` goes through every blocker in order — approval, a paused queue, "not before", the
 per-user limit, no host, then each host: backoff after a failed connect, maintenance, preflight, and the
 free GPU or CPU slot (or another job's MSA search of the same chain) — and returns either the host and
-phase to run on or the words that say why not. `services.jobs.leases.claim_job` starts what it places;
+phase to run on or the words that say why not. `services.jobs.claim.leases.claim_job` starts what it places;
 the job page, the admin queue, the API and the CLI show its `why`. The claim's SQL only picks candidates
 in fair order; every rule it applies is decided again here, so the two cannot drift (issue 23: a host in
 backoff made the claim return nothing while the job said "waiting for a free GPU").
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from services.hosts import Host, load_hosts
-from services.jobs import stages
+from services.jobs.claim import stages
 from services.jobs.model import Job, JobState
 from services.jobs.rules import placement, wording
 from services.jobs.workers import queue_paused, slot_use

@@ -13,7 +13,7 @@ import threading
 
 from services.hosts import Host, install_tag, load_hosts
 from services.jobs import joblog
-from services.jobs.leases import reap_expired
+from services.jobs.claim.leases import reap_expired
 from services.jobs.model import Job, job_event, log
 from services.platform.errors import HostUnreachable, SettingsError
 from services.platform.settings import Settings

@@ -15,7 +15,7 @@ from pathlib import Path
 from services.af3.names import sanitised_name
 from services.af3.size import bucket_for
 from services.hosts import Host
-from services.jobs import stages
+from services.jobs.claim import stages
 from services.jobs.model import Job, job_event, load_job
 from services.jobs.rules import approval
 from services.jobs.workers import queue_paused

@@ -24,7 +24,7 @@ from services.platform.db import transaction
 from services.platform.settings import Settings
 
 BOTH, DATA, INFERENCE = "", "data", "inference"
-PHASE_WORDS = wording.PHASE_WORDS  # the claim's log lines name the phase (services.jobs.leases)
+PHASE_WORDS = wording.PHASE_WORDS  # the claim's log lines name the phase (services.jobs.claim.leases)
 
 
 @dataclass(frozen=True)

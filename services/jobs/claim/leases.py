@@ -7,8 +7,9 @@ import time
 
 from services.af3.runlog.progress import Tracker
 from services.hosts import Host
-from services.jobs import joblog, stages
-from services.jobs.backoff import HOST_UNREACHABLE
+from services.jobs import joblog
+from services.jobs.claim import stages
+from services.jobs.claim.backoff import HOST_UNREACHABLE
 from services.jobs.model import SELECT_JOB, WORKER_LOST, Job, JobState, job_event, load_job, to_job
 from services.jobs.rules import approval, waiting
 from services.platform import defaults

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import dash_ag_grid as dag
 
-from dash_app.components import grid_delta
+from dash_app.components.jobs import grid_delta
 from services import jobs
 from services.jobs import Job, JobState
 from services.jobs.rules.wording import stage_text

@@ -1,0 +1,1 @@
+"""The admin pages: queue, users, maintenance windows, the application log."""
