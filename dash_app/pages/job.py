@@ -332,7 +332,8 @@ def show_model(key, colour_by, console_cursor):
 
 @callback(Output(rv.PAE, "figure"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
           Output(rv.PAEMIN, "figure"), Output(rv.TROUBLE, "children"), Output(rv.TOKENS, "data"),
-          Output(rv.NOTE, "children"), Input(rv.SAMPLE, "value"), State(cons.cid("cursor", KEY), "data"))
+          Output(rv.NOTE, "children"), Output(rv.CHAINS, "children"), Input(rv.SAMPLE, "value"),
+          State(cons.cid("cursor", KEY), "data"))
 def show_sample(key, console_cursor):
     """Switch PAE, pLDDT, chain-pair matrices and warnings to the chosen sample (apart from the model:
     a large sample's PAE is parsed on its first visit, and the model should not wait for that)."""
@@ -340,8 +341,8 @@ def show_sample(key, console_cursor):
         job = _results_job(console_cursor)
     except JobNotFound:
         raise PreventUpdate from None
-    view = rv.sample_view(job.output_path, key, cache_dir=settings().data_dir / defaults.RESULTS_CACHE_DIR)
-    return view.pae, view.plddt, view.iptm, view.pae_min, view.trouble, view.tokens, view.note
+    view = rv.sample_view(job.id, job.output_path, key, cache_dir=settings().data_dir / defaults.RESULTS_CACHE_DIR)
+    return view.pae, view.plddt, view.iptm, view.pae_min, view.trouble, view.tokens, view.note, view.chains
 
 
 def _box(selected: dict | None) -> list[tuple[float, float]]:
@@ -389,6 +390,11 @@ def link_structure_click(focus, tokens):
     pae["layout"]["shapes"] = rp.pae_shapes(tokens["chains"], tokens["n"], index)
     plddt["layout"]["shapes"] = rp.plddt_shapes(tokens["chains"], tokens["n"], [(index, index)])
     return pae, plddt
+
+
+# The PAE's hover, in residues: the pixel under the pointer read back through the token map.
+clientside_callback(rp.PAE_HOVER_JS, Output(rv.PAE_HOVER, "children"), Input(rv.PAE, "hoverData"),
+                    State(rv.TOKENS, "data"))
 
 
 # The viewer reports what Mol* really selected as {chains: [...]}: residues per chain, e.g. "A:11,B:5".

@@ -74,6 +74,20 @@ def download_output(job_id: int, relative: str) -> Response:
     return send_file(path, as_attachment=True, download_name=path.name, max_age=0)
 
 
+def pae_image(job_id: int, key: str) -> Response:
+    """Send the PAE image of one sample (the results card's PAE map; parsed once, then from the cache)."""
+    job = _visible_job(job_id)
+    files = results.find_sample(results.describe_folder(job.output_path), key) if job.output_path else None
+    cache = current_app.config["FOLDDECK_SETTINGS"].data_dir / defaults.RESULTS_CACHE_DIR
+    conf = results.sample_confidences(files, cache_dir=cache) if files else None
+    if conf is None or not conf.pae_png:
+        abort(404, description=f"Job {job.id} has no PAE for sample {key!r}.")
+    response = Response(conf.pae_png, mimetype="image/png")
+    # the address carries the image's checksum, so a cached copy is never stale
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
 def download_slurm_script(job_id: int) -> Response:
     """Show (or, with ?download=1, send) the batch script of the job's latest attempt in Slurm."""
     job = _visible_job(job_id)
@@ -163,6 +177,7 @@ def init_job_routes(server: Flask) -> None:
     server.add_url_rule("/api/jobs/<int:job_id>/log", "job_log", download_log)
     server.add_url_rule("/api/jobs/<int:job_id>/input", "job_input", download_input)
     server.add_url_rule("/api/jobs/<int:job_id>/files/<path:relative>", "job_file", download_output)
+    server.add_url_rule("/api/jobs/<int:job_id>/pae/<key>.png", "job_pae_image", pae_image)
     server.add_url_rule("/api/jobs/<int:job_id>/slurm-script", "job_slurm_script", download_slurm_script)
     server.add_url_rule("/api/jobs/<int:job_id>/archive", "job_archive", download_archive)
     server.add_url_rule("/api/jobs/import", "job_import", csrf.exempt(import_results), methods=["POST"])

@@ -1,7 +1,8 @@
-"""One sample's confidence arrays (PAE, per-token pLDDT), read within bounds and reduced for plotting.
+"""One sample's confidence arrays (PAE, per-token pLDDT), read within bounds and ready for plotting.
 
 The PAE of a large job is tens of millions of numbers: it is read from the file's text by numpy,
-block-averaged to a plottable size, and cached on disk so a large sample is parsed once.
+drawn as an image with one pixel per token pair (`pae_image`: nothing averaged), and cached on
+disk so a large sample is parsed once.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pandas as pd
 from services.platform import defaults
 from services.results.folder import SampleFiles, describe_folder, find_sample
 from services.results.mmcif_atoms import read_residues
+from services.results.pae_image import pae_image
 from services.results.scores import sample_scores
 
 
@@ -31,13 +33,18 @@ class Token:
     atom: str  # atom name for per-atom tokens, "" for a residue
     plddt: float | None
 
+    @property
+    def label(self) -> str:
+        """What a person reads: "A LYS 94", or "B ATP 1 C4'" for one atom of a ligand."""
+        return f"{self.chain} {self.name or '?'} {self.number}{' ' + self.atom if self.atom else ''}"
+
 
 @dataclass(frozen=True)
 class Confidences:
-    """One sample's confidence arrays, reduced for plotting."""
+    """One sample's confidence arrays, ready for plotting."""
 
-    pae: list[list[float]]  # block-averaged token x token PAE (Å)
-    pae_block: int  # tokens per heatmap cell (1 = full resolution)
+    pae_png: bytes  # the token x token PAE as a palette PNG, one pixel per token pair (see pae_image)
+    pae_block: int  # tokens per pixel side: 1 = every cell; above that, each pixel is its block's minimum
     tokens: list[Token]  # PAE order; pLDDT per residue for polymers, per atom for ligands
     chain_starts: list[tuple[str, int]]  # (chain id, first token index) in input order
     note: str = ""  # why nothing could be plotted, when arrays are empty
@@ -50,20 +57,6 @@ class Confidences:
 def _starts(chain_ids: list[str]) -> list[tuple[str, int]]:
     """Return where each run of equal chain ids begins."""
     return [(c, i) for i, c in enumerate(chain_ids) if i == 0 or chain_ids[i - 1] != c]
-
-
-def _block_mean(matrix: np.ndarray, max_cells: int) -> tuple[np.ndarray, int]:
-    """Average square blocks so the matrix is at most max_cells wide (NaN-aware, edge blocks partial)."""
-    n = matrix.shape[0]
-    block = max(1, -(-n // max_cells))
-    if block == 1:
-        return matrix, 1
-    cells = -(-n // block)
-    padded = np.full((cells * block, cells * block), np.nan, dtype=matrix.dtype)
-    padded[:n, :n] = matrix
-    with np.errstate(invalid="ignore"):
-        reduced = np.nanmean(padded.reshape(cells, block, cells, block), axis=(1, 3))
-    return reduced, block
 
 
 def _tokens(token_chains: list[str], token_res: list[int], model: Path | None) -> list[Token]:
@@ -86,7 +79,7 @@ def _tokens(token_chains: list[str], token_res: list[int], model: Path | None) -
         count = j - i + 1
         if res is None:
             out += [Token(token_chains[k], int(token_res[k]), "", "", None) for k in range(i, j + 1)]
-        elif (count == 1 and not res.hetero) or len(res.atoms) != count:
+        elif (count == 1 and res.polymer) or len(res.atoms) != count:
             plddt = round(float(np.mean(res.plddts)), 2)
             out += [Token(res.chain, res.number, res.name, "", plddt) for _ in range(count)]
         else:
@@ -97,7 +90,7 @@ def _tokens(token_chains: list[str], token_res: list[int], model: Path | None) -
 
 
 def _empty(note: str) -> Confidences:
-    return Confidences([], 0, [], [], note=note)
+    return Confidences(b"", 0, [], [], note=note)
 
 
 def array_text(data: bytes, key: str, nested: bool) -> bytes | None:
@@ -151,10 +144,10 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, list[str], list[int]]:
 def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,
                        max_cells: int = defaults.RESULTS_PAE_MAX_CELLS,
                        cache_dir: Path | None = None) -> Confidences | None:
-    """Return one sample's PAE (block-averaged) and per-token pLDDT, or None when it has no arrays.
+    """Return one sample's PAE (as an image) and per-token pLDDT, or None when it has no arrays.
 
     Files over `max_bytes` are not parsed: the note says so and points at the download. With
-    `cache_dir`, the reduced arrays are kept there (keyed by file, size and mtime), so a large
+    `cache_dir`, the image and tokens are kept there (keyed by file, size and mtime), so a large
     sample is parsed once, not on every visit.
     """
     path = files.confidences
@@ -165,7 +158,7 @@ def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CON
         return _empty(f"{path.name} is {stat.st_size / 1024 / 1024:.0f} MB; download it to look at it.")
     if cache_dir is None:
         return _reduce(files, path, max_cells)
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_cells}"
+    key = f"png|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_cells}|{_model_stamp(files.model)}"
     with diskcache.Cache(str(cache_dir)) as cache:
         hit = cache.get(key)
         if isinstance(hit, Confidences):
@@ -182,6 +175,15 @@ def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CON
     return conf
 
 
+def _model_stamp(model: Path | None) -> str:
+    """Return what identifies the model file's version (the tokens' names come from it)."""
+    try:
+        stat = model.stat() if model else None
+    except OSError:
+        return ""
+    return f"{stat.st_size}|{stat.st_mtime_ns}" if stat else ""
+
+
 def _reduce(files: SampleFiles, path: Path, max_cells: int) -> Confidences:
     try:
         pae, token_chains, token_res = _read_arrays(path)
@@ -189,13 +191,12 @@ def _reduce(files: SampleFiles, path: Path, max_cells: int) -> Confidences:
         return _empty(f"{path.name} could not be read: {exc}")
     if pae.ndim != 2 or pae.shape[0] != pae.shape[1] or pae.shape[0] != len(token_chains):
         return _empty(f"{path.name} has a PAE that is not tokens x tokens.")
-    reduced, block = _block_mean(pae, max_cells)
+    image = pae_image(pae, max_cells)
     try:
         tokens = _tokens(token_chains, token_res, files.model)
     except (OSError, ValueError, KeyError, IndexError) as exc:
         return _empty(f"{files.model.name if files.model else 'the model'} could not be read: {exc}")
-    return Confidences(pae=np.round(reduced.astype(float), 1).tolist(), pae_block=block, tokens=tokens,
-                       chain_starts=_starts(token_chains))
+    return Confidences(pae_png=image.png, pae_block=image.block, tokens=tokens, chain_starts=_starts(token_chains))
 
 
 def best_confidences(job_dir: Path, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,
