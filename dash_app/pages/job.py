@@ -330,7 +330,7 @@ def show_model(key, colour_by, console_cursor):
     return rv.sample_model(job.id, job.output_path, key, colour_by or "plddt")
 
 
-@callback(Output(rv.PAE, "figure"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
+@callback(Output(rv.PAE_FIG, "data"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
           Output(rv.PAEMIN, "figure"), Output(rv.TROUBLE, "children"), Output(rv.TOKENS, "data"),
           Output(rv.NOTE, "children"), Output(rv.CHAINS, "children"), Input(rv.SAMPLE, "value"),
           State(cons.cid("cursor", KEY), "data"))
@@ -391,6 +391,8 @@ def link_structure_click(focus, tokens):
     plddt["layout"]["shapes"] = rp.plddt_shapes(tokens["chains"], tokens["n"], [(index, index)])
     return pae, plddt
 
+
+clientside_callback(rp.LOAD_PAE_JS, Output(rv.PAE, "figure"), Input(rv.PAE_FIG, "data"))
 
 # The PAE's hover, in residues: the pixel under the pointer read back through the token map.
 clientside_callback(rp.PAE_HOVER_JS, Output(rv.PAE_HOVER, "children"), Input(rv.PAE, "hoverData"),

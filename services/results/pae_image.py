@@ -20,6 +20,7 @@ import numpy as np
 STEP = 0.125  # Å per colour level: 256 levels cover AF3's 0-31.75 Å range
 LEVELS = 256
 PAE_MAX = STEP * (LEVELS - 1)  # 31.875 Å, the top of the colour scale
+ZLIB_LEVEL = 1  # 5,000 tokens: ~2 s at level 1 against ~5 s at 6, for a PNG only ~4 % larger
 # ColorBrewer "Greens" (what AlphaFold Server and plotly's Greens use), dark = low error
 _ANCHORS = ("#00441b", "#006d2c", "#238b45", "#41ab5d", "#74c476", "#a1d99b", "#c7e9c0", "#e5f5e0", "#f7fcf5")
 
@@ -82,7 +83,7 @@ def png(level_rows: np.ndarray) -> bytes:
     raw[1:, 1:] = level_rows[1:] - level_rows[:-1]  # uint8 arithmetic wraps mod 256, as PNG wants
     header = struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"PLTE", PALETTE.tobytes())
-            + _chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + _chunk(b"IEND", b""))
+            + _chunk(b"IDAT", zlib.compress(raw.tobytes(), ZLIB_LEVEL)) + _chunk(b"IEND", b""))
 
 
 @dataclass(frozen=True)

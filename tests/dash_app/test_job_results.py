@@ -41,7 +41,7 @@ def _call(client, output: list[tuple[str, str]], inputs: list[tuple[str, str, ob
     return r.get_json()["response"]
 
 
-SAMPLE_OUT = [(rv.PAE, "figure"), (rv.PLDDT, "figure"), (rv.IPTM, "figure"), (rv.PAEMIN, "figure"),
+SAMPLE_OUT = [(rv.PAE_FIG, "data"), (rv.PLDDT, "figure"), (rv.IPTM, "figure"), (rv.PAEMIN, "figure"),
               (rv.TROUBLE, "children"), (rv.TOKENS, "data"), (rv.NOTE, "children"), (rv.CHAINS, "children")]
 
 
@@ -79,7 +79,7 @@ def test_choosing_another_sample_switches_plots_and_structure(user_client, done_
     first, second = (_sample(user_client, done_job.id, k) for k in ("seed-1_sample-0", "seed-1_sample-2"))
     y = [_values(first[rv.PLDDT]["figure"]["data"][0]["y"]), _values(second[rv.PLDDT]["figure"]["data"][0]["y"])]
     assert len(y[0]) == len(y[1]) == 209 and y[0] != y[1]
-    sources = [out[rv.PAE]["figure"]["data"][0]["source"] for out in (first, second)]
+    sources = [out[rv.PAE_FIG]["data"]["source"] for out in (first, second)]
     assert sources[0] != sources[1] and all(s.startswith(f"/api/jobs/{done_job.id}/pae/") for s in sources)
     images = [user_client.get(src) for src in sources]
     assert all(r.status_code == 200 and r.mimetype == "image/png" for r in images)
@@ -186,7 +186,7 @@ def test_real_v300_output_shows_per_chain_scores_and_residue_names(tmp_path):
     assert view.tokens["step"] == pae_image.STEP and len(view.tokens["palette"]) == 3 * pae_image.LEVELS
     hover = view.iptm.data[0].customdata
     assert hover[0][0] == "chain A: chain pTM 0.93" and hover[0][1] == "chain A with chain B: ipTM 0.74"
-    assert view.pae.data[0].source.startswith("/api/jobs/7/pae/best.png?v=")
+    assert view.pae["source"].startswith("/api/jobs/7/pae/best.png?v=") and view.pae["figure"].data[0].type == "image"
 
 
 def test_a_modified_residue_stays_in_the_cartoon(tmp_path):

@@ -79,8 +79,8 @@ def test_plots_are_built_from_the_reduced_arrays(job_dir):
     from dash_app.components.results.results_plots import pae_figure, plddt_figure
 
     conf = results.best_confidences(job_dir)
-    image = pae_figure(conf, "/api/jobs/1/pae/best.png").data[0]
-    assert image.type == "image" and image.source == "/api/jobs/1/pae/best.png" and image.dx == 1
+    image = pae_figure(conf).data[0]
+    assert image.type == "image" and image.dx == 1 and image.x0 == 0
     traces = plddt_figure(conf).data
     assert sum(len(d.y) for d in traces) == len(conf.tokens)
     assert [d.name for d in traces] == ["residues (polymer)", "ligand / per-atom"]

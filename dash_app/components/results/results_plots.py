@@ -2,8 +2,10 @@
 
 The x axis of the pLDDT plot and both PAE axes are the same token index, so a range picked on
 one is the same residues on the other. The PAE is an image with one pixel per token pair
-(services.results.pae_image), loaded by URL: a heatmap trace of 25 million cells would not draw.
-Its hover is written by the page from the hovered pixel (`PAE_HOVER_JS`), in residues.
+(services.results.pae_image): a heatmap trace of 25 million cells would not draw. Plotly's image
+trace takes only data URIs, so the server sends the figure and the PNG's address, and the
+browser fetches the PNG (binary, cacheable) and puts it in (`LOAD_PAE_JS`). The hover line is
+written by the page from the hovered pixel (`PAE_HOVER_JS`), in residues.
 """
 from __future__ import annotations
 
@@ -50,14 +52,14 @@ def pae_shapes(starts: list[list], total: int, mark: int | None = None) -> list[
     return shapes
 
 
-def pae_figure(conf: Confidences, source: str) -> go.Figure:
-    """Return the PAE map (row = aligned on token i) from its image at `source`, chain borders on top.
+def pae_figure(conf: Confidences) -> go.Figure:
+    """Return the PAE map (row = aligned on token i) with chain borders; `LOAD_PAE_JS` puts the image in.
 
     One pixel per token pair; when the job is larger than the image (`pae_block` > 1) each pixel
     is its block's minimum and the title says so.
     """
     block, total = conf.pae_block, len(conf.tokens)
-    image = go.Image(source=source, x0=(block - 1) / 2, dx=block, y0=(block - 1) / 2, dy=block, hoverinfo="none",
+    image = go.Image(source="", x0=(block - 1) / 2, dx=block, y0=(block - 1) / 2, dy=block, hoverinfo="none",
                      name="PAE")
     # the image carries no colour bar: an invisible point draws the scale
     scale = go.Scatter(x=[0], y=[0], mode="markers", hoverinfo="skip", showlegend=False,
@@ -76,6 +78,24 @@ def pae_figure(conf: Confidences, source: str) -> go.Figure:
                       yaxis={"tickvals": ticks, "ticktext": labels, "title": "aligned chain",
                              "range": [total - 0.5, -0.5], "scaleanchor": "x", "showgrid": False, "zeroline": False})
     return fig
+
+
+# Fetch the PNG, make it the image trace's data URI, and hand the figure to the graph.
+LOAD_PAE_JS = """async (stored) => {
+    if (!stored || !stored.figure) { return window.dash_clientside.no_update; }
+    const fig = stored.figure;
+    if (stored.source) {
+        const answer = await fetch(stored.source, {credentials: 'same-origin'});
+        if (!answer.ok) { throw new Error('PAE image: ' + answer.status); }
+        const blob = await answer.blob();
+        fig.data[0].source = await new Promise((resolve, reject) => {
+            const reader = new FileReader();
+            reader.onload = () => resolve(reader.result); reader.onerror = reject;
+            reader.readAsDataURL(blob);
+        });
+    }
+    return fig;
+}"""
 
 
 # The PAE's hover line: the hovered pixel's colour back to its value (nearest palette entry), and

@@ -25,7 +25,7 @@ MOLSTAR_URL, MOLSTAR_READY = f"{PREFIX}-molstar-url", f"{PREFIX}-molstar-ready"
 BODY, SAMPLE, COLOUR, VIEWER, PAE, PLDDT, IPTM, PAEMIN, TROUBLE, TOKENS, NOTE, LINKED, VIEWER_SEL, SCORES = (
     f"{PREFIX}-{x}" for x in ("body", "sample", "colour", "viewer", "pae", "plddt", "iptm", "paemin",
                               "trouble", "tokens", "note", "linked", "viewer-sel", "scores"))
-PAE_HOVER, CHAINS = f"{PREFIX}-pae-hover", f"{PREFIX}-chains"
+PAE_HOVER, CHAINS, PAE_FIG = f"{PREFIX}-pae-hover", f"{PREFIX}-chains", f"{PREFIX}-pae-fig"
 CARD = "job-results-card"
 
 
@@ -104,6 +104,7 @@ def body(job_id: int, res: results.Results) -> list:
         html.Div(id=CHAINS, className="table-responsive mt-2"),
         html.Div(id=NOTE, className="text-muted small"),
         dcc.Store(id=TOKENS),
+        dcc.Store(id=PAE_FIG),  # the PAE figure and its image's address; the browser joins them (LOAD_PAE_JS)
     ]
 
 
@@ -111,7 +112,7 @@ def body(job_id: int, res: results.Results) -> list:
 class SampleView:
     """What the page shows for one sample."""
 
-    pae: go.Figure
+    pae: dict  # {"figure": the PAE figure without its image, "source": the image's address or None}
     plddt: go.Figure
     iptm: go.Figure
     pae_min: go.Figure
@@ -194,10 +195,12 @@ def sample_view(job_id: int, output_path: str, key: str, cache_dir: Path | None 
     conf = results.sample_confidences(files, cache_dir=cache_dir) if files else None
     note = conf.note if conf else "This sample has no confidences file."
     if conf and not conf.note:
-        pae, plddt = rp.pae_figure(conf, pae_url(job_id, key, conf)), rp.plddt_figure(conf)
+        pae = {"figure": rp.pae_figure(conf), "source": pae_url(job_id, key, conf)}
+        plddt = rp.plddt_figure(conf)
         tokens, chain_ids = sv.token_map(conf.tokens, conf.pae_block), conf.chain_ids
     else:
-        pae = plddt = _empty_figure(note)
+        plddt = _empty_figure(note)
+        pae = {"figure": plddt, "source": None}
         tokens, chain_ids = {}, []
     if score and score.chain_pair_iptm:
         iptm = rp.chain_pair_figure(score.chain_pair_iptm, chain_ids, "chain-pair ipTM", zmax=1, colorscale="Blues",
