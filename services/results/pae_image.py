@@ -1,9 +1,11 @@
 """The PAE matrix as an image at native resolution: one pixel per token pair, every cell kept.
 
 A 5,000-token PAE is 25 million cells: too many for a heatmap trace, but a palette PNG of
-5,000 x 5,000 pixels is a few MB that any browser decodes in a blink. Each pixel is the PAE
-rounded to `STEP` Å (the palette is AF3's green scale over 0-32 Å, one distinct colour per
-step), so the page can turn a hovered pixel's colour back into the value.
+5,000 x 5,000 pixels (~0.5 byte per cell for real AF3 output) is one image the browser decodes
+natively. AF3 writes the PAE to 0.1 Å, so each pixel's level is the value in tenths, exact up to
+25.5 Å (the top level: "25.5 Å or more", where AF3's scale means "no idea" anyway). The palette
+is the Greens scale with one distinct colour per level, so the page turns a hovered pixel's
+colour back into the file's value.
 
 Nothing is averaged. Above `max_side` tokens (never up to AF3's 5,000-token limit with the
 defaults) blocks are reduced to their *minimum*, so a narrow low-error stripe (a peptide, an
@@ -17,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STEP = 0.125  # Å per colour level: 256 levels cover AF3's 0-31.75 Å range
-LEVELS = 256
-PAE_MAX = STEP * (LEVELS - 1)  # 31.875 Å, the top of the colour scale
+STEP = 0.1  # Å per colour level: AF3 writes the PAE to one decimal, so levels are exact
+LEVELS = 256  # one palette byte per pixel
+PAE_MAX = STEP * (LEVELS - 1)  # 25.5 Å, the top of the colour scale: values above it share the top colour
 ZLIB_LEVEL = 1  # 5,000 tokens: ~2 s at level 1 against ~5 s at 6, for a PNG only ~4 % larger
 # ColorBrewer "Greens" (what AlphaFold Server and plotly's Greens use), dark = low error
 _ANCHORS = ("#00441b", "#006d2c", "#238b45", "#41ab5d", "#74c476", "#a1d99b", "#c7e9c0", "#e5f5e0", "#f7fcf5")

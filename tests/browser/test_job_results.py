@@ -106,11 +106,11 @@ def test_results001_structure_samples_hover_and_box_on_one_page(live, done_job):
     first_model = until(lambda: _loaded_models(dash_duo), 30)
     until(lambda: _pae_ready(dash_duo), 20)
 
-    # hover speaks residues, and the value is the file's (to the image's 0.125 Å step)
+    # hover speaks residues, and the value is the file's
     full = json.loads((REAL / "local_v301_pdl1_binder/pdl1_binder/seed-1_sample-0/confidences.json").read_text())
     text = _hover(dash_duo, 20, 100)
     assert text.startswith("aligned on B ") and " 7 · scored A " in text and re.search(r"A [A-Z]{3} 21: PAE", text)
-    assert abs(_hovered_value(text) - full["pae"][100][20]) <= pae_image.STEP / 2 + 0.05
+    assert _hovered_value(text) == full["pae"][100][20]
     dash_duo.wait_for_contains_text(f"#{rv.CHAINS}", "chain ipTM", timeout=10)
 
     # a box on the PAE selects both axes' residues in 3D

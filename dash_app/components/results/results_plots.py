@@ -19,7 +19,7 @@ from services.results import pae_image as pim
 # AlphaFold's pLDDT bands, as its own viewers colour them
 PLDDT_BANDS = ((90, 100, "#0053d6", "very high (> 90)"), (70, 90, "#65cbf3", "confident (70–90)"),
                (50, 70, "#ffdb13", "low (50–70)"), (0, 50, "#ff7d45", "very low (< 50)"))
-PAE_MAX = pim.PAE_MAX  # Å; the colour scale of the PAE image (AF3's PAE tops out at 31.75 Å)
+PAE_MAX = pim.PAE_MAX  # Å; the top of the PAE image's colour scale (exact below it, "or more" at it)
 GRAPH_CONFIG = graph_config(modeBarButtonsToRemove=["lasso2d", "autoScale2d"])
 SMALL_CONFIG = graph_config(displayModeBar=False)
 BORDER = {"color": "#2c3e50", "width": 1}
@@ -114,7 +114,9 @@ PAE_HOVER_JS = """(hover, tmap) => {
                 + (c[2] - tmap.palette[k + 2]) ** 2;
             if (d < bestD) { bestD = d; best = k / 3; }
         }
-        value = ': PAE ' + (best * tmap.step).toFixed(1) + ' Å' + (tmap.block > 1 ? ' (block minimum)' : '');
+        const top = best === tmap.palette.length / 3 - 1;
+        value = ': PAE ' + (top ? '≥ ' : '') + (best * tmap.step).toFixed(1) + ' Å'
+            + (tmap.block > 1 ? ' (block minimum)' : '');
     }
     return 'aligned on ' + row + ' · scored ' + col + value;
 }"""
