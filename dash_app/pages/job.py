@@ -32,7 +32,7 @@ from services.af3.runlog import failures
 from services.jobs import Job, JobState, joblog
 from services.jobs.rules import waiting, wording
 from services.jobs.rules.wording import cancel_wording
-from services.operations.result_import import IMPORTED_HOST
+from services.operations.result_import import IMPORTED_HOST, has_input
 from services.platform import defaults
 from services.platform.errors import FoldDeckError, JobNotFound
 
@@ -154,17 +154,35 @@ def clone_href(job_id: int) -> str:
     return f"/builder?clone={int(job_id)}"
 
 
+NO_INPUT = ("These results were imported without their input (the zip held no _data.json or job request), "
+            "so there is nothing to clone or download.")
+
+
+def _input_actions(job: Job) -> list:
+    """Return Clone and Download input; disabled, saying why, for results imported without an input."""
+    if job.host == IMPORTED_HOST and not has_input(job):
+        return [html.Span(dbc.Button([html.I(className="bi bi-files me-1"), "Clone"], id=CLONE, color="secondary",
+                                     outline=True, size="sm", disabled=True), title=NO_INPUT, tabIndex=0),
+                html.Span(dbc.Button([html.I(className="bi bi-filetype-json me-1"), "Download input"],
+                                     id=page_id(__name__, "input"), color="secondary", outline=True, size="sm",
+                                     disabled=True), title=NO_INPUT, tabIndex=0),
+                html.Span("No input was imported with these results.", className="small text-muted align-self-center",
+                          id=page_id(__name__, "no-input"))]
+    return [
+        # a link, not an action: the builder opens with this job's input, and nothing is queued until Submit
+        dbc.Button([html.I(className="bi bi-files me-1"), "Clone"], id=CLONE, color="secondary", outline=True,
+                   size="sm", href=clone_href(job.id), title="Open a copy of this job's input in the builder"),
+        html.A([html.I(className="bi bi-filetype-json me-1"), "Download input"], href=f"/api/jobs/{job.id}/input",
+               className="btn btn-sm btn-outline-secondary", download="", id=page_id(__name__, "input"))]
+
+
 def _buttons(job: Job) -> html.Div:
     return html.Div([
         dbc.Button([html.I(className="bi bi-stop-circle me-1"), "Cancel"], id=CANCEL, color="danger", outline=True,
                    size="sm", disabled=job.is_finished),
         dbc.Button([html.I(className="bi bi-arrow-repeat me-1"), "Retry"], id=RETRY, color="secondary",
                    outline=True, size="sm", disabled=job.state not in (JobState.FAILED, JobState.CANCELLED)),
-        # a link, not an action: the builder opens with this job's input, and nothing is queued until Submit
-        dbc.Button([html.I(className="bi bi-files me-1"), "Clone"], id=CLONE, color="secondary", outline=True,
-                   size="sm", href=clone_href(job.id), title="Open a copy of this job's input in the builder"),
-        html.A([html.I(className="bi bi-filetype-json me-1"), "Download input"], href=f"/api/jobs/{job.id}/input",
-               className="btn btn-sm btn-outline-secondary", download="", id=page_id(__name__, "input")),
+        *_input_actions(job),
     ], className="d-flex gap-2 flex-wrap fd-actions", role="toolbar", **{"aria-label": "Job actions"})
 
 

@@ -91,6 +91,15 @@ def _input_document(contents: results.FolderContents) -> tuple[object, str | Non
     return None, None
 
 
+def has_input(job: Job) -> bool:
+    """Return whether an imported job kept an input to clone or download (the zip held one)."""
+    try:
+        doc = json.loads(Path(job.input_path).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+    return isinstance(doc, dict) and bool(doc.get("sequences"))
+
+
 def _tokens(contents: results.FolderContents) -> int:
     """Return the token count of the first sample (0 when unknown), without parsing its PAE."""
     files = contents.samples[0] if contents.samples else None

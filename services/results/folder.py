@@ -118,17 +118,18 @@ def _server_seed(request: Path) -> int | None:
 def describe_folder(folder: str | Path | None) -> FolderContents:
     """Return what is in an AF3 job folder: its layout and each sample's files.
 
-    Accepts the job folder itself or an attempt's output folder holding it (the first job folder
-    with AF3 files is used). Samples come from `seed-S_sample-N/` folders (ranked by the ranking
-    CSV when there is one), from server `_model_N` files, or, when only the top model was kept,
-    from the job-level files.
+    Accepts the job folder itself, an attempt's output folder holding it, or one level more (a zip
+    of a whole AF3 output folder: `af_output/<job>/...`); the first job folder with AF3 files is
+    used. Samples come from `seed-S_sample-N/` folders (ranked by the ranking CSV when there is
+    one), from server `_model_N` files, or, when only the top model was kept, from the job-level files.
     """
     path = Path(folder) if folder else None
     if path is None or not path.is_dir():
         return FolderContents(Layout.NONE, path or Path("."), "", [])
     found = _describe_one(path)
     if found.layout is Layout.NONE:
-        for sub in job_folders(path):
+        children = job_folders(path)
+        for sub in [*children, *(deeper for child in children for deeper in job_folders(child))]:
             inner = _describe_one(sub)
             if inner.layout is not Layout.NONE:
                 return inner

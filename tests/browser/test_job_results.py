@@ -151,6 +151,11 @@ def test_results003_import_a_server_zip_modified_residues_stay_in_the_cartoon(li
     dash_duo.wait_for_contains_text(f"#{rv.CARD}", "model 0", timeout=30)
     assert "Imported results" in dash_duo.find_element(f"#{rv.CARD}").text
     assert "/jobs/" in dash_duo.driver.current_url
+    from dash_app.pages import job as page  # importable only once the app has registered its pages
+
+    # the zip held no job request: nothing to clone or download, and the page says why
+    assert not dash_duo.find_element(f"#{page.CLONE}").is_enabled()
+    assert "No input was imported" in dash_duo.find_element(f"#{page.page_id(page.__name__, 'no-input')}").text
     dash_duo.wait_for_element(f"#{rv.VIEWER} canvas", timeout=30)
     comps = json.loads(until(lambda: dash_duo.driver.execute_script(MOLSTAR_COMPONENTS), 30))
     flagged = {f"{c}:{n}" for c, n in REFLAGGED}
