@@ -186,7 +186,17 @@ def _buttons(job: Job) -> html.Div:
     ], className="d-flex gap-2 flex-wrap fd-actions", role="toolbar", **{"aria-label": "Job actions"})
 
 
-def layout(job_id: str | None = None, **_query) -> html.Div:
+def imported_notice(imported: str | None) -> list:
+    """Return the note shown after a zip that held several results was imported as one job each."""
+    ids = [int(x) for x in (imported or "").split(",") if x.strip().isdigit()][:1000]
+    if len(ids) < 2:
+        return []
+    links = [html.A(f"#{i}", href=f"/jobs/{i}", className="me-1") for i in ids]
+    return [dbc.Alert([f"The zip held {len(ids)} AlphaFold 3 results; each was imported as its own job: ", *links],
+                      color="info", className="py-2 small", id=page_id(__name__, "imported"))]
+
+
+def layout(job_id: str | None = None, imported: str | None = None, **_query) -> html.Div:
     user = account()
     try:
         job = jobs.get_job(conn(), user, int(job_id))
@@ -206,7 +216,7 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
                                                                            className="my-3"), _buttons(job),
                                jm.manage_bar(job)]),
                  className="mb-3 mt-2"),
-        html.Div(id=ALERT),
+        html.Div(imported_notice(imported), id=ALERT),
         html.Div(jm.notices(job), id=jm.NOTICES),
         html.Div(failure(job), id=FAILURE),
         html.Div(results_section(job), id=RESULTS),

@@ -151,11 +151,12 @@ def import_results() -> Response:
         return _back_to_import("Choose a .zip file to import.")
     conn = db.connect(current_app.config["FOLDDECK_SETTINGS"].db_path)
     try:
-        job = result_import.import_zip(conn, current_app.config["FOLDDECK_SETTINGS"], current_user.account,
-                                       upload.stream, upload.filename)
+        imported = result_import.import_zip_all(conn, current_app.config["FOLDDECK_SETTINGS"], current_user.account,
+                                                upload.stream, upload.filename)
     except (InvalidInput, LimitExceeded) as exc:
         return _back_to_import(str(exc))
-    return redirect(f"/jobs/{job.id}")
+    more = f"?imported={','.join(str(j.id) for j in imported)}" if len(imported) > 1 else ""
+    return redirect(f"/jobs/{imported[0].id}{more}")
 
 
 def api_error(exc: HTTPException):

@@ -136,6 +136,27 @@ def describe_folder(folder: str | Path | None) -> FolderContents:
     return found
 
 
+def describe_all(folder: str | Path | None) -> list[FolderContents]:
+    """Return every AF3 job folder's contents under `folder` (itself, a child, or a grandchild), in name order.
+
+    A zip may hold several jobs side by side (`af_output/job_a`, `af_output/job_b`): each is one.
+    """
+    path = Path(folder) if folder else None
+    if path is None or not path.is_dir():
+        return []
+    found = _describe_one(path)
+    if found.layout is not Layout.NONE:
+        return [found]
+    out = []
+    for child in job_folders(path):
+        inner = _describe_one(child)
+        if inner.layout is not Layout.NONE:
+            out.append(inner)
+        else:
+            out += [c for c in (_describe_one(g) for g in job_folders(child)) if c.layout is not Layout.NONE]
+    return out
+
+
 def _describe_one(folder: Path) -> FolderContents:
     server = _server_contents(folder)
     if server is not None:
