@@ -18,6 +18,7 @@ import pandas as pd
 
 from services.platform import defaults
 from services.results.folder import SampleFiles, describe_folder, find_sample
+from services.results.interfaces import Interface, find_interfaces
 from services.results.mmcif_atoms import read_residues
 from services.results.pae_image import pae_image
 from services.results.scores import sample_scores
@@ -48,6 +49,7 @@ class Confidences:
     tokens: list[Token]  # PAE order; pLDDT per residue for polymers, per atom for ligands
     chain_starts: list[tuple[str, int]]  # (chain id, first token index) in input order
     note: str = ""  # why nothing could be plotted, when arrays are empty
+    interfaces: tuple[Interface, ...] = ()  # chain pairs in contact (from contact_probs), input order
 
     @property
     def chain_ids(self) -> list[str]:
@@ -123,7 +125,7 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, list[str], list[int]]:
     The PAE of a 5,000-token job is 25 million numbers: parsed by numpy from the array's text
     (seconds, one float array) rather than by `json` (a Python object per number, gigabytes).
     Files that do not look like AF3's fall back to `json`. The file is mapped, not read: only the
-    arrays used are copied (contact_probs, as large as the PAE, never is).
+    arrays used are copied (contact_probs, as large as the PAE, is read by `_read_contacts`).
     """
     try:
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
@@ -139,6 +141,16 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, list[str], list[int]]:
             return pae, json.loads(chains_text), json.loads(res_text)
     doc = json.loads(path.read_bytes())
     return np.array(doc["pae"], dtype=np.float32), list(doc["token_chain_ids"]), list(doc["token_res_ids"])
+
+
+def _read_contacts(path: Path, n: int) -> np.ndarray | None:
+    """Return the n x n `contact_probs` of a confidences file (None when absent or not that shape)."""
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            text = array_text(data, "contact_probs", nested=True)
+    except (OSError, ValueError):
+        return None
+    return _pae_rows(text, n) if text is not None and n > 0 and text.count(b"[") - 1 == n else None
 
 
 def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,
@@ -158,7 +170,7 @@ def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CON
         return _empty(f"{path.name} is {stat.st_size / 1024 / 1024:.0f} MB; download it to look at it.")
     if cache_dir is None:
         return _reduce(files, path, max_cells)
-    key = f"png|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_cells}|{_model_stamp(files.model)}"
+    key = f"png2|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_cells}|{_model_stamp(files.model)}"
     with diskcache.Cache(str(cache_dir)) as cache:
         hit = cache.get(key)
         if isinstance(hit, Confidences):
@@ -196,7 +208,12 @@ def _reduce(files: SampleFiles, path: Path, max_cells: int) -> Confidences:
         tokens = _tokens(token_chains, token_res, files.model)
     except (OSError, ValueError, KeyError, IndexError) as exc:
         return _empty(f"{files.model.name if files.model else 'the model'} could not be read: {exc}")
-    return Confidences(pae_png=image.png, pae_block=image.block, tokens=tokens, chain_starts=_starts(token_chains))
+    starts = _starts(token_chains)
+    contacts = _read_contacts(path, len(token_chains))
+    found = () if contacts is None else tuple(find_interfaces(contacts, pae, [t.number for t in tokens], starts,
+                                                              defaults.RESULTS_CONTACT_PROB))
+    return Confidences(pae_png=image.png, pae_block=image.block, tokens=tokens, chain_starts=starts,
+                       interfaces=found)
 
 
 def best_confidences(job_dir: Path, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,

@@ -187,6 +187,8 @@ def test_real_v300_output_shows_per_chain_scores_and_residue_names(tmp_path):
     assert view.tokens["step"] == pae_image.STEP and len(view.tokens["palette"]) == 3 * pae_image.LEVELS
     hover = view.iptm.data[0].customdata
     assert hover[0][0] == "chain A: chain pTM 0.93" and hover[0][1] == "chain A with chain B: ipTM 0.74"
+    for expected in ("Interfaces (contact probability ≥ 0.5)", "A – C", "1.3 Å", "0.96"):  # A with a Ca2+ ion
+        assert expected in text, expected
     assert view.pae["source"].startswith("/api/jobs/7/pae/best.png?v=") and view.pae["figure"].data[0].type == "image"
 
 

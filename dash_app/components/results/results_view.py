@@ -182,6 +182,37 @@ def chain_table(score: results.SampleScore | None, conf: results.Confidences | N
                    "others, the score AF3's docs suggest for ligands.", className="small text-muted mb-0")]
 
 
+def _ranges(numbers: tuple[int, ...]) -> str:
+    """Return "10–14, 20, 31–33" for sorted residue numbers."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+
+
+def interface_table(score: results.SampleScore | None, conf: results.Confidences | None) -> list:
+    """Return one row per pair of chains in contact: their residues, contacts, min PAE there, and the pair's ipTM."""
+    if not conf or not conf.interfaces:
+        return []
+    order = conf.chain_ids
+    matrix = score.chain_pair_iptm if score else []
+    rows = []
+    for f in conf.interfaces:
+        i, j = order.index(f.chain_a), order.index(f.chain_b)
+        iptm = matrix[i][j] if i < len(matrix) and j < len(matrix[i]) else None
+        rows.append(html.Tr([html.Td(f"{f.chain_a} – {f.chain_b}"), html.Td(_ranges(f.residues_a)),
+                             html.Td(_ranges(f.residues_b)), html.Td(f"{f.contacts:,}"),
+                             html.Td("—" if f.pae_min is None else f"{f.pae_min:.1f} Å"), html.Td(_num(iptm))]))
+    head = ("Interface", "Residues (first chain)", "Residues (second chain)", "Contacts", "Min PAE there",
+            "ipTM (pair)")
+    return [html.H3(f"Interfaces (contact probability ≥ {defaults.RESULTS_CONTACT_PROB})", className="h6 mt-3"),
+            dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], size="sm",
+                      className="mb-0 small", id=f"{PREFIX}-interfaces")]
+
+
 def pae_url(job_id: int, key: str, conf: results.Confidences) -> str:
     """Return the address of the sample's PAE image (the version in the query: a new image is a new URL)."""
     return f"/api/jobs/{int(job_id)}/pae/{quote(key)}.png?v={zlib.crc32(conf.pae_png):08x}"
@@ -211,4 +242,4 @@ def sample_view(job_id: int, output_path: str, key: str, cache_dir: Path | None 
         iptm = pae_min = _empty_figure("no chain-pair scores")
     good = conf if conf and not conf.note else None
     return SampleView(pae, plddt, iptm, pae_min, trouble_alert(score, chain_tokens(good)), tokens,
-                      note if conf is None else "", chain_table(score, good))
+                      note if conf is None else "", chain_table(score, good) + interface_table(score, good))
