@@ -94,3 +94,23 @@ def test_a_bare_exit_status_gets_plain_words(status, words):
     assert words in summary.headline and summary.detail == f"AlphaFold exited with status {status}"
     if status == 137:
         assert "memory" in summary.hint
+
+
+def test_log_levels_of_the_real_lines(conn, settings, alice):
+    """absl I/W/E lines, XLA's C++ W/E lines, tracebacks, progress and the final success line."""
+    from services.jobs import joblog
+
+    levels = {}
+    for name in ("oom_inference.log", "current_two_seeds_complete.log"):
+        tracker, in_tb = Tracker(n_seeds=2), False
+        for line in lines(name):
+            level, in_tb = joblog.classify(line, in_tb, tracker)
+            levels[line] = level.value
+    oom = lines("oom_inference.log")
+    assert levels[next(x for x in oom if "bfc_allocator" in x)] == "warning"  # XLA's "2024-12-14 ...: W ..."
+    assert levels[next(x for x in oom if x.startswith("E1214"))] == "error"
+    assert levels[oom[-1]] == "error" and levels[next(x for x in oom if x.startswith("  File"))] == "error"
+    ok = lines("current_two_seeds_complete.log")
+    assert levels[next(x for x in ok if x.startswith("I0930") and "Launching" in x)] == "info"
+    assert levels["Running model inference with seed 2..."] == "progress"
+    assert levels["Done running 1 fold jobs."] == "success"
