@@ -208,3 +208,23 @@ def test_a_modified_residue_stays_in_the_cartoon(tmp_path):
         cartoon, sticks = picked("cartoon"), picked("ball-and-stick")
         assert REFLAGGED <= cartoon and len(cartoon) == 370  # every residue in the ribbon: no break
         assert sticks == REFLAGGED  # and the modified ones shown as sticks on it
+
+
+def test_pymol_and_chimerax_scripts_open_the_model_coloured_with_its_interfaces(app, user_client, conn, done_job):
+    out = _sample(user_client, done_job.id, "seed-1_sample-0")
+    assert f"/api/jobs/{done_job.id}/open/seed-1_sample-0.pml" in json.dumps(out[rv.CHAINS]["children"])
+    pml = user_client.get(f"/api/jobs/{done_job.id}/open/seed-1_sample-0.pml")
+    assert pml.status_code == 200 and "attachment" in pml.headers["Content-Disposition"]
+    text = pml.get_data(as_text=True).splitlines()
+    assert text[0] == "load model.cif, model"  # the v3.0.1 sample folder's unprefixed model
+    assert "color 0x0053d6, model and b > 90" in text and "color 0xff7d45, model" in text
+    (face,) = [x for x in text if x.startswith("select iface_A_B, ")]
+    assert "(chain A and resi " in face and "(chain B and resi " in face
+    cxc = user_client.get(f"/api/jobs/{done_job.id}/open/seed-1_sample-0.cxc").get_data(as_text=True).splitlines()
+    assert cxc[0] == "open model.cif" and "color #1 & @@bfactor>90 #0053d6" in cxc
+    assert any(x.startswith("name frozen iface_A_B /A:") and " /B:" in x for x in cxc)
+    users.create_user(conn, "bob", "bob-password-1", users.Role.USER)
+    bob = app.server.test_client()
+    assert login(bob, "bob", "bob-password-1").status_code == 302
+    assert bob.get(f"/api/jobs/{done_job.id}/open/seed-1_sample-0.pml").status_code == 404
+    assert user_client.get(f"/api/jobs/{done_job.id}/open/seed-1_sample-0.exe").status_code == 404

@@ -213,6 +213,18 @@ def interface_table(score: results.SampleScore | None, conf: results.Confidences
                       className="mb-0 small", id=f"{PREFIX}-interfaces")]
 
 
+def open_elsewhere(job_id: int, key: str, files: results.SampleFiles | None) -> list:
+    """Return the PyMOL / ChimeraX script links of a sample (saved next to its model file, they open it)."""
+    if files is None or files.model is None:
+        return []
+    base = f"/api/jobs/{int(job_id)}/open/{quote(key)}"
+    return [html.Div([html.I(className="bi bi-box-arrow-up-right me-1"), "Open in ",
+                      html.A("PyMOL", href=f"{base}.pml", download="", id=f"{PREFIX}-pymol"), " or ",
+                      html.A("ChimeraX", href=f"{base}.cxc", download="", id=f"{PREFIX}-chimerax"),
+                      f": save the script next to {files.model.name} (coloured by pLDDT, one selection per "
+                      "interface)."], className="small mt-2")]
+
+
 def pae_url(job_id: int, key: str, conf: results.Confidences) -> str:
     """Return the address of the sample's PAE image (the version in the query: a new image is a new URL)."""
     return f"/api/jobs/{int(job_id)}/pae/{quote(key)}.png?v={zlib.crc32(conf.pae_png):08x}"
@@ -242,4 +254,5 @@ def sample_view(job_id: int, output_path: str, key: str, cache_dir: Path | None 
         iptm = pae_min = _empty_figure("no chain-pair scores")
     good = conf if conf and not conf.note else None
     return SampleView(pae, plddt, iptm, pae_min, trouble_alert(score, chain_tokens(good)), tokens,
-                      note if conf is None else "", chain_table(score, good) + interface_table(score, good))
+                      note if conf is None else "",
+                      chain_table(score, good) + interface_table(score, good) + open_elsewhere(job_id, key, files))
