@@ -10,7 +10,6 @@ results as a placeholder) has arrived; the scores, plots and then the model foll
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import resource
@@ -109,16 +108,20 @@ def bench_page(app, client, headers, job_id: int, output: Path) -> None:
                                 [(CURSOR, "data", {"job": job_id})])
     print(f"model for the viewer (URL + pLDDT-band components): {model_ms:.0f} ms, {model_b:,} B; the model file "
           f"follows: {Path(json.loads(m.data)['response'][rv.VIEWER]['data']['data']).name}")
-    outs = [(rv.PAE, "figure"), (rv.PLDDT, "figure"), (rv.IPTM, "figure"), (rv.PAEMIN, "figure"),
-            (rv.TROUBLE, "children"), (rv.TOKENS, "data"), (rv.NOTE, "children")]
+    outs = [(rv.PAE_FIG, "data"), (rv.PLDDT, "figure"), (rv.IPTM, "figure"), (rv.PAEMIN, "figure"),
+            (rv.TROUBLE, "children"), (rv.TOKENS, "data"), (rv.NOTE, "children"), (rv.CHAINS, "children")]
     ins = [(rv.SAMPLE, "value", key)]
     cold_ms, sample_b, r = call(outs, ins, [(CURSOR, "data", {"job": job_id})])
     warm_ms, _, _ = call(outs, ins, [(CURSOR, "data", {"job": job_id})])
     resp = json.loads(r.data)["response"]
-    z = resp[rv.PAE]["figure"]["data"][0]["z"]
-    cells = int((len(base64.b64decode(z["bdata"])) // 4) ** 0.5) if isinstance(z, dict) else len(z)
-    print(f"plots (PAE {cells}x{cells} cells, pLDDT, matrices; in parallel with the model): first visit "
+    source = resp[rv.PAE_FIG]["data"]["source"]
+    t = time.perf_counter()
+    png = client.get(source)
+    png_ms = (time.perf_counter() - t) * 1000
+    side = int.from_bytes(png.data[16:20], "big")  # the PNG header's width: one pixel per token
+    print(f"plots (pLDDT, matrices, the PAE's address; in parallel with the model): first visit "
           f"{cold_ms:.0f} ms (parses the PAE once), later visits {warm_ms:.0f} ms (cached); {sample_b:,} B")
+    print(f"PAE image: {side}x{side} pixels (every token pair), {len(png.data):,} B, served in {png_ms:.0f} ms")
     print(f"bytes before the structure loads (index + layout + results + model request): "
           f"{len(index.data) + page_b + fill_b + model_b:,} B (+ {sample_b:,} B of plots)")
 

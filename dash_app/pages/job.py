@@ -33,7 +33,7 @@ from services.af3.runlog import failures
 from services.jobs import Job, JobState, joblog
 from services.jobs.rules import waiting, wording
 from services.jobs.rules.wording import cancel_wording
-from services.operations.result_import import IMPORTED_HOST
+from services.operations.result_import import IMPORTED_HOST, has_input
 from services.platform import defaults
 from services.platform.errors import FoldDeckError, JobNotFound
 
@@ -156,21 +156,49 @@ def clone_href(job_id: int) -> str:
     return f"/builder?clone={int(job_id)}"
 
 
+NO_INPUT = ("These results were imported without their input (the zip held no _data.json or job request), "
+            "so there is nothing to clone or download.")
+
+
+def _input_actions(job: Job) -> list:
+    """Return Clone and Download input; disabled, saying why, for results imported without an input."""
+    if job.host == IMPORTED_HOST and not has_input(job):
+        return [html.Span(dbc.Button([html.I(className="bi bi-files me-1"), "Clone"], id=CLONE, color="secondary",
+                                     outline=True, size="sm", disabled=True), title=NO_INPUT, tabIndex=0),
+                html.Span(dbc.Button([html.I(className="bi bi-filetype-json me-1"), "Download input"],
+                                     id=page_id(__name__, "input"), color="secondary", outline=True, size="sm",
+                                     disabled=True), title=NO_INPUT, tabIndex=0),
+                html.Span("No input was imported with these results.", className="small text-muted align-self-center",
+                          id=page_id(__name__, "no-input"))]
+    return [
+        # a link, not an action: the builder opens with this job's input, and nothing is queued until Submit
+        dbc.Button([html.I(className="bi bi-files me-1"), "Clone"], id=CLONE, color="secondary", outline=True,
+                   size="sm", href=clone_href(job.id), title="Open a copy of this job's input in the builder"),
+        html.A([html.I(className="bi bi-filetype-json me-1"), "Download input"], href=f"/api/jobs/{job.id}/input",
+               className="btn btn-sm btn-outline-secondary", download="", id=page_id(__name__, "input"))]
+
+
 def _buttons(job: Job) -> html.Div:
     return html.Div([
         dbc.Button([html.I(className="bi bi-stop-circle me-1"), "Cancel"], id=CANCEL, color="danger", outline=True,
                    size="sm", disabled=job.is_finished),
         dbc.Button([html.I(className="bi bi-arrow-repeat me-1"), "Retry"], id=RETRY, color="secondary",
                    outline=True, size="sm", disabled=job.state not in (JobState.FAILED, JobState.CANCELLED)),
-        # a link, not an action: the builder opens with this job's input, and nothing is queued until Submit
-        dbc.Button([html.I(className="bi bi-files me-1"), "Clone"], id=CLONE, color="secondary", outline=True,
-                   size="sm", href=clone_href(job.id), title="Open a copy of this job's input in the builder"),
-        html.A([html.I(className="bi bi-filetype-json me-1"), "Download input"], href=f"/api/jobs/{job.id}/input",
-               className="btn btn-sm btn-outline-secondary", download="", id=page_id(__name__, "input")),
+        *_input_actions(job),
     ], className="d-flex gap-2 flex-wrap fd-actions", role="toolbar", **{"aria-label": "Job actions"})
 
 
-def layout(job_id: str | None = None, **_query) -> html.Div:
+def imported_notice(imported: str | None) -> list:
+    """Return the note shown after a zip that held several results was imported as one job each."""
+    ids = [int(x) for x in (imported or "").split(",") if x.strip().isdigit()][:1000]
+    if len(ids) < 2:
+        return []
+    links = [html.A(f"#{i}", href=f"/jobs/{i}", className="me-1") for i in ids]
+    return [dbc.Alert([f"The zip held {len(ids)} AlphaFold 3 results; each was imported as its own job: ", *links],
+                      color="info", className="py-2 small", id=page_id(__name__, "imported"))]
+
+
+def layout(job_id: str | None = None, imported: str | None = None, **_query) -> html.Div:
     user = account()
     try:
         job = jobs.get_job(conn(), user, int(job_id))
@@ -190,7 +218,7 @@ def layout(job_id: str | None = None, **_query) -> html.Div:
                                                                            className="my-3"), _buttons(job),
                                jm.manage_bar(job)]),
                  className="mb-3 mt-2"),
-        html.Div(id=ALERT),
+        html.Div(imported_notice(imported), id=ALERT),
         html.Div(jm.notices(job), id=jm.NOTICES),
         html.Div(failure(job), id=FAILURE),
         html.Div(results_section(job), id=RESULTS),
@@ -334,9 +362,10 @@ def show_model(key, colour_by, console_cursor):
     return rv.sample_model(job.id, job.output_path, key, colour_by or "plddt")
 
 
-@callback(Output(rv.PAE, "figure"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
+@callback(Output(rv.PAE_FIG, "data"), Output(rv.PLDDT, "figure"), Output(rv.IPTM, "figure"),
           Output(rv.PAEMIN, "figure"), Output(rv.TROUBLE, "children"), Output(rv.TOKENS, "data"),
-          Output(rv.NOTE, "children"), Input(rv.SAMPLE, "value"), State(cons.cid("cursor", KEY), "data"))
+          Output(rv.NOTE, "children"), Output(rv.CHAINS, "children"), Input(rv.SAMPLE, "value"),
+          State(cons.cid("cursor", KEY), "data"))
 def show_sample(key, console_cursor):
     """Switch PAE, pLDDT, chain-pair matrices and warnings to the chosen sample (apart from the model:
     a large sample's PAE is parsed on its first visit, and the model should not wait for that)."""
@@ -344,8 +373,8 @@ def show_sample(key, console_cursor):
         job = _results_job(console_cursor)
     except JobNotFound:
         raise PreventUpdate from None
-    view = rv.sample_view(job.output_path, key, cache_dir=settings().data_dir / defaults.RESULTS_CACHE_DIR)
-    return view.pae, view.plddt, view.iptm, view.pae_min, view.trouble, view.tokens, view.note
+    view = rv.sample_view(job.id, job.output_path, key, cache_dir=settings().data_dir / defaults.RESULTS_CACHE_DIR)
+    return view.pae, view.plddt, view.iptm, view.pae_min, view.trouble, view.tokens, view.note, view.chains
 
 
 def _box(selected: dict | None) -> list[tuple[float, float]]:
@@ -393,6 +422,13 @@ def link_structure_click(focus, tokens):
     pae["layout"]["shapes"] = rp.pae_shapes(tokens["chains"], tokens["n"], index)
     plddt["layout"]["shapes"] = rp.plddt_shapes(tokens["chains"], tokens["n"], [(index, index)])
     return pae, plddt
+
+
+clientside_callback(rp.LOAD_PAE_JS, Output(rv.PAE, "figure"), Input(rv.PAE_FIG, "data"))
+
+# The PAE's hover, in residues: the pixel under the pointer read back through the token map.
+clientside_callback(rp.PAE_HOVER_JS, Output(rv.PAE_HOVER, "children"), Input(rv.PAE, "hoverData"),
+                    State(rv.TOKENS, "data"))
 
 
 # The viewer reports what Mol* really selected as {chains: [...]}: residues per chain, e.g. "A:11,B:5".

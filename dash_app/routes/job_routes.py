@@ -21,7 +21,7 @@ from services.jobs import joblog
 from services.operations import result_import
 from services.platform import db, defaults
 from services.platform.errors import InvalidInput, JobNotFound, LimitExceeded
-from services.results import result_archive
+from services.results import result_archive, session_scripts
 
 IMPORT_ERROR_SALT = "folddeck-import-error"  # signs only /import's own refusals, nothing else
 IMPORT_ERROR_MAX_AGE_S = 600  # the reason is read right after the redirect; an old link shows nothing
@@ -72,6 +72,35 @@ def download_output(job_id: int, relative: str) -> Response:
     if path is None:
         abort(404, description=f"Job {job.id} has no output file {relative!r}.")
     return send_file(path, as_attachment=True, download_name=path.name, max_age=0)
+
+
+def pae_image(job_id: int, key: str) -> Response:
+    """Send the PAE image of one sample (the results card's PAE map; parsed once, then from the cache)."""
+    job = _visible_job(job_id)
+    files = results.find_sample(results.describe_folder(job.output_path), key) if job.output_path else None
+    cache = current_app.config["FOLDDECK_SETTINGS"].data_dir / defaults.RESULTS_CACHE_DIR
+    conf = results.sample_confidences(files, cache_dir=cache) if files else None
+    if conf is None or not conf.pae_png:
+        abort(404, description=f"Job {job.id} has no PAE for sample {key!r}.")
+    response = Response(conf.pae_png, mimetype="image/png")
+    # the address carries the image's checksum, so a cached copy is never stale
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def session_script(job_id: int, key: str, ext: str) -> Response:
+    """Send a PyMOL (.pml) or ChimeraX (.cxc) script for one sample: pLDDT colours and interface selections."""
+    job = _visible_job(job_id)
+    files = results.find_sample(results.describe_folder(job.output_path), key) if job.output_path else None
+    if ext not in ("pml", "cxc") or files is None or files.model is None:
+        abort(404, description=f"Job {job.id} has no model for sample {key!r}.")
+    cache = current_app.config["FOLDDECK_SETTINGS"].data_dir / defaults.RESULTS_CACHE_DIR
+    conf = results.sample_confidences(files, cache_dir=cache)
+    faces = conf.interfaces if conf else ()
+    write = session_scripts.pymol_script if ext == "pml" else session_scripts.chimerax_script
+    response = Response(write(files.model.name, faces), mimetype="text/plain")
+    response.headers["Content-Disposition"] = f'attachment; filename="{_stem(job)}-{safe_filename(key)}.{ext}"'
+    return response
 
 
 def download_slurm_script(job_id: int) -> Response:
@@ -137,11 +166,12 @@ def import_results() -> Response:
         return _back_to_import("Choose a .zip file to import.")
     conn = db.connect(current_app.config["FOLDDECK_SETTINGS"].db_path)
     try:
-        job = result_import.import_zip(conn, current_app.config["FOLDDECK_SETTINGS"], current_user.account,
-                                       upload.stream, upload.filename)
+        imported = result_import.import_zip_all(conn, current_app.config["FOLDDECK_SETTINGS"], current_user.account,
+                                                upload.stream, upload.filename)
     except (InvalidInput, LimitExceeded) as exc:
         return _back_to_import(str(exc))
-    return redirect(f"/jobs/{job.id}")
+    more = f"?imported={','.join(str(j.id) for j in imported)}" if len(imported) > 1 else ""
+    return redirect(f"/jobs/{imported[0].id}{more}")
 
 
 def api_error(exc: HTTPException):
@@ -163,6 +193,8 @@ def init_job_routes(server: Flask) -> None:
     server.add_url_rule("/api/jobs/<int:job_id>/log", "job_log", download_log)
     server.add_url_rule("/api/jobs/<int:job_id>/input", "job_input", download_input)
     server.add_url_rule("/api/jobs/<int:job_id>/files/<path:relative>", "job_file", download_output)
+    server.add_url_rule("/api/jobs/<int:job_id>/pae/<key>.png", "job_pae_image", pae_image)
+    server.add_url_rule("/api/jobs/<int:job_id>/open/<key>.<ext>", "job_session_script", session_script)
     server.add_url_rule("/api/jobs/<int:job_id>/slurm-script", "job_slurm_script", download_slurm_script)
     server.add_url_rule("/api/jobs/<int:job_id>/archive", "job_archive", download_archive)
     server.add_url_rule("/api/jobs/import", "job_import", csrf.exempt(import_results), methods=["POST"])

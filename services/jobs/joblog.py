@@ -9,6 +9,7 @@ every read costs O(limit) however long the log is.
 """
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections import Counter
@@ -49,6 +50,10 @@ _SUCCESS_STARTS = ("Done running", "Fold job ")
 _ERROR_WORDS = ("Error: ", "Exception: ", "FATAL", "RESOURCE_EXHAUSTED")
 
 
+# XLA / TSL's C++ logging, as AF3 runs print it: "2024-12-14 19:57:44.462633: W external/xla/..."
+_TSL = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([IWEF]) ")
+
+
 def _is_absl(text: str) -> bool:
     return len(text) > 6 and text[0] in _ABSL_LEVEL and text[1:5].isdigit() and text[5] == " "
 
@@ -78,6 +83,8 @@ def classify(text: str, in_traceback: bool, tracker: Tracker) -> tuple[Level, bo
         return (Level.PROGRESS if moved and level is Level.INFO else level), False
     if moved:
         return Level.PROGRESS, False
+    if m := _TSL.match(text):
+        return _ABSL_LEVEL[m.group(1)], False
     if _is_exception_line(text) or any(w in text for w in _ERROR_WORDS):
         return Level.ERROR, False
     return Level.INFO, False

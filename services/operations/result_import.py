@@ -91,6 +91,15 @@ def _input_document(contents: results.FolderContents) -> tuple[object, str | Non
     return None, None
 
 
+def has_input(job: Job) -> bool:
+    """Return whether an imported job kept an input to clone or download (the zip held one)."""
+    try:
+        doc = json.loads(Path(job.input_path).read_text())
+    except (OSError, ValueError, TypeError):
+        return False
+    return isinstance(doc, dict) and bool(doc.get("sequences"))
+
+
 def _tokens(contents: results.FolderContents) -> int:
     """Return the token count of the first sample (0 when unknown), without parsing its PAE."""
     files = contents.samples[0] if contents.samples else None
@@ -157,15 +166,22 @@ def _too_large(what: str, limit: int, per_token: bool = False) -> str:
             "take minutes and gigabytes of memory to show. Ask an admin for a higher limit if you need it.")
 
 
-def import_zip(conn, settings: Settings, owner: User, upload: str | Path | BinaryIO, filename: str, *,
-               max_bytes: int = defaults.RESULTS_IMPORT_MAX_BYTES, max_files: int = defaults.RESULTS_IMPORT_MAX_FILES,
-               max_ratio: float = defaults.RESULTS_IMPORT_MAX_RATIO) -> Job:
-    """Unpack an AF3 / AlphaFold Server results zip into a new read-only job owned by `owner`.
+def import_zip(conn, settings: Settings, owner: User, upload: str | Path | BinaryIO, filename: str, **limits) -> Job:
+    """Unpack a results zip into read-only jobs and return the first (see `import_zip_all`)."""
+    return import_zip_all(conn, settings, owner, upload, filename, **limits)[0]
+
+
+def import_zip_all(conn, settings: Settings, owner: User, upload: str | Path | BinaryIO, filename: str, *,
+                   max_bytes: int = defaults.RESULTS_IMPORT_MAX_BYTES,
+                   max_files: int = defaults.RESULTS_IMPORT_MAX_FILES,
+                   max_ratio: float = defaults.RESULTS_IMPORT_MAX_RATIO) -> list[Job]:
+    """Unpack an AF3 / AlphaFold Server results zip into new read-only jobs owned by `owner`, one per AF3 job
+    folder in it (a zip of a whole output folder may hold several), in folder-name order.
 
     Raises:
         InvalidInput: not a zip, an unsafe or oversized zip, or no AlphaFold 3 results in it.
         LimitExceeded: it would take the owner over their disk quota, or a model is larger than their
-            tokens-per-job limit.
+            tokens-per-job limit (then nothing is imported).
     """
     staging = settings.jobs_dir / f".import-{uuid.uuid4().hex}"
     try:
@@ -177,15 +193,33 @@ def import_zip(conn, settings: Settings, owner: User, upload: str | Path | Binar
             infos = _check_members(zf, max_bytes, max_files, max_ratio)
             left = quota.check_import(conn, settings, owner.id, sum(i.file_size for i in infos))
             _unpack(zf, infos, staging / "output", max_bytes if left is None else min(max_bytes, left))
-        contents = results.describe_folder(staging / "output")
-        if not contents.samples:
+        found = results.describe_all(staging / "output")
+        if not found:
             raise InvalidInput(f"{filename} holds no AlphaFold 3 results (no model, confidences or scores found).")
-        _check_models(contents, effective_limits(conn, owner.id).tokens_per_job)
-        return _create_job(conn, settings, owner, staging, contents, filename)
+        for contents in found:
+            _check_models(contents, effective_limits(conn, owner.id).tokens_per_job)
+        if len(found) == 1:
+            return [_create_job(conn, settings, owner, staging, found[0], filename)]
+        jobs = []
+        for contents in found:
+            own, moved = _own_staging(settings, contents)
+            try:
+                jobs.append(_create_job(conn, settings, owner, own, moved, filename))
+            finally:
+                shutil.rmtree(own, ignore_errors=True)  # moved into the job's folder on success
+        return jobs
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
         raise InvalidInput(f"{filename} could not be unpacked: {exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _own_staging(settings: Settings, contents: results.FolderContents) -> tuple[Path, results.FolderContents]:
+    """Move one of several job folders into a staging folder of its own; return it and its contents there."""
+    staging = settings.jobs_dir / f".import-{uuid.uuid4().hex}"
+    (staging / "output").mkdir(parents=True)
+    shutil.move(str(contents.folder), staging / "output" / contents.folder.name)
+    return staging, results.describe_folder(staging / "output")
 
 
 def _create_job(conn, settings: Settings, owner: User, staging: Path, contents: results.FolderContents,

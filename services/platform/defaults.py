@@ -98,8 +98,10 @@ REAP_SSH_TIMEOUT_S = 3.0  # the reaper runs in a worker's claim loop: a down hos
 # -- upload page ---------------------------------------------------------------------------------
 UPLOAD_REQUEST_HEADROOM_BYTES = 256 * 1024  # room in one upload request for Dash's envelope beside the files
 RESULTS_CONFIDENCES_MAX_BYTES = 512 * 1024 * 1024  # ~7,000 tokens; parsed once by numpy, then cached reduced
-RESULTS_PAE_MAX_CELLS = 256  # PAE heatmap side after block-averaging: finer than a laptop chart can show anyway
+RESULTS_PAE_MAX_CELLS = 5000  # PAE image side: every cell up to AF3's 5,000-token limit; above, block minima
 RESULTS_IPTM_TROUBLE = 0.6  # AF3's docs: ipTM below 0.6 is likely a failed prediction of the interface
+RESULTS_CONTACT_PROB = 0.5  # AF3's contact_probs (P(distance < 8 Å)): at least even odds counts as a contact
+RESULTS_SMALL_CHAIN_TOKENS = 20  # AF3's docs: pTM/ipTM are very strict below 20 tokens (peptides, ions, ligands)
 RESULTS_DISORDER_TROUBLE = 0.5  # over half the model disordered: mostly not a reliable structure
 RESULTS_CACHE_DIR = "cache/results"  # reduced PAE/pLDDT per sample, in the data dir: shared by web workers
 RESULTS_CACHE_SECONDS = 30 * 24 * 3600  # a month: results are looked at around when they finish

@@ -20,11 +20,20 @@ from services.results.confidences import (
     sample_confidences,
 )
 from services.results.files import OutputFile, job_folders, list_files, relative_to_output, resolve_file
-from services.results.folder import FolderContents, Layout, SampleFiles, as_number, describe_folder, find_sample
+from services.results.folder import (
+    FolderContents,
+    Layout,
+    SampleFiles,
+    as_number,
+    describe_all,
+    describe_folder,
+    find_sample,
+)
 from services.results.scores import Results, SampleScore, read_results, sample_scores, trouble
 
 __all__ = [
     "Confidences", "FolderContents", "Layout", "OutputFile", "Results", "SampleFiles", "SampleScore", "Token",
-    "array_text", "as_number", "best_confidences", "describe_folder", "find_sample", "job_folders", "list_files",
-    "read_results", "relative_to_output", "resolve_file", "sample_confidences", "sample_scores", "trouble",
+    "array_text", "as_number", "best_confidences", "describe_all", "describe_folder", "find_sample", "job_folders",
+    "list_files", "read_results", "relative_to_output", "resolve_file", "sample_confidences", "sample_scores",
+    "trouble",
 ]

@@ -1,7 +1,8 @@
-"""One sample's confidence arrays (PAE, per-token pLDDT), read within bounds and reduced for plotting.
+"""One sample's confidence arrays (PAE, per-token pLDDT), read within bounds and ready for plotting.
 
 The PAE of a large job is tens of millions of numbers: it is read from the file's text by numpy,
-block-averaged to a plottable size, and cached on disk so a large sample is parsed once.
+drawn as an image with one pixel per token pair (`pae_image`: nothing averaged), and cached on
+disk so a large sample is parsed once.
 """
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ import pandas as pd
 
 from services.platform import defaults
 from services.results.folder import SampleFiles, describe_folder, find_sample
+from services.results.interfaces import Interface, find_interfaces
 from services.results.mmcif_atoms import read_residues
+from services.results.pae_image import pae_image
 from services.results.scores import sample_scores
 
 
@@ -31,16 +34,22 @@ class Token:
     atom: str  # atom name for per-atom tokens, "" for a residue
     plddt: float | None
 
+    @property
+    def label(self) -> str:
+        """What a person reads: "A LYS 94", or "B ATP 1 C4'" for one atom of a ligand."""
+        return f"{self.chain} {self.name or '?'} {self.number}{' ' + self.atom if self.atom else ''}"
+
 
 @dataclass(frozen=True)
 class Confidences:
-    """One sample's confidence arrays, reduced for plotting."""
+    """One sample's confidence arrays, ready for plotting."""
 
-    pae: list[list[float]]  # block-averaged token x token PAE (Å)
-    pae_block: int  # tokens per heatmap cell (1 = full resolution)
+    pae_png: bytes  # the token x token PAE as a palette PNG, one pixel per token pair (see pae_image)
+    pae_block: int  # tokens per pixel side: 1 = every cell; above that, each pixel is its block's minimum
     tokens: list[Token]  # PAE order; pLDDT per residue for polymers, per atom for ligands
     chain_starts: list[tuple[str, int]]  # (chain id, first token index) in input order
     note: str = ""  # why nothing could be plotted, when arrays are empty
+    interfaces: tuple[Interface, ...] = ()  # chain pairs in contact (from contact_probs), input order
 
     @property
     def chain_ids(self) -> list[str]:
@@ -50,20 +59,6 @@ class Confidences:
 def _starts(chain_ids: list[str]) -> list[tuple[str, int]]:
     """Return where each run of equal chain ids begins."""
     return [(c, i) for i, c in enumerate(chain_ids) if i == 0 or chain_ids[i - 1] != c]
-
-
-def _block_mean(matrix: np.ndarray, max_cells: int) -> tuple[np.ndarray, int]:
-    """Average square blocks so the matrix is at most max_cells wide (NaN-aware, edge blocks partial)."""
-    n = matrix.shape[0]
-    block = max(1, -(-n // max_cells))
-    if block == 1:
-        return matrix, 1
-    cells = -(-n // block)
-    padded = np.full((cells * block, cells * block), np.nan, dtype=matrix.dtype)
-    padded[:n, :n] = matrix
-    with np.errstate(invalid="ignore"):
-        reduced = np.nanmean(padded.reshape(cells, block, cells, block), axis=(1, 3))
-    return reduced, block
 
 
 def _tokens(token_chains: list[str], token_res: list[int], model: Path | None) -> list[Token]:
@@ -86,7 +81,7 @@ def _tokens(token_chains: list[str], token_res: list[int], model: Path | None) -
         count = j - i + 1
         if res is None:
             out += [Token(token_chains[k], int(token_res[k]), "", "", None) for k in range(i, j + 1)]
-        elif (count == 1 and not res.hetero) or len(res.atoms) != count:
+        elif (count == 1 and res.polymer) or len(res.atoms) != count:
             plddt = round(float(np.mean(res.plddts)), 2)
             out += [Token(res.chain, res.number, res.name, "", plddt) for _ in range(count)]
         else:
@@ -97,7 +92,7 @@ def _tokens(token_chains: list[str], token_res: list[int], model: Path | None) -
 
 
 def _empty(note: str) -> Confidences:
-    return Confidences([], 0, [], [], note=note)
+    return Confidences(b"", 0, [], [], note=note)
 
 
 def array_text(data: bytes, key: str, nested: bool) -> bytes | None:
@@ -130,7 +125,7 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, list[str], list[int]]:
     The PAE of a 5,000-token job is 25 million numbers: parsed by numpy from the array's text
     (seconds, one float array) rather than by `json` (a Python object per number, gigabytes).
     Files that do not look like AF3's fall back to `json`. The file is mapped, not read: only the
-    arrays used are copied (contact_probs, as large as the PAE, never is).
+    arrays used are copied (contact_probs, as large as the PAE, is read by `_read_contacts`).
     """
     try:
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
@@ -148,13 +143,23 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, list[str], list[int]]:
     return np.array(doc["pae"], dtype=np.float32), list(doc["token_chain_ids"]), list(doc["token_res_ids"])
 
 
+def _read_contacts(path: Path, n: int) -> np.ndarray | None:
+    """Return the n x n `contact_probs` of a confidences file (None when absent or not that shape)."""
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            text = array_text(data, "contact_probs", nested=True)
+    except (OSError, ValueError):
+        return None
+    return _pae_rows(text, n) if text is not None and n > 0 and text.count(b"[") - 1 == n else None
+
+
 def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,
                        max_cells: int = defaults.RESULTS_PAE_MAX_CELLS,
                        cache_dir: Path | None = None) -> Confidences | None:
-    """Return one sample's PAE (block-averaged) and per-token pLDDT, or None when it has no arrays.
+    """Return one sample's PAE (as an image) and per-token pLDDT, or None when it has no arrays.
 
     Files over `max_bytes` are not parsed: the note says so and points at the download. With
-    `cache_dir`, the reduced arrays are kept there (keyed by file, size and mtime), so a large
+    `cache_dir`, the image and tokens are kept there (keyed by file, size and mtime), so a large
     sample is parsed once, not on every visit.
     """
     path = files.confidences
@@ -165,7 +170,7 @@ def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CON
         return _empty(f"{path.name} is {stat.st_size / 1024 / 1024:.0f} MB; download it to look at it.")
     if cache_dir is None:
         return _reduce(files, path, max_cells)
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_cells}"
+    key = f"png2|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{max_cells}|{_model_stamp(files.model)}"
     with diskcache.Cache(str(cache_dir)) as cache:
         hit = cache.get(key)
         if isinstance(hit, Confidences):
@@ -182,6 +187,15 @@ def sample_confidences(files: SampleFiles, max_bytes: int = defaults.RESULTS_CON
     return conf
 
 
+def _model_stamp(model: Path | None) -> str:
+    """Return what identifies the model file's version (the tokens' names come from it)."""
+    try:
+        stat = model.stat() if model else None
+    except OSError:
+        return ""
+    return f"{stat.st_size}|{stat.st_mtime_ns}" if stat else ""
+
+
 def _reduce(files: SampleFiles, path: Path, max_cells: int) -> Confidences:
     try:
         pae, token_chains, token_res = _read_arrays(path)
@@ -189,13 +203,17 @@ def _reduce(files: SampleFiles, path: Path, max_cells: int) -> Confidences:
         return _empty(f"{path.name} could not be read: {exc}")
     if pae.ndim != 2 or pae.shape[0] != pae.shape[1] or pae.shape[0] != len(token_chains):
         return _empty(f"{path.name} has a PAE that is not tokens x tokens.")
-    reduced, block = _block_mean(pae, max_cells)
+    image = pae_image(pae, max_cells)
     try:
         tokens = _tokens(token_chains, token_res, files.model)
     except (OSError, ValueError, KeyError, IndexError) as exc:
         return _empty(f"{files.model.name if files.model else 'the model'} could not be read: {exc}")
-    return Confidences(pae=np.round(reduced.astype(float), 1).tolist(), pae_block=block, tokens=tokens,
-                       chain_starts=_starts(token_chains))
+    starts = _starts(token_chains)
+    contacts = _read_contacts(path, len(token_chains))
+    found = () if contacts is None else tuple(find_interfaces(contacts, pae, [t.number for t in tokens], starts,
+                                                              defaults.RESULTS_CONTACT_PROB))
+    return Confidences(pae_png=image.png, pae_block=image.block, tokens=tokens, chain_starts=starts,
+                       interfaces=found)
 
 
 def best_confidences(job_dir: Path, max_bytes: int = defaults.RESULTS_CONFIDENCES_MAX_BYTES,

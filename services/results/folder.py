@@ -118,21 +118,43 @@ def _server_seed(request: Path) -> int | None:
 def describe_folder(folder: str | Path | None) -> FolderContents:
     """Return what is in an AF3 job folder: its layout and each sample's files.
 
-    Accepts the job folder itself or an attempt's output folder holding it (the first job folder
-    with AF3 files is used). Samples come from `seed-S_sample-N/` folders (ranked by the ranking
-    CSV when there is one), from server `_model_N` files, or, when only the top model was kept,
-    from the job-level files.
+    Accepts the job folder itself, an attempt's output folder holding it, or one level more (a zip
+    of a whole AF3 output folder: `af_output/<job>/...`); the first job folder with AF3 files is
+    used. Samples come from `seed-S_sample-N/` folders (ranked by the ranking CSV when there is
+    one), from server `_model_N` files, or, when only the top model was kept, from the job-level files.
     """
     path = Path(folder) if folder else None
     if path is None or not path.is_dir():
         return FolderContents(Layout.NONE, path or Path("."), "", [])
     found = _describe_one(path)
     if found.layout is Layout.NONE:
-        for sub in job_folders(path):
+        children = job_folders(path)
+        for sub in [*children, *(deeper for child in children for deeper in job_folders(child))]:
             inner = _describe_one(sub)
             if inner.layout is not Layout.NONE:
                 return inner
     return found
+
+
+def describe_all(folder: str | Path | None) -> list[FolderContents]:
+    """Return every AF3 job folder's contents under `folder` (itself, a child, or a grandchild), in name order.
+
+    A zip may hold several jobs side by side (`af_output/job_a`, `af_output/job_b`): each is one.
+    """
+    path = Path(folder) if folder else None
+    if path is None or not path.is_dir():
+        return []
+    found = _describe_one(path)
+    if found.layout is not Layout.NONE:
+        return [found]
+    out = []
+    for child in job_folders(path):
+        inner = _describe_one(child)
+        if inner.layout is not Layout.NONE:
+            out.append(inner)
+        else:
+            out += [c for c in (_describe_one(g) for g in job_folders(child)) if c.layout is not Layout.NONE]
+    return out
 
 
 def _describe_one(folder: Path) -> FolderContents:

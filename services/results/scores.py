@@ -24,6 +24,8 @@ class SampleScore:
     best: bool = False
     chain_pair_iptm: list[list[float | None]] = field(default_factory=list)
     chain_pair_pae_min: list[list[float | None]] = field(default_factory=list)
+    chain_ptm: list[float | None] = field(default_factory=list)  # each chain alone (the matrix's diagonal)
+    chain_iptm: list[float | None] = field(default_factory=list)  # each chain against the others (AF3: use for ligands)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ def _matrix(value: object) -> list[list[float | None]]:
     return [[as_number(x) for x in row] for row in value]
 
 
+def _vector(value: object) -> list[float | None]:
+    return [as_number(x) for x in value] if isinstance(value, list) else []
+
+
 def _score(files: SampleFiles) -> SampleScore:
     summary = _read_json(files.summary)
     ranking = files.csv_score if files.csv_score is not None else as_number(summary.get("ranking_score"))
@@ -58,7 +64,8 @@ def _score(files: SampleFiles) -> SampleScore:
     return SampleScore(files.key, files.label, files.seed, files.sample, ranking, as_number(summary.get("ptm")),
                        as_number(summary.get("iptm")), as_number(summary.get("fraction_disordered")),
                        None if clash is None else clash > 0, chain_pair_iptm=_matrix(summary.get("chain_pair_iptm")),
-                       chain_pair_pae_min=_matrix(summary.get("chain_pair_pae_min")))
+                       chain_pair_pae_min=_matrix(summary.get("chain_pair_pae_min")),
+                       chain_ptm=_vector(summary.get("chain_ptm")), chain_iptm=_vector(summary.get("chain_iptm")))
 
 
 def sample_scores(contents: FolderContents | Path) -> list[SampleScore]:
@@ -72,14 +79,25 @@ def sample_scores(contents: FolderContents | Path) -> list[SampleScore]:
     return scores
 
 
-def trouble(score: SampleScore) -> list[str]:
-    """Return plain-words warnings for the values that mean a prediction needs care."""
+def trouble(score: SampleScore, chain_tokens: dict[str, int] | None = None) -> list[str]:
+    """Return plain-words warnings for the values that mean a prediction needs care.
+
+    `chain_tokens` (tokens per chain id) lets the ipTM warning carry AF3's caveat: pTM and ipTM
+    are very strict for chains under RESULTS_SMALL_CHAIN_TOKENS tokens (peptides, ions, ligands).
+    """
     notes = []
     if score.has_clash:
         notes.append("atoms clash in this model: parts of it overlap and are not physically possible")
     if score.iptm is not None and score.iptm < defaults.RESULTS_IPTM_TROUBLE:
-        notes.append(f"ipTM {score.iptm:.2f} is below {defaults.RESULTS_IPTM_TROUBLE}: "
-                     "the relative placement of the chains is likely wrong")
+        note = (f"ipTM {score.iptm:.2f} is below {defaults.RESULTS_IPTM_TROUBLE}: "
+                "the relative placement of the chains is likely wrong")
+        small = [c for c, n in (chain_tokens or {}).items() if n < defaults.RESULTS_SMALL_CHAIN_TOKENS]
+        if small:
+            note += (f" — but chain{'s' if len(small) > 1 else ''} {', '.join(small)} "
+                     f"{'have' if len(small) > 1 else 'has'} under {defaults.RESULTS_SMALL_CHAIN_TOKENS} tokens, "
+                     "where AF3's pTM and ipTM are very strict and can be low for a correct placement: "
+                     "judge those by chain ipTM and chain-pair PAE min (AF3's output docs)")
+        notes.append(note)
     if score.fraction_disordered is not None and score.fraction_disordered > defaults.RESULTS_DISORDER_TROUBLE:
         notes.append(f"{score.fraction_disordered:.0%} of the model is disordered: "
                      "much of it is probably not a reliable structure")

@@ -86,3 +86,30 @@ def test_import_page_shows_only_refusals_the_route_signed_for_the_caller(app, us
     other = app.server.test_client()
     assert login(other, "bob", "bob-password-1").status_code == 302
     assert "locked" not in _shown_after(other, response)  # alice's signed text, sent to bob as a link
+
+
+def test_a_zip_with_several_jobs_imports_each_and_says_how_many(user_client, conn):
+    """A zipped AF3 output folder holding two jobs (the real v3.0.0 and v3.0.1 runs side by side)."""
+    from tests.dash_app.test_job_page import page_payload
+
+    real = ROOT / "tests" / "fixtures" / "af3_outputs"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for job in (real / "local_v301_pdl1_binder" / "pdl1_binder", real / "local_v300_7rce_best_only" /
+                    "protein-dna-ion_pdb_7rce"):
+            for p in job.rglob("*"):
+                if p.is_file():
+                    zf.writestr(f"af_output/{job.name}/{p.relative_to(job).as_posix()}", p.read_bytes())
+    buf.seek(0)
+    r = _post(user_client, buf, "af_output.zip")
+    assert r.status_code == 302, r.headers
+    path, _, query = r.headers["Location"].partition("?")
+    ids = [int(x) for x in query.removeprefix("imported=").split(",")]
+    assert path == f"/jobs/{ids[0]}" and len(ids) == 2
+    rows = conn.execute("SELECT id, tokens, output_path FROM jobs WHERE id IN (?, ?) ORDER BY id", ids).fetchall()
+    assert [r["tokens"] for r in rows] == [209, 330]  # folder-name order; each job holds its own folder only
+    assert rows[0]["output_path"] != rows[1]["output_path"]
+    payload = page_payload(path)
+    payload["inputs"][1]["value"] = "?" + query
+    page = dash_post(user_client, payload).get_data(as_text=True)
+    assert "The zip held 2 AlphaFold 3 results" in page and all(f"#{i}" in page for i in ids)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import shutil
 import zipfile
 
 import numpy as np
@@ -11,7 +13,9 @@ import numpy as np
 from dash_app.components import console as cons
 from dash_app.components.results import results_view as rv
 from services.people import users
+from services.results import pae_image
 from tests.conftest import ADMIN_PASSWORD, ROOT, dash_post, login
+from tests.support.pae_png import decoded_pae
 
 CURSOR = cons.cid("cursor", "job")  # the job page's console cursor: where every callback gets the job
 REAL = ROOT / "tests" / "fixtures" / "af3_outputs"
@@ -37,8 +41,8 @@ def _call(client, output: list[tuple[str, str]], inputs: list[tuple[str, str, ob
     return r.get_json()["response"]
 
 
-SAMPLE_OUT = [(rv.PAE, "figure"), (rv.PLDDT, "figure"), (rv.IPTM, "figure"), (rv.PAEMIN, "figure"),
-              (rv.TROUBLE, "children"), (rv.TOKENS, "data"), (rv.NOTE, "children")]
+SAMPLE_OUT = [(rv.PAE_FIG, "data"), (rv.PLDDT, "figure"), (rv.IPTM, "figure"), (rv.PAEMIN, "figure"),
+              (rv.TROUBLE, "children"), (rv.TOKENS, "data"), (rv.NOTE, "children"), (rv.CHAINS, "children")]
 
 
 def _values(array) -> list:
@@ -75,7 +79,15 @@ def test_choosing_another_sample_switches_plots_and_structure(user_client, done_
     first, second = (_sample(user_client, done_job.id, k) for k in ("seed-1_sample-0", "seed-1_sample-2"))
     y = [_values(first[rv.PLDDT]["figure"]["data"][0]["y"]), _values(second[rv.PLDDT]["figure"]["data"][0]["y"])]
     assert len(y[0]) == len(y[1]) == 209 and y[0] != y[1]
-    assert _values(first[rv.PAE]["figure"]["data"][0]["z"]) != _values(second[rv.PAE]["figure"]["data"][0]["z"])
+    sources = [out[rv.PAE_FIG]["data"]["source"] for out in (first, second)]
+    assert sources[0] != sources[1] and all(s.startswith(f"/api/jobs/{done_job.id}/pae/") for s in sources)
+    images = [user_client.get(src) for src in sources]
+    assert all(r.status_code == 200 and r.mimetype == "image/png" for r in images)
+    for key, r in zip(("seed-1_sample-0", "seed-1_sample-2"), images, strict=True):
+        full = json.loads((REAL / f"local_v301_pdl1_binder/pdl1_binder/{key}/confidences.json").read_text())
+        shown = decoded_pae(r.data)
+        expected = np.minimum(np.array(full["pae"]), pae_image.PAE_MAX)
+        assert shown.shape == (209, 209) and np.abs(shown - expected).max() < 1e-4
     assert second[rv.IPTM]["figure"]["data"][0]["x"] == ["A", "B"]
     model = _model(user_client, done_job.id, "seed-1_sample-2")
     assert model["data"] == f"/api/jobs/{done_job.id}/files/pdl1_binder/seed-1_sample-2/model.cif"
@@ -116,6 +128,9 @@ def test_downloads_are_owner_checked_and_the_zip_has_every_file(app, user_client
     assert login(bob, "bob", "bob-password-1").status_code == 302
     assert bob.get(f"/api/jobs/{done_job.id}/archive").status_code == 404
     assert bob.get(f"/api/jobs/{done_job.id}/files/pdl1_binder/ranking_scores.csv").status_code == 404
+    assert bob.get(f"/api/jobs/{done_job.id}/pae/seed-1_sample-0.png").status_code == 404
+    assert user_client.get(f"/api/jobs/{done_job.id}/pae/seed-1_sample-0.png").status_code == 200
+    assert user_client.get(f"/api/jobs/{done_job.id}/pae/no-such-sample.png").status_code == 404
     assert anonymous.get(f"/api/jobs/{done_job.id}/archive").status_code == 401
     assert login(admin, "admin", ADMIN_PASSWORD).status_code == 302
     assert admin.get(f"/api/jobs/{done_job.id}/archive").status_code == 200
@@ -156,3 +171,60 @@ def test_another_user_gets_nothing_from_the_results_callbacks(app, conn, done_jo
                             "state": [{"id": CURSOR, "property": "data", "value": {"job": done_job.id}}],
                             "changedPropIds": [f"{inputs[0][0]}.{inputs[0][1]}"]})
         assert r.status_code == 204  # alice's job: nothing, exactly as for a job that does not exist
+
+
+def test_real_v300_output_shows_per_chain_scores_and_residue_names(tmp_path):
+    """The v3.0.0 protein-DNA-ion run: chain pTM/ipTM per chain (null for the ions), token labels."""
+    out = tmp_path / "out"
+    shutil.copytree(REAL / "local_v300_7rce_best_only", out)
+    view = rv.sample_view(7, str(out), "best")
+    text = str(view.chains)
+    for expected in ("300 residues", "26 residues", "CA (1 atoms)", "NA (1 atoms)", "0.93", "0.89", "0.18",
+                     "under 20 tokens", "diagonal of the chain-pair ipTM"):
+        assert expected in text, expected
+    assert view.tokens["labels"][0] == "A MET 1" and view.tokens["labels"][300] == "B DG 1"
+    assert view.tokens["labels"][326:] == ["C CA 1 CA", "D CA 1 CA", "E CA 1 CA", "F NA 1 NA"]
+    assert view.tokens["step"] == pae_image.STEP and len(view.tokens["palette"]) == 3 * pae_image.LEVELS
+    hover = view.iptm.data[0].customdata
+    assert hover[0][0] == "chain A: chain pTM 0.93" and hover[0][1] == "chain A with chain B: ipTM 0.74"
+    for expected in ("Interfaces (contact probability ≥ 0.5)", "A – C", "1.3 Å", "0.96"):  # A with a Ca2+ ion
+        assert expected in text, expected
+    assert view.pae["source"].startswith("/api/jobs/7/pae/best.png?v=") and view.pae["figure"].data[0].type == "image"
+
+
+def test_a_modified_residue_stays_in_the_cartoon(tmp_path):
+    """Three residues of the real server model re-flagged HETATM (as AF3 writes PTMs): cartoon and sticks."""
+    from dash_app.components.results import structure_viewer as sv
+    from services.results.mmcif_atoms import read_residues
+    from tests.services.test_results_residues import REFLAGGED, reflagged_folder
+
+    folder = reflagged_folder(tmp_path)
+    residues = read_residues(folder / "fold_5b8c_model_0.cif")
+    for colour in ("plddt", "chain"):
+        comps = sv.components(residues, colour)
+        def picked(kind, comps=comps):
+            return {(ch["name"], r["number"]) for c in comps if c["representation"][0]["type"] == kind
+                    for t in c["targets"] for ch in t["chains"] for r in ch["residues"]}
+        cartoon, sticks = picked("cartoon"), picked("ball-and-stick")
+        assert REFLAGGED <= cartoon and len(cartoon) == 370  # every residue in the ribbon: no break
+        assert sticks == REFLAGGED  # and the modified ones shown as sticks on it
+
+
+def test_pymol_and_chimerax_scripts_open_the_model_coloured_with_its_interfaces(app, user_client, conn, done_job):
+    out = _sample(user_client, done_job.id, "seed-1_sample-0")
+    assert f"/api/jobs/{done_job.id}/open/seed-1_sample-0.pml" in json.dumps(out[rv.CHAINS]["children"])
+    pml = user_client.get(f"/api/jobs/{done_job.id}/open/seed-1_sample-0.pml")
+    assert pml.status_code == 200 and "attachment" in pml.headers["Content-Disposition"]
+    text = pml.get_data(as_text=True).splitlines()
+    assert text[0] == "load model.cif, model"  # the v3.0.1 sample folder's unprefixed model
+    assert "color 0x0053d6, model and b > 90" in text and "color 0xff7d45, model" in text
+    (face,) = [x for x in text if x.startswith("select iface_A_B, ")]
+    assert "(chain A and resi " in face and "(chain B and resi " in face
+    cxc = user_client.get(f"/api/jobs/{done_job.id}/open/seed-1_sample-0.cxc").get_data(as_text=True).splitlines()
+    assert cxc[0] == "open model.cif" and "color #1 & @@bfactor>90 #0053d6" in cxc
+    assert any(x.startswith("name frozen iface_A_B /A:") and " /B:" in x for x in cxc)
+    users.create_user(conn, "bob", "bob-password-1", users.Role.USER)
+    bob = app.server.test_client()
+    assert login(bob, "bob", "bob-password-1").status_code == 302
+    assert bob.get(f"/api/jobs/{done_job.id}/open/seed-1_sample-0.pml").status_code == 404
+    assert user_client.get(f"/api/jobs/{done_job.id}/open/seed-1_sample-0.exe").status_code == 404

@@ -103,3 +103,22 @@ def test_non_af3_zips_and_non_zips_get_a_clear_error(conn, settings, alice):
     with pytest.raises(InvalidInput, match="is not a zip file"):
         import_zip(conn, settings, alice, io.BytesIO(b"{not a zip}"), "x.zip")
     _nothing_left(conn, settings)
+
+
+def test_a_zip_of_the_whole_af3_output_folder_one_level_more_is_imported(conn, settings, alice):
+    """`zip -r out.zip af_output/` holds af_output/<job>/...: one folder level above the job folder."""
+    from services.operations.result_import import has_input
+
+    folder = REAL / "local_v301_pdl1_binder"
+    job = import_zip(conn, settings, alice, _folder_zip(folder, "af_output/"), "af_output.zip")
+    contents = results.describe_folder(job.output_path)
+    assert [s.key for s in results.sample_scores(contents)][:1] == ["seed-1_sample-0"] and job.tokens == 209
+    assert has_input(job)  # pdl1_binder_data.json came along: Clone and Download input work
+
+
+def test_results_imported_without_an_input_say_so(conn, settings, alice):
+    from services.operations.result_import import has_input
+
+    server = REAL / "server_fold_5b8c" / "Example"  # the repository kept no job request
+    job = import_zip(conn, settings, alice, _zip({p.name: p.read_bytes() for p in server.iterdir()}), "f.zip")
+    assert not has_input(job)

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from services import results
-from services.results import Layout, confidences
+from services.results import Layout, confidences, pae_image
 from tests.conftest import ROOT
+from tests.support.pae_png import decoded_pae
 
 REAL = ROOT / "tests" / "fixtures" / "af3_outputs"
 SIM_INPUT = ROOT / "tests" / "fixtures" / "af3" / "protein_ligand.json"
@@ -45,8 +46,9 @@ def test_reader_on_each_real_output_folder(name):
     conf = results.sample_confidences(results.find_sample(contents, keys[0]), max_cells=10_000)
     full = json.loads(results.find_sample(contents, keys[0]).confidences.read_text())
     assert conf.note == "" and len(conf.tokens) == tokens and conf.pae_block == 1
-    assert len(conf.pae) == tokens and all(len(row) == tokens for row in conf.pae)
-    assert conf.pae[0][:5] == [round(x, 1) for x in full["pae"][0][:5]]
+    shown = decoded_pae(conf.pae_png)
+    assert shown.shape == (tokens, tokens)  # every cell, nothing averaged
+    assert np.abs(shown - np.minimum(np.array(full["pae"]), pae_image.PAE_MAX)).max() < 1e-4
     assert conf.chain_starts == starts
     assert all(t.plddt is not None and 0 <= t.plddt <= 100 for t in conf.tokens)
     n_chains = len(starts)
@@ -134,7 +136,7 @@ def test_reader_on_simulator_output(sim_out):
         assert len(conf.tokens) == len(full["token_chain_ids"]) == len(full["pae"])
         assert conf.chain_ids == list(dict.fromkeys(full["token_chain_ids"]))
         assert conf.chain_starts == [(c, full["token_chain_ids"].index(c)) for c in conf.chain_ids]
-        assert np.allclose(conf.pae, np.round(np.array(full["pae"]), 1))  # small job: full resolution
+        assert np.abs(decoded_pae(conf.pae_png) - np.minimum(np.array(full["pae"]), pae_image.PAE_MAX)).max() < 1e-4
         ligand = [t for t in conf.tokens if t.atom]
         assert ligand and all(t.plddt is not None for t in conf.tokens)
 

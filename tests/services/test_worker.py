@@ -214,4 +214,4 @@ def test_a_succeeded_jobs_best_sample_is_parsed_for_its_page_before_anyone_opens
 
     monkeypatch.setattr(confidences, "_reduce", no_parse)
     conf = results.best_confidences(Path(job.output_path), cache_dir=cache)
-    assert conf is not None and not conf.note and len(conf.pae) > 0
+    assert conf is not None and not conf.note and len(conf.pae_png) > 0

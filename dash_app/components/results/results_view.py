@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from dash import dcc, get_relative_path, html
 from dash_app.components.results import results_plots as rp
 from dash_app.components.results import structure_viewer as sv
 from services import results
+from services.platform import defaults
 from services.results.mmcif_atoms import read_residues
 
 PREFIX = "job-res"
@@ -23,11 +25,13 @@ MOLSTAR_URL, MOLSTAR_READY = f"{PREFIX}-molstar-url", f"{PREFIX}-molstar-ready"
 BODY, SAMPLE, COLOUR, VIEWER, PAE, PLDDT, IPTM, PAEMIN, TROUBLE, TOKENS, NOTE, LINKED, VIEWER_SEL, SCORES = (
     f"{PREFIX}-{x}" for x in ("body", "sample", "colour", "viewer", "pae", "plddt", "iptm", "paemin",
                               "trouble", "tokens", "note", "linked", "viewer-sel", "scores"))
+PAE_HOVER, CHAINS, PAE_FIG = f"{PREFIX}-pae-hover", f"{PREFIX}-chains", f"{PREFIX}-pae-fig"
 CARD = "job-results-card"
 
 
 def _num(x: float | None) -> str:
-    return "—" if x is None else f"{x:.3f}"
+    """Return a score as AF3 reports it: two decimals."""
+    return "—" if x is None else f"{x:.2f}"
 
 
 def placeholder(title: str = "Results") -> list:
@@ -90,14 +94,17 @@ def body(job_id: int, res: results.Results) -> list:
         dbc.Row([
             dbc.Col([dcc.Loading(sv.viewer(VIEWER), type="circle", delay_show=150), colour, _legend(),
                      html.Div(id=VIEWER_SEL, className="d-none")], lg=6),
-            dbc.Col([dcc.Graph(id=PAE, **graph),
+            dbc.Col([html.Div([dcc.Graph(id=PAE, clear_on_unhover=True, **graph),
+                               html.Div(id=PAE_HOVER, className="fd-pae-hover small")], className="position-relative"),
                      html.Div(id=LINKED, className="small text-muted")], lg=6),
         ], className="g-3"),
         dbc.Row([dbc.Col(dcc.Graph(id=PLDDT, **graph), lg=6),
                  dbc.Col(dbc.Row([dbc.Col(dcc.Graph(id=IPTM, **small), sm=6),
                                   dbc.Col(dcc.Graph(id=PAEMIN, **small), sm=6)]), lg=6)], className="g-3 mt-1"),
+        html.Div(id=CHAINS, className="table-responsive mt-2"),
         html.Div(id=NOTE, className="text-muted small"),
         dcc.Store(id=TOKENS),
+        dcc.Store(id=PAE_FIG),  # the PAE figure and its image's address; the browser joins them (LOAD_PAE_JS)
     ]
 
 
@@ -105,13 +112,14 @@ def body(job_id: int, res: results.Results) -> list:
 class SampleView:
     """What the page shows for one sample."""
 
-    pae: go.Figure
+    pae: dict  # {"figure": the PAE figure without its image, "source": the image's address or None}
     plddt: go.Figure
     iptm: go.Figure
     pae_min: go.Figure
     trouble: list
     tokens: dict
     note: str
+    chains: list
 
 
 def _empty_figure(text: str) -> go.Figure:
@@ -122,9 +130,9 @@ def _empty_figure(text: str) -> go.Figure:
     return fig
 
 
-def trouble_alert(score: results.SampleScore | None) -> list:
+def trouble_alert(score: results.SampleScore | None, chain_tokens: dict[str, int] | None = None) -> list:
     """Return one plain-words warning line for the values of `score` that mean trouble (nothing if none)."""
-    notes = results.trouble(score) if score else []
+    notes = results.trouble(score, chain_tokens) if score else []
     if not notes:
         return []
     text = "; ".join(notes)
@@ -141,7 +149,88 @@ def sample_model(job_id: int, output_path: str, key: str, colour_by: str = "pldd
     return sv.structure_data(f"/api/jobs/{job_id}/files/{quote(rel)}", read_residues(files.model), colour_by)
 
 
-def sample_view(output_path: str, key: str, cache_dir: Path | None = None) -> SampleView:
+def chain_tokens(conf: results.Confidences | None) -> dict[str, int]:
+    """Return tokens per chain id, in input order."""
+    if not conf or not conf.chain_starts:
+        return {}
+    ends = [s for _, s in conf.chain_starts[1:]] + [len(conf.tokens)]
+    return {c: e - s for (c, s), e in zip(conf.chain_starts, ends, strict=True)}
+
+
+def chain_table(score: results.SampleScore | None, conf: results.Confidences | None) -> list:
+    """Return one row per chain: what it is, its tokens, chain pTM and chain ipTM (nothing without them)."""
+    if not score or not (score.chain_ptm or score.chain_iptm):
+        return []
+    counts = chain_tokens(conf)
+    ids = list(counts) if len(counts) == max(len(score.chain_ptm), len(score.chain_iptm)) else [
+        str(i + 1) for i in range(max(len(score.chain_ptm), len(score.chain_iptm)))]
+    first = {c: conf.tokens[s] for c, s in conf.chain_starts} if conf and conf.chain_starts else {}
+    rows = []
+    for i, chain in enumerate(ids):
+        tok = first.get(chain)
+        n = counts.get(chain)
+        what = "—" if tok is None else (f"{tok.name} ({n} atoms)" if tok.atom else f"{n} residues")
+        small = n is not None and n < defaults.RESULTS_SMALL_CHAIN_TOKENS
+        caveat = f" · under {defaults.RESULTS_SMALL_CHAIN_TOKENS} tokens: pTM/ipTM strict" if small else ""
+        rows.append(html.Tr([html.Td(chain), html.Td([what, html.Span(caveat, className="text-muted")]),
+                             html.Td(_num(score.chain_ptm[i] if i < len(score.chain_ptm) else None)),
+                             html.Td(_num(score.chain_iptm[i] if i < len(score.chain_iptm) else None))]))
+    head = ("Chain", "What", "chain pTM", "chain ipTM")
+    return [dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], size="sm",
+                      className="mb-0 small", id=f"{PREFIX}-chain-table"),
+            html.P("chain pTM is the diagonal of the chain-pair ipTM matrix; chain ipTM is each chain against all "
+                   "others, the score AF3's docs suggest for ligands.", className="small text-muted mb-0")]
+
+
+def _ranges(numbers: tuple[int, ...]) -> str:
+    """Return "10–14, 20, 31–33" for sorted residue numbers."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in runs)
+
+
+def interface_table(score: results.SampleScore | None, conf: results.Confidences | None) -> list:
+    """Return one row per pair of chains in contact: their residues, contacts, min PAE there, and the pair's ipTM."""
+    if not conf or not conf.interfaces:
+        return []
+    order = conf.chain_ids
+    matrix = score.chain_pair_iptm if score else []
+    rows = []
+    for f in conf.interfaces:
+        i, j = order.index(f.chain_a), order.index(f.chain_b)
+        iptm = matrix[i][j] if i < len(matrix) and j < len(matrix[i]) else None
+        rows.append(html.Tr([html.Td(f"{f.chain_a} – {f.chain_b}"), html.Td(_ranges(f.residues_a)),
+                             html.Td(_ranges(f.residues_b)), html.Td(f"{f.contacts:,}"),
+                             html.Td("—" if f.pae_min is None else f"{f.pae_min:.1f} Å"), html.Td(_num(iptm))]))
+    head = ("Interface", "Residues (first chain)", "Residues (second chain)", "Contacts", "Min PAE there",
+            "ipTM (pair)")
+    return [html.H3(f"Interfaces (contact probability ≥ {defaults.RESULTS_CONTACT_PROB})", className="h6 mt-3"),
+            dbc.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)], size="sm",
+                      className="mb-0 small", id=f"{PREFIX}-interfaces")]
+
+
+def open_elsewhere(job_id: int, key: str, files: results.SampleFiles | None) -> list:
+    """Return the PyMOL / ChimeraX script links of a sample (saved next to its model file, they open it)."""
+    if files is None or files.model is None:
+        return []
+    base = f"/api/jobs/{int(job_id)}/open/{quote(key)}"
+    return [html.Div([html.I(className="bi bi-box-arrow-up-right me-1"), "Open in ",
+                      html.A("PyMOL", href=f"{base}.pml", download="", id=f"{PREFIX}-pymol"), " or ",
+                      html.A("ChimeraX", href=f"{base}.cxc", download="", id=f"{PREFIX}-chimerax"),
+                      f": save the script next to {files.model.name} (coloured by pLDDT, one selection per "
+                      "interface)."], className="small mt-2")]
+
+
+def pae_url(job_id: int, key: str, conf: results.Confidences) -> str:
+    """Return the address of the sample's PAE image (the version in the query: a new image is a new URL)."""
+    return f"/api/jobs/{int(job_id)}/pae/{quote(key)}.png?v={zlib.crc32(conf.pae_png):08x}"
+
+
+def sample_view(job_id: int, output_path: str, key: str, cache_dir: Path | None = None) -> SampleView:
     """Return plots and warnings of the sample `key` of a job's output folder (its PAE may take a while)."""
     contents = results.describe_folder(output_path)
     files = results.find_sample(contents, key)
@@ -149,15 +238,21 @@ def sample_view(output_path: str, key: str, cache_dir: Path | None = None) -> Sa
     conf = results.sample_confidences(files, cache_dir=cache_dir) if files else None
     note = conf.note if conf else "This sample has no confidences file."
     if conf and not conf.note:
-        pae, plddt, tokens, chain_ids = rp.pae_figure(conf), rp.plddt_figure(conf), sv.token_map(conf.tokens), \
-            conf.chain_ids
+        pae = {"figure": rp.pae_figure(conf), "source": pae_url(job_id, key, conf)}
+        plddt = rp.plddt_figure(conf)
+        tokens, chain_ids = sv.token_map(conf.tokens, conf.pae_block), conf.chain_ids
     else:
-        pae = plddt = _empty_figure(note)
+        plddt = _empty_figure(note)
+        pae = {"figure": plddt, "source": None}
         tokens, chain_ids = {}, []
     if score and score.chain_pair_iptm:
-        iptm = rp.chain_pair_figure(score.chain_pair_iptm, chain_ids, "chain-pair ipTM", zmax=1, colorscale="Blues")
+        iptm = rp.chain_pair_figure(score.chain_pair_iptm, chain_ids, "chain-pair ipTM", zmax=1, colorscale="Blues",
+                                    diagonal="chain pTM")
         pae_min = rp.chain_pair_figure(score.chain_pair_pae_min, chain_ids, "chain-pair PAE min (Å)",
                                        zmax=rp.PAE_MAX, colorscale="Greens_r", unit=" Å")
     else:
         iptm = pae_min = _empty_figure("no chain-pair scores")
-    return SampleView(pae, plddt, iptm, pae_min, trouble_alert(score), tokens, note if conf is None else "")
+    good = conf if conf and not conf.note else None
+    return SampleView(pae, plddt, iptm, pae_min, trouble_alert(score, chain_tokens(good)), tokens,
+                      note if conf is None else "",
+                      chain_table(score, good) + interface_table(score, good) + open_elsewhere(job_id, key, files))

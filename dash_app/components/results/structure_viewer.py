@@ -3,7 +3,8 @@
 The model file is loaded by URL from the job's owner-checked file route once the sample is
 chosen, so it never rides in the page itself. Colouring is done with one component per pLDDT
 band (AF3's four bands, from the B-factors) or per chain, cartoon for polymers and
-ball-and-stick for ligands and ions.
+ball-and-stick for ligands and ions. Polymer or not is the entity's word (mmcif_atoms): a
+modified residue AF3 wrote as HETATM stays in its chain's cartoon, and is drawn as sticks on it too.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dash_molstar import MolstarViewer
 
 from dash_app.components.results.results_plots import PLDDT_BANDS
 from services.results import Token
+from services.results import pae_image as pim
 from services.results.mmcif_atoms import Residue
 
 MOLSTAR_BUNDLE = "rcsb-molstar.js"  # Mol* itself: 6.5 MB, needed only where a model is shown
@@ -88,10 +90,13 @@ def _component(label: str, targets: list[dict], rep: dict) -> dict:
 
 
 def components(residues: list[Residue], colour_by: str = "plddt") -> list[dict]:
-    """Return the Mol* components: per pLDDT band (or per chain), polymers as cartoon, ligands as sticks."""
+    """Return the Mol* components: per pLDDT band (or per chain), polymers as cartoon, ligands as sticks.
+
+    Modified residues are in the cartoon (their chain stays whole) and get sticks as well.
+    """
     out = []
-    polymer = [r for r in residues if not r.hetero]
-    ligand = [r for r in residues if r.hetero]
+    polymer = [r for r in residues if r.polymer]
+    ligand = [r for r in residues if not r.polymer or r.modified]
     if colour_by == "chain":
         for group, kind, label in ((polymer, "cartoon", "polymers"), (ligand, "ball-and-stick", "ligands and ions")):
             if group:
@@ -114,14 +119,19 @@ def structure_data(url: str, residues: list[Residue], colour_by: str = "plddt") 
             "component": components(residues, colour_by)}
 
 
-def token_map(tokens: list[Token]) -> dict:
-    """Return the compact token -> (chain, residue number) map the linked views need in the browser."""
+def token_map(tokens: list[Token], pae_block: int = 1) -> dict:
+    """Return the compact token map the linked views and the PAE hover need in the browser.
+
+    chains: [chain, first token]; numbers: residue number per token; labels: "A LYS 94" per
+    token; palette/step/block: how to read a PAE pixel's colour back as Å.
+    """
     chains, numbers = [], []
     for i, t in enumerate(tokens):
         if not chains or chains[-1][0] != t.chain:
             chains.append([t.chain, i])
         numbers.append(t.number)
-    return {"chains": chains, "numbers": numbers, "n": len(tokens)}
+    return {"chains": chains, "numbers": numbers, "n": len(tokens), "labels": [t.label for t in tokens],
+            "palette": pim.PALETTE.ravel().tolist(), "step": pim.STEP, "block": pae_block}
 
 
 def _chain_of(tmap: dict, index: int) -> str:

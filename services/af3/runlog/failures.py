@@ -158,8 +158,39 @@ def _worker_lost(key: str, text: str) -> FailureSummary | None:
     return None
 
 
+def _gpu_launch(key: str, text: str) -> FailureSummary | None:
+    if "failed to launch on the GPU" in text:
+        return FailureSummary("The GPU could not run AlphaFold 3's compiled model during inference.", _short(key),
+                              "Seen on very large jobs (thousands of tokens, past what the GPU holds even with "
+                              "unified memory) and on driver/CUDA mismatches: try fewer tokens or a larger GPU; "
+                              "if small jobs fail the same way, tell an admin.")
+    return None
+
+
+# What a shell's exit status above 128 means: the process got signal (status - 128).
+_SIGNALS = {9: ("was killed (signal 9)", "usually the machine, or the scheduler's memory limit, ran out of memory: "
+                "fewer tokens, or a machine with more memory, would fit"),
+            15: ("was stopped (signal 15, a request to terminate)", "a scheduler's time limit or an admin stopped it"),
+            11: ("crashed (signal 11, a segmentation fault)", "a broken install or GPU driver: tell an admin"),
+            6: ("aborted itself (signal 6)", "often a CUDA or XLA error: the log above the exit has it")}
+
+
+def _exit_status(key: str, text: str) -> FailureSummary | None:
+    m = re.search(r"exited with status (\d+)", key)
+    if not m:
+        return None
+    status = int(m.group(1))
+    if status > 128 and status - 128 in _SIGNALS:
+        what, why = _SIGNALS[status - 128]
+        return FailureSummary(f"AlphaFold 3 {what} before it finished.", key, why[:1].upper() + why[1:] + ".")
+    if status > 128:
+        return FailureSummary(f"AlphaFold 3 was ended by signal {status - 128} before it finished.", key, "")
+    return FailureSummary(f"AlphaFold 3 stopped with an error (exit status {status}).", key,
+                          "The log below says which: its last lines hold AlphaFold's own message.")
+
+
 _RULES = (_input_rejected, _gpu_oom, _host_oom, _no_models, _missing_database, _search_failed, _disk_full, _bad_flags,
-          _worker_lost)
+          _worker_lost, _gpu_launch, _exit_status)
 
 
 def _absl_errors(text: str) -> list[str]:

@@ -21,12 +21,15 @@ _ABSL = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+\s+\S+:\d+\] ")
 _CHAIN_START = re.compile(r"^Running data pipeline for chain (\S+)\.\.\.$")
 _CHAIN_DONE = re.compile(r"^Running data pipeline for chain (\S+) took ")
 _FEATURE_SEED = re.compile(r"^Featurising data with seed (-?\d+)\.$")
-_INFER_SEED = re.compile(r"^Running model inference with seed (-?\d+)\.\.\.$")
+_INFER_SEED = re.compile(r"^Running model inference (?:with|for) seed (-?\d+)\.\.\.$")  # "for": v3.0.0/3.0.1
 _EXTRACTED = re.compile(r"^Extracting (\d+) inference samples with seed (-?\d+) took ")
+_EXTRACTED_V30 = re.compile(r"^Extracting output structures \(one per sample\) for seed (-?\d+) took ")
+_SEED_LIST = re.compile(r"for seed\(?s\)? \[([^\]]*)\]|for seeds \[([^\]]*)\]")  # v3.0.x: "for seed(s) [1, 2]"
 _SAMPLE = re.compile(r"\bsample (\d+)(?:/(\d+)| of (\d+))?", re.IGNORECASE)
 _SEED_COUNT = re.compile(r"with (\d+) seed\(s\)")
 # Cheap substring gate: most log lines (MSA tool chatter) skip every regex below.
-_KEYWORDS = ("fold job", "data pipeline", "Featurising", "inference", "sample", "Writing outputs", "Done running")
+_KEYWORDS = ("fold job", "fold input", "data pipeline", "Featurising", "inference", "sample", "Writing outputs",
+             "Done running", "Extracting output structures", "Predicting 3D structure")
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,17 @@ class Tracker:
         msg = _ABSL.sub("", line, count=1).strip()
         if msg.startswith("Running fold job "):
             return self._set("starting", _STARTING, msg[len("Running fold job "):].rstrip("."))
+        if msg.startswith("Processing fold input ") and not msg.startswith("Processing fold input #"):
+            return self._set("starting", _STARTING, msg[len("Processing fold input "):])  # v3.0.x
+        if msg.startswith("Predicting 3D structure") and (m := _SEED_LIST.search(msg)):
+            self.n_seeds = max(self.n_seeds, len([x for x in (m.group(1) or m.group(2)).split(",") if x.strip()]))
+            return False
         if msg.startswith("Running data pipeline") or msg.startswith("Skipping data pipeline"):
             return self._pipeline(msg)
         if msg.startswith("Featurising data"):
             return self._features(msg)
-        if "inference" in msg and (msg.startswith("Running model inference") or msg.startswith("Extracting")):
+        if ("inference" in msg or msg.startswith("Extracting output structures")) and (
+                msg.startswith("Running model inference") or msg.startswith("Extracting")):
             return self._inference(msg)
         if self.stage == "inference" and (m := _SAMPLE.search(msg)):
             return self._sample(m)
@@ -98,7 +107,9 @@ class Tracker:
             return self._set("data pipeline", DATA_DONE, "done")
         if msg.startswith("Fold job ") and " done" in msg:
             return self._set("writing outputs", _END, "outputs written")
-        if msg.startswith("Done running"):
+        if msg.startswith("Done processing fold input "):  # v3.0.x's "Fold job ... done"
+            return self._set("writing outputs", _END, "outputs written")
+        if msg.startswith("Done running") or re.match(r"Done processing \d+ fold inputs", msg):
             return self._set("done", 1.0, "")
         return False
 
@@ -125,9 +136,9 @@ class Tracker:
         if m := _SEED_COUNT.search(msg):
             self.n_seeds = max(self.n_seeds, int(m.group(1)))
         n = max(self.n_seeds, self.seeds_done + 1)
-        if m := _EXTRACTED.match(msg):
+        if (m := _EXTRACTED.match(msg)) or _EXTRACTED_V30.match(msg):
             self.seeds_done += 1
-            self.n_samples = int(m.group(1))
+            self.n_samples = int(m.group(1)) if m else self.n_samples
             return self._set("inference", self._inference_fraction(0), f"seed {self.seeds_done}/{n} done")
         if _INFER_SEED.match(msg):
             return self._set("inference", self._inference_fraction(0), f"seed {self.seeds_done + 1}/{n}")

@@ -263,7 +263,7 @@ def make_sample(layout: Layout, base_coords: list[list[Vec]] | np.ndarray, rng: 
     """Return one sample: the base structure jittered, with confidences derived from it."""
     gen = np.random.default_rng(rng.getrandbits(64))
     base = flat_coords(base_coords)
-    coords = base + gen.normal(0.0, 0.25, base.shape)
+    coords = base + gen.normal(0.0, 0.05, base.shape)  # samples differ, bonds stay bond-length (Cα–Cα ±0.1 Å)
     toks = _tokens(layout)
     res_plddt = _residue_plddts(layout, gen)
     atom_plddt = _atom_plddts(layout, res_plddt, gen)

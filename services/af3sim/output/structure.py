@@ -182,28 +182,103 @@ def tokenise(fold_input: Input) -> Layout:
 
 Vec = tuple[float, float, float]
 _HELIX_SEGMENT = 16  # residues per helix before the trace turns back: a compact bundle, not a rod
+# residues of each loop joining one helix's end to the next one's start: enough steps to span the gap
+_LOOPS = {"protein": 3, "rna": 6, "dna": 6}
+_HELIX = {"protein": (2.3, 1.5, 100.0), "rna": (8.7, 2.8, 32.7), "dna": (8.9, 3.4, 36.0)}  # radius, rise, turn
 
 
-def _trace_point(kind: str, i: int, origin: Vec) -> tuple[Vec, Vec]:
-    """Return (backbone point, outward unit vector) of residue i on a helix-bundle trace."""
-    radius, rise, turn = {"protein": (2.3, 1.5, 100.0), "rna": (8.7, 2.8, 32.7), "dna": (8.9, 3.4, 36.0)}[kind]
-    seg, pos = divmod(i, _HELIX_SEGMENT)
+def _sub(a: Vec, b: Vec) -> Vec:
+    return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
+
+
+def _along(a: Vec, b: Vec, f: float) -> Vec:
+    """Return the point a fraction f of the way from a to b."""
+    return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f)
+
+
+def _step(kind: str) -> float:
+    """Return the distance between consecutive helix points (Cα–Cα 3.8 Å for a protein's α-helix)."""
+    radius, rise, turn = _HELIX[kind]
+    return math.hypot(2 * radius * math.sin(math.radians(turn) / 2), rise)
+
+
+def _helix_point(kind: str, seg: int, pos: int, i: int, origin: Vec) -> tuple[Vec, Vec]:
+    """Return (point, outward unit vector) of helix `seg`'s residue `pos`: helices up and down, snaking sideways."""
+    radius, rise, turn = _HELIX[kind]
     z = (pos if seg % 2 == 0 else _HELIX_SEGMENT - 1 - pos) * rise
     spacing = 10.0 if kind == "protein" else 24.0
-    cx, cy = origin[0] + spacing * (seg % 4), origin[1] + spacing * (seg // 4)
+    row, col = divmod(seg, 4)
+    col = col if row % 2 == 0 else 3 - col  # snake: the next helix always stands beside the last one
     ang = math.radians(turn * i)
     out = (math.cos(ang), math.sin(ang), 0.0)
-    return (cx + radius * out[0], cy + radius * out[1], origin[2] + z), out
+    return (origin[0] + spacing * col + radius * out[0], origin[1] + spacing * row + radius * out[1],
+            origin[2] + z), out
 
 
-def _residue_atoms(anchor: Vec, out: Vec, n: int, rng: random.Random) -> list[Vec]:
-    """Place `n` atoms around `anchor`, pointing away from the helix axis with ~1.4 A steps."""
-    pts = [anchor]
-    for j in range(1, n):
-        step = 1.4 * (j // 2 + 1) / 2
-        pts.append((anchor[0] + out[0] * step + rng.uniform(-0.7, 0.7),
-                    anchor[1] + out[1] * step + rng.uniform(-0.7, 0.7),
-                    anchor[2] + (0.9 if j % 2 else -0.9) + rng.uniform(-0.3, 0.3)))
+def _loop(a: Vec, b: Vec | None, count: int, step: float, up: float) -> list[Vec]:
+    """Return `count` points from helix end `a` to helix start `b`, `step` apart over an arch (on, if no b)."""
+    if b is None:
+        return [(a[0], a[1], a[2] + up * step * (j + 1)) for j in range(count)]
+    mid, half = _along(a, b, 0.5), step * (count + 1) / 2
+    gap = math.dist(a, b)
+    apex = (mid[0], mid[1], mid[2] + up * math.sqrt(max(0.0, half * half - gap * gap / 4)))
+    first = math.dist(a, apex)
+    total = first + math.dist(apex, b)
+    points = []
+    for j in range(1, count + 1):
+        d = total * j / (count + 1)
+        points.append(_along(a, apex, d / first) if d <= first else _along(apex, b, (d - first) / (total - first)))
+    return points
+
+
+def chain_trace(kind: str, n: int, origin: Vec) -> list[tuple[Vec, Vec]]:
+    """Return one (backbone point, outward vector) per residue: α-helices (or nucleic helices) joined by loops.
+
+    Consecutive points are `_step(kind)` apart everywhere (3.8 Å for proteins), so viewers draw one chain.
+    """
+    period = _HELIX_SEGMENT + _LOOPS[kind]
+    trace: list[tuple[Vec, Vec] | None] = []
+    for i in range(n):
+        seg, pos = divmod(i, period)
+        trace.append(_helix_point(kind, seg, pos, i, origin) if pos < _HELIX_SEGMENT else None)
+    i = 0
+    while i < n:
+        if trace[i] is not None:
+            i += 1
+            continue
+        j = i
+        while j < n and trace[j] is None:
+            j += 1
+        a = trace[i - 1][0]
+        up = 1.0 if (i // period) % 2 == 0 else -1.0  # even helices end at the top, odd ones at the bottom
+        out = trace[i - 1][1]
+        for k, p in enumerate(_loop(a, trace[j][0] if j < n else None, j - i, _step(kind), up)):
+            trace[i + k] = (p, out)
+        i = j
+    return trace  # type: ignore[return-value]
+
+
+def _residue_atoms(prev: Vec, here: Vec, after: Vec, out: Vec, names: list[str], rng: random.Random) -> list[Vec]:
+    """Place a residue's atoms: a protein backbone along the trace (N, CA, C, O), everything else outward.
+
+    CA (or a nucleotide's first atom) sits on the trace; N and C a third of the way to the neighbours,
+    so C(i)–N(i+1) is a peptide-bond length and the chain reads as one in any viewer.
+    """
+    fixed: dict[str, Vec] = {}
+    if "CA" in names:
+        fixed = {"CA": here, "N": _along(here, prev, 0.33), "C": _along(here, after, 0.33)}
+        fixed["O"] = (fixed["C"][0] + 1.23 * out[0], fixed["C"][1] + 1.23 * out[1], fixed["C"][2])
+    pts = []
+    for j, name in enumerate(names):
+        if name in fixed:
+            pts.append(fixed[name])
+        elif j == 0 and not fixed:
+            pts.append(here)
+        else:
+            step = 1.5 + 0.7 * (j // 2)
+            pts.append((here[0] + out[0] * step + rng.uniform(-0.5, 0.5),
+                        here[1] + out[1] * step + rng.uniform(-0.5, 0.5),
+                        here[2] + (0.9 if j % 2 else -0.9) + rng.uniform(-0.3, 0.3)))
     return pts
 
 
@@ -215,18 +290,29 @@ def _centroid(points: list[Vec]) -> Vec:
 
 
 def build_coordinates(layout: Layout, rng: random.Random) -> list[list[Vec]]:
-    """Return per-residue atom coordinates: polymer chains as helix bundles, ligands beside them."""
+    """Return per-residue atom coordinates: polymer chains as helices joined by loops, ligands beside them."""
     coords: list[list[Vec]] = []
     polymer_points: list[Vec] = []
     chain_index = {cid: k for k, cid in enumerate(layout.chain_ids)}
+    lengths: dict[str, int] = {}
+    for res in layout.residues:
+        if res.kind != "ligand":
+            lengths[res.chain_id] = max(lengths.get(res.chain_id, 0), res.res_id)
+    traces: dict[str, list[tuple[Vec, Vec]]] = {}
     ligand_count = 0
     for res in layout.residues:
         if res.kind == "ligand":
             continue
-        origin = (32.0 * chain_index[res.chain_id], 0.0, 0.0)
-        anchor, out = _trace_point(res.kind, res.res_id - 1, origin)
-        coords.append(_residue_atoms(anchor, out, len(res.atoms), rng))
-        polymer_points.append(anchor)
+        if res.chain_id not in traces:
+            origin = (48.0 * chain_index[res.chain_id], 0.0, 0.0)
+            traces[res.chain_id] = chain_trace(res.kind, lengths[res.chain_id], origin)
+        trace = traces[res.chain_id]
+        i = res.res_id - 1
+        here, out = trace[i]
+        prev = trace[i - 1][0] if i > 0 else _sub(here, _sub(trace[min(i + 1, len(trace) - 1)][0], here))
+        after = trace[i + 1][0] if i + 1 < len(trace) else _sub(here, _sub(prev, here))
+        coords.append(_residue_atoms(prev, here, after, out, [a for a, _ in res.atoms], rng))
+        polymer_points.append(here)
     centre = _centroid(polymer_points)
     placed: list[list[Vec]] = []
     it = iter(coords)

@@ -171,7 +171,8 @@ def model_cif(fold_input: Input, layout: Layout, sample: Sample, terms: bool, pl
     serial = 0
     coords = sample.coords.tolist()
     for res in layout.residues:
-        group = "HETATM" if res.kind == "ligand" else "ATOM"
+        # AF3 writes modified residues (one token per atom, like ligands) as HETATM, in their polymer entity
+        group = "HETATM" if res.kind == "ligand" or res.per_atom_tokens else "ATOM"
         seq_id = str(res.res_id) if res.kind != "ligand" else "."
         for atom, elem in res.atoms:
             x, y, z = coords[serial]
