@@ -18,6 +18,7 @@ import pytest
 from services import jobs
 from services.hosts import Host, load_hosts
 from services.jobs import JobState, joblog
+from services.jobs.claim import stages
 from services.jobs.rules import wording
 from services.msa import msa_cache
 from services.running.worker import Worker
@@ -291,7 +292,7 @@ def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, ali
     assert (local.running, local.slots, local.searching, local.cpu_slots) == (0, 1, 2, 2)
     data = s.jobs_dir / "first_data.json"
     data.write_text("{}")
-    assert jobs.stages.finish_data_stage(conn, claimed[0], str(data), 3.0)
+    assert stages.finish_data_stage(conn, claimed[0], str(data), 3.0)
     gpu_wait = jobs.get_job(conn, alice, first.id)
     assert gpu_wait.waiting_for_gpu and gpu_wait.progress == 0.45
     # the GPU is free, so the claim would start its inference now: the reason is the claim's verdict (issue 23)
@@ -301,7 +302,7 @@ def test_a_queued_job_says_which_slot_or_search_it_waits_for(settings, conn, ali
     assert (nxt.id, nxt.phase) == (first.id, "inference")
     other_data = s.jobs_dir / "other_data.json"
     other_data.write_text("{}")
-    assert jobs.stages.finish_data_stage(conn, claimed[1], str(other_data), 3.0)
+    assert stages.finish_data_stage(conn, claimed[1], str(other_data), 3.0)
     assert waiting.reason(conn, s, jobs.get_job(conn, alice, other.id)) == "waiting for GPU: its MSA search is done"
 
 
