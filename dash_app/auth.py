@@ -342,7 +342,8 @@ def login():
 def _log_in(account: users.User) -> None:
     """Start a FoldDeck session for the account (a session row: LoginUser.get_id), with the limits its
     provider groups give it (a local account has none)."""
-    apply_group_limits(_conn(), account.id, current_app.config["FOLDDECK_SETTINGS"].sso_approval_group)
+    settings = current_app.config["FOLDDECK_SETTINGS"]
+    apply_group_limits(_conn(), account.id, settings.sso_approval_group, settings.sso_quota_groups)
     login_user(LoginUser(account))
 
 

@@ -7,6 +7,8 @@ the job id in the Store is checked against the logged-in user by the service on 
 """
 from __future__ import annotations
 
+import base64
+
 import dash
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
@@ -113,7 +115,8 @@ def _pae_row(view: GroupView) -> dbc.Row:
         if conf is None or conf.note:
             body = html.P(conf.note if conf else f"{run.engine.label} wrote no PAE.", className="text-muted")
         else:
-            fig = rp.pae_figure(conf)  # zmin 0, zmax PAE_MAX for every engine: one scale
+            fig = rp.pae_figure(conf)  # the same colour scale for every engine
+            fig.data[0].source = "data:image/png;base64," + base64.b64encode(conf.pae_png).decode()
             fig.update_layout(title={"text": f"{run.engine.label}: predicted aligned error"})
             body = dcc.Graph(figure=fig, config=graph_config())
         cols.append(dbc.Col(body, md=12 // max(1, min(3, len(view.runs)))))

@@ -105,6 +105,7 @@ class Settings:
     sso_login_group: str = ""  # provider group whose members may sign in; empty: anyone the provider signs in
     sso_admin_group: str = ""  # provider group whose members are admins (checked at each login); empty: roles stay
     sso_approval_group: str = ""  # provider group whose members' jobs wait for an admin's approval; empty: off
+    sso_quota_groups: tuple[tuple[str, int], ...] = ()  # (group, MB) pairs: the quota members get; 0: none
     oidc_discovery_url: str = ""  # https://idp/realms/lab/.well-known/openid-configuration; empty: no OIDC
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
@@ -269,6 +270,17 @@ def _ldap_url(name: str, raw: str) -> str:
     return value
 
 
+def _group_quotas(name: str, raw: str) -> tuple[tuple[str, int], ...]:
+    """Parse `group=MB, other=MB` (0: no quota) into (group, MB) pairs."""
+    out = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        group, sep, mb = part.rpartition("=")
+        if not sep or not group.strip() or not mb.strip().isdigit():
+            raise SettingsError(f"{name}: {part!r} is not group=MB (e.g. {name}=lab-students=200000,lab-staff=0).")
+        out.append((group.strip(), int(mb)))
+    return tuple(out)
+
+
 def _str(name: str, raw: str) -> str:
     return raw.strip()
 
@@ -360,6 +372,7 @@ PARSERS: dict[str, Callable[[str, str], Any]] = {
     "sso_login_group": _str,
     "sso_admin_group": _str,
     "sso_approval_group": _str,
+    "sso_quota_groups": _group_quotas,
     "oidc_discovery_url": _url,
     "oidc_client_id": _str,
     "oidc_client_secret": _str,

@@ -2,7 +2,7 @@
 
 AF3 names each PAE row's chain and residue (`token_chain_ids`, `token_res_ids`); other engines write
 only the matrix, in the model's residue order with one token per polymer residue and one per atom of
-a ligand. This hook lets `services.engines` readers reuse the results view's reduction unchanged.
+a ligand. This hook lets `services.engines` readers reuse the results view's PAE image unchanged.
 """
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from services.platform import defaults
-from services.results.confidences import Confidences, _block_mean, _empty, _starts, _tokens
+from services.results.confidences import Confidences, _empty, _starts, _tokens
 from services.results.mmcif_atoms import read_residues
+from services.results.pae_image import pae_image
 
 
 def token_ids(model: Path) -> tuple[list[str], list[int]]:
@@ -35,7 +36,6 @@ def confidences_from_matrix(pae: np.ndarray, model: Path | None,
     if pae.ndim != 2 or pae.shape[0] != pae.shape[1] or pae.shape[0] != len(token_chains):
         return _empty(f"the PAE is {'x'.join(map(str, pae.shape))} but {model.name} has {len(token_chains)} "
                       "tokens.")
-    reduced, block = _block_mean(pae.astype(np.float32), max_cells)
+    image = pae_image(pae.astype(np.float32), max_cells)  # every cell, as for AF3 (block minima only above)
     tokens = _tokens(token_chains, token_res, model)
-    return Confidences(pae=np.round(reduced.astype(float), 1).tolist(), pae_block=block, tokens=tokens,
-                       chain_starts=_starts(token_chains))
+    return Confidences(pae_png=image.png, pae_block=image.block, tokens=tokens, chain_starts=_starts(token_chains))

@@ -61,3 +61,34 @@ def test_the_last_admin_leaving_the_admin_group_stays_admin_and_the_log_says_why
 def test_a_username_folddeck_cannot_take_is_refused_plainly(conn):
     with pytest.raises(SignInRefused, match="cannot make an account named"):
         admit(conn, person("sub-x", "Jane Doe", "folddeck-users"), POLICY)
+
+
+def test_groups_give_the_disk_quota_at_each_sign_in_and_the_default_when_none_matches(conn, caplog):
+    from services.jobs.rules.quota import own_quota_mb
+    from services.operations.group_limits import apply_group_limits
+    from services.platform.settings import load_settings
+
+    quotas = load_settings(environ={"FOLDDECK_SSO_QUOTA_GROUPS": "lab-students=200000, staff=0"},
+                           dotenv=None).sso_quota_groups
+    assert quotas == (("lab-students", 200000), ("staff", 0))
+    kim = admit(conn, person("sub-1", "kim", "folddeck-users", "lab-students"), POLICY)
+    assert apply_group_limits(conn, kim.id, "", quotas) is None  # no approval group: no flag to report
+    assert own_quota_mb(conn, kim.id) == 200000
+    admit(conn, person("sub-1", "kim", "folddeck-users", "lab-students", "cn=staff,ou=groups,dc=lab"), POLICY)
+    apply_group_limits(conn, kim.id, "", quotas)
+    assert own_quota_mb(conn, kim.id) == 0  # staff: no quota beats any number
+    with caplog.at_level(logging.INFO, logger="folddeck.signin"):
+        admit(conn, person("sub-1", "kim", "folddeck-users"), POLICY)  # left both groups
+        apply_group_limits(conn, kim.id, "", quotas)
+    assert own_quota_mb(conn, kim.id) is None and "set to the default by their groups" in caplog.text
+    alice = users.get_by_name(conn, "alice")  # a local account: no groups, nothing applied
+    assert apply_group_limits(conn, alice.id, "folddeck-users", quotas) is None and own_quota_mb(conn, alice.id) is None
+
+
+@pytest.mark.parametrize("raw", ["lab-students", "lab=many", "=5"])
+def test_a_malformed_quota_group_setting_stops_start_up_naming_it(raw):
+    from services.platform.errors import SettingsError
+    from services.platform.settings import load_settings
+
+    with pytest.raises(SettingsError, match="FOLDDECK_SSO_QUOTA_GROUPS"):
+        load_settings(environ={"FOLDDECK_SSO_QUOTA_GROUPS": raw}, dotenv=None)

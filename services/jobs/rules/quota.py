@@ -45,11 +45,16 @@ def set_quota_mb(conn: sqlite3.Connection, actor: User, user_id: int, mb: int | 
     lo, hi = QUOTA_RANGE_MB
     if mb is not None and not lo <= mb <= hi:
         raise InvalidInput(f"Disk quota must be a whole number of MB from {lo} to {hi:,} (empty: the default).")
-    conn.execute("INSERT INTO user_limits (user_id, quota_mb) VALUES (?, ?) "
-                 "ON CONFLICT (user_id) DO UPDATE SET quota_mb = excluded.quota_mb", (user_id, mb))
+    store_quota_mb(conn, user_id, mb)
     log.info("%s: disk quota of user %s set to %s", actor.username, user_id,
              "the default" if mb is None else f"{mb} MB", extra={"source": "admin", "username": actor.username})
     return own_quota_mb(conn, user_id)
+
+
+def store_quota_mb(conn: sqlite3.Connection, user_id: int, mb: int | None) -> None:
+    """Store a user's quota (None: the default, 0: none); the caller decided it may (an admin, a group rule)."""
+    conn.execute("INSERT INTO user_limits (user_id, quota_mb) VALUES (?, ?) "
+                 "ON CONFLICT (user_id) DO UPDATE SET quota_mb = excluded.quota_mb", (user_id, mb))
 
 
 def folder_bytes(folder: Path) -> int:
