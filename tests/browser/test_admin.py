@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from services import jobs
 from services.hosts import Host
 from services.people import users
-from services.platform import applog, db
+from services.platform import applog, db, heartbeat
 from services.running.worker import Worker
 from tests.browser.conftest import browser_login
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login
@@ -72,13 +72,16 @@ def test_admin001_failed_logins_then_disable_user(live, app, settings):
 
 @pytest.fixture
 def worker(settings):
-    """A real worker on the local host (one slot) running the bundled AF3 simulator."""
+    """A real worker on the local host (one slot) running the bundled AF3 simulator, beating as the worker
+    process it stands for (services.platform.boot starts that heartbeat in `python -m services.running.worker`)."""
     w = Worker(settings, hosts=[Host(name="local", slots=1)], poll=0.2)
+    beat = heartbeat.Heartbeat(settings.db_path, "worker").start()
     thread = threading.Thread(target=w.run, daemon=True)
     thread.start()
     yield w
     w.stop()
     thread.join(30)
+    beat.stop()
 
 
 def test_admin002_pause_queue_job_waits_then_resume_runs_it(live, settings, worker):

@@ -203,7 +203,7 @@ def add_cache_rows(conn, settings, owner_id: int, n: int) -> None:
 def test_admin_card_shows_and_clears_the_cache(app, client, conn, settings, alice, admin):
     add_cache_rows(conn, settings, alice.id, 3)
     add_cache_rows(conn, settings, admin.id, 1)
-    queue = page("admin_queue")
+    queue = page("admin.admin_queue")
     assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
     layout = dash_post(client, router_body("/admin/queue")).get_data(as_text=True)
     assert "MSA cache" in layout and "Clear cache" in layout
@@ -227,7 +227,7 @@ def test_admin_card_shows_and_clears_the_cache(app, client, conn, settings, alic
 def test_admin_switches_reuse_lab_wide_and_back(app, client, conn, settings, admin):
     from services.msa import msa_cache
 
-    queue = page("admin_queue")
+    queue = page("admin.admin_queue")
     assert login(client, "admin", ADMIN_PASSWORD).status_code == 302
     trigger = f"{queue.CACHE_SCOPE}.value"
     for value, words, scope in ((True, "lab-wide", "lab"), (False, "per user", "user")):

@@ -168,10 +168,11 @@ def test_sigterm_hands_back_or_waits_by_setting(settings, conn, alice, mode):
 @pytest.mark.slow
 def test_four_workers_run_200_jobs_exactly_once(settings, conn, alice):
     ledger = settings.data_dir / "ledger"
-    # The claim is under test, not AF3: each run appends its input to the ledger and leaves the one file the worker
-    # needs to call a run of one sample done (a Python simulator per job cost a minute of CPU across 200 jobs).
+    # The claim is under test, not AF3: each run appends its input to the ledger, lasts half a second (the runs of
+    # both users must overlap for the fair order to show) and leaves the one file the worker needs to call a run of
+    # one sample done (a Python simulator per job cost a minute of CPU across 200 jobs).
     sample = "{output}/w/seed-1_sample-0"
-    command = (f": --num_diffusion_samples=1; echo {{input}} >> {ledger} && mkdir -p {sample} && "
+    command = (f": --num_diffusion_samples=1; echo {{input}} >> {ledger} && sleep 0.5 && mkdir -p {sample} && "
                f"echo '{{{{}}}}' > {sample}/w_summary_confidences.json")
     bob = users.create_user(conn, "bob", "bob-password-1")
     users.accept_terms(conn, bob.id)

@@ -16,6 +16,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash_app.context import conn, require_account, settings
 from dash_app.ids import page_id
 from services import screens
+from services.jobs.rules import wording
 from services.platform import defaults
 from services.platform.errors import FoldDeckError
 from services.screens import ranking
@@ -103,10 +104,10 @@ def refresh_screen(_tick, _cancel, _retry, screen_id, mark):
     try:
         if ctx.triggered_id == CANCEL:
             screen = screens.cancel_screen(conn(), user, screen_id)
-            message = dbc.Alert("Unfinished members cancelled.", color="info", className="py-2")
+            message = dbc.Alert(wording.SCREEN_CANCELLED, color="info", className="py-2")
         elif ctx.triggered_id == RETRY:
             screen = screens.retry_screen(conn(), settings(), user, screen_id)
-            message = dbc.Alert("Failed and cancelled members queued again.", color="info", className="py-2")
+            message = dbc.Alert(wording.SCREEN_RETRIED, color="info", className="py-2")
         else:
             screen = screens.get_screen(conn(), user, screen_id)
     except FoldDeckError as exc:

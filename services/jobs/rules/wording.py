@@ -228,6 +228,10 @@ def cancelled(job: Job) -> str:
     return f"Job #{job.id} " + ("is stopping." if job.state is JobState.RUNNING else "was cancelled.")
 
 
+SCREEN_CANCELLED = "Unfinished members cancelled."  # a screen's Cancel (services.screens)
+SCREEN_RETRIED = "Failed and cancelled members queued again."  # a screen's Retry
+
+
 def retried(job: Job) -> str:
     """Say that a job is queued again, and that it waits for an admin when it needs approval."""
     return f"Job #{job.id} is queued again" + (f", {AWAITING_APPROVAL} by an admin." if job.approval == "pending"
