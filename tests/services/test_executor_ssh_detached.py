@@ -92,18 +92,17 @@ def test_killing_every_sshd_session_mid_run_loses_neither_the_run_nor_its_log(ss
 
 
 WORKER = """
-import json, sys, time
+import json, sys
 from pathlib import Path
 from services.hosts import Host
-from services.running.executors.base import RunSpec
 from services.running.executors.base import RunSpec
 from services.running.executors.ssh import SSHExecutor
 host, known, spec = json.loads(sys.argv[1])
 ex = SSHExecutor(Host(**host), Path(known))
 ex.start(RunSpec(spec["job_id"], spec["attempt"], Path(spec["input"]), Path(spec["output"]), spec["command"]))
 while True:
-    for line in ex.read_lines(0.1):
-        print(line, flush=True)
+    if lines := ex.read_lines(0.1):
+        print("\\n".join(lines), f"@offset {ex.log_offset}", sep="\\n", flush=True)
 """
 
 
@@ -120,6 +119,7 @@ def test_a_worker_killed_mid_run_is_replaced_by_one_that_reattaches(sshd, tmp_pa
                               env=dict(os.environ, PYTHONPATH=str(ROOT)))
     try:
         assert worker.stdout.readline().strip() == "before"
+        offset = int(worker.stdout.readline().split()[1])  # how far the dead worker had got
     finally:
         worker.kill()  # SIGKILL: no cleanup of any kind runs in the worker
         worker.wait(10)
@@ -127,11 +127,10 @@ def test_a_worker_killed_mid_run_is_replaced_by_one_that_reattaches(sshd, tmp_pa
     assert other_attempt.attach(RunSpec(7, 2, spec.input_path, spec.output_dir, "x")) is False
     other_attempt.close()
     ex = SSHExecutor(host, Path(sshd["known_hosts"]))
-    lines: list[str] = []
+    lines: list[str] = ["before"]  # the dead worker's share of the log
     try:
-        assert ex.attach(spec) is True
-        assert alive(ex.remote_pid)
-        follow(ex, lines, "before")
+        assert ex.attach(spec, offset) is True
+        assert alive(ex.remote_pid) and offset == len("before\n")
         release.touch()
         assert run_out(ex, lines) == 0
     finally:

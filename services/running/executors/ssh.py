@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import posixpath
+import queue
 import shlex
 import stat
 import time
@@ -18,7 +19,6 @@ from services.running.executors.base import (
     ExecutorError,
     HostUnavailable,
     RunSpec,
-    drain,
     render_command,
 )
 from services.running.executors.local import JOB_ENV, job_tag
@@ -40,6 +40,7 @@ class SSHExecutor(Executor):
         self.spec: RunSpec | None = None
         self.run_dir = ""
         self.outcome: tuple[str, str] | None = None
+        self.log_offset = 0  # where the log's lines handed out so far end: a re-attaching executor goes on there
 
     def _connect(self) -> paramiko.SSHClient:
         client = open_client(self.host, self.known_hosts)
@@ -98,15 +99,10 @@ class SSHExecutor(Executor):
             raise unavailable(self.host, self.known_hosts, exc) from None
 
     def _follow(self, pid: int, offset: int) -> None:
-        self.remote_pid = pid
+        self.remote_pid, self.log_offset = pid, offset
         self.follower = Follower(f"job-{self.spec.job_id}-ssh-follower", self.host.name, self.run_dir, pid,
                                  self._connect, offset)
         self.follower.start()
-
-    @property
-    def log_offset(self) -> int:
-        """Bytes of the remote log read so far: where a re-attaching worker goes on."""
-        return self.follower.offset if self.follower is not None else 0
 
     def _raise_if_dropped(self, exc: Exception) -> None:
         """Raise HostUnavailable when `exc` came from a lost connection (the host went away mid-setup)."""
@@ -123,7 +119,18 @@ class SSHExecutor(Executor):
 
     def read_lines(self, timeout: float) -> list[str]:
         """Return output lines available within `timeout` seconds."""
-        return drain(self.follower.lines, timeout) if self.follower is not None else []
+        out: list[str] = []
+        if self.follower is None:
+            return out
+        try:
+            while True:
+                lines, self.log_offset = self.follower.lines.get(timeout=timeout) if not out and timeout > 0 \
+                    else self.follower.lines.get_nowait()
+                out += lines
+                if len(out) >= 20_000:  # one batch for the job log; the rest waits for the next call
+                    return out
+        except queue.Empty:
+            return out
 
     def poll(self) -> int | None:
         """Return the remote exit status once the output is drained."""

@@ -54,6 +54,8 @@ def read_pid(client: paramiko.SSHClient, run_dir: str) -> int | None:
 class Follower(threading.Thread):
     """Copy a remote run's log into `lines` from byte `offset` until its exit status is known.
 
+    `lines` holds (lines, offset) pairs: the offset is where the log's next unread whole line starts.
+
     `connect` returns a fresh client (raising one of DROPPED when the host is away). `code` is the
     exit status once `done` is set; `gave_up` says the host stayed away past the reconnect limit.
     """
@@ -82,7 +84,7 @@ class Follower(threading.Thread):
                         return
         finally:
             if rest := self.splitter.flush():
-                self.lines.put(rest)
+                self._put(rest)
             if self.client is not None:
                 self.client.close()
             self.done.set()
@@ -105,13 +107,17 @@ class Follower(threading.Thread):
                 if time.monotonic() - last_alive >= defaults.SSH_ALIVE_CHECK_S:
                     if not self._alive() and self._exit_code(sftp, exit_path) is None:
                         self._read_log(sftp, log_path)
-                        self.lines.put([f"FoldDeck: the run on {self.host_name} ended without an exit status "
+                        self._put([f"FoldDeck: the run on {self.host_name} ended without an exit status "
                                         "(killed)."])
                         self.code = KILLED
                         return True
                     last_alive = time.monotonic()
                 self.stopping.wait(defaults.SSH_LOG_POLL_S)
         return True
+
+    def _put(self, lines: list[str]) -> None:
+        """Queue `lines` with the log offset just after the last whole line read (where a re-attach resumes)."""
+        self.lines.put((lines, self.offset - len(self.splitter.buf)))
 
     def _read_log(self, sftp: paramiko.SFTPClient, path: str) -> bool:
         """Queue the log's lines after `offset`; True if there were new bytes."""
@@ -122,7 +128,7 @@ class Follower(threading.Thread):
             return False
         self.offset += len(data)
         if lines := self.splitter.feed(data):
-            self.lines.put(lines)
+            self._put(lines)
         return True
 
     @staticmethod
@@ -144,7 +150,7 @@ class Follower(threading.Thread):
         if self.client is not None:
             self.client.close()
             self.client = None
-        self.lines.put([f"FoldDeck: lost the SSH connection to {self.host_name} ({exc or 'closed'}); the run goes "
+        self._put([f"FoldDeck: lost the SSH connection to {self.host_name} ({exc or 'closed'}); the run goes "
                         "on there, reconnecting."])
         start, pause = time.monotonic(), defaults.SSH_RECONNECT_MIN_S
         while not self.stopping.wait(pause):
@@ -157,7 +163,7 @@ class Follower(threading.Thread):
                     return False
                 pause = min(pause * 2, defaults.SSH_RECONNECT_MAX_S)
                 continue
-            self.lines.put([f"FoldDeck: reconnected to {self.host_name}; following the run from byte "
+            self._put([f"FoldDeck: reconnected to {self.host_name}; following the run from byte "
                             f"{self.offset} of its log."])
             return True
         return False
