@@ -56,6 +56,15 @@ PREFLIGHT_HELP_TIMEOUT_S = 120  # AF3's --help imports JAX: tens of seconds on a
 RETENTION_WARN_DAYS = 7  # a week's notice before outputs are purged: time to pin or download them
 DISK_MEASURE_EVERY_S = 3600  # walking every job folder is not free; disk use per user changes slowly
 
+# -- detached runs on SSH hosts (issue 23) ----------------------------------------------------------
+SSH_LOG_POLL_S = 0.25  # one SFTP read of a run's log per quarter second: live output, one small request
+SSH_LOG_CHUNK_BYTES = 1 << 20  # one read's most: a burst of output reaches the log in pieces, never all in memory
+SSH_ALIVE_CHECK_S = 2.0  # how soon a run killed without writing its exit file is noticed (one `kill -0`)
+SSH_RECONNECT_MIN_S = 0.5  # first pause after a dropped connection: a restarted sshd is back at once
+SSH_RECONNECT_MAX_S = 30.0  # cap of the doubling pauses: a host back from a reboot is found within half a minute
+SSH_CANCEL_TRY_S = 60.0  # a cancel reconnects this long to kill the run; the reaper sweeps a host still away
+SSH_RECONNECT_GIVE_UP_S = 6 * 3600.0  # an AF3 run lasts hours: keep trying that long; a cancel stops it sooner
+
 # -- metrics collection (services/metrics) ----------------------------------------------------
 SSH_CONNECT_TIMEOUT_S = 5.0  # a healthy LAN host answers in well under a second; longer means down
 SSH_COMMAND_TIMEOUT_S = 4.0  # inside one 5 s tick, so a hung host is down before the next one

@@ -1,11 +1,10 @@
-"""Run the AF3 command on an SSH host: upload the input, stream output, kill the remote group, fetch results."""
+"""Run the AF3 command on an SSH host: upload the input, start it detached, follow its log, kill it, fetch results."""
 from __future__ import annotations
 
 import posixpath
 import queue
 import shlex
 import stat
-import threading
 import time
 from pathlib import Path
 
@@ -19,69 +18,91 @@ from services.running.executors.base import (
     Executor,
     ExecutorError,
     HostUnavailable,
-    LineSplitter,
     RunSpec,
-    drain,
     render_command,
 )
 from services.running.executors.local import JOB_ENV, job_tag
+from services.running.executors.ssh_follow import DROPPED, KILLED, Follower, launch_script, read_pid
 
-PID_MARKER = "__FOLDDECK_PGID__"  # first line the remote wrapper prints: its process group id
 # The viewer needs structures, confidences and the ranking; embeddings/distograms stay remote.
 FETCH_SUFFIXES = (".cif", ".json", ".csv", ".md")
 
 
 class SSHExecutor(Executor):
+    """Run detached on the host (issue 23): a dropped connection is reconnected, a restarted worker re-attaches."""
+
     kind = "ssh"
 
     def __init__(self, host: Host, known_hosts: Path):
         self.host, self.known_hosts = host, known_hosts
         self.client: paramiko.SSHClient | None = None
-        self.channel: paramiko.Channel | None = None
-        self.lines: queue.Queue = queue.Queue()
-        self.eof = threading.Event()
-        self.got_pid = threading.Event()
-        self.reader: threading.Thread | None = None
+        self.follower: Follower | None = None
         self.spec: RunSpec | None = None
+        self.run_dir = ""
+        self.outcome: tuple[str, str] | None = None
+        self.log_offset = 0  # where the log's lines handed out so far end: a re-attaching executor goes on there
+
+    def _connect(self) -> paramiko.SSHClient:
+        client = open_client(self.host, self.known_hosts)
+        client.get_transport().set_keepalive(defaults.SSH_KEEPALIVE_S)
+        return client
 
     def start(self, spec: RunSpec) -> None:
-        """Upload the input over SFTP and start the command in a new remote session."""
-        self.spec = spec
-        try:
-            self.client = open_client(self.host, self.known_hosts)
-        except HostUnreachable as exc:
-            raise unavailable(self.host, self.known_hosts, exc) from None
-        run_dir = remote_run_dir(self.host, spec.job_id, spec.attempt)
+        """Upload the input over SFTP and start the command detached, in its own remote session."""
+        self._begin(spec)
         other_engine = spec.engine != "af3"  # its input keeps its name (Boltz reads .yaml) and its side files
-        remote_input = posixpath.join(run_dir, spec.input_path.name if other_engine else "input.json")
-        self.remote_output = posixpath.join(run_dir, "output")
+        remote_input = posixpath.join(self.run_dir, spec.input_path.name if other_engine else "input.json")
         try:
-            folders = {posixpath.dirname(posixpath.join(run_dir, f)) for f in spec.side_files}
+            folders = {posixpath.dirname(posixpath.join(self.run_dir, f)) for f in spec.side_files}
             self._exec_checked("mkdir -p " + " ".join(shlex.quote(d) for d in sorted({self.remote_output, *folders})))
             with self.client.open_sftp() as sftp:
                 sftp.put(str(spec.input_path), remote_input)
                 for name in spec.side_files:  # the command runs in run_dir: the input's relative paths hold
-                    sftp.put(str(spec.input_path.parent / name), posixpath.join(run_dir, name))
+                    sftp.put(str(spec.input_path.parent / name), posixpath.join(self.run_dir, name))
         except (OSError, paramiko.SSHException) as exc:
             self._raise_if_dropped(exc)
             raise ExecutorError(f"{self.host.name}: cannot upload the input: {exc}") from None
         template = spec.command if other_engine else (self.host.af3_command or spec.command)
         cmd = render_command(template, remote_input, self.remote_output,
                              spec.model_dir, spec.db_dir, spec.stage)
-        # setsid -w: the command leads its own process group (killed as one) and we still get its status.
-        inner = f"echo {PID_MARKER} $$; cd {shlex.quote(run_dir)} && exec /bin/sh -c {shlex.quote(cmd)}"
         # The marker in every process's environment lets a reaper find this attempt after its worker died.
-        tag = shlex.quote(f"{JOB_ENV}={remote_tag(self.host, spec.job_id, spec.attempt)}")
-        wrapper = f"exec env {tag} setsid -w /bin/sh -c {shlex.quote(inner)} 2>&1"
+        tag = f"{JOB_ENV}={remote_tag(self.host, spec.job_id, spec.attempt)}"
         try:
-            self.channel = self.client.get_transport().open_session()
-            self.channel.exec_command(wrapper)
+            pid = self._exec_checked(launch_script(self.run_dir, cmd, tag)).strip()
         except (OSError, paramiko.SSHException) as exc:
             self._raise_if_dropped(exc)
             raise ExecutorError(f"{self.host.name}: cannot start the command: {exc}") from None
-        self.reader = threading.Thread(target=self._read, name=f"job-{spec.job_id}-ssh-reader", daemon=True)
-        self.reader.start()
-        self.got_pid.wait(10)
+        if not pid.isdigit():
+            raise ExecutorError(f"{self.host.name}: the command did not start (no process id in {self.run_dir}/pid)")
+        self._follow(int(pid), 0)
+
+    def attach(self, spec: RunSpec, offset: int = 0) -> bool:
+        """Follow a run a lost worker started, from byte `offset` of its log; False if it never started."""
+        self._begin(spec)
+        try:
+            pid = read_pid(self.client, self.run_dir)
+        except (OSError, paramiko.SSHException) as exc:
+            self._raise_if_dropped(exc)
+            raise ExecutorError(f"{self.host.name}: cannot read {self.run_dir}/pid: {exc}") from None
+        if pid is None:
+            return False
+        self._follow(pid, offset)
+        return True
+
+    def _begin(self, spec: RunSpec) -> None:
+        self.spec = spec
+        self.run_dir = remote_run_dir(self.host, spec.job_id, spec.attempt)
+        self.remote_output = posixpath.join(self.run_dir, "output")
+        try:
+            self.client = self._connect()
+        except HostUnreachable as exc:
+            raise unavailable(self.host, self.known_hosts, exc) from None
+
+    def _follow(self, pid: int, offset: int) -> None:
+        self.remote_pid, self.log_offset = pid, offset
+        self.follower = Follower(f"job-{self.spec.job_id}-ssh-follower", self.host.name, self.run_dir, pid,
+                                 self._connect, offset)
+        self.follower.start()
 
     def _raise_if_dropped(self, exc: Exception) -> None:
         """Raise HostUnavailable when `exc` came from a lost connection (the host went away mid-setup)."""
@@ -89,46 +110,43 @@ class SSHExecutor(Executor):
         if transport is None or not transport.is_active():
             raise HostUnavailable(self.host.name, f"connection lost: {exc or 'closed by the host'}") from None
 
-    def _exec_checked(self, command: str) -> str:
-        _, out, err = self.client.exec_command(command, timeout=30)
+    def _exec_checked(self, command: str, client: paramiko.SSHClient | None = None) -> str:
+        _, out, err = (client or self.client).exec_command(command, timeout=30)
         text, status = out.read().decode(errors="replace"), out.channel.recv_exit_status()
         if status != 0:
             raise OSError(f"`{command}` failed ({status}): {err.read().decode(errors='replace').strip()}")
         return text
 
-    def _read(self) -> None:
-        splitter = LineSplitter()
-        try:
-            while data := self.channel.recv(1 << 16):
-                lines = splitter.feed(data)
-                if lines and self.remote_pid is None and lines[0].startswith(PID_MARKER):
-                    self.remote_pid = int(lines.pop(0).split()[1])
-                    self.got_pid.set()
-                if lines:
-                    self.lines.put(lines)
-        except (OSError, paramiko.SSHException) as exc:
-            self.lines.put(splitter.flush())  # the partial line before the break is output too
-            self.lines.put([f"FoldDeck: lost the SSH connection to {self.host.name}: {exc}"])
-        else:
-            if rest := splitter.flush():
-                self.lines.put(rest)
-        finally:
-            self.got_pid.set()
-            self.eof.set()
-
     def read_lines(self, timeout: float) -> list[str]:
         """Return output lines available within `timeout` seconds."""
-        return drain(self.lines, timeout)
+        out: list[str] = []
+        if self.follower is None:
+            return out
+        try:
+            while True:
+                lines, self.log_offset = self.follower.lines.get(timeout=timeout) if not out and timeout > 0 \
+                    else self.follower.lines.get_nowait()
+                out += lines
+                if len(out) >= 20_000:  # one batch for the job log; the rest waits for the next call
+                    return out
+        except queue.Empty:
+            return out
 
     def poll(self) -> int | None:
         """Return the remote exit status once the output is drained."""
-        if not self.eof.is_set() or not self.lines.empty() or not self.channel.exit_status_ready():
+        f = self.follower
+        if f is None or not f.done.is_set() or not f.lines.empty():
             return None
-        return self.channel.recv_exit_status()
+        if f.code is None and f.gave_up and self.outcome is None:
+            self.outcome = ("failed", f.gave_up)
+        return f.code if f.code is not None else KILLED
 
     def cancel(self, grace: float = defaults.CANCEL_GRACE_SECONDS) -> None:
-        """Kill the remote process group: TERM, then KILL after `grace` seconds; then any process with our marker."""
-        if self.client is None or self.spec is None:
+        """Kill the remote process group: TERM, then KILL after `grace` seconds; then any process with our marker.
+
+        It connects afresh (the follower's connection may be down and reconnecting), trying for a while.
+        """
+        if self.spec is None:
             return
         script = ""
         if self.remote_pid is not None:
@@ -139,21 +157,36 @@ class SSHExecutor(Executor):
         # The sweep also finds children that left the group (setsid, daemons) and would hold the output open.
         tag = shlex.quote(f"{JOB_ENV}={remote_tag(self.host, self.spec.job_id, self.spec.attempt)}")
         script += _KILL_SCRIPT.format(tag=tag)
-        try:
-            self._exec_checked(script)
-        except (OSError, paramiko.SSHException):
-            pass
-        deadline = time.monotonic() + 10
-        while not self.eof.is_set() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        deadline, pause = time.monotonic() + defaults.SSH_CANCEL_TRY_S, defaults.SSH_RECONNECT_MIN_S
+        while True:
+            try:
+                client = self._connect()
+                try:
+                    self._exec_checked(script, client)
+                finally:
+                    client.close()
+                break
+            except DROPPED:
+                if time.monotonic() + pause > deadline:
+                    break
+                time.sleep(pause)
+                pause = min(pause * 2, defaults.SSH_RECONNECT_MAX_S)
+        if self.follower is not None:
+            self.follower.done.wait(10)
 
     def collect(self) -> None:
         """Download the viewer's files from the remote output folder into `spec.output_dir`."""
         try:
-            with self.client.open_sftp() as sftp:
+            client = self._connect()
+        except HostUnreachable as exc:
+            raise ExecutorError(f"{self.host.name}: cannot fetch the results: {exc}") from None
+        try:
+            with client.open_sftp() as sftp:
                 self._fetch(sftp, self.remote_output, self.spec.output_dir)
         except (OSError, paramiko.SSHException) as exc:
             raise ExecutorError(f"{self.host.name}: cannot fetch the results: {exc}") from None
+        finally:
+            client.close()
 
     def _fetch(self, sftp: paramiko.SFTPClient, remote: str, local: Path) -> None:
         local.mkdir(parents=True, exist_ok=True)
@@ -165,13 +198,14 @@ class SSHExecutor(Executor):
                 sftp.get(src, str(local / entry.filename))
 
     def close(self) -> None:
-        """Close the channel and connection."""
-        if self.reader is not None and self.channel is not None and not self.eof.is_set():
+        """Stop following and close the connection; a run still going is killed (the attempt was abandoned)."""
+        if self.follower is not None and not self.follower.done.is_set():
             self.cancel(grace=0)
+            self.follower.stopping.set()
         if self.client is not None:
             self.client.close()
-        if self.reader is not None:
-            self.reader.join(5)
+        if self.follower is not None:
+            self.follower.join(5)
 
 
 def unavailable(host: Host, known_hosts: Path, exc: HostUnreachable) -> HostUnavailable:
