@@ -61,7 +61,8 @@ _KEYS = {"name", "kind", "address", "port", "user", "key_file", "work_dir", "slo
 KINDS = ("ssh", "slurm")
 _SLURM_KEYS = {"name", "kind", "work_dir", "af3_command", "run_jobs", "partition", "account", "qos", "gres", "cpus",
                "mem", "time_limit", "sbatch_lines", "max_jobs", "cpu_partition", "cpu_cpus", "cpu_mem",
-               "cpu_time_limit", "address", "port", "user", "key_file", "shared_storage", "submit_as", "wckey"}
+               "cpu_time_limit", "address", "port", "user", "key_file", "shared_storage", "submit_as", "wckey",
+               "engines"}
 SUBMIT_AS = ("service", "sudo", "own_key")
 _SLURM_TEXT = ("partition", "account", "qos", "gres", "mem", "time_limit", "cpu_partition", "cpu_mem", "cpu_time_limit")
 _SLURM_VALUE = re.compile(r"^[A-Za-z0-9._:,=+/-]{1,128}$")  # no spaces or quotes: each lands on an #SBATCH line
@@ -251,7 +252,8 @@ def _parse_slurm(where: str, entry: dict) -> Host:
                          cpu_cpus=entry.get("cpu_cpus", 0), sbatch_lines=tuple(lines),
                          **_slurm_modes(where, entry, bool(login)))
     return Host(name=name, work_dir=work_dir.rstrip("/") or "/", slots=max_jobs, af3_command=command,
-                run_jobs=bool(entry.get("run_jobs", True)), kind="slurm", slurm=config, **login)
+                run_jobs=bool(entry.get("run_jobs", True)), kind="slurm", slurm=config, engines=_engines(where, entry),
+                **login)
 
 
 def _slurm_login(where: str, entry: dict) -> dict:

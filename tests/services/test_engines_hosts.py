@@ -50,3 +50,14 @@ def test_a_job_no_host_runs_says_so_with_the_claims_own_rule(settings, conn, ali
     assert "no host runs Boltz-2" in why and "hosts.toml" in why
     offering = Host(name="gpu2", address="gpu2.example", user="af", slots=1, engines=(("boltz", ""),))
     assert "no host runs" not in waiting.reasons(conn, settings, [job], hosts=[offering])[job.id]
+
+
+def test_a_slurm_host_takes_the_same_engines_table(settings):
+    slurm = '[[host]]\nname = "hpc"\nkind = "slurm"\nwork_dir = "/shared/folddeck"\n'
+    (_local, hpc) = _hosts(settings, slurm + 'engines = { af3 = "", chai = "chai fold {input} {output}" }\n')
+    assert hpc.is_slurm and hpc.offers("chai") and not hpc.offers("boltz")
+    assert hpc.engine_command("chai") == "chai fold {input} {output}"
+    (_local, plain) = _hosts(settings, slurm)
+    assert plain.offers("af3") and not plain.offers("chai")
+    with pytest.raises(SettingsError, match="{input} and {output}"):
+        _hosts(settings, slurm + 'engines = { chai = "chai fold" }\n')

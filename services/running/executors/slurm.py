@@ -33,6 +33,7 @@ from services.jobs.slurm import append_script
 from services.people import cluster_identity
 from services.platform import db, defaults
 from services.platform.settings import Settings
+from services.running.executors import remote_files
 from services.running.executors.base import (
     Executor,
     ExecutorError,
@@ -92,6 +93,7 @@ class SlurmExecutor(Executor):
         self.cancelled = False
         self._last_fact: tuple = ()
         self.person: cluster_identity.ClusterIdentity | None = None
+        self.engine = "af3"  # the job's engine (issue 29): another one runs as one job, its files named its way
         self.access: Access = self.cluster.service  # the person's way in (their own user where the host says so)
         self.poll_s = defaults.SLURM_OUTPUT_POLL_S if self.cluster.shared else defaults.SLURM_REMOTE_OUTPUT_POLL_S
 
@@ -106,9 +108,10 @@ class SlurmExecutor(Executor):
     # -- start or re-attach -------------------------------------------------------------------------
 
     def _as_person(self, spec: RunSpec) -> None:
-        """Find who the job belongs to on the cluster: their account, and their own user where the host says so."""
+        """Find the job's engine and who it belongs to on the cluster: their account, their own user where so set."""
         conn = self._conn()
-        self.person = cluster_identity.get(conn, load_job(conn, spec.job_id).owner_id)
+        job = load_job(conn, spec.job_id)
+        self.person, self.engine = cluster_identity.get(conn, job.owner_id), job.engine  # the row's: a re-attach too
         self.access = self.cluster.access(self.person)
 
     def start(self, spec: RunSpec) -> None:
@@ -116,12 +119,13 @@ class SlurmExecutor(Executor):
         self._as_person(spec)
         name = job_name(self.cluster.tag, spec.job_id, spec.attempt)
         self.run_dir = f"{self._work_dir()}/{self.cluster.tag}/{spec.job_id}/attempt-{spec.attempt}"
-        two = bool(self.host.slurm and self.host.slurm.two_jobs) and spec.stage == ""
+        two = bool(self.host.slurm and self.host.slurm.two_jobs) and spec.stage == "" and self.engine == "af3"
         self.parts = plan(self.host, spec.stage, self.run_dir, two)
         try:
-            for part in self.parts:
-                self.access.makedirs(part.output)
-            self.access.write(f"{self.run_dir}/input.json", Path(spec.input_path).read_bytes())
+            for folder in [part.output for part in self.parts] + remote_files.folders(self.run_dir, spec):
+                self.access.makedirs(folder)
+            for local, rel in remote_files.uploads(spec):  # an engine's input keeps its name, its MSAs beside it
+                self.access.write(f"{self.run_dir}/{rel}", local.read_bytes())
         except ConnectionLost as exc:
             raise HostUnavailable(self.host.name, str(exc)) from None
         except OSError as exc:
@@ -146,7 +150,7 @@ class SlurmExecutor(Executor):
         """Render the part's command and batch script, save it in the run dir and return it."""
         spec = self.spec
         source = self._data_json_path() if len(self.parts) > 1 and part.stage == "inference" else \
-            f"{self.run_dir}/input.json"
+            f"{self.run_dir}/{remote_files.input_name(spec)}"
         command = render_command(spec.command, source, part.output, spec.model_dir, spec.db_dir, part.stage)
         script = batch_script(self.host, part.name, self.run_dir, command, stage=part.stage, cpu=part.cpu,
                               marker=part.marker, after=after, af3=self._input(), person=self.person)
@@ -229,8 +233,8 @@ class SlurmExecutor(Executor):
         self.run_dir, self.offset = row.run_dir, row.log_offset
         try:
             two = self.access.exists(f"{self.run_dir}/data.sbatch")
-        except OSError:  # the login node is away: the host's config says what was submitted (never hand back:
-            two = bool(self.host.slurm and self.host.slurm.two_jobs) and spec.stage == ""  # it is in Slurm)
+        except OSError:  # the login node is away: the host's config says what was submitted (never hand back)
+            two = bool(self.host.slurm and self.host.slurm.two_jobs) and spec.stage == "" and self.engine == "af3"
         self.parts = plan(self.host, spec.stage, self.run_dir, two)
         first = self.parts[0]
         first.name, first.slurm_id = row.name, row.slurm_id
@@ -438,7 +442,7 @@ class SlurmExecutor(Executor):
         """Copy the results to the job's folder: from the shared work dir, or over SFTP from the cluster's."""
         src = f"{self.run_dir}/output"
         try:
-            self.access.fetch(src, Path(self.spec.output_dir))
+            self.access.fetch(src, Path(self.spec.output_dir), remote_files.fetch_suffixes(self.engine))
         except OSError as exc:
             raise ExecutorError(f"cannot copy the results from {src} on {self.host.name}: {exc}") from None
 

@@ -27,9 +27,8 @@ from services.hosts.ssh import open_client
 from services.platform import defaults
 from services.platform.errors import HostUnreachable
 from services.running.executors.base import HostUnavailable
+from services.running.executors.remote_files import FETCH_SUFFIXES
 from services.running.executors.ssh import unavailable
-
-FETCH_SUFFIXES = (".cif", ".json", ".csv", ".md")  # the viewer's files; embeddings and distograms stay there
 
 
 class ConnectionLost(OSError):
@@ -224,20 +223,20 @@ class Access:
     def exists(self, path: str) -> bool:
         return self.size(path) is not None
 
-    def fetch(self, remote: str, local: Path) -> None:
-        """Copy a results folder here (the viewer's files only, when it comes over SFTP)."""
+    def fetch(self, remote: str, local: Path, suffixes: tuple[str, ...] = FETCH_SUFFIXES) -> None:
+        """Copy a results folder here (over SFTP: only the files ending in `suffixes`)."""
         if self.shared:
             if Path(remote).resolve() != Path(local).resolve():
                 shutil.copytree(remote, local, dirs_exist_ok=True)
             return
-        self.conn.sftp(lambda sftp: _fetch(sftp, remote, Path(local)))
+        self.conn.sftp(lambda sftp: _fetch(sftp, remote, Path(local), suffixes))
 
 
-def _fetch(sftp: paramiko.SFTPClient, remote: str, local: Path) -> None:
+def _fetch(sftp: paramiko.SFTPClient, remote: str, local: Path, suffixes: tuple[str, ...]) -> None:
     local.mkdir(parents=True, exist_ok=True)
     for entry in sftp.listdir_attr(remote):
         src = f"{remote}/{entry.filename}"
         if stat.S_ISDIR(entry.st_mode or 0):
-            _fetch(sftp, src, local / entry.filename)
-        elif entry.filename.endswith(FETCH_SUFFIXES):
+            _fetch(sftp, src, local / entry.filename, suffixes)
+        elif entry.filename.endswith(suffixes):
             sftp.get(src, str(local / entry.filename))

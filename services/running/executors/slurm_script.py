@@ -56,7 +56,7 @@ def batch_script(host: Host, name: str, run_dir: str, command: str, *, stage: st
         lines += [f"#SBATCH --dependency=afterok:{after}", "#SBATCH --kill-on-invalid-dep=yes"]
     path = shlex.quote(f"{run_dir}/{marker}")
     label = f": {STAGE_LABELS[stage]}" if stage else ""
-    lines += ["", "# Written by FoldDeck: the AF3 command, then its exit status for when accounting is off.",
+    lines += ["", "# Written by FoldDeck: the AF3 or engine command, then its exit status for when accounting is off.",
               f"echo \"FoldDeck: Slurm job $SLURM_JOB_ID on $(hostname){label}\"", command, "code=$?",
               f"echo $code > {path}.tmp && mv {path}.tmp {path}", "exit $code", ""]
     return "\n".join(lines)
