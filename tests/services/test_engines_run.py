@@ -130,6 +130,8 @@ def test_boltz_runs_on_an_ssh_host_that_offers_it_with_its_msa_beside_the_yaml(s
     assert (run_dir / "with_msa.yaml").is_file() and (run_dir / "msa_A.a3m").read_text().startswith(">query")
     out = registry.get("boltz").read_outputs(Path(done.output_path), {})
     assert out.samples and out.samples[0].chains == ["A", "B"]  # fetched back from the host
+    # with its PAE array (.npz: the reader needs it; the AF3 viewer's file endings alone left it on the host)
+    assert list(Path(done.output_path).rglob("pae_*.npz")) and not out.confidences(out.samples[0]).note
 
 
 def test_an_engine_failure_without_known_words_quotes_its_last_line(settings, conn, alice):

@@ -14,6 +14,7 @@ from services.hosts import Host
 from services.hosts.ssh import open_client
 from services.platform import defaults
 from services.platform.errors import HostUnreachable
+from services.running.executors import remote_files
 from services.running.executors.base import (
     Executor,
     ExecutorError,
@@ -23,9 +24,6 @@ from services.running.executors.base import (
 )
 from services.running.executors.local import JOB_ENV, job_tag
 from services.running.executors.ssh_follow import DROPPED, KILLED, Follower, launch_script, read_pid
-
-# The viewer needs structures, confidences and the ranking; embeddings/distograms stay remote.
-FETCH_SUFFIXES = (".cif", ".json", ".csv", ".md")
 
 
 class SSHExecutor(Executor):
@@ -50,15 +48,14 @@ class SSHExecutor(Executor):
     def start(self, spec: RunSpec) -> None:
         """Upload the input over SFTP and start the command detached, in its own remote session."""
         self._begin(spec)
-        other_engine = spec.engine != "af3"  # its input keeps its name (Boltz reads .yaml) and its side files
-        remote_input = posixpath.join(self.run_dir, spec.input_path.name if other_engine else "input.json")
+        other_engine = spec.engine != remote_files.AF3
+        remote_input = posixpath.join(self.run_dir, remote_files.input_name(spec))
         try:
-            folders = {posixpath.dirname(posixpath.join(self.run_dir, f)) for f in spec.side_files}
+            folders = remote_files.folders(self.run_dir, spec)
             self._exec_checked("mkdir -p " + " ".join(shlex.quote(d) for d in sorted({self.remote_output, *folders})))
             with self.client.open_sftp() as sftp:
-                sftp.put(str(spec.input_path), remote_input)
-                for name in spec.side_files:  # the command runs in run_dir: the input's relative paths hold
-                    sftp.put(str(spec.input_path.parent / name), posixpath.join(self.run_dir, name))
+                for local, name in remote_files.uploads(spec):  # the command runs in run_dir: relative paths hold
+                    sftp.put(str(local), posixpath.join(self.run_dir, name))
         except (OSError, paramiko.SSHException) as exc:
             self._raise_if_dropped(exc)
             raise ExecutorError(f"{self.host.name}: cannot upload the input: {exc}") from None
@@ -194,7 +191,7 @@ class SSHExecutor(Executor):
             src = posixpath.join(remote, entry.filename)
             if stat.S_ISDIR(entry.st_mode):
                 self._fetch(sftp, src, local / entry.filename)
-            elif entry.filename.endswith(FETCH_SUFFIXES):
+            elif entry.filename.endswith(remote_files.fetch_suffixes(self.spec.engine)):
                 sftp.get(src, str(local / entry.filename))
 
     def close(self) -> None:
