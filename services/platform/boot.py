@@ -14,6 +14,8 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -74,10 +76,18 @@ def boot(role: str, *, settings: Settings | None = None, **overrides: Any) -> Se
     configure_logging(settings, stderr_level=settings.log_level if role in _PROCESS_NAMES else "WARNING")
     _state["settings"] = settings
     if any(p.name == role for p in BACKGROUND) and _state["heartbeat"] is None:
+        if threading.current_thread() is threading.main_thread():
+            # It beats from here on, so a supervisor may already stop it: a SIGTERM that comes before the
+            # process sets its own handler ends it cleanly (exit 0, atexit records the stop), not by the signal.
+            signal.signal(signal.SIGTERM, _exit_while_starting)
         beat = Heartbeat(settings.db_path, role).start()
         _state["heartbeat"] = beat
         atexit.register(beat.stop)
     return settings
+
+
+def _exit_while_starting(_signum, _frame) -> None:
+    raise SystemExit(0)
 
 
 def current() -> Settings | None:

@@ -116,6 +116,8 @@ def workers():
     for w, t in started:
         w.stop()
         t.join(30)
+    for w, _t in started:  # their SSH sessions' threads end here, before a browser test's server stops
+        slurm_cluster.close_clusters(w.settings)
 
 
 def state_of(settings, job_id: int) -> JobState:

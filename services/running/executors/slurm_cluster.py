@@ -353,6 +353,13 @@ _clusters: dict[tuple[str, str], Cluster] = {}
 _clusters_lock = threading.Lock()
 
 
+def close_clusters(settings: Settings) -> None:
+    """Close and forget this process's Clusters of one data dir (their SSH sessions end now, not at exit)."""
+    with _clusters_lock:
+        for key in [k for k in _clusters if k[1] == str(settings.db_path)]:
+            _clusters.pop(key).close()
+
+
 def cluster(host: Host, settings: Settings) -> Cluster:
     """Return this process's shared Cluster for a Slurm host (a new one if its config changed)."""
     key = (host.name, str(settings.db_path))
