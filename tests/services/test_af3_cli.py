@@ -12,6 +12,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "data" / "samples"
 
 
+@pytest.fixture(autouse=True)
+def data_dir(ccd_data_dir, monkeypatch):
+    """The command boots as every entry point does (settings, migrations): on the run's CCD data dir, never on the
+    checkout's own ./data (a folddeck.db left there made `.ci/first_run.sh` refuse the checkout as not fresh)."""
+    monkeypatch.setenv("FOLDDECK_DATA_DIR", str(ccd_data_dir))
+
+
 def af3(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "services.af3", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)

@@ -63,13 +63,13 @@ def test_a_username_folddeck_cannot_take_is_refused_plainly(conn):
         admit(conn, person("sub-x", "Jane Doe", "folddeck-users"), POLICY)
 
 
-def test_groups_give_the_disk_quota_at_each_sign_in_and_the_default_when_none_matches(conn, caplog):
+def test_groups_give_the_disk_quota_at_each_sign_in_and_the_default_when_none_matches(conn, caplog, tmp_path):
     from services.jobs.rules.quota import own_quota_mb
     from services.operations.group_limits import apply_group_limits
     from services.platform.settings import load_settings
 
     quotas = load_settings(environ={"FOLDDECK_SSO_QUOTA_GROUPS": "lab-students=200000, staff=0"},
-                           dotenv=None).sso_quota_groups
+                           dotenv=None, data_dir=tmp_path).sso_quota_groups
     assert quotas == (("lab-students", 200000), ("staff", 0))
     kim = admit(conn, person("sub-1", "kim", "folddeck-users", "lab-students"), POLICY)
     assert apply_group_limits(conn, kim.id, "", quotas) is None  # no approval group: no flag to report
@@ -86,9 +86,9 @@ def test_groups_give_the_disk_quota_at_each_sign_in_and_the_default_when_none_ma
 
 
 @pytest.mark.parametrize("raw", ["lab-students", "lab=many", "=5"])
-def test_a_malformed_quota_group_setting_stops_start_up_naming_it(raw):
+def test_a_malformed_quota_group_setting_stops_start_up_naming_it(raw, tmp_path):
     from services.platform.errors import SettingsError
     from services.platform.settings import load_settings
 
     with pytest.raises(SettingsError, match="FOLDDECK_SSO_QUOTA_GROUPS"):
-        load_settings(environ={"FOLDDECK_SSO_QUOTA_GROUPS": raw}, dotenv=None)
+        load_settings(environ={"FOLDDECK_SSO_QUOTA_GROUPS": raw}, dotenv=None, data_dir=tmp_path)
