@@ -300,6 +300,13 @@ def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, d
         LimitExceeded: the owner's limits refuse an entry (the message names it); nothing was submitted.
         TermsNotAccepted: see `submit_many`.
     """
+    items = _document_items(conn, owner, doc, idempotency_key, files)
+    return submit_many(conn, settings, owner, items, accept_terms=accept_terms, via=via, reuse_msa=reuse_msa)
+
+
+def _document_items(conn: sqlite3.Connection, owner: User, doc: Any, idempotency_key: str | None,
+                    files: Mapping[str, bytes] | None) -> list[NewJob]:
+    """Return a document's fold jobs as NewJobs, or raise InvalidInput listing every problem (nothing queued)."""
     from services.af3 import load_jobs
 
     if isinstance(doc, list):
@@ -309,10 +316,9 @@ def submit_document(conn: sqlite3.Connection, settings: Settings, owner: User, d
     if problems or not docs:
         raise InvalidInput("The input has problems; nothing was submitted.", problems or ["no jobs in the input"])
     many = len(docs) > 1
-    items = [NewJob(d.af3, d.name, f"{idempotency_key}#{d.index}" if idempotency_key else None,
-                    (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "",
-                    files=files or {}) for d in docs]
-    return submit_many(conn, settings, owner, items, accept_terms=accept_terms, via=via, reuse_msa=reuse_msa)
+    return [NewJob(d.af3, d.name, f"{idempotency_key}#{d.index}" if idempotency_key else None,
+                   (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "",
+                   files=files or {}) for d in docs]
 
 
 def submit_with_engines(conn: sqlite3.Connection, settings: Settings, owner: User, doc: Any, engines: list[str],
@@ -329,21 +335,10 @@ def submit_with_engines(conn: sqlite3.Connection, settings: Settings, owner: Use
         InvalidInput: an invalid fold job, or an engine that cannot run one (problems name them).
         LimitExceeded, TermsNotAccepted: see `submit_many` (the terms only when AlphaFold 3 is picked).
     """
-    from services.af3 import load_jobs
-
     if list(dict.fromkeys(e.strip().lower() for e in engines)) in ([], ["af3"]) and not_before is None:
         return submit_document(conn, settings, owner, doc, idempotency_key, accept_terms=accept_terms, via=via,
                                reuse_msa=reuse_msa, files=files)
-    if isinstance(doc, list):
-        check_job_count(len(doc), effective_limits(conn, owner.id), "This file")
-    docs = load_jobs(doc)
-    problems = [p for d in docs for p in d.problems] if any(not d.valid for d in docs) else []
-    if problems or not docs:
-        raise InvalidInput("The input has problems; nothing was submitted.", problems or ["no jobs in the input"])
-    many = len(docs) > 1
-    items = [NewJob(d.af3, d.name, f"{idempotency_key}#{d.index}" if idempotency_key else None,
-                    (f"Entry {d.index + 1}" + (f" ({d.name})" if d.name else "")) if many else "", files=files or {})
-             for d in docs]
+    items = _document_items(conn, owner, doc, idempotency_key, files)
     return submit_many(conn, settings, owner, engine_items(settings, items, engines), accept_terms=accept_terms,
                        via=via, reuse_msa=reuse_msa, not_before=not_before)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from services.platform import defaults
 
 
-class _Sink:
+class ZipSink:
     """A write-only, unseekable file: zipfile then writes data descriptors and never seeks back."""
 
     def __init__(self) -> None:
@@ -39,7 +39,7 @@ def iter_zip(folder: str | Path, root: str, chunk: int = defaults.RESULTS_ZIP_CH
     pieces, so at most about one chunk is held in memory at any moment.
     """
     base = Path(folder)
-    sink = _Sink()
+    sink = ZipSink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED,
                          compresslevel=defaults.RESULTS_ZIP_LEVEL, allowZip64=True) as zf:
         for path in sorted(p for p in base.rglob("*") if p.is_file() and not p.is_symlink()):

@@ -7,32 +7,9 @@ from pathlib import Path
 
 from services.af3.names import safe_filename
 from services.platform import defaults
+from services.results.result_archive import ZipSink
 from services.screens.ranking import ranked_rows, rows_csv
 from services.screens.store import Screen
-
-
-class _Sink:
-    """A write-only, unseekable file: zipfile writes data descriptors and never seeks back."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self.chunks.append(bytes(data))
-        self.size += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.size
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        out = b"".join(self.chunks)
-        self.chunks.clear()
-        return out
 
 
 def iter_screen_zip(screen: Screen, chunk: int = defaults.RESULTS_ZIP_CHUNK_BYTES) -> Iterator[bytes]:
@@ -41,7 +18,7 @@ def iter_screen_zip(screen: Screen, chunk: int = defaults.RESULTS_ZIP_CHUNK_BYTE
     Symlinks are left out; each file is read a chunk at a time, so memory stays flat for any screen.
     """
     root = safe_filename(screen.name) or f"screen-{screen.id}"
-    sink = _Sink()
+    sink = ZipSink()
     rank_of = {r.job_id: r.rank for r in ranked_rows(screen)}
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=defaults.RESULTS_ZIP_LEVEL,
                          allowZip64=True) as zf:
